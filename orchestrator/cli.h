@@ -1,0 +1,58 @@
+/* The command layer: global options and the command table.  Each command
+ * lives in orchestrator/cmd/<name>.c, parses its own options, makes one or two
+ * calls into the library (orchestrator/lib/) and prints the result. */
+#ifndef AEGIS_CLI_H
+#define AEGIS_CLI_H
+
+#include <stdbool.h>
+
+#include "lib/error.h"
+
+#define AEGIS_VERSION "0.1.0"
+
+struct cli {
+	const char *argv0;
+	const char *env_path; /* --env (default ./.env) */
+	const char *root;     /* --root, else AEGIS_ROOT, else the binary's repository */
+	const char *profile;  /* --profile (default development) */
+	bool json;            /* --json */
+	int verbosity;        /* -q: -1, default 0, -v: 1 (repeatable) */
+};
+
+struct command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *summary;
+};
+
+/* Print an error the one way errors are shown; returns its exit status. */
+int cli_fail(const struct cli *cli, const aerr_t *err);
+/* Informational line on stderr unless -q. */
+void cli_info(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Verbose line on stderr with -v. */
+void cli_debug(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error: prints "aegis-deploy CMD: MSG" and a hint; returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when ARG is -h or --help. */
+bool cli_is_help(const char *arg);
+
+/* Shared option text appended to each command's --help. */
+extern const char cli_global_help[];
+
+#define COMMAND(name) int cmd_##name(struct cli *cli, int argc, char **argv)
+
+COMMAND(config);
+COMMAND(init);
+COMMAND(render);
+COMMAND(plan);
+COMMAND(generate_keys);
+COMMAND(deploy);
+COMMAND(validate);
+COMMAND(status);
+COMMAND(teardown);
+COMMAND(redeploy);
+COMMAND(logs);
+COMMAND(clean);
+COMMAND(registry_login);
+
+#endif

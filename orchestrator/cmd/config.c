@@ -1,0 +1,93 @@
+/* aegis-deploy config: the resolved configuration, secrets masked. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/config.h"
+
+static const char help[] =
+	"Usage: aegis-deploy config [--show-unset]\n"
+	"\n"
+	"Print the resolved configuration: every variable of the schema\n"
+	"(kube/variables.yaml) and every key of the .env file, with its value and where\n"
+	"it came from (file:line, environment, default).  Secrets are masked.\n"
+	"A variable set in the process environment overrides the file.\n"
+	"\n";
+
+static const char *shown_value(const config_value *v)
+{
+	if (!v->value)
+		return NULL;
+	if (v->schema && v->schema->secret && *v->value)
+		return "********";
+	return v->value;
+}
+
+COMMAND(config)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			printf("%s%s", help, cli_global_help);
+			return 0;
+		}
+		return cli_usage("config", "invalid option");
+	}
+	if (optind < argc)
+		return cli_usage("config", "unexpected argument '%s'", argv[optind]);
+	aerr_t err = {0};
+	config cfg;
+	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
+		return cli_fail(cli, &err);
+	for (size_t i = 0; i < cfg.nwarnings; i++)
+		cli_debug(cli, "warning: %s", cfg.warnings[i]);
+	if (!cfg.env_exists)
+		cli_info(cli, "note: %s does not exist; showing defaults and the environment",
+			 cfg.env_path);
+
+	if (cli->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < cfg.n; i++) {
+			const config_value *v = &cfg.values[i];
+			const char *val = shown_value(v);
+			json_t *o = json_pack("{s:s, s:o, s:s, s:b, s:b, s:b}", "name", v->name,
+					      "value", val ? json_string(val) : json_null(),
+					      "source", config_source_name(v->source), "secret",
+					      v->schema && v->schema->secret, "required",
+					      v->schema && v->schema->required, "known", v->schema != NULL);
+			if (v->source == SRC_FILE)
+				json_object_set_new(o, "line", json_integer(v->line));
+			if (v->schema && v->schema->description)
+				json_object_set_new(o, "description",
+						    json_string(v->schema->description));
+			json_array_append_new(arr, o);
+		}
+		json_t *out = json_pack("{s:s, s:b, s:o}", "env_file", cfg.env_path, "env_exists",
+					cfg.env_exists, "variables", arr);
+		json_dumpf(out, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(out);
+	} else {
+		printf("%-32s %-52s %s\n", "VARIABLE", "VALUE", "SOURCE");
+		for (size_t i = 0; i < cfg.n; i++) {
+			const config_value *v = &cfg.values[i];
+			const char *val = shown_value(v);
+			char src[600];
+			if (v->source == SRC_FILE)
+				snprintf(src, sizeof src, "%s:%d", cfg.env_path, v->line);
+			else
+				snprintf(src, sizeof src, "%s", config_source_name(v->source));
+			printf("%-32s %-52s %s%s\n", v->name,
+			       val ? (*val ? val : "\"\"")
+				   : (v->schema && v->schema->required ? "(unset, required)"
+								       : "(unset)"),
+			       src, v->schema ? "" : " (unknown variable)");
+		}
+	}
+	config_free(&cfg);
+	return 0;
+}

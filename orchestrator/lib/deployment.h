@@ -1,0 +1,34 @@
+/* The pure front half of the pipeline, in one call:
+ *   .env + profile -> config -> pod templates -> rendered manifests -> plan
+ * Every command that works on a profile starts here. */
+#ifndef AEGIS_DEPLOYMENT_H
+#define AEGIS_DEPLOYMENT_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "plan.h"
+#include "pod.h"
+#include "profile.h"
+#include "render.h"
+
+typedef struct deployment {
+	config cfg;
+	profile prof;
+	pod *pods;          /* in profile order */
+	rendered *manifests; /* parallel to pods */
+	size_t npods;
+	plan plan;
+} deployment;
+
+enum {
+	DEPLOYMENT_LENIENT = 1 << 0, /* unset variables stay as ${VAR} (plan, status) */
+};
+
+int deployment_load(deployment *d, const char *root, const char *env_path,
+		    const char *profile_name, unsigned flags, aerr_t *err);
+/* Index of the pod named NAME, or -1. */
+int deployment_pod_index(const deployment *d, const char *name);
+void deployment_free(deployment *d);
+
+#endif

@@ -1,0 +1,71 @@
+#include "paths.h"
+
+#include <git2.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+static int copy_out(char *buf, size_t size, const char *s, aerr_t *err)
+{
+	size_t n = strlen(s);
+	while (n > 1 && s[n - 1] == '/')
+		n--;
+	if (n + 1 > size)
+		return aerr_set(err, AEGIS_ECONFIG, "path too long: %s", s);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+static int has_profiles(const char *dir)
+{
+	cleanup_free char *p = fs_join(dir, "profiles");
+	return access(p, F_OK) == 0;
+}
+
+int paths_default_root(const char *argv0, char *buf, size_t size, aerr_t *err)
+{
+	(void)argv0;
+	const char *env = getenv("AEGIS_ROOT");
+	if (env && *env)
+		return copy_out(buf, size, env, err);
+
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		cleanup_free char *dir = fs_dirname(exe);
+		git_buf found = {0};
+		git_libgit2_init();
+		int rc = git_repository_discover(&found, dir, 0, NULL);
+		if (rc == 0) {
+			git_repository *repo = NULL;
+			if (git_repository_open(&repo, found.ptr) == 0) {
+				const char *wd = git_repository_workdir(repo);
+				if (wd && has_profiles(wd)) {
+					rc = copy_out(buf, size, wd, err);
+					git_repository_free(repo);
+					git_buf_dispose(&found);
+					git_libgit2_shutdown();
+					return rc;
+				}
+				git_repository_free(repo);
+			}
+			git_buf_dispose(&found);
+		}
+		git_libgit2_shutdown();
+		/* installed layout: <prefix>/bin/aegis-deploy beside <prefix>/profiles */
+		cleanup_free char *parent = fs_dirname(dir);
+		if (has_profiles(parent))
+			return copy_out(buf, size, parent, err);
+	}
+	char cwd[PATH_MAX];
+	if (getcwd(cwd, sizeof cwd) && has_profiles(cwd))
+		return copy_out(buf, size, cwd, err);
+	return aerr_set(err, AEGIS_ECONFIG,
+			"cannot find the aegis-deploy root (profiles/, kube/): pass --root DIR "
+			"or set AEGIS_ROOT");
+}

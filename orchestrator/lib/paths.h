@@ -1,0 +1,14 @@
+/* Where the product's data (profiles/, kube/) lives. */
+#ifndef AEGIS_PATHS_H
+#define AEGIS_PATHS_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* AEGIS_ROOT from the process environment if set; otherwise the work tree of
+ * the git repository containing the running binary (found with libgit2);
+ * otherwise the current directory if it holds profiles/.  */
+int paths_default_root(const char *argv0, char *buf, size_t size, aerr_t *err);
+
+#endif

@@ -1,0 +1,75 @@
+/* A small client for Podman's REST API (libpod) over its unix socket, with
+ * libcurl and jansson.  No shelling out for what the API offers; where a
+ * program must run (a private `podman system service`, `podman login`), it is
+ * started with posix_spawn and an argument vector. */
+#ifndef AEGIS_PODMAN_H
+#define AEGIS_PODMAN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+typedef struct podman podman;
+
+/* Connect to SOCK (CONTAINER_SOCK).  If SOCK does not exist, start a private
+ * `podman system service` on a socket in a private runtime directory, for the
+ * lifetime of this handle (stopped by podman_close).  Podman not installed:
+ * error naming `make setup`.  Checks the API answers (_ping). */
+int podman_open(podman **out, const char *sock, aerr_t *err);
+void podman_close(podman *pm);
+/* The socket in use (the private one when started). */
+const char *podman_socket(const podman *pm);
+
+/* One API call.  METHOD/PATH like ("GET", "/libpod/pods/json?filters=...");
+ * the versioned prefix is added here.  BODY may be NULL.  On HTTP >= 400
+ * (unless listed in OK_STATUS, a 0-terminated list) the error names the
+ * endpoint, the status and Podman's own message.  *RESPONSE (optional) gets
+ * the parsed JSON body (NULL when empty or not JSON); *STATUS (optional) the
+ * HTTP status. */
+int podman_call(podman *pm, const char *method, const char *path, const char *content_type,
+		const void *body, size_t body_len, const long *ok_status, long *status,
+		json_t **response, aerr_t *err);
+
+/* --- operations used by the engine ------------------------------------- */
+
+/* kube play with replace=true on NETWORK; returns nothing but errors. */
+int podman_play_kube(podman *pm, const char *yaml, size_t len, const char *network,
+		     aerr_t *err);
+/* Pods with label app.kubernetes.io/part-of=aegis: array of libpod pod
+ * list objects (Name, Id, Status, Created, Labels, Containers[{Id,Names,Status}]). */
+int podman_list_pods(podman *pm, json_t **pods, aerr_t *err);
+/* Pod inspect JSON, or *out = NULL when the pod does not exist. */
+int podman_inspect_pod(podman *pm, const char *name, json_t **out, aerr_t *err);
+int podman_stop_pod(podman *pm, const char *name, int timeout_s, aerr_t *err);
+/* Remove (force); absent pod is not an error. */
+int podman_remove_pod(podman *pm, const char *name, aerr_t *err);
+/* Container inspect JSON, or *out = NULL when absent. */
+int podman_inspect_container(podman *pm, const char *name, json_t **out, aerr_t *err);
+int podman_stop_container(podman *pm, const char *name, int timeout_s, aerr_t *err);
+/* Run ARGV (NULL-terminated) in a running container; *EXIT_CODE gets its
+ * status, OUTPUT (optional) its combined output (newly allocated). */
+int podman_exec(podman *pm, const char *container, char *const argv[], int timeout_s,
+		int *exit_code, char **output, aerr_t *err);
+/* Last TAIL lines (-1: all) of a container's stdout+stderr, demultiplexed.
+ * With FOLLOW, write to FD as they arrive until the container stops. */
+int podman_logs(podman *pm, const char *container, int tail, bool follow, int fd,
+		char **output, aerr_t *err);
+
+int podman_network_exists(podman *pm, const char *name, bool *exists, aerr_t *err);
+int podman_network_create(podman *pm, const char *name, aerr_t *err);
+int podman_network_remove(podman *pm, const char *name, aerr_t *err);
+int podman_volume_exists(podman *pm, const char *name, bool *exists, aerr_t *err);
+/* Create with label app.kubernetes.io/part-of=aegis. */
+int podman_volume_create(podman *pm, const char *name, aerr_t *err);
+int podman_volume_remove(podman *pm, const char *name, aerr_t *err);
+/* Names of volumes labelled app.kubernetes.io/part-of=aegis or named aegis-*. */
+int podman_list_volumes(podman *pm, char ***names, size_t *n, aerr_t *err);
+int podman_image_exists(podman *pm, const char *ref, bool *exists, aerr_t *err);
+/* Pull REF; PROGRESS (optional) is called with each status line. */
+int podman_image_pull(podman *pm, const char *ref, void (*progress)(void *, const char *),
+		      void *ctx, aerr_t *err);
+
+#endif

@@ -1,0 +1,34 @@
+/* Rendering a pod template into a Kube manifest.
+ *
+ * The template is parsed with libyaml; ${VAR} and ${VAR:-default} are
+ * substituted inside scalar values of the parsed tree, and the result is
+ * emitted by libyaml's emitter, so any value (quotes, newlines, ": ", "#",
+ * "{", "&", "*", "---", leading spaces) comes out as exactly that string.
+ * A scalar tagged !file NAME is replaced by the contents of the file NAME
+ * beside the template (config files mounted through ConfigMaps). */
+#ifndef AEGIS_RENDER_H
+#define AEGIS_RENDER_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+typedef struct render_opts {
+	/* Leave ${VAR} of unset variables as written instead of failing
+	 * (plan and status need the structure, not the secrets). */
+	bool lenient;
+} render_opts;
+
+typedef struct rendered {
+	char *yaml;       /* the manifest (all documents) */
+	size_t len;
+	bool has_secrets; /* a secret variable was substituted */
+} rendered;
+
+/* Render the template at PATH with values from CFG.  An unset variable with
+ * no default is an error naming PATH:LINE, the variable and its description. */
+int render_template(const char *path, const config *cfg, const render_opts *opts, rendered *out,
+		    aerr_t *err);
+void rendered_free(rendered *r);
+
+#endif

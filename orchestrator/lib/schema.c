@@ -1,0 +1,258 @@
+#include "schema.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "yamldoc.h"
+
+static const char *const validators[] = {"string", "secret", "port",    "path",
+					 "image",  "loglevel", "bool"};
+
+static int known_validator(const char *v)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(validators); i++)
+		if (strcmp(validators[i], v) == 0)
+			return 1;
+	return 0;
+}
+
+static char *opt_str(yaml_node_t *n)
+{
+	const char *s = ydoc_str(n);
+	return s ? xstrdup(s) : NULL;
+}
+
+int schema_load(const char *path, schema *out, aerr_t *err)
+{
+	*out = (schema){.path = xstrdup(path)};
+	yaml_document_t doc;
+	if (ydoc_load_file(path, &doc, err) < 0) {
+		schema_free(out);
+		return -1;
+	}
+	int rc = 0;
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	yaml_node_t *vars = ydoc_get(&doc, root, "variables");
+	if (!vars || vars->type != YAML_SEQUENCE_NODE) {
+		rc = aerr_set(err, AEGIS_ECONFIG, "%s: expected a 'variables:' list", path);
+		goto done;
+	}
+	size_t cap = (size_t)(vars->data.sequence.items.top - vars->data.sequence.items.start);
+	out->vars = xcalloc(cap, sizeof *out->vars);
+	for (yaml_node_item_t *it = vars->data.sequence.items.start;
+	     it < vars->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(&doc, *it);
+		int line = ydoc_line(n);
+		const char *name = ydoc_str(ydoc_get(&doc, n, "name"));
+		if (!name || !*name) {
+			rc = aerr_set(err, AEGIS_ECONFIG, "%s:%d: variable without a name", path, line);
+			goto done;
+		}
+		if (schema_find(out, name)) {
+			rc = aerr_set(err, AEGIS_ECONFIG, "%s:%d: %s is declared twice", path, line,
+				      name);
+			goto done;
+		}
+		schema_var *v = &out->vars[out->n++];
+		v->name = xstrdup(name);
+		v->default_value = opt_str(ydoc_get(&doc, n, "default"));
+		v->default_root = opt_str(ydoc_get(&doc, n, "default_root"));
+		v->description = opt_str(ydoc_get(&doc, n, "description"));
+		v->group = opt_str(ydoc_get(&doc, n, "group"));
+		v->validator = opt_str(ydoc_get(&doc, n, "validator"));
+		if (!v->validator)
+			v->validator = xstrdup("string");
+		if (!known_validator(v->validator)) {
+			rc = aerr_set(err, AEGIS_ECONFIG, "%s:%d: %s: unknown validator '%s'", path,
+				      line, name, v->validator);
+			goto done;
+		}
+		if (ydoc_bool(ydoc_get(&doc, n, "required"), false, &v->required) < 0 ||
+		    ydoc_bool(ydoc_get(&doc, n, "secret"), false, &v->secret) < 0 ||
+		    ydoc_bool(ydoc_get(&doc, n, "generate"), false, &v->generate) < 0) {
+			rc = aerr_set(err, AEGIS_ECONFIG,
+				      "%s:%d: %s: required/secret/generate must be true or false",
+				      path, line, name);
+			goto done;
+		}
+	}
+done:
+	yaml_document_delete(&doc);
+	if (rc < 0)
+		schema_free(out);
+	return rc;
+}
+
+const schema_var *schema_find(const schema *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->vars[i].name, name) == 0)
+			return &s->vars[i];
+	return NULL;
+}
+
+static bool check_port(const char *v)
+{
+	if (!*v || strlen(v) > 5)
+		return false;
+	for (const char *s = v; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	long n = strtol(v, NULL, 10);
+	return n >= 1 && n <= 65535;
+}
+
+/* registry[:port]/path/name[:tag][@digest], the reference grammar of
+ * distribution/reference, loosely: lowercase path components, a tag of
+ * [A-Za-z0-9_.-] up to 128, a digest algo:hex. */
+static bool check_image(const char *v, char *why, size_t n)
+{
+	size_t len = strlen(v);
+	if (!len || len > 255) {
+		snprintf(why, n, "an image reference must be 1-255 characters");
+		return false;
+	}
+	for (const char *s = v; *s; s++) {
+		if (isspace((unsigned char)*s) || !isprint((unsigned char)*s)) {
+			snprintf(why, n, "an image reference has no whitespace or control characters");
+			return false;
+		}
+	}
+	const char *at = strchr(v, '@');
+	size_t name_len = at ? (size_t)(at - v) : len;
+	if (at) {
+		const char *colon = strchr(at, ':');
+		if (!colon || colon == at + 1 || !colon[1]) {
+			snprintf(why, n, "the digest must look like sha256:<hex>");
+			return false;
+		}
+	}
+	const char *last_slash = NULL;
+	for (size_t i = 0; i < name_len; i++)
+		if (v[i] == '/')
+			last_slash = v + i;
+	const char *tag = NULL;
+	for (const char *s = last_slash ? last_slash : v; s < v + name_len; s++)
+		if (*s == ':')
+			tag = s;
+	size_t repo_len = tag ? (size_t)(tag - v) : name_len;
+	if (tag) {
+		size_t tl = name_len - (size_t)(tag - v) - 1;
+		if (tl == 0 || tl > 128) {
+			snprintf(why, n, "the tag must be 1-128 characters");
+			return false;
+		}
+		for (const char *s = tag + 1; s < v + name_len; s++)
+			if (!isalnum((unsigned char)*s) && !strchr("_.-", *s)) {
+				snprintf(why, n, "the tag may hold only letters, digits, '_', '.', '-'");
+				return false;
+			}
+	}
+	/* the first component may be a registry host (with '.', ':' or "localhost") */
+	const char *first_slash = memchr(v, '/', repo_len);
+	const char *path = v;
+	if (first_slash) {
+		bool is_host = false;
+		for (const char *s = v; s < first_slash; s++)
+			if (*s == '.' || *s == ':')
+				is_host = true;
+		if (strncmp(v, "localhost/", 10) == 0 || is_host)
+			path = first_slash + 1;
+	}
+	if (path >= v + repo_len) {
+		snprintf(why, n, "the image name is missing");
+		return false;
+	}
+	for (const char *s = path; s < v + repo_len; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && !strchr("._-/", *s)) {
+			snprintf(why, n, "repository names are lowercase letters, digits and . _ - /");
+			return false;
+		}
+	return true;
+}
+
+static bool check_loglevel(const char *v)
+{
+	/* RUST_LOG directives: [target=]level[,...] */
+	static const char *const levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+	cleanup_free char *copy = xstrdup(v);
+	char *save = NULL;
+	int count = 0;
+	for (char *d = strtok_r(copy, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
+		count++;
+		char *eq = strrchr(d, '=');
+		const char *lvl = eq ? eq + 1 : d;
+		bool ok = false;
+		for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
+			if (strcasecmp(lvl, levels[i]) == 0)
+				ok = true;
+		/* a bare target ("aegis") enables all its levels */
+		if (!ok && !eq) {
+			ok = true;
+			for (const char *s = d; *s; s++)
+				if (!isalnum((unsigned char)*s) && !strchr("_:-", *s))
+					ok = false;
+		}
+		if (!ok)
+			return false;
+	}
+	return count > 0;
+}
+
+bool schema_check(const schema_var *v, const char *value, char *why, size_t n)
+{
+	const char *k = v->validator ? v->validator : "string";
+	if (strcmp(k, "port") == 0 && !check_port(value)) {
+		snprintf(why, n, "'%s' is not a valid port (an integer 1-65535)", value);
+		return false;
+	}
+	if (strcmp(k, "path") == 0 && value[0] != '/') {
+		snprintf(why, n, "'%s' is not an absolute path", value);
+		return false;
+	}
+	if (strcmp(k, "image") == 0) {
+		char detail[200];
+		if (!check_image(value, detail, sizeof detail)) {
+			snprintf(why, n, "'%s' is not a valid image reference: %s", value, detail);
+			return false;
+		}
+	}
+	if (strcmp(k, "loglevel") == 0 && !check_loglevel(value)) {
+		snprintf(why, n,
+			 "'%s' is not a valid log level (trace, debug, info, warn, error, off, "
+			 "or target=level directives separated by commas)",
+			 value);
+		return false;
+	}
+	if (strcmp(k, "bool") == 0) {
+		static const char *const ok[] = {"true", "false", "1", "0", "yes", "no", "on", "off"};
+		bool good = false;
+		for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+			if (strcasecmp(value, ok[i]) == 0)
+				good = true;
+		if (!good) {
+			snprintf(why, n, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)",
+				 value);
+			return false;
+		}
+	}
+	return true;
+}
+
+void schema_free(schema *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		schema_var *v = &s->vars[i];
+		free(v->name);
+		free(v->default_value);
+		free(v->default_root);
+		free(v->validator);
+		free(v->description);
+		free(v->group);
+	}
+	free(s->vars);
+	free(s->path);
+	*s = (schema){0};
+}

@@ -1,0 +1,36 @@
+/* The schema of every known configuration variable, read from
+ * kube/variables.yaml: name, required, default, secret, validator and a
+ * one-line description.  This file is the one place variables are declared. */
+#ifndef AEGIS_SCHEMA_H
+#define AEGIS_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+
+typedef struct schema_var {
+	char *name;
+	bool required;      /* must have a value wherever it is used */
+	char *default_value; /* may reference other variables: ${AEGIS_IMAGE_TAG} */
+	char *default_root; /* default when running as root (e.g. the rootful socket) */
+	bool secret;        /* masked in output, never logged */
+	bool generate;      /* `init` fills it with a random value when empty */
+	char *validator;    /* port, path, image, loglevel, bool, string, secret */
+	char *description;
+	char *group;        /* images, ports, secrets, ... (for docs and `config`) */
+} schema_var;
+
+typedef struct schema {
+	char *path;
+	schema_var *vars;
+	size_t n;
+} schema;
+
+int schema_load(const char *path, schema *out, aerr_t *err);
+const schema_var *schema_find(const schema *s, const char *name);
+/* Check VALUE against the variable's validator; on failure fill WHY. */
+bool schema_check(const schema_var *v, const char *value, char *why, size_t why_size);
+void schema_free(schema *s);
+
+#endif

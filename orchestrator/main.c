@@ -1,0 +1,189 @@
+/* aegis-deploy COMMAND [OPTIONS]: global options, then dispatch through the
+ * one table of commands. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/paths.h"
+
+static const struct command commands[] = {
+	{"init", cmd_init, "create .env from .env.example with generated secrets"},
+	{"config", cmd_config, "print the resolved configuration (secrets masked)"},
+	{"plan", cmd_plan, "print the deployment order as dependency tiers"},
+	{"render", cmd_render, "render the pods' Kube YAML"},
+	{"generate-keys", cmd_generate_keys, "generate the Ed25519 SEAL signing keypair"},
+	{"deploy", cmd_deploy, "deploy the profile's pods in dependency order"},
+	{"validate", cmd_validate, "run every health check of the profile's pods"},
+	{"status", cmd_status, "show the profile's pods and their containers"},
+	{"redeploy", cmd_redeploy, "re-render and replace one pod"},
+	{"logs", cmd_logs, "show a pod's container logs"},
+	{"teardown", cmd_teardown, "stop and remove the profile's pods (keeps volumes)"},
+	{"clean", cmd_clean, "remove every AEGIS pod, volume and the network"},
+	{"registry-login", cmd_registry_login, "log in to ghcr.io"},
+};
+
+const char cli_global_help[] =
+	"Global options (accepted before or after the command):\n"
+	"  --env FILE       configuration file (default ./.env)\n"
+	"  --root DIR       where profiles/ and kube/ live (default: AEGIS_ROOT, else the\n"
+	"                   repository containing the binary)\n"
+	"  --profile NAME   deployment profile (default development)\n"
+	"  --json           machine-readable output on stdout\n"
+	"  -q, --quiet      only errors on stderr\n"
+	"  -v, --verbose    more detail on stderr (repeatable)\n"
+	"\n"
+	"Exit status: 0 success, 1 the operation failed, 2 usage or configuration error.\n";
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: aegis-deploy COMMAND [OPTIONS]\n\n"
+		     "Deploy the AEGIS platform onto this host as Podman pods.\n\nCommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nRun 'aegis-deploy COMMAND --help' for a command's options.\n\n%s",
+		cli_global_help);
+}
+
+int cli_fail(const struct cli *cli, const aerr_t *err)
+{
+	(void)cli;
+	fprintf(stderr, "aegis-deploy: error: %s\n", err->msg);
+	return err->status ? err->status : AEGIS_EFAIL;
+}
+
+void cli_info(const struct cli *cli, const char *fmt, ...)
+{
+	if (cli->verbosity < 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_debug(const struct cli *cli, const char *fmt, ...)
+{
+	if (cli->verbosity < 1)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "aegis-deploy %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'aegis-deploy %s --help' for usage.\n", cmd);
+	return AEGIS_ECONFIG;
+}
+
+bool cli_is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+/* Take the global options out of argv wherever they appear (stopping at
+ * "--"), leaving the command and its own options in order. */
+static int take_globals(struct cli *cli, int *argc, char **argv)
+{
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		const char **slot = NULL;
+		const char *flag = NULL;
+		if (strcmp(a, "--") == 0) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (strcmp(a, "--json") == 0) {
+			cli->json = true;
+			continue;
+		}
+		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			cli->verbosity = -1;
+			continue;
+		}
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			if (cli->verbosity >= 0)
+				cli->verbosity++;
+			continue;
+		}
+		if (strncmp(a, "--env", 5) == 0 && (a[5] == '\0' || a[5] == '='))
+			slot = &cli->env_path, flag = "--env";
+		else if (strncmp(a, "--root", 6) == 0 && (a[6] == '\0' || a[6] == '='))
+			slot = &cli->root, flag = "--root";
+		else if (strncmp(a, "--profile", 9) == 0 && (a[9] == '\0' || a[9] == '='))
+			slot = &cli->profile, flag = "--profile";
+		if (!slot) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		const char *eq = strchr(a, '=');
+		if (eq) {
+			*slot = eq + 1;
+		} else if (i + 1 < *argc) {
+			*slot = argv[++i];
+		} else {
+			fprintf(stderr, "aegis-deploy: option %s needs a value\n", flag);
+			return -1;
+		}
+		if (**slot == '\0') {
+			fprintf(stderr, "aegis-deploy: option %s needs a non-empty value\n", flag);
+			return -1;
+		}
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = {
+		.argv0 = argv[0],
+		.env_path = ".env",
+		.profile = "development",
+	};
+	if (take_globals(&cli, &argc, argv) < 0)
+		return AEGIS_ECONFIG;
+	if (argc < 2) {
+		usage(stderr);
+		return AEGIS_ECONFIG;
+	}
+	const char *name = argv[1];
+	if (cli_is_help(name) || strcmp(name, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+		printf("aegis-deploy %s\n", AEGIS_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (strcmp(commands[i].name, name) != 0)
+			continue;
+		static char root_buf[4096];
+		if (!cli.root) {
+			aerr_t err = {0};
+			if (paths_default_root(argv[0], root_buf, sizeof root_buf, &err) == 0)
+				cli.root = root_buf;
+			else
+				cli.root = ".";
+		}
+		/* commands see argv[0] = their own name, like git builtins */
+		return commands[i].run(&cli, argc - 1, argv + 1);
+	}
+	fprintf(stderr, "aegis-deploy: unknown command '%s'\n\n", name);
+	usage(stderr);
+	return AEGIS_ECONFIG;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install every build, test and runtime dependency of aegis-deploy on Debian/Ubuntu.
+# Idempotent: packages already present are skipped; safe to re-run.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential pkg-config
+  libyaml-dev libcurl4-openssl-dev libjansson-dev libgit2-dev libssl-dev
+  # runtime: Podman, rootless networking, the OCI runtime that works on hybrid cgroups
+  podman runc crun uidmap slirp4netns catatonit
+  # tests, demo images and benchmarks
+  busybox-static debootstrap curl openssl hyperfine python3 procps util-linux
+)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "setup: must run as root (or with sudo available) to install packages" >&2
+    exit 2
+  fi
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+else
+  echo "setup: installing ${#missing[@]} package(s): ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  echo "setup: installed ${missing[*]}"
+fi
+
+# Rootless networking (slirp4netns) opens /dev/net/tun; some hosts ship it 0600 root.
+if [ -e /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != "666" ]; then
+  echo "setup: /dev/net/tun is mode $(stat -c %a /dev/net/tun); rootless Podman needs 0666"
+  $sudo chmod 0666 /dev/net/tun && echo "setup: chmod 0666 /dev/net/tun"
+fi
+
+podman --version

@@ -1,0 +1,22 @@
+# Shared helpers for integration tests.  Source it; then
+#   check "name" command args...     PASS if the command exits 0
+#   pass/fail/skip "name" ["why"]
+# Tests run the sanitizer build: $AEGIS_BIN.
+set -uo pipefail
+: "${AEGIS_TEST_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${AEGIS_BIN:=$AEGIS_TEST_ROOT/build/asan/aegis-deploy}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:exitcode=99}"
+ROOT=$AEGIS_TEST_ROOT
+TMP=$(mktemp -d /tmp/aegis-it-XXXXXX)
+chmod 0755 "$TMP"
+trap 'rm -rf "$TMP"' EXIT
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1${2:+: $2}"; }
+skip() { echo "SKIP $1${2:+ ($2)}"; }
+check() {
+	local name=$1; shift
+	if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi
+}
+# aegis ARGS...: run the binary with the repository as root
+aegis() { "$AEGIS_BIN" --root "$ROOT" "$@"; }

@@ -1,0 +1,102 @@
+#include "harness.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_TESTS 512
+
+static struct {
+	const char *name;
+	test_fn fn;
+} tests[MAX_TESTS];
+static int ntests;
+static bool failed_current;
+static char *tmp_root;
+static int tmp_seq;
+
+void harness_register(const char *name, test_fn fn)
+{
+	if (ntests < MAX_TESTS)
+		tests[ntests++] = (typeof(tests[0])){name, fn};
+}
+
+void harness_fail(const char *file, int line, const char *expr)
+{
+	harness_failf(file, line, "%s", expr);
+}
+
+void harness_failf(const char *file, int line, const char *fmt, ...)
+{
+	failed_current = true;
+	printf("  %s:%d: ", file, line);
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+char *harness_tmpdir(void)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/t%d", tmp_root, ++tmp_seq) < 0 || mkdir(p, 0755) < 0)
+		abort();
+	return p;
+}
+
+char *harness_write(const char *dir, const char *name, const char *text)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	FILE *f = fopen(p, "w");
+	if (!f)
+		abort();
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+const char *harness_root(void)
+{
+	const char *r = getenv("AEGIS_TEST_ROOT");
+	return r ? r : ".";
+}
+
+static void rm_rf(const char *path)
+{
+	/* the test temp tree holds only what tests wrote; exec rm to keep this short */
+	pid_t pid = fork();
+	if (pid == 0) {
+		execlp("rm", "rm", "-rf", path, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = argc > 1 ? argv[1] : NULL;
+	char tmpl[] = "/tmp/aegis-unit-XXXXXX";
+	tmp_root = mkdtemp(tmpl);
+	if (!tmp_root)
+		return 2;
+	int failures = 0;
+	for (int i = 0; i < ntests; i++) {
+		if (only && strcmp(only, tests[i].name) != 0)
+			continue;
+		failed_current = false;
+		fflush(stdout);
+		tests[i].fn();
+		printf("%s %s\n", failed_current ? "FAIL" : "PASS", tests[i].name);
+		fflush(stdout);
+		failures += failed_current;
+	}
+	rm_rf(tmp_root);
+	return failures ? 1 : 0;
+}
