@@ -13,7 +13,7 @@ CPPFLAGS_ALL := -Iorchestrator -D_GNU_SOURCE $(PKG_CFLAGS)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC := $(sort $(wildcard orchestrator/lib/*.c))
-CMD_SRC := $(sort $(wildcard orchestrator/cmd/*.c)) orchestrator/main.c
+CMD_SRC := $(sort $(wildcard orchestrator/cmd/*.c orchestrator/*.c))
 HDRS    := $(wildcard orchestrator/*.h orchestrator/lib/*.h)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_HARNESS := tests/unit/harness.c tests/unit/harness.h

@@ -39,6 +39,13 @@ bool cli_is_help(const char *arg);
 /* Shared option text appended to each command's --help. */
 extern const char cli_global_help[];
 
+/* Parse a --timeout value (1-86400 s); prints the usage error itself and
+ * returns 2 on a bad value, 0 otherwise. */
+int cli_parse_seconds(const char *cmd, const char *s, int *out);
+
+/* deploy and redeploy share one body: ONLY_POD NULL deploys the profile. */
+int deploy_main(struct cli *cli, const char *only_pod, int timeout_s);
+
 #define COMMAND(name) int cmd_##name(struct cli *cli, int argc, char **argv)
 
 COMMAND(config);

@@ -91,6 +91,16 @@ bool cli_is_help(const char *arg)
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
+int cli_parse_seconds(const char *cmd, const char *s, int *out)
+{
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < 1 || v > 86400)
+		return cli_usage(cmd, "--timeout needs a number of seconds (1-86400), not '%s'", s);
+	*out = (int)v;
+	return 0;
+}
+
 /* Take the global options out of argv wherever they appear (stopping at
  * "--"), leaving the command and its own options in order. */
 static int take_globals(struct cli *cli, int *argc, char **argv)

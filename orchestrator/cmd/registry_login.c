@@ -1,0 +1,101 @@
+/* aegis-deploy registry-login: podman login to ghcr.io with the token on
+ * stdin, never in argv. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lib/config.h"
+
+extern char **environ;
+
+static const char help[] =
+	"Usage: aegis-deploy registry-login [--registry HOST]\n"
+	"\n"
+	"Log in to the container registry (default ghcr.io) with GHCR_USERNAME and\n"
+	"GHCR_TOKEN from the configuration.  The token is handed to 'podman login' on\n"
+	"its standard input, never on its command line.\n"
+	"\n"
+	"  --registry HOST   registry to log in to (default ghcr.io)\n"
+	"\n";
+
+COMMAND(registry_login)
+{
+	const char *registry = "ghcr.io";
+	static const struct option opts[] = {
+		{"registry", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': registry = optarg; break;
+		case 'h': printf("%s%s", help, cli_global_help); return 0;
+		default: return cli_usage("registry-login", "invalid option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage("registry-login", "unexpected argument '%s'", argv[optind]);
+	aerr_t err = {0};
+	config cfg;
+	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
+		return cli_fail(cli, &err);
+	const char *user = config_get(&cfg, "GHCR_USERNAME");
+	const char *token = config_get(&cfg, "GHCR_TOKEN");
+	int rc = 0;
+	if (!user || !*user || !token || !*token) {
+		rc = aerr_set(&err, AEGIS_ECONFIG,
+			      "%s is not set: registry-login needs GHCR_USERNAME (your GitHub user) "
+			      "and GHCR_TOKEN (a personal access token with read:packages) in %s",
+			      (!user || !*user) ? "GHCR_USERNAME" : "GHCR_TOKEN", cfg.env_path);
+		config_free(&cfg);
+		return cli_fail(cli, &err);
+	}
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		config_free(&cfg);
+		aerr_sys(&err, AEGIS_EFAIL, errno, "pipe");
+		return cli_fail(cli, &err);
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[0], STDIN_FILENO);
+	char *argv_login[] = {"podman",   "login",     "--username", (char *)user,
+			      "--password-stdin", (char *)registry, NULL};
+	pid_t pid;
+	int e = posix_spawnp(&pid, "podman", &fa, NULL, argv_login, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[0]);
+	if (e != 0) {
+		close(pipefd[1]);
+		if (e == ENOENT)
+			rc = aerr_set(&err, AEGIS_ECONFIG,
+				      "podman is not installed: run `make setup` (scripts/setup.sh)");
+		else
+			rc = aerr_sys(&err, AEGIS_EFAIL, e, "cannot run podman login");
+	} else {
+		size_t len = strlen(token);
+		ssize_t w = write(pipefd[1], token, len);
+		(void)!write(pipefd[1], "\n", 1);
+		close(pipefd[1]);
+		int st = 0;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (w != (ssize_t)len)
+			rc = aerr_set(&err, AEGIS_EFAIL, "cannot hand the token to podman login");
+		else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			rc = aerr_set(&err, AEGIS_EFAIL,
+				      "podman login %s failed as %s (see its message above); check "
+				      "GHCR_TOKEN has the read:packages scope",
+				      registry, user);
+	}
+	config_free(&cfg);
+	return rc < 0 ? cli_fail(cli, &err) : 0;
+}

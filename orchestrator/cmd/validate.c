@@ -1,0 +1,91 @@
+/* aegis-deploy validate: every health check of the profile's pods, at once. */
+#include <getopt.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "cli.h"
+#include "lib/rollout.h"
+#include "lib/validate.h"
+#include "report.h"
+
+static const char help[] =
+	"Usage: aegis-deploy validate [--profile P]\n"
+	"\n"
+	"Run every health check (the readiness probe of every container) of the\n"
+	"profile's pods concurrently and print a table: pod, container, check, result,\n"
+	"latency.  Exit status 0 only if every check passes, 1 otherwise.\n"
+	"\n";
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+COMMAND(validate)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			printf("%s%s", help, cli_global_help);
+			return 0;
+		}
+		return cli_usage("validate", "invalid option");
+	}
+	if (optind < argc)
+		return cli_usage("validate", "unexpected argument '%s'", argv[optind]);
+	aerr_t err = {0};
+	deployment d;
+	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
+	    0)
+		return cli_fail(cli, &err);
+	podman *pm = NULL;
+	check *checks = NULL;
+	size_t n = 0;
+	double t0 = mono();
+	if (report_open_podman(cli, &d.cfg, &pm, &err) < 0 ||
+	    validate_run(pm, &d, &checks, &n, &err) < 0) {
+		podman_close(pm);
+		deployment_free(&d);
+		return cli_fail(cli, &err);
+	}
+	double took = mono() - t0;
+	size_t failed = 0;
+	for (size_t i = 0; i < n; i++)
+		failed += !checks[i].ok;
+	if (cli->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++) {
+			const check *k = &checks[i];
+			const pod *p = &d.pods[k->pod];
+			json_array_append_new(
+				arr, json_pack("{s:s, s:s, s:s, s:b, s:f, s:s}", "pod", p->name,
+					       "container", p->containers[k->container].name, "check",
+					       k->target, "ok", k->ok, "latency_ms", k->latency_ms,
+					       "detail", k->detail));
+		}
+		json_t *js = json_pack("{s:s, s:b, s:i, s:i, s:f, s:o}", "profile", d.prof.name,
+				       "ok", failed == 0, "passed", (int)(n - failed), "failed",
+				       (int)failed, "duration_s", took, "checks", arr);
+		report_print_json(js);
+		json_decref(js);
+	} else {
+		printf("%-14s %-24s %-34s %-6s %9s  %s\n", "POD", "CONTAINER", "CHECK", "RESULT",
+		       "LATENCY", "DETAIL");
+		for (size_t i = 0; i < n; i++) {
+			const check *k = &checks[i];
+			const pod *p = &d.pods[k->pod];
+			printf("%-14s %-24s %-34s %-6s %7.0fms  %s\n", p->name,
+			       p->containers[k->container].name, k->target, k->ok ? "ok" : "FAIL",
+			       k->latency_ms, k->ok ? "" : k->detail);
+		}
+		printf("\n%zu of %zu checks passed (%.2f s)\n", n - failed, n, took);
+	}
+	checks_free(checks, n);
+	podman_close(pm);
+	deployment_free(&d);
+	return failed ? AEGIS_EFAIL : 0;
+}

@@ -1,0 +1,349 @@
+#include "rollout.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probe.h"
+
+/* Poll readiness at most every 250 ms, backing off to 500 ms: fast enough to
+ * keep a rollout within a few hundred ms of its critical path, slow enough not
+ * to hammer a service that is still starting. */
+#define POLL_FIRST_MS 250
+#define POLL_MAX_MS 500
+#define FAILURE_LOG_LINES 20
+
+const char *rollout_state_name(rollout_state s)
+{
+	static const char *const names[] = {"waiting", "creating",  "starting", "ready",
+					    "failed",  "cancelled", "skipped"};
+	return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+char *rollout_container_name(const pod *p, const container *c)
+{
+	return xasprintf("%s-%s", p->pod_name, c->name);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double wall_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+int rollout_prepare(podman *pm, const deployment *d, const char *network,
+		    void (*pull_progress)(void *, const char *), void *ctx, aerr_t *err)
+{
+	bool exists = false;
+	if (podman_network_exists(pm, network, &exists, err) < 0)
+		return -1;
+	if (!exists && podman_network_create(pm, network, err) < 0)
+		return -1;
+	for (size_t i = 0; i < d->npods; i++) {
+		const pod *p = &d->pods[i];
+		for (size_t v = 0; v < p->nvolumes; v++) {
+			if (podman_volume_exists(pm, p->volumes[v], &exists, err) < 0)
+				return -1;
+			if (!exists && podman_volume_create(pm, p->volumes[v], err) < 0)
+				return -1;
+		}
+		for (size_t c = 0; c < p->ncontainers; c++) {
+			const char *image = p->containers[c].image;
+			if (podman_image_exists(pm, image, &exists, err) < 0)
+				return -1;
+			if (!exists && podman_image_pull(pm, image, pull_progress, ctx, err) < 0)
+				return aerr_wrap(err, "pod %s, container %s", p->name,
+						 p->containers[c].name);
+		}
+	}
+	return 0;
+}
+
+struct shared {
+	deployment *d;
+	const rollout_opts *opts;
+	rollout_pod *states;
+	const char *socket;
+	double t0_mono, t0_wall;
+	atomic_int cancel;
+	pthread_mutex_t lock; /* serialises progress callbacks */
+};
+
+struct worker {
+	struct shared *sh;
+	size_t index;
+	pthread_t thread;
+};
+
+static void set_state(struct shared *sh, size_t i, rollout_state s)
+{
+	pthread_mutex_lock(&sh->lock);
+	rollout_pod *st = &sh->states[i];
+	st->state = s;
+	double m = mono_s(), w = wall_s();
+	if (s == ROLL_CREATING) {
+		st->start = m - sh->t0_mono;
+		st->start_epoch = w;
+	} else if (s == ROLL_READY) {
+		st->ready = m - sh->t0_mono;
+		st->ready_epoch = w;
+	}
+	if (sh->opts->progress)
+		sh->opts->progress(sh->opts->ctx, sh->d, i, st);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+static void fail_pod(struct shared *sh, size_t i, podman *pm, const container *c,
+		     const char *error)
+{
+	rollout_pod *st = &sh->states[i];
+	const pod *p = &sh->d->pods[i];
+	free(st->error);
+	st->error = xstrdup(error);
+	if (c) {
+		free(st->container);
+		st->container = xstrdup(c->name);
+		free(st->probe);
+		st->probe = probe_describe(&c->readiness);
+		cleanup_free char *name = rollout_container_name(p, c);
+		aerr_t lerr = {0};
+		char *logs = NULL;
+		if (pm && podman_logs(pm, name, FAILURE_LOG_LINES, false, -1, &logs, &lerr) < 0)
+			logs = xasprintf("(logs unavailable: %s)", lerr.msg);
+		free(st->logs);
+		st->logs = logs;
+	}
+	atomic_store(&sh->cancel, 1);
+	set_state(sh, i, ROLL_FAILED);
+}
+
+/* Is the container running (and not crash-looping)?  Returns 1 running,
+ * 0 not yet, -1 failed (WHY filled). */
+int rollout_container_running(podman *pm, const char *name, char *why, size_t n)
+{
+	json_t *js = NULL;
+	aerr_t err = {0};
+	if (podman_inspect_container(pm, name, &js, &err) < 0) {
+		snprintf(why, n, "%s", err.msg);
+		return 0;
+	}
+	if (!js) {
+		snprintf(why, n, "container %s does not exist", name);
+		return 0;
+	}
+	json_t *state = json_object_get(js, "State");
+	const char *status = json_string_value(json_object_get(state, "Status"));
+	json_int_t restarts = json_integer_value(json_object_get(js, "RestartCount"));
+	json_int_t code = json_integer_value(json_object_get(state, "ExitCode"));
+	int rc = 0;
+	if (!status)
+		status = "unknown";
+	if (json_is_true(json_object_get(state, "Restarting")) || restarts > 0) {
+		snprintf(why, n, "container %s is restarting (restarts: %lld, last exit status %lld)",
+			 name, (long long)restarts, (long long)code);
+		rc = -1;
+	} else if (strcmp(status, "running") == 0) {
+		rc = 1;
+	} else if (strcmp(status, "exited") == 0 || strcmp(status, "stopped") == 0 ||
+		   strcmp(status, "dead") == 0) {
+		snprintf(why, n, "container %s %s with status %lld", name, status, (long long)code);
+		rc = -1;
+	} else {
+		snprintf(why, n, "container %s is %s", name, status);
+	}
+	json_decref(js);
+	return rc;
+}
+
+static void *pod_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct shared *sh = w->sh;
+	size_t i = w->index;
+	pod *p = &sh->d->pods[i];
+	podman *pm = NULL;
+	aerr_t err = {0};
+
+	set_state(sh, i, ROLL_CREATING);
+	if (podman_open(&pm, sh->socket, &err) < 0) {
+		fail_pod(sh, i, NULL, NULL, err.msg);
+		return NULL;
+	}
+	const rendered *m = &sh->d->manifests[i];
+	if (podman_play_kube(pm, m->yaml, m->len, sh->opts->network, &err) < 0) {
+		fail_pod(sh, i, pm, NULL, err.msg);
+		podman_close(pm);
+		return NULL;
+	}
+	set_state(sh, i, ROLL_STARTING);
+	double played = mono_s();
+	double deadline = sh->states[i].start + sh->t0_mono + sh->opts->timeout_s;
+	bool *ready = xcalloc(p->ncontainers, sizeof *ready);
+	char last[1024] = "";
+	size_t last_c = 0;
+	int delay = POLL_FIRST_MS;
+	for (;;) {
+		if (atomic_load(&sh->cancel)) {
+			set_state(sh, i, ROLL_CANCELLED);
+			break;
+		}
+		bool all = true, failed = false;
+		for (size_t c = 0; c < p->ncontainers && !failed; c++) {
+			if (ready[c])
+				continue;
+			all = false;
+			container *ct = &p->containers[c];
+			cleanup_free char *name = rollout_container_name(p, ct);
+			char why[768];
+			int run = rollout_container_running(pm, name, why, sizeof why);
+			if (run < 0) {
+				fail_pod(sh, i, pm, ct, why);
+				failed = true;
+				break;
+			}
+			if (run == 0) {
+				snprintf(last, sizeof last, "%s", why);
+				last_c = c;
+				continue;
+			}
+			if (mono_s() - played < ct->readiness.initial_delay_s) {
+				snprintf(last, sizeof last, "waiting %d s (initialDelaySeconds)",
+					 ct->readiness.initial_delay_s);
+				last_c = c;
+				continue;
+			}
+			probe_result r;
+			probe_run(pm, name, &ct->readiness, &r);
+			if (r.ok) {
+				ready[c] = true;
+			} else {
+				snprintf(last, sizeof last, "%s", r.detail);
+				last_c = c;
+			}
+		}
+		if (failed)
+			break;
+		bool now_all = true;
+		for (size_t c = 0; c < p->ncontainers; c++)
+			now_all &= ready[c];
+		if (all || now_all) {
+			set_state(sh, i, ROLL_READY);
+			if (sh->opts->on_ready && sh->opts->on_ready(sh->opts->ctx, sh->d, i, &err) < 0)
+				fail_pod(sh, i, pm, NULL, err.msg);
+			break;
+		}
+		if (mono_s() >= deadline) {
+			char msg[1200];
+			snprintf(msg, sizeof msg, "not ready after %d s: %s", sh->opts->timeout_s,
+				 last[0] ? last : "probe never passed");
+			fail_pod(sh, i, pm, &p->containers[last_c], msg);
+			break;
+		}
+		sleep_ms(delay);
+		delay = delay * 5 / 4 > POLL_MAX_MS ? POLL_MAX_MS : delay * 5 / 4;
+	}
+	free(ready);
+	podman_close(pm);
+	return NULL;
+}
+
+int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod *states,
+		aerr_t *err)
+{
+	struct shared sh = {
+		.d = d,
+		.opts = opts,
+		.states = states,
+		.socket = podman_socket(pm),
+		.t0_mono = mono_s(),
+		.t0_wall = wall_s(),
+	};
+	pthread_mutex_init(&sh.lock, NULL);
+	for (size_t i = 0; i < d->npods; i++) {
+		states[i] = (rollout_pod){.start = -1, .ready = -1};
+		if (opts->selected && !opts->selected[i])
+			states[i].state = ROLL_SKIPPED;
+	}
+	int rc = 0;
+	for (size_t t = 0; t < d->plan.ntiers && rc == 0; t++) {
+		const plan_tier *tier = &d->plan.tiers[t];
+		struct worker *workers = xcalloc(tier->n, sizeof *workers);
+		size_t started = 0;
+		for (size_t k = 0; k < tier->n; k++) {
+			size_t i = tier->pods[k];
+			if (states[i].state == ROLL_SKIPPED)
+				continue;
+			workers[started] = (struct worker){.sh = &sh, .index = i};
+			if (pthread_create(&workers[started].thread, NULL, pod_worker,
+					   &workers[started]) != 0) {
+				fail_pod(&sh, i, NULL, NULL, "cannot start a thread");
+				break;
+			}
+			started++;
+		}
+		for (size_t k = 0; k < started; k++)
+			pthread_join(workers[k].thread, NULL);
+		free(workers);
+		for (size_t k = 0; k < tier->n && rc == 0; k++) {
+			size_t i = tier->pods[k];
+			if (states[i].state == ROLL_FAILED) {
+				const rollout_pod *st = &states[i];
+				rc = aerr_set(err, AEGIS_EFAIL, "pod %s failed%s%s: %s",
+					      d->pods[i].name, st->container ? ", container " : "",
+					      st->container ? st->container : "",
+					      st->error ? st->error : "unknown error");
+			}
+		}
+	}
+	pthread_mutex_destroy(&sh.lock);
+	(void)pm;
+	return rc;
+}
+
+void rollout_pod_free(rollout_pod *st)
+{
+	free(st->container);
+	free(st->probe);
+	free(st->error);
+	free(st->logs);
+	*st = (rollout_pod){0};
+}
+
+int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
+		     void (*done)(void *ctx, const pod *p, bool existed), void *ctx, aerr_t *err)
+{
+	for (size_t t = d->plan.ntiers; t-- > 0;) {
+		const plan_tier *tier = &d->plan.tiers[t];
+		for (size_t k = 0; k < tier->n; k++) {
+			const pod *p = &d->pods[tier->pods[k]];
+			json_t *js = NULL;
+			if (podman_inspect_pod(pm, p->pod_name, &js, err) < 0)
+				return -1;
+			bool existed = js != NULL;
+			json_decref(js);
+			if (existed && (podman_stop_pod(pm, p->pod_name, timeout_s, err) < 0 ||
+					podman_remove_pod(pm, p->pod_name, err) < 0))
+				return aerr_wrap(err, "pod %s", p->name);
+			if (done)
+				done(ctx, p, existed);
+		}
+	}
+	return 0;
+}

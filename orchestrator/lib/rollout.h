@@ -1,0 +1,73 @@
+/* The rollout: play the deployment's pods tier by tier and wait until every
+ * container of every pod in a tier passes its readiness probe before the next
+ * tier starts.  Pods of one tier are played and probed concurrently (one
+ * thread and one API connection each).  The first pod that fails stops the
+ * rollout; pods already up stay up.  The library prints nothing: progress
+ * and results go through callbacks and the per-pod records. */
+#ifndef AEGIS_ROLLOUT_H
+#define AEGIS_ROLLOUT_H
+
+#include <stdbool.h>
+
+#include "deployment.h"
+#include "podman.h"
+
+typedef enum {
+	ROLL_WAITING = 0, /* its tier has not started */
+	ROLL_CREATING,    /* kube play in progress */
+	ROLL_STARTING,    /* played; waiting for readiness */
+	ROLL_READY,
+	ROLL_FAILED,
+	ROLL_CANCELLED, /* another pod failed first */
+	ROLL_SKIPPED,   /* not selected (redeploy of another pod) */
+} rollout_state;
+
+typedef struct rollout_pod {
+	rollout_state state;
+	double start;    /* seconds since the rollout began, when play started (-1: never) */
+	double ready;    /* seconds since the rollout began, when ready (-1: never) */
+	double start_epoch, ready_epoch; /* the same as wall-clock times */
+	char *container; /* on failure: the container that failed */
+	char *probe;     /* on failure: its probe ("httpGet :8088/health") */
+	char *error;     /* on failure: the last error */
+	char *logs;      /* on failure: the container's last log lines */
+} rollout_pod;
+
+typedef struct rollout_opts {
+	const char *network; /* pods are played on this network */
+	int timeout_s;       /* per pod, from the start of its play */
+	const bool *selected; /* NULL: every pod; else only pods with selected[i] */
+	/* Called (from any thread, serialised) whenever a pod changes state. */
+	void (*progress)(void *ctx, const deployment *d, size_t pod, const rollout_pod *st);
+	/* Hook point: called in the pod's thread once it is ready; a failure
+	 * fails the pod.  Hooks of one tier may run concurrently. */
+	int (*on_ready)(void *ctx, deployment *d, size_t pod, aerr_t *err);
+	void *ctx;
+} rollout_opts;
+
+/* Ensure the network, the pods' named volumes and their images exist
+ * (pulling missing images; PULL_PROGRESS gets the pull's status lines). */
+int rollout_prepare(podman *pm, const deployment *d, const char *network,
+		    void (*pull_progress)(void *, const char *), void *ctx, aerr_t *err);
+
+/* Roll out; STATES (d->npods entries, caller-allocated) receive each pod's
+ * record.  Returns -1 with ERR naming the first failed pod. */
+int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod *states,
+		aerr_t *err);
+void rollout_pod_free(rollout_pod *st);
+const char *rollout_state_name(rollout_state s);
+
+/* Stop (graceful, TIMEOUT_S) and remove the deployment's pods in reverse
+ * tier order; absent pods are skipped.  DONE (optional) is told each pod and
+ * whether it existed. */
+int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
+		     void (*done)(void *ctx, const pod *p, bool existed), void *ctx, aerr_t *err);
+
+/* Is the container running (and not crash-looping)?  1 running, 0 not yet
+ * (or absent), -1 exited or restarting; WHY says which. */
+int rollout_container_running(podman *pm, const char *name, char *why, size_t n);
+
+/* The Podman container name of container C of pod P ("<pod_name>-<name>"). */
+char *rollout_container_name(const pod *p, const container *c);
+
+#endif

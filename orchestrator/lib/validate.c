@@ -1,0 +1,84 @@
+#include "validate.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "probe.h"
+#include "rollout.h"
+
+struct job {
+	const deployment *d;
+	const char *socket;
+	check *c;
+	pthread_t thread;
+};
+
+static void *run_check(void *arg)
+{
+	struct job *j = arg;
+	const pod *p = &j->d->pods[j->c->pod];
+	const container *ct = &p->containers[j->c->container];
+	cleanup_free char *name = rollout_container_name(p, ct);
+	podman *pm = NULL;
+	aerr_t err = {0};
+	if (podman_open(&pm, j->socket, &err) < 0) {
+		snprintf(j->c->detail, sizeof j->c->detail, "%s", err.msg);
+		return NULL;
+	}
+	char why[600];
+	int run = rollout_container_running(pm, name, why, sizeof why);
+	if (run <= 0) {
+		snprintf(j->c->detail, sizeof j->c->detail, "%s", why);
+	} else {
+		probe_result r;
+		probe_run(pm, name, &ct->readiness, &r);
+		j->c->ok = r.ok;
+		j->c->latency_ms = r.latency_ms;
+		snprintf(j->c->detail, sizeof j->c->detail, "%s", r.detail);
+	}
+	podman_close(pm);
+	return NULL;
+}
+
+int validate_run(podman *pm, const deployment *d, check **out, size_t *n, aerr_t *err)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < d->npods; i++)
+		total += d->pods[i].ncontainers;
+	check *checks = xcalloc(total, sizeof *checks);
+	struct job *jobs = xcalloc(total, sizeof *jobs);
+	size_t k = 0;
+	for (size_t i = 0; i < d->npods; i++) {
+		for (size_t c = 0; c < d->pods[i].ncontainers; c++, k++) {
+			checks[k].pod = i;
+			checks[k].container = c;
+			checks[k].target = probe_describe(&d->pods[i].containers[c].readiness);
+			jobs[k] = (struct job){.d = d, .socket = podman_socket(pm), .c = &checks[k]};
+		}
+	}
+	size_t started = 0;
+	int rc = 0;
+	for (; started < total; started++) {
+		if (pthread_create(&jobs[started].thread, NULL, run_check, &jobs[started]) != 0) {
+			rc = aerr_set(err, AEGIS_EFAIL, "cannot start a thread for the checks");
+			break;
+		}
+	}
+	for (size_t j = 0; j < started; j++)
+		pthread_join(jobs[j].thread, NULL);
+	free(jobs);
+	if (rc < 0) {
+		checks_free(checks, total);
+		return -1;
+	}
+	*out = checks;
+	*n = total;
+	return 0;
+}
+
+void checks_free(check *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(c[i].target);
+	free(c);
+}

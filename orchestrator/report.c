@@ -1,0 +1,223 @@
+#include "report.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct reporter {
+	const struct cli *cli;
+	const deployment *d;
+	rollout_pod *states;
+	bool tty;
+	bool drawn;
+	double t0;
+	pthread_mutex_t lock;
+	pthread_t ticker;
+	bool ticking;
+	volatile bool stop;
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void timestamp(char *buf, size_t n)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+/* Redraw the block of per-pod lines (TTY only); lock held. */
+static void redraw(reporter *r)
+{
+	const deployment *d = r->d;
+	double now = mono() - r->t0;
+	if (r->drawn)
+		fprintf(stderr, "\033[%zuA", d->npods);
+	for (size_t t = 0; t < d->plan.ntiers; t++) {
+		for (size_t k = 0; k < d->plan.tiers[t].n; k++) {
+			size_t i = d->plan.tiers[t].pods[k];
+			const rollout_pod *st = &r->states[i];
+			double el = 0;
+			if (st->state == ROLL_READY)
+				el = st->ready - st->start;
+			else if (st->start >= 0)
+				el = now - st->start;
+			const char *mark = st->state == ROLL_READY    ? "\033[32m✓\033[0m"
+					   : st->state == ROLL_FAILED ? "\033[31m✗\033[0m"
+					   : st->state == ROLL_SKIPPED ? "-"
+									: "…";
+			fprintf(stderr, "\033[2K %s tier %zu  %-14s %-10s", mark, t, d->pods[i].name,
+				rollout_state_name(st->state));
+			if (st->start >= 0)
+				fprintf(stderr, " %5.1f s", el);
+			fputc('\n', stderr);
+		}
+	}
+	r->drawn = true;
+	fflush(stderr);
+}
+
+static void *tick(void *arg)
+{
+	reporter *r = arg;
+	while (!r->stop) {
+		usleep(200000);
+		pthread_mutex_lock(&r->lock);
+		if (!r->stop)
+			redraw(r);
+		pthread_mutex_unlock(&r->lock);
+	}
+	return NULL;
+}
+
+reporter *reporter_new(const struct cli *cli, const deployment *d, rollout_pod *states)
+{
+	reporter *r = xcalloc(1, sizeof *r);
+	r->cli = cli;
+	r->d = d;
+	r->states = states;
+	r->t0 = mono();
+	r->tty = cli->verbosity >= 0 && isatty(STDERR_FILENO) && getenv("TERM") &&
+		 strcmp(getenv("TERM"), "dumb") != 0;
+	pthread_mutex_init(&r->lock, NULL);
+	if (r->tty) {
+		pthread_mutex_lock(&r->lock);
+		redraw(r);
+		pthread_mutex_unlock(&r->lock);
+		r->ticking = pthread_create(&r->ticker, NULL, tick, r) == 0;
+	}
+	return r;
+}
+
+void reporter_progress(void *ctx, const deployment *d, size_t pod, const rollout_pod *st)
+{
+	reporter *r = ctx;
+	pthread_mutex_lock(&r->lock);
+	if (r->tty) {
+		redraw(r);
+	} else if (r->cli->verbosity >= 0) {
+		char ts[64];
+		timestamp(ts, sizeof ts);
+		fprintf(stderr, "%s pod %s: %s", ts, d->pods[pod].name,
+			rollout_state_name(st->state));
+		if (st->state == ROLL_READY)
+			fprintf(stderr, " (%.1f s)", st->ready - st->start);
+		fputc('\n', stderr);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void reporter_pull(void *ctx, const char *line)
+{
+	reporter *r = ctx;
+	if (r && r->cli->verbosity < 0)
+		return;
+	fprintf(stderr, "pull: %s\n", line);
+}
+
+void reporter_finish(reporter *r)
+{
+	if (r->ticking) {
+		r->stop = true;
+		pthread_join(r->ticker, NULL);
+		r->ticking = false;
+	}
+	if (r->tty) {
+		pthread_mutex_lock(&r->lock);
+		redraw(r);
+		pthread_mutex_unlock(&r->lock);
+	}
+}
+
+void reporter_free(reporter *r)
+{
+	if (!r)
+		return;
+	reporter_finish(r);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+void report_failure(const deployment *d, size_t i, const rollout_pod *st)
+{
+	const pod *p = &d->pods[i];
+	fprintf(stderr, "\npod %s (%s) failed\n", p->name, p->pod_name);
+	if (st->container)
+		fprintf(stderr, "  container:  %s\n", st->container);
+	if (st->probe)
+		fprintf(stderr, "  probe:      %s\n", st->probe);
+	fprintf(stderr, "  last error: %s\n", st->error ? st->error : "unknown");
+	if (st->logs) {
+		fprintf(stderr, "  last log lines of %s:\n", st->container);
+		const char *s = st->logs;
+		if (!*s)
+			fprintf(stderr, "    (no output)\n");
+		while (*s) {
+			size_t k = strcspn(s, "\n");
+			fprintf(stderr, "    | %.*s\n", (int)k, s);
+			s += k;
+			if (*s == '\n')
+				s++;
+		}
+	}
+}
+
+json_t *report_rollout_json(const deployment *d, const rollout_pod *states, int rc,
+			    double duration_s)
+{
+	json_t *pods = json_array();
+	for (size_t i = 0; i < d->npods; i++) {
+		const rollout_pod *st = &states[i];
+		json_t *o = json_pack("{s:s, s:s, s:i, s:s}", "name", d->pods[i].name, "pod_name",
+				      d->pods[i].pod_name, "tier", (int)d->plan.tier_of[i], "result",
+				      rollout_state_name(st->state));
+		json_object_set_new(o, "start_s", st->start >= 0 ? json_real(st->start) : json_null());
+		json_object_set_new(o, "ready_s", st->ready >= 0 ? json_real(st->ready) : json_null());
+		json_object_set_new(o, "started_at",
+				    st->start >= 0 ? json_real(st->start_epoch) : json_null());
+		json_object_set_new(o, "ready_at",
+				    st->ready >= 0 ? json_real(st->ready_epoch) : json_null());
+		if (st->error)
+			json_object_set_new(o, "error", json_string(st->error));
+		if (st->container)
+			json_object_set_new(o, "container", json_string(st->container));
+		if (st->probe)
+			json_object_set_new(o, "probe", json_string(st->probe));
+		if (st->logs)
+			json_object_set_new(o, "logs", json_string(st->logs));
+		json_array_append_new(pods, o);
+	}
+	return json_pack("{s:s, s:s, s:f, s:o}", "profile", d->prof.name, "result",
+			 rc == 0 ? "ok" : "failed", "duration_s", duration_s, "pods", pods);
+}
+
+void report_print_json(json_t *js)
+{
+	json_dumpf(js, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+	putchar('\n');
+	fflush(stdout);
+}
+
+int report_open_podman(const struct cli *cli, const config *cfg, podman **pm, aerr_t *err)
+{
+	const char *sock = config_get(cfg, "CONTAINER_SOCK");
+	if (!sock || !*sock)
+		return aerr_set(err, AEGIS_ECONFIG, "CONTAINER_SOCK is not set");
+	cli_debug(cli, "podman API socket: %s", sock);
+	if (podman_open(pm, sock, err) < 0)
+		return -1;
+	if (strcmp(podman_socket(*pm), sock) != 0)
+		cli_debug(cli, "%s does not exist: started a private podman service on %s", sock,
+			  podman_socket(*pm));
+	return 0;
+}

@@ -1,0 +1,35 @@
+/* Presentation shared by the engine commands: rollout progress (live lines
+ * on a TTY, timestamped lines otherwise), the failure diagnostic and the
+ * --json rollout report.  Library code never prints; this does. */
+#ifndef AEGIS_REPORT_H
+#define AEGIS_REPORT_H
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "lib/deployment.h"
+#include "lib/podman.h"
+#include "lib/rollout.h"
+
+typedef struct reporter reporter;
+
+reporter *reporter_new(const struct cli *cli, const deployment *d, rollout_pod *states);
+/* rollout_opts.progress */
+void reporter_progress(void *ctx, const deployment *d, size_t pod, const rollout_pod *st);
+/* Stop the live display (final redraw). */
+void reporter_finish(reporter *r);
+void reporter_free(reporter *r);
+/* Image pull status lines. */
+void reporter_pull(void *ctx, const char *line);
+
+/* The diagnostic of a failed pod, on stderr. */
+void report_failure(const deployment *d, size_t pod, const rollout_pod *st);
+/* {"profile", "result", "duration_s", "pods": [...]} */
+json_t *report_rollout_json(const deployment *d, const rollout_pod *states, int rc,
+			    double duration_s);
+void report_print_json(json_t *js);
+
+/* Open the Podman API for CFG (CONTAINER_SOCK), with the cli's messages. */
+int report_open_podman(const struct cli *cli, const config *cfg, podman **pm, aerr_t *err);
+
+#endif

@@ -1,0 +1,154 @@
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "lib/config.h"
+#include "lib/profile.h"
+
+static char *fixture(void)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/tests/fixtures/config", harness_root()) < 0)
+		abort();
+	return p;
+}
+
+TEST(config_sources_and_defaults)
+{
+	char *root = fixture();
+	char *dir = harness_tmpdir();
+	char *env = harness_write(dir, ".env",
+				  "# x\nAPP_PASSWORD=s3cret\nAPP_TAG=1.2.3\nUNKNOWN_KEY=1\n");
+	setenv("APP_LOG", "debug", 1);
+	config cfg;
+	aerr_t err = {0};
+	CHECK(config_load(&cfg, root, env, &err) == 0);
+	CHECK_STR(config_get(&cfg, "APP_PASSWORD"), "s3cret");
+	CHECK(config_find(&cfg, "APP_PASSWORD")->source == SRC_FILE);
+	CHECK(config_find(&cfg, "APP_PASSWORD")->line == 2);
+	CHECK_STR(config_get(&cfg, "APP_IMAGE"), "ghcr.io/example/app:1.2.3");
+	CHECK(config_find(&cfg, "APP_IMAGE")->source == SRC_DEFAULT);
+	CHECK_STR(config_get(&cfg, "APP_LOG"), "debug");
+	CHECK(config_find(&cfg, "APP_LOG")->source == SRC_ENVIRONMENT);
+	CHECK_STR(config_get(&cfg, "AEGIS_ROOT"), root);
+	CHECK(cfg.nwarnings == 1);
+	CHECK_CONTAINS(cfg.warnings[0], "UNKNOWN_KEY");
+	const char *sock = config_get(&cfg, "APP_SOCK");
+	CHECK(sock && sock[0] == '/');
+	if (geteuid() == 0)
+		CHECK_STR(sock, "/run/podman/podman.sock");
+	config_free(&cfg);
+	unsetenv("APP_LOG");
+	free(env);
+	free(dir);
+	free(root);
+}
+
+TEST(config_environment_overrides_file)
+{
+	char *root = fixture();
+	char *dir = harness_tmpdir();
+	char *env = harness_write(dir, ".env", "APP_TAG=file\n");
+	setenv("APP_TAG", "env", 1);
+	config cfg;
+	aerr_t err = {0};
+	CHECK(config_load(&cfg, root, env, &err) == 0);
+	CHECK_STR(config_get(&cfg, "APP_TAG"), "env");
+	config_free(&cfg);
+	unsetenv("APP_TAG");
+	free(env);
+	free(dir);
+	free(root);
+}
+
+static void expect_bad(const char *text, const char *needle)
+{
+	char *root = fixture();
+	char *dir = harness_tmpdir();
+	char *env = harness_write(dir, ".env", text);
+	config cfg;
+	aerr_t err = {0};
+	int rc = config_load(&cfg, root, env, &err);
+	if (rc == 0) {
+		config_free(&cfg);
+		harness_failf(__FILE__, __LINE__, "no error for %s", text);
+	} else if (!strstr(err.msg, needle) || err.status != AEGIS_ECONFIG) {
+		harness_failf(__FILE__, __LINE__, "error '%s' lacks '%s'", err.msg, needle);
+	}
+	free(env);
+	free(dir);
+	free(root);
+}
+
+TEST(config_validators_name_file_and_line)
+{
+	expect_bad("A=1\nAPP_PORT=99999\n", ".env:2: APP_PORT: '99999' is not a valid port");
+	expect_bad("APP_PORT=http\n", ".env:1: APP_PORT");
+	expect_bad("\n\nAPP_IMAGE=Not An Image\n", ".env:3: APP_IMAGE");
+	expect_bad("APP_IMAGE=ghcr.io/Upper/app:1\n", "lowercase");
+	expect_bad("APP_LOG=aegis=loud\n", "not a valid log level");
+	expect_bad("APP_FLAG=maybe\n", "not a boolean");
+	expect_bad("AEGIS_ROOT=relative/path\n", "not an absolute path");
+	expect_bad("A=1\nB=2\nC=3\nD=4\nE=5\nF=6\nG='broken\n", ".env:7:");
+}
+
+TEST(config_valid_values)
+{
+	char *root = fixture();
+	char *dir = harness_tmpdir();
+	char *env = harness_write(dir, ".env",
+				  "APP_IMAGE=localhost/aegis-test/standin:latest\n"
+				  "APP_LOG=aegis=debug,info\nAPP_FLAG=yes\nAPP_PORT=1\n");
+	config cfg;
+	aerr_t err = {0};
+	int rc = config_load(&cfg, root, env, &err);
+	if (rc < 0)
+		harness_failf(__FILE__, __LINE__, "%s", err.msg);
+	CHECK(rc == 0);
+	config_free(&cfg);
+	const char *images[] = {"docker.io/library/postgres:15.6",
+				"quay.io/keycloak/keycloak:24.0.5", "postgres",
+				"registry:5000/a/b@sha256:abcdef", "localhost/x:y"};
+	schema_var v = {.validator = "image"};
+	char why[200];
+	for (size_t i = 0; i < sizeof images / sizeof *images; i++)
+		if (!schema_check(&v, images[i], why, sizeof why))
+			harness_failf(__FILE__, __LINE__, "%s rejected: %s", images[i], why);
+	free(env);
+	free(dir);
+	free(root);
+}
+
+TEST(profile_errors)
+{
+	char *root = fixture();
+	profile p;
+	aerr_t err = {0};
+	CHECK(profile_load(root, "one", &p, &err) == 0);
+	CHECK(p.npods == 1);
+	CHECK_STR(p.pods[0], "web");
+	profile_free(&p);
+	CHECK(profile_load(root, "nosuch", &p, &err) < 0);
+	CHECK_CONTAINS(err.msg, "unknown profile 'nosuch'");
+	CHECK_CONTAINS(err.msg, "available: badpod, one");
+	CHECK(err.status == AEGIS_ECONFIG);
+	CHECK(profile_load(root, "badpod", &p, &err) < 0);
+	CHECK_CONTAINS(err.msg, "badpod.yaml:2: unknown pod 'nosuchpod'");
+	CHECK(profile_load(root, "../etc", &p, &err) < 0);
+	free(root);
+}
+
+TEST(real_profiles_select_the_seed_pods)
+{
+	profile p;
+	aerr_t err = {0};
+	CHECK(profile_load(harness_root(), "minimal", &p, &err) == 0);
+	CHECK(p.npods == 2);
+	profile_free(&p);
+	CHECK(profile_load(harness_root(), "development", &p, &err) == 0);
+	CHECK(p.npods == 6);
+	profile_free(&p);
+	CHECK(profile_load(harness_root(), "full", &p, &err) == 0);
+	CHECK(p.npods == 8);
+	profile_free(&p);
+}
