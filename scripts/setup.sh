@@ -8,9 +8,9 @@ packages=(
   build-essential pkg-config
   libyaml-dev libcurl4-openssl-dev libjansson-dev libgit2-dev libssl-dev
   # runtime: Podman, rootless networking, the OCI runtime that works on hybrid cgroups
-  podman runc crun uidmap slirp4netns catatonit
+  podman runc crun uidmap slirp4netns catatonit netavark aardvark-dns iptables
   # tests, demo images and benchmarks
-  busybox-static debootstrap curl openssl hyperfine python3 procps util-linux
+  busybox-static debootstrap curl openssl hyperfine python3 python3-yaml procps util-linux
 )
 
 sudo=""

@@ -60,5 +60,9 @@ int pod_from_manifest(const char *source, const char *yaml, size_t len, pod *out
 void pod_free(pod *p);
 /* "httpGet :8088/health", "tcpSocket :5432", "exec pg_isready -U aegis" (newly allocated) */
 char *probe_describe(const probe *p);
+/* The parts of that description: "httpGet", "tcpSocket", "exec" or "none" */
+const char *probe_kind_name(probe_kind kind);
+/* ":8088/health", ":5432", "pg_isready -U aegis" (newly allocated) */
+char *probe_target(const probe *p);
 
 #endif

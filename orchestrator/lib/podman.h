@@ -16,15 +16,18 @@ typedef struct podman podman;
 
 /* Connect to SOCK (CONTAINER_SOCK).  If SOCK does not exist, start a private
  * `podman system service` on a socket in a private runtime directory, for the
- * lifetime of this handle (stopped by podman_close).  Podman not installed:
- * error naming `make setup`.  Checks the API answers (_ping). */
+ * lifetime of this handle (stopped by podman_close; pods it started keep
+ * running).  Podman not installed: error naming `make setup`.  Checks the API
+ * answers (_ping).  Safe to call from several threads, one handle each (it
+ * runs curl_global_init once per process); a handle is for one thread. */
 int podman_open(podman **out, const char *sock, aerr_t *err);
 void podman_close(podman *pm);
 /* The socket in use (the private one when started). */
 const char *podman_socket(const podman *pm);
 
 /* One API call.  METHOD/PATH like ("GET", "/libpod/pods/json?filters=...");
- * the versioned prefix is added here.  BODY may be NULL.  On HTTP >= 400
+ * the versioned prefix is added here; PATH parameters must be URL-encoded by
+ * the caller.  BODY may be NULL.  On HTTP >= 400
  * (unless listed in OK_STATUS, a 0-terminated list) the error names the
  * endpoint, the status and Podman's own message.  *RESPONSE (optional) gets
  * the parsed JSON body (NULL when empty or not JSON); *STATUS (optional) the
@@ -35,40 +38,50 @@ int podman_call(podman *pm, const char *method, const char *path, const char *co
 
 /* --- operations used by the engine ------------------------------------- */
 
-/* kube play with replace=true on NETWORK; returns nothing but errors. */
-int podman_play_kube(podman *pm, const char *yaml, size_t len, const char *network,
-		     aerr_t *err);
+/* kube play on NETWORK (NULL: Podman's default), replacing the YAML's pods
+ * if they exist (their volumes stay).  Meant for one Pod per YAML (plus
+ * ConfigMaps/PVCs).  Containers that failed to start are errors too. */
+int podman_play_kube(podman *pm, const char *yaml, size_t len, const char *network, aerr_t *err);
 /* Pods with label app.kubernetes.io/part-of=aegis: array of libpod pod
  * list objects (Name, Id, Status, Created, Labels, Containers[{Id,Names,Status}]). */
 int podman_list_pods(podman *pm, json_t **pods, aerr_t *err);
 /* Pod inspect JSON, or *out = NULL when the pod does not exist. */
 int podman_inspect_pod(podman *pm, const char *name, json_t **out, aerr_t *err);
+/* Stopping or removing something already stopped or absent is not an error. */
 int podman_stop_pod(podman *pm, const char *name, int timeout_s, aerr_t *err);
-/* Remove (force); absent pod is not an error. */
+/* Remove (force). */
 int podman_remove_pod(podman *pm, const char *name, aerr_t *err);
 /* Container inspect JSON, or *out = NULL when absent. */
 int podman_inspect_container(podman *pm, const char *name, json_t **out, aerr_t *err);
 int podman_stop_container(podman *pm, const char *name, int timeout_s, aerr_t *err);
 /* Run ARGV (NULL-terminated) in a running container; *EXIT_CODE gets its
- * status, OUTPUT (optional) its combined output (newly allocated). */
+ * status, *OUTPUT (optional) its combined output (newly allocated, at most
+ * 1 MiB; may be set on errors too, NULL when nothing ran).  Gives up after
+ * TIMEOUT_S (the command itself is left to finish: the API cannot kill an
+ * exec session). */
 int podman_exec(podman *pm, const char *container, char *const argv[], int timeout_s,
 		int *exit_code, char **output, aerr_t *err);
-/* Last TAIL lines (-1: all) of a container's stdout+stderr, demultiplexed.
- * With FOLLOW, write to FD as they arrive until the container stops. */
-int podman_logs(podman *pm, const char *container, int tail, bool follow, int fd,
-		char **output, aerr_t *err);
+/* Last TAIL lines (-1: all) of a container's stdout+stderr, demultiplexed,
+ * written to FD (-1: none) as they arrive and collected in OUTPUT (optional,
+ * newly allocated).  With FOLLOW, until the container stops (no time limit). */
+int podman_logs(podman *pm, const char *container, int tail, bool follow, int fd, char **output,
+		aerr_t *err);
 
 int podman_network_exists(podman *pm, const char *name, bool *exists, aerr_t *err);
+/* Create with label app.kubernetes.io/part-of=aegis. */
 int podman_network_create(podman *pm, const char *name, aerr_t *err);
 int podman_network_remove(podman *pm, const char *name, aerr_t *err);
 int podman_volume_exists(podman *pm, const char *name, bool *exists, aerr_t *err);
 /* Create with label app.kubernetes.io/part-of=aegis. */
 int podman_volume_create(podman *pm, const char *name, aerr_t *err);
+/* Force: containers using the volume are removed with it. */
 int podman_volume_remove(podman *pm, const char *name, aerr_t *err);
-/* Names of volumes labelled app.kubernetes.io/part-of=aegis or named aegis-*. */
+/* Names of volumes labelled app.kubernetes.io/part-of=aegis or named aegis-*
+ * (each and the array newly allocated). */
 int podman_list_volumes(podman *pm, char ***names, size_t *n, aerr_t *err);
 int podman_image_exists(podman *pm, const char *ref, bool *exists, aerr_t *err);
-/* Pull REF; PROGRESS (optional) is called with each status line. */
+/* Pull REF; PROGRESS (optional) is called with each status line.  Errors
+ * name the image and the registry. */
 int podman_image_pull(podman *pm, const char *ref, void (*progress)(void *, const char *),
 		      void *ctx, aerr_t *err);
 

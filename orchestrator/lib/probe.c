@@ -49,13 +49,13 @@ static void probe_http(const probe *p, int timeout_s, probe_result *r)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
-		snprintf(r->detail, sizeof r->detail, "GET %s: %s", url,
+		snprintf(r->detail, sizeof r->detail, "GET %.200s: %.280s", url,
 			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		return;
 	}
 	/* Kubernetes semantics: 200-399 is success */
 	r->ok = status >= 200 && status < 400;
-	snprintf(r->detail, sizeof r->detail, "GET %s: HTTP %ld", url, status);
+	snprintf(r->detail, sizeof r->detail, "GET %.400s: HTTP %ld", url, status);
 }
 
 static void probe_tcp(const probe *p, int timeout_s, probe_result *r)
@@ -93,7 +93,7 @@ static void probe_exec(podman *pm, const char *container, const probe *p, int ti
 	int code = -1;
 	char *out = NULL;
 	if (podman_exec(pm, container, p->command, timeout_s, &code, &out, &err) < 0) {
-		snprintf(r->detail, sizeof r->detail, "%s", err.msg);
+		snprintf(r->detail, sizeof r->detail, "%.500s", err.msg);
 		free(out);
 		return;
 	}

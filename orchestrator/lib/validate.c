@@ -22,7 +22,7 @@ static void *run_check(void *arg)
 	podman *pm = NULL;
 	aerr_t err = {0};
 	if (podman_open(&pm, j->socket, &err) < 0) {
-		snprintf(j->c->detail, sizeof j->c->detail, "%s", err.msg);
+		snprintf(j->c->detail, sizeof j->c->detail, "%.700s", err.msg);
 		return NULL;
 	}
 	char why[600];

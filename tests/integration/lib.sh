@@ -20,3 +20,7 @@ check() {
 }
 # aegis ARGS...: run the binary with the repository as root
 aegis() { "$AEGIS_BIN" --root "$ROOT" "$@"; }
+# Debian's python3 (with python3-yaml from the setup script), not whatever
+# interpreter happens to be first on PATH.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3

@@ -14,6 +14,8 @@ static struct {
 } tests[MAX_TESTS];
 static int ntests;
 static bool failed_current;
+static bool skipped_current;
+static char skip_why[1024];
 static char *tmp_root;
 static int tmp_seq;
 
@@ -37,6 +39,17 @@ void harness_failf(const char *file, int line, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
+}
+
+void harness_skip(const char *why)
+{
+	const char *strict = getenv("AEGIS_TEST_NO_SKIP");
+	if (strict && strcmp(strict, "1") == 0) {
+		harness_failf(__FILE__, __LINE__, "would skip (AEGIS_TEST_NO_SKIP=1): %s", why);
+		return;
+	}
+	skipped_current = true;
+	snprintf(skip_why, sizeof skip_why, "%s", why);
 }
 
 char *harness_tmpdir(void)
@@ -91,9 +104,13 @@ int main(int argc, char **argv)
 		if (only && strcmp(only, tests[i].name) != 0)
 			continue;
 		failed_current = false;
+		skipped_current = false;
 		fflush(stdout);
 		tests[i].fn();
-		printf("%s %s\n", failed_current ? "FAIL" : "PASS", tests[i].name);
+		if (skipped_current && !failed_current)
+			printf("SKIP %s (%s)\n", tests[i].name, skip_why);
+		else
+			printf("%s %s\n", failed_current ? "FAIL" : "PASS", tests[i].name);
 		fflush(stdout);
 		failures += failed_current;
 	}

@@ -1,0 +1,137 @@
+/* aegis-deploy plan: the profile's pods in dependency tiers, with the checks
+ * that gate each tier. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/deployment.h"
+
+static const char usage_text[] =
+    "Usage: aegis-deploy plan [--profile NAME] [--json]\n"
+    "\n"
+    "Print the order in which the profile's pods are deployed: tiers of pods\n"
+    "that do not depend on each other, each pod's dependencies (from its\n"
+    "aegis.io/depends-on annotation) and the health check of every container.\n"
+    "Unset variables are left as ${VAR}: no secrets are needed.\n"
+    "\n";
+
+static void print_names(const char *label, const char *const *names, size_t n)
+{
+	if (!n)
+		return;
+	printf("    %s: ", label);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? ", " : "", names[i]);
+	putchar('\n');
+}
+
+static void print_text(const deployment *d)
+{
+	const plan *pl = &d->plan;
+	printf("profile %s: %zu pods in %zu tiers\n", d->prof.name, d->npods, pl->ntiers);
+	for (size_t t = 0; t < pl->ntiers; t++) {
+		printf("tier %zu:", t);
+		for (size_t k = 0; k < pl->tiers[t].n; k++)
+			printf("%s %s", k ? "," : "", d->pods[pl->tiers[t].pods[k]].name);
+		putchar('\n');
+		for (size_t k = 0; k < pl->tiers[t].n; k++) {
+			size_t i = pl->tiers[t].pods[k];
+			const pod *p = &d->pods[i];
+			printf("  %s (%s)\n", p->name, p->pod_name);
+			const char **after = xcalloc(p->ndepends, sizeof *after);
+			size_t nafter = 0;
+			for (size_t j = 0; j < p->ndepends; j++)
+				if (deployment_pod_index(d, p->depends[j]) >= 0)
+					after[nafter++] = p->depends[j];
+			print_names("after", after, nafter);
+			free(after);
+			print_names("external", (const char *const *)pl->external[i],
+				    pl->nexternal[i]);
+			for (size_t c = 0; c < p->ncontainers; c++) {
+				cleanup_free char *check =
+				    probe_describe(&p->containers[c].readiness);
+				printf("    check %s: %s\n", p->containers[c].name, check);
+			}
+		}
+	}
+}
+
+static json_t *json_names(const char *const *names, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
+static int print_json(const deployment *d)
+{
+	const plan *pl = &d->plan;
+	json_t *tiers = json_array();
+	for (size_t t = 0; t < pl->ntiers; t++) {
+		json_t *tier = json_array();
+		for (size_t k = 0; k < pl->tiers[t].n; k++)
+			json_array_append_new(tier,
+					      json_string(d->pods[pl->tiers[t].pods[k]].name));
+		json_array_append_new(tiers, tier);
+	}
+	json_t *pods = json_array();
+	for (size_t i = 0; i < d->npods; i++) {
+		const pod *p = &d->pods[i];
+		json_t *depends = json_array();
+		for (size_t j = 0; j < p->ndepends; j++)
+			if (deployment_pod_index(d, p->depends[j]) >= 0)
+				json_array_append_new(depends, json_string(p->depends[j]));
+		json_t *checks = json_array();
+		for (size_t c = 0; c < p->ncontainers; c++) {
+			const probe *pr = &p->containers[c].readiness;
+			cleanup_free char *target = probe_target(pr);
+			json_array_append_new(
+			    checks, json_pack("{s:s, s:s, s:s}", "container", p->containers[c].name,
+					      "type", probe_kind_name(pr->kind), "target", target));
+		}
+		json_array_append_new(
+		    pods,
+		    json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "name", p->name, "pod_name",
+			      p->pod_name, "tier", (json_int_t)pl->tier_of[i], "depends", depends,
+			      "external",
+			      json_names((const char *const *)pl->external[i], pl->nexternal[i]),
+			      "checks", checks));
+	}
+	json_t *root =
+	    json_pack("{s:s, s:o, s:o}", "profile", d->prof.name, "tiers", tiers, "pods", pods);
+	int rc = json_dumpf(root, stdout, JSON_INDENT(2)) < 0 ? -1 : 0;
+	putchar('\n');
+	json_decref(root);
+	return rc;
+}
+
+COMMAND(plan)
+{
+	for (int i = 1; i < argc; i++) {
+		if (cli_is_help(argv[i])) {
+			printf("%s%s", usage_text, cli_global_help);
+			return 0;
+		}
+		if (argv[i][0] != '-')
+			return cli_usage("plan", "unexpected argument '%s'", argv[i]);
+		return cli_usage("plan", "unknown option '%s'", argv[i]);
+	}
+	aerr_t err = {0};
+	deployment d;
+	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
+	    0)
+		return cli_fail(cli, &err);
+	int rc = 0;
+	if (cli->json) {
+		if (print_json(&d) < 0) {
+			aerr_set(&err, AEGIS_EFAIL, "cannot write the plan");
+			rc = cli_fail(cli, &err);
+		}
+	} else {
+		print_text(&d);
+	}
+	deployment_free(&d);
+	return rc;
+}

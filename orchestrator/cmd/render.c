@@ -1,0 +1,161 @@
+/* aegis-deploy render: the profile's manifests, as Podman will receive them. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "lib/deployment.h"
+#include "lib/fsutil.h"
+
+static const char usage_text[] =
+    "Usage: aegis-deploy render [--profile NAME] [--pod NAME] [--out DIR]\n"
+    "\n"
+    "Render the Kube YAML of the profile's pods from kube/<pod>/pod.yaml and the\n"
+    "configuration.  Without --out the manifests are printed as one YAML stream.\n"
+    "\n"
+    "  --pod NAME   only this pod of the profile\n"
+    "  --out DIR    write DIR/<pod>.yaml instead; when a manifest holds a secret,\n"
+    "               DIR is made 0700 and that manifest 0600\n"
+    "\n";
+
+/* Optional value of option NAME at argv[*i] ("--name VALUE" or "--name=VALUE"):
+ * 1 when taken, 0 when argv[*i] is another option, -1 when the value is missing. */
+static int option_value(const char *name, int argc, char **argv, int *i, const char **value)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+	if (strncmp(a, name, n) != 0)
+		return 0;
+	if (a[n] == '=') {
+		*value = a + n + 1;
+	} else if (a[n] == '\0' && *i + 1 < argc) {
+		*value = argv[++*i];
+	} else if (a[n] == '\0') {
+		return -1;
+	} else {
+		return 0;
+	}
+	return **value ? 1 : -1;
+}
+
+/* DIR for manifests: private when any of them holds a secret; an existing
+ * directory is otherwise left as it is. */
+static int prepare_dir(const char *dir, bool private, aerr_t *err)
+{
+	if (private)
+		return fs_mkdir_private(dir, 0700, err);
+	struct stat st;
+	if (lstat(dir, &st) < 0) {
+		if (errno != ENOENT)
+			return aerr_sys(err, AEGIS_EFAIL, errno, "cannot use %s", dir);
+		return fs_mkdir_private(dir, 0755, err);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return aerr_set(err, AEGIS_EFAIL, "%s exists and is not a directory", dir);
+	return 0;
+}
+
+static int write_manifests(const struct cli *cli, const deployment *d, int only, const char *dir,
+			   aerr_t *err)
+{
+	bool secrets = false;
+	for (size_t i = 0; i < d->npods; i++)
+		if (only < 0 || (size_t)only == i)
+			secrets |= d->manifests[i].has_secrets;
+	if (prepare_dir(dir, secrets, err) < 0)
+		return -1;
+	json_t *files = json_array();
+	for (size_t i = 0; i < d->npods; i++) {
+		if (only >= 0 && (size_t)only != i)
+			continue;
+		const rendered *m = &d->manifests[i];
+		cleanup_free char *name = xasprintf("%s.yaml", d->pods[i].name);
+		cleanup_free char *path = fs_join(dir, name);
+		mode_t mode = m->has_secrets ? 0600 : 0644;
+		if (fs_write_atomic(path, m->yaml, m->len, mode, err) < 0) {
+			json_decref(files);
+			return -1;
+		}
+		if (cli->json)
+			json_array_append_new(files,
+					      json_pack("{s:s, s:s, s:b}", "pod", d->pods[i].name,
+							"path", path, "secrets", m->has_secrets));
+		else
+			printf("%s\n", path);
+	}
+	if (cli->json) {
+		json_t *root = json_pack("{s:s, s:o}", "profile", d->prof.name, "files", files);
+		json_dumpf(root, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(root);
+	} else {
+		json_decref(files);
+	}
+	return 0;
+}
+
+static void print_manifests(const deployment *d, int only)
+{
+	bool first = true;
+	for (size_t i = 0; i < d->npods; i++) {
+		if (only >= 0 && (size_t)only != i)
+			continue;
+		const rendered *m = &d->manifests[i];
+		/* each manifest starts without "---": one marker between two makes
+		 * the concatenation a single stream */
+		if (!first)
+			fputs("---\n", stdout);
+		fwrite(m->yaml, 1, m->len, stdout);
+		first = false;
+	}
+}
+
+static int unknown_pod(const struct cli *cli, const deployment *d, const char *name)
+{
+	aerr_t err = {0};
+	size_t len = 0;
+	char list[1024] = "";
+	for (size_t i = 0; i < d->npods && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+					d->pods[i].name);
+	aerr_set(&err, AEGIS_ECONFIG, "no pod '%s' in profile %s (its pods: %s)", name,
+		 d->prof.name, list);
+	return cli_fail(cli, &err);
+}
+
+COMMAND(render)
+{
+	const char *pod_name = NULL, *out_dir = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (cli_is_help(argv[i])) {
+			printf("%s%s", usage_text, cli_global_help);
+			return 0;
+		}
+		int r;
+		if ((r = option_value("--pod", argc, argv, &i, &pod_name)) < 0)
+			return cli_usage("render", "option --pod needs a value");
+		if (!r && (r = option_value("--out", argc, argv, &i, &out_dir)) < 0)
+			return cli_usage("render", "option --out needs a value");
+		if (r)
+			continue;
+		if (argv[i][0] != '-')
+			return cli_usage("render", "unexpected argument '%s'", argv[i]);
+		return cli_usage("render", "unknown option '%s'", argv[i]);
+	}
+	aerr_t err = {0};
+	deployment d;
+	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
+		return cli_fail(cli, &err);
+	int rc = 0;
+	int only = -1;
+	if (pod_name && (only = deployment_pod_index(&d, pod_name)) < 0)
+		rc = unknown_pod(cli, &d, pod_name);
+	else if (out_dir && write_manifests(cli, &d, only, out_dir, &err) < 0)
+		rc = cli_fail(cli, &err);
+	else if (!out_dir)
+		print_manifests(&d, only);
+	deployment_free(&d);
+	return rc;
+}

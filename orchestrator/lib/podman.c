@@ -1,0 +1,972 @@
+#include "podman.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "spawn.h"
+
+/* libpod paths need a version prefix; Podman 4.3 (and every 4.x) answers
+ * v4.0.0. */
+#define API_BASE "http://d/v4.0.0"
+#define CONNECT_TIMEOUT_S 5L
+/* play kube pulls missing images and starts containers; stop waits for them */
+#define CALL_TIMEOUT_S 600L
+#define PING_TIMEOUT_S 5L
+#define PULL_TIMEOUT_S 3600L
+#define SERVICE_START_MS 15000
+#define SERVICE_POLL_MS 50
+#define SERVICE_STOP_GRACE_MS 10000
+#define EXEC_OUTPUT_MAX (1024 * 1024)
+#define PART_OF_LABEL "app.kubernetes.io/part-of"
+#define PART_OF_VALUE "aegis"
+
+struct podman {
+	CURL *curl;
+	char *sock;
+	char curl_err[CURL_ERROR_SIZE];
+	/* the private `podman system service`, when podman_open started one */
+	pid_t service;
+	char *dir;
+	char *log;
+};
+
+static const long OK_404[] = {404, 0};
+
+/* --- buffers ---------------------------------------------------------- */
+
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+
+static void buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->data = xrealloc(b->data, b->cap);
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+/* --- the one HTTP wrapper -------------------------------------------- */
+
+typedef bool (*stream_fn)(void *ctx, const char *data, size_t len, aerr_t *err);
+
+struct request {
+	const char *method;
+	const char *path; /* below the version prefix, query included */
+	const char *content_type;
+	const void *body;
+	size_t body_len;
+	long timeout_s;	       /* 0: no limit (logs --follow) */
+	const long *ok_status; /* 0-terminated statuses >= 400 that are not errors */
+	/* When set, the body of a successful answer goes here as it arrives
+	 * instead of being collected; returning false (err set) aborts. */
+	stream_fn stream;
+	void *ctx;
+};
+
+struct exchange {
+	CURL *curl;
+	const struct request *rq;
+	long status;
+	struct buf body;
+	aerr_t *err;
+	bool aborted;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct exchange *x = arg;
+	size_t len = size * n;
+	if (x->rq->stream) {
+		if (!x->status)
+			curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
+		/* errors come as a JSON body, not as a stream */
+		if (x->status < 400) {
+			if (x->rq->stream(x->rq->ctx, p, len, x->err))
+				return len;
+			x->aborted = true;
+			return 0;
+		}
+	}
+	buf_add(&x->body, p, len);
+	return len;
+}
+
+static bool status_listed(const long *list, long status)
+{
+	for (; list && *list; list++)
+		if (*list == status)
+			return true;
+	return false;
+}
+
+/* "podman API GET /libpod/...: HTTP 404: <Podman's message>" */
+static int api_error(aerr_t *err, const char *method, const char *path, long status,
+		     const char *body, size_t len)
+{
+	int plen = (int)strcspn(path, "?");
+	json_auto_t *js = body ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *msg = json_string_value(json_object_get(js, "message"));
+	if (!msg || !*msg)
+		msg = json_string_value(json_object_get(js, "cause"));
+	if (msg && *msg)
+		return aerr_set(err, AEGIS_EFAIL, "podman API %s %.*s: HTTP %ld: %s", method, plen,
+				path, status, msg);
+	while (len && (body[len - 1] == '\n' || body[len - 1] == ' '))
+		len--;
+	if (len)
+		return aerr_set(err, AEGIS_EFAIL, "podman API %s %.*s: HTTP %ld: %.*s", method,
+				plen, path, status, (int)(len > 500 ? 500 : len), body);
+	return aerr_set(err, AEGIS_EFAIL, "podman API %s %.*s: HTTP %ld", method, plen, path,
+			status);
+}
+
+#define REQUEST_TIMEOUT (-2)
+
+/* Every request to Podman goes through here.  *STATUS gets the HTTP status
+ * (0 when no answer); BODY (optional) the collected body, also on errors.
+ * Returns REQUEST_TIMEOUT (< 0) when RQ's time limit passed. */
+static int request(podman *pm, const struct request *rq, long *status, struct buf *body,
+		   aerr_t *err)
+{
+	CURL *c = pm->curl;
+	struct exchange x = {.curl = c, .rq = rq, .err = err};
+	cleanup_free char *url = xasprintf(API_BASE "%s", rq->path);
+	/* no 100-continue round trip; no form content type on a bodiless POST */
+	cleanup_free char *type = xasprintf("Content-Type:%s%s", rq->content_type ? " " : "",
+					    rq->content_type ? rq->content_type : "");
+	struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
+	headers = curl_slist_append(headers, type);
+	*status = 0;
+
+	/* reset keeps the open connection to the socket for the next call */
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, pm->sock);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, rq->timeout_s);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, pm->curl_err);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+	if (rq->body || strcmp(rq->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+	}
+	if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "POST") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+	pm->curl_err[0] = '\0';
+	CURLcode rc = curl_easy_perform(c);
+	curl_slist_free_all(headers);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+
+	int ret = 0;
+	int plen = (int)strcspn(rq->path, "?");
+	const char *why = pm->curl_err[0] ? pm->curl_err : curl_easy_strerror(rc);
+	if (rc == CURLE_WRITE_ERROR && x.aborted) {
+		ret = -1;
+	} else if (rc == CURLE_OPERATION_TIMEDOUT && *status) {
+		aerr_set(err, AEGIS_EFAIL, "podman API %s %.*s: no complete answer within %ld s",
+			 rq->method, plen, rq->path, rq->timeout_s);
+		ret = REQUEST_TIMEOUT;
+	} else if (rc != CURLE_OK && *status == 0) {
+		long oserr = 0;
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
+		ret = aerr_set(err, AEGIS_EFAIL, "cannot reach the Podman API at %s: %s", pm->sock,
+			       rc == CURLE_COULDNT_CONNECT && oserr ? strerror((int)oserr) : why);
+		if (rc == CURLE_OPERATION_TIMEDOUT)
+			ret = REQUEST_TIMEOUT;
+	} else if (rc != CURLE_OK) {
+		ret = aerr_set(err, AEGIS_EFAIL, "podman API %s %.*s: %s", rq->method, plen,
+			       rq->path, why);
+	} else if (*status >= 400 && !status_listed(rq->ok_status, *status)) {
+		ret = api_error(err, rq->method, rq->path, *status, x.body.data, x.body.len);
+	}
+	if (body)
+		*body = x.body;
+	else
+		free(x.body.data);
+	return ret;
+}
+
+int podman_call(podman *pm, const char *method, const char *path, const char *content_type,
+		const void *body, size_t body_len, const long *ok_status, long *status,
+		json_t **response, aerr_t *err)
+{
+	struct request rq = {
+	    .method = method,
+	    .path = path,
+	    .content_type = content_type,
+	    .body = body,
+	    .body_len = body_len,
+	    .timeout_s = CALL_TIMEOUT_S,
+	    .ok_status = ok_status,
+	};
+	struct buf out = {0};
+	long st;
+	if (response)
+		*response = NULL;
+	int rc = request(pm, &rq, &st, &out, err);
+	if (status)
+		*status = st;
+	if (rc == 0 && response && out.len)
+		*response = json_loadb(out.data, out.len, 0, NULL);
+	free(out.data);
+	return rc;
+}
+
+/* A JSON request body (compact) for OBJ, which this consumes. */
+static int call_json(podman *pm, const char *method, const char *path, json_t *obj,
+		     const long *ok_status, long *status, json_t **response, aerr_t *err)
+{
+	cleanup_free char *body = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!body)
+		abort();
+	return podman_call(pm, method, path, "application/json", body, strlen(body), ok_status,
+			   status, response, err);
+}
+
+/* A path parameter or query value, percent-encoded (newly allocated). */
+static char *esc(podman *pm, const char *s)
+{
+	char *e = curl_easy_escape(pm->curl, s, 0);
+	if (!e)
+		abort();
+	char *out = xstrdup(e);
+	curl_free(e);
+	return out;
+}
+
+/* --- connecting -------------------------------------------------------- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+	/* Process-wide and never undone: other modules may use curl too, and
+	 * curl_global_cleanup at exit buys nothing. */
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int ping(podman *pm, aerr_t *err)
+{
+	struct request rq = {.method = "GET", .path = "/libpod/_ping", .timeout_s = PING_TIMEOUT_S};
+	struct buf out = {0};
+	long st;
+	int rc = request(pm, &rq, &st, &out, err);
+	/* something answered, but not Podman (another service's socket) */
+	if (st && !(st == 200 && out.data && strncmp(out.data, "OK", 2) == 0))
+		rc = aerr_set(err, AEGIS_EFAIL,
+			      "cannot reach the Podman API at %s: GET /libpod/_ping answered HTTP "
+			      "%ld, not OK",
+			      pm->sock, st);
+	free(out.data);
+	return rc;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Last non-empty line of the private service's log, for error messages. */
+static void log_tail(const char *path, char *out, size_t n)
+{
+	out[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	char line[1024];
+	while (fgets(line, sizeof line, f)) {
+		size_t k = strcspn(line, "\n");
+		if (k == 0)
+			continue;
+		k = k < n ? k : n - 1;
+		memcpy(out, line, k);
+		out[k] = '\0';
+	}
+	fclose(f);
+}
+
+static int make_runtime_dir(podman *pm, aerr_t *err)
+{
+	const char *bases[] = {getenv("XDG_RUNTIME_DIR"), "/tmp"};
+	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
+		struct stat st;
+		const char *base = bases[i];
+		if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		/* the socket path must fit in sockaddr_un */
+		if (strlen(base) + sizeof "/aegis-podman-XXXXXX/podman.sock" >
+		    sizeof(((struct sockaddr_un *)0)->sun_path))
+			continue;
+		pm->dir = xasprintf("%s/aegis-podman-XXXXXX", base);
+		if (mkdtemp(pm->dir))
+			return 0;
+		int e = errno;
+		free(pm->dir);
+		pm->dir = NULL;
+		if (i + 1 == ARRAY_SIZE(bases))
+			return aerr_sys(err, AEGIS_EFAIL, e,
+					"cannot create a private directory in %s", base);
+	}
+	return aerr_set(err, AEGIS_EFAIL, "no directory for a private podman service socket");
+}
+
+static int start_service(podman *pm, aerr_t *err)
+{
+	cleanup_free char *bin = spawn_which("podman");
+	if (!bin)
+		return aerr_set(err, AEGIS_ECONFIG,
+				"podman is not installed: run `make setup` (scripts/setup.sh)");
+	if (make_runtime_dir(pm, err) < 0)
+		return -1;
+	free(pm->sock);
+	pm->sock = xasprintf("%s/podman.sock", pm->dir);
+	pm->log = xasprintf("%s/service.log", pm->dir);
+	cleanup_free char *listen = xasprintf("unix://%s", pm->sock);
+	char *argv[] = {bin, "system", "service", "--time=0", listen, NULL};
+	if (spawn_start(argv, pm->log, &pm->service, err) < 0) {
+		pm->service = 0;
+		return -1;
+	}
+	double deadline = now_ms() + SERVICE_START_MS;
+	aerr_t last = {0};
+	for (;;) {
+		int st;
+		char tail[512];
+		if (spawn_exited(pm->service, &st)) {
+			char how[64];
+			pm->service = 0;
+			log_tail(pm->log, tail, sizeof tail);
+			return aerr_set(err, AEGIS_EFAIL, "podman system service %s%s%s",
+					spawn_describe(st, how, sizeof how), tail[0] ? ": " : "",
+					tail);
+		}
+		if (access(pm->sock, F_OK) == 0 && ping(pm, &last) == 0)
+			return 0;
+		if (now_ms() >= deadline) {
+			log_tail(pm->log, tail, sizeof tail);
+			const char *why = tail[0] ? tail : last.msg;
+			return aerr_set(
+			    err, AEGIS_EFAIL,
+			    "podman system service did not answer on %s within %d s%s%s", pm->sock,
+			    SERVICE_START_MS / 1000, why[0] ? ": " : "", why);
+		}
+		sleep_ms(SERVICE_POLL_MS);
+	}
+}
+
+int podman_open(podman **out, const char *sock, aerr_t *err)
+{
+	*out = NULL;
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return aerr_set(err, AEGIS_EFAIL, "cannot initialise libcurl: %s",
+				curl_easy_strerror(curl_init_rc));
+	podman *pm = xcalloc(1, sizeof *pm);
+	pm->curl = curl_easy_init();
+	if (!pm->curl) {
+		free(pm);
+		return aerr_set(err, AEGIS_EFAIL, "cannot initialise libcurl");
+	}
+	pm->sock = xstrdup(sock ? sock : "");
+	struct stat st;
+	int rc;
+	if (sock && *sock && stat(sock, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			rc = aerr_set(
+			    err, AEGIS_ECONFIG,
+			    "cannot reach the Podman API at %s: not a socket (CONTAINER_SOCK "
+			    "must name Podman's API socket)",
+			    sock);
+		else
+			rc = ping(pm, err);
+	} else if (sock && *sock && errno != ENOENT && errno != ENOTDIR) {
+		rc = aerr_sys(err, AEGIS_ECONFIG, errno, "cannot reach the Podman API at %s", sock);
+	} else {
+		rc = start_service(pm, err);
+	}
+	if (rc < 0) {
+		podman_close(pm);
+		return -1;
+	}
+	*out = pm;
+	return 0;
+}
+
+void podman_close(podman *pm)
+{
+	if (!pm)
+		return;
+	if (pm->curl)
+		curl_easy_cleanup(pm->curl);
+	if (pm->service > 0)
+		spawn_stop(pm->service, SERVICE_STOP_GRACE_MS);
+	if (pm->dir) {
+		/* only what the service put there: its socket and log */
+		DIR *d = opendir(pm->dir);
+		struct dirent *e;
+		while (d && (e = readdir(d)))
+			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+				unlinkat(dirfd(d), e->d_name, 0);
+		if (d)
+			closedir(d);
+		rmdir(pm->dir);
+	}
+	free(pm->dir);
+	free(pm->log);
+	free(pm->sock);
+	free(pm);
+}
+
+const char *podman_socket(const podman *pm)
+{
+	return pm->sock;
+}
+
+/* --- multiplexed output -------------------------------------------------- */
+
+/* Exec and logs answer with Docker's multiplexed stream: frames of an 8-byte
+ * header (stream: 1 stdout, 2 stderr; three zero bytes; big-endian payload
+ * length) and the payload.  A container with a TTY sends raw bytes instead,
+ * recognised by a first header that cannot be one. */
+struct demux {
+	unsigned char hdr[8];
+	size_t nhdr;
+	uint32_t left; /* payload bytes left in the current frame */
+	int raw;       /* -1 undecided, 0 framed, 1 raw */
+	bool (*sink)(void *ctx, const char *p, size_t n, aerr_t *err);
+	void *ctx;
+};
+
+static bool demux_feed(void *arg, const char *p, size_t n, aerr_t *err)
+{
+	struct demux *d = arg;
+	if (d->raw < 0 && n) {
+		unsigned char t = (unsigned char)p[0];
+		d->raw = t > 3;
+	}
+	if (d->raw == 1)
+		return d->sink(d->ctx, p, n, err);
+	while (n) {
+		if (d->left == 0) {
+			size_t k = sizeof d->hdr - d->nhdr < n ? sizeof d->hdr - d->nhdr : n;
+			memcpy(d->hdr + d->nhdr, p, k);
+			d->nhdr += k;
+			p += k;
+			n -= k;
+			if (d->nhdr < sizeof d->hdr)
+				return true;
+			d->nhdr = 0;
+			d->left = (uint32_t)d->hdr[4] << 24 | (uint32_t)d->hdr[5] << 16 |
+				  (uint32_t)d->hdr[6] << 8 | d->hdr[7];
+			continue;
+		}
+		size_t k = d->left < n ? d->left : n;
+		if (!d->sink(d->ctx, p, k, err))
+			return false;
+		d->left -= (uint32_t)k;
+		p += k;
+		n -= k;
+	}
+	return true;
+}
+
+struct collect {
+	struct buf *out;
+	size_t max; /* 0: no limit */
+	int fd;	    /* also written here when >= 0 */
+};
+
+static bool collect_sink(void *ctx, const char *p, size_t n, aerr_t *err)
+{
+	struct collect *c = ctx;
+	if (c->fd >= 0) {
+		for (size_t done = 0; done < n;) {
+			ssize_t w = write(c->fd, p + done, n - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				aerr_sys(err, AEGIS_EFAIL, errno, "writing container output");
+				return false;
+			}
+			done += (size_t)w;
+		}
+	}
+	if (c->out) {
+		size_t room = c->max && c->out->len < c->max ? c->max - c->out->len : 0;
+		buf_add(c->out, p, c->max ? (n < room ? n : room) : n);
+	}
+	return true;
+}
+
+/* --- operations ----------------------------------------------------------- */
+
+/* The "no such pod" Podman reports when tearing down a YAML whose pod is gone. */
+static bool no_such_pod(const struct buf *body)
+{
+	json_auto_t *js = body->data ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+	const char *cause = json_string_value(json_object_get(js, "cause"));
+	return cause && strcmp(cause, "no such pod") == 0;
+}
+
+/* Podman 4.3's API does not act on replace=true ("pod already exists"), and
+ * a failed play leaves an empty pod behind that blocks the next one: remove
+ * the YAML's pods first.  Volumes are kept.  Podman stops at the first pod of
+ * the YAML that does not exist, hence one Pod per YAML. */
+static int kube_down(podman *pm, const char *yaml, size_t len, aerr_t *err)
+{
+	static const long ok[] = {404, 500, 0};
+	struct request rq = {
+	    .method = "DELETE",
+	    .path = "/libpod/play/kube",
+	    .content_type = "application/yaml",
+	    .body = yaml,
+	    .body_len = len,
+	    .timeout_s = CALL_TIMEOUT_S,
+	    .ok_status = ok,
+	};
+	struct buf body = {0};
+	long st;
+	int rc = request(pm, &rq, &st, &body, err);
+	if (rc == 0 && st >= 400 && !no_such_pod(&body))
+		rc = api_error(err, rq.method, rq.path, st, body.data, body.len);
+	free(body.data);
+	return rc;
+}
+
+int podman_play_kube(podman *pm, const char *yaml, size_t len, const char *network, aerr_t *err)
+{
+	if (kube_down(pm, yaml, len, err) < 0)
+		return aerr_wrap(err, "removing the previous pod");
+	cleanup_free char *net = network && *network ? esc(pm, network) : NULL;
+	cleanup_free char *path =
+	    xasprintf("/libpod/play/kube?replace=true%s%s", net ? "&network=" : "", net ? net : "");
+	json_auto_t *report = NULL;
+	if (podman_call(pm, "POST", path, "application/yaml", yaml, len, NULL, NULL, &report, err) <
+	    0) {
+		aerr_t ignored = {0};
+		kube_down(pm, yaml, len, &ignored);
+		return -1;
+	}
+	/* 200 can still carry containers that failed to start */
+	struct buf errors = {0};
+	size_t i, j;
+	json_t *p, *e;
+	json_array_foreach(json_object_get(report, "Pods"), i, p)
+	{
+		json_array_foreach(json_object_get(p, "ContainerErrors"), j, e)
+		{
+			const char *s = json_string_value(e);
+			if (!s)
+				continue;
+			if (errors.len)
+				buf_add(&errors, "; ", 2);
+			buf_add(&errors, s, strlen(s));
+		}
+	}
+	if (errors.len) {
+		aerr_set(err, AEGIS_EFAIL, "podman API POST /libpod/play/kube: %s", errors.data);
+		free(errors.data);
+		return -1;
+	}
+	return 0;
+}
+
+int podman_list_pods(podman *pm, json_t **pods, aerr_t *err)
+{
+	*pods = NULL;
+	cleanup_free char *filter =
+	    esc(pm, "{\"label\":[\"" PART_OF_LABEL "=" PART_OF_VALUE "\"]}");
+	cleanup_free char *path = xasprintf("/libpod/pods/json?filters=%s", filter);
+	json_t *js = NULL;
+	if (podman_call(pm, "GET", path, NULL, NULL, 0, NULL, NULL, &js, err) < 0)
+		return -1;
+	if (!json_is_array(js)) {
+		json_decref(js);
+		return aerr_set(err, AEGIS_EFAIL,
+				"podman API GET /libpod/pods/json: not a JSON array");
+	}
+	*pods = js;
+	return 0;
+}
+
+/* GET a .../json inspect endpoint; *OUT = NULL on 404. */
+static int inspect(podman *pm, const char *kind, const char *name, json_t **out, aerr_t *err)
+{
+	*out = NULL;
+	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *path = xasprintf("/libpod/%s/%s/json", kind, n);
+	long st;
+	json_t *js = NULL;
+	if (podman_call(pm, "GET", path, NULL, NULL, 0, OK_404, &st, &js, err) < 0)
+		return -1;
+	if (st == 404) {
+		json_decref(js);
+		return 0;
+	}
+	if (!json_is_object(js)) {
+		json_decref(js);
+		return aerr_set(err, AEGIS_EFAIL,
+				"podman API GET /libpod/%s/%s/json: not a JSON object", kind, n);
+	}
+	*out = js;
+	return 0;
+}
+
+int podman_inspect_pod(podman *pm, const char *name, json_t **out, aerr_t *err)
+{
+	return inspect(pm, "pods", name, out, err);
+}
+
+int podman_inspect_container(podman *pm, const char *name, json_t **out, aerr_t *err)
+{
+	return inspect(pm, "containers", name, out, err);
+}
+
+/* POST .../stop with a grace period; already stopped (304) and absent (404)
+ * are fine.  The request may take the grace period plus the usual time. */
+static int stop(podman *pm, const char *kind, const char *name, const char *param, int timeout_s,
+		aerr_t *err)
+{
+	static const long ok[] = {304, 404, 0};
+	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *path =
+	    xasprintf("/libpod/%s/%s/stop?%s=%d", kind, n, param, timeout_s < 0 ? 0 : timeout_s);
+	struct request rq = {
+	    .method = "POST",
+	    .path = path,
+	    .timeout_s = CALL_TIMEOUT_S + (timeout_s > 0 ? timeout_s : 0),
+	    .ok_status = ok,
+	};
+	long st;
+	return request(pm, &rq, &st, NULL, err);
+}
+
+int podman_stop_pod(podman *pm, const char *name, int timeout_s, aerr_t *err)
+{
+	return stop(pm, "pods", name, "t", timeout_s, err);
+}
+
+int podman_stop_container(podman *pm, const char *name, int timeout_s, aerr_t *err)
+{
+	return stop(pm, "containers", name, "timeout", timeout_s, err);
+}
+
+int podman_remove_pod(podman *pm, const char *name, aerr_t *err)
+{
+	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *path = xasprintf("/libpod/pods/%s?force=true", n);
+	json_auto_t *report = NULL;
+	if (podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, &report, err) < 0)
+		return -1;
+	const char *e = json_string_value(json_object_get(report, "Err"));
+	if (e && *e)
+		return aerr_set(err, AEGIS_EFAIL, "podman API DELETE /libpod/pods/%s: %s", n, e);
+	return 0;
+}
+
+int podman_exec(podman *pm, const char *container, char *const argv[], int timeout_s,
+		int *exit_code, char **output, aerr_t *err)
+{
+	*exit_code = -1;
+	if (output)
+		*output = NULL;
+	json_t *cmd = json_array();
+	for (size_t i = 0; argv[i]; i++)
+		json_array_append_new(cmd, json_string(argv[i]));
+	cleanup_free char *c = esc(pm, container);
+	cleanup_free char *create = xasprintf("/libpod/containers/%s/exec", c);
+	json_auto_t *created = NULL;
+	if (call_json(
+		pm, "POST", create,
+		json_pack("{s:o, s:b, s:b}", "Cmd", cmd, "AttachStdout", 1, "AttachStderr", 1),
+		NULL, NULL, &created, err) < 0)
+		return -1;
+	const char *id = json_string_value(json_object_get(created, "Id"));
+	if (!id)
+		return aerr_set(err, AEGIS_EFAIL, "podman API POST %s: no exec session Id", create);
+
+	cleanup_free char *start = xasprintf("/libpod/exec/%s/start", id);
+	static const char start_body[] = "{\"Detach\":false,\"Tty\":false}";
+	struct buf out = {0};
+	struct collect col = {.out = &out, .max = EXEC_OUTPUT_MAX, .fd = -1};
+	struct demux dm = {.raw = -1, .sink = collect_sink, .ctx = &col};
+	struct request rq = {
+	    .method = "POST",
+	    .path = start,
+	    .content_type = "application/json",
+	    .body = start_body,
+	    .body_len = strlen(start_body),
+	    .timeout_s = timeout_s > 0 ? timeout_s : CALL_TIMEOUT_S,
+	    .stream = demux_feed,
+	    .ctx = &dm,
+	};
+	long st;
+	int rc = request(pm, &rq, &st, NULL, err);
+	if (rc == REQUEST_TIMEOUT)
+		aerr_set(err, AEGIS_EFAIL, "%s in container %s: no exit within %ld s", argv[0],
+			 container, rq.timeout_s);
+
+	/* The stream ends when the command does; the exit code is recorded
+	 * just around then, so look again briefly while it still runs. */
+	cleanup_free char *inspect_path = xasprintf("/libpod/exec/%s/json", id);
+	for (int tries = 0; rc == 0; tries++) {
+		json_t *js = NULL;
+		if (podman_call(pm, "GET", inspect_path, NULL, NULL, 0, NULL, NULL, &js, err) < 0) {
+			rc = -1;
+			break;
+		}
+		bool running = json_is_true(json_object_get(js, "Running"));
+		json_t *code = json_object_get(js, "ExitCode");
+		if (!running && json_is_integer(code))
+			*exit_code = (int)json_integer_value(code);
+		json_decref(js);
+		if (!running)
+			break;
+		if (tries == 100) {
+			rc = aerr_set(err, AEGIS_EFAIL,
+				      "%s in container %s: still running after its "
+				      "output ended",
+				      argv[0], container);
+			break;
+		}
+		sleep_ms(20);
+	}
+	if (output)
+		*output = out.data ? out.data : xstrdup("");
+	else
+		free(out.data);
+	return rc;
+}
+
+int podman_logs(podman *pm, const char *container, int tail, bool follow, int fd, char **output,
+		aerr_t *err)
+{
+	if (output)
+		*output = NULL;
+	cleanup_free char *c = esc(pm, container);
+	cleanup_free char *path =
+	    xasprintf("/libpod/containers/%s/logs?stdout=true&stderr=true&tail=%d%s", c,
+		      tail < 0 ? -1 : tail, follow ? "&follow=true" : "");
+	struct buf out = {0};
+	struct collect col = {.out = output ? &out : NULL, .fd = fd};
+	struct demux dm = {.raw = -1, .sink = collect_sink, .ctx = &col};
+	struct request rq = {
+	    .method = "GET",
+	    .path = path,
+	    .timeout_s = follow ? 0 : CALL_TIMEOUT_S,
+	    .stream = demux_feed,
+	    .ctx = &dm,
+	};
+	long st;
+	int rc = request(pm, &rq, &st, NULL, err);
+	if (output)
+		*output = out.data ? out.data : xstrdup("");
+	return rc;
+}
+
+/* GET .../exists: 204 yes, 404 no. */
+static int exists(podman *pm, const char *kind, const char *name, bool *yes, aerr_t *err)
+{
+	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *path = xasprintf("/libpod/%s/%s/exists", kind, n);
+	long st;
+	*yes = false;
+	if (podman_call(pm, "GET", path, NULL, NULL, 0, OK_404, &st, NULL, err) < 0)
+		return -1;
+	*yes = st == 204;
+	return 0;
+}
+
+int podman_network_exists(podman *pm, const char *name, bool *yes, aerr_t *err)
+{
+	return exists(pm, "networks", name, yes, err);
+}
+
+int podman_network_create(podman *pm, const char *name, aerr_t *err)
+{
+	return call_json(
+	    pm, "POST", "/libpod/networks/create",
+	    json_pack("{s:s, s:{s:s}}", "name", name, "labels", PART_OF_LABEL, PART_OF_VALUE), NULL,
+	    NULL, NULL, err);
+}
+
+/* A removal report: [{"Name"|"Id": ..., "Err": null|"why"}] or one object. */
+static int removal_errors(json_t *report, const char *what, aerr_t *err)
+{
+	json_t *one = json_is_array(report) ? json_array_get(report, 0) : report;
+	const char *e = json_string_value(json_object_get(one, "Err"));
+	if (e && *e)
+		return aerr_set(err, AEGIS_EFAIL, "removing %s: %s", what, e);
+	return 0;
+}
+
+int podman_network_remove(podman *pm, const char *name, aerr_t *err)
+{
+	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *path = xasprintf("/libpod/networks/%s", n);
+	json_auto_t *report = NULL;
+	if (podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, &report, err) < 0)
+		return -1;
+	cleanup_free char *what = xasprintf("network %s", name);
+	return removal_errors(report, what, err);
+}
+
+int podman_volume_exists(podman *pm, const char *name, bool *yes, aerr_t *err)
+{
+	return exists(pm, "volumes", name, yes, err);
+}
+
+int podman_volume_create(podman *pm, const char *name, aerr_t *err)
+{
+	return call_json(
+	    pm, "POST", "/libpod/volumes/create",
+	    json_pack("{s:s, s:{s:s}}", "Name", name, "Label", PART_OF_LABEL, PART_OF_VALUE), NULL,
+	    NULL, NULL, err);
+}
+
+int podman_volume_remove(podman *pm, const char *name, aerr_t *err)
+{
+	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *path = xasprintf("/libpod/volumes/%s?force=true", n);
+	return podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, NULL, err);
+}
+
+int podman_list_volumes(podman *pm, char ***names, size_t *n, aerr_t *err)
+{
+	*names = NULL;
+	*n = 0;
+	/* Podman's name filter is a regular expression match anywhere in the
+	 * name: filter here instead. */
+	json_auto_t *vols = NULL;
+	if (podman_call(pm, "GET", "/libpod/volumes/json", NULL, NULL, 0, NULL, NULL, &vols, err) <
+	    0)
+		return -1;
+	if (!json_is_array(vols))
+		return aerr_set(err, AEGIS_EFAIL,
+				"podman API GET /libpod/volumes/json: not a JSON array");
+	size_t i;
+	json_t *v;
+	json_array_foreach(vols, i, v)
+	{
+		const char *name = json_string_value(json_object_get(v, "Name"));
+		const char *part_of =
+		    json_string_value(json_object_get(json_object_get(v, "Labels"), PART_OF_LABEL));
+		if (!name || !((part_of && strcmp(part_of, PART_OF_VALUE) == 0) ||
+			       strncmp(name, "aegis-", 6) == 0))
+			continue;
+		*names = xrealloc(*names, (*n + 1) * sizeof **names);
+		(*names)[(*n)++] = xstrdup(name);
+	}
+	return 0;
+}
+
+int podman_image_exists(podman *pm, const char *ref, bool *yes, aerr_t *err)
+{
+	return exists(pm, "images", ref, yes, err);
+}
+
+/* The registry a reference is pulled from, for error messages. */
+static char *image_registry(const char *ref)
+{
+	const char *slash = strchr(ref, '/');
+	if (slash) {
+		size_t n = (size_t)(slash - ref);
+		if (memchr(ref, '.', n) || memchr(ref, ':', n) ||
+		    (n == 9 && !memcmp(ref, "localhost", 9)))
+			return xasprintf("registry %.*s", (int)n, ref);
+	}
+	return xstrdup("the unqualified-search registries of registries.conf (a short name)");
+}
+
+struct pull {
+	struct buf line;
+	char *error;
+	void (*progress)(void *, const char *);
+	void *ctx;
+};
+
+static void pull_line(struct pull *pl, const char *s, size_t n)
+{
+	json_auto_t *js = json_loadb(s, n, 0, NULL);
+	const char *e = json_string_value(json_object_get(js, "error"));
+	const char *msg = json_string_value(json_object_get(js, "stream"));
+	if (e && !pl->error)
+		pl->error = xstrdup(e);
+	if (msg && pl->progress) {
+		cleanup_free char *m = xstrdup(msg);
+		m[strcspn(m, "\n")] = '\0';
+		if (*m)
+			pl->progress(pl->ctx, m);
+	}
+}
+
+/* The pull answer is a stream of JSON objects, one a line. */
+static bool pull_feed(void *ctx, const char *p, size_t n, aerr_t *err)
+{
+	(void)err;
+	struct pull *pl = ctx;
+	buf_add(&pl->line, p, n);
+	char *nl;
+	while (pl->line.len && (nl = memchr(pl->line.data, '\n', pl->line.len))) {
+		size_t k = (size_t)(nl - pl->line.data);
+		pull_line(pl, pl->line.data, k);
+		memmove(pl->line.data, nl + 1, pl->line.len - k - 1);
+		pl->line.len -= k + 1;
+	}
+	return true;
+}
+
+int podman_image_pull(podman *pm, const char *ref, void (*progress)(void *, const char *),
+		      void *ctx, aerr_t *err)
+{
+	cleanup_free char *r = esc(pm, ref);
+	cleanup_free char *path = xasprintf("/libpod/images/pull?reference=%s", r);
+	struct pull pl = {.progress = progress, .ctx = ctx};
+	struct request rq = {
+	    .method = "POST",
+	    .path = path,
+	    .timeout_s = PULL_TIMEOUT_S,
+	    .stream = pull_feed,
+	    .ctx = &pl,
+	};
+	long st;
+	int rc = request(pm, &rq, &st, NULL, err);
+	if (rc == 0 && pl.line.len)
+		pull_line(&pl, pl.line.data, pl.line.len);
+	cleanup_free char *registry = image_registry(ref);
+	if (rc < 0)
+		aerr_wrap(err, "cannot pull image %s from %s", ref, registry);
+	else if (pl.error)
+		rc = aerr_set(err, AEGIS_EFAIL, "cannot pull image %s from %s: %s", ref, registry,
+			      pl.error);
+	free(pl.line.data);
+	free(pl.error);
+	return rc;
+}

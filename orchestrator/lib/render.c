@@ -1,0 +1,494 @@
+#include "render.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "fsutil.h"
+
+#define FILE_TAG "!file"
+
+/* A growable byte buffer: the expansion of one scalar, or the emitted stream. */
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t len)
+{
+	if (b->n + len + 1 > b->cap) {
+		while (b->n + len + 1 > b->cap)
+			b->cap = b->cap ? b->cap * 2 : 256;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+	b->p[b->n] = '\0';
+}
+
+struct render_ctx {
+	const char *path; /* the template, for messages */
+	char *dir;	  /* where !file names are looked up */
+	const config *cfg;
+	bool lenient;
+	bool has_secrets;
+	bool scalar_secret; /* the scalar being rendered holds a secret */
+	bool *visited;	    /* per node: aliases share nodes; substitute each once */
+	aerr_t *err;
+};
+
+static bool is_name_start(int c)
+{
+	return isalpha(c) || c == '_';
+}
+
+static bool is_name_char(int c)
+{
+	return isalnum(c) || c == '_';
+}
+
+/* End of the reference starting at TEXT ("${"): the index of its closing "}"
+ * (which may follow a default holding references of its own), or -1. */
+static long reference_end(const char *text, size_t len)
+{
+	int depth = 0;
+	for (size_t i = 2; i < len; i++) {
+		if (text[i] == '$' && i + 1 < len && text[i + 1] == '{') {
+			depth++;
+			i++;
+		} else if (text[i] == '}') {
+			if (depth == 0)
+				return (long)i;
+			depth--;
+		}
+	}
+	return -1;
+}
+
+static const schema_var *variable_schema(const config *cfg, const char *name)
+{
+	const config_value *v = config_find(cfg, name);
+	if (v && v->schema)
+		return v->schema;
+	return schema_find(&cfg->schema, name);
+}
+
+static int expand(struct render_ctx *c, int line, const char *text, size_t len, struct buf *out);
+
+/* Expand the reference TEXT[0..len) ("${NAME}" or "${NAME:-default}"). */
+static int expand_reference(struct render_ctx *c, int line, const char *text, size_t len,
+			    struct buf *out)
+{
+	size_t i = 2;
+	if (i >= len - 1 || !is_name_start((unsigned char)text[i]))
+		return aerr_set(c->err, AEGIS_ECONFIG,
+				"%s:%d: bad variable reference \"%.*s\": expected ${NAME} or "
+				"${NAME:-default}",
+				c->path, line, (int)len, text);
+	while (i < len - 1 && is_name_char((unsigned char)text[i]))
+		i++;
+	const char *deflt = NULL;
+	size_t deflt_len = 0;
+	if (text[i] == ':' && i + 1 < len - 1 && text[i + 1] == '-') {
+		deflt = text + i + 2;
+		deflt_len = len - 1 - (i + 2);
+	} else if (i != len - 1) {
+		return aerr_set(c->err, AEGIS_ECONFIG,
+				"%s:%d: bad variable reference \"%.*s\": expected ${NAME} or "
+				"${NAME:-default}",
+				c->path, line, (int)len, text);
+	}
+	cleanup_free char *name = xstrndup(text + 2, i - 2);
+	const char *value = config_get(c->cfg, name);
+	const schema_var *sv = variable_schema(c->cfg, name);
+
+	/* like the shell's ${NAME:-default}: an empty value takes the default too */
+	if (deflt && (!value || !*value))
+		return expand(c, line, deflt, deflt_len, out);
+	if (!value || (!*value && sv && sv->required)) {
+		if (c->lenient) {
+			buf_add(out, text, len);
+			return 0;
+		}
+		if (sv && sv->description && *sv->description)
+			return aerr_set(c->err, AEGIS_ECONFIG,
+					"%s:%d: ${%s} is not set (%s) — set it in %s", c->path,
+					line, name, sv->description, c->cfg->env_path);
+		return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: ${%s} is not set — set it in %s",
+				c->path, line, name, c->cfg->env_path);
+	}
+	if (sv && sv->secret && *value)
+		c->has_secrets = c->scalar_secret = true;
+	buf_add(out, value, strlen(value));
+	return 0;
+}
+
+static int expand(struct render_ctx *c, int line, const char *text, size_t len, struct buf *out)
+{
+	size_t start = 0;
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (text[i] != '$' || text[i + 1] != '{')
+			continue;
+		long end = reference_end(text + i, len - i);
+		if (end < 0)
+			return aerr_set(c->err, AEGIS_ECONFIG,
+					"%s:%d: unterminated variable reference \"%.*s\"", c->path,
+					line, (int)(len - i), text + i);
+		buf_add(out, text + start, i - start);
+		if (expand_reference(c, line, text + i, (size_t)end + 1, out) < 0)
+			return -1;
+		i += (size_t)end;
+		start = i + 1;
+	}
+	buf_add(out, text + start, len - start);
+	return 0;
+}
+
+/* Valid UTF-8 without NUL: libyaml's emitter assumes it and would loop on
+ * a stray continuation byte. */
+static bool utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned char b = s[i];
+		size_t n;
+		uint32_t cp;
+		if (b == 0)
+			return false;
+		if (b < 0x80) {
+			i++;
+			continue;
+		} else if ((b & 0xe0) == 0xc0) {
+			n = 2, cp = b & 0x1f;
+		} else if ((b & 0xf0) == 0xe0) {
+			n = 3, cp = b & 0x0f;
+		} else if ((b & 0xf8) == 0xf0) {
+			n = 4, cp = b & 0x07;
+		} else {
+			return false;
+		}
+		if (i + n > len)
+			return false;
+		for (size_t k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* Would a YAML 1.1 or 1.2 reader (Go's yaml included) resolve this plain
+ * scalar to something other than a string?  Deliberately broad: anything
+ * that starts like a number, a bool or null is treated as such. */
+static bool resolves_non_string(const char *s)
+{
+	static const char *const words[] = {
+	    "~",  "null", "Null", "NULL", "y",	  "Y",	  "yes",  "Yes",   "YES",   "n",
+	    "N",  "no",	  "No",	  "NO",	  "true", "True", "TRUE", "false", "False", "FALSE",
+	    "on", "On",	  "ON",	  "off",  "Off",  "OFF",  "<<",	  "=",
+	};
+	if (!*s)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+		if (strcmp(s, words[i]) == 0)
+			return true;
+	const char *p = s;
+	if (*p == '+' || *p == '-')
+		p++;
+	return isdigit((unsigned char)*p) || *p == '.';
+}
+
+/* Safe as a block plain scalar: no indicator that would change its meaning,
+ * no surrounding or control whitespace. */
+static bool plain_safe(const char *s)
+{
+	size_t len = strlen(s);
+	if (!len || s[0] == ' ' || s[len - 1] == ' ' || s[len - 1] == ':')
+		return false;
+	if (strchr("?:,[]{}#&*!|>'\"%@`", s[0]))
+		return false;
+	if (s[0] == '-' && (len == 1 || s[1] == ' ' || s[1] == '-'))
+		return false;
+	if (strncmp(s, "...", 3) == 0)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	/* NEL, LS and PS are line breaks to YAML 1.1; a BOM is not content */
+	static const char *const breaks[] = {"\xc2\x85", "\xe2\x80\xa8", "\xe2\x80\xa9",
+					     "\xef\xbb\xbf"};
+	for (size_t i = 0; i < ARRAY_SIZE(breaks); i++)
+		if (strstr(s, breaks[i]))
+			return false;
+	return !strstr(s, ": ") && !strstr(s, " #");
+}
+
+static bool is_integer(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* Kubernetes fields that take an integer: a plain template value there that
+ * is exactly one reference to an integer stays a plain integer. */
+static bool integer_field(const char *key)
+{
+	static const char *const suffixes[] = {"Port", "Seconds", "Threshold"};
+	static const char *const names[] = {"port", "replicas", "runAsUser", "runAsGroup",
+					    "fsGroup"};
+	if (!key)
+		return false;
+	size_t len = strlen(key);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(key, names[i]) == 0)
+			return true;
+	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		size_t sl = strlen(suffixes[i]);
+		if (len > sl && strcmp(key + len - sl, suffixes[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool single_reference(const char *text)
+{
+	size_t len = strlen(text);
+	return len > 3 && text[0] == '$' && text[1] == '{' &&
+	       reference_end(text, len) == (long)len - 1;
+}
+
+/* The style for a plain scalar whose text was computed: plain when it reads
+ * back as the same string, double-quoted otherwise. */
+static yaml_scalar_style_t computed_style(const char *value)
+{
+	if (plain_safe(value) && !resolves_non_string(value))
+		return YAML_ANY_SCALAR_STYLE;
+	return YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+}
+
+static void set_scalar(yaml_node_t *node, char *value, size_t len)
+{
+	free(node->data.scalar.value);
+	node->data.scalar.value = (yaml_char_t *)value;
+	node->data.scalar.length = len;
+}
+
+static int include_file(struct render_ctx *c, yaml_node_t *node, int line)
+{
+	const char *name = (const char *)node->data.scalar.value;
+	if (!*name || strchr(name, '/') || strstr(name, ".."))
+		return aerr_set(c->err, AEGIS_ECONFIG,
+				"%s:%d: !file \"%s\": expected a file name beside the template",
+				c->path, line, name);
+	cleanup_free char *file = fs_join(c->dir, name);
+	char *text = NULL;
+	size_t len = 0;
+	if (fs_read_file(file, &text, &len, c->err) < 0)
+		return aerr_wrap(c->err, "%s:%d: !file", c->path, line);
+	if (!utf8_valid((const unsigned char *)text, len)) {
+		free(text);
+		return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: !file %s: not UTF-8 text", c->path,
+				line, file);
+	}
+	set_scalar(node, text, len);
+	free(node->tag);
+	node->tag = (yaml_char_t *)xstrdup(YAML_DEFAULT_SCALAR_TAG);
+	node->data.scalar.style =
+	    memchr(text, '\n', len) ? YAML_LITERAL_SCALAR_STYLE : computed_style(text);
+	return 0;
+}
+
+static int render_scalar(struct render_ctx *c, yaml_node_t *node, const char *key)
+{
+	int line = (int)node->start_mark.line + 1;
+	const char *tag = (const char *)node->tag;
+	if (tag && tag[0] == '!') {
+		if (strcmp(tag, FILE_TAG) == 0)
+			return include_file(c, node, line);
+		return aerr_set(c->err, AEGIS_ECONFIG,
+				"%s:%d: unknown tag %s (only " FILE_TAG " is supported)", c->path,
+				line, tag);
+	}
+	const char *text = (const char *)node->data.scalar.value;
+	if (!strstr(text, "${"))
+		return 0;
+	struct buf out = {0};
+	c->scalar_secret = false;
+	if (expand(c, line, text, node->data.scalar.length, &out) < 0) {
+		free(out.p);
+		return -1;
+	}
+	if (!out.p)
+		out.p = xstrdup("");
+	if (!utf8_valid((const unsigned char *)out.p, out.n)) {
+		free(out.p);
+		return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: the value of \"%s\" is not UTF-8",
+				c->path, line, text);
+	}
+	/* block and quoted templates keep their style: the emitter falls back
+	 * to double quotes when the value does not fit it */
+	yaml_scalar_style_t *style = &node->data.scalar.style;
+	bool block = *style == YAML_LITERAL_SCALAR_STYLE || *style == YAML_FOLDED_SCALAR_STYLE;
+	if (c->scalar_secret && !block) {
+		/* a secret reads the same whatever it holds, and stands out */
+		*style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+	} else if (*style == YAML_PLAIN_SCALAR_STYLE) {
+		bool keep_int = is_integer(out.p) && single_reference(text) && integer_field(key);
+		*style = keep_int ? YAML_PLAIN_SCALAR_STYLE : computed_style(out.p);
+	}
+	set_scalar(node, out.p, out.n);
+	return 0;
+}
+
+static int render_node(struct render_ctx *c, yaml_document_t *doc, int id, const char *key)
+{
+	yaml_node_t *node = yaml_document_get_node(doc, id);
+	if (!node || c->visited[id - 1])
+		return 0;
+	c->visited[id - 1] = true;
+	const char *tag = (const char *)node->tag;
+	switch (node->type) {
+	case YAML_SCALAR_NODE:
+		return render_scalar(c, node, key);
+	case YAML_SEQUENCE_NODE:
+	case YAML_MAPPING_NODE:
+		if (tag && tag[0] == '!')
+			return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: unexpected tag %s", c->path,
+					(int)node->start_mark.line + 1, tag);
+		break;
+	default:
+		return 0;
+	}
+	if (node->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *it = node->data.sequence.items.start;
+		     it < node->data.sequence.items.top; it++)
+			if (render_node(c, doc, *it, NULL) < 0)
+				return -1;
+		return 0;
+	}
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		/* the key as written selects integer fields, so copy it before
+		 * the key itself is rendered */
+		cleanup_free char *kname = k && k->type == YAML_SCALAR_NODE
+					       ? xstrdup((const char *)k->data.scalar.value)
+					       : NULL;
+		if (render_node(c, doc, p->key, NULL) < 0 ||
+		    render_node(c, doc, p->value, kname) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int write_output(void *data, unsigned char *buffer, size_t size)
+{
+	buf_add(data, (const char *)buffer, size);
+	return 1;
+}
+
+int render_template(const char *path, const config *cfg, const render_opts *opts, rendered *out,
+		    aerr_t *err)
+{
+	memset(out, 0, sizeof *out);
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	if (fs_read_file(path, &text, &len, err) < 0)
+		return -1;
+
+	struct render_ctx c = {
+	    .path = path,
+	    .dir = fs_dirname(path),
+	    .cfg = cfg,
+	    .lenient = opts && opts->lenient,
+	    .err = err,
+	};
+	struct buf result = {0};
+	yaml_parser_t parser;
+	yaml_emitter_t emitter;
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	yaml_emitter_initialize(&emitter);
+	yaml_emitter_set_output(&emitter, write_output, &result);
+	yaml_emitter_set_unicode(&emitter, 1);
+	yaml_emitter_set_width(&emitter, -1); /* never fold long values */
+	yaml_emitter_set_indent(&emitter, 2);
+	yaml_emitter_set_break(&emitter, YAML_LN_BREAK);
+
+	int rc = -1;
+	if (!yaml_emitter_open(&emitter)) {
+		aerr_set(err, AEGIS_EFAIL, "%s: YAML emitter: %s", path, emitter.problem);
+		goto out;
+	}
+	for (;;) {
+		yaml_document_t doc;
+		if (!yaml_parser_load(&parser, &doc)) {
+			aerr_set(err, AEGIS_ECONFIG, "%s:%zu:%zu: YAML error: %s%s%s", path,
+				 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+				 parser.problem ? parser.problem : "cannot parse",
+				 parser.context ? " " : "", parser.context ? parser.context : "");
+			yaml_document_delete(&doc);
+			goto out;
+		}
+		if (!yaml_document_get_root_node(&doc)) {
+			yaml_document_delete(&doc);
+			break;
+		}
+		size_t nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
+		c.visited = xcalloc(nnodes, sizeof *c.visited);
+		int r = render_node(&c, &doc, 1, NULL);
+		free(c.visited);
+		c.visited = NULL;
+		if (r < 0) {
+			yaml_document_delete(&doc);
+			goto out;
+		}
+		/* one layout whatever the template wrote: "---" only between documents */
+		doc.start_implicit = 1;
+		doc.end_implicit = 1;
+		/* yaml_emitter_dump destroys the document, even on failure */
+		if (!yaml_emitter_dump(&emitter, &doc)) {
+			aerr_set(err, AEGIS_EFAIL, "%s: YAML emitter: %s", path,
+				 emitter.problem ? emitter.problem : "cannot write");
+			goto out;
+		}
+	}
+	if (!yaml_emitter_close(&emitter) || !yaml_emitter_flush(&emitter)) {
+		aerr_set(err, AEGIS_EFAIL, "%s: YAML emitter: %s", path,
+			 emitter.problem ? emitter.problem : "cannot write");
+		goto out;
+	}
+	if (!result.p)
+		result.p = xstrdup("");
+	out->yaml = result.p;
+	out->len = result.n;
+	out->has_secrets = c.has_secrets;
+	result.p = NULL;
+	rc = 0;
+out:
+	free(result.p);
+	free(c.dir);
+	yaml_parser_delete(&parser);
+	yaml_emitter_delete(&emitter);
+	return rc;
+}
+
+void rendered_free(rendered *r)
+{
+	if (!r)
+		return;
+	free(r->yaml);
+	memset(r, 0, sizeof *r);
+}

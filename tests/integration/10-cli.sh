@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: help, exit codes, init, config, render,
+# plan, generate-keys.  No Podman needed.
+. "$(dirname "$0")/lib.sh"
+
+cmds=(init config plan render generate-keys deploy validate status redeploy logs teardown clean registry-login)
+for c in "${cmds[@]}"; do
+	out=$(aegis "$c" --help 2>&1); rc=$?
+	if [ $rc -eq 0 ] && grep -q "Usage: aegis-deploy $c" <<<"$out" && grep -q "Exit status" <<<"$out"; then
+		pass "help-$c"
+	else
+		fail "help-$c" "rc=$rc: $out"
+	fi
+done
+check "top-level-help" bash -c "\"$AEGIS_BIN\" --help | grep -q 'Commands:'"
+check "version" bash -c "\"$AEGIS_BIN\" --version | grep -Eq '^aegis-deploy [0-9]+\.'"
+"$AEGIS_BIN" nosuchcommand >/dev/null 2>&1; [ $? -eq 2 ] && pass "unknown-command-exit-2" || fail "unknown-command-exit-2"
+aegis plan --bogus >/dev/null 2>&1; [ $? -eq 2 ] && pass "unknown-option-exit-2" || fail "unknown-option-exit-2"
+
+# --- init ----------------------------------------------------------------------
+cd "$TMP"
+aegis --env "$TMP/.env" init >"$TMP/init.out" 2>&1; rc=$?
+mode=$(stat -c %a "$TMP/.env" 2>/dev/null)
+if [ $rc -eq 0 ] && [ "$mode" = 600 ]; then pass "init-creates-0600"; else fail "init-creates-0600" "rc=$rc mode=$mode $(cat "$TMP/init.out")"; fi
+pg=$(grep '^POSTGRES_PASSWORD=' "$TMP/.env" | cut -d= -f2-)
+kc=$(grep '^KEYCLOAK_ADMIN_PASSWORD=' "$TMP/.env" | cut -d= -f2-)
+gf=$(grep '^GRAFANA_ADMIN_PASSWORD=' "$TMP/.env" | cut -d= -f2-)
+if [ ${#pg} -ge 32 ] && [ ${#kc} -ge 32 ] && [ "$pg" != "$kc" ] && [ "$kc" != "$gf" ] && [[ "$pg" =~ ^[A-Za-z0-9_-]+$ ]]; then
+	pass "init-secrets-strong-distinct-urlsafe"
+else
+	fail "init-secrets-strong-distinct-urlsafe" "pg=${#pg} kc=${#kc}"
+fi
+if grep -q "$pg" "$TMP/init.out"; then fail "init-does-not-print-secrets"; else pass "init-does-not-print-secrets"; fi
+cp "$TMP/.env" "$TMP/env.before"
+aegis --env "$TMP/.env" init >/dev/null 2>&1; rc=$?
+if [ $rc -ne 0 ] && cmp -s "$TMP/.env" "$TMP/env.before"; then pass "init-never-overwrites"; else fail "init-never-overwrites" "rc=$rc"; fi
+
+# init --fill adds only the missing secrets, preserving every other byte
+printf '# mine\nexport POSTGRES_PASSWORD="kept value" # comment\n\nOTHER=1\nKEYCLOAK_ADMIN_PASSWORD=\n' >"$TMP/fill.env"
+chmod 0640 "$TMP/fill.env"
+aegis --env "$TMP/fill.env" init --fill >/dev/null 2>&1; rc=$?
+head -4 "$TMP/fill.env" >"$TMP/fill.head"
+printf '# mine\nexport POSTGRES_PASSWORD="kept value" # comment\n\nOTHER=1\n' >"$TMP/fill.expect"
+kcv=$(grep '^KEYCLOAK_ADMIN_PASSWORD=' "$TMP/fill.env" | cut -d= -f2-)
+gfv=$(grep '^GRAFANA_ADMIN_PASSWORD=' "$TMP/fill.env" | cut -d= -f2-)
+if [ $rc -eq 0 ] && cmp -s "$TMP/fill.head" "$TMP/fill.expect" && [ ${#kcv} -ge 32 ] && [ ${#gfv} -ge 32 ] && [ "$(grep -c . "$TMP/fill.env")" = 5 ]; then
+	pass "init-fill-preserves-bytes"
+else
+	fail "init-fill-preserves-bytes" "rc=$rc $(cat "$TMP/fill.env")"
+fi
+
+# --- config --------------------------------------------------------------------
+out=$(aegis --env "$TMP/.env" config 2>&1)
+if grep -q "POSTGRES_PASSWORD *\*\*\*\*\*\*\*\*" <<<"$out" && ! grep -q "$pg" <<<"$out"; then pass "config-masks-secrets"; else fail "config-masks-secrets"; fi
+if grep -Eq "RUST_LOG +info +default" <<<"$out"; then pass "config-shows-source"; else fail "config-shows-source" "$out"; fi
+RUST_LOG=debug aegis --env "$TMP/.env" config --json >"$TMP/config.json" 2>/dev/null
+if "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); v={x["name"]:x for x in d["variables"]}; assert v["RUST_LOG"]["source"]=="environment" and v["RUST_LOG"]["value"]=="debug"; assert v["POSTGRES_PASSWORD"]["value"]=="********"' "$TMP/config.json"; then
+	pass "config-json-env-override"
+else
+	fail "config-json-env-override"
+fi
+
+# --- a broken .env names its line ------------------------------------------------
+printf '# c\n\nA=1\nB=2\n\nC=3\nD="unterminated\n' >"$TMP/broken.env"
+out=$(aegis --env "$TMP/broken.env" plan 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "broken.env:7:" <<<"$out"; then pass "broken-line-7"; else fail "broken-line-7" "rc=$rc $out"; fi
+printf 'AEGIS_HTTP_PORT=99999\n' >"$TMP/port.env"
+out=$(aegis --env "$TMP/port.env" plan 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "port.env:1: AEGIS_HTTP_PORT" <<<"$out"; then pass "bad-port-named"; else fail "bad-port-named" "rc=$rc $out"; fi
+
+# --- profiles --------------------------------------------------------------------
+out=$(aegis --env "$TMP/.env" plan --profile nosuch 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "available: development, full, minimal" <<<"$out"; then pass "unknown-profile-lists"; else fail "unknown-profile-lists" "$out"; fi
+
+# --- plan ------------------------------------------------------------------------
+aegis --env "$TMP/.env" plan --profile full --json >"$TMP/plan.json" 2>"$TMP/plan.err"
+if "$PY" - "$TMP/plan.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+tier = {}
+for i, t in enumerate(d["tiers"]):
+    for p in t:
+        tier[p] = i
+assert len(tier) == 8, tier
+for later in ("iam", "temporal", "core"):
+    assert tier["database"] < tier[later], (later, tier)
+assert tier["core"] < tier["seal-gateway"]
+PY
+then pass "plan-full-database-first"; else fail "plan-full-database-first" "$(cat "$TMP/plan.err")"; fi
+
+# plan works without a .env (secrets stay unresolved) and without required secrets
+if aegis --env "$TMP/none.env" plan --profile full >/dev/null 2>&1; then pass "plan-without-env"; else fail "plan-without-env"; fi
+
+# --- render: a hostile password comes out exactly ----------------------------------
+hostile=$' lead "dq" \'sq\' key: val #hash\nsecond line'
+{
+	printf 'POSTGRES_PASSWORD="%s"\n' "$(printf '%s' "$hostile" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\$/\\$/g' | awk 'BEGIN{ORS="\\n"} {print}' | sed 's/\\n$//')"
+	echo "KEYCLOAK_ADMIN_PASSWORD=k"
+	echo "GRAFANA_ADMIN_PASSWORD=g"
+} >"$TMP/hostile.env"
+aegis --env "$TMP/hostile.env" render --profile full --pod database >"$TMP/db.yaml" 2>"$TMP/render.err"; rc=$?
+if [ $rc -eq 0 ] && "$PY" - "$TMP/db.yaml" "$hostile" <<'PY'
+import sys
+try:
+    import yaml
+except ImportError:
+    sys.exit(3)
+want = sys.argv[2]
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+pod = [d for d in docs if d.get("kind") == "Pod"][0]
+found = False
+for c in pod["spec"]["containers"]:
+    for e in c.get("env", []):
+        if e["name"] == "POSTGRES_PASSWORD":
+            assert e["value"] == want, repr(e["value"])
+            found = True
+assert found
+PY
+then pass "render-hostile-password-exact"; else fail "render-hostile-password-exact" "rc=$rc $(cat "$TMP/render.err")"; fi
+
+# an undefined variable without default names template file:line and the variable
+printf 'KEYCLOAK_ADMIN_PASSWORD=k\nGRAFANA_ADMIN_PASSWORD=g\n' >"$TMP/nopg.env"
+out=$(aegis --env "$TMP/nopg.env" render --profile full --pod database 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -Eq "kube/[a-z-]+/pod.yaml:[0-9]+: .*POSTGRES_PASSWORD" <<<"$out"; then pass "render-undefined-names-template-line"; else fail "render-undefined-names-template-line" "rc=$rc $out"; fi
+# KEYCLOAK_ADMIN_PASSWORD is required only where iam is deployed
+printf 'POSTGRES_PASSWORD=p\n' >"$TMP/minimal.env"
+if aegis --env "$TMP/minimal.env" render --profile minimal >/dev/null 2>&1; then pass "required-only-where-used"; else fail "required-only-where-used"; fi
+
+# render --out: files holding secrets are 0600 in a 0700 directory
+aegis --env "$TMP/.env" render --profile full --out "$TMP/rendered" >/dev/null 2>&1
+dmode=$(stat -c %a "$TMP/rendered" 2>/dev/null); fmode=$(stat -c %a "$TMP/rendered/database.yaml" 2>/dev/null)
+if [ "$dmode" = 700 ] && [ "$fmode" = 600 ]; then pass "render-out-private"; else fail "render-out-private" "dir=$dmode file=$fmode"; fi
+
+# --- generate-keys -----------------------------------------------------------------
+aegis generate-keys --dir "$TMP/seal" >"$TMP/keys.out" 2>&1; rc=$?
+if [ $rc -eq 0 ] && openssl pkey -in "$TMP/seal/private.pem" -noout -text 2>/dev/null | head -1 | grep -q ED25519 \
+	&& [ "$(stat -c %a "$TMP/seal/private.pem")" = 600 ] && [ "$(stat -c %a "$TMP/seal")" = 700 ] \
+	&& [ "$(stat -c %a "$TMP/seal/public.pem")" = 644 ] && grep -q "SHA256:" "$TMP/keys.out"; then
+	pass "generate-keys-ed25519"
+else
+	fail "generate-keys-ed25519" "rc=$rc $(cat "$TMP/keys.out")"
+fi
+exit 0
