@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include <math.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -172,6 +174,12 @@ void report_failure(const deployment *d, size_t i, const rollout_pod *st)
 	}
 }
 
+/* Seconds rounded to the millisecond (epoch times stay exact to the ms). */
+static json_t *ms_real(double v, bool present)
+{
+	return present ? json_real(floor(v * 1000.0 + 0.5) / 1000.0) : json_null();
+}
+
 json_t *report_rollout_json(const deployment *d, const rollout_pod *states, int rc,
 			    double duration_s)
 {
@@ -181,12 +189,10 @@ json_t *report_rollout_json(const deployment *d, const rollout_pod *states, int 
 		json_t *o = json_pack("{s:s, s:s, s:i, s:s}", "name", d->pods[i].name, "pod_name",
 				      d->pods[i].pod_name, "tier", (int)d->plan.tier_of[i], "result",
 				      rollout_state_name(st->state));
-		json_object_set_new(o, "start_s", st->start >= 0 ? json_real(st->start) : json_null());
-		json_object_set_new(o, "ready_s", st->ready >= 0 ? json_real(st->ready) : json_null());
-		json_object_set_new(o, "started_at",
-				    st->start >= 0 ? json_real(st->start_epoch) : json_null());
-		json_object_set_new(o, "ready_at",
-				    st->ready >= 0 ? json_real(st->ready_epoch) : json_null());
+		json_object_set_new(o, "start_s", ms_real(st->start, st->start >= 0));
+		json_object_set_new(o, "ready_s", ms_real(st->ready, st->ready >= 0));
+		json_object_set_new(o, "started_at", ms_real(st->start_epoch, st->start >= 0));
+		json_object_set_new(o, "ready_at", ms_real(st->ready_epoch, st->ready >= 0));
 		if (st->error)
 			json_object_set_new(o, "error", json_string(st->error));
 		if (st->container)
@@ -197,13 +203,14 @@ json_t *report_rollout_json(const deployment *d, const rollout_pod *states, int 
 			json_object_set_new(o, "logs", json_string(st->logs));
 		json_array_append_new(pods, o);
 	}
-	return json_pack("{s:s, s:s, s:f, s:o}", "profile", d->prof.name, "result",
-			 rc == 0 ? "ok" : "failed", "duration_s", duration_s, "pods", pods);
+	return json_pack("{s:s, s:s, s:o, s:o}", "profile", d->prof.name, "result",
+			 rc == 0 ? "ok" : "failed", "duration_s", ms_real(duration_s, true), "pods",
+			 pods);
 }
 
 void report_print_json(json_t *js)
 {
-	json_dumpf(js, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+	json_dumpf(js, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	putchar('\n');
 	fflush(stdout);
 }

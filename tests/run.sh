@@ -11,6 +11,9 @@ export AEGIS_TEST_ROOT="$root"
 export AEGIS_BIN="$root/build/asan/aegis-deploy"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# Every test talks to the isolated test Podman (never the machine's own pods).
+unset CONTAINERS_CONF CONTAINERS_STORAGE_CONF
+. tests/podman/env.sh
 
 passed=0 failed=0 skipped=0
 log=$(mktemp)

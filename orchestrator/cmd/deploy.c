@@ -58,7 +58,9 @@ int deploy_main(struct cli *cli, const char *only_pod, int timeout_s)
 	if (!network)
 		network = "aegis-network";
 	double t0 = mono();
-	int rc = report_open_podman(cli, &d.cfg, &pm, &err);
+	int rc = rollout_check(&d, selected, &err);
+	if (rc == 0)
+		rc = report_open_podman(cli, &d.cfg, &pm, &err);
 	reporter *rep = NULL;
 	if (rc == 0) {
 		cli_info(cli, "deploying profile %s (%zu pods, %zu tiers) on network %s", d.prof.name,

@@ -1,4 +1,5 @@
 /* aegis-deploy validate: every health check of the profile's pods, at once. */
+#include <math.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <time.h>
@@ -64,12 +65,12 @@ COMMAND(validate)
 			json_array_append_new(
 				arr, json_pack("{s:s, s:s, s:s, s:b, s:f, s:s}", "pod", p->name,
 					       "container", p->containers[k->container].name, "check",
-					       k->target, "ok", k->ok, "latency_ms", k->latency_ms,
+					       k->target, "ok", k->ok, "latency_ms", round(k->latency_ms * 10.0) / 10.0,
 					       "detail", k->detail));
 		}
 		json_t *js = json_pack("{s:s, s:b, s:i, s:i, s:f, s:o}", "profile", d.prof.name,
 				       "ok", failed == 0, "passed", (int)(n - failed), "failed",
-				       (int)failed, "duration_s", took, "checks", arr);
+				       (int)failed, "duration_s", round(took * 1000.0) / 1000.0, "checks", arr);
 		report_print_json(js);
 		json_decref(js);
 	} else {

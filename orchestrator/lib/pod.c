@@ -257,6 +257,11 @@ static int read_volumes(const struct reader *r, yaml_node_t *spec, pod *out)
 		    get_str(r, get(r, seq_at(r, vols, i), "persistentVolumeClaim"), "claimName");
 		if (claim)
 			strv_push(&out->volumes, &out->nvolumes, claim);
+		yaml_node_t *hp = get(r, seq_at(r, vols, i), "hostPath");
+		const char *type = get_str(r, hp, "type");
+		const char *path = get_str(r, hp, "path");
+		if (path && type && strcmp(type, "Socket") == 0 && !unresolved(path))
+			strv_push(&out->sockets, &out->nsockets, path);
 	}
 	return 0;
 }
@@ -341,6 +346,9 @@ void pod_free(pod *p)
 	for (size_t i = 0; i < p->nvolumes; i++)
 		free(p->volumes[i]);
 	free(p->volumes);
+	for (size_t i = 0; i < p->nsockets; i++)
+		free(p->sockets[i]);
+	free(p->sockets);
 	for (size_t i = 0; i < p->nports; i++)
 		free(p->ports[i].protocol);
 	free(p->ports);

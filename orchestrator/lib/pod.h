@@ -50,6 +50,8 @@ typedef struct pod {
 	size_t ncontainers;
 	char **volumes; /* persistentVolumeClaim claim names */
 	size_t nvolumes;
+	char **sockets; /* hostPath volumes of type Socket: paths that must exist */
+	size_t nsockets;
 	port_map *ports;
 	size_t nports;
 } pod;

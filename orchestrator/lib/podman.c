@@ -809,12 +809,19 @@ int podman_network_exists(podman *pm, const char *name, bool *yes, aerr_t *err)
 	return exists(pm, "networks", name, yes, err);
 }
 
+int podman_network_inspect(podman *pm, const char *name, json_t **out, aerr_t *err)
+{
+	return inspect(pm, "networks", name, out, err);
+}
+
 int podman_network_create(podman *pm, const char *name, aerr_t *err)
 {
-	return call_json(
-	    pm, "POST", "/libpod/networks/create",
-	    json_pack("{s:s, s:{s:s}}", "name", name, "labels", PART_OF_LABEL, PART_OF_VALUE), NULL,
-	    NULL, NULL, err);
+	/* The API, unlike the CLI, leaves DNS off unless asked: pods resolve
+	 * each other by name only through aardvark-dns. */
+	return call_json(pm, "POST", "/libpod/networks/create",
+			 json_pack("{s:s, s:b, s:{s:s}}", "name", name, "dns_enabled", 1, "labels",
+				   PART_OF_LABEL, PART_OF_VALUE),
+			 NULL, NULL, NULL, err);
 }
 
 /* A removal report: [{"Name"|"Id": ..., "Err": null|"why"}] or one object. */

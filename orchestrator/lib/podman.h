@@ -68,7 +68,9 @@ int podman_logs(podman *pm, const char *container, int tail, bool follow, int fd
 		aerr_t *err);
 
 int podman_network_exists(podman *pm, const char *name, bool *exists, aerr_t *err);
-/* Create with label app.kubernetes.io/part-of=aegis. */
+/* GET /libpod/networks/NAME/json; *OUT NULL when there is no such network. */
+int podman_network_inspect(podman *pm, const char *name, json_t **out, aerr_t *err);
+/* Create a bridge with DNS (aardvark-dns), labelled app.kubernetes.io/part-of=aegis. */
 int podman_network_create(podman *pm, const char *name, aerr_t *err);
 int podman_network_remove(podman *pm, const char *name, aerr_t *err);
 int podman_volume_exists(podman *pm, const char *name, bool *exists, aerr_t *err);

@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,10 +53,21 @@ int rollout_prepare(podman *pm, const deployment *d, const char *network,
 		    void (*pull_progress)(void *, const char *), void *ctx, aerr_t *err)
 {
 	bool exists = false;
-	if (podman_network_exists(pm, network, &exists, err) < 0)
+	json_t *net = NULL;
+	if (podman_network_inspect(pm, network, &net, err) < 0)
 		return -1;
-	if (!exists && podman_network_create(pm, network, err) < 0)
+	if (!net && podman_network_create(pm, network, err) < 0)
 		return -1;
+	if (net) {
+		bool dns = json_is_true(json_object_get(net, "dns_enabled"));
+		json_decref(net);
+		if (!dns)
+			return aerr_set(err, AEGIS_ECONFIG,
+					"network %s exists without DNS, so pods could not reach each "
+					"other by name; remove it (aegis-deploy clean, or podman "
+					"network rm %s) and deploy again",
+					network, network);
+	}
 	for (size_t i = 0; i < d->npods; i++) {
 		const pod *p = &d->pods[i];
 		for (size_t v = 0; v < p->nvolumes; v++) {
@@ -192,8 +204,10 @@ static void *pod_worker(void *arg)
 		podman_close(pm);
 		return NULL;
 	}
+	/* Probing starts at once: initialDelaySeconds only delays when failures
+	 * begin to count, and here only the timeout fails a pod, so waiting it
+	 * out would just make every rollout slower than the service. */
 	set_state(sh, i, ROLL_STARTING);
-	double played = mono_s();
 	double deadline = sh->states[i].start + sh->t0_mono + sh->opts->timeout_s;
 	bool *ready = xcalloc(p->ncontainers, sizeof *ready);
 	char last[1024] = "";
@@ -220,12 +234,6 @@ static void *pod_worker(void *arg)
 			}
 			if (run == 0) {
 				snprintf(last, sizeof last, "%s", why);
-				last_c = c;
-				continue;
-			}
-			if (mono_s() - played < ct->readiness.initial_delay_s) {
-				snprintf(last, sizeof last, "waiting %d s (initialDelaySeconds)",
-					 ct->readiness.initial_delay_s);
 				last_c = c;
 				continue;
 			}
@@ -264,6 +272,41 @@ static void *pod_worker(void *arg)
 	return NULL;
 }
 
+/* What would make a rollout fail for certain is refused before anything is
+ * created: a socket a pod mounts that is missing, a network probe on a port
+ * that is not published (it could never pass). */
+int rollout_check(const deployment *d, const bool *selected, aerr_t *err)
+{
+	for (size_t i = 0; i < d->npods; i++) {
+		if (selected && !selected[i])
+			continue;
+		const pod *p = &d->pods[i];
+		for (size_t k = 0; k < p->nsockets; k++) {
+			struct stat sb;
+			if (stat(p->sockets[k], &sb) == 0 && S_ISSOCK(sb.st_mode))
+				continue;
+			return aerr_set(err, AEGIS_ECONFIG,
+					"pod %s mounts the socket %s, which does not exist; start "
+					"Podman's API socket first (systemctl --user enable --now "
+					"podman.socket, or: podman system service --time=0 unix://%s &) "
+					"or set CONTAINER_SOCK to the socket it listens on",
+					p->name, p->sockets[k], p->sockets[k]);
+		}
+		for (size_t c = 0; c < p->ncontainers; c++) {
+			const probe *pr = &p->containers[c].readiness;
+			if ((pr->kind == PROBE_HTTP || pr->kind == PROBE_TCP) && pr->host_port <= 0) {
+				cleanup_free char *what = probe_describe(pr);
+				return aerr_set(err, AEGIS_ECONFIG,
+						"pod %s, container %s: readiness probe %s uses port %d, "
+						"which is not published on the host (give it a hostPort in "
+						"kube/%s/pod.yaml)",
+						p->name, p->containers[c].name, what, pr->port, p->name);
+			}
+		}
+	}
+	return 0;
+}
+
 int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod *states,
 		aerr_t *err)
 {
@@ -275,12 +318,14 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 		.t0_mono = mono_s(),
 		.t0_wall = wall_s(),
 	};
-	pthread_mutex_init(&sh.lock, NULL);
 	for (size_t i = 0; i < d->npods; i++) {
 		states[i] = (rollout_pod){.start = -1, .ready = -1};
 		if (opts->selected && !opts->selected[i])
 			states[i].state = ROLL_SKIPPED;
 	}
+	if (rollout_check(d, opts->selected, err) < 0)
+		return -1;
+	pthread_mutex_init(&sh.lock, NULL);
 	int rc = 0;
 	for (size_t t = 0; t < d->plan.ntiers && rc == 0; t++) {
 		const plan_tier *tier = &d->plan.tiers[t];

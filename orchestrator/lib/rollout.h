@@ -47,6 +47,9 @@ typedef struct rollout_opts {
 
 /* Ensure the network, the pods' named volumes and their images exist
  * (pulling missing images; PULL_PROGRESS gets the pull's status lines). */
+/* Refuse (status 2) what could never succeed: a missing socket that a pod
+ * mounts, a network probe on an unpublished port.  SELECTED as in rollout_opts. */
+int rollout_check(const deployment *d, const bool *selected, aerr_t *err);
 int rollout_prepare(podman *pm, const deployment *d, const char *network,
 		    void (*pull_progress)(void *, const char *), void *ctx, aerr_t *err);
 

@@ -13,7 +13,10 @@ trap 'rm -rf "$TMP"' EXIT
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1${2:+: $2}"; }
-skip() { echo "SKIP $1${2:+ ($2)}"; }
+# With AEGIS_TEST_NO_SKIP=1 (set by .ci/run) a skip is a failure.
+skip() {
+	if [ "${AEGIS_TEST_NO_SKIP:-}" = 1 ]; then echo "FAIL $1 (would skip: ${2:-})"; else echo "SKIP $1${2:+ ($2)}"; fi
+}
 check() {
 	local name=$1; shift
 	if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi

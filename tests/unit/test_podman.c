@@ -76,9 +76,12 @@ static podman *service(void)
 		return pm;
 	opened = true;
 	snprintf(prefix, sizeof prefix, "aegis-unittest-%d", (int)getpid());
+	/* tests/run.sh exports the isolated test Podman (tests/podman/env.sh);
+	 * run alone, the binary uses the test containers.conf. */
 	char *rel = xasprintf("%s/tests/podman/containers.conf", harness_root());
 	char *conf = realpath(rel, NULL);
-	setenv("CONTAINERS_CONF", conf ? conf : rel, 1);
+	if (!getenv("CONTAINERS_CONF"))
+		setenv("CONTAINERS_CONF", conf ? conf : rel, 1);
 	free(conf);
 	free(rel);
 	aerr_t err = {0};

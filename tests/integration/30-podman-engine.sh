@@ -1,0 +1,278 @@
+# The engine against real Podman (rootful, isolated test Podman; see
+# tests/podman/env.sh): full deploy in tier order, validate, a stopped
+# container, redeploy keeping other containers, volume data across teardown +
+# deploy, clean, a failing readiness probe, an image that cannot be pulled,
+# and the Podman API answering errors.  Every image is the stand-in.
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/podman/env.sh"
+
+names=(deploy-full tiers-in-order containers-created-after-deps validate-all-pass status-all-running
+	validate-stopped-container redeploy-keeps-others redeploy-unknown-pod teardown-keeps-volumes
+	volume-data-survives clean-removes logs-tail failing-probe-diagnostic failing-probe-json
+	pull-error-names-image api-error-names-endpoint missing-socket-refused)
+if [ "$(id -u)" -ne 0 ]; then
+	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
+	exit 0
+fi
+if ! podman_available; then
+	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
+	exit 0
+fi
+
+# A long-lived API service on a test socket: the pods mount CONTAINER_SOCK.
+SOCK=$TMP/podman.sock
+podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
+service_pid=$!
+for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+ENV=$TMP/.env
+cleanup() {
+	aegis --env "$ENV" clean --yes >/dev/null 2>&1
+	kill "$service_pid" 2>/dev/null
+	wait "$service_pid" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# .env: generated secrets (init), the test socket, every image the stand-in.
+cp "$ROOT/.env.example" "$TMP/.env.example"
+(cd "$TMP" && "$AEGIS_BIN" --root "$ROOT" init >/dev/null)
+{
+	echo "CONTAINER_SOCK=$SOCK"
+	for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done
+} >>"$ENV"
+A() { aegis --env "$ENV" "$@"; }
+json() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
+
+# Start from nothing (the isolated test Podman only).
+A clean --yes >/dev/null 2>&1
+
+# --- full deploy, tier order -----------------------------------------------------
+start=$(date +%s)
+A deploy --profile full --json --timeout 120 >"$TMP/deploy.json" 2>"$TMP/deploy.err"; rc=$?
+if [ $rc -eq 0 ] && json "$TMP/deploy.json" 'assert d["result"]=="ok" and len(d["pods"])==8 and all(p["result"]=="ready" for p in d["pods"])'; then
+	pass deploy-full
+else
+	fail deploy-full "rc=$rc $(tail -5 "$TMP/deploy.err")"
+fi
+echo "   full deploy: $(( $(date +%s) - start )) s"
+
+# Every pod of tier t starts after every pod of tier t-1 is ready, and after
+# each of its own dependencies is ready.
+deps_py='
+import json, subprocess, sys
+d = json.load(open(sys.argv[1]))
+pods = {p["name"]: p for p in d["pods"]}
+plan = json.loads(subprocess.check_output(sys.argv[2:] + ["plan", "--profile", "full", "--json"]))
+bad = []
+tiers = {}
+for p in d["pods"]:
+    tiers.setdefault(p["tier"], []).append(p)
+for t in sorted(tiers):
+    if t == 0: continue
+    prev_ready = max(p["ready_at"] for p in tiers[t - 1])
+    for p in tiers[t]:
+        if p["started_at"] < prev_ready:
+            bad.append("%s started %.3f s before tier %d was ready" % (p["name"], prev_ready - p["started_at"], t - 1))
+for entry in plan["pods"]:
+    for dep in entry.get("depends", []):
+        if dep in pods and pods[entry["name"]]["started_at"] < pods[dep]["ready_at"]:
+            bad.append("%s started before its dependency %s was ready" % (entry["name"], dep))
+print("; ".join(bad))
+sys.exit(1 if bad or len(tiers) != 4 else 0)
+'
+if out=$("$PY" -c "$deps_py" "$TMP/deploy.json" "$AEGIS_BIN" --root "$ROOT" --env "$ENV" 2>&1); then
+	pass tiers-in-order
+else
+	fail tiers-in-order "$out"
+fi
+
+# The same from Podman's side: each container's creation time against the
+# ready time the rollout recorded for the pods it depends on.
+created_py='
+import json, subprocess, sys
+d = json.load(open(sys.argv[1]))
+ready = {p["name"]: p["ready_at"] for p in d["pods"]}
+plan = json.loads(subprocess.check_output(sys.argv[2:] + ["plan", "--profile", "full", "--json"]))
+bad = []
+for entry in plan["pods"]:
+    deps = [x for x in entry.get("depends", []) if x in ready]
+    if not deps: continue
+    ids = subprocess.check_output(["podman", "ps", "-a", "-q", "--filter", "pod=pod-" + entry["name"]]).split()
+    for c in json.loads(subprocess.check_output(["podman", "inspect"] + [i.decode() for i in ids])):
+        ts = subprocess.check_output(["podman", "inspect", "--format", "{{.Created.Unix}}.{{.Created.Nanosecond}}", c["Id"]]).decode().strip()
+        sec, ns = ts.split(".")
+        t = int(sec) + int(ns) / 1e9
+        for dep in deps:
+            if t < ready[dep]:
+                bad.append("%s created %.3f s before %s was ready" % (c["Name"], ready[dep] - t, dep))
+print("; ".join(bad))
+sys.exit(1 if bad else 0)
+'
+if out=$("$PY" -c "$created_py" "$TMP/deploy.json" "$AEGIS_BIN" --root "$ROOT" --env "$ENV" 2>&1); then
+	pass containers-created-after-deps
+else
+	fail containers-created-after-deps "$out"
+fi
+
+# --- validate and status -------------------------------------------------------------
+A validate --profile full --json >"$TMP/validate.json" 2>"$TMP/validate.err"; rc=$?
+if [ $rc -eq 0 ] && json "$TMP/validate.json" 'assert d["ok"] and d["failed"]==0 and d["passed"]>=16 and all(c["ok"] for c in d["checks"])'; then
+	pass validate-all-pass
+else
+	fail validate-all-pass "rc=$rc $(cat "$TMP/validate.err")"
+fi
+A status --profile full --json >"$TMP/status.json" 2>&1; rc=$?
+if [ $rc -eq 0 ] && json "$TMP/status.json" 'ps=d["pods"]; assert len(ps)==8 and all(p["state"]=="Running" and p["running"]==p["containers"] for p in ps), ps'; then
+	pass status-all-running
+else
+	fail status-all-running "rc=$rc $(head -c 600 "$TMP/status.json")"
+fi
+
+# --- a stopped container ------------------------------------------------------------
+podman stop -t 1 pod-storage-seaweedfs-filer >/dev/null 2>&1
+out=$(A validate --profile full 2>&1); rc=$?
+if [ $rc -eq 1 ] && grep -q 'seaweedfs-filer.*FAIL' <<<"$out"; then
+	pass validate-stopped-container
+else
+	fail validate-stopped-container "rc=$rc $out"
+fi
+
+# --- redeploy one pod: the others' containers are untouched --------------------------
+# every container (infra included) of every pod but storage, with its ID
+others() {
+	for p in core database temporal secrets iam observability seal-gateway; do
+		podman ps -a --no-trunc --filter "pod=pod-$p" --format "$p {{.Names}} {{.ID}}"
+	done | sort
+}
+others >"$TMP/before"
+A redeploy --profile full --pod storage --timeout 60 >"$TMP/redeploy.out" 2>&1; rc=$?
+others >"$TMP/after"
+new_filer=$(podman inspect --format '{{.State.Status}}' pod-storage-seaweedfs-filer 2>/dev/null)
+if [ $rc -eq 0 ] && cmp -s "$TMP/before" "$TMP/after" && [ "$(wc -l <"$TMP/before")" -ge 20 ] && [ "$new_filer" = running ] &&
+	A validate --profile full >/dev/null 2>&1; then
+	pass redeploy-keeps-others
+else
+	fail redeploy-keeps-others "rc=$rc filer=$new_filer $(diff "$TMP/before" "$TMP/after" | head -5) $(tail -3 "$TMP/redeploy.out")"
+fi
+out=$(A redeploy --profile full nosuchpod 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "unknown pod 'nosuchpod'.*valid: .*seal-gateway" <<<"$out"; then
+	pass redeploy-unknown-pod
+else
+	fail redeploy-unknown-pod "rc=$rc $out"
+fi
+
+# --- logs --------------------------------------------------------------------------------
+out=$(A logs core --tail 1 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c '^standin: ready' <<<"$out")" = 1 ] && ! grep -q 'standin: starting' <<<"$out"; then
+	pass logs-tail
+else
+	fail logs-tail "rc=$rc $out"
+fi
+
+# --- volume data across teardown + deploy; clean ------------------------------------
+podman exec pod-database-postgres sh -c 'echo kept-$PPID > /var/lib/postgresql/data/aegis-test-marker; cat /var/lib/postgresql/data/aegis-test-marker' >"$TMP/marker" 2>&1
+A teardown --profile full --timeout 5 >"$TMP/teardown.out" 2>&1; rc=$?
+pods_left=$(podman pod ls -q | wc -l)
+if [ $rc -eq 0 ] && [ "$pods_left" = 0 ] && podman volume exists aegis-postgres-data && podman network exists aegis-network; then
+	pass teardown-keeps-volumes
+else
+	fail teardown-keeps-volumes "rc=$rc pods left=$pods_left $(tail -3 "$TMP/teardown.out")"
+fi
+A deploy --profile full --timeout 120 >"$TMP/deploy2.out" 2>&1; rc=$?
+got=$(podman exec pod-database-postgres cat /var/lib/postgresql/data/aegis-test-marker 2>&1)
+if [ $rc -eq 0 ] && [ -s "$TMP/marker" ] && [ "$got" = "$(cat "$TMP/marker")" ]; then
+	pass volume-data-survives
+else
+	fail volume-data-survives "rc=$rc wrote='$(cat "$TMP/marker")' read='$got'"
+fi
+A clean --yes >"$TMP/clean.out" 2>&1; rc=$?
+vols=$(podman volume ls -q --filter name=aegis- | wc -l)
+if [ $rc -eq 0 ] && [ "$vols" = 0 ] && ! podman network exists aegis-network && [ "$(podman pod ls -q | wc -l)" = 0 ] &&
+	grep -q 'removed volume aegis-postgres-data' "$TMP/clean.out"; then
+	pass clean-removes
+else
+	fail clean-removes "rc=$rc volumes left=$vols $(tail -3 "$TMP/clean.out")"
+fi
+
+# --- a pod whose probe never passes -------------------------------------------------
+broken=$(standin_variant never-ready STANDIN_FAIL=1)
+cp "$ENV" "$TMP/broken.env"
+echo "OPENBAO_IMAGE=$broken" >>"$TMP/broken.env"
+t0=$(date +%s.%N)
+out=$(aegis --env "$TMP/broken.env" deploy --profile minimal --timeout 4 2>&1); rc=$?
+took=$(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || "$PY" -c "print($(date +%s.%N) - $t0)")
+core_exists=$(podman pod exists pod-core && echo yes || echo no)
+if [ $rc -eq 1 ] && "$PY" -c "import sys; sys.exit(0 if float(sys.argv[1]) < 4 + 10 else 1)" "$took" &&
+	grep -q 'pod secrets (pod-secrets) failed' <<<"$out" && grep -q 'container:  openbao' <<<"$out" &&
+	grep -q 'probe:      httpGet :8200/v1/sys/health' <<<"$out" && grep -q 'last error: not ready after 4 s: GET http://127.0.0.1:8200' <<<"$out" &&
+	grep -q '| standin: STANDIN_FAIL=1, never answering' <<<"$out" && [ "$core_exists" = no ]; then
+	pass failing-probe-diagnostic
+else
+	fail failing-probe-diagnostic "rc=$rc took=${took}s core=$core_exists $out"
+fi
+echo "   failing deploy with --timeout 4 took ${took} s"
+aegis --env "$TMP/broken.env" deploy --profile minimal --timeout 2 --json >"$TMP/broken.json" 2>/dev/null; rc=$?
+if [ $rc -eq 1 ] && json "$TMP/broken.json" 'p={x["name"]:x for x in d["pods"]}; assert d["result"]=="failed" and p["secrets"]["result"]=="failed" and p["secrets"]["container"]=="openbao" and "never answering" in p["secrets"]["logs"] and p["core"]["result"]=="waiting"'; then
+	pass failing-probe-json
+else
+	fail failing-probe-json "rc=$rc $(head -c 800 "$TMP/broken.json")"
+fi
+A clean --yes >/dev/null 2>&1
+
+# --- an image that cannot be pulled ---------------------------------------------------
+cp "$ENV" "$TMP/nopull.env"
+echo "OPENBAO_IMAGE=localhost:1/aegis-test/missing:1.0" >>"$TMP/nopull.env"
+out=$(aegis --env "$TMP/nopull.env" deploy --profile minimal --timeout 10 2>&1); rc=$?
+if [ $rc -eq 1 ] && grep -q 'localhost:1/aegis-test/missing:1.0' <<<"$out" && grep -qi 'registry localhost:1' <<<"$out"; then
+	pass pull-error-names-image
+else
+	fail pull-error-names-image "rc=$rc $out"
+fi
+
+# --- the Podman API answering an error --------------------------------------------
+# A socket whose server answers every request like a failing libpod: HTTP 500
+# with Podman's error body.
+"$PY" - "$TMP/broken.sock" >"$TMP/fake.log" 2>&1 <<'PYEOF' &
+import socketserver, sys, json
+from http.server import BaseHTTPRequestHandler
+class H(BaseHTTPRequestHandler):
+    def answer(self):
+        if self.path.endswith("/_ping"):
+            body = b"OK"
+            self.send_response(200)
+        else:
+            body = json.dumps({"cause": "database is locked", "message": "getting pods: database is locked", "response": 500}).encode()
+            self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    do_GET = do_POST = do_DELETE = answer
+    def log_message(self, *a): pass
+class S(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    def get_request(self):
+        r, _ = super().get_request()
+        return r, ["local", 0]
+S(sys.argv[1], H).serve_forever()
+PYEOF
+fake_pid=$!
+for _ in $(seq 50); do [ -S "$TMP/broken.sock" ] && break; sleep 0.1; done
+out=$(CONTAINER_SOCK=$TMP/broken.sock aegis --env "$ENV" status --profile full 2>&1); rc=$?
+kill "$fake_pid" 2>/dev/null
+if [ $rc -eq 1 ] && grep -q '/libpod/' <<<"$out" && grep -q '500' <<<"$out" && grep -q 'getting pods: database is locked' <<<"$out"; then
+	pass api-error-names-endpoint
+else
+	fail api-error-names-endpoint "rc=$rc $out"
+fi
+
+# --- a missing socket ---------------------------------------------------------------
+# status and validate start a private service; deploy refuses up front because
+# the pods mount the socket.
+out=$(CONTAINER_SOCK=$TMP/nowhere/podman.sock aegis --env "$ENV" deploy --profile minimal 2>&1); rc=$?
+out2=$(CONTAINER_SOCK=$TMP/nowhere/podman.sock aegis --env "$ENV" status --profile minimal 2>&1); rc2=$?
+if [ $rc -eq 2 ] && grep -q "mounts the socket $TMP/nowhere/podman.sock, which does not exist" <<<"$out" &&
+	[ $rc2 -eq 0 ] && grep -q 'absent' <<<"$out2" && ! pgrep -f "$TMP/.*private" >/dev/null; then
+	pass missing-socket-refused
+else
+	fail missing-socket-refused "deploy rc=$rc $out / status rc=$rc2 $out2"
+fi
