@@ -10,11 +10,13 @@
 
 #include "probe.h"
 
-/* Poll readiness at most every 250 ms, backing off to 500 ms: fast enough to
- * keep a rollout within a few hundred ms of its critical path, slow enough not
- * to hammer a service that is still starting. */
+/* Poll readiness at most every 250 ms; after the first few seconds back off
+ * to 500 ms.  Most services are ready within seconds, and each tier waits for
+ * its slowest pod, so the early polls keep a rollout close to its critical
+ * path; a slow starter is not hammered for minutes. */
 #define POLL_FIRST_MS 250
 #define POLL_MAX_MS 500
+#define POLL_BACKOFF_AFTER_S 5.0
 #define FAILURE_LOG_LINES 20
 
 const char *rollout_state_name(rollout_state s)
@@ -208,6 +210,7 @@ static void *pod_worker(void *arg)
 	 * begin to count, and here only the timeout fails a pod, so waiting it
 	 * out would just make every rollout slower than the service. */
 	set_state(sh, i, ROLL_STARTING);
+	double played = mono_s();
 	double deadline = sh->states[i].start + sh->t0_mono + sh->opts->timeout_s;
 	bool *ready = xcalloc(p->ncontainers, sizeof *ready);
 	char last[1024] = "";
@@ -265,7 +268,8 @@ static void *pod_worker(void *arg)
 			break;
 		}
 		sleep_ms(delay);
-		delay = delay * 5 / 4 > POLL_MAX_MS ? POLL_MAX_MS : delay * 5 / 4;
+		if (mono_s() - played > POLL_BACKOFF_AFTER_S)
+			delay = delay * 5 / 4 > POLL_MAX_MS ? POLL_MAX_MS : delay * 5 / 4;
 	}
 	free(ready);
 	podman_close(pm);

@@ -140,4 +140,16 @@ if [ $rc -eq 0 ] && openssl pkey -in "$TMP/seal/private.pem" -noout -text 2>/dev
 else
 	fail "generate-keys-ed25519" "rc=$rc $(cat "$TMP/keys.out")"
 fi
+# --- README ------------------------------------------------------------------------
+# The configuration reference lists every variable of the schema, every command
+# has a row, and the README names `make test`.
+missing=$(for v in $(sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*\)$/\1/p' "$ROOT/kube/variables.yaml"); do
+	grep -q "\`$v\`" "$ROOT/README.md" || echo "$v"; done | tr '\n' ' ')
+cmds_missing=$(for c in $("$AEGIS_BIN" --help | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p'); do
+	grep -q "^| \`$c" "$ROOT/README.md" || echo "$c"; done | tr '\n' ' ')
+if [ -z "$missing$cmds_missing" ] && grep -q 'make test' "$ROOT/README.md"; then
+	pass "readme-covers-variables-and-commands"
+else
+	fail "readme-covers-variables-and-commands" "variables: $missing commands: $cmds_missing"
+fi
 exit 0

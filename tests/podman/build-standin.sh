@@ -10,6 +10,8 @@
 #   STANDIN_TCP          "port ..."  accept connections (and answer HTTP 200)
 #   STANDIN_READY_DELAY  seconds before anything answers (default 0)
 #   STANDIN_FAIL=1       never answer anything
+#   STANDIN_HTTP_LATENCY seconds each "200 on every path" answer takes
+#                        (benchmarks: checks of a known duration)
 #
 # With neither STANDIN_HTTP nor STANDIN_TCP set it answers every path on every
 # containerPort of the pod templates (kube/*/pod.yaml, read at build time):
@@ -132,6 +134,7 @@ cat >"$dir/standin-http" <<'EOF'
 #!/bin/sh
 # One HTTP exchange on stdin/stdout (nc -e): any request gets 200 "ok".
 cr=$(printf '\r')
+[ -n "${STANDIN_HTTP_LATENCY:-}" ] && sleep "$STANDIN_HTTP_LATENCY"
 read -r request
 while read -r header; do
 	case "$header" in "" | "$cr") break ;; esac
