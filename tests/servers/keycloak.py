@@ -1,0 +1,995 @@
+#!/usr/bin/python3
+"""Keycloak 24 admin REST API test server.
+
+A stateful stand-in for the parts of Keycloak 24 that a bootstrap client
+uses: the OpenID Connect token endpoint (password, refresh_token and
+client_credentials grants), the admin REST API for realms, clients, client
+secrets, realm roles, users, passwords and realm role mappings, the realm's
+discovery document, and the health endpoint.  Status codes, JSON shapes,
+headers and error texts are Keycloak's, so a client that works against this
+should work against Keycloak, and a client that mishandles one of Keycloak's
+failures should fail here too.
+
+Followed: the Keycloak 24 Admin REST API reference
+(keycloak.org/docs-api/24.0.0/rest-api), the Server Administration and
+Securing Applications guides (token endpoint, discovery), and for error texts
+the docs leave out the Keycloak source (github.com/keycloak/keycloak):
+services/.../resources/admin/RealmsAdminResource.java ("Conflict detected. See
+logs for details", "Realm not found."), ClientsResource.java ("Client X already
+exists", "Could not find client"), UsersResource.java ("User exists with same
+username", "User name is missing", "User not found"), UserResource.java
+(reset-password: "No password provided"), RoleMapperResource.java (a role
+mapping must name an existing role by name *and* id, else "Role not found"),
+RoleContainerResource.java, services/error/KeycloakErrorHandler.java (a
+WebApplicationException's message becomes {"error": message}; unauthenticated
+admin calls are {"error":"HTTP 401 Unauthorized"}), and the token endpoint's
+OAuth2 errors (TokenEndpoint.java, ResourceOwnerPasswordCredentialsGrantType:
+bad credentials are 401 invalid_grant "Invalid user credentials").
+
+Endpoints:
+  POST /realms/{realm}/protocol/openid-connect/token   form-encoded; grant_type
+        password | refresh_token | client_credentials; client_secret in the form
+        or HTTP Basic for confidential clients
+  GET  /realms/{realm}/.well-known/openid-configuration
+  GET  /realms/{realm}, GET /realms/{realm}/protocol/openid-connect/certs
+  GET  /health, /health/ready, /health/live           {"status":"UP","checks":[]}
+  GET  POST        /admin/realms
+  GET  PUT DELETE  /admin/realms/{realm}
+  GET  POST        /admin/realms/{realm}/clients       (GET ?clientId=&first=&max=)
+  GET  PUT DELETE  /admin/realms/{realm}/clients/{id}
+  GET  POST        /admin/realms/{realm}/clients/{id}/client-secret
+  GET  POST        /admin/realms/{realm}/roles
+  GET  PUT DELETE  /admin/realms/{realm}/roles/{role-name}
+  GET  POST        /admin/realms/{realm}/users         (GET ?username=&email=
+                                                        &search=&exact=&first=&max=
+                                                        &briefRepresentation=)
+  GET              /admin/realms/{realm}/users/count
+  GET  PUT DELETE  /admin/realms/{realm}/users/{id}
+  PUT              /admin/realms/{realm}/users/{id}/reset-password
+  GET              /admin/realms/{realm}/users/{id}/role-mappings
+  GET  POST DELETE /admin/realms/{realm}/users/{id}/role-mappings/realm
+  GET              /admin/realms/{realm}/users/{id}/role-mappings/realm/composite
+
+Admin calls need "Authorization: Bearer <access token>" from the master realm
+for a user holding the master realm's "admin" role (the bootstrap admin does);
+a missing, bad or expired token is 401 {"error":"HTTP 401 Unauthorized"}, a
+token without the role 403 {"error":"HTTP 403 Forbidden"}.  Tokens are
+JWT-shaped (header.payload.signature, base64url) with exp/iat/iss/sub/azp/sid
+claims; they are signed HS256 with a per-process key, not RS256, because the
+standard library has no RSA, so they must be treated as opaque, which is what
+a client of the admin API does anyway.
+
+As in Keycloak, a realm or a user created without "enabled": true is
+disabled (a disabled realm's token endpoint answers 403 "Realm not enabled", a
+disabled user's password grant 400 "Account disabled"); clients created
+without "directAccessGrantsEnabled": true refuse the password grant; a
+temporary password leaves UPDATE_PASSWORD pending, and the password grant
+then answers 400 "Account is not fully set up".  State is in memory only.
+
+The admin user and password come from KEYCLOAK_ADMIN (default "admin") and
+KEYCLOAK_ADMIN_PASSWORD (required), as for the real container; never argv.
+
+Test-only controls (see common.py): /_test/requests, /_test/reset, /_test/fault.
+
+Run:  KEYCLOAK_ADMIN_PASSWORD=... /usr/bin/python3 tests/servers/keycloak.py
+          [--host 127.0.0.1] [--port 0] [--port-file FILE] [--token-lifetime 60]
+"""
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+from urllib.parse import parse_qs, quote, unquote
+
+# No __pycache__ beside the servers: they run from the work tree.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+VERSION = "24.0.5"
+NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+
+
+def new_uuid():
+    b = bytearray(secrets.token_bytes(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def hash_password(password, salt=None):
+    salt = salt or secrets.token_bytes(16)
+    return {"salt": salt.hex(),
+            "hash": hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 1000).hex()}
+
+
+def check_password(stored, password):
+    if not stored:
+        return False
+    want = hash_password(password, bytes.fromhex(stored["salt"]))["hash"]
+    return hmac.compare_digest(want, stored["hash"])
+
+
+def truthy(v):
+    return str(v).lower() == "true"
+
+
+class KcError(Exception):
+    def __init__(self, status, body, headers=None):
+        super().__init__(str(body))
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+
+
+def err(status, message):
+    """{"error": message}: what KeycloakErrorHandler makes of a
+    WebApplicationException (NotFoundException("User not found"), ...)."""
+    return KcError(status, {"error": message})
+
+
+def err_message(status, message):
+    """{"errorMessage": ...}: ErrorResponse.error()/exists()."""
+    return KcError(status, {"errorMessage": message})
+
+
+def oauth_error(status, error, description):
+    return KcError(status, {"error": error, "error_description": description}, NO_STORE)
+
+
+UNAUTHORIZED = ("HTTP 401 Unauthorized",)
+
+
+class Keycloak(common.App):
+    name = "keycloak"
+
+    def __init__(self, admin_user, admin_password, token_lifetime=60):
+        super().__init__()
+        self.lock = threading.RLock()
+        self.key = secrets.token_bytes(32)
+        self.kid = secrets.token_hex(16)
+        self.realms = {}
+        self.sessions = {}
+        master = self._create_realm({"realm": "master", "enabled": True, "displayName": "Keycloak",
+                                     "displayNameHtml": '<div class="kc-logo-text"><span>Keycloak</span></div>',
+                                     "accessTokenLifespan": token_lifetime})
+        for name, desc in (("admin", "${role_admin}"), ("create-realm", "${role_create-realm}")):
+            self._add_role(master, {"name": name, "description": desc})
+        master["roles"]["admin"]["composite"] = True
+        admin = self._add_user(master, {"username": admin_user, "enabled": True})
+        admin["password"] = hash_password(admin_password)
+        admin["role_ids"].add(master["roles"]["admin"]["id"])
+
+    # --- model ---------------------------------------------------------------
+
+    def _create_realm(self, rep):
+        name = rep["realm"]
+        rid = rep.get("id") or new_uuid()
+        realm = {"id": rid, "name": name, "roles": {}, "clients": {}, "users": {},
+                 "rep": {
+                     "id": rid, "realm": name, "notBefore": 0, "defaultSignatureAlgorithm": "RS256",
+                     "revokeRefreshToken": False, "refreshTokenMaxReuse": 0,
+                     "accessTokenLifespan": 300, "accessTokenLifespanForImplicitFlow": 900,
+                     "ssoSessionIdleTimeout": 1800, "ssoSessionMaxLifespan": 36000,
+                     "ssoSessionIdleTimeoutRememberMe": 0, "ssoSessionMaxLifespanRememberMe": 0,
+                     "offlineSessionIdleTimeout": 2592000, "offlineSessionMaxLifespanEnabled": False,
+                     "offlineSessionMaxLifespan": 5184000, "clientSessionIdleTimeout": 0,
+                     "clientSessionMaxLifespan": 0, "accessCodeLifespan": 60,
+                     "accessCodeLifespanUserAction": 300, "accessCodeLifespanLogin": 1800,
+                     "actionTokenGeneratedByAdminLifespan": 43200, "actionTokenGeneratedByUserLifespan": 300,
+                     # A realm created without "enabled": true is disabled.
+                     "enabled": False, "sslRequired": "external", "registrationAllowed": False,
+                     "registrationEmailAsUsername": False, "rememberMe": False, "verifyEmail": False,
+                     "loginWithEmailAllowed": True, "duplicateEmailsAllowed": False,
+                     "resetPasswordAllowed": False, "editUsernameAllowed": False,
+                     "bruteForceProtected": False, "permanentLockout": False, "maxFailureWaitSeconds": 900,
+                     "minimumQuickLoginWaitSeconds": 60, "waitIncrementSeconds": 60,
+                     "quickLoginCheckMilliSeconds": 1000, "maxDeltaTimeSeconds": 43200,
+                     "failureFactor": 30, "requiredCredentials": ["password"], "otpPolicyType": "totp",
+                     "otpPolicyAlgorithm": "HmacSHA1", "otpPolicyInitialCounter": 0, "otpPolicyDigits": 6,
+                     "otpPolicyLookAheadWindow": 1, "otpPolicyPeriod": 30, "otpPolicyCodeReusable": False,
+                     "browserFlow": "browser", "registrationFlow": "registration",
+                     "directGrantFlow": "direct grant", "resetCredentialsFlow": "reset credentials",
+                     "clientAuthenticationFlow": "clients", "dockerAuthenticationFlow": "docker auth",
+                     "firstBrokerLoginFlow": "first broker login", "attributes": {},
+                     "userManagedAccessAllowed": False, "internationalizationEnabled": False,
+                     "supportedLocales": [], "eventsEnabled": False, "eventsListeners": ["jboss-logging"],
+                     "adminEventsEnabled": False, "adminEventsDetailsEnabled": False,
+                 }}
+        for k, v in rep.items():
+            if k not in ("roles", "clients", "users", "id"):
+                realm["rep"][k] = copy.deepcopy(v)
+        self.realms[name] = realm
+        default = self._add_role(realm, {"name": "default-roles-" + name, "description": "${role_default-roles}"})
+        default["composite"] = True
+        for n, d in (("offline_access", "${role_offline-access}"), ("uma_authorization", "${role_uma_authorization}")):
+            r = self._add_role(realm, {"name": n, "description": d})
+            default["composites"].append(r["id"])
+        for cid, public in (("account", True), ("account-console", True), ("admin-cli", True),
+                            ("broker", False), ("realm-management" if name != "master" else "master-realm", False),
+                            ("security-admin-console", True)):
+            c = self._add_client(realm, {"clientId": cid, "publicClient": public,
+                                         "name": "${client_%s}" % cid.replace("-", "_"),
+                                         "directAccessGrantsEnabled": cid == "admin-cli",
+                                         "standardFlowEnabled": cid not in ("admin-cli", "broker")})
+            if cid in ("broker", "realm-management", "master-realm"):
+                c["bearerOnly"] = True
+                c.pop("secret", None)
+        realm["rep"]["defaultRole"] = self._role_rep(realm, default, brief=True)
+        return realm
+
+    def _add_role(self, realm, rep):
+        role = {"id": new_uuid(), "name": rep["name"], "description": rep.get("description"),
+                "composite": False, "composites": [], "clientRole": False, "containerId": realm["id"],
+                "attributes": copy.deepcopy(rep.get("attributes") or {})}
+        realm["roles"][role["name"]] = role
+        return role
+
+    def _add_client(self, realm, rep):
+        cid = rep.get("id") or new_uuid()
+        public = bool(rep.get("publicClient", False))
+        c = {
+            "id": cid, "clientId": rep["clientId"], "surrogateAuthRequired": False, "enabled": True,
+            "alwaysDisplayInConsole": False, "clientAuthenticatorType": "client-secret",
+            "redirectUris": [], "webOrigins": [], "notBefore": 0, "bearerOnly": False,
+            "consentRequired": False, "standardFlowEnabled": True, "implicitFlowEnabled": False,
+            "directAccessGrantsEnabled": False, "serviceAccountsEnabled": False, "publicClient": public,
+            "frontchannelLogout": True, "protocol": "openid-connect", "attributes": {},
+            "authenticationFlowBindingOverrides": {}, "fullScopeAllowed": True,
+            "nodeReRegistrationTimeout": -1,
+            "defaultClientScopes": ["web-origins", "acr", "profile", "roles", "email"],
+            "optionalClientScopes": ["address", "phone", "offline_access", "microprofile-jwt"],
+        }
+        for k, v in rep.items():
+            if k not in ("id", "access", "protocolMappers", "authorizationSettings"):
+                c[k] = copy.deepcopy(v)
+        if not c["publicClient"] and not c["bearerOnly"] and not c.get("secret"):
+            c["secret"] = secrets.token_urlsafe(24)[:32]
+        if c["publicClient"]:
+            c.pop("secret", None)
+        realm["clients"][cid] = c
+        return c
+
+    def _add_user(self, realm, rep):
+        uid = new_uuid()
+        u = {"id": uid, "createdTimestamp": int(time.time() * 1000),
+             # Like Keycloak: a user created without "enabled": true is disabled.
+             "username": rep["username"].lower(), "enabled": bool(rep.get("enabled", False)),
+             "totp": False, "emailVerified": bool(rep.get("emailVerified", False)),
+             "firstName": rep.get("firstName"), "lastName": rep.get("lastName"),
+             "email": rep["email"].lower() if rep.get("email") else None,
+             "attributes": copy.deepcopy(rep.get("attributes") or {}),
+             "requiredActions": list(rep.get("requiredActions") or []), "notBefore": 0,
+             "password": None, "role_ids": set()}
+        # Every new user gets the realm's default role, as in Keycloak.
+        u["role_ids"].add(realm["roles"]["default-roles-" + realm["name"]]["id"])
+        realm["users"][uid] = u
+        return u
+
+    def _role_by_id(self, realm, rid):
+        for r in realm["roles"].values():
+            if r["id"] == rid:
+                return r
+        return None
+
+    def _effective_roles(self, realm, role_ids):
+        seen, todo = set(), list(role_ids)
+        while todo:
+            rid = todo.pop()
+            if rid in seen:
+                continue
+            seen.add(rid)
+            r = self._role_by_id(realm, rid)
+            if r:
+                todo.extend(r["composites"])
+        return [r for r in realm["roles"].values() if r["id"] in seen]
+
+    # --- representations -----------------------------------------------------
+
+    def _role_rep(self, realm, r, brief=False):
+        rep = {"id": r["id"], "name": r["name"]}
+        if r["description"] is not None:
+            rep["description"] = r["description"]
+        rep.update({"composite": r["composite"], "clientRole": False, "containerId": realm["id"]})
+        if not brief:
+            rep["attributes"] = copy.deepcopy(r["attributes"])
+        return rep
+
+    def _user_rep(self, u, brief=False):
+        rep = {"id": u["id"], "createdTimestamp": u["createdTimestamp"], "username": u["username"],
+               "enabled": u["enabled"]}
+        if not brief:
+            rep["totp"] = False
+        rep["emailVerified"] = u["emailVerified"]
+        for k in ("firstName", "lastName", "email"):
+            if u[k] is not None:
+                rep[k] = u[k]
+        if brief:
+            return rep
+        if u["attributes"]:
+            rep["attributes"] = copy.deepcopy(u["attributes"])
+        rep.update({"disableableCredentialTypes": [], "requiredActions": list(u["requiredActions"]),
+                    "notBefore": u["notBefore"],
+                    "access": {"manageGroupMembership": True, "view": True, "mapRoles": True,
+                               "impersonate": True, "manage": True}})
+        return rep
+
+    @staticmethod
+    def _client_rep(c):
+        rep = copy.deepcopy(c)
+        rep["access"] = {"view": True, "configure": True, "manage": True}
+        return rep
+
+    # --- responses -----------------------------------------------------------
+
+    def internal_error(self):
+        return common.json_response(500, {"error": "unknown_error",
+                                          "error_description": "For more on this error consult the server log."})
+
+    @staticmethod
+    def _json(status, obj, headers=None):
+        return common.json_response(status, obj, headers=headers)
+
+    @staticmethod
+    def _created(location):
+        return common.Response(201, b"", [("Location", location)])
+
+    @staticmethod
+    def _no_content():
+        return common.Response(204)
+
+    def _base_url(self, headers):
+        env = os.environ.get("KC_HOSTNAME")
+        if env:
+            return env.rstrip("/") if "://" in env else "http://" + env
+        return "http://" + (headers.get("Host") or "localhost")
+
+    # --- dispatch ------------------------------------------------------------
+
+    def handle(self, method, path, query, headers, body):
+        segs = [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
+        q = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        base = self._base_url(headers)
+        with self.lock:
+            try:
+                if segs and segs[0] == "health":
+                    return self._health(method, segs)
+                if len(segs) >= 2 and segs[0] == "realms":
+                    return self._protocol(method, segs[1], segs[2:], q, headers, body, base)
+                if len(segs) >= 2 and segs[0] == "admin" and segs[1] == "realms":
+                    return self._admin(method, segs[2:], q, headers, body, base)
+                raise err(404, "Unable to find matching target resource method")
+            except KcError as e:
+                return self._json(e.status, e.body, e.headers)
+
+    def _health(self, method, segs):
+        if method != "GET" or len(segs) > 2 or (len(segs) == 2 and segs[1] not in ("ready", "live", "started")):
+            raise err(404, "Unable to find matching target resource method")
+        return self._json(200, {"status": "UP", "checks": []})
+
+    # --- protocol endpoints ----------------------------------------------------
+
+    def _protocol(self, method, realm_name, rest, q, headers, body, base):
+        realm = self.realms.get(realm_name)
+        if realm is None:
+            raise err(404, "Realm does not exist")
+        issuer = "%s/realms/%s" % (base, quote(realm_name))
+        if rest == [".well-known", "openid-configuration"] and method == "GET":
+            return self._json(200, self._discovery(issuer))
+        if rest == [] and method == "GET":
+            return self._json(200, {"realm": realm_name, "public_key": "",
+                                    "token-service": issuer + "/protocol/openid-connect",
+                                    "account-service": issuer + "/account", "tokens-not-before": 0})
+        if rest == ["protocol", "openid-connect", "certs"] and method == "GET":
+            # HS256-signed tokens have no public key to publish.
+            return self._json(200, {"keys": []})
+        if rest == ["protocol", "openid-connect", "token"]:
+            if method != "POST":
+                raise err(405, "HTTP 405 Method Not Allowed")
+            return self._token(realm, issuer, headers, body)
+        raise err(404, "Unable to find matching target resource method")
+
+    @staticmethod
+    def _discovery(issuer):
+        oidc = issuer + "/protocol/openid-connect"
+        return {
+            "issuer": issuer,
+            "authorization_endpoint": oidc + "/auth",
+            "token_endpoint": oidc + "/token",
+            "introspection_endpoint": oidc + "/token/introspect",
+            "userinfo_endpoint": oidc + "/userinfo",
+            "end_session_endpoint": oidc + "/logout",
+            "frontchannel_logout_session_supported": True,
+            "frontchannel_logout_supported": True,
+            "jwks_uri": oidc + "/certs",
+            "check_session_iframe": oidc + "/login-status-iframe.html",
+            "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "password",
+                                      "client_credentials", "urn:openid:params:grant-type:ciba",
+                                      "urn:ietf:params:oauth:grant-type:device_code"],
+            "acr_values_supported": ["0", "1"],
+            "response_types_supported": ["code", "none", "id_token", "token", "id_token token",
+                                         "code id_token", "code token", "code id_token token"],
+            "subject_types_supported": ["public", "pairwise"],
+            "id_token_signing_alg_values_supported": ["PS384", "ES384", "RS384", "HS256", "HS512", "ES256",
+                                                      "RS256", "HS384", "ES512", "PS256", "PS512", "RS512"],
+            "userinfo_signing_alg_values_supported": ["PS384", "ES384", "RS384", "HS256", "HS512", "ES256",
+                                                      "RS256", "HS384", "ES512", "PS256", "PS512", "RS512",
+                                                      "none"],
+            "response_modes_supported": ["query", "fragment", "form_post", "query.jwt", "fragment.jwt",
+                                         "form_post.jwt", "jwt"],
+            "registration_endpoint": issuer + "/clients-registrations/openid-connect",
+            "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic",
+                                                      "client_secret_post", "tls_client_auth",
+                                                      "client_secret_jwt"],
+            "claims_supported": ["aud", "sub", "iss", "auth_time", "name", "given_name", "family_name",
+                                 "preferred_username", "email", "acr"],
+            "claim_types_supported": ["normal"],
+            "claims_parameter_supported": True,
+            "scopes_supported": ["openid", "roles", "acr", "email", "offline_access", "microprofile-jwt",
+                                 "phone", "web-origins", "profile", "address"],
+            "request_parameter_supported": True,
+            "request_uri_parameter_supported": True,
+            "require_request_uri_registration": True,
+            "code_challenge_methods_supported": ["plain", "S256"],
+            "tls_client_certificate_bound_access_tokens": True,
+            "revocation_endpoint": oidc + "/revoke",
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+            "device_authorization_endpoint": oidc + "/auth/device",
+            "authorization_response_iss_parameter_supported": True,
+        }
+
+    # --- tokens ----------------------------------------------------------------
+
+    def _sign(self, claims, alg="HS256"):
+        header = {"alg": alg, "typ": "JWT", "kid": self.kid}
+        digest = hashlib.sha256 if alg == "HS256" else hashlib.sha512
+        signing_input = b64url(json.dumps(header, separators=(",", ":")).encode()) + "." + \
+            b64url(json.dumps(claims, separators=(",", ":")).encode())
+        sig = hmac.new(self.key, signing_input.encode(), digest).digest()
+        return signing_input + "." + b64url(sig)
+
+    def _verify(self, token):
+        """Claims of a token this server signed, or None.  Expiry is the
+        caller's business: the refresh grant reports it differently."""
+        try:
+            h, p, s = token.split(".")
+            header = json.loads(b64url_decode(h))
+            digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}[header["alg"]]
+            want = hmac.new(self.key, (h + "." + p).encode(), digest).digest()
+            if not hmac.compare_digest(want, b64url_decode(s)):
+                return None
+            return json.loads(b64url_decode(p))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def _client_auth(self, realm, form, headers):
+        client_id = form.get("client_id")
+        secret = form.get("client_secret")
+        auth = headers.get("Authorization") or ""
+        if auth[:6].lower() == "basic ":
+            try:
+                cid, _, sec = base64.b64decode(auth[6:].strip()).decode().partition(":")
+                client_id, secret = unquote(cid), unquote(sec)
+            except (ValueError, UnicodeDecodeError):
+                raise oauth_error(400, "invalid_request", "Invalid Authorization header")
+        if not client_id:
+            raise oauth_error(401, "invalid_client", "Missing parameter: client_id")
+        client = next((c for c in realm["clients"].values() if c["clientId"] == client_id), None)
+        if client is None:
+            raise oauth_error(401, "invalid_client", "Invalid client or Invalid client credentials")
+        if not client.get("enabled", True):
+            raise oauth_error(401, "unauthorized_client", "Invalid client or Invalid client credentials")
+        if client.get("bearerOnly"):
+            raise oauth_error(400, "unauthorized_client", "Bearer-only not allowed")
+        if not client["publicClient"]:
+            if secret is None or not hmac.compare_digest(secret.encode(), (client.get("secret") or "").encode()):
+                raise oauth_error(401, "unauthorized_client", "Invalid client or Invalid client credentials")
+        return client
+
+    def _token(self, realm, issuer, headers, body):
+        if not realm["rep"].get("enabled"):
+            raise oauth_error(403, "access_denied", "Realm not enabled")
+        # Form parameters only: a JSON body has none, so it fails on grant_type.
+        ctype = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        form = {}
+        if ctype == "application/x-www-form-urlencoded":
+            form = {k: v[-1] for k, v in parse_qs(body.decode(errors="replace"), keep_blank_values=True).items()}
+        grant = form.get("grant_type")
+        if not grant:
+            raise oauth_error(400, "invalid_request", "Missing form parameter: grant_type")
+        if grant not in ("password", "refresh_token", "client_credentials"):
+            raise oauth_error(400, "unsupported_grant_type", "Unsupported grant_type")
+        client = self._client_auth(realm, form, headers)
+        if grant == "password":
+            if not client.get("directAccessGrantsEnabled"):
+                raise oauth_error(400, "unauthorized_client", "Client not allowed for direct access grants")
+            username = (form.get("username") or "").lower()
+            user = next((u for u in realm["users"].values()
+                         if u["username"] == username or (u["email"] and u["email"] == username)), None)
+            # The direct grant flow checks the account before the password.
+            if user is not None and not user["enabled"]:
+                raise oauth_error(400, "invalid_grant", "Account disabled")
+            if user is None or not check_password(user["password"], form.get("password") or ""):
+                raise oauth_error(401, "invalid_grant", "Invalid user credentials")
+            if user["requiredActions"]:
+                raise oauth_error(400, "invalid_grant", "Account is not fully set up")
+            sid = new_uuid()
+            self.sessions[sid] = {"realm": realm["name"], "user": user["id"], "client": client["clientId"],
+                                  "started": time.time()}
+            return self._issue(realm, issuer, client, user, sid, refresh=True)
+        if grant == "refresh_token":
+            rt = form.get("refresh_token")
+            if not rt:
+                raise oauth_error(400, "invalid_request", "Missing form parameter: refresh_token")
+            claims = self._verify(rt)
+            if claims is None or claims.get("typ") != "Refresh" or claims.get("iss") != issuer:
+                raise oauth_error(400, "invalid_grant", "Invalid refresh token")
+            if claims["exp"] <= time.time():
+                raise oauth_error(400, "invalid_grant", "Token is not active")
+            if claims.get("azp") != client["clientId"]:
+                raise oauth_error(400, "invalid_grant",
+                                  "Invalid refresh token. Token client and authorized client don't match")
+            sess = self.sessions.get(claims.get("sid"))
+            user = realm["users"].get(claims.get("sub"))
+            if sess is None or user is None:
+                raise oauth_error(400, "invalid_grant", "Session not active")
+            if not user["enabled"]:
+                raise oauth_error(400, "invalid_grant", "User disabled")
+            return self._issue(realm, issuer, client, user, claims["sid"], refresh=True)
+        # client_credentials
+        if client["publicClient"]:
+            raise oauth_error(401, "unauthorized_client", "Public client not allowed to retrieve service account")
+        if not client.get("serviceAccountsEnabled"):
+            raise oauth_error(400, "unauthorized_client", "Client not enabled to retrieve service account")
+        return self._issue(realm, issuer, client, None, new_uuid(), refresh=False)
+
+    def _lifespan(self, realm, client):
+        attr = (client.get("attributes") or {}).get("access.token.lifespan")
+        if attr not in (None, "", "-1"):
+            try:
+                return int(attr)
+            except ValueError:
+                pass
+        return int(realm["rep"].get("accessTokenLifespan") or 300)
+
+    def _issue(self, realm, issuer, client, user, sid, refresh):
+        now = int(time.time())
+        life = self._lifespan(realm, client)
+        roles = sorted(r["name"] for r in self._effective_roles(realm, user["role_ids"])) if user else []
+        claims = {"exp": now + life, "iat": now, "jti": new_uuid(), "iss": issuer,
+                  "sub": user["id"] if user else "service-account-" + client["id"],
+                  "typ": "Bearer", "azp": client["clientId"], "acr": "1",
+                  "realm_access": {"roles": roles}, "scope": "email profile",
+                  "email_verified": bool(user and user["emailVerified"]),
+                  "preferred_username": user["username"] if user else "service-account-" + client["clientId"]}
+        if refresh:
+            claims["session_state"] = sid
+            claims["sid"] = sid
+        out = {"access_token": self._sign(claims), "expires_in": life}
+        if refresh:
+            idle = int(realm["rep"].get("ssoSessionIdleTimeout") or 1800)
+            rclaims = {"exp": now + idle, "iat": now, "jti": new_uuid(), "iss": issuer, "aud": issuer,
+                       "sub": claims["sub"], "typ": "Refresh", "azp": client["clientId"],
+                       "session_state": sid, "scope": "email profile", "sid": sid}
+            out.update({"refresh_expires_in": idle, "refresh_token": self._sign(rclaims, "HS512")})
+        else:
+            out["refresh_expires_in"] = 0
+        out.update({"token_type": "Bearer", "not-before-policy": 0})
+        if refresh:
+            out["session_state"] = sid
+        out["scope"] = "email profile"
+        return self._json(200, out, NO_STORE)
+
+    # --- admin API ---------------------------------------------------------------
+
+    def _admin_auth(self, headers):
+        auth = headers.get("Authorization") or ""
+        if auth[:7].lower() != "bearer ":
+            raise err(401, *UNAUTHORIZED)
+        claims = self._verify(auth[7:].strip())
+        if claims is None or claims.get("typ") != "Bearer" or claims.get("exp", 0) <= time.time():
+            raise err(401, *UNAUTHORIZED)
+        realm_name = claims.get("iss", "").rsplit("/realms/", 1)[-1]
+        realm = self.realms.get(unquote(realm_name))
+        sid = claims.get("sid")
+        if realm is None or (sid and sid not in self.sessions):
+            raise err(401, *UNAUTHORIZED)
+        user = realm["users"].get(claims.get("sub"))
+        return realm, user
+
+    def _require_admin(self, caller):
+        realm, user = caller
+        if realm["name"] != "master" or user is None or not user["enabled"]:
+            raise err(403, "HTTP 403 Forbidden")
+        if "admin" not in {r["name"] for r in self._effective_roles(realm, user["role_ids"])}:
+            raise err(403, "HTTP 403 Forbidden")
+
+    @staticmethod
+    def _body_json(body, want=dict):
+        if not body.strip():
+            raise KcError(500, {"error": "unknown_error",
+                                "error_description": "For more on this error consult the server log."})
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise KcError(400, {"error": "invalid_request", "error_description": "Cannot parse the JSON"})
+        if not isinstance(data, want):
+            raise KcError(400, {"error": "unknown_error", "error_description": "Cannot parse the JSON"})
+        return data
+
+    def _admin(self, method, segs, q, headers, body, base):
+        caller = self._admin_auth(headers)
+        if not segs:
+            self._require_admin(caller)
+            if method == "GET":
+                return self._json(200, [copy.deepcopy(r["rep"]) for r in self.realms.values()])
+            if method == "POST":
+                rep = self._body_json(body)
+                name = rep.get("realm")
+                if not name:
+                    raise err_message(400, "Realm name cannot be empty")
+                if name in self.realms:
+                    raise err_message(409, "Conflict detected. See logs for details")
+                realm = self._create_realm(rep)
+                self._import(realm, rep)
+                return self._created("%s/admin/realms/%s" % (base, quote(name, safe="")))
+            raise err(405, "HTTP 405 Method Not Allowed")
+        realm = self.realms.get(segs[0])
+        if realm is None:
+            raise err(404, "Realm not found.")
+        self._require_admin(caller)
+        rest = segs[1:]
+        url = "%s/admin/realms/%s" % (base, quote(realm["name"], safe=""))
+        if not rest:
+            return self._realm(method, realm, body)
+        kind = rest[0]
+        if kind == "clients":
+            return self._clients(method, realm, rest[1:], q, body, url + "/clients")
+        if kind == "roles":
+            return self._roles(method, realm, rest[1:], body, url + "/roles")
+        if kind == "users":
+            return self._users(method, realm, rest[1:], q, body, url + "/users")
+        raise err(404, "Unable to find matching target resource method")
+
+    def _import(self, realm, rep):
+        # The parts of a realm representation a bootstrap might send in one go.
+        for r in ((rep.get("roles") or {}).get("realm") or []):
+            if r.get("name") and r["name"] not in realm["roles"]:
+                self._add_role(realm, r)
+        for c in rep.get("clients") or []:
+            if c.get("clientId") and not any(x["clientId"] == c["clientId"] for x in realm["clients"].values()):
+                self._add_client(realm, c)
+        for u in rep.get("users") or []:
+            if u.get("username"):
+                self._create_user(realm, u, importing=True)
+
+    def _realm(self, method, realm, body):
+        if method == "GET":
+            return self._json(200, copy.deepcopy(realm["rep"]))
+        if method == "PUT":
+            rep = self._body_json(body)
+            new_name = rep.get("realm")
+            if new_name and new_name != realm["name"]:
+                if new_name in self.realms:
+                    raise err_message(409, "Conflict detected. See logs for details")
+                if realm["name"] == "master":
+                    raise err_message(400, "Can't rename master realm")
+                del self.realms[realm["name"]]
+                realm["name"] = new_name
+                self.realms[new_name] = realm
+            for k, v in rep.items():
+                if k not in ("id", "roles", "clients", "users", "defaultRole"):
+                    realm["rep"][k] = copy.deepcopy(v)
+            return self._no_content()
+        if method == "DELETE":
+            if realm["name"] == "master":
+                raise err_message(400, "Can't delete master realm")
+            del self.realms[realm["name"]]
+            for sid in [s for s, v in self.sessions.items() if v["realm"] == realm["name"]]:
+                del self.sessions[sid]
+            return self._no_content()
+        raise err(405, "HTTP 405 Method Not Allowed")
+
+    # clients
+
+    def _clients(self, method, realm, rest, q, body, url):
+        if not rest:
+            if method == "GET":
+                clients = list(realm["clients"].values())
+                want = q.get("clientId")
+                if want:
+                    if truthy(q.get("search", "false")):
+                        clients = [c for c in clients if want.lower() in c["clientId"].lower()]
+                    else:
+                        clients = [c for c in clients if c["clientId"] == want]
+                clients = self._page(clients, q)
+                return self._json(200, [self._client_rep(c) for c in clients])
+            if method == "POST":
+                rep = self._body_json(body)
+                if not rep.get("clientId"):
+                    raise err_message(400, "Client ID is required")
+                if any(c["clientId"] == rep["clientId"] for c in realm["clients"].values()):
+                    raise err_message(409, "Client %s already exists" % rep["clientId"])
+                if rep.get("id") and rep["id"] in realm["clients"]:
+                    raise err_message(409, "Client %s already exists" % rep["clientId"])
+                c = self._add_client(realm, rep)
+                return self._created("%s/%s" % (url, c["id"]))
+            raise err(405, "HTTP 405 Method Not Allowed")
+        client = realm["clients"].get(rest[0])
+        if client is None:
+            raise err(404, "Could not find client")
+        if len(rest) == 1:
+            if method == "GET":
+                return self._json(200, self._client_rep(client))
+            if method == "PUT":
+                rep = self._body_json(body)
+                if rep.get("clientId") and rep["clientId"] != client["clientId"] and any(
+                        c["clientId"] == rep["clientId"] for c in realm["clients"].values()):
+                    raise err_message(409, "Client %s already exists" % rep["clientId"])
+                for k, v in rep.items():
+                    if k not in ("id", "access"):
+                        client[k] = copy.deepcopy(v)
+                if client["publicClient"]:
+                    client.pop("secret", None)
+                elif not client.get("secret") and not client["bearerOnly"]:
+                    client["secret"] = secrets.token_urlsafe(24)[:32]
+                return self._no_content()
+            if method == "DELETE":
+                del realm["clients"][client["id"]]
+                return self._no_content()
+            raise err(405, "HTTP 405 Method Not Allowed")
+        if rest[1:] == ["client-secret"]:
+            if method == "POST":
+                if client["publicClient"]:
+                    raise err(400, "Client is public")
+                client["secret"] = secrets.token_urlsafe(24)[:32]
+            elif method != "GET":
+                raise err(405, "HTTP 405 Method Not Allowed")
+            rep = {"type": "secret"}
+            if client.get("secret"):
+                rep["value"] = client["secret"]
+            return self._json(200, rep)
+        raise err(404, "Unable to find matching target resource method")
+
+    @staticmethod
+    def _page(items, q):
+        try:
+            first = int(q.get("first") or 0)
+            mx = int(q["max"]) if q.get("max") not in (None, "") else None
+        except ValueError:
+            raise err(404, "Unable to find matching target resource method")
+        items = items[max(first, 0):]
+        return items if mx is None or mx < 0 else items[:mx]
+
+    # roles
+
+    def _roles(self, method, realm, rest, body, url):
+        if not rest:
+            if method == "GET":
+                return self._json(200, [self._role_rep(realm, r, brief=True) for r in realm["roles"].values()])
+            if method == "POST":
+                rep = self._body_json(body)
+                if not rep.get("name"):
+                    raise err(400, "HTTP 400 Bad Request")
+                if rep["name"] in realm["roles"]:
+                    raise err_message(409, "Role with name %s already exists" % rep["name"])
+                self._add_role(realm, rep)
+                # UriBuilder.path() leaves a path segment's legal characters
+                # (":" in "aegis:admin", say) as they are.
+                return self._created("%s/%s" % (url, quote(rep["name"], safe="/!$&'()*+,;=:@")))
+            raise err(405, "HTTP 405 Method Not Allowed")
+        role = realm["roles"].get(rest[0])
+        if role is None or len(rest) > 1:
+            raise err(404, "Could not find role")
+        if method == "GET":
+            return self._json(200, self._role_rep(realm, role))
+        if method == "PUT":
+            rep = self._body_json(body)
+            if "description" in rep:
+                role["description"] = rep["description"]
+            if "attributes" in rep:
+                role["attributes"] = copy.deepcopy(rep["attributes"] or {})
+            new = rep.get("name")
+            if new and new != role["name"]:
+                if new in realm["roles"]:
+                    raise err_message(409, "Role with name %s already exists" % new)
+                del realm["roles"][role["name"]]
+                role["name"] = new
+                realm["roles"][new] = role
+            return self._no_content()
+        if method == "DELETE":
+            if role["name"] == "default-roles-" + realm["name"]:
+                raise err_message(400, "You cannot delete a default role.")
+            del realm["roles"][role["name"]]
+            for u in realm["users"].values():
+                u["role_ids"].discard(role["id"])
+            for r in realm["roles"].values():
+                if role["id"] in r["composites"]:
+                    r["composites"].remove(role["id"])
+            return self._no_content()
+        raise err(405, "HTTP 405 Method Not Allowed")
+
+    # users
+
+    def _create_user(self, realm, rep, importing=False):
+        username = rep.get("username")
+        if realm["rep"].get("registrationEmailAsUsername"):
+            username = rep.get("email")
+        if not username or not str(username).strip():
+            raise err_message(400, "User name is missing")
+        username = str(username).lower()
+        users = realm["users"].values()
+        if any(u["username"] == username for u in users):
+            raise err_message(409, "User exists with same username")
+        email = (rep.get("email") or "").lower()
+        if email and not realm["rep"].get("duplicateEmailsAllowed") and any(u["email"] == email for u in users):
+            raise err_message(409, "User exists with same email")
+        u = self._add_user(realm, dict(rep, username=username))
+        for cred in rep.get("credentials") or []:
+            if cred.get("type", "password") == "password" and cred.get("value"):
+                u["password"] = hash_password(cred["value"])
+                if cred.get("temporary") and "UPDATE_PASSWORD" not in u["requiredActions"]:
+                    u["requiredActions"].append("UPDATE_PASSWORD")
+        # realmRoles is honoured by a realm import only; POST /users ignores it.
+        for name in (rep.get("realmRoles") or []) if importing else []:
+            role = realm["roles"].get(name)
+            if role:
+                u["role_ids"].add(role["id"])
+        return u
+
+    def _users(self, method, realm, rest, q, body, url):
+        if not rest:
+            if method == "GET":
+                return self._json(200, [self._user_rep(u, truthy(q.get("briefRepresentation", "false")))
+                                        for u in self._page(self._search_users(realm, q), q)])
+            if method == "POST":
+                u = self._create_user(realm, self._body_json(body))
+                return self._created("%s/%s" % (url, u["id"]))
+            raise err(405, "HTTP 405 Method Not Allowed")
+        if rest == ["count"]:
+            if method != "GET":
+                raise err(405, "HTTP 405 Method Not Allowed")
+            return self._json(200, len(self._search_users(realm, q)))
+        user = realm["users"].get(rest[0])
+        if user is None:
+            raise err(404, "User not found")
+        sub = rest[1:]
+        if not sub:
+            if method == "GET":
+                return self._json(200, self._user_rep(user))
+            if method == "PUT":
+                return self._update_user(realm, user, self._body_json(body))
+            if method == "DELETE":
+                del realm["users"][user["id"]]
+                for sid in [s for s, v in self.sessions.items() if v["user"] == user["id"]]:
+                    del self.sessions[sid]
+                return self._no_content()
+            raise err(405, "HTTP 405 Method Not Allowed")
+        if sub == ["reset-password"]:
+            if method != "PUT":
+                raise err(405, "HTTP 405 Method Not Allowed")
+            cred = json.loads(body) if body.strip() else None
+            if not isinstance(cred, dict) or cred.get("value") is None:
+                raise err(400, "No password provided")
+            if not str(cred["value"]).strip():
+                raise err(400, "Empty password not allowed")
+            user["password"] = hash_password(str(cred["value"]))
+            if cred.get("temporary"):
+                if "UPDATE_PASSWORD" not in user["requiredActions"]:
+                    user["requiredActions"].append("UPDATE_PASSWORD")
+            elif "UPDATE_PASSWORD" in user["requiredActions"]:
+                user["requiredActions"].remove("UPDATE_PASSWORD")
+            return self._no_content()
+        if sub == ["role-mappings"] and method == "GET":
+            roles = [self._role_rep(realm, r, brief=True) for r in realm["roles"].values()
+                     if r["id"] in user["role_ids"]]
+            return self._json(200, {"realmMappings": roles} if roles else {})
+        if sub == ["role-mappings", "realm", "composite"] and method == "GET":
+            return self._json(200, [self._role_rep(realm, r, brief=True)
+                                    for r in self._effective_roles(realm, user["role_ids"])])
+        if sub == ["role-mappings", "realm"]:
+            if method == "GET":
+                return self._json(200, [self._role_rep(realm, r, brief=True) for r in realm["roles"].values()
+                                        if r["id"] in user["role_ids"]])
+            if method in ("POST", "DELETE"):
+                reps = self._body_json(body, list)
+                found = []
+                for rep in reps:
+                    role = realm["roles"].get((rep or {}).get("name")) if isinstance(rep, dict) else None
+                    # Keycloak looks the role up by name and then insists the
+                    # id matches: a mapping that names only the role fails.
+                    if role is None or role["id"] != rep.get("id"):
+                        raise err(404, "Role not found")
+                    found.append(role)
+                for role in found:
+                    if method == "POST":
+                        user["role_ids"].add(role["id"])
+                    else:
+                        user["role_ids"].discard(role["id"])
+                return self._no_content()
+            raise err(405, "HTTP 405 Method Not Allowed")
+        raise err(404, "Unable to find matching target resource method")
+
+    def _search_users(self, realm, q):
+        users = list(realm["users"].values())
+        exact = truthy(q.get("exact", "false"))
+        if q.get("search"):
+            s = q["search"].lower().strip("*")
+            users = [u for u in users if any(s in (u[k] or "").lower()
+                                             for k in ("username", "email", "firstName", "lastName"))]
+        for k in ("username", "email", "firstName", "lastName"):
+            if q.get(k) is not None and q.get(k) != "":
+                want = q[k].lower()
+                if exact:
+                    users = [u for u in users if (u[k] or "").lower() == want]
+                else:
+                    users = [u for u in users if want in (u[k] or "").lower()]
+        if "enabled" in q:
+            users = [u for u in users if u["enabled"] == truthy(q["enabled"])]
+        return sorted(users, key=lambda u: u["username"])
+
+    def _update_user(self, realm, user, rep):
+        if "username" in rep and rep["username"] and rep["username"].lower() != user["username"]:
+            if not realm["rep"].get("editUsernameAllowed"):
+                raise KcError(400, {"field": "username", "errorMessage": "error-user-attribute-read-only",
+                                    "params": ["username"]})
+            if any(u["username"] == rep["username"].lower() for u in realm["users"].values()):
+                raise err_message(409, "User exists with same username")
+            user["username"] = rep["username"].lower()
+        if "email" in rep:
+            email = (rep["email"] or "").lower() or None
+            if email and email != user["email"] and not realm["rep"].get("duplicateEmailsAllowed") and any(
+                    u["email"] == email for u in realm["users"].values()):
+                raise err_message(409, "User exists with same email")
+            user["email"] = email
+        for k in ("firstName", "lastName"):
+            if k in rep:
+                user[k] = rep[k]
+        for k in ("enabled", "emailVerified"):
+            if k in rep and rep[k] is not None:
+                user[k] = bool(rep[k])
+        if "requiredActions" in rep:
+            user["requiredActions"] = list(rep["requiredActions"] or [])
+        if "attributes" in rep:
+            user["attributes"] = copy.deepcopy(rep["attributes"] or {})
+        for cred in rep.get("credentials") or []:
+            if cred.get("type", "password") == "password" and cred.get("value"):
+                user["password"] = hash_password(cred["value"])
+        return self._no_content()
+
+
+def main():
+    def add_args(p):
+        p.add_argument("--token-lifetime", type=int, default=60,
+                       help="master realm access token lifespan in seconds (Keycloak's default: 60)")
+
+    def make(args):
+        admin = os.environ.get("KEYCLOAK_ADMIN") or "admin"
+        password = os.environ.get("KEYCLOAK_ADMIN_PASSWORD")
+        if not password:
+            raise ValueError("KEYCLOAK_ADMIN_PASSWORD is not set")
+        if args.token_lifetime < 1:
+            raise ValueError("--token-lifetime must be at least 1")
+        return Keycloak(admin, password, args.token_lifetime)
+
+    return common.run("keycloak", "Keycloak admin REST API test server", add_args, make)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
