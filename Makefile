@@ -27,7 +27,8 @@ PROFILE_ARG = $(if $(PROFILE),--profile $(PROFILE))
 POD_ARG     = $(if $(POD),$(POD))
 
 .PHONY: all test unit setup distclean deploy validate status teardown redeploy logs clean \
-	registry-login generate-keys plan render config init check-deps
+	registry-login generate-keys plan render config init check-deps \
+	bootstrap-secrets bootstrap-keycloak
 
 all: $(BIN)
 
@@ -89,3 +90,7 @@ config: $(BIN)
 	$(AEGIS) config $(PROFILE_ARG) $(ARGS)
 init: $(BIN)
 	$(AEGIS) init $(ARGS)
+bootstrap-secrets: $(BIN)
+	$(AEGIS) bootstrap-secrets $(PROFILE_ARG) $(ARGS)
+bootstrap-keycloak: $(BIN)
+	$(AEGIS) bootstrap-keycloak $(ARGS)

@@ -4,6 +4,7 @@
 #ifndef AEGIS_CLI_H
 #define AEGIS_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "lib/error.h"
@@ -46,6 +47,12 @@ int cli_parse_seconds(const char *cmd, const char *s, int *out);
 /* deploy and redeploy share one body: ONLY_POD NULL deploys the profile. */
 int deploy_main(struct cli *cli, const char *only_pod, int timeout_s);
 
+/* The bootstrap commands' result, as text or --json (EXTRA: more members
+ * of the JSON object); in cmd/bootstrap_secrets.c. */
+struct bootstrap_result;
+void bootstrap_print(const struct cli *cli, const char *service, const char *url,
+		     const struct bootstrap_result *res, json_t *extra);
+
 #define COMMAND(name) int cmd_##name(struct cli *cli, int argc, char **argv)
 
 COMMAND(config);
@@ -61,5 +68,7 @@ COMMAND(redeploy);
 COMMAND(logs);
 COMMAND(clean);
 COMMAND(registry_login);
+COMMAND(bootstrap_secrets);
+COMMAND(bootstrap_keycloak);
 
 #endif

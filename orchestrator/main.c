@@ -22,6 +22,8 @@ static const struct command commands[] = {
 	{"teardown", cmd_teardown, "stop and remove the profile's pods (keeps volumes)"},
 	{"clean", cmd_clean, "remove every AEGIS pod, volume and the network"},
 	{"registry-login", cmd_registry_login, "log in to ghcr.io"},
+	{"bootstrap-secrets", cmd_bootstrap_secrets, "initialise, unseal and configure OpenBao"},
+	{"bootstrap-keycloak", cmd_bootstrap_keycloak, "create Keycloak realms, clients and users"},
 };
 
 const char cli_global_help[] =
@@ -41,7 +43,7 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: aegis-deploy COMMAND [OPTIONS]\n\n"
 		     "Deploy the AEGIS platform onto this host as Podman pods.\n\nCommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-20s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\nRun 'aegis-deploy COMMAND --help' for a command's options.\n\n%s",
 		cli_global_help);
 }

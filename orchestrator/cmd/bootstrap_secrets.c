@@ -1,0 +1,158 @@
+/* aegis-deploy bootstrap-secrets: initialise, unseal and configure OpenBao. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "lib/bootstrap.h"
+#include "lib/desired.h"
+#include "lib/profile.h"
+
+static const char help[] =
+    "Usage: aegis-deploy bootstrap-secrets [--cacert FILE] [--key-shares N]\n"
+    "                                      [--key-threshold N] [--timeout SECONDS]\n"
+    "\n"
+    "Bring OpenBao (OPENBAO_ADDR) to the state declared in\n"
+    "kube/secrets/bootstrap.yaml.  Not initialised: sys/init, its answer (unseal\n"
+    "keys, root token) saved to generated/openbao-init.json (0600) before\n"
+    "anything else; sealed: unsealed with the saved keys.  Then the auth methods,\n"
+    "secrets engines, policies, the AppRole role and the tenants are read and\n"
+    "written only where they differ.  The AppRole credentials are kept while they\n"
+    "still log in, otherwise renewed, and stored in .env (OPENBAO_ROLE_ID,\n"
+    "OPENBAO_SECRET_ID; nothing else in it changes) and\n"
+    "generated/openbao-approle.env (0600).  With a profile that has the iam pod,\n"
+    "the OIDC login through Keycloak is configured too once bootstrap-keycloak\n"
+    "has written OIDC_CLIENT_SECRET (until then that step is skipped).\n"
+    "Running it again changes nothing that is already right.\n"
+    "\n"
+    "  --cacert FILE        CA certificate for an https OPENBAO_ADDR (default\n"
+    "                       AEGIS_CACERT, else the system's CAs)\n"
+    "  --key-shares N       unseal key shares when initialising (default from the\n"
+    "                       declaration: 1)\n"
+    "  --key-threshold N    key shares needed to unseal (default 1)\n"
+    "  --timeout SECONDS    how long OpenBao may take to answer (default 60)\n"
+    "  --json               what was created, changed, left unchanged (no secrets)\n"
+    "\n";
+
+static void trace(void *ctx, const char *line)
+{
+	cli_debug(ctx, "  %s", line);
+}
+
+void bootstrap_print(const struct cli *cli, const char *service, const char *url,
+		     const bootstrap_result *res, json_t *extra)
+{
+	size_t created = desired_count(res->log, DESIRED_CREATED);
+	size_t changed = desired_count(res->log, DESIRED_CHANGED);
+	size_t unchanged = desired_count(res->log, DESIRED_UNCHANGED);
+	if (cli->json) {
+		json_t *js = json_pack("{s:s, s:s, s:O, s:i, s:i, s:i, s:O}", "service", service,
+				       "url", url ? url : "", "items", res->log, "created",
+				       (int)created, "changed", (int)changed, "unchanged",
+				       (int)unchanged, "env_changed", res->env_changed);
+		if (extra)
+			json_object_update(js, extra);
+		json_dumpf(js, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(js);
+		return;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(res->log, i, e)
+	{
+		const char *detail = desired_str(e, "detail");
+		printf("  %-9s  %s%s%s%s\n", desired_str(e, "result"), desired_str(e, "item"),
+		       detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+	}
+	size_t n = json_array_size(res->env_changed);
+	json_t *v;
+	json_array_foreach(res->env_changed, i, v)
+	    printf("  updated    %s in .env\n", json_string_value(v));
+	printf("%s at %s: %zu created, %zu changed, %zu unchanged%s\n", service, url ? url : "?",
+	       created, changed, unchanged, n ? "" : "; .env unchanged");
+}
+
+static int parse_count(const char *opt, const char *s, int *out)
+{
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < 1 || v > 255)
+		return cli_usage("bootstrap-secrets", "%s needs a number from 1 to 255, not '%s'",
+				 opt, s);
+	*out = (int)v;
+	return 0;
+}
+
+COMMAND(bootstrap_secrets)
+{
+	static const struct option opts[] = {
+	    {"cacert", required_argument, NULL, 'c'},
+	    {"key-shares", required_argument, NULL, 's'},
+	    {"key-threshold", required_argument, NULL, 't'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	bootstrap_opts bo = {.trace = trace, .trace_ctx = cli};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			bo.cacert = optarg;
+			break;
+		case 's':
+			if (parse_count("--key-shares", optarg, &bo.shares))
+				return AEGIS_ECONFIG;
+			break;
+		case 't':
+			if (parse_count("--key-threshold", optarg, &bo.threshold))
+				return AEGIS_ECONFIG;
+			break;
+		case 'T':
+			if (cli_parse_seconds("bootstrap-secrets", optarg, &bo.wait_s))
+				return AEGIS_ECONFIG;
+			break;
+		case 'h':
+			printf("%s%s", help, cli_global_help);
+			return 0;
+		default:
+			return cli_usage("bootstrap-secrets", "invalid option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage("bootstrap-secrets", "unexpected argument '%s'", argv[optind]);
+	if (bo.shares && bo.threshold && bo.threshold > bo.shares)
+		return cli_usage("bootstrap-secrets",
+				 "--key-threshold %d is larger than "
+				 "--key-shares %d",
+				 bo.threshold, bo.shares);
+
+	aerr_t err = {0};
+	config cfg;
+	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
+		return cli_fail(cli, &err);
+	profile prof;
+	if (profile_load(cli->root, cli->profile, &prof, &err) < 0) {
+		config_free(&cfg);
+		return cli_fail(cli, &err);
+	}
+	unsigned steps = OPENBAO_CORE;
+	for (size_t i = 0; i < prof.npods; i++)
+		if (strcmp(prof.pods[i], "iam") == 0)
+			steps |= OPENBAO_OIDC;
+	profile_free(&prof);
+	bootstrap_result res;
+	int rc = bootstrap_secrets(&cfg, &bo, steps, &res, &err);
+	if (rc == 0) {
+		json_t *extra = json_pack("{s:b}", "oidc_pending", res.oidc_pending);
+		bootstrap_print(cli, "OpenBao", config_get(&cfg, "OPENBAO_ADDR"), &res, extra);
+		json_decref(extra);
+	}
+	bootstrap_result_free(&res);
+	config_free(&cfg);
+	return rc < 0 ? cli_fail(cli, &err) : 0;
+}

@@ -1,0 +1,58 @@
+/* The bootstrap of OpenBao and Keycloak from the configuration: what the
+ * commands bootstrap-secrets and bootstrap-keycloak do, and what deploy does
+ * once pod-secrets and pod-iam are ready.
+ *
+ *   declaration (kube/secrets/bootstrap.yaml, kube/iam/realm.yaml, rendered
+ *   with the configuration) -> openbao.c / keycloak.c at OPENBAO_ADDR /
+ *   KEYCLOAK_URL -> what they hand back, stored: .env (only the variables
+ *   concerned; every other byte kept) and files under generated/ (0600 in a
+ *   0700 directory, written atomically, only when their content differs). */
+#ifndef AEGIS_BOOTSTRAP_H
+#define AEGIS_BOOTSTRAP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "openbao.h"
+
+#define BOOTSTRAP_APPROLE_FILE "openbao-approle.env"
+#define BOOTSTRAP_CLIENTS_FILE "keycloak-clients.env"
+#define BOOTSTRAP_SECRETS_DECL "kube/secrets/bootstrap.yaml"
+#define BOOTSTRAP_REALMS_DECL "kube/iam/realm.yaml"
+
+typedef struct bootstrap_opts {
+	const char *cacert;	   /* --cacert; NULL: AEGIS_CACERT */
+	const char *generated_dir; /* NULL: ROOT/generated */
+	int shares, threshold;	   /* OpenBao's sys/init: > 0 overrides the declaration */
+	int wait_s;		   /* how long a service may take to answer (0: 60 s) */
+	void (*trace)(void *ctx, const char *line); /* each HTTP request, for -v */
+	void *trace_ctx;
+} bootstrap_opts;
+
+typedef struct bootstrap_result {
+	json_t *log;	     /* [{"item", "result"[, "detail"]}] */
+	json_t *env_changed; /* names of the .env variables that were written */
+	json_t *passwords;   /* Keycloak: {"realm": {"user": "password"}}, generated ones */
+	bool oidc_pending;   /* OpenBao's OIDC step waits for the Keycloak client secret */
+} bootstrap_result;
+
+/* OpenBao: STEPS of OPENBAO_CORE | OPENBAO_OIDC.  OPENBAO_OIDC while the
+ * client secret (oidc.client_secret_variable) is still empty is recorded as
+ * skipped and sets oidc_pending.  With OPENBAO_CORE, the AppRole credentials
+ * go to OPENBAO_ROLE_ID / OPENBAO_SECRET_ID in .env and to
+ * generated/openbao-approle.env. */
+int bootstrap_secrets(const config *cfg, const bootstrap_opts *o, unsigned steps,
+		      bootstrap_result *res, aerr_t *err);
+
+/* Keycloak: the client secrets declared with secret_env go to .env and
+ * generated/keycloak-clients.env. */
+int bootstrap_keycloak(const config *cfg, const bootstrap_opts *o, bootstrap_result *res,
+		       aerr_t *err);
+
+void bootstrap_result_free(bootstrap_result *res);
+
+/* The realms declared in kube/iam/realm.yaml (for validate), newly allocated. */
+int bootstrap_declared_realms(const config *cfg, char ***realms, size_t *n, aerr_t *err);
+
+#endif

@@ -1,0 +1,58 @@
+/* OpenBao (pod-secrets) through its HTTP API: bring it to a usable state and
+ * apply the declaration of kube/secrets/bootstrap.yaml to it.
+ *
+ * sys/health says where it stands: 200 active, 429 standby, 472 / 473
+ * disaster-recovery / performance standby (not the node to configure), 501
+ * not initialised, 503 sealed.  Not initialised: sys/init, and its answer
+ * (unseal keys, root token) is saved to GENERATED_DIR/openbao-init.json
+ * (0600, in a 0700 directory, atomically) before anything uses it.  Sealed:
+ * sys/unseal with the saved keys.  Then each declared item is read and
+ * written only when missing or different; nothing is deleted.  The root
+ * token travels only in the X-Vault-Token header. */
+#ifndef AEGIS_OPENBAO_H
+#define AEGIS_OPENBAO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "error.h"
+
+#define OPENBAO_INIT_FILE "openbao-init.json"
+#define OPENBAO_OIDC_FILE "openbao-oidc.json"
+
+enum {
+	/* auth methods, mounts, policies, the AppRole role, tenants, and the
+	 * AppRole credentials */
+	OPENBAO_CORE = 1 << 0,
+	/* the OIDC auth method against Keycloak (needs its client secret) */
+	OPENBAO_OIDC = 1 << 1,
+};
+
+typedef struct openbao_opts {
+	const char *addr;	   /* OPENBAO_ADDR */
+	const char *cacert;	   /* CA file for https, or NULL */
+	const json_t *desired;	   /* kube/secrets/bootstrap.yaml, loaded */
+	const char *generated_dir; /* where openbao-init.json lives */
+	int shares, threshold;	   /* > 0: instead of the declared init values */
+	int wait_s;		   /* how long sys/health may take to answer */
+	unsigned steps;		   /* OPENBAO_CORE | OPENBAO_OIDC */
+	/* AppRole credentials known so far: kept when they still log in */
+	const char *role_id, *secret_id;
+	const char *oidc_client_secret; /* for OPENBAO_OIDC */
+	void (*trace)(void *ctx, const char *line);
+	void *trace_ctx;
+} openbao_opts;
+
+typedef struct openbao_result {
+	json_t *log;	 /* [{"item", "result"}]: what was created, changed, unchanged */
+	char *role_id;	 /* OPENBAO_CORE: the AppRole credentials to use */
+	char *secret_id; /* (wiped by openbao_result_free) */
+} openbao_result;
+
+int openbao_bootstrap(const openbao_opts *o, openbao_result *res, aerr_t *err);
+void openbao_result_free(openbao_result *res);
+
+/* One GET sys/health: *STATUS is its HTTP status (see above). */
+int openbao_health(const char *addr, const char *cacert, long *status, aerr_t *err);
+
+#endif

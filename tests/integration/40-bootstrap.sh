@@ -1,0 +1,441 @@
+#!/usr/bin/env bash
+# bootstrap-secrets and bootstrap-keycloak against the OpenBao and Keycloak
+# API test servers (tests/servers/): fresh init, idempotent re-runs, restart
+# sealed, sealed without the init file, a 500 and a dropped connection in the
+# middle, .env preserved byte for byte but for the keys written, Keycloak
+# apply / re-apply / changed declaration / bad admin password, and no secret
+# in any output.
+. "$(dirname "$0")/lib.sh"
+
+OUT=$TMP/out
+mkdir -p "$OUT"
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+
+# A root of our own (generated/ lands in it), sharing the repository's data.
+TROOT=$TMP/root
+mkdir -p "$TROOT"
+ln -s "$ROOT/kube" "$TROOT/kube"
+ln -s "$ROOT/profiles" "$TROOT/profiles"
+GEN=$TROOT/generated
+
+# start_server NAME SCRIPT ARGS...: sets PORT_<NAME>, PID_<NAME>
+start_server() {
+	local name=$1 script=$2; shift 2
+	local pf=$TMP/$name.port
+	rm -f "$pf"
+	"$PY" "$ROOT/tests/servers/$script" --port 0 --port-file "$pf" "$@" 2>>"$TMP/$name.log" &
+	local pid=$!
+	PIDS+=("$pid")
+	for _ in $(seq 100); do [ -s "$pf" ] && break; sleep 0.1; done
+	printf -v "PORT_$name" '%s' "$(cat "$pf" 2>/dev/null)"
+	printf -v "PID_$name" '%s' "$pid"
+}
+
+# api PORT METHOD PATH [JSON]: a test control request; prints the body
+api() {
+	"$PY" - "$@" <<'EOF'
+import sys, urllib.request
+port, method, path = sys.argv[1:4]
+data = sys.argv[4].encode() if len(sys.argv) > 4 else None
+req = urllib.request.Request("http://127.0.0.1:%s%s" % (port, path), data=data, method=method,
+                             headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(req, timeout=10) as r:
+        sys.stdout.write(r.read().decode())
+except urllib.error.HTTPError as e:
+    sys.stdout.write(e.read().decode())
+EOF
+}
+# count PORT PYTHON-EXPR: how many logged requests r satisfy the expression
+count() {
+	api "$1" GET /_test/requests | "$PY" -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin) if eval(sys.argv[1])))' "$2"
+}
+status_of() { # PORT PATH: HTTP status of GET PATH
+	"$PY" - "$@" <<'EOF'
+import sys, urllib.request
+try:
+    with urllib.request.urlopen("http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2]), timeout=10) as r:
+        print(r.status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+EOF
+}
+json_get() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+envval() { sed -n "s/^$2=\([^ ]*\).*/\1/p" "$1" | tail -1; }
+mode_of() { stat -c %a "$1"; }
+# no temporary or partial file under generated/: every file is whole
+no_partial() {
+	! ls -a "$GEN" 2>/dev/null | grep -qv -E '^(\.|\.\.|openbao-init\.json(\.replaced-.*)?|openbao-approle\.env|openbao-oidc\.json|keycloak-clients\.env|keycloak-passwords\.json)$' &&
+		{ [ ! -f "$GEN/openbao-init.json" ] || "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$GEN/openbao-init.json"; }
+}
+# only_keys_changed BEFORE AFTER KEY...: line by line, only lines assigning KEYs differ
+only_keys_changed() {
+	"$PY" - "$@" <<'EOF'
+import sys
+before, after, keys = open(sys.argv[1], "rb").read().split(b"\n"), open(sys.argv[2], "rb").read().split(b"\n"), sys.argv[3:]
+assert len(before) == len(after), "line count %d -> %d" % (len(before), len(after))
+changed = set()
+for b, a in zip(before, after):
+    if a != b:
+        key = a.split(b"=", 1)[0].decode()
+        assert key in keys, "line changed: %r -> %r" % (b, a)
+        changed.add(key)
+assert changed == set(keys), "changed %s" % sorted(changed)
+EOF
+}
+
+start_server bao openbao.py --state "$TMP/bao.state" --skip-oidc-discovery
+export KEYCLOAK_ADMIN=admin
+KC_PASS=kc-$RANDOM-admin-password
+KEYCLOAK_ADMIN_PASSWORD=$KC_PASS start_server kc keycloak.py
+if [ -z "$PORT_bao" ] || [ -z "$PORT_kc" ]; then
+	fail bootstrap-test-servers "did not start: $(tail -5 "$TMP"/*.log)"
+	exit 0
+fi
+
+# A .env as people write them: comments, blank lines, quoted values, an
+# export, unrelated keys, the two AppRole keys present but empty.
+ENVF=$TMP/test.env
+cat >"$ENVF" <<EOF
+# AEGIS test configuration
+POSTGRES_PASSWORD='pg pass: with spaces'
+export GRAFANA_ADMIN_PASSWORD="grafana \"quoted\""
+
+KEYCLOAK_ADMIN_PASSWORD=$KC_PASS   # the Keycloak test server's
+OPENBAO_ADDR=http://127.0.0.1:$PORT_bao
+KEYCLOAK_URL="http://127.0.0.1:$PORT_kc"
+
+# AppRole credentials (bootstrap-secrets writes them)
+OPENBAO_ROLE_ID=""   # filled in by bootstrap
+OPENBAO_SECRET_ID=
+OIDC_CLIENT_SECRET=
+RUST_LOG=info
+EOF
+chmod 600 "$ENVF"
+# Unset everything the schema knows, so only the file counts.
+for v in $(sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*\)$/\1/p' "$ROOT/kube/variables.yaml"); do
+	[ "$v" = KEYCLOAK_ADMIN ] || unset "$v"
+done
+A() { "$AEGIS_BIN" --root "$TROOT" --env "$ENVF" "$@"; }
+# run NAME ARGS...: output to $OUT/NAME.{out,err}; sets rc
+run() { local n=$1; shift; A "$@" >"$OUT/$n.out" 2>"$OUT/$n.err"; rc=$?; }
+
+# --- usage ---------------------------------------------------------------------------
+if A bootstrap-secrets --help | grep -q 'Usage: aegis-deploy bootstrap-secrets' &&
+	A bootstrap-keycloak --help | grep -q -- '--show-passwords'; then
+	pass bootstrap-help
+else
+	fail bootstrap-help
+fi
+A bootstrap-secrets --bogus >/dev/null 2>&1; r1=$?
+A bootstrap-keycloak extra-arg >/dev/null 2>&1; r2=$?
+A bootstrap-secrets --key-shares 1 --key-threshold 2 >/dev/null 2>&1; r3=$?
+if [ $r1 -eq 2 ] && [ $r2 -eq 2 ] && [ $r3 -eq 2 ]; then pass bootstrap-usage-exit-2; else fail bootstrap-usage-exit-2 "$r1 $r2 $r3"; fi
+
+# --- OpenBao: fresh ------------------------------------------------------------------
+cp "$ENVF" "$TMP/env.before"
+run fresh --profile minimal bootstrap-secrets --json
+if [ $rc -eq 0 ] && [ "$(count "$PORT_bao" 'r["method"]=="PUT" and r["path"]=="/v1/sys/init"')" = 1 ] &&
+	[ "$(status_of "$PORT_bao" /v1/sys/health)" = 200 ] &&
+	json_get "$OUT/fresh.out" '[i["item"] for i in d["items"] if i["result"]=="created"]' |
+		grep -q "auth method approle/.*policy aegis-platform.*AppRole role aegis-platform.*secrets engine secret/.*tenant aegis-system.*tenant zaru-consumer.*AppRole credentials"; then
+	pass bootstrap-secrets-fresh-init
+else
+	fail bootstrap-secrets-fresh-init "rc=$rc $(cat "$OUT/fresh.err") $(head -c 600 "$OUT/fresh.out")"
+fi
+if [ "$(mode_of "$GEN/openbao-init.json")" = 600 ] && [ "$(mode_of "$GEN")" = 700 ] &&
+	[ "$(mode_of "$GEN/openbao-approle.env")" = 600 ] &&
+	json_get "$GEN/openbao-init.json" 'd["root_token"] and len(d["keys"])==1' | grep -q True; then
+	pass bootstrap-init-file-private
+else
+	fail bootstrap-init-file-private "$(ls -la "$GEN")"
+fi
+ROLE_ID=$(envval "$ENVF" OPENBAO_ROLE_ID | sed 's/ .*//')
+SECRET_ID=$(envval "$ENVF" OPENBAO_SECRET_ID)
+if out=$(only_keys_changed "$TMP/env.before" "$ENVF" OPENBAO_ROLE_ID OPENBAO_SECRET_ID 2>&1) &&
+	[ -n "$ROLE_ID" ] && [ -n "$SECRET_ID" ] && [ "$(mode_of "$ENVF")" = 600 ] &&
+	grep -q '^OPENBAO_ROLE_ID=[^ ]*   # filled in by bootstrap$' "$ENVF" &&
+	grep -q "^OPENBAO_ROLE_ID=$ROLE_ID$" "$GEN/openbao-approle.env"; then
+	pass bootstrap-env-only-two-keys-changed
+else
+	fail bootstrap-env-only-two-keys-changed "$out $(diff "$TMP/env.before" "$ENVF")"
+fi
+# The credentials really log in (through the server, not our word).
+login=$(api "$PORT_bao" POST /v1/auth/approle/login "{\"role_id\":\"$ROLE_ID\",\"secret_id\":\"$SECRET_ID\"}")
+if echo "$login" | grep -q '"client_token"'; then pass bootstrap-approle-credentials-log-in; else fail bootstrap-approle-credentials-log-in "$login"; fi
+
+# --- OpenBao: ten more runs ------------------------------------------------------------
+api "$PORT_bao" POST /_test/reset >/dev/null
+cp "$ENVF" "$TMP/env.after1"
+bad=""
+for i in $(seq 10); do
+	run rerun$i --profile minimal bootstrap-secrets --json
+	[ $rc -eq 0 ] || bad="$bad run$i:rc=$rc:$(cat "$OUT/rerun$i.err")"
+	json_get "$OUT/rerun$i.out" 'd["created"]+d["changed"]' | grep -qx 0 || bad="$bad run$i:changes"
+done
+inits=$(count "$PORT_bao" 'r["path"]=="/v1/sys/init" and r["method"]!="GET"')
+writes=$(count "$PORT_bao" 'r["method"] not in ("GET","HEAD","LIST") and r["path"]!="/v1/auth/approle/login"')
+logins=$(count "$PORT_bao" 'r["path"]=="/v1/auth/approle/login"')
+if [ -z "$bad" ] && [ "$inits" = 0 ] && [ "$writes" = 0 ] && [ "$logins" = 10 ] &&
+	cmp -s "$ENVF" "$TMP/env.after1" && [ "$(envval "$ENVF" OPENBAO_ROLE_ID)" = "$ROLE_ID" ]; then
+	pass bootstrap-secrets-rerun-10x-idempotent
+else
+	fail bootstrap-secrets-rerun-10x-idempotent "bad=$bad inits=$inits writes=$writes logins=$logins $(diff "$TMP/env.after1" "$ENVF")"
+fi
+
+# --- OpenBao: restarted (sealed) ---------------------------------------------------------
+kill "$PID_bao"; wait "$PID_bao" 2>/dev/null
+start_server bao openbao.py --state "$TMP/bao.state" --skip-oidc-discovery
+sed -i "s|^OPENBAO_ADDR=.*|OPENBAO_ADDR=http://127.0.0.1:$PORT_bao|" "$ENVF"
+cp "$ENVF" "$TMP/env.restart"
+sealed=$(status_of "$PORT_bao" /v1/sys/health)
+run restart --profile minimal bootstrap-secrets
+if [ "$sealed" = 503 ] && [ $rc -eq 0 ] && [ "$(status_of "$PORT_bao" /v1/sys/health)" = 200 ] &&
+	[ "$(count "$PORT_bao" 'r["path"]=="/v1/sys/unseal"')" -ge 1 ] &&
+	[ "$(count "$PORT_bao" 'r["path"]=="/v1/sys/init" and r["method"]!="GET"')" = 0 ] &&
+	cmp -s "$ENVF" "$TMP/env.restart"; then
+	pass bootstrap-secrets-restart-unsealed-from-saved-keys
+else
+	fail bootstrap-secrets-restart-unsealed-from-saved-keys "health-before=$sealed rc=$rc $(cat "$OUT/restart.err")"
+fi
+
+# --- OpenBao: sealed, init file gone ---------------------------------------------------
+api "$PORT_bao" POST /_test/seal >/dev/null
+mv "$GEN/openbao-init.json" "$TMP/init.saved"
+run noinit --profile minimal bootstrap-secrets
+if [ $rc -eq 1 ] && grep -q "sealed" "$OUT/noinit.err" && grep -q "openbao-init.json" "$OUT/noinit.err" &&
+	grep -q "another initialisation" "$OUT/noinit.err" && cmp -s "$ENVF" "$TMP/env.restart"; then
+	pass bootstrap-secrets-sealed-without-init-file
+else
+	fail bootstrap-secrets-sealed-without-init-file "rc=$rc $(cat "$OUT/noinit.err")"
+fi
+mv "$TMP/init.saved" "$GEN/openbao-init.json"
+run reseal --profile minimal bootstrap-secrets
+[ $rc -eq 0 ] || fail bootstrap-secrets-unseal-again "rc=$rc $(cat "$OUT/reseal.err")"
+
+# --- OpenBao: failures in the middle of a fresh bootstrap --------------------------------
+# A new OpenBao and a new generated/ each time; .env must come out byte-identical.
+fresh_bao() {
+	kill "$PID_bao"; wait "$PID_bao" 2>/dev/null
+	rm -f "$TMP/bao.state"
+	start_server bao openbao.py --state "$TMP/bao.state" --skip-oidc-discovery
+	rm -rf "$GEN"
+	sed -i "s|^OPENBAO_ADDR=.*|OPENBAO_ADDR=http://127.0.0.1:$PORT_bao|;s|^OPENBAO_ROLE_ID=[^ ]*|OPENBAO_ROLE_ID=\"\"|;s|^OPENBAO_SECRET_ID=.*|OPENBAO_SECRET_ID=|" "$ENVF"
+	cp "$ENVF" "$TMP/env.fault"
+}
+# fault_case NAME METHOD PREFIX ACTION COUNT WANT-IN-STDERR
+fault_case() {
+	local name=$1 method=$2 prefix=$3 action=$4 n=$5 want=$6
+	fresh_bao
+	api "$PORT_bao" POST /_test/fault "{\"method\":\"$method\",\"path_prefix\":\"$prefix\",\"action\":\"$action\",\"count\":$n}" >/dev/null
+	run "$name" --profile minimal bootstrap-secrets
+	if [ $rc -eq 1 ] && grep -qF -- "$want" "$OUT/$name.err" && cmp -s "$ENVF" "$TMP/env.fault" && no_partial; then
+		pass "$name"
+	else
+		fail "$name" "rc=$rc $(cat "$OUT/$name.err") $(diff "$TMP/env.fault" "$ENVF") $(ls -a "$GEN" 2>&1 | tr '\n' ' ')"
+	fi
+	# and the next run, without the fault, completes what was left
+	local inits
+	inits=$(count "$PORT_bao" 'r["path"]=="/v1/sys/init" and r["method"]!="GET"')
+	api "$PORT_bao" POST /_test/reset >/dev/null
+	run "$name-recover" --profile minimal bootstrap-secrets
+	if [ $rc -eq 0 ] && [ "$inits" = 1 ] && [ "$(count "$PORT_bao" 'r["path"]=="/v1/sys/init" and r["method"]!="GET"')" = 0 ] &&
+		[ -n "$(envval "$ENVF" OPENBAO_ROLE_ID)" ]; then
+		pass "$name-then-recovers"
+	else
+		fail "$name-then-recovers" "rc=$rc $(cat "$OUT/$name-recover.err")"
+	fi
+}
+fault_case bootstrap-secrets-500-midway POST /v1/sys/mounts/ 500 1 "POST /v1/sys/mounts/secret: HTTP 500: internal error"
+fault_case bootstrap-secrets-drop-midway POST /v1/auth/approle/role/aegis-platform/secret-id drop 1 \
+	"POST /v1/auth/approle/role/aegis-platform/secret-id: connection to 127.0.0.1:"
+fault_case bootstrap-secrets-persistent-500-on-read GET /v1/sys/policies/ 500 20 "GET /v1/sys/policies/acl/aegis-platform: HTTP 500"
+
+# a single 500 or dropped connection on a read is retried
+fresh_bao
+api "$PORT_bao" POST /_test/fault '{"method":"GET","path_prefix":"/v1/sys/auth","action":"drop","count":1}' >/dev/null
+api "$PORT_bao" POST /_test/fault '{"method":"GET","path_prefix":"/v1/sys/mounts","action":"500","count":1}' >/dev/null
+run retry --profile minimal bootstrap-secrets
+if [ $rc -eq 0 ] && [ "$(count "$PORT_bao" 'r["path"]=="/v1/sys/auth" and r["status"] is None')" = 1 ] &&
+	[ "$(count "$PORT_bao" 'r["path"]=="/v1/sys/mounts" and r["status"]==500')" = 1 ]; then
+	pass bootstrap-secrets-read-retried-after-drop-and-500
+else
+	fail bootstrap-secrets-read-retried-after-drop-and-500 "rc=$rc $(cat "$OUT/retry.err")"
+fi
+# sys/init is never retried: its answer is the only copy of the keys
+fresh_bao
+api "$PORT_bao" POST /_test/fault '{"method":"PUT","path_prefix":"/v1/sys/init","action":"drop","count":1}' >/dev/null
+run initdrop --profile minimal bootstrap-secrets
+if [ $rc -eq 1 ] && [ "$(count "$PORT_bao" 'r["path"]=="/v1/sys/init" and r["method"]=="PUT"')" = 1 ] &&
+	grep -qF "PUT /v1/sys/init" "$OUT/initdrop.err" && [ ! -e "$GEN/openbao-init.json" ]; then
+	pass bootstrap-secrets-init-not-retried
+else
+	fail bootstrap-secrets-init-not-retried "rc=$rc $(cat "$OUT/initdrop.err")"
+fi
+# the settled state for the rest
+fresh_bao
+run settle --profile minimal bootstrap-secrets
+[ $rc -eq 0 ] || fail bootstrap-secrets-settle "rc=$rc $(cat "$OUT/settle.err")"
+
+# --- stale credentials are replaced ---------------------------------------------------------
+sed -i "s|^OPENBAO_SECRET_ID=[^ ]*|OPENBAO_SECRET_ID=00000000-0000-4000-8000-000000000000|" "$ENVF"
+cp "$ENVF" "$TMP/env.stale"
+old_role=$(envval "$ENVF" OPENBAO_ROLE_ID)
+run stale --profile minimal bootstrap-secrets
+if [ $rc -eq 0 ] && grep -q "no longer log in" "$OUT/stale.out" &&
+	[ "$(envval "$ENVF" OPENBAO_ROLE_ID)" = "$old_role" ] &&
+	only_keys_changed "$TMP/env.stale" "$ENVF" OPENBAO_SECRET_ID >/dev/null 2>&1; then
+	pass bootstrap-secrets-invalid-credentials-renewed
+else
+	fail bootstrap-secrets-invalid-credentials-renewed "rc=$rc $(cat "$OUT/stale.err" "$OUT/stale.out")"
+fi
+
+# --- OIDC waits for Keycloak ---------------------------------------------------------------
+run oidc-pending --profile development bootstrap-secrets --json
+if [ $rc -eq 0 ] && json_get "$OUT/oidc-pending.out" 'd["oidc_pending"]' | grep -q True; then
+	pass bootstrap-secrets-oidc-pending-before-keycloak
+else
+	fail bootstrap-secrets-oidc-pending-before-keycloak "rc=$rc $(cat "$OUT/oidc-pending.err")"
+fi
+
+# --- Keycloak --------------------------------------------------------------------------------
+cp "$ENVF" "$TMP/env.kc"
+run kc-fresh bootstrap-keycloak --json
+kc_writes() { count "$PORT_kc" 'r["method"] in ("POST","PUT","DELETE","PATCH") and r["path"].startswith("/admin/")'; }
+if [ $rc -eq 0 ] && [ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms"')" = 1 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/clients"')" = 4 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/roles"')" = 3 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/users"')" = 1 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"].endswith("/role-mappings/realm")')" = 1 ] &&
+	json_get "$OUT/kc-fresh.out" 'd["changed"]==0 and d["unchanged"]==0 and d["env_changed"]==["OIDC_CLIENT_SECRET"]' | grep -q True; then
+	pass bootstrap-keycloak-fresh-apply
+else
+	fail bootstrap-keycloak-fresh-apply "rc=$rc $(cat "$OUT/kc-fresh.err") $(head -c 800 "$OUT/kc-fresh.out")"
+fi
+CLIENT_SECRET=$(envval "$ENVF" OIDC_CLIENT_SECRET)
+if [ -n "$CLIENT_SECRET" ] && only_keys_changed "$TMP/env.kc" "$ENVF" OIDC_CLIENT_SECRET >/dev/null 2>&1 &&
+	[ "$(mode_of "$GEN/keycloak-clients.env")" = 600 ] && [ "$(mode_of "$GEN/keycloak-passwords.json")" = 600 ] &&
+	grep -q "^OIDC_CLIENT_SECRET=$CLIENT_SECRET$" "$GEN/keycloak-clients.env"; then
+	pass bootstrap-keycloak-client-secret-stored
+else
+	fail bootstrap-keycloak-client-secret-stored "$(diff "$TMP/env.kc" "$ENVF") $(ls -la "$GEN")"
+fi
+ADMIN_PW=$(json_get "$GEN/keycloak-passwords.json" 'd["aegis-system"]["aegis-admin"]')
+# the generated password works: a token for the user from its realm
+tok=$("$PY" - "$PORT_kc" "$ADMIN_PW" <<'EOF'
+import sys, urllib.request, urllib.parse
+data = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli",
+                               "username": "aegis-admin", "password": sys.argv[2]}).encode()
+try:
+    with urllib.request.urlopen("http://127.0.0.1:%s/realms/aegis-system/protocol/openid-connect/token" % sys.argv[1], data, timeout=10) as r:
+        print(r.status)
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+EOF
+)
+[ "$tok" = 200 ] && pass bootstrap-keycloak-user-password-works || fail bootstrap-keycloak-user-password-works "$tok"
+
+api "$PORT_kc" POST /_test/reset >/dev/null
+cp "$ENVF" "$TMP/env.kc2"
+run kc-again bootstrap-keycloak --json
+w=$(kc_writes)
+if [ $rc -eq 0 ] && [ "$w" = 0 ] && cmp -s "$ENVF" "$TMP/env.kc2" &&
+	json_get "$OUT/kc-again.out" 'd["created"]+d["changed"]' | grep -qx 0; then
+	pass bootstrap-keycloak-reapply-zero-writes
+else
+	fail bootstrap-keycloak-reapply-zero-writes "rc=$rc writes=$w $(cat "$OUT/kc-again.err")"
+fi
+
+# A changed declaration: realm display name and one client's redirect URIs.
+CROOT=$TMP/changed
+mkdir -p "$CROOT"
+cp -r "$ROOT/kube" "$CROOT/kube"
+ln -s "$ROOT/profiles" "$CROOT/profiles"
+sed -i 's|displayName: AEGIS platform|displayName: AEGIS platform (changed)|;s|http://localhost:8250/oidc/callback|http://localhost:8251/oidc/callback|' "$CROOT/kube/iam/realm.yaml"
+api "$PORT_kc" POST /_test/reset >/dev/null
+"$AEGIS_BIN" --root "$CROOT" --env "$ENVF" bootstrap-keycloak --json >"$OUT/kc-changed.out" 2>"$OUT/kc-changed.err"; rc=$?
+w=$(kc_writes)
+if [ $rc -eq 0 ] && [ "$w" = 2 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="PUT" and r["path"]=="/admin/realms/aegis-system"')" = 1 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="PUT" and r["path"].startswith("/admin/realms/aegis-system/clients/")')" = 1 ] &&
+	json_get "$OUT/kc-changed.out" '[i["item"] for i in d["items"] if i["result"]=="changed"]' |
+		grep -qx "\['realm aegis-system', 'realm aegis-system client aegis-openbao'\]"; then
+	pass bootstrap-keycloak-changed-declaration-updates-only-that
+else
+	fail bootstrap-keycloak-changed-declaration-updates-only-that "rc=$rc writes=$w $(cat "$OUT/kc-changed.err")"
+fi
+
+# bad admin password: a clear 401
+KEYCLOAK_ADMIN_PASSWORD=wrong-password A bootstrap-keycloak >"$OUT/kc-bad.out" 2>"$OUT/kc-bad.err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "HTTP 401: Invalid user credentials" "$OUT/kc-bad.err" &&
+	grep -q "KEYCLOAK_ADMIN_PASSWORD" "$OUT/kc-bad.err" && ! grep -q wrong-password "$OUT/kc-bad.err"; then
+	pass bootstrap-keycloak-bad-admin-password-401
+else
+	fail bootstrap-keycloak-bad-admin-password-401 "rc=$rc $(cat "$OUT/kc-bad.err")"
+fi
+
+# a 500 in the middle (back to the repository's declaration: the realm is
+# updated again): exit 1, the endpoint named, .env and generated/ untouched
+cp "$ENVF" "$TMP/env.kc3"
+cp -a "$GEN" "$TMP/gen.kc3"
+api "$PORT_kc" POST /_test/fault '{"method":"PUT","path_prefix":"/admin/realms/aegis-system","action":"500","count":10}' >/dev/null
+run kc-500 bootstrap-keycloak
+api "$PORT_kc" POST /_test/reset >/dev/null
+if [ $rc -eq 1 ] && grep -q "PUT /admin/realms/aegis-system: HTTP 500" "$OUT/kc-500.err" && cmp -s "$ENVF" "$TMP/env.kc3" &&
+	diff -r "$GEN" "$TMP/gen.kc3" >/dev/null && no_partial; then
+	pass bootstrap-keycloak-500-midway
+else
+	fail bootstrap-keycloak-500-midway "rc=$rc $(cat "$OUT/kc-500.err")"
+fi
+
+# --show-passwords, and only then
+run kc-show bootstrap-keycloak --show-passwords
+if [ $rc -eq 0 ] && grep -qF "$ADMIN_PW" "$OUT/kc-show.out" && ! grep -qF "$ADMIN_PW" "$OUT/kc-again.out"; then
+	pass bootstrap-keycloak-show-passwords
+else
+	fail bootstrap-keycloak-show-passwords "rc=$rc"
+fi
+mv "$OUT/kc-show.out" "$TMP/kc-show.out"
+
+# --- OpenBao OIDC, now that Keycloak gave the client secret -------------------------------
+api "$PORT_bao" POST /_test/reset >/dev/null
+run oidc --profile development bootstrap-secrets --json
+cfg=$(api "$PORT_bao" GET /_test/requests)
+if [ $rc -eq 0 ] && json_get "$OUT/oidc.out" '[i["item"] for i in d["items"] if i["result"]=="created"]' |
+	grep -q "auth method oidc/.*policy aegis-platform-admin.*OIDC configuration.*OIDC role platform-admin" &&
+	[ "$(mode_of "$GEN/openbao-oidc.json")" = 600 ]; then
+	pass bootstrap-secrets-oidc-configured
+else
+	fail bootstrap-secrets-oidc-configured "rc=$rc $(cat "$OUT/oidc.err") $(head -c 600 "$OUT/oidc.out")"
+fi
+api "$PORT_bao" POST /_test/reset >/dev/null
+run oidc-again --profile development bootstrap-secrets --json
+writes=$(count "$PORT_bao" 'r["method"] not in ("GET","HEAD","LIST") and r["path"]!="/v1/auth/approle/login"')
+if [ $rc -eq 0 ] && [ "$writes" = 0 ] && json_get "$OUT/oidc-again.out" 'd["created"]+d["changed"]' | grep -qx 0; then
+	pass bootstrap-secrets-oidc-rerun-unchanged
+else
+	fail bootstrap-secrets-oidc-rerun-unchanged "rc=$rc writes=$writes"
+fi
+
+# --- no secret in any output ---------------------------------------------------------------
+secrets=(
+	"$(json_get "$GEN/openbao-init.json" 'd["root_token"]')"
+	"$(json_get "$GEN/openbao-init.json" 'd["keys"][0]')"
+	"$(json_get "$GEN/openbao-init.json" 'd["keys_base64"][0]')"
+	"$(envval "$ENVF" OPENBAO_SECRET_ID)" "$SECRET_ID"
+	"$CLIENT_SECRET" "$ADMIN_PW" "$KC_PASS"
+)
+leaks=""
+for s in "${secrets[@]}"; do
+	[ -n "$s" ] || { leaks="$leaks (empty secret)"; continue; }
+	if grep -rlF -- "$s" "$OUT" >/dev/null; then leaks="$leaks $(grep -rlF -- "$s" "$OUT" | xargs -n1 basename | tr '\n' ' ')"; fi
+done
+if [ -z "$leaks" ] && [ "$(ls "$OUT" | wc -l)" -gt 40 ]; then
+	pass bootstrap-no-secret-in-output
+else
+	fail bootstrap-no-secret-in-output "found in:$leaks"
+fi
+exit 0
