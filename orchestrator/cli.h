@@ -44,8 +44,13 @@ extern const char cli_global_help[];
  * returns 2 on a bad value, 0 otherwise. */
 int cli_parse_seconds(const char *cmd, const char *s, int *out);
 
-/* deploy and redeploy share one body: ONLY_POD NULL deploys the profile. */
-int deploy_main(struct cli *cli, const char *only_pod, int timeout_s);
+/* deploy and redeploy share one body. */
+struct deploy_args {
+	const char *only_pod; /* redeploy: this pod only (always replaced); NULL: the profile */
+	int timeout_s;        /* per-pod readiness timeout */
+	bool replace;         /* replace pods even when running with the same manifest */
+};
+int deploy_main(struct cli *cli, const struct deploy_args *args);
 
 /* The bootstrap commands' result, as text or --json (EXTRA: more members
  * of the JSON object); in cmd/bootstrap_secrets.c. */

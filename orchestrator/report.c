@@ -59,7 +59,8 @@ static void redraw(reporter *r)
 					   : st->state == ROLL_SKIPPED ? "-"
 									: "…";
 			fprintf(stderr, "\033[2K %s tier %zu  %-14s %-10s", mark, t, d->pods[i].name,
-				rollout_state_name(st->state));
+				st->kept && st->state == ROLL_STARTING ? "probing"
+								       : rollout_state_name(st->state));
 			if (st->start >= 0)
 				fprintf(stderr, " %5.1f s", el);
 			fputc('\n', stderr);
@@ -111,9 +112,11 @@ void reporter_progress(void *ctx, const deployment *d, size_t pod, const rollout
 		char ts[64];
 		timestamp(ts, sizeof ts);
 		fprintf(stderr, "%s pod %s: %s", ts, d->pods[pod].name,
-			rollout_state_name(st->state));
+			st->kept && st->state == ROLL_STARTING ? "unchanged, probing"
+							       : rollout_state_name(st->state));
 		if (st->state == ROLL_READY)
-			fprintf(stderr, " (%.1f s)", st->ready - st->start);
+			fprintf(stderr, " (%.1f s%s)", st->ready - st->start,
+				st->kept ? ", unchanged" : "");
 		fputc('\n', stderr);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -193,6 +196,8 @@ json_t *report_rollout_json(const deployment *d, const rollout_pod *states, int 
 		json_object_set_new(o, "ready_s", ms_real(st->ready, st->ready >= 0));
 		json_object_set_new(o, "started_at", ms_real(st->start_epoch, st->start >= 0));
 		json_object_set_new(o, "ready_at", ms_real(st->ready_epoch, st->ready >= 0));
+		if (st->start >= 0)
+			json_object_set_new(o, "action", json_string(st->kept ? "kept" : "played"));
 		if (st->error)
 			json_object_set_new(o, "error", json_string(st->error));
 		if (st->container)

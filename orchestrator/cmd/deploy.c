@@ -10,16 +10,20 @@
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy deploy [--profile P] [--timeout SECONDS]\n"
+	"Usage: aegis-deploy deploy [--profile P] [--timeout SECONDS] [--replace]\n"
 	"\n"
 	"Render the profile's pods, ensure the network and named volumes exist, pull\n"
 	"missing images, then deploy tier by tier: every pod of a tier is played\n"
 	"concurrently (replacing an existing pod of the same name) and the next tier\n"
 	"starts only when every container of the tier passes its readiness probe.\n"
+	"A pod already running, every container up, with exactly the manifest it\n"
+	"would be played with (templates, config files and values unchanged) is kept\n"
+	"and only probed, so deploying again is quick and restarts nothing.\n"
 	"The first pod that fails stops the rollout (pods already up stay up) and its\n"
 	"container, probe, last error and last 20 log lines are shown.\n"
 	"\n"
 	"  --timeout SECONDS   per-pod readiness timeout (default 300)\n"
+	"  --replace           replace every pod, even those that are unchanged\n"
 	"  --json              print a final report (per pod: tier, start, ready, result)\n"
 	"\n";
 
@@ -30,8 +34,9 @@ static double mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int deploy_main(struct cli *cli, const char *only_pod, int timeout_s)
+int deploy_main(struct cli *cli, const struct deploy_args *args)
 {
+	const char *only_pod = args->only_pod;
 	aerr_t err = {0};
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
@@ -71,7 +76,8 @@ int deploy_main(struct cli *cli, const char *only_pod, int timeout_s)
 		rep = reporter_new(cli, &d, states);
 		rollout_opts opts = {
 			.network = network,
-			.timeout_s = timeout_s,
+			.timeout_s = args->timeout_s,
+			.replace = args->replace,
 			.selected = selected,
 			.progress = reporter_progress,
 			.ctx = rep,
@@ -106,9 +112,10 @@ int deploy_main(struct cli *cli, const char *only_pod, int timeout_s)
 
 COMMAND(deploy)
 {
-	int timeout_s = 300;
+	struct deploy_args args = {.timeout_s = 300};
 	static const struct option opts[] = {
 		{"timeout", required_argument, NULL, 't'},
+		{"replace", no_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -117,14 +124,15 @@ COMMAND(deploy)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			if (cli_parse_seconds("deploy", optarg, &timeout_s))
+			if (cli_parse_seconds("deploy", optarg, &args.timeout_s))
 				return AEGIS_ECONFIG;
 			break;
+		case 'r': args.replace = true; break;
 		case 'h': printf("%s%s", help, cli_global_help); return 0;
 		default: return cli_usage("deploy", "invalid option");
 		}
 	}
 	if (optind < argc)
 		return cli_usage("deploy", "unexpected argument '%s'", argv[optind]);
-	return deploy_main(cli, NULL, timeout_s);
+	return deploy_main(cli, &args);
 }

@@ -45,5 +45,6 @@ COMMAND(redeploy)
 		return cli_usage("redeploy", "unexpected argument '%s'", argv[optind]);
 	if (!pod)
 		return cli_usage("redeploy", "which pod? (aegis-deploy redeploy POD)");
-	return deploy_main(cli, pod, timeout_s);
+	struct deploy_args args = {.only_pod = pod, .timeout_s = timeout_s, .replace = true};
+	return deploy_main(cli, &args);
 }

@@ -1,5 +1,7 @@
 #include "pod.h"
 
+#include "render.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -278,6 +280,9 @@ static int read_pod(const struct reader *r, yaml_node_t *root, pod *out)
 		out->name = xstrdup(label);
 	else
 		out->name = xstrdup(strncmp(pod_name, "pod-", 4) == 0 ? pod_name + 4 : pod_name);
+	const char *hash = get_str(r, get(r, meta, "labels"), MANIFEST_HASH_LABEL);
+	if (hash && *hash)
+		out->manifest_hash = xstrdup(hash);
 	yaml_node_t *spec = get(r, root, "spec");
 	if (read_depends(r, meta, out) < 0 || read_containers(r, spec, out) < 0 ||
 	    read_volumes(r, spec, out) < 0)
@@ -346,6 +351,7 @@ void pod_free(pod *p)
 	for (size_t i = 0; i < p->nvolumes; i++)
 		free(p->volumes[i]);
 	free(p->volumes);
+	free(p->manifest_hash);
 	for (size_t i = 0; i < p->nsockets; i++)
 		free(p->sockets[i]);
 	free(p->sockets);

@@ -50,6 +50,7 @@ typedef struct pod {
 	size_t ncontainers;
 	char **volumes; /* persistentVolumeClaim claim names */
 	size_t nvolumes;
+	char *manifest_hash; /* label aegis.io/manifest-hash (see render.h), or NULL */
 	char **sockets; /* hostPath volumes of type Socket: paths that must exist */
 	size_t nsockets;
 	port_map *ports;

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include <yaml.h>
 
 #include "fsutil.h"
@@ -399,6 +400,109 @@ static int write_output(void *data, unsigned char *buffer, size_t size)
 	return 1;
 }
 
+/* The node id of KEY's value in mapping ID, or 0. */
+static int mapping_value(yaml_document_t *doc, int id, const char *key)
+{
+	yaml_node_t *m = yaml_document_get_node(doc, id);
+	if (!m || m->type != YAML_MAPPING_NODE)
+		return 0;
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == strlen(key) &&
+		    memcmp(k->data.scalar.value, key, k->data.scalar.length) == 0)
+			return p->value;
+	}
+	return 0;
+}
+
+static bool scalar_is(yaml_document_t *doc, int id, const char *value)
+{
+	yaml_node_t *n = yaml_document_get_node(doc, id);
+	return n && n->type == YAML_SCALAR_NODE && n->data.scalar.length == strlen(value) &&
+	       memcmp(n->data.scalar.value, value, n->data.scalar.length) == 0;
+}
+
+/* Label the Pod with a digest of the whole rendered manifest (ConfigMaps
+ * included), so that deploy can tell a running pod that already matches its
+ * manifest from one that must be replaced.  Works on the emitted text: parse
+ * it again, add the label to the Pod document, emit. */
+static int stamp_manifest(const char *path, rendered *out, aerr_t *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (!EVP_Digest(out->yaml, out->len, md, &mdlen, EVP_sha256(), NULL))
+		return aerr_set(err, AEGIS_EFAIL, "%s: SHA-256 failed", path);
+	char hex[2 * MANIFEST_HASH_BYTES + 1];
+	for (int i = 0; i < MANIFEST_HASH_BYTES; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+
+	struct buf result = {0};
+	yaml_parser_t parser;
+	yaml_emitter_t emitter;
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)out->yaml, out->len);
+	yaml_emitter_initialize(&emitter);
+	yaml_emitter_set_output(&emitter, write_output, &result);
+	yaml_emitter_set_unicode(&emitter, 1);
+	yaml_emitter_set_width(&emitter, -1);
+	yaml_emitter_set_indent(&emitter, 2);
+	yaml_emitter_set_break(&emitter, YAML_LN_BREAK);
+	int rc = -1;
+	if (!yaml_emitter_open(&emitter))
+		goto emit_error;
+	for (;;) {
+		yaml_document_t doc;
+		if (!yaml_parser_load(&parser, &doc)) {
+			yaml_document_delete(&doc);
+			aerr_set(err, AEGIS_EFAIL, "%s: re-reading the rendered manifest: %s", path,
+				 parser.problem ? parser.problem : "cannot parse");
+			goto out;
+		}
+		if (!yaml_document_get_root_node(&doc)) {
+			yaml_document_delete(&doc);
+			break;
+		}
+		if (scalar_is(&doc, mapping_value(&doc, 1, "kind"), "Pod")) {
+			int meta = mapping_value(&doc, 1, "metadata");
+			int labels = mapping_value(&doc, meta, "labels");
+			if (meta && !labels) {
+				int k = yaml_document_add_scalar(&doc, NULL, (yaml_char_t *)"labels", -1,
+								 YAML_PLAIN_SCALAR_STYLE);
+				labels = yaml_document_add_mapping(&doc, NULL, YAML_BLOCK_MAPPING_STYLE);
+				yaml_document_append_mapping_pair(&doc, meta, k, labels);
+			}
+			if (labels) {
+				int k = yaml_document_add_scalar(&doc, NULL,
+								 (yaml_char_t *)MANIFEST_HASH_LABEL, -1,
+								 YAML_PLAIN_SCALAR_STYLE);
+				int v = yaml_document_add_scalar(&doc, NULL, (yaml_char_t *)hex, -1,
+								 YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+				yaml_document_append_mapping_pair(&doc, labels, k, v);
+			}
+		}
+		doc.start_implicit = 1;
+		doc.end_implicit = 1;
+		if (!yaml_emitter_dump(&emitter, &doc))
+			goto emit_error;
+	}
+	if (!yaml_emitter_close(&emitter) || !yaml_emitter_flush(&emitter))
+		goto emit_error;
+	free(out->yaml);
+	out->yaml = result.p;
+	out->len = result.n;
+	result.p = NULL;
+	rc = 0;
+	goto out;
+emit_error:
+	aerr_set(err, AEGIS_EFAIL, "%s: YAML emitter: %s", path,
+		 emitter.problem ? emitter.problem : "cannot write");
+out:
+	free(result.p);
+	yaml_parser_delete(&parser);
+	yaml_emitter_delete(&emitter);
+	return rc;
+}
+
 int render_template(const char *path, const config *cfg, const render_opts *opts, rendered *out,
 		    aerr_t *err)
 {
@@ -476,7 +580,9 @@ int render_template(const char *path, const config *cfg, const render_opts *opts
 	out->len = result.n;
 	out->has_secrets = c.has_secrets;
 	result.p = NULL;
-	rc = 0;
+	rc = c.lenient ? 0 : stamp_manifest(path, out, err);
+	if (rc < 0)
+		rendered_free(out);
 out:
 	free(result.p);
 	free(c.dir);

@@ -13,6 +13,11 @@
 
 #include "config.h"
 
+/* The Pod of a (non-lenient) rendering carries this label: the first
+ * MANIFEST_HASH_BYTES bytes of the SHA-256 of the manifest without it, in hex. */
+#define MANIFEST_HASH_LABEL "aegis.io/manifest-hash"
+#define MANIFEST_HASH_BYTES 8
+
 typedef struct render_opts {
 	/* Leave ${VAR} of unset variables as written instead of failing
 	 * (plan and status need the structure, not the secrets). */

@@ -186,6 +186,29 @@ int rollout_container_running(podman *pm, const char *name, char *why, size_t n)
 	return rc;
 }
 
+/* Is the pod running, every container up, with the manifest we would play? */
+static bool pod_unchanged(podman *pm, const pod *p)
+{
+	if (!p->manifest_hash)
+		return false;
+	json_t *js = NULL;
+	aerr_t err = {0};
+	if (podman_inspect_pod(pm, p->pod_name, &js, &err) < 0 || !js)
+		return false;
+	const char *label =
+	    json_string_value(json_object_get(json_object_get(js, "Labels"), MANIFEST_HASH_LABEL));
+	const char *state = json_string_value(json_object_get(js, "State"));
+	bool same = label && strcmp(label, p->manifest_hash) == 0 && state &&
+		    strcmp(state, "Running") == 0;
+	json_decref(js);
+	for (size_t c = 0; same && c < p->ncontainers; c++) {
+		cleanup_free char *name = rollout_container_name(p, &p->containers[c]);
+		char why[600];
+		same = rollout_container_running(pm, name, why, sizeof why) == 1;
+	}
+	return same;
+}
+
 static void *pod_worker(void *arg)
 {
 	struct worker *w = arg;
@@ -201,7 +224,9 @@ static void *pod_worker(void *arg)
 		return NULL;
 	}
 	const rendered *m = &sh->d->manifests[i];
-	if (podman_play_kube(pm, m->yaml, m->len, sh->opts->network, &err) < 0) {
+	sh->states[i].kept = !sh->opts->replace && pod_unchanged(pm, p);
+	if (!sh->states[i].kept &&
+	    podman_play_kube(pm, m->yaml, m->len, sh->opts->network, &err) < 0) {
 		fail_pod(sh, i, pm, NULL, err.msg);
 		podman_close(pm);
 		return NULL;

@@ -31,12 +31,17 @@ typedef struct rollout_pod {
 	char *probe;     /* on failure: its probe ("httpGet :8088/health") */
 	char *error;     /* on failure: the last error */
 	char *logs;      /* on failure: the container's last log lines */
+	bool kept;       /* already running with the same manifest: not replaced */
 } rollout_pod;
 
 typedef struct rollout_opts {
 	const char *network; /* pods are played on this network */
 	int timeout_s;       /* per pod, from the start of its play */
 	const bool *selected; /* NULL: every pod; else only pods with selected[i] */
+	/* Replace every pod.  Otherwise a pod already running with every container
+	 * up and the same manifest (label aegis.io/manifest-hash) is kept and
+	 * only probed. */
+	bool replace;
 	/* Called (from any thread, serialised) whenever a pod changes state. */
 	void (*progress)(void *ctx, const deployment *d, size_t pod, const rollout_pod *st);
 	/* Hook point: called in the pod's thread once it is ready; a failure
@@ -45,11 +50,11 @@ typedef struct rollout_opts {
 	void *ctx;
 } rollout_opts;
 
-/* Ensure the network, the pods' named volumes and their images exist
- * (pulling missing images; PULL_PROGRESS gets the pull's status lines). */
 /* Refuse (status 2) what could never succeed: a missing socket that a pod
  * mounts, a network probe on an unpublished port.  SELECTED as in rollout_opts. */
 int rollout_check(const deployment *d, const bool *selected, aerr_t *err);
+/* Ensure the network, the pods' named volumes and their images exist
+ * (pulling missing images; PULL_PROGRESS gets the pull's status lines). */
 int rollout_prepare(podman *pm, const deployment *d, const char *network,
 		    void (*pull_progress)(void *, const char *), void *ctx, aerr_t *err);
 

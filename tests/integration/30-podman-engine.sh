@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
-names=(deploy-full tiers-in-order containers-created-after-deps validate-all-pass status-all-running
+names=(deploy-full tiers-in-order redeploy-unchanged-keeps-all change-replaces-only-affected containers-created-after-deps validate-all-pass status-all-running
 	validate-stopped-container redeploy-keeps-others redeploy-unknown-pod teardown-keeps-volumes
 	volume-data-survives clean-removes logs-tail failing-probe-diagnostic failing-probe-json
 	pull-error-names-image api-error-names-endpoint missing-socket-refused)
@@ -127,6 +127,28 @@ if [ $rc -eq 0 ] && json "$TMP/status.json" 'ps=d["pods"]; assert len(ps)==8 and
 else
 	fail status-all-running "rc=$rc $(head -c 600 "$TMP/status.json")"
 fi
+
+# --- deploying again: unchanged pods are kept; a changed value replaces only
+# the pods that use it -------------------------------------------------------------
+allids() { podman ps -a --no-trunc --format '{{.Names}} {{.ID}}' | sort; }
+allids >"$TMP/ids0"
+A deploy --profile full --json >"$TMP/again.json" 2>"$TMP/again.err"; rc=$?
+allids >"$TMP/ids1"
+if [ $rc -eq 0 ] && cmp -s "$TMP/ids0" "$TMP/ids1" &&
+	json "$TMP/again.json" 'assert all(p["action"]=="kept" for p in d["pods"]) and d["duration_s"] < 3, d["duration_s"]'; then
+	pass redeploy-unchanged-keeps-all
+else
+	fail redeploy-unchanged-keeps-all "rc=$rc $(diff "$TMP/ids0" "$TMP/ids1" | head -4) $(tail -3 "$TMP/again.err")"
+fi
+echo "   second deploy: $(json "$TMP/again.json" 'print(d["duration_s"])' 2>/dev/null) s"
+# RUST_LOG is used by the runtime (core) and the SEAL gateway only.
+RUST_LOG=debug A deploy --profile full --json >"$TMP/changed.json" 2>"$TMP/changed.err"; rc=$?
+if [ $rc -eq 0 ] && json "$TMP/changed.json" 'a={p["name"]:p["action"] for p in d["pods"]}; assert sorted(k for k,v in a.items() if v=="played")==["core","seal-gateway"], a'; then
+	pass change-replaces-only-affected
+else
+	fail change-replaces-only-affected "rc=$rc $(head -c 400 "$TMP/changed.json") $(tail -3 "$TMP/changed.err")"
+fi
+A deploy --profile full >/dev/null 2>&1 # back to the .env's values
 
 # --- a stopped container ------------------------------------------------------------
 podman stop -t 1 pod-storage-seaweedfs-filer >/dev/null 2>&1
