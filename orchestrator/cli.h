@@ -49,6 +49,7 @@ struct deploy_args {
 	const char *only_pod; /* redeploy: this pod only (always replaced); NULL: the profile */
 	int timeout_s;        /* per-pod readiness timeout */
 	bool replace;         /* replace pods even when running with the same manifest */
+	bool no_bootstrap;    /* do not bootstrap OpenBao and Keycloak once they are ready */
 };
 int deploy_main(struct cli *cli, const struct deploy_args *args);
 

@@ -6,11 +6,14 @@
 #include <time.h>
 
 #include "cli.h"
+#include "lib/bootstrap.h"
+#include "lib/desired.h"
 #include "lib/rollout.h"
 #include "report.h"
 
 static const char help[] =
 	"Usage: aegis-deploy deploy [--profile P] [--timeout SECONDS] [--replace]\n"
+	"                           [--no-bootstrap]\n"
 	"\n"
 	"Render the profile's pods, ensure the network and named volumes exist, pull\n"
 	"missing images, then deploy tier by tier: every pod of a tier is played\n"
@@ -21,9 +24,14 @@ static const char help[] =
 	"and only probed, so deploying again is quick and restarts nothing.\n"
 	"The first pod that fails stops the rollout (pods already up stay up) and its\n"
 	"container, probe, last error and last 20 log lines are shown.\n"
+	"As soon as pod-secrets is ready, OpenBao is bootstrapped (bootstrap-secrets),\n"
+	"as soon as pod-iam is, Keycloak (bootstrap-keycloak), and OpenBao's OIDC login\n"
+	"once both are; the pods of later tiers are then played with the credentials\n"
+	"they wrote to .env.\n"
 	"\n"
 	"  --timeout SECONDS   per-pod readiness timeout (default 300)\n"
 	"  --replace           replace every pod, even those that are unchanged\n"
+	"  --no-bootstrap      do not bootstrap OpenBao and Keycloak\n"
 	"  --json              print a final report (per pod: tier, start, ready, result)\n"
 	"\n";
 
@@ -32,6 +40,46 @@ static double mono(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The rollout's one context: progress goes to the reporter, readiness to
+ * the bootstrap hook. */
+struct rollout_ctx {
+	reporter *rep;
+	bootstrap_hook *hook;
+};
+
+static void on_progress(void *ctx, const deployment *d, size_t pod, const rollout_pod *st)
+{
+	reporter_progress(((struct rollout_ctx *)ctx)->rep, d, pod, st);
+}
+
+static int on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
+{
+	struct rollout_ctx *rc = ctx;
+	return rc->hook ? bootstrap_on_ready(rc->hook, d, pod, err) : 0;
+}
+
+static void trace(void *ctx, const char *line)
+{
+	cli_debug(ctx, "  bootstrap: %s", line);
+}
+
+/* One line per service: what its bootstrap created, changed, kept. */
+static void print_bootstrap(const struct cli *cli, const json_t *report)
+{
+	const char *service;
+	json_t *items;
+	json_object_foreach(json_object_get(report, "services"), service, items)
+	{
+		cli_info(cli, "bootstrap %s: %zu created, %zu changed, %zu unchanged", service,
+			 desired_count(items, DESIRED_CREATED), desired_count(items, DESIRED_CHANGED),
+			 desired_count(items, DESIRED_UNCHANGED));
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(report, "env_changed"), i, v)
+		cli_info(cli, "bootstrap: %s updated in .env", json_string_value(v));
 }
 
 int deploy_main(struct cli *cli, const struct deploy_args *args)
@@ -72,28 +120,41 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 			 d.npods, d.plan.ntiers, network);
 		rc = rollout_prepare(pm, &d, network, reporter_pull, NULL, &err);
 	}
+	bootstrap_hook *hook = NULL;
 	if (rc == 0) {
 		rep = reporter_new(cli, &d, states);
+		bootstrap_opts bo = {.trace = trace, .trace_ctx = cli};
+		if (!args->no_bootstrap)
+			hook = bootstrap_hook_new(&d, &bo);
+		struct rollout_ctx ctx = {.rep = rep, .hook = hook};
 		rollout_opts opts = {
 			.network = network,
 			.timeout_s = args->timeout_s,
 			.replace = args->replace,
 			.selected = selected,
-			.progress = reporter_progress,
-			.ctx = rep,
+			.progress = on_progress,
+			.on_ready = on_ready,
+			.ctx = &ctx,
 		};
 		rc = rollout_run(pm, &d, &opts, states, &err);
 		reporter_finish(rep);
 	}
+	json_t *bootstrap = hook ? bootstrap_hook_report(hook) : NULL;
+	bootstrap_hook_free(hook);
 	double took = mono() - t0;
 	for (size_t i = 0; i < d.npods; i++)
 		if (states[i].state == ROLL_FAILED)
 			report_failure(&d, i, &states[i]);
 	if (cli->json && pm) {
 		json_t *js = report_rollout_json(&d, states, rc, took);
+		if (bootstrap)
+			json_object_set(js, "bootstrap", bootstrap);
 		report_print_json(js);
 		json_decref(js);
 	}
+	if (bootstrap && !cli->json)
+		print_bootstrap(cli, bootstrap);
+	json_decref(bootstrap);
 	int status = 0;
 	if (rc < 0)
 		status = cli_fail(cli, &err);
@@ -116,6 +177,7 @@ COMMAND(deploy)
 	static const struct option opts[] = {
 		{"timeout", required_argument, NULL, 't'},
 		{"replace", no_argument, NULL, 'r'},
+		{"no-bootstrap", no_argument, NULL, 'B'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -128,6 +190,7 @@ COMMAND(deploy)
 				return AEGIS_ECONFIG;
 			break;
 		case 'r': args.replace = true; break;
+		case 'B': args.no_bootstrap = true; break;
 		case 'h': printf("%s%s", help, cli_global_help); return 0;
 		default: return cli_usage("deploy", "invalid option");
 		}

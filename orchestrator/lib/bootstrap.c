@@ -1,11 +1,16 @@
 #include "bootstrap.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "desired.h"
 #include "env.h"
 #include "fsutil.h"
 #include "keycloak.h"
+#include "pod.h"
+#include "profile.h"
+#include "render.h"
 #include "wipe.h"
 
 static char *generated_dir(const config *cfg, const bootstrap_opts *o)
@@ -180,23 +185,217 @@ void bootstrap_result_free(bootstrap_result *res)
 	*res = (bootstrap_result){0};
 }
 
-int bootstrap_declared_realms(const config *cfg, char ***realms, size_t *n, aerr_t *err)
+bool bootstrap_check_secrets(const config *cfg, char *detail, size_t n)
 {
-	*realms = NULL;
-	*n = 0;
+	aerr_t err = {0};
+	long status = 0;
+	if (openbao_health(config_get(cfg, "OPENBAO_ADDR"), config_get(cfg, "AEGIS_CACERT"),
+			   &status, &err) < 0) {
+		snprintf(detail, n, "OpenBao: %s", err.msg);
+		return false;
+	}
+	const char *what = status == 200   ? "initialised, unsealed, active"
+			   : status == 501 ? "not initialised: run aegis-deploy bootstrap-secrets"
+			   : status == 503 ? "sealed: run aegis-deploy bootstrap-secrets"
+					   : "a standby node, not the active one";
+	snprintf(detail, n, "OpenBao %s (sys/health %ld)", what, status);
+	return status == 200;
+}
+
+bool bootstrap_check_iam(const config *cfg, char *detail, size_t n)
+{
+	aerr_t err = {0};
 	json_t *decl = NULL;
-	if (load_declaration(cfg, BOOTSTRAP_REALMS_DECL, &decl, err) < 0)
-		return -1;
-	json_t *list = json_object_get(decl, "realms");
-	*realms = xcalloc(json_array_size(list), sizeof **realms);
+	if (load_declaration(cfg, BOOTSTRAP_REALMS_DECL, &decl, &err) < 0) {
+		snprintf(detail, n, "%s", err.msg);
+		return false;
+	}
+	bool ok = true;
 	size_t i;
 	json_t *r;
-	json_array_foreach(list, i, r)
+	detail[0] = '\0';
+	json_array_foreach(json_object_get(decl, "realms"), i, r)
 	{
-		const char *name = desired_str(r, "realm");
-		if (name)
-			(*realms)[(*n)++] = xstrdup(name);
+		const char *realm = desired_str(r, "realm");
+		bool present = false;
+		if (!realm)
+			continue;
+		if (keycloak_realm_present(config_get(cfg, "KEYCLOAK_URL"),
+					   config_get(cfg, "AEGIS_CACERT"), realm, &present,
+					   &err) < 0) {
+			snprintf(detail, n, "Keycloak: %s", err.msg);
+			ok = false;
+			break;
+		}
+		size_t len = strlen(detail);
+		snprintf(detail + len, n - len, "%srealm %s %s", len ? ", " : "", realm,
+			 present ? "present" : "missing: run aegis-deploy bootstrap-keycloak");
+		ok = ok && present;
 	}
 	json_decref(decl);
+	return ok;
+}
+
+/* --- deploy's hook ------------------------------------------------------- */
+
+struct bootstrap_hook {
+	pthread_mutex_t lock;
+	bootstrap_opts opts;
+	bool has_secrets, has_iam; /* in the deployment */
+	bool secrets_done, iam_done, oidc_done;
+	json_t *services; /* {"OpenBao": [items], "Keycloak": [items]} */
+	json_t *env_changed;
+};
+
+static bool has_pod(const deployment *d, const char *name)
+{
+	return deployment_pod_index(d, name) >= 0;
+}
+
+bootstrap_hook *bootstrap_hook_new(const deployment *d, const bootstrap_opts *o)
+{
+	bootstrap_hook *h = xcalloc(1, sizeof *h);
+	pthread_mutex_init(&h->lock, NULL);
+	h->opts = *o;
+	h->has_secrets = has_pod(d, BOOTSTRAP_SECRETS_POD);
+	h->has_iam = has_pod(d, BOOTSTRAP_IAM_POD);
+	h->services = json_object();
+	h->env_changed = json_array();
+	return h;
+}
+
+static void collect(bootstrap_hook *h, const char *service, const bootstrap_result *res,
+		    json_t *changed)
+{
+	json_t *items = json_object_get(h->services, service);
+	if (!items) {
+		items = json_array();
+		json_object_set_new(h->services, service, items);
+	}
+	json_array_extend(items, res->log);
+	json_array_extend(changed, res->env_changed);
+	json_array_extend(h->env_changed, res->env_changed);
+}
+
+/* Each bootstrap reads the configuration as .env has it now: an earlier
+ * hook may have written to it. */
+static int run_secrets(bootstrap_hook *h, const deployment *d, unsigned steps, json_t *changed,
+		       bool *oidc_ran, aerr_t *err)
+{
+	config cfg;
+	if (config_load(&cfg, d->cfg.root, d->cfg.env_path, err) < 0)
+		return -1;
+	bootstrap_result res;
+	int rc = bootstrap_secrets(&cfg, &h->opts, steps, &res, err);
+	if (res.log)
+		collect(h, "OpenBao", &res, changed);
+	*oidc_ran = rc == 0 && (steps & OPENBAO_OIDC) && !res.oidc_pending;
+	bootstrap_result_free(&res);
+	config_free(&cfg);
+	return rc;
+}
+
+static int run_keycloak(bootstrap_hook *h, const deployment *d, json_t *changed, aerr_t *err)
+{
+	config cfg;
+	if (config_load(&cfg, d->cfg.root, d->cfg.env_path, err) < 0)
+		return -1;
+	bootstrap_result res;
+	int rc = bootstrap_keycloak(&cfg, &h->opts, &res, err);
+	if (res.log)
+		collect(h, "Keycloak", &res, changed);
+	bootstrap_result_free(&res);
+	config_free(&cfg);
+	return rc;
+}
+
+/* The variables in CHANGED, as the configuration now resolves them, into
+ * D's configuration; then every pod of a later tier than READY rendered again.
+ * Those pods have not been played yet: their tier starts after this one's
+ * hooks have returned. */
+static int refresh_later_pods(deployment *d, size_t ready, const json_t *changed, aerr_t *err)
+{
+	if (json_array_size(changed) == 0)
+		return 0;
+	config fresh;
+	if (config_load(&fresh, d->cfg.root, d->cfg.env_path, err) < 0)
+		return -1;
+	size_t i;
+	json_t *name;
+	json_array_foreach((json_t *)changed, i, name)
+	{
+		const config_value *v = config_find(&fresh, json_string_value(name));
+		if (v)
+			config_set(&d->cfg, v->name, v->value, v->source);
+	}
+	config_free(&fresh);
+	size_t tier = d->plan.tier_of[ready];
+	render_opts ropts = {.lenient = false};
+	for (size_t j = 0; j < d->npods; j++) {
+		if (d->plan.tier_of[j] <= tier)
+			continue;
+		cleanup_free char *tmpl = catalog_template(d->cfg.root, d->prof.pods[j]);
+		rendered r;
+		pod np;
+		if (render_template(tmpl, &d->cfg, &ropts, &r, err) < 0)
+			return -1;
+		if (pod_from_manifest(tmpl, r.yaml, r.len, &np, err) < 0) {
+			rendered_free(&r);
+			return -1;
+		}
+		rendered_free(&d->manifests[j]);
+		d->manifests[j] = r;
+		/* what rollout compares with the running pod's label */
+		free(d->pods[j].manifest_hash);
+		d->pods[j].manifest_hash = np.manifest_hash;
+		np.manifest_hash = NULL;
+		pod_free(&np);
+	}
 	return 0;
+}
+
+int bootstrap_on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
+{
+	bootstrap_hook *h = ctx;
+	const char *name = d->pods[pod].name;
+	bool secrets = strcmp(name, BOOTSTRAP_SECRETS_POD) == 0;
+	bool iam = strcmp(name, BOOTSTRAP_IAM_POD) == 0;
+	if (!secrets && !iam)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	json_t *changed = json_array();
+	bool oidc_ran = false;
+	int rc;
+	if (secrets) {
+		/* the OIDC step only once Keycloak has handed out the client secret */
+		unsigned steps = OPENBAO_CORE | (h->has_iam && h->iam_done ? OPENBAO_OIDC : 0);
+		rc = run_secrets(h, d, steps, changed, &oidc_ran, err);
+		h->secrets_done = rc == 0;
+	} else {
+		rc = run_keycloak(h, d, changed, err);
+		h->iam_done = rc == 0;
+		if (rc == 0 && h->secrets_done && !h->oidc_done)
+			rc = run_secrets(h, d, OPENBAO_OIDC, changed, &oidc_ran, err);
+	}
+	h->oidc_done = h->oidc_done || oidc_ran;
+	if (rc == 0)
+		rc = refresh_later_pods(d, pod, changed, err);
+	json_decref(changed);
+	pthread_mutex_unlock(&h->lock);
+	return rc < 0 ? aerr_wrap(err, "bootstrap") : 0;
+}
+
+json_t *bootstrap_hook_report(const bootstrap_hook *h)
+{
+	return json_pack("{s:O, s:O}", "services", h->services, "env_changed", h->env_changed);
+}
+
+void bootstrap_hook_free(bootstrap_hook *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_destroy(&h->lock);
+	json_decref(h->services);
+	json_decref(h->env_changed);
+	free(h);
 }

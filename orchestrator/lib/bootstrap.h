@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "deployment.h"
 #include "openbao.h"
 
 #define BOOTSTRAP_APPROLE_FILE "openbao-approle.env"
@@ -52,7 +53,31 @@ int bootstrap_keycloak(const config *cfg, const bootstrap_opts *o, bootstrap_res
 
 void bootstrap_result_free(bootstrap_result *res);
 
-/* The realms declared in kube/iam/realm.yaml (for validate), newly allocated. */
-int bootstrap_declared_realms(const config *cfg, char ***realms, size_t *n, aerr_t *err);
+/* The pods whose readiness starts a bootstrap (deploy) and whose state
+ * validate checks beyond their readiness probe. */
+#define BOOTSTRAP_SECRETS_POD "secrets"
+#define BOOTSTRAP_IAM_POD "iam"
+
+/* Deploy's hook (rollout_opts.on_ready, with the hook as its context):
+ * bootstrap-secrets once pod-secrets is ready, bootstrap-keycloak once
+ * pod-iam is, and OpenBao's OIDC login once both have run (it needs the
+ * Keycloak client secret), whichever order the two pods become ready in.
+ * Hooks run one at a time.  When a bootstrap wrote .env, the configuration
+ * is read again and the pods of later tiers are rendered again, so they are
+ * played with the fresh values. */
+typedef struct bootstrap_hook bootstrap_hook;
+
+bootstrap_hook *bootstrap_hook_new(const deployment *d, const bootstrap_opts *o);
+int bootstrap_on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err);
+/* {"services": {"OpenBao": [{"item", "result"}...], "Keycloak": [...]},
+ *  "env_changed": [names of the .env variables written]} */
+json_t *bootstrap_hook_report(const bootstrap_hook *h);
+void bootstrap_hook_free(bootstrap_hook *h);
+
+/* validate: is OpenBao bootstrapped (sys/health 200: initialised, unsealed,
+ * active)?  Is every realm of kube/iam/realm.yaml present in Keycloak?
+ * DETAIL says what is wrong, or what was found. */
+bool bootstrap_check_secrets(const config *cfg, char *detail, size_t n);
+bool bootstrap_check_iam(const config *cfg, char *detail, size_t n);
 
 #endif

@@ -46,11 +46,12 @@ static void sleep_ms(int ms)
 
 /* --- the administrator's token ------------------------------------------- */
 
-/* Renew a little before expiry, so a token does not lapse in flight. */
+/* Renew early: expiry is stamped in whole seconds (so up to a second
+ * sooner than expires_in says), and a request takes time too. */
 static double lifetime(json_t *v)
 {
 	double s = (double)json_integer_value(v);
-	double margin = s / 4 < 5 ? s / 4 : 5;
+	double margin = 1 + (s / 4 < 5 ? s / 4 : 5);
 	return s - margin;
 }
 
