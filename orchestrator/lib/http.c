@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "wipe.h"
 
 #define BODY_MAX (8 * 1024 * 1024)
@@ -238,13 +239,6 @@ static bool transient(CURLcode rc)
 	}
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* The path as shown in messages: without its query string, which may hold
  * anything. */
 static char *shown_path(const http_client *c, const char *path)
@@ -377,7 +371,7 @@ int http_do(http_client *c, const http_request *rq, http_response *resp, aerr_t 
 		    a.rc == CURLE_OK ? a.status >= 500 && !accepted(rq, a.status) : transient(a.rc);
 		if (!again || n >= tries)
 			break;
-		sleep_ms(pause);
+		clock_sleep_ms(pause);
 		pause *= 2;
 	}
 	wipe_free(json_body);

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "desired.h"
 #include "fsutil.h"
 #include "http.h"
@@ -29,20 +30,6 @@ struct kc {
 	json_t *saved_passwords; /* the passwords file */
 	char *passwords_path;
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* --- the administrator's token ------------------------------------------- */
 
@@ -83,7 +70,7 @@ static int take_token(struct kc *k, const http_response *r, aerr_t *err)
 	k->bearer = xasprintf("Bearer %s", access);
 	const char *refresh = desired_str(r->body, "refresh_token");
 	k->refresh = refresh ? xstrdup(refresh) : NULL;
-	double now = mono_s();
+	double now = clock_mono_s();
 	k->access_until = now + lifetime(json_object_get(r->body, "expires_in"));
 	k->refresh_until = now + lifetime(json_object_get(r->body, "refresh_expires_in"));
 	return 0;
@@ -92,7 +79,7 @@ static int take_token(struct kc *k, const http_response *r, aerr_t *err)
 /* The first login also waits for Keycloak to answer at all. */
 static int login(struct kc *k, int wait_s, aerr_t *err)
 {
-	double deadline = mono_s() + wait_s;
+	double deadline = clock_mono_s() + wait_s;
 	for (;;) {
 		http_response r;
 		int rc = token_request(k, false, &r, err);
@@ -109,16 +96,16 @@ static int login(struct kc *k, int wait_s, aerr_t *err)
 					 "KEYCLOAK_ADMIN_PASSWORD (Keycloak takes them only on its "
 					 "first start)",
 					 k->http.base, k->o->admin_user);
-		if ((status && status < 500) || mono_s() >= deadline)
+		if ((status && status < 500) || clock_mono_s() >= deadline)
 			return aerr_wrap(err, "Keycloak at %s: no administrator token",
 					 k->http.base);
-		sleep_ms(POLL_MS);
+		clock_sleep_ms(POLL_MS);
 	}
 }
 
 static int renew(struct kc *k, aerr_t *err)
 {
-	if (k->refresh && mono_s() < k->refresh_until) {
+	if (k->refresh && clock_mono_s() < k->refresh_until) {
 		http_response r;
 		int rc = token_request(k, true, &r, err);
 		if (rc == 0)
@@ -135,7 +122,7 @@ static int renew(struct kc *k, aerr_t *err)
 static int call(struct kc *k, const char *method, const char *path, const json_t *body,
 		const long *accept, http_response *r, aerr_t *err)
 {
-	if (mono_s() >= k->access_until && renew(k, err) < 0) {
+	if (clock_mono_s() >= k->access_until && renew(k, err) < 0) {
 		*r = (http_response){0};
 		return -1;
 	}
@@ -167,9 +154,9 @@ static json_t *representation(const json_t *decl, const char *const *ours, size_
 }
 
 /* GET PATH (a search answering an array): the element whose FIELD is VALUE
- * (case-insensitively for user names, as Keycloak stores them), or NULL. */
+ * (NOCASE: ignoring case, as Keycloak does for user names), or NULL. */
 static int find_one(struct kc *k, const char *path, const char *field, const char *value,
-		    json_t **found, aerr_t *err)
+		    bool nocase, json_t **found, aerr_t *err)
 {
 	*found = NULL;
 	http_response r;
@@ -182,7 +169,7 @@ static int find_one(struct kc *k, const char *path, const char *field, const cha
 	json_array_foreach(r.body, i, e)
 	{
 		const char *v = desired_str(e, field);
-		if (v && strcasecmp(v, value) == 0) {
+		if (v && (nocase ? strcasecmp(v, value) : strcmp(v, value)) == 0) {
 			*found = json_incref(e);
 			break;
 		}
@@ -295,7 +282,7 @@ static int lookup_client(struct kc *k, const void *ctx, json_t **actual, aerr_t 
 	const struct named *n = ctx;
 	cleanup_free char *esc = http_escape(n->name);
 	cleanup_free char *path = xasprintf("/admin/realms/%s/clients?clientId=%s", n->realm, esc);
-	return find_one(k, path, "clientId", n->name, actual, err);
+	return find_one(k, path, "clientId", n->name, false, actual, err);
 }
 
 static char *client_path(const void *ctx, const json_t *actual)
@@ -310,7 +297,7 @@ static int lookup_user(struct kc *k, const void *ctx, json_t **actual, aerr_t *e
 	cleanup_free char *esc = http_escape(n->name);
 	cleanup_free char *path =
 	    xasprintf("/admin/realms/%s/users?username=%s&exact=true", n->realm, esc);
-	return find_one(k, path, "username", n->name, actual, err);
+	return find_one(k, path, "username", n->name, true, actual, err);
 }
 
 static char *user_path(const void *ctx, const json_t *actual)

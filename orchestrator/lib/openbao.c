@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "clock.h"
 #include "desired.h"
 #include "fsutil.h"
 #include "http.h"
@@ -26,20 +27,6 @@ struct bao {
 	char *init_path;
 	json_t *log;
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* METHOD /v1/PATH with the root token (when known). */
 static int call(struct bao *b, const char *method, const char *path, const json_t *body,
@@ -79,14 +66,14 @@ static int health(struct bao *b, long *status, aerr_t *err)
 
 static int wait_answer(struct bao *b, int wait_s, long *status, aerr_t *err)
 {
-	double deadline = mono_s() + wait_s;
+	double deadline = clock_mono_s() + wait_s;
 	for (;;) {
 		if (health(b, status, err) == 0)
 			return 0;
-		if (mono_s() >= deadline)
+		if (clock_mono_s() >= deadline)
 			return aerr_wrap(err, "OpenBao at %s did not answer within %d s",
 					 b->http.base, wait_s);
-		sleep_ms(POLL_MS);
+		clock_sleep_ms(POLL_MS);
 	}
 }
 
@@ -215,17 +202,17 @@ static int unseal(struct bao *b, const json_t *init, aerr_t *err)
 
 static int wait_active(struct bao *b, aerr_t *err)
 {
-	double deadline = mono_s() + ACTIVE_WAIT_S;
+	double deadline = clock_mono_s() + ACTIVE_WAIT_S;
 	long status = 0;
 	for (;;) {
 		if (health(b, &status, err) == 0 && status == 200)
 			return 0;
-		if (mono_s() >= deadline)
+		if (clock_mono_s() >= deadline)
 			return aerr_set(err, AEGIS_EFAIL,
 					"OpenBao at %s is not active after unsealing (sys/health "
 					"%ld)",
 					b->http.base, status);
-		sleep_ms(POLL_MS / 4);
+		clock_sleep_ms(POLL_MS / 4);
 	}
 }
 
@@ -496,6 +483,22 @@ static json_t *tenant_mounts(const json_t *tenants)
 	return list;
 }
 
+/* METHOD PATH's answer's FIELD (newly allocated in *OUT). */
+static int read_field(struct bao *b, const char *method, const char *path, const char *field,
+		      char **out, aerr_t *err)
+{
+	http_response r;
+	int rc = call(b, method, path, NULL, NULL, false, &r, err);
+	const char *v = rc == 0 ? desired_str(payload(&r), field) : NULL;
+	if (rc == 0 && !v)
+		rc = aerr_set(err, AEGIS_EFAIL, "%s /v1/%s: the answer has no %s", method, path,
+			      field);
+	if (rc == 0)
+		*out = xstrdup(v);
+	http_response_free(&r);
+	return rc;
+}
+
 /* Keep the credentials if they still log in; otherwise the role's role-id
  * and a new secret-id. */
 static int ensure_credentials(struct bao *b, const json_t *approle, openbao_result *res,
@@ -528,33 +531,12 @@ static int ensure_credentials(struct bao *b, const json_t *approle, openbao_resu
 		}
 		why = "the saved ones no longer log in";
 	}
-	cleanup_free char *role_path = xasprintf("auth/%s/role/%s/role-id", mount, role);
-	http_response r;
-	if (call(b, "GET", role_path, NULL, NULL, false, &r, err) < 0) {
-		http_response_free(&r);
+	cleanup_free char *esc = http_escape(role);
+	cleanup_free char *role_path = xasprintf("auth/%s/role/%s/role-id", mount, esc);
+	cleanup_free char *secret_path = xasprintf("auth/%s/role/%s/secret-id", mount, esc);
+	if (read_field(b, "GET", role_path, "role_id", &res->role_id, err) < 0 ||
+	    read_field(b, "POST", secret_path, "secret_id", &res->secret_id, err) < 0)
 		return -1;
-	}
-	const char *role_id = desired_str(payload(&r), "role_id");
-	if (!role_id) {
-		http_response_free(&r);
-		return aerr_set(err, AEGIS_EFAIL, "GET /v1/%s: the answer has no role_id",
-				role_path);
-	}
-	res->role_id = xstrdup(role_id);
-	http_response_free(&r);
-	cleanup_free char *secret_path = xasprintf("auth/%s/role/%s/secret-id", mount, role);
-	if (call(b, "POST", secret_path, NULL, NULL, false, &r, err) < 0) {
-		http_response_free(&r);
-		return -1;
-	}
-	const char *secret_id = desired_str(payload(&r), "secret_id");
-	if (!secret_id) {
-		http_response_free(&r);
-		return aerr_set(err, AEGIS_EFAIL, "POST /v1/%s: the answer has no secret_id",
-				secret_path);
-	}
-	res->secret_id = xstrdup(secret_id);
-	http_response_free(&r);
 	desired_note(b->log, o->role_id && *o->role_id ? DESIRED_CHANGED : DESIRED_CREATED, why,
 		     "AppRole credentials of %s", role);
 	return 0;

@@ -420,8 +420,24 @@ else
 	fail bootstrap-secrets-oidc-rerun-unchanged "rc=$rc writes=$writes"
 fi
 
+# --- a wiped OpenBao (new volume) with the old init file still here ------------------------
+OLD_ROOT=$(json_get "$GEN/openbao-init.json" 'd["root_token"]')
+kill "$PID_bao"; wait "$PID_bao" 2>/dev/null
+rm -f "$TMP/bao.state"
+start_server bao openbao.py --state "$TMP/bao.state" --skip-oidc-discovery
+sed -i "s|^OPENBAO_ADDR=.*|OPENBAO_ADDR=http://127.0.0.1:$PORT_bao|" "$ENVF"
+run reinit --profile minimal bootstrap-secrets
+aside=$(ls "$GEN"/openbao-init.json.replaced-* 2>/dev/null | head -1)
+if [ $rc -eq 0 ] && [ -n "$aside" ] && grep -qF "$OLD_ROOT" "$aside" && [ "$(mode_of "$aside")" = 600 ] &&
+	! grep -qF "$OLD_ROOT" "$GEN/openbao-init.json" && grep -q "moved to" "$OUT/reinit.out" &&
+	grep -q "no longer log in" "$OUT/reinit.out"; then
+	pass bootstrap-secrets-new-openbao-keeps-old-init-file
+else
+	fail bootstrap-secrets-new-openbao-keeps-old-init-file "rc=$rc aside=$aside $(cat "$OUT/reinit.err")"
+fi
+
 # --- no secret in any output ---------------------------------------------------------------
-secrets=(
+secrets=("$OLD_ROOT"
 	"$(json_get "$GEN/openbao-init.json" 'd["root_token"]')"
 	"$(json_get "$GEN/openbao-init.json" 'd["keys"][0]')"
 	"$(json_get "$GEN/openbao-init.json" 'd["keys_base64"][0]')"
