@@ -420,6 +420,48 @@ else
 	fail bootstrap-secrets-oidc-rerun-unchanged "rc=$rc writes=$writes"
 fi
 
+# --- TLS: verified against the system's CAs, or --cacert / AEGIS_CACERT ------------------
+# A private CA and an https endpoint answering sys/health like an active
+# OpenBao; with the CA, bootstrap gets past TLS (and stops at the missing
+# root token, there being no init file for this one).
+mkdir -p "$TMP/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" >/dev/null 2>&1
+"$PY" - "$TMP/tls" <<'EOF2' 2>>"$TMP/tls.log" &
+import http.server, json, os, ssl, sys
+d = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"initialized": True, "sealed": False, "standby": False}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(os.path.join(d, "cert.pem"), os.path.join(d, "key.pem"))
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+open(os.path.join(d, "port.tmp"), "w").write(str(srv.server_address[1]))
+os.rename(os.path.join(d, "port.tmp"), os.path.join(d, "port"))
+srv.serve_forever()
+EOF2
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$TMP/tls/port" ] && break; sleep 0.1; done
+TLS_ADDR=https://127.0.0.1:$(cat "$TMP/tls/port" 2>/dev/null)
+mkdir -p "$TMP/tlsroot"
+ln -s "$ROOT/kube" "$TMP/tlsroot/kube"
+ln -s "$ROOT/profiles" "$TMP/tlsroot/profiles"
+T() { OPENBAO_ADDR=$TLS_ADDR "$AEGIS_BIN" --root "$TMP/tlsroot" --env "$ENVF" --profile minimal bootstrap-secrets --timeout 1 "$@"; }
+T >"$OUT/tls-noca.out" 2>"$OUT/tls-noca.err"; r1=$?
+T --cacert "$TMP/tls/cert.pem" >"$OUT/tls-ca.out" 2>"$OUT/tls-ca.err"; r2=$?
+AEGIS_CACERT=$TMP/tls/cert.pem T >"$OUT/tls-env.out" 2>"$OUT/tls-env.err"; r3=$?
+if [ $r1 -eq 1 ] && grep -qi "certificate" "$OUT/tls-noca.err" &&
+	[ $r2 -eq 1 ] && grep -q "root token) is missing" "$OUT/tls-ca.err" &&
+	[ $r3 -eq 1 ] && grep -q "root token) is missing" "$OUT/tls-env.err"; then
+	pass bootstrap-tls-verified-with-private-ca
+else
+	fail bootstrap-tls-verified-with-private-ca "$r1 $r2 $r3: $(cat "$OUT/tls-noca.err" "$OUT/tls-ca.err" "$OUT/tls-env.err")"
+fi
+
 # --- a wiped OpenBao (new volume) with the old init file still here ------------------------
 OLD_ROOT=$(json_get "$GEN/openbao-init.json" 'd["root_token"]')
 kill "$PID_bao"; wait "$PID_bao" 2>/dev/null
