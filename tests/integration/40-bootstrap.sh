@@ -391,6 +391,28 @@ else
 	fail bootstrap-keycloak-500-midway "rc=$rc $(cat "$OUT/kc-500.err")"
 fi
 
+# a dropped connection on a create (a role added to the changed declaration):
+# POST is not retried; exit 1 naming it, .env and generated/ untouched
+"$PY" - "$CROOT/kube/iam/realm.yaml" <<'EOF2'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+s = s.replace('    roles:\n', '    roles:\n      - name: "aegis:auditor"\n        description: AEGIS auditor\n', 1)
+open(p, "w").write(s)
+EOF2
+cp "$ENVF" "$TMP/env.kc4"
+rm -rf "$TMP/gen.kc4"; cp -a "$GEN" "$TMP/gen.kc4"
+api "$PORT_kc" POST /_test/fault '{"method":"POST","path_prefix":"/admin/realms/aegis-system/roles","action":"drop","count":1}' >/dev/null
+"$AEGIS_BIN" --root "$CROOT" --env "$ENVF" bootstrap-keycloak >"$OUT/kc-drop.out" 2>"$OUT/kc-drop.err"; rc=$?
+posts=$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/roles"')
+api "$PORT_kc" POST /_test/reset >/dev/null
+if [ $rc -eq 1 ] && grep -q "POST /admin/realms/aegis-system/roles: connection to 127.0.0.1:$PORT_kc dropped" "$OUT/kc-drop.err" &&
+	[ "$posts" = 1 ] && cmp -s "$ENVF" "$TMP/env.kc4" && diff -r "$GEN" "$TMP/gen.kc4" >/dev/null && no_partial; then
+	pass bootstrap-keycloak-drop-midway
+else
+	fail bootstrap-keycloak-drop-midway "rc=$rc posts=$posts $(cat "$OUT/kc-drop.err")"
+fi
+
 # --show-passwords, and only then
 run kc-show bootstrap-keycloak --show-passwords
 if [ $rc -eq 0 ] && grep -qF "$ADMIN_PW" "$OUT/kc-show.out" && ! grep -qF "$ADMIN_PW" "$OUT/kc-again.out"; then
