@@ -28,7 +28,7 @@ POD_ARG     = $(if $(POD),$(POD))
 
 .PHONY: all test unit setup distclean deploy validate status teardown redeploy logs clean \
 	registry-login generate-keys plan render config init check-deps \
-	bootstrap-secrets bootstrap-keycloak
+	bootstrap-secrets bootstrap-keycloak demo demo-down demo-images
 
 all: $(BIN)
 
@@ -94,3 +94,12 @@ bootstrap-secrets: $(BIN)
 	$(AEGIS) bootstrap-secrets $(PROFILE_ARG) $(ARGS)
 bootstrap-keycloak: $(BIN)
 	$(AEGIS) bootstrap-keycloak $(ARGS)
+
+# --- the demo: the whole platform offline (scripts/demo.sh) ---------------------
+# `make demo-down IMAGES=1` also removes the demo images.
+demo:
+	@bash scripts/demo.sh up
+demo-down:
+	@IMAGES=$(IMAGES) bash scripts/demo.sh down
+demo-images:
+	@bash scripts/demo-images.sh --force

@@ -70,11 +70,11 @@ EOF
 order=$(/usr/bin/python3 -c 'import json,sys; print(" ".join(p for t in json.load(open(sys.argv[1]))["tiers"] for p in t))' "$work/plan.json")
 
 cat >"$work/deploy.sh" <<EOF
-exec "$BIN" --root "$ROOT" --env "$work/.env" -q deploy --profile full --timeout 120
+exec "$BIN" --root "$ROOT" --env "$work/.env" -q deploy --no-bootstrap --profile full --timeout 120
 EOF
 cat >"$work/sequential.sh" <<EOF
 set -e
-for pod in $order; do "$BIN" --root "$ROOT" --env "$work/.env" -q redeploy --profile full --timeout 120 "\$pod"; done
+for pod in $order; do "$BIN" --root "$ROOT" --env "$work/.env" -q redeploy --no-bootstrap --profile full --timeout 120 "\$pod"; done
 EOF
 cat >"$work/teardown.sh" <<EOF
 "$BIN" --root "$ROOT" --env "$work/.env" -q teardown --profile full --timeout 2 >/dev/null
@@ -107,7 +107,7 @@ deploy_s=$(mean_s deploy "$work/teardown.sh" "$work/deploy.sh")
 seq_s=$(mean_s sequential "$work/teardown.sh" "$work/sequential.sh")
 
 # validate: the stack with slow-answering checks, then the slowest single check.
-"$BIN" --root "$ROOT" --env "$work/validate.env" -q deploy --profile full --timeout 120 >/dev/null
+"$BIN" --root "$ROOT" --env "$work/validate.env" -q deploy --no-bootstrap --profile full --timeout 120 >/dev/null
 "$BIN" --root "$ROOT" --env "$work/validate.env" validate --profile full --json >"$work/checks.json"
 slowest_s=$(/usr/bin/python3 -c 'import json,sys; print(max(c["latency_ms"] for c in json.load(open(sys.argv[1]))["checks"]) / 1000)' "$work/checks.json")
 sum_s=$(/usr/bin/python3 -c 'import json,sys; print(sum(c["latency_ms"] for c in json.load(open(sys.argv[1]))["checks"]) / 1000)' "$work/checks.json")

@@ -14,15 +14,18 @@ static const char help[] =
 	"\n"
 	"  --pod POD           the pod to redeploy (or give it as the argument)\n"
 	"  --timeout SECONDS   readiness timeout (default 300)\n"
+	"  --no-bootstrap      do not bootstrap OpenBao or Keycloak (secrets, iam) once ready\n"
 	"\n";
 
 COMMAND(redeploy)
 {
 	int timeout_s = 300;
 	const char *pod = NULL;
+	bool no_bootstrap = false;
 	static const struct option opts[] = {
 		{"pod", required_argument, NULL, 'p'},
 		{"timeout", required_argument, NULL, 't'},
+		{"no-bootstrap", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -31,6 +34,7 @@ COMMAND(redeploy)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': pod = optarg; break;
+		case 'n': no_bootstrap = true; break;
 		case 't':
 			if (cli_parse_seconds("redeploy", optarg, &timeout_s))
 				return AEGIS_ECONFIG;
@@ -45,6 +49,7 @@ COMMAND(redeploy)
 		return cli_usage("redeploy", "unexpected argument '%s'", argv[optind]);
 	if (!pod)
 		return cli_usage("redeploy", "which pod? (aegis-deploy redeploy POD)");
-	struct deploy_args args = {.only_pod = pod, .timeout_s = timeout_s, .replace = true};
+	struct deploy_args args = {
+		.only_pod = pod, .timeout_s = timeout_s, .replace = true, .no_bootstrap = no_bootstrap};
 	return deploy_main(cli, &args);
 }

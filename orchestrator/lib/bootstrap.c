@@ -15,7 +15,10 @@
 
 static char *generated_dir(const config *cfg, const bootstrap_opts *o)
 {
-	return o->generated_dir ? xstrdup(o->generated_dir) : fs_join(cfg->root, "generated");
+	if (o->generated_dir)
+		return xstrdup(o->generated_dir);
+	const char *dir = config_get(cfg, "AEGIS_GENERATED_DIR");
+	return dir && *dir ? xstrdup(dir) : fs_join(cfg->root, "generated");
 }
 
 static const char *cacert(const config *cfg, const bootstrap_opts *o)

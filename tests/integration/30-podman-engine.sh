@@ -2,7 +2,10 @@
 # tests/podman/env.sh): full deploy in tier order, validate, a stopped
 # container, redeploy keeping other containers, volume data across teardown +
 # deploy, clean, a failing readiness probe, an image that cannot be pulled,
-# and the Podman API answering errors.  Every image is the stand-in.
+# and the Podman API answering errors.  Every image is the busybox stand-in,
+# which is not OpenBao or Keycloak: deploys run with --no-bootstrap here;
+# bootstrap end to end, with the API test servers inside the secrets and iam
+# pods, is tests/integration/50-demo.sh.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
@@ -48,7 +51,7 @@ A clean --yes >/dev/null 2>&1
 
 # --- full deploy, tier order -----------------------------------------------------
 start=$(date +%s)
-A deploy --profile full --json --timeout 120 >"$TMP/deploy.json" 2>"$TMP/deploy.err"; rc=$?
+A deploy --no-bootstrap --profile full --json --timeout 120 >"$TMP/deploy.json" 2>"$TMP/deploy.err"; rc=$?
 if [ $rc -eq 0 ] && json "$TMP/deploy.json" 'assert d["result"]=="ok" and len(d["pods"])==8 and all(p["result"]=="ready" for p in d["pods"])'; then
 	pass deploy-full
 else
@@ -132,7 +135,7 @@ fi
 # the pods that use it -------------------------------------------------------------
 allids() { podman ps -a --no-trunc --format '{{.Names}} {{.ID}}' | sort; }
 allids >"$TMP/ids0"
-A deploy --profile full --json >"$TMP/again.json" 2>"$TMP/again.err"; rc=$?
+A deploy --no-bootstrap --profile full --json >"$TMP/again.json" 2>"$TMP/again.err"; rc=$?
 allids >"$TMP/ids1"
 if [ $rc -eq 0 ] && cmp -s "$TMP/ids0" "$TMP/ids1" &&
 	json "$TMP/again.json" 'assert all(p["action"]=="kept" for p in d["pods"]) and d["duration_s"] < 3, d["duration_s"]'; then
@@ -142,13 +145,13 @@ else
 fi
 echo "   second deploy: $(json "$TMP/again.json" 'print(d["duration_s"])' 2>/dev/null) s"
 # RUST_LOG is used by the runtime (core) and the SEAL gateway only.
-RUST_LOG=debug A deploy --profile full --json >"$TMP/changed.json" 2>"$TMP/changed.err"; rc=$?
+RUST_LOG=debug A deploy --no-bootstrap --profile full --json >"$TMP/changed.json" 2>"$TMP/changed.err"; rc=$?
 if [ $rc -eq 0 ] && json "$TMP/changed.json" 'a={p["name"]:p["action"] for p in d["pods"]}; assert sorted(k for k,v in a.items() if v=="played")==["core","seal-gateway"], a'; then
 	pass change-replaces-only-affected
 else
 	fail change-replaces-only-affected "rc=$rc $(head -c 400 "$TMP/changed.json") $(tail -3 "$TMP/changed.err")"
 fi
-A deploy --profile full >/dev/null 2>&1 # back to the .env's values
+A deploy --no-bootstrap --profile full >/dev/null 2>&1 # back to the .env's values
 
 # --- a stopped container ------------------------------------------------------------
 podman stop -t 1 pod-storage-seaweedfs-filer >/dev/null 2>&1
@@ -167,7 +170,7 @@ others() {
 	done | sort
 }
 others >"$TMP/before"
-A redeploy --profile full --pod storage --timeout 60 >"$TMP/redeploy.out" 2>&1; rc=$?
+A redeploy --no-bootstrap --profile full --pod storage --timeout 60 >"$TMP/redeploy.out" 2>&1; rc=$?
 others >"$TMP/after"
 new_filer=$(podman inspect --format '{{.State.Status}}' pod-storage-seaweedfs-filer 2>/dev/null)
 if [ $rc -eq 0 ] && cmp -s "$TMP/before" "$TMP/after" && [ "$(wc -l <"$TMP/before")" -ge 20 ] && [ "$new_filer" = running ] &&
@@ -176,7 +179,7 @@ if [ $rc -eq 0 ] && cmp -s "$TMP/before" "$TMP/after" && [ "$(wc -l <"$TMP/befor
 else
 	fail redeploy-keeps-others "rc=$rc filer=$new_filer $(diff "$TMP/before" "$TMP/after" | head -5) $(tail -3 "$TMP/redeploy.out")"
 fi
-out=$(A redeploy --profile full nosuchpod 2>&1); rc=$?
+out=$(A redeploy --no-bootstrap --profile full nosuchpod 2>&1); rc=$?
 if [ $rc -eq 2 ] && grep -q "unknown pod 'nosuchpod'.*valid: .*seal-gateway" <<<"$out"; then
 	pass redeploy-unknown-pod
 else
@@ -200,7 +203,7 @@ if [ $rc -eq 0 ] && [ "$pods_left" = 0 ] && podman volume exists aegis-postgres-
 else
 	fail teardown-keeps-volumes "rc=$rc pods left=$pods_left $(tail -3 "$TMP/teardown.out")"
 fi
-A deploy --profile full --timeout 120 >"$TMP/deploy2.out" 2>&1; rc=$?
+A deploy --no-bootstrap --profile full --timeout 120 >"$TMP/deploy2.out" 2>&1; rc=$?
 got=$(podman exec pod-database-postgres cat /var/lib/postgresql/data/aegis-test-marker 2>&1)
 if [ $rc -eq 0 ] && [ -s "$TMP/marker" ] && [ "$got" = "$(cat "$TMP/marker")" ]; then
 	pass volume-data-survives
@@ -221,7 +224,7 @@ broken=$(standin_variant never-ready STANDIN_FAIL=1)
 cp "$ENV" "$TMP/broken.env"
 echo "OPENBAO_IMAGE=$broken" >>"$TMP/broken.env"
 t0=$(date +%s.%N)
-out=$(aegis --env "$TMP/broken.env" deploy --profile minimal --timeout 4 2>&1); rc=$?
+out=$(aegis --env "$TMP/broken.env" deploy --no-bootstrap --profile minimal --timeout 4 2>&1); rc=$?
 took=$(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || "$PY" -c "print($(date +%s.%N) - $t0)")
 core_exists=$(podman pod exists pod-core && echo yes || echo no)
 if [ $rc -eq 1 ] && "$PY" -c "import sys; sys.exit(0 if float(sys.argv[1]) < 4 + 10 else 1)" "$took" &&
@@ -233,7 +236,7 @@ else
 	fail failing-probe-diagnostic "rc=$rc took=${took}s core=$core_exists $out"
 fi
 echo "   failing deploy with --timeout 4 took ${took} s"
-aegis --env "$TMP/broken.env" deploy --profile minimal --timeout 2 --json >"$TMP/broken.json" 2>/dev/null; rc=$?
+aegis --env "$TMP/broken.env" deploy --no-bootstrap --profile minimal --timeout 2 --json >"$TMP/broken.json" 2>/dev/null; rc=$?
 if [ $rc -eq 1 ] && json "$TMP/broken.json" 'p={x["name"]:x for x in d["pods"]}; assert d["result"]=="failed" and p["secrets"]["result"]=="failed" and p["secrets"]["container"]=="openbao" and "never answering" in p["secrets"]["logs"] and p["core"]["result"]=="waiting"'; then
 	pass failing-probe-json
 else
@@ -244,7 +247,7 @@ A clean --yes >/dev/null 2>&1
 # --- an image that cannot be pulled ---------------------------------------------------
 cp "$ENV" "$TMP/nopull.env"
 echo "OPENBAO_IMAGE=localhost:1/aegis-test/missing:1.0" >>"$TMP/nopull.env"
-out=$(aegis --env "$TMP/nopull.env" deploy --profile minimal --timeout 10 2>&1); rc=$?
+out=$(aegis --env "$TMP/nopull.env" deploy --no-bootstrap --profile minimal --timeout 10 2>&1); rc=$?
 if [ $rc -eq 1 ] && grep -q 'localhost:1/aegis-test/missing:1.0' <<<"$out" && grep -qi 'registry localhost:1' <<<"$out"; then
 	pass pull-error-names-image
 else
@@ -290,7 +293,7 @@ fi
 # --- a missing socket ---------------------------------------------------------------
 # status and validate start a private service; deploy refuses up front because
 # the pods mount the socket.
-out=$(CONTAINER_SOCK=$TMP/nowhere/podman.sock aegis --env "$ENV" deploy --profile minimal 2>&1); rc=$?
+out=$(CONTAINER_SOCK=$TMP/nowhere/podman.sock aegis --env "$ENV" deploy --no-bootstrap --profile minimal 2>&1); rc=$?
 out2=$(CONTAINER_SOCK=$TMP/nowhere/podman.sock aegis --env "$ENV" status --profile minimal 2>&1); rc2=$?
 if [ $rc -eq 2 ] && grep -q "mounts the socket $TMP/nowhere/podman.sock, which does not exist" <<<"$out" &&
 	[ $rc2 -eq 0 ] && grep -q 'absent' <<<"$out2" && ! pgrep -f "$TMP/.*private" >/dev/null; then

@@ -29,7 +29,7 @@ mkdir -p "$work" && chown "$USER_NAME:" "$work"
 # containers.conf (runc and ulimits for these machines).
 as_user() {
 	runuser -u "$USER_NAME" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$USER_NAME" \
-		XDG_RUNTIME_DIR="$run" CONTAINERS_CONF="$ROOT/tests/podman/containers.conf" \
+		XDG_RUNTIME_DIR="$run" CONTAINERS_CONF="$ROOT/scripts/podman-containers.conf" \
 		ASAN_OPTIONS="$ASAN_OPTIONS" TMPDIR=/tmp "$@"
 }
 cleanup() {
@@ -58,7 +58,7 @@ for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done >>"$work/.env"
 A() { as_user "$AEGIS_BIN" --root "$ROOT" --env "$work/.env" "$@"; }
 
 A clean --yes >/dev/null 2>&1
-A deploy --profile full --timeout 120 --json >"$work/deploy.json" 2>"$work/deploy.err"; rc=$?
+A deploy --no-bootstrap --profile full --timeout 120 --json >"$work/deploy.json" 2>"$work/deploy.err"; rc=$?
 sock_used=$(A config 2>/dev/null | grep '^CONTAINER_SOCK')
 if [ $rc -eq 0 ] && "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])==8' "$work/deploy.json" &&
 	grep -q "$sock" <<<"$sock_used"; then

@@ -27,13 +27,14 @@
 #
 # Rebuilt only when this script, busybox or the template ports changed: their
 # hash is the image label aegis.standin.hash.  Usage: build-standin.sh [--force]
+# STANDIN_IMAGE_NAME names the image (the demo builds localhost/aegis-demo/standin).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-: "${CONTAINERS_CONF:=$here/containers.conf}"
+: "${CONTAINERS_CONF:=$here/../../scripts/podman-containers.conf}"
 export CONTAINERS_CONF
 
-image=localhost/aegis-test/standin:latest
+image=${STANDIN_IMAGE_NAME:-localhost/aegis-test/standin:latest}
 stubs=(pg_isready temporal bao)
 
 busybox=$(command -v busybox || true)
@@ -132,14 +133,27 @@ chmod 0755 "$dir/standin"
 
 cat >"$dir/standin-http" <<'EOF'
 #!/bin/sh
-# One HTTP exchange on stdin/stdout (nc -e): any request gets 200 "ok".
+# One HTTP exchange on stdin/stdout (nc -e): any request gets 200 "ok"
+# (/metrics: one gauge in Prometheus text format).
 cr=$(printf '\r')
 [ -n "${STANDIN_HTTP_LATENCY:-}" ] && sleep "$STANDIN_HTTP_LATENCY"
-read -r request
+read -r method path rest
 while read -r header; do
 	case "$header" in "" | "$cr") break ;; esac
 done
-printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n'
+case "$path" in
+/metrics*)
+	# Prometheus text format, so a scrape of a stand-in succeeds (and says
+	# what it is).
+	body='# HELP aegis_standin_up A stand-in (not the real service) answers here.
+# TYPE aegis_standin_up gauge
+aegis_standin_up 1
+'
+	type='text/plain; version=0.0.4' ;;
+*) body='ok
+' type='text/plain' ;;
+esac
+printf 'HTTP/1.0 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' "$type" "${#body}" "$body"
 EOF
 chmod 0755 "$dir/standin-http"
 echo "$default_ports" >"$dir/standin-ports"

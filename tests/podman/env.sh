@@ -3,7 +3,7 @@
 #   . "$ROOT/tests/podman/env.sh"
 #   podman_available || { skip name "$PODMAN_UNAVAILABLE"; exit 0; }
 #
-# It points Podman at tests/podman/containers.conf through CONTAINERS_CONF
+# It points Podman at scripts/podman-containers.conf through CONTAINERS_CONF
 # (the machine's own configuration is never changed) and provides the
 # stand-in image, localhost/aegis-test/standin:latest (see build-standin.sh).
 PODMAN_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,14 +16,14 @@ PODMAN_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # storage is already per-user; only the settings of containers.conf apply.
 podman_test_env() {
 	if [ "$(id -u)" -ne 0 ]; then
-		export CONTAINERS_CONF=$PODMAN_TEST_DIR/containers.conf
+		export CONTAINERS_CONF=$PODMAN_TEST_DIR/../../scripts/podman-containers.conf
 		return
 	fi
 	PODMAN_TEST_HOME=${AEGIS_TEST_PODMAN_HOME:-/var/tmp/aegis-test-podman}
 	mkdir -p -m 0700 "$PODMAN_TEST_HOME"/{storage,run,tmp,networks}
 	local h=$PODMAN_TEST_HOME
 	{
-		cat "$PODMAN_TEST_DIR/containers.conf"
+		cat "$PODMAN_TEST_DIR/../../scripts/podman-containers.conf"
 		printf '\n# isolation (tests/podman/env.sh)\n'
 		printf 'tmp_dir = "%s/tmp"\nstatic_dir = "%s/storage/libpod"\nvolume_path = "%s/storage/volumes"\n' "$h" "$h" "$h"
 		printf '\n[network]\nnetwork_backend = "netavark"\nnetwork_config_dir = "%s/networks"\n' "$h"

@@ -1,5 +1,5 @@
 /* podman.c against real Podman: a private `podman system service` started by
- * podman_open, with the test settings of tests/podman/containers.conf.  Needs
+ * podman_open, with the test settings of scripts/podman-containers.conf.  Needs
  * the stand-in image localhost/aegis-test/standin:latest, built here by
  * tests/podman/build-standin.sh when missing.  Without a usable Podman every
  * test prints "SKIP name (why)".  Everything created is named
@@ -78,7 +78,7 @@ static podman *service(void)
 	snprintf(prefix, sizeof prefix, "aegis-unittest-%d", (int)getpid());
 	/* tests/run.sh exports the isolated test Podman (tests/podman/env.sh);
 	 * run alone, the binary uses the test containers.conf. */
-	char *rel = xasprintf("%s/tests/podman/containers.conf", harness_root());
+	char *rel = xasprintf("%s/scripts/podman-containers.conf", harness_root());
 	char *conf = realpath(rel, NULL);
 	if (!getenv("CONTAINERS_CONF"))
 		setenv("CONTAINERS_CONF", conf ? conf : rel, 1);

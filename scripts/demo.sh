@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# The whole platform on this machine, offline: `make demo` (up) and
+# `make demo-down` (down; IMAGES=1 also removes the demo images).
+#
+#   1. dependencies (scripts/setup.sh) and the binary
+#   2. the demo images, built once (scripts/demo-images.sh): real PostgreSQL,
+#      postgres-exporter and Prometheus from the distribution's packages;
+#      stand-ins for everything else (named localhost/aegis-demo/*standin)
+#   3. a demo configuration, generated/demo/demo.env (0600), never the user's .env
+#   4. deploy --profile full (with bootstrap), validate, and a summary with
+#      a real query through the stack
+#
+# Works as root (rootful Podman) and as an ordinary user (rootless Podman).
+# Environment: AEGIS_DEMO_DIR (default generated/demo), CONTAINER_SOCK,
+# CONTAINERS_CONF (default scripts/podman-containers.conf).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DEMO_DIR=${AEGIS_DEMO_DIR:-$ROOT/generated/demo}
+ENV=$DEMO_DIR/demo.env
+BIN=$ROOT/build/aegis-deploy
+PREFIX=localhost/aegis-demo
+: "${CONTAINERS_CONF:=$ROOT/scripts/podman-containers.conf}"
+export CONTAINERS_CONF
+PY=/usr/bin/python3
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+A() { "$BIN" --root "$ROOT" --env "$ENV" "$@"; }
+
+# The image each image variable gets in the demo: real where the distribution
+# has the service, a labelled stand-in everywhere else.
+demo_image() {
+	case "$1" in
+	POSTGRES_IMAGE) echo "$PREFIX/postgres:latest" ;;
+	POSTGRES_EXPORTER_IMAGE) echo "$PREFIX/postgres-exporter:latest" ;;
+	PROMETHEUS_IMAGE) echo "$PREFIX/prometheus:latest" ;;
+	OPENBAO_IMAGE) echo "$PREFIX/openbao-standin:latest" ;;
+	KEYCLOAK_IMAGE) echo "$PREFIX/keycloak-standin:latest" ;;
+	*) echo "$PREFIX/standin-$(echo "$1" | tr 'A-Z_' 'a-z-'):latest" ;;
+	esac
+}
+image_vars() { sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*_IMAGE\)$/\1/p' "$ROOT/kube/variables.yaml"; }
+
+config_value() {
+	A config --json 2>/dev/null | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+vs = d.get("variables", d) if isinstance(d, dict) else d
+for v in vs:
+    if v.get("name") == sys.argv[1]:
+        print(v.get("value") or ""); break' "$1"
+}
+
+# The pods mount the Podman API socket: start a service on it if nothing
+# listens there (kept running for the pods; demo-down stops it).
+ensure_socket() {
+	local sock
+	sock=$(config_value CONTAINER_SOCK)
+	[ -n "$sock" ] || { echo "demo: cannot resolve CONTAINER_SOCK" >&2; exit 2; }
+	if [ -S "$sock" ] && curl -fsS --max-time 2 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
+		return
+	fi
+	mkdir -p "$(dirname "$sock")"
+	rm -f "$sock"
+	say "starting the Podman API service on $sock"
+	setsid podman system service --time=0 "unix://$sock" >"$DEMO_DIR/podman-service.log" 2>&1 </dev/null &
+	echo $! >"$DEMO_DIR/podman-service.pid"
+	for _ in $(seq 100); do [ -S "$sock" ] && return; sleep 0.1; done
+	echo "demo: the Podman API service did not start; see $DEMO_DIR/podman-service.log" >&2
+	exit 1
+}
+
+# set_keys FILE < "KEY=VALUE" lines: replace those keys' lines in FILE (or
+# append them), keeping every other line; atomic, mode 0600.
+set_keys() {
+	"$PY" -c "$set_keys_py" "$1"
+}
+set_keys_py='
+import os, sys, tempfile
+path = sys.argv[1]
+want = dict(line.rstrip("\n").split("=", 1) for line in sys.stdin if "=" in line)
+lines = open(path).read().splitlines(keepends=True)
+out, seen = [], set()
+for line in lines:
+    key = line.split("=", 1)[0].strip()
+    if key.startswith("export "):
+        key = key[7:].strip()
+    if key in want:
+        if key not in seen:
+            out.append("%s=%s\n" % (key, want[key]))
+        seen.add(key)
+    else:
+        out.append(line)
+missing = [k for k in want if k not in seen]
+if missing:
+    if out and not out[-1].endswith("\n"):
+        out[-1] += "\n"
+    out.append("# demo settings (scripts/demo.sh)\n")
+    out.extend("%s=%s\n" % (k, want[k]) for k in missing)
+fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".demo-env.")
+with os.fdopen(fd, "w") as f:
+    f.writelines(out)
+    f.flush()
+    os.fsync(f.fileno())
+os.chmod(tmp, 0o600)
+os.replace(tmp, path)
+'
+
+# Refuse to replace pods of a real deployment with demo pods.
+guard_real_deployment() {
+	local img
+	img=$(podman ps -a --filter label=app.kubernetes.io/part-of=aegis --format '{{.Image}}' 2>/dev/null |
+		grep -v "^$PREFIX/" | grep -v -- '-infra' | head -n 1 || true)
+	if [ -n "$img" ]; then
+		echo "demo: AEGIS pods of a real deployment are present on this machine (image $img);" >&2
+		echo "      the demo uses the same pod names and would replace them. Tear them down first." >&2
+		exit 2
+	fi
+}
+
+up() {
+	local t0=$SECONDS
+	say "dependencies"
+	bash scripts/setup.sh >&2
+	say "build"
+	make -s build/aegis-deploy >&2
+	say "demo images"
+	bash scripts/demo-images.sh >&2
+	mkdir -p "$DEMO_DIR" && chmod 0700 "$DEMO_DIR"
+	if [ ! -f "$ENV" ]; then
+		say "demo configuration $ENV (secrets generated, 0600)"
+		A init >/dev/null
+	fi
+	# The demo's own settings, set on every run (the secrets and what
+	# bootstrap wrote stay as they are).
+	{
+		for v in $(image_vars); do echo "$v=$(demo_image "$v")"; done
+		echo "AEGIS_GENERATED_DIR=$DEMO_DIR/generated"
+	} | set_keys "$ENV"
+	guard_real_deployment
+	ensure_socket
+	say "deploy --profile full"
+	A deploy --profile full --timeout 300
+	say "validate"
+	A validate --profile full
+	summary
+	say "demo ready in $((SECONDS - t0)) s"
+}
+
+# Wait until Prometheus has scraped the exporter: pg_up of the real database.
+pg_up() {
+	local port=$1 out
+	for _ in $(seq 60); do
+		out=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/api/v1/query?query=pg_up" 2>/dev/null |
+			"$PY" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null || true)
+		[ -n "$out" ] && { echo "$out"; return; }
+		sleep 1
+	done
+	echo "no sample yet"
+}
+
+summary() {
+	local status prom_port runs pgup
+	status=$(A status --profile full --json)
+	prom_port=$(config_value PROMETHEUS_PORT)
+	runs=$(podman exec pod-database-postgres psql -U aegis -d aegis -tAq -c \
+		"CREATE TABLE IF NOT EXISTS demo_runs (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
+		 INSERT INTO demo_runs DEFAULT VALUES; SELECT count(*) FROM demo_runs" 2>&1 | tail -n 1)
+	pgup=$(pg_up "$prom_port")
+	"$PY" - "$status" <<EOF
+import json, sys, subprocess
+status = json.loads(sys.argv[1])
+print()
+print("AEGIS demo: %d pods (profile full)" % len(status["pods"]))
+print("%-14s %-9s %-44s %s" % ("POD", "STATE", "IMAGES", "URLS"))
+for p in status["pods"]:
+    images = subprocess.run(["podman", "ps", "-a", "--filter", "pod=" + p["pod_name"], "--format", "{{.Image}}"],
+                            capture_output=True, text=True).stdout.split()
+    images = sorted({i.split("/")[-1].split(":")[0] for i in images if "-infra" not in i and "pause" not in i})
+    kinds = []
+    for i in images:
+        if i.startswith("standin-") and i.endswith("-image"):
+            kinds.append(i[len("standin-"):-len("-image")] + " (STAND-IN)")
+        elif "standin" in i:
+            kinds.append(i.replace("-standin", "") + " (STAND-IN)")
+        else:
+            kinds.append(i + " (real)")
+    urls = " ".join("http://127.0.0.1:%d" % port for port in p.get("ports", []))
+    print("%-14s %-9s %-44s %s" % (p["name"], p["state"], ", ".join(kinds), urls))
+print()
+print("Proof of wiring:")
+print("  Prometheus (real) reports pg_up = $pgup for PostgreSQL (real) through postgres-exporter (real)")
+print("  rows in aegis.demo_runs (one per 'make demo'; kept across runs): $runs")
+print()
+print("Configuration and secrets: $ENV (0600); bootstrap output: $DEMO_DIR/generated/")
+print("Stand-ins are not the real services: OpenBao and Keycloak are the project's API test")
+print("servers; the AEGIS runtime, SEAL gateway, Temporal, SeaweedFS, Grafana, Loki, Promtail")
+print("and Jaeger are a busybox program answering their health checks.")
+print("Tear down: make demo-down   (also the images: make demo-down IMAGES=1)")
+EOF
+}
+
+down() {
+	if [ -x "$BIN" ] && [ -f "$ENV" ]; then
+		say "removing the demo's pods, volumes and network"
+		A clean --yes || true
+	fi
+	if [ -f "$DEMO_DIR/podman-service.pid" ]; then
+		kill "$(cat "$DEMO_DIR/podman-service.pid")" 2>/dev/null || true
+		rm -f "$DEMO_DIR/podman-service.pid"
+	fi
+	if [ "${IMAGES:-}" = 1 ]; then
+		say "removing the demo images"
+		podman images --format '{{.Repository}}:{{.Tag}}' | grep "^$PREFIX/" | xargs -r podman rmi -f >/dev/null || true
+	fi
+	rm -rf "$DEMO_DIR"
+}
+
+case "${1:-up}" in
+up) up ;;
+down) down ;;
+*) echo "usage: scripts/demo.sh [up|down]" >&2; exit 2 ;;
+esac
