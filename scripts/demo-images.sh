@@ -59,26 +59,36 @@ build_base() {
 	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 	url=$(mirror | head -1)
 	[ -n "$codename" ] && [ -n "$url" ] || { log "cannot find this machine's distribution mirror in /etc/apt (codename '$codename')"; exit 2; }
-	[ "$(id -u)" -eq 0 ] || { log "debootstrap needs root: run 'sudo scripts/demo-images.sh' once (the images are then built for root's Podman), or as root 'make demo-images'"; exit 2; }
+	# debootstrap needs root; as an ordinary user (rootless Podman) it runs
+	# through sudo and only the import runs as the user.
+	local sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		if sudo -n true 2>/dev/null || { [ -t 0 ] && sudo -v; }; then
+			sudo=sudo
+		else
+			log "building the base image runs debootstrap, which needs root: allow this user sudo, or build as root"
+			exit 2
+		fi
+	fi
 	dir=$(mktemp -d /var/tmp/aegis-demo-rootfs-XXXXXX)
-	trap 'rm -rf "$dir"' EXIT
+	trap '$sudo rm -rf "$dir"' EXIT
 	t0=$(date +%s)
 	log "debootstrap $codename from $url (real PostgreSQL, Prometheus, postgres-exporter, python3)…"
-	debootstrap --variant=minbase \
+	$sudo debootstrap --variant=minbase \
 		--include="$packages" \
 		"$codename" "$dir" "$url" >"$dir.log" 2>&1 || { log "debootstrap failed; see $dir.log"; exit 1; }
-	rm -f "$dir.log"
-	mkdir -p "$dir/aegis-demo/servers"
-	cp "$here"/demo/*.sh "$dir/aegis-demo/"
-	chmod 0755 "$dir"/aegis-demo/*.sh
-	cp "$root"/tests/servers/*.py "$dir/aegis-demo/servers/"
-	rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+	$sudo rm -f "$dir.log"
+	$sudo mkdir -p "$dir/aegis-demo/servers"
+	$sudo cp "$here"/demo/*.sh "$dir/aegis-demo/"
+	$sudo chmod 0755 "$dir"/aegis-demo/*.sh
+	$sudo cp "$root"/tests/servers/*.py "$dir/aegis-demo/servers/"
+	$sudo sh -c "rm -rf '$dir'/var/cache/apt/archives/*.deb '$dir'/var/lib/apt/lists/*"
 	log "debootstrap took $(($(date +%s) - t0)) s; importing…"
-	tar -C "$dir" -c . | podman import --quiet \
+	$sudo tar -C "$dir" -c . | podman import --quiet \
 		--change "LABEL aegis.demo.hash=$src_hash" \
 		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 		- "$base" >/dev/null
-	rm -rf "$dir"
+	$sudo rm -rf "$dir"
 	trap - EXIT
 	log "base image built in $(($(date +%s) - t0)) s"
 }

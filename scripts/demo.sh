@@ -168,8 +168,19 @@ summary() {
 		 INSERT INTO demo_runs DEFAULT VALUES; SELECT count(*) FROM demo_runs" 2>&1 | tail -n 1)
 	pgup=$(pg_up "$prom_port")
 	"$PY" - "$status" <<EOF
-import json, sys, subprocess
+import json, sys, subprocess, urllib.request, urllib.error
 status = json.loads(sys.argv[1])
+
+def url(port):
+    # an HTTP URL where HTTP answers (any status), else the TCP address
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=1)
+    except urllib.error.HTTPError:
+        pass
+    except Exception:
+        return "127.0.0.1:%d" % port
+    return "http://127.0.0.1:%d" % port
+
 print()
 print("AEGIS demo: %d pods (profile full)" % len(status["pods"]))
 print("%-14s %-9s %-44s %s" % ("POD", "STATE", "IMAGES", "URLS"))
@@ -185,7 +196,7 @@ for p in status["pods"]:
             kinds.append(i.replace("-standin", "") + " (STAND-IN)")
         else:
             kinds.append(i + " (real)")
-    urls = " ".join("http://127.0.0.1:%d" % port for port in p.get("ports", []))
+    urls = " ".join(url(port) for port in p.get("ports", []))
     print("%-14s %-9s %-44s %s" % (p["name"], p["state"], ", ".join(kinds), urls))
 print()
 print("Proof of wiring:")

@@ -13,13 +13,18 @@ packages=(
   busybox-static debootstrap curl openssl hyperfine python3 python3-yaml procps util-linux
 )
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
-    echo "setup: must run as root (or with sudo available) to install packages" >&2
+# Root is needed only for what is missing: installing packages and opening
+# /dev/net/tun for rootless networking.  As an ordinary user, sudo is used
+# for those, or the script says what root must run.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else
+    echo "setup: needs root for: $*" >&2
+    echo "setup: run as root:  $*" >&2
     exit 2
   fi
-fi
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -33,15 +38,15 @@ if [ "${#missing[@]}" -eq 0 ]; then
 else
   echo "setup: installing ${#missing[@]} package(s): ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   echo "setup: installed ${missing[*]}"
 fi
 
 # Rootless networking (slirp4netns) opens /dev/net/tun; some hosts ship it 0600 root.
 if [ -e /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != "666" ]; then
   echo "setup: /dev/net/tun is mode $(stat -c %a /dev/net/tun); rootless Podman needs 0666"
-  $sudo chmod 0666 /dev/net/tun && echo "setup: chmod 0666 /dev/net/tun"
+  as_root chmod 0666 /dev/net/tun && echo "setup: chmod 0666 /dev/net/tun"
 fi
 
 podman --version

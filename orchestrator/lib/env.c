@@ -433,6 +433,14 @@ char *env_edit(const env_file *env, size_t n, const char *const *keys, const cha
 			continue;
 		char *q = env_quote(values[i]);
 		if (e) {
+			/* "KEY=   # note": the empty value sits right before the
+			 * comment; keep a blank between them or "#" would join
+			 * the new value */
+			if (e->raw_start == e->raw_end && env->text[e->raw_end] == '#') {
+				char *spaced = xasprintf("%s ", q);
+				free(q);
+				q = spaced;
+			}
 			edits[nedits++] = (struct edit){e->raw_start, e->raw_end, q};
 		} else {
 			sb_puts(&tail, keys[i]);

@@ -162,6 +162,28 @@ TEST(env_update_preserves_every_other_byte)
 	free(dir);
 }
 
+TEST(env_update_empty_value_before_comment)
+{
+	char *dir = harness_tmpdir();
+	char *path = harness_write(dir, ".env", "OPENBAO_ROLE_ID=   # filled by bootstrap\nB=#x\n");
+	const char *keys[] = {"OPENBAO_ROLE_ID", "B"};
+	const char *vals[] = {"role-1", "v"};
+	aerr_t err = {0};
+	bool changed = false;
+	CHECK(env_update(path, 2, keys, vals, &changed, &err) == 0);
+	char *got = NULL;
+	CHECK(fs_read_file(path, &got, NULL, &err) == 0);
+	CHECK_STR(got, "OPENBAO_ROLE_ID=   role-1 # filled by bootstrap\nB=v #x\n");
+	env_file e;
+	CHECK(env_load(path, false, &e, &err) == 0);
+	CHECK_STR(val(&e, "OPENBAO_ROLE_ID"), "role-1");
+	CHECK_STR(val(&e, "B"), "v");
+	env_free(&e);
+	free(got);
+	free(path);
+	free(dir);
+}
+
 TEST(env_update_refuses_symlink)
 {
 	char *dir = harness_tmpdir();
