@@ -39,13 +39,26 @@ $(BIN): $(LIB_SRC) $(CMD_SRC) $(HDRS) | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS_ALL) -o $@ $(LIB_SRC) $(CMD_SRC) $(PKG_LIBS)
 
-$(ASAN_BIN): $(LIB_SRC) $(CMD_SRC) $(HDRS) | check-deps
-	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -o $@ $(LIB_SRC) $(CMD_SRC) $(PKG_LIBS)
+# The sanitizer build compiles the core library once (build/asan/libaegis.a)
+# and links the binary and every unit test against it.
+ASAN_OBJ := $(patsubst orchestrator/lib/%.c,build/asan/obj/%.o,$(LIB_SRC))
+ASAN_LIB := build/asan/libaegis.a
 
-build/asan/tests/%: tests/unit/%.c $(LIB_SRC) $(HDRS) $(TEST_HARNESS) | check-deps
+build/asan/obj/%.o: orchestrator/lib/%.c $(HDRS) | check-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -Itests/unit -o $@ $< tests/unit/harness.c $(LIB_SRC) $(PKG_LIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -c -o $@ $<
+
+$(ASAN_LIB): $(ASAN_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(ASAN_BIN): $(CMD_SRC) $(HDRS) $(ASAN_LIB) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -o $@ $(CMD_SRC) $(ASAN_LIB) $(PKG_LIBS)
+
+build/asan/tests/%: tests/unit/%.c $(ASAN_LIB) $(HDRS) $(TEST_HARNESS) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -Itests/unit -o $@ $< tests/unit/harness.c $(ASAN_LIB) $(PKG_LIBS)
 
 # The one test command: sanitizer build, unit tests, then integration tests
 # (real Podman included).  Ends with "N passed, N failed[, N skipped]".

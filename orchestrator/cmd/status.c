@@ -5,12 +5,14 @@
 #include <time.h>
 
 #include "cli.h"
+#include "lib/validate.h"
 #include "report.h"
 
 static const char help[] =
 	"Usage: aegis-deploy status [--profile P]\n"
 	"\n"
-	"Show the profile's pods: state, containers running/total, uptime and\n"
+	"Show the profile's pods: state, containers ready/total (readiness probe\n"
+	"passing now; --json also gives the running count), uptime and\n"
 	"published ports; the profile's pods that are absent; and AEGIS pods that are\n"
 	"running but not part of the profile.\n"
 	"\n";
@@ -106,6 +108,16 @@ COMMAND(status)
 		deployment_free(&d);
 		return cli_fail(cli, &err);
 	}
+	/* Ready = the container's readiness probe passes now: the profile's
+	 * checks, run concurrently (as validate does). */
+	check *checks = NULL;
+	size_t nchecks = 0;
+	if (json_array_size(list) && validate_run(pm, &d, &checks, &nchecks, &err) < 0) {
+		json_decref(list);
+		podman_close(pm);
+		deployment_free(&d);
+		return cli_fail(cli, &err);
+	}
 	json_t *pods = json_array(), *absent = json_array(), *extra = json_array();
 	for (size_t i = 0; i < d.npods; i++) {
 		const pod *p = &d.pods[i];
@@ -114,17 +126,20 @@ COMMAND(status)
 			json_array_append_new(absent, json_string(p->name));
 			continue;
 		}
-		int running, total;
+		int running, total, ready = 0;
 		count_containers(live, &running, &total);
+		for (size_t k = 0; k < nchecks; k++)
+			ready += checks[k].pod == i && checks[k].ok;
 		json_t *ports = json_array();
 		for (size_t k = 0; k < p->nports; k++)
 			if (p->ports[k].host_port)
 				json_array_append_new(ports, json_integer(p->ports[k].host_port));
 		const char *state = json_string_value(json_object_get(live, "Status"));
 		json_array_append_new(
-			pods, json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:o}", "name", p->name,
+			pods, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:o}", "name", p->name,
 					"pod_name", p->pod_name, "state", state ? state : "unknown",
-					"running", running, "containers", total, "uptime_s",
+					"ready", ready, "running", running, "containers", total,
+					"uptime_s",
 					(json_int_t)seconds_since(json_string_value(
 						json_object_get(live, "Created"))),
 					"ports", ports));
@@ -154,7 +169,7 @@ COMMAND(status)
 			char up[32], ready[32], ports[512] = "";
 			human((long)json_integer_value(json_object_get(o, "uptime_s")), up, sizeof up);
 			snprintf(ready, sizeof ready, "%d/%d",
-				 (int)json_integer_value(json_object_get(o, "running")),
+				 (int)json_integer_value(json_object_get(o, "ready")),
 				 (int)json_integer_value(json_object_get(o, "containers")));
 			size_t k;
 			json_t *port;
@@ -175,6 +190,7 @@ COMMAND(status)
 			printf("\n");
 		}
 	}
+	checks_free(checks, nchecks);
 	json_decref(pods);
 	json_decref(absent);
 	json_decref(extra);

@@ -125,7 +125,7 @@ else
 	fail validate-all-pass "rc=$rc $(cat "$TMP/validate.err")"
 fi
 A status --profile full --json >"$TMP/status.json" 2>&1; rc=$?
-if [ $rc -eq 0 ] && json "$TMP/status.json" 'ps=d["pods"]; assert len(ps)==8 and all(p["state"]=="Running" and p["running"]==p["containers"] for p in ps), ps'; then
+if [ $rc -eq 0 ] && json "$TMP/status.json" 'ps=d["pods"]; assert len(ps)==8 and all(p["state"]=="Running" and p["running"]==p["containers"]==p["ready"] for p in ps), ps'; then
 	pass status-all-running
 else
 	fail status-all-running "rc=$rc $(head -c 600 "$TMP/status.json")"
