@@ -33,7 +33,7 @@ log() { echo "demo-images: $*" >&2; }
 # OpenBao and Keycloak stand-ins).
 packages=postgresql,prometheus,prometheus-postgres-exporter,python3,busybox,ca-certificates
 # The hash of what the base image is built from: a change rebuilds it.
-src_hash=$( (echo "$packages"; cat "$here"/demo/* "$root"/tests/servers/*.py) | sha256sum | cut -c1-16)
+src_hash=$( (echo "$packages rootfs-0755"; cat "$here"/demo/* "$root"/tests/servers/*.py) | sha256sum | cut -c1-16)
 label() { podman image inspect --format '{{index .Labels "aegis.demo.hash"}}' "$1" 2>/dev/null || true; }
 
 mirror() {
@@ -71,6 +71,10 @@ build_base() {
 		fi
 	fi
 	dir=$(mktemp -d /var/tmp/aegis-demo-rootfs-XXXXXX)
+	# the image's "/" gets this directory's mode: 0700 (mktemp's) would keep
+	# every non-root user in the container (postgres) out of it with the vfs
+	# driver that rootless Podman uses here
+	chmod 0755 "$dir"
 	trap '$sudo rm -rf "$dir"' EXIT
 	t0=$(date +%s)
 	log "debootstrap $codename from $url (real PostgreSQL, Prometheus, postgres-exporter, python3)…"

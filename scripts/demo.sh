@@ -163,7 +163,7 @@ summary() {
 	local status prom_port runs pgup
 	status=$(A status --profile full --json)
 	prom_port=$(config_value PROMETHEUS_PORT)
-	runs=$(podman exec pod-database-postgres psql -U aegis -d aegis -tAq -c \
+	runs=$(podman exec pod-database-postgres psql -h /run/postgresql -p 5432 -U aegis -d aegis -tAq -c \
 		"CREATE TABLE IF NOT EXISTS demo_runs (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
 		 INSERT INTO demo_runs DEFAULT VALUES; SELECT count(*) FROM demo_runs" 2>&1 | tail -n 1)
 	pgup=$(pg_up "$prom_port")

@@ -66,6 +66,7 @@ if [ "${1:-}" != --force ] && [ "$current" = "$hash" ]; then
 fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/aegis-standin-XXXXXX")
+chmod 0755 "$dir" # becomes the image's "/"
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir"/{bin,usr/bin,usr/local/bin,etc,root,proc,sys,dev}
 mkdir -m 1777 "$dir/tmp"
