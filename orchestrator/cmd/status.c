@@ -112,7 +112,7 @@ COMMAND(status)
 	 * checks, run concurrently (as validate does). */
 	check *checks = NULL;
 	size_t nchecks = 0;
-	if (json_array_size(list) && validate_run(pm, &d, &checks, &nchecks, &err) < 0) {
+	if (json_array_size(list) && validate_run(pm, &d, NULL, &checks, &nchecks, &err) < 0) {
 		json_decref(list);
 		podman_close(pm);
 		deployment_free(&d);

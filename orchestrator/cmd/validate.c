@@ -23,19 +23,18 @@ static const char help[] =
 	"\n";
 
 /* The first container of pod-secrets and of pod-iam answering is not the
- * whole story: their check also requires what the bootstrap sets up. */
-static void check_bootstrapped(const deployment *d, check *checks, size_t n)
+ * whole story: their check also requires what the bootstrap sets up.  Runs in
+ * the check's thread, concurrently with the other checks. */
+static bool check_bootstrapped(const deployment *d, const check *k, char *detail, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		check *k = &checks[i];
-		const char *pod = d->pods[k->pod].name;
-		if (!k->ok || k->container != 0)
-			continue;
-		if (strcmp(pod, BOOTSTRAP_SECRETS_POD) == 0)
-			k->ok = bootstrap_check_secrets(&d->cfg, k->detail, sizeof k->detail);
-		else if (strcmp(pod, BOOTSTRAP_IAM_POD) == 0)
-			k->ok = bootstrap_check_iam(&d->cfg, k->detail, sizeof k->detail);
-	}
+	const char *pod = d->pods[k->pod].name;
+	if (k->container != 0)
+		return true;
+	if (strcmp(pod, BOOTSTRAP_SECRETS_POD) == 0)
+		return bootstrap_check_secrets(&d->cfg, detail, n);
+	if (strcmp(pod, BOOTSTRAP_IAM_POD) == 0)
+		return bootstrap_check_iam(&d->cfg, detail, n);
+	return true;
 }
 
 static double mono(void)
@@ -69,12 +68,11 @@ COMMAND(validate)
 	size_t n = 0;
 	double t0 = mono();
 	if (report_open_podman(cli, &d.cfg, &pm, &err) < 0 ||
-	    validate_run(pm, &d, &checks, &n, &err) < 0) {
+	    validate_run(pm, &d, check_bootstrapped, &checks, &n, &err) < 0) {
 		podman_close(pm);
 		deployment_free(&d);
 		return cli_fail(cli, &err);
 	}
-	check_bootstrapped(&d, checks, n);
 	double took = mono() - t0;
 	size_t failed = 0;
 	for (size_t i = 0; i < n; i++)

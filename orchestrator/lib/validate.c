@@ -2,12 +2,14 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "probe.h"
 #include "rollout.h"
 
 struct job {
 	const deployment *d;
+	check_extra extra;
 	const char *socket;
 	check *c;
 	pthread_t thread;
@@ -35,12 +37,21 @@ static void *run_check(void *arg)
 		j->c->ok = r.ok;
 		j->c->latency_ms = r.latency_ms;
 		snprintf(j->c->detail, sizeof j->c->detail, "%s", r.detail);
+		if (r.ok && j->extra) {
+			struct timespec a, b;
+			clock_gettime(CLOCK_MONOTONIC, &a);
+			j->c->ok = j->extra(j->d, j->c, j->c->detail, sizeof j->c->detail);
+			clock_gettime(CLOCK_MONOTONIC, &b);
+			j->c->latency_ms +=
+			    (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+		}
 	}
 	podman_close(pm);
 	return NULL;
 }
 
-int validate_run(podman *pm, const deployment *d, check **out, size_t *n, aerr_t *err)
+int validate_run(podman *pm, const deployment *d, check_extra extra, check **out, size_t *n,
+		 aerr_t *err)
 {
 	size_t total = 0;
 	for (size_t i = 0; i < d->npods; i++)
@@ -53,7 +64,8 @@ int validate_run(podman *pm, const deployment *d, check **out, size_t *n, aerr_t
 			checks[k].pod = i;
 			checks[k].container = c;
 			checks[k].target = probe_describe(&d->pods[i].containers[c].readiness);
-			jobs[k] = (struct job){.d = d, .socket = podman_socket(pm), .c = &checks[k]};
+			jobs[k] = (struct job){
+			    .d = d, .extra = extra, .socket = podman_socket(pm), .c = &checks[k]};
 		}
 	}
 	size_t started = 0;
