@@ -18,6 +18,7 @@ struct reporter {
 	pthread_mutex_t lock;
 	pthread_t ticker;
 	bool ticking;
+	bool finished;
 	volatile bool stop;
 };
 
@@ -132,6 +133,10 @@ void reporter_pull(void *ctx, const char *line)
 
 void reporter_finish(reporter *r)
 {
+	/* once: a second redraw would climb over what was printed since */
+	if (r->finished)
+		return;
+	r->finished = true;
 	if (r->ticking) {
 		r->stop = true;
 		pthread_join(r->ticker, NULL);

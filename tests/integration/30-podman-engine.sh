@@ -11,7 +11,7 @@
 
 names=(deploy-full tiers-in-order redeploy-unchanged-keeps-all change-replaces-only-affected containers-created-after-deps validate-all-pass status-all-running
 	validate-stopped-container redeploy-keeps-others redeploy-unknown-pod teardown-keeps-volumes
-	volume-data-survives clean-removes logs-tail failing-probe-diagnostic failing-probe-json
+	volume-data-survives clean-removes logs-tail logs-follow tty-progress failing-probe-diagnostic failing-probe-json
 	pull-error-names-image api-error-names-endpoint missing-socket-refused)
 if [ "$(id -u)" -ne 0 ]; then
 	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
@@ -192,6 +192,24 @@ if [ $rc -eq 0 ] && [ "$(grep -c '^standin: ready' <<<"$out")" = 1 ] && ! grep -
 	pass logs-tail
 else
 	fail logs-tail "rc=$rc $out"
+fi
+
+# --follow keeps streaming until interrupted
+out=$(timeout 3 "$AEGIS_BIN" --root "$ROOT" --env "$ENV" logs core --follow 2>&1); rc=$?
+if [ $rc -eq 124 ] && grep -q '^standin: ready' <<<"$out"; then pass logs-follow; else fail logs-follow "rc=$rc $out"; fi
+
+# On a terminal: a live line per pod (state, elapsed seconds), and the final
+# summary is not overwritten by a late redraw.
+if command -v script >/dev/null 2>&1; then
+	out=$(TERM=xterm script -qc "$AEGIS_BIN --root $ROOT --env $ENV deploy --no-bootstrap --profile full" /dev/null 2>&1); rc=$?
+	last=$(printf '%s' "$out" | tr -d '\r' | tail -n 1)
+	if [ $rc -eq 0 ] && grep -q 'tier 3  seal-gateway .*ready' <<<"$out" && [[ "$last" == "full: all pods ready in "* ]]; then
+		pass tty-progress
+	else
+		fail tty-progress "rc=$rc last line: $last"
+	fi
+else
+	skip tty-progress "script(1) is not installed"
 fi
 
 # --- volume data across teardown + deploy; clean ------------------------------------
