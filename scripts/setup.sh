@@ -10,7 +10,7 @@ packages=(
   # runtime: Podman, rootless networking, the OCI runtime that works on hybrid cgroups
   podman runc crun uidmap slirp4netns catatonit netavark aardvark-dns iptables
   # tests, demo images and benchmarks
-  busybox-static debootstrap curl openssl hyperfine python3 python3-yaml procps util-linux
+  busybox-static debootstrap curl openssl hyperfine python3 python3-yaml procps util-linux docker-registry
 )
 
 # Root is needed only for what is missing: installing packages and opening
@@ -41,6 +41,14 @@ else
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   echo "setup: installed ${missing[*]}"
+fi
+
+# docker-registry is only for the tests (a local registry to pull from); the
+# package would run it as a system service on port 5000: stop that.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] &&
+  systemctl is-enabled docker-registry >/dev/null 2>&1; then
+  as_root systemctl disable --now docker-registry >/dev/null 2>&1 &&
+    echo "setup: disabled the docker-registry system service (the tests start their own)"
 fi
 
 # Rootless networking (slirp4netns) opens /dev/net/tun; some hosts ship it 0600 root.
