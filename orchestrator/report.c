@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "lib/clock.h"
+
 #include <math.h>
 
 #include <pthread.h>
@@ -22,13 +24,6 @@ struct reporter {
 	volatile bool stop;
 };
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void timestamp(char *buf, size_t n)
 {
 	struct timespec ts;
@@ -43,7 +38,7 @@ static void timestamp(char *buf, size_t n)
 static void redraw(reporter *r)
 {
 	const deployment *d = r->d;
-	double now = mono() - r->t0;
+	double now = clock_mono_s() - r->t0;
 	if (r->drawn)
 		fprintf(stderr, "\033[%zuA", d->npods);
 	for (size_t t = 0; t < d->plan.ntiers; t++) {
@@ -90,7 +85,7 @@ reporter *reporter_new(const struct cli *cli, const deployment *d, rollout_pod *
 	r->cli = cli;
 	r->d = d;
 	r->states = states;
-	r->t0 = mono();
+	r->t0 = clock_mono_s();
 	r->tty = cli->verbosity >= 0 && isatty(STDERR_FILENO) && getenv("TERM") &&
 		 strcmp(getenv("TERM"), "dumb") != 0;
 	pthread_mutex_init(&r->lock, NULL);

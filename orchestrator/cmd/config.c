@@ -1,5 +1,4 @@
 /* aegis-deploy config: the resolved configuration, secrets masked. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,18 +26,9 @@ static const char *shown_value(const config_value *v)
 
 COMMAND(config)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			printf("%s%s", help, cli_global_help);
-			return 0;
-		}
-		return cli_usage("config", "invalid option");
-	}
-	if (optind < argc)
-		return cli_usage("config", "unexpected argument '%s'", argv[optind]);
+	int st = cli_no_options("config", help, argc, argv);
+	if (st >= 0)
+		return st;
 	aerr_t err = {0};
 	config cfg;
 	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)

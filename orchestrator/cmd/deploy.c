@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "lib/clock.h"
 #include "lib/bootstrap.h"
 #include "lib/desired.h"
 #include "lib/rollout.h"
@@ -34,13 +35,6 @@ static const char help[] =
 	"  --no-bootstrap      do not bootstrap OpenBao and Keycloak\n"
 	"  --json              print a final report (per pod: tier, start, ready, result)\n"
 	"\n";
-
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* The rollout's one context: progress goes to the reporter, readiness to
  * the bootstrap hook. */
@@ -110,7 +104,7 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	const char *network = config_get(&d.cfg, "AEGIS_NETWORK");
 	if (!network)
 		network = "aegis-network";
-	double t0 = mono();
+	double t0 = clock_mono_s();
 	int rc = rollout_check(&d, selected, &err);
 	if (rc == 0)
 		rc = report_open_podman(cli, &d.cfg, &pm, &err);
@@ -141,7 +135,7 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	}
 	json_t *bootstrap = hook ? bootstrap_hook_report(hook) : NULL;
 	bootstrap_hook_free(hook);
-	double took = mono() - t0;
+	double took = clock_mono_s() - t0;
 	for (size_t i = 0; i < d.npods; i++)
 		if (states[i].state == ROLL_FAILED)
 			report_failure(&d, i, &states[i]);

@@ -1,5 +1,4 @@
 /* aegis-deploy status: the profile's pods as Podman sees them. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -83,18 +82,9 @@ static void count_containers(json_t *p, int *running, int *total)
 
 COMMAND(status)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			printf("%s%s", help, cli_global_help);
-			return 0;
-		}
-		return cli_usage("status", "invalid option");
-	}
-	if (optind < argc)
-		return cli_usage("status", "unexpected argument '%s'", argv[optind]);
+	int st = cli_no_options("status", help, argc, argv);
+	if (st >= 0)
+		return st;
 	aerr_t err = {0};
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <

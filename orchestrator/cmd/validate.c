@@ -1,11 +1,11 @@
 /* aegis-deploy validate: every health check of the profile's pods, at once. */
 #include <math.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "lib/clock.h"
 #include "lib/bootstrap.h"
 #include "lib/rollout.h"
 #include "lib/validate.h"
@@ -37,27 +37,11 @@ static bool check_bootstrapped(const deployment *d, const check *k, char *detail
 	return true;
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 COMMAND(validate)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			printf("%s%s", help, cli_global_help);
-			return 0;
-		}
-		return cli_usage("validate", "invalid option");
-	}
-	if (optind < argc)
-		return cli_usage("validate", "unexpected argument '%s'", argv[optind]);
+	int st = cli_no_options("validate", help, argc, argv);
+	if (st >= 0)
+		return st;
 	aerr_t err = {0};
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
@@ -66,14 +50,14 @@ COMMAND(validate)
 	podman *pm = NULL;
 	check *checks = NULL;
 	size_t n = 0;
-	double t0 = mono();
+	double t0 = clock_mono_s();
 	if (report_open_podman(cli, &d.cfg, &pm, &err) < 0 ||
 	    validate_run(pm, &d, check_bootstrapped, &checks, &n, &err) < 0) {
 		podman_close(pm);
 		deployment_free(&d);
 		return cli_fail(cli, &err);
 	}
-	double took = mono() - t0;
+	double took = clock_mono_s() - t0;
 	size_t failed = 0;
 	for (size_t i = 0; i < n; i++)
 		failed += !checks[i].ok;

@@ -1,5 +1,6 @@
-/* The two clock operations of the polling loops (HTTP retries, waiting for a
- * service to answer, token lifetimes). */
+/* The clock operations of the project: timing (rollout, probes, checks,
+ * reports), polling loops (HTTP retries, waiting for a service to answer,
+ * token lifetimes) and wall-clock timestamps. */
 #ifndef AEGIS_CLOCK_H
 #define AEGIS_CLOCK_H
 
@@ -11,6 +12,14 @@ static inline double clock_mono_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Seconds since the epoch (for reports that other tools compare). */
+static inline double clock_wall_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 

@@ -1,5 +1,7 @@
 #include "podman.h"
 
+#include "clock.h"
+
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
@@ -279,20 +281,6 @@ static int ping(podman *pm, aerr_t *err)
 	return rc;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Last non-empty line of the private service's log, for error messages. */
 static void log_tail(const char *path, char *out, size_t n)
 {
@@ -354,7 +342,7 @@ static int start_service(podman *pm, aerr_t *err)
 		pm->service = 0;
 		return -1;
 	}
-	double deadline = now_ms() + SERVICE_START_MS;
+	double deadline = clock_mono_s() * 1e3 + SERVICE_START_MS;
 	aerr_t last = {0};
 	for (;;) {
 		int st;
@@ -369,7 +357,7 @@ static int start_service(podman *pm, aerr_t *err)
 		}
 		if (access(pm->sock, F_OK) == 0 && ping(pm, &last) == 0)
 			return 0;
-		if (now_ms() >= deadline) {
+		if (clock_mono_s() * 1e3 >= deadline) {
 			log_tail(pm->log, tail, sizeof tail);
 			const char *why = tail[0] ? tail : last.msg;
 			return aerr_set(
@@ -377,7 +365,7 @@ static int start_service(podman *pm, aerr_t *err)
 			    "podman system service did not answer on %s within %d s%s%s", pm->sock,
 			    SERVICE_START_MS / 1000, why[0] ? ": " : "", why);
 		}
-		sleep_ms(SERVICE_POLL_MS);
+		clock_sleep_ms(SERVICE_POLL_MS);
 	}
 }
 
@@ -756,7 +744,7 @@ int podman_exec(podman *pm, const char *container, char *const argv[], int timeo
 				      argv[0], container);
 			break;
 		}
-		sleep_ms(20);
+		clock_sleep_ms(20);
 	}
 	if (output)
 		*output = out.data ? out.data : xstrdup("");

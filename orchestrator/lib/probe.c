@@ -12,12 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#include "clock.h"
 
 static size_t discard(char *p, size_t s, size_t n, void *ctx)
 {
@@ -113,7 +108,7 @@ void probe_run(podman *pm, const char *container, const probe *p, probe_result *
 {
 	*r = (probe_result){0};
 	int timeout_s = p->timeout_s > 0 ? p->timeout_s : 1;
-	double t0 = now_ms();
+	double t0 = clock_mono_s() * 1e3;
 	switch (p->kind) {
 	case PROBE_HTTP:
 	case PROBE_TCP:
@@ -135,5 +130,5 @@ void probe_run(podman *pm, const char *container, const probe *p, probe_result *
 		r->ok = true;
 		snprintf(r->detail, sizeof r->detail, "no probe declared");
 	}
-	r->latency_ms = now_ms() - t0;
+	r->latency_ms = clock_mono_s() * 1e3 - t0;
 }

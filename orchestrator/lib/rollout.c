@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "probe.h"
 
 /* Poll readiness at most every 250 ms; after the first few seconds back off
@@ -29,26 +30,6 @@ const char *rollout_state_name(rollout_state s)
 char *rollout_container_name(const pod *p, const container *c)
 {
 	return xasprintf("%s-%s", p->pod_name, c->name);
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double wall_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
 }
 
 int rollout_prepare(podman *pm, const deployment *d, const char *network,
@@ -111,7 +92,7 @@ static void set_state(struct shared *sh, size_t i, rollout_state s)
 	pthread_mutex_lock(&sh->lock);
 	rollout_pod *st = &sh->states[i];
 	st->state = s;
-	double m = mono_s(), w = wall_s();
+	double m = clock_mono_s(), w = clock_wall_s();
 	if (s == ROLL_CREATING) {
 		st->start = m - sh->t0_mono;
 		st->start_epoch = w;
@@ -235,7 +216,7 @@ static void *pod_worker(void *arg)
 	 * begin to count, and here only the timeout fails a pod, so waiting it
 	 * out would just make every rollout slower than the service. */
 	set_state(sh, i, ROLL_STARTING);
-	double played = mono_s();
+	double played = clock_mono_s();
 	double deadline = sh->states[i].start + sh->t0_mono + sh->opts->timeout_s;
 	bool *ready = xcalloc(p->ncontainers, sizeof *ready);
 	char last[1024] = "";
@@ -285,15 +266,15 @@ static void *pod_worker(void *arg)
 				fail_pod(sh, i, pm, NULL, err.msg);
 			break;
 		}
-		if (mono_s() >= deadline) {
+		if (clock_mono_s() >= deadline) {
 			char msg[1200];
 			snprintf(msg, sizeof msg, "not ready after %d s: %s", sh->opts->timeout_s,
 				 last[0] ? last : "probe never passed");
 			fail_pod(sh, i, pm, &p->containers[last_c], msg);
 			break;
 		}
-		sleep_ms(delay);
-		if (mono_s() - played > POLL_BACKOFF_AFTER_S)
+		clock_sleep_ms(delay);
+		if (clock_mono_s() - played > POLL_BACKOFF_AFTER_S)
 			delay = delay * 5 / 4 > POLL_MAX_MS ? POLL_MAX_MS : delay * 5 / 4;
 	}
 	free(ready);
@@ -344,8 +325,8 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 		.opts = opts,
 		.states = states,
 		.socket = podman_socket(pm),
-		.t0_mono = mono_s(),
-		.t0_wall = wall_s(),
+		.t0_mono = clock_mono_s(),
+		.t0_wall = clock_wall_s(),
 	};
 	for (size_t i = 0; i < d->npods; i++) {
 		states[i] = (rollout_pod){.start = -1, .ready = -1};

@@ -2,8 +2,8 @@
 
 #include <pthread.h>
 #include <stdio.h>
-#include <time.h>
 
+#include "clock.h"
 #include "probe.h"
 #include "rollout.h"
 
@@ -38,12 +38,9 @@ static void *run_check(void *arg)
 		j->c->latency_ms = r.latency_ms;
 		snprintf(j->c->detail, sizeof j->c->detail, "%s", r.detail);
 		if (r.ok && j->extra) {
-			struct timespec a, b;
-			clock_gettime(CLOCK_MONOTONIC, &a);
+			double t0 = clock_mono_s();
 			j->c->ok = j->extra(j->d, j->c, j->c->detail, sizeof j->c->detail);
-			clock_gettime(CLOCK_MONOTONIC, &b);
-			j->c->latency_ms +=
-			    (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+			j->c->latency_ms += (clock_mono_s() - t0) * 1e3;
 		}
 	}
 	podman_close(pm);
