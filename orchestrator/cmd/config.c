@@ -7,7 +7,7 @@
 #include "lib/config.h"
 
 static const char help[] =
-	"Usage: aegis-deploy config [--show-unset]\n"
+	"Usage: aegis-deploy config\n"
 	"\n"
 	"Print the resolved configuration: every variable of the schema\n"
 	"(kube/variables.yaml) and every key of the .env file, with its value and where\n"
