@@ -7,33 +7,7 @@
 #include <sys/stat.h>
 
 #include "fsutil.h"
-
-/* A growable string. */
-typedef struct sbuf {
-	char *s;
-	size_t n, cap;
-} sbuf;
-
-static void sb_putc(sbuf *b, char c)
-{
-	if (b->n + 2 > b->cap)
-		b->s = xrealloc(b->s, b->cap = b->cap ? b->cap * 2 : 64);
-	b->s[b->n++] = c;
-	b->s[b->n] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s)
-{
-	while (*s)
-		sb_putc(b, *s++);
-}
-
-static char *sb_take(sbuf *b)
-{
-	if (!b->s)
-		return xstrdup("");
-	return b->s;
-}
+#include "strbuf.h"
 
 struct parser {
 	const char *path;
@@ -62,7 +36,7 @@ static const char *lookup(const env_file *env, const char *name)
 
 /* Expand one ${...} starting at s (pointing at '$'), appending to out.
  * Returns the number of bytes consumed or -1. */
-static long expand_ref(struct parser *p, const char *s, size_t avail, sbuf *out)
+static long expand_ref(struct parser *p, const char *s, size_t avail, strbuf *out)
 {
 	/* s[0] == '$', s[1] == '{' */
 	size_t i = 2;
@@ -76,13 +50,13 @@ static long expand_ref(struct parser *p, const char *s, size_t avail, sbuf *out)
 	const char *val = lookup(p->env, name);
 	if (i < avail && s[i] == '}') {
 		if (val)
-			sb_puts(out, val);
+			sb_adds(out, val);
 		return (long)i + 1;
 	}
 	if (i + 1 < avail && s[i] == ':' && s[i + 1] == '-') {
 		i += 2;
 		/* the default runs to the matching '}', and may itself hold ${...} */
-		sbuf def = {0};
+		strbuf def = {0};
 		while (i < avail && s[i] != '}') {
 			if (s[i] == '$' && i + 1 < avail && s[i + 1] == '{') {
 				long used = expand_ref(p, s + i, avail - i, &def);
@@ -92,7 +66,7 @@ static long expand_ref(struct parser *p, const char *s, size_t avail, sbuf *out)
 				}
 				i += (size_t)used;
 			} else {
-				sb_putc(&def, s[i++]);
+				sb_addc(&def, s[i++]);
 			}
 		}
 		if (i >= avail) {
@@ -100,9 +74,9 @@ static long expand_ref(struct parser *p, const char *s, size_t avail, sbuf *out)
 			return perr(p, p->line, "unterminated ${%s reference", name);
 		}
 		if (val && *val)
-			sb_puts(out, val);
+			sb_adds(out, val);
 		else if (def.s)
-			sb_puts(out, def.s);
+			sb_adds(out, def.s);
 		free(def.s);
 		return (long)i + 1;
 	}
@@ -138,7 +112,7 @@ static int expect_line_end(struct parser *p)
 static int parse_value(struct parser *p, char **value, size_t *raw_start, size_t *raw_end)
 {
 	const char *t = p->text;
-	sbuf out = {0};
+	strbuf out = {0};
 	int start_line = p->line;
 	*raw_start = p->pos;
 	if (t[p->pos] == '\'') {
@@ -146,7 +120,7 @@ static int parse_value(struct parser *p, char **value, size_t *raw_start, size_t
 		while (t[p->pos] && t[p->pos] != '\'') {
 			if (t[p->pos] == '\n')
 				p->line++;
-			sb_putc(&out, t[p->pos++]);
+			sb_addc(&out, t[p->pos++]);
 		}
 		if (!t[p->pos]) {
 			free(out.s);
@@ -169,16 +143,16 @@ static int parse_value(struct parser *p, char **value, size_t *raw_start, size_t
 				char n = t[p->pos + 1];
 				p->pos += 2;
 				switch (n) {
-				case 'n': sb_putc(&out, '\n'); break;
-				case 't': sb_putc(&out, '\t'); break;
-				case 'r': sb_putc(&out, '\r'); break;
-				case '"': sb_putc(&out, '"'); break;
-				case '\\': sb_putc(&out, '\\'); break;
-				case '$': sb_putc(&out, '$'); break;
+				case 'n': sb_addc(&out, '\n'); break;
+				case 't': sb_addc(&out, '\t'); break;
+				case 'r': sb_addc(&out, '\r'); break;
+				case '"': sb_addc(&out, '"'); break;
+				case '\\': sb_addc(&out, '\\'); break;
+				case '$': sb_addc(&out, '$'); break;
 				default:
 					/* unknown escapes stay as written */
-					sb_putc(&out, '\\');
-					sb_putc(&out, n);
+					sb_addc(&out, '\\');
+					sb_addc(&out, n);
 					if (n == '\n')
 						p->line++;
 				}
@@ -195,7 +169,7 @@ static int parse_value(struct parser *p, char **value, size_t *raw_start, size_t
 			}
 			if (c == '\n')
 				p->line++;
-			sb_putc(&out, c);
+			sb_addc(&out, c);
 			p->pos++;
 		}
 		if (!t[p->pos]) {
@@ -230,7 +204,7 @@ static int parse_value(struct parser *p, char **value, size_t *raw_start, size_t
 			}
 			i += (size_t)used;
 		} else {
-			sb_putc(&out, t[i++]);
+			sb_addc(&out, t[i++]);
 		}
 	}
 	*raw_end = vend;
@@ -394,19 +368,19 @@ char *env_quote(const char *value)
 		return xstrdup(value);
 	if (!has_single && !has_nl)
 		return xasprintf("'%s'", value);
-	sbuf b = {0};
-	sb_putc(&b, '"');
+	strbuf b = {0};
+	sb_addc(&b, '"');
 	for (const char *s = value; *s; s++) {
 		switch (*s) {
-		case '\n': sb_puts(&b, "\\n"); break;
-		case '\r': sb_puts(&b, "\\r"); break;
-		case '"': sb_puts(&b, "\\\""); break;
-		case '\\': sb_puts(&b, "\\\\"); break;
-		case '$': sb_puts(&b, "\\$"); break;
-		default: sb_putc(&b, *s);
+		case '\n': sb_adds(&b, "\\n"); break;
+		case '\r': sb_adds(&b, "\\r"); break;
+		case '"': sb_adds(&b, "\\\""); break;
+		case '\\': sb_adds(&b, "\\\\"); break;
+		case '$': sb_adds(&b, "\\$"); break;
+		default: sb_addc(&b, *s);
 		}
 	}
-	sb_putc(&b, '"');
+	sb_addc(&b, '"');
 	return sb_take(&b);
 }
 
@@ -426,7 +400,7 @@ char *env_edit(const env_file *env, size_t n, const char *const *keys, const cha
 {
 	struct edit *edits = xcalloc(n, sizeof *edits);
 	size_t nedits = 0;
-	sbuf tail = {0};
+	strbuf tail = {0};
 	for (size_t i = 0; i < n; i++) {
 		const env_entry *e = env_find(env, keys[i]);
 		if (e && strcmp(e->value, values[i]) == 0)
@@ -443,40 +417,35 @@ char *env_edit(const env_file *env, size_t n, const char *const *keys, const cha
 			}
 			edits[nedits++] = (struct edit){e->raw_start, e->raw_end, q};
 		} else {
-			sb_puts(&tail, keys[i]);
-			sb_putc(&tail, '=');
-			sb_puts(&tail, q);
-			sb_putc(&tail, '\n');
+			sb_adds(&tail, keys[i]);
+			sb_addc(&tail, '=');
+			sb_adds(&tail, q);
+			sb_addc(&tail, '\n');
 			free(q);
 		}
 	}
-	*changed = nedits || tail.n;
+	*changed = nedits || tail.len;
 	qsort(edits, nedits, sizeof *edits, edit_cmp);
-	sbuf out = {0};
+	strbuf out = {0};
 	const char *t = env->text ? env->text : "";
 	size_t len = strlen(t), pos = 0;
 	for (size_t i = 0; i < nedits; i++) {
-		for (; pos < edits[i].start; pos++)
-			sb_putc(&out, t[pos]);
-		sb_puts(&out, edits[i].text);
+		sb_add(&out, t + pos, edits[i].start - pos);
+		sb_adds(&out, edits[i].text);
 		pos = edits[i].end;
 	}
-	for (; pos < len; pos++)
-		sb_putc(&out, t[pos]);
-	if (tail.n) {
-		if (out.n && out.s[out.n - 1] != '\n')
-			sb_putc(&out, '\n');
-		sb_puts(&out, tail.s);
+	sb_add(&out, t + pos, len - pos);
+	if (tail.len) {
+		if (out.len && out.s[out.len - 1] != '\n')
+			sb_addc(&out, '\n');
+		sb_adds(&out, tail.s);
 	}
 	for (size_t i = 0; i < nedits; i++) {
 		memset(edits[i].text, 0, strlen(edits[i].text));
 		free(edits[i].text);
 	}
 	free(edits);
-	if (tail.s) {
-		memset(tail.s, 0, tail.n);
-		free(tail.s);
-	}
+	sb_wipe(&tail);
 	return sb_take(&out);
 }
 
