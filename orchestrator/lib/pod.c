@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <yaml.h>
 
@@ -114,6 +115,18 @@ static int read_depends(const struct reader *r, yaml_node_t *meta, pod *out)
 	return 0;
 }
 
+/* A port published on every address (no hostIP, 0.0.0.0, ::) is probed on
+ * loopback; one published on a single address only answers there. */
+static void probe_host_for(const char *host_ip, char *buf, size_t size)
+{
+	if (!*host_ip || strcmp(host_ip, "0.0.0.0") == 0)
+		snprintf(buf, size, "127.0.0.1");
+	else if (strcmp(host_ip, "::") == 0)
+		snprintf(buf, size, "::1");
+	else
+		snprintf(buf, size, "%s", host_ip);
+}
+
 static int read_ports(const struct reader *r, yaml_node_t *ctr, const char *field, pod *out)
 {
 	yaml_node_t *ports = get(r, ctr, "ports");
@@ -130,6 +143,8 @@ static int read_ports(const struct reader *r, yaml_node_t *ctr, const char *fiel
 		 * "not published" rather than an error */
 		if (!unresolved(host) && get_int(r, p, "hostPort", 0, pf, &pm.host_port) < 0)
 			return -1;
+		const char *ip = get_str(r, p, "hostIP");
+		pm.host_ip = xstrdup(ip && !unresolved(ip) ? ip : "");
 		const char *proto = get_str(r, p, "protocol");
 		pm.protocol = xstrdup(proto ? proto : "TCP");
 		out->ports = xrealloc(out->ports, (out->nports + 1) * sizeof *out->ports);
@@ -243,8 +258,10 @@ static int read_containers(const struct reader *r, yaml_node_t *spec, pod *out)
 		if (p->kind != PROBE_HTTP && p->kind != PROBE_TCP)
 			continue;
 		for (size_t k = 0; k < out->nports && !p->host_port; k++)
-			if (out->ports[k].container_port == p->port)
+			if (out->ports[k].container_port == p->port) {
 				p->host_port = out->ports[k].host_port;
+				probe_host_for(out->ports[k].host_ip, p->host, sizeof p->host);
+			}
 	}
 	return 0;
 }
@@ -355,8 +372,10 @@ void pod_free(pod *p)
 	for (size_t i = 0; i < p->nsockets; i++)
 		free(p->sockets[i]);
 	free(p->sockets);
-	for (size_t i = 0; i < p->nports; i++)
+	for (size_t i = 0; i < p->nports; i++) {
 		free(p->ports[i].protocol);
+		free(p->ports[i].host_ip);
+	}
 	free(p->ports);
 	memset(p, 0, sizeof *p);
 }

@@ -21,6 +21,8 @@ typedef struct probe {
 	char *path;      /* httpGet path */
 	int port;        /* container port (httpGet/tcpSocket) */
 	int host_port;   /* the published host port for PORT, 0 if not published */
+	char host[48];   /* the address the probe connects to: the port's hostIP,
+			  * or loopback when it is published on every address */
 	char **command;  /* exec argv (NULL-terminated) */
 	size_t ncommand;
 	int initial_delay_s;
@@ -38,6 +40,7 @@ typedef struct container {
 typedef struct port_map {
 	int container_port;
 	int host_port;
+	char *host_ip; /* hostIP: the address it is published on ("" = every address) */
 	char *protocol;
 } port_map;
 

@@ -4,11 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 
 #include "yamldoc.h"
 
 static const char *const validators[] = {"string", "secret", "port",    "path",
-					 "image",  "loglevel", "bool"};
+					 "image",  "loglevel", "bool", "address"};
 
 static int known_validator(const char *v)
 {
@@ -216,6 +217,16 @@ bool schema_check(const schema_var *v, const char *value, char *why, size_t n)
 		char detail[200];
 		if (!check_image(value, detail, sizeof detail)) {
 			snprintf(why, n, "'%s' is not a valid image reference: %s", value, detail);
+			return false;
+		}
+	}
+	if (strcmp(k, "address") == 0) {
+		unsigned char addr[sizeof(struct in6_addr)];
+		if (inet_pton(AF_INET, value, addr) != 1 && inet_pton(AF_INET6, value, addr) != 1) {
+			snprintf(why, n,
+				 "'%s' is not an IP address (e.g. 127.0.0.1, 0.0.0.0 for every "
+				 "address, or an IPv6 address)",
+				 value);
 			return false;
 		}
 	}

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
-names=(deploy-full tiers-in-order redeploy-unchanged-keeps-all change-replaces-only-affected containers-created-after-deps validate-all-pass status-all-running
+names=(deploy-full ports-on-loopback-only tiers-in-order redeploy-unchanged-keeps-all change-replaces-only-affected containers-created-after-deps validate-all-pass status-all-running
 	validate-stopped-container redeploy-keeps-others redeploy-unknown-pod teardown-keeps-volumes
 	volume-data-survives clean-removes logs-tail logs-follow tty-progress failing-probe-diagnostic failing-probe-json
 	pull-error-names-image api-error-names-endpoint missing-socket-refused)
@@ -58,6 +58,24 @@ else
 	fail deploy-full "rc=$rc $(tail -5 "$TMP/deploy.err")"
 fi
 echo "   full deploy: $(( $(date +%s) - start )) s"
+
+# Nothing the platform publishes is reachable from other machines by default:
+# Podman's own port bindings all name 127.0.0.1, and no socket for those
+# ports listens on a wildcard or another address.
+bindings=$(podman pod ps --filter label=app.kubernetes.io/part-of=aegis --format '{{.Name}}' |
+	xargs -r podman pod inspect --format '{{range $p, $b := .InfraConfig.PortBindings}}{{range $b}}{{.HostIp}} {{.HostPort}}
+{{end}}{{end}}' | sed '/^$/d')
+nbind=$(wc -l <<<"$bindings")
+not_lo=$(awk '$1 != "127.0.0.1"' <<<"$bindings")
+wild=
+for port in $(awk '{print $2}' <<<"$bindings"); do
+	wild="$wild$(ss -ltnH "sport = :$port" | awk '{print $4}' | grep -v '^127\.0\.0\.1:' || true)"
+done
+if [ "$nbind" -ge 25 ] && [ -z "$not_lo" ] && [ -z "$wild" ]; then
+	pass ports-on-loopback-only
+else
+	fail ports-on-loopback-only "$nbind bindings; not on 127.0.0.1: $not_lo; listening elsewhere: $wild"
+fi
 
 # Every pod of tier t starts after every pod of tier t-1 is ready, and after
 # each of its own dependencies is ready.
