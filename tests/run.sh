@@ -15,6 +15,16 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 unset CONTAINERS_CONF CONTAINERS_STORAGE_CONF
 . tests/podman/env.sh
 
+# One run at a time per machine: the Podman tests publish the same host ports
+# and share the isolated test Podman, so a second `make test` (another
+# checkout, a benchmark) waits here.  Every test runs with the lock's fd
+# closed (9>&-), so nothing a test leaves running can hold the lock.
+exec 9>>"${AEGIS_TEST_LOCK:-/tmp/aegis-test-run.lock}"
+if ! flock -n 9; then
+	echo "waiting for another test run on this machine (lock ${AEGIS_TEST_LOCK:-/tmp/aegis-test-run.lock})"
+	flock 9
+fi
+
 passed=0 failed=0 skipped=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -35,7 +45,7 @@ if [ "${AEGIS_TEST_ONLY:-}" != integration ]; then
 	for t in build/asan/tests/test_*; do
 		[ -x "$t" ] || continue
 		echo "== unit: $(basename "$t")"
-		"$t" >"$log" 2>&1; rc=$?
+		"$t" >"$log" 2>&1 9>&-; rc=$?
 		cat "$log"
 		count "$log" "$rc" "$(basename "$t")"
 	done
@@ -47,7 +57,7 @@ if [ "${AEGIS_TEST_ONLY:-}" != unit ]; then
 		if [ -n "${AEGIS_TEST_FILTER:-}" ] && ! [[ "$t" =~ ${AEGIS_TEST_FILTER} ]]; then continue; fi
 		echo "== integration: $(basename "$t")"
 		start=$(date +%s)
-		bash "$t" >"$log" 2>&1; rc=$?
+		bash "$t" >"$log" 2>&1 9>&-; rc=$?
 		cat "$log"
 		echo "   ($(( $(date +%s) - start )) s)"
 		count "$log" "$rc" "$(basename "$t")"
