@@ -63,7 +63,7 @@ echo "   full deploy: $(( $(date +%s) - start )) s"
 # Podman's own port bindings all name 127.0.0.1, and no socket for those
 # ports listens on a wildcard or another address.
 bindings=$(podman pod ps --filter label=app.kubernetes.io/part-of=aegis --format '{{.Name}}' |
-	xargs -r podman pod inspect --format '{{range $p, $b := .InfraConfig.PortBindings}}{{range $b}}{{.HostIp}} {{.HostPort}}
+	xargs -r podman pod inspect --format '{{range $p, $b := .InfraConfig.PortBindings}}{{range $b}}{{.HostIP}} {{.HostPort}}
 {{end}}{{end}}' | sed '/^$/d')
 nbind=$(wc -l <<<"$bindings")
 not_lo=$(awk '$1 != "127.0.0.1"' <<<"$bindings")
