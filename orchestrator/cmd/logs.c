@@ -1,12 +1,11 @@
 /* aegis-deploy logs POD: a pod's container logs. */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/rollout.h"
+#include "lib/logs.h"
 #include "report.h"
 
 static const char help[] =
@@ -18,28 +17,6 @@ static const char help[] =
 	"  --tail N           only the last N lines of each container (default all)\n"
 	"  -f, --follow       keep streaming until the containers stop (Ctrl-C to end)\n"
 	"\n";
-
-struct follower {
-	const char *socket;
-	char *name;
-	int tail;
-	pthread_t thread;
-};
-
-static void *follow(void *arg)
-{
-	struct follower *f = arg;
-	podman *pm = NULL;
-	aerr_t err = {0};
-	if (podman_open(&pm, f->socket, &err) == 0 &&
-	    podman_logs(pm, f->name, f->tail, true, STDOUT_FILENO, NULL, &err) == 0) {
-		podman_close(pm);
-		return NULL;
-	}
-	fprintf(stderr, "aegis-deploy: logs of %s: %s\n", f->name, err.msg);
-	podman_close(pm);
-	return NULL;
-}
 
 COMMAND(logs)
 {
@@ -85,58 +62,18 @@ COMMAND(logs)
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
 	    0)
 		return cli_fail(cli, &err);
-	int idx = deployment_pod_index(&d, podname);
-	int rc = 0;
-	if (idx < 0) {
-		char list[1024] = "";
-		for (size_t i = 0; i < d.npods; i++)
-			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-				 i ? ", " : "", d.pods[i].name);
-		rc = aerr_set(&err, AEGIS_ECONFIG, "unknown pod '%s' in profile %s; valid: %s",
-			      podname, d.prof.name, list);
-	}
-	const pod *p = idx >= 0 ? &d.pods[idx] : NULL;
-	if (rc == 0 && only) {
-		bool found = false;
-		for (size_t i = 0; i < p->ncontainers; i++)
-			found |= strcmp(p->containers[i].name, only) == 0;
-		if (!found)
-			rc = aerr_set(&err, AEGIS_ECONFIG, "pod %s has no container '%s'", p->name,
-				      only);
-	}
+	logs_target *targets = NULL;
+	size_t n = 0;
 	podman *pm = NULL;
+	int rc = logs_targets(&d, podname, only, &targets, &n, &err);
 	if (rc == 0)
 		rc = report_open_podman(cli, &d.cfg, &pm, &err);
-	struct follower *fs = p ? xcalloc(p->ncontainers, sizeof *fs) : NULL;
-	size_t nf = 0;
-	for (size_t i = 0; rc == 0 && i < p->ncontainers; i++) {
-		const container *ct = &p->containers[i];
-		if (only && strcmp(ct->name, only) != 0)
-			continue;
-		char *name = rollout_container_name(p, ct);
-		if (following) {
-			fs[nf] = (struct follower){podman_socket(pm), name, tail, 0};
-			if (pthread_create(&fs[nf].thread, NULL, follow, &fs[nf]) == 0)
-				nf++;
-			else
-				free(name);
-			continue;
-		}
-		char *out = NULL;
-		rc = podman_logs(pm, name, tail, false, -1, &out, &err);
-		if (rc == 0) {
-			if (!only)
-				printf("==> %s <==\n", ct->name);
-			fputs(out ? out : "", stdout);
-		}
-		free(out);
-		free(name);
+	if (rc == 0) {
+		fflush(stdout);
+		rc = logs_show(pm, targets, n, tail, following, !only && !following, STDOUT_FILENO,
+			       &err);
 	}
-	for (size_t i = 0; i < nf; i++) {
-		pthread_join(fs[i].thread, NULL);
-		free(fs[i].name);
-	}
-	free(fs);
+	logs_targets_free(targets, n);
 	podman_close(pm);
 	deployment_free(&d);
 	return rc < 0 ? cli_fail(cli, &err) : 0;
