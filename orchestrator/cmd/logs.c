@@ -1,10 +1,10 @@
 /* aegis-deploy logs POD: a pod's container logs. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/logs.h"
 #include "report.h"
 
@@ -20,40 +20,23 @@ static const char help[] =
 
 COMMAND(logs)
 {
-	const char *only = NULL, *podname = NULL;
+	const char *only = NULL, *podname = NULL, *pos[1] = {NULL};
 	int tail = -1;
 	bool following = false;
-	static const struct option opts[] = {
-		{"container", required_argument, NULL, 'c'},
-		{"tail", required_argument, NULL, 'n'},
-		{"follow", no_argument, NULL, 'f'},
-		{"pod", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	const struct opt opts[] = {
+		{"container", 'c', OPT_STRING, &only},
+		{"tail", 'n', OPT_COUNT, &tail},
+		{"follow", 'f', OPT_BOOL, &following},
+		{"pod", 'p', OPT_STRING, &podname},
+		OPT_END,
 	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hfn:c:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': only = optarg; break;
-		case 'p': podname = optarg; break;
-		case 'f': following = true; break;
-		case 'n': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (!*optarg || *end || v < 0)
-				return cli_usage("logs", "--tail needs a number of lines");
-			tail = (int)v;
-			break;
-		}
-		case 'h': printf("%s%s", help, cli_global_help); return 0;
-		default: return cli_usage("logs", "invalid option");
-		}
-	}
-	if (!podname && optind < argc)
-		podname = argv[optind++];
-	if (optind < argc)
-		return cli_usage("logs", "unexpected argument '%s'", argv[optind]);
+	int st = opts_parse("logs", help, opts, argc, argv, 1, pos);
+	if (st >= 0)
+		return st;
+	if (podname && pos[0])
+		return cli_usage("logs", "unexpected argument '%s'", pos[0]);
+	if (!podname)
+		podname = pos[0];
 	if (!podname)
 		return cli_usage("logs", "which pod? (aegis-deploy logs POD)");
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/status.h"
 #include "lib/strbuf.h"
 #include "report.h"
@@ -54,7 +55,8 @@ static void print_table(json_t *st)
 
 COMMAND(status)
 {
-	int st = cli_no_options("status", help, argc, argv);
+	static const struct opt opts[] = {OPT_END};
+	int st = opts_parse("status", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)
 		return st;
 	aerr_t err = {0};
