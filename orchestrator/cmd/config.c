@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/config.h"
 
 static const char help[] =
@@ -26,7 +27,8 @@ static const char *shown_value(const config_value *v)
 
 COMMAND(config)
 {
-	int st = cli_no_options("config", help, argc, argv);
+	static const struct opt opts[] = {OPT_END};
+	int st = opts_parse("config", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)
 		return st;
 	aerr_t err = {0};

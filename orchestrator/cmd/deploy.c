@@ -85,14 +85,8 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 		return cli_fail(cli, &err);
 	bool *selected = NULL;
 	if (only_pod) {
-		int idx = deployment_pod_index(&d, only_pod);
+		int idx = deployment_find_pod(&d, only_pod, &err);
 		if (idx < 0) {
-			char list[1024] = "";
-			for (size_t i = 0; i < d.npods; i++)
-				snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-					 i ? ", " : "", d.pods[i].name);
-			aerr_set(&err, AEGIS_ECONFIG, "unknown pod '%s' in profile %s; valid: %s",
-				 only_pod, d.prof.name, list);
 			deployment_free(&d);
 			return cli_fail(cli, &err);
 		}

@@ -1,11 +1,11 @@
 /* aegis-deploy generate-keys [--dir DIR] [--force] */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/fsutil.h"
 #include "lib/keys.h"
 
@@ -47,45 +47,16 @@ static int print_result(const struct cli *cli, const keys_result *keys, aerr_t *
 
 COMMAND(generate_keys)
 {
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (cli_is_help(argv[i])) {
-			printf("%s%s", help, cli_global_help);
-			return 0;
-		}
-	}
-
-	static const struct option options[] = {
-	    {"dir", required_argument, NULL, 'd'},
-	    {"force", no_argument, NULL, 'f'},
-	    {NULL, 0, NULL, 0},
-	};
 	const char *dir = NULL;
 	bool force = false;
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (optarg[0] == '\0')
-				return cli_usage(argv[0], "option --dir needs a non-empty value");
-			dir = optarg;
-			break;
-		case 'f':
-			force = true;
-			break;
-		case ':':
-			return cli_usage(argv[0], "option %s needs a value", argv[optind - 1]);
-		default:
-			/* a long option is always a whole argument; a short one may sit
-			 * inside a cluster */
-			if (strncmp(argv[optind - 1], "--", 2) == 0)
-				return cli_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
-			return cli_usage(argv[0], "unknown option '-%c'", optopt);
-		}
-	}
-	if (optind < argc)
-		return cli_usage(argv[0], "unexpected argument '%s'", argv[optind]);
+	const struct opt opts[] = {
+		{"dir", 0, OPT_STRING, &dir},
+		{"force", 0, OPT_BOOL, &force},
+		OPT_END,
+	};
+	int st = opts_parse("generate-keys", help, opts, argc, argv, 0, NULL);
+	if (st >= 0)
+		return st;
 
 	cleanup_free char *default_dir = NULL;
 	if (!dir) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/deployment.h"
 
 static const char usage_text[] =
@@ -109,15 +110,10 @@ static int print_json(const deployment *d)
 
 COMMAND(plan)
 {
-	for (int i = 1; i < argc; i++) {
-		if (cli_is_help(argv[i])) {
-			printf("%s%s", usage_text, cli_global_help);
-			return 0;
-		}
-		if (argv[i][0] != '-')
-			return cli_usage("plan", "unexpected argument '%s'", argv[i]);
-		return cli_usage("plan", "unknown option '%s'", argv[i]);
-	}
+	static const struct opt opts[] = {OPT_END};
+	int st = opts_parse("plan", usage_text, opts, argc, argv, 0, NULL);
+	if (st >= 0)
+		return st;
 	aerr_t err = {0};
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <

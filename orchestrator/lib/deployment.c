@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "strbuf.h"
+
 int deployment_load(deployment *d, const char *root, const char *env_path,
 		    const char *profile_name, unsigned flags, aerr_t *err)
 {
@@ -42,6 +44,20 @@ int deployment_pod_index(const deployment *d, const char *name)
 	for (size_t i = 0; i < d->npods; i++)
 		if (d->pods[i].name && strcmp(d->pods[i].name, name) == 0)
 			return (int)i;
+	return -1;
+}
+
+int deployment_find_pod(const deployment *d, const char *name, aerr_t *err)
+{
+	int idx = deployment_pod_index(d, name);
+	if (idx >= 0)
+		return idx;
+	strbuf list = STRBUF_INIT;
+	for (size_t i = 0; i < d->npods; i++)
+		sb_addf(&list, "%s%s", i ? ", " : "", d->pods[i].name);
+	aerr_set(err, AEGIS_ECONFIG, "unknown pod '%s' in profile %s; valid: %s", name,
+		 d->prof.name, list.s ? list.s : "(none)");
+	sb_release(&list);
 	return -1;
 }
 

@@ -29,6 +29,9 @@ int deployment_load(deployment *d, const char *root, const char *env_path,
 		    const char *profile_name, unsigned flags, aerr_t *err);
 /* Index of the pod named NAME, or -1. */
 int deployment_pod_index(const deployment *d, const char *name);
+/* Same, but a missing pod is a configuration error naming the profile and
+ * listing its pods. */
+int deployment_find_pod(const deployment *d, const char *name, aerr_t *err);
 void deployment_free(deployment *d);
 
 #endif

@@ -1,5 +1,6 @@
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -148,5 +149,34 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
 		fsync(dfd);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fs_list_dir(const char *dir, char *(*accept)(const char *dir, const char *name),
+		    char ***names, size_t *n, aerr_t *err)
+{
+	DIR *d = opendir(dir);
+	*names = NULL;
+	*n = 0;
+	if (!d)
+		return aerr_sys(err, AEGIS_ECONFIG, errno, "cannot read %s", dir);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *name = accept(dir, e->d_name);
+		if (!name)
+			continue;
+		*names = xrealloc(*names, (*n + 1) * sizeof **names);
+		(*names)[(*n)++] = name;
+	}
+	closedir(d);
+	if (*n)
+		qsort(*names, *n, sizeof **names, cmp_str);
 	return 0;
 }

@@ -16,36 +16,6 @@ void strv_free(char **v, size_t n)
 	free(v);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Entries of DIR for which ACCEPT returns a newly allocated name. */
-static int list_dir(const char *dir, char *(*accept)(const char *dir, const char *name),
-		    char ***names, size_t *n, aerr_t *err)
-{
-	DIR *d = opendir(dir);
-	*names = NULL;
-	*n = 0;
-	if (!d)
-		return aerr_sys(err, AEGIS_ECONFIG, errno, "cannot read %s", dir);
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char *name = accept(dir, e->d_name);
-		if (!name)
-			continue;
-		*names = xrealloc(*names, (*n + 1) * sizeof **names);
-		(*names)[(*n)++] = name;
-	}
-	closedir(d);
-	if (*n)
-		qsort(*names, *n, sizeof **names, cmp_str);
-	return 0;
-}
-
 static char *accept_profile(const char *dir, const char *name)
 {
 	(void)dir;
@@ -55,28 +25,10 @@ static char *accept_profile(const char *dir, const char *name)
 	return NULL;
 }
 
-static char *accept_pod(const char *dir, const char *name)
-{
-	cleanup_free char *sub = fs_join(dir, name);
-	cleanup_free char *tmpl = fs_join(sub, "pod.yaml");
-	return fs_exists(tmpl) ? xstrdup(name) : NULL;
-}
-
 int profile_list(const char *root, char ***names, size_t *n, aerr_t *err)
 {
 	cleanup_free char *dir = fs_join(root, "profiles");
-	return list_dir(dir, accept_profile, names, n, err);
-}
-
-int catalog_list(const char *root, char ***names, size_t *n, aerr_t *err)
-{
-	cleanup_free char *dir = fs_join(root, "kube");
-	return list_dir(dir, accept_pod, names, n, err);
-}
-
-char *catalog_template(const char *root, const char *pod)
-{
-	return xasprintf("%s/kube/%s/pod.yaml", root, pod);
+	return fs_list_dir(dir, accept_profile, names, n, err);
 }
 
 static char *joined(char **v, size_t n)

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "catalog.h"
 #include "error.h"
 
 typedef struct profile {
@@ -21,11 +22,6 @@ int profile_load(const char *root, const char *name, profile *out, aerr_t *err);
 /* Names of the available profiles, sorted (free with strv_free). */
 int profile_list(const char *root, char ***names, size_t *n, aerr_t *err);
 void profile_free(profile *p);
-
-/* Names of the pods that have a template (ROOT/kube/<pod>/pod.yaml), sorted. */
-int catalog_list(const char *root, char ***names, size_t *n, aerr_t *err);
-/* ROOT/kube/POD/pod.yaml (newly allocated). */
-char *catalog_template(const char *root, const char *pod);
 
 void strv_free(char **v, size_t n);
 

@@ -1,0 +1,74 @@
+/* The status model without Podman: a pod list as the libpod API returns
+ * it (GET /libpod/pods/json) and the checks of validate_run. */
+#include "harness.h"
+#include "lib/fsutil.h"
+#include "lib/status.h"
+
+static int load(const char *profile, deployment *d, aerr_t *err)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	cleanup_free char *env = harness_write(dir, ".env", "");
+	return deployment_load(d, harness_root(), env, profile, DEPLOYMENT_LENIENT, err);
+}
+
+TEST(status_seconds_since_parses_offsets)
+{
+	time_t now = 1764410000; /* 2025-11-29T09:53:20Z */
+	CHECK(status_seconds_since("2025-11-29T09:53:10Z", now) == 10);
+	CHECK(status_seconds_since("2025-11-29T09:53:10.123456789+00:00", now) == 10);
+	CHECK(status_seconds_since("2025-11-29T10:53:10+01:00", now) == 10);
+	CHECK(status_seconds_since("2025-11-29T08:53:10-01:00", now) == 10);
+	CHECK(status_seconds_since("yesterday", now) == -1);
+	CHECK(status_seconds_since(NULL, now) == -1);
+}
+
+TEST(status_human_durations)
+{
+	char b[16];
+	status_human_duration(-1, b, sizeof b);
+	CHECK_STR(b, "-");
+	status_human_duration(119, b, sizeof b);
+	CHECK_STR(b, "119s");
+	status_human_duration(7199, b, sizeof b);
+	CHECK_STR(b, "119m");
+	status_human_duration(7200, b, sizeof b);
+	CHECK_STR(b, "2h");
+	status_human_duration(3 * 86400, b, sizeof b);
+	CHECK_STR(b, "3d");
+}
+
+TEST(status_model_counts_ready_running_absent_and_extra)
+{
+	deployment d;
+	aerr_t err = {0};
+	if (load("minimal", &d, &err) < 0)
+		CHECK_STR(err.msg, "");
+	int core = deployment_pod_index(&d, "core");
+	/* pod-core: infra + 2 app containers, one running; pod-other is
+	 * an AEGIS pod outside the profile; pod-secrets is absent. */
+	json_error_t je;
+	json_t *live = json_loads(
+		"[{\"Name\":\"pod-core\",\"Status\":\"Degraded\",\"Created\":\"2025-11-29T09:52:20Z\","
+		"  \"Containers\":[{\"Names\":\"0123456789ab-infra\",\"Status\":\"running\"},"
+		"                 {\"Names\":\"pod-core-a\",\"Status\":\"running\"},"
+		"                 {\"Names\":\"pod-core-b\",\"Status\":\"exited\"}]},"
+		" {\"Name\":\"pod-other\",\"Status\":\"Running\",\"Containers\":[]}]",
+		0, &je);
+	check checks[3] = {{.pod = (size_t)core, .ok = true},
+			   {.pod = (size_t)core, .ok = false},
+			   {.pod = 99, .ok = true}};
+	json_t *m = status_model(&d, live, checks, 3, 1764410000);
+	cleanup_free char *text = json_dumps(m, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(m);
+	json_decref(live);
+	deployment_free(&d);
+	CHECK(core >= 0);
+	CHECK_CONTAINS(text, "\"absent\":[\"secrets\"]");
+	CHECK_CONTAINS(text, "\"not_in_profile\":[\"pod-other\"]");
+	CHECK_CONTAINS(text, "\"containers\":2,");
+	CHECK_CONTAINS(text, "\"ready\":1,");
+	CHECK_CONTAINS(text, "\"running\":1,");
+	CHECK_CONTAINS(text, "\"state\":\"Degraded\"");
+	CHECK_CONTAINS(text, "\"uptime_s\":60");
+	CHECK_CONTAINS(text, "\"profile\":\"minimal\"");
+}
