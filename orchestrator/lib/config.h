@@ -31,8 +31,8 @@ typedef struct config {
 	bool env_exists;
 	schema schema;
 	env_file file;
-	config_value *values; /* schema order, then unknown file keys */
-	size_t n;
+	config_value *values; /* schema order (values[i] is schema.vars[i]), then unknown file keys */
+	size_t n, cap;
 	char **warnings; /* unknown keys etc.; shown with -v */
 	size_t nwarnings;
 } config;

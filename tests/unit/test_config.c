@@ -110,10 +110,9 @@ TEST(config_valid_values)
 				"quay.io/keycloak/keycloak:24.0.5", "postgres",
 				"registry:5000/a/b@sha256:abcdef", "localhost/x:y"};
 	schema_var v = {.validator = "image"};
-	char why[200];
 	for (size_t i = 0; i < sizeof images / sizeof *images; i++)
-		if (!schema_check(&v, images[i], why, sizeof why))
-			harness_failf(__FILE__, __LINE__, "%s rejected: %s", images[i], why);
+		if (schema_check(&v, images[i], &err) < 0)
+			harness_failf(__FILE__, __LINE__, "%s rejected: %s", images[i], err.msg);
 	free(env);
 	free(dir);
 	free(root);
