@@ -101,7 +101,7 @@ static const char *resolve_for_default(config *cfg, const char *name, int depth,
 
 static char *expand_default(config *cfg, const char *text, int depth)
 {
-	strbuf out = STRBUF_INIT;
+	strbuf out = STRBUF_SECRET;
 	for (const char *s = text; *s;) {
 		const char *end = s[0] == '$' && s[1] == '{' ? strchr(s, '}') : NULL;
 		if (!end) {

@@ -9,20 +9,11 @@
 #include <yaml.h>
 
 #include "render.h"
+#include "text.h"
 
 #define MAX_DEPTH 64
 
 /* --- loading ------------------------------------------------------------ */
-
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
 
 /* A plain scalar as YAML 1.2's core schema resolves it. */
 static json_t *plain_scalar(const char *s)
@@ -40,7 +31,7 @@ static json_t *plain_scalar(const char *s)
 			return json_false();
 	}
 	const char *digits = (*s == '-' || *s == '+') ? s + 1 : s;
-	if (all_digits(digits)) {
+	if (text_all_digits(digits)) {
 		errno = 0;
 		char *end = NULL;
 		long long v = strtoll(s, &end, 10);
@@ -145,10 +136,7 @@ int desired_load(const char *path, const config *cfg, json_t **out, aerr_t *err)
 		yaml_document_delete(&doc);
 	}
 	yaml_parser_delete(&parser);
-	/* the rendered text may hold substituted secrets */
-	if (r.yaml)
-		memset(r.yaml, 0, r.len);
-	rendered_free(&r);
+	rendered_free(&r); /* wipes the substituted secrets */
 	return rc;
 }
 

@@ -135,7 +135,7 @@ static long expand_ref(struct parser *p, const char *s, size_t avail, strbuf *ou
 		return perr(p, p->line, "unterminated or malformed ${%s reference", name);
 	/* the default runs to the matching '}', and may itself hold ${...} */
 	i += 2;
-	strbuf def = STRBUF_INIT;
+	strbuf def = STRBUF_SECRET;
 	while (i < avail && s[i] != '}') {
 		if (s[i] == '$' && i + 1 < avail && s[i + 1] == '{') {
 			long used = expand_ref(p, s + i, avail - i, &def);
@@ -275,7 +275,7 @@ static int parse_unquoted(struct parser *p, strbuf *out, size_t *raw_end)
 
 static int parse_value(struct parser *p, char **value, size_t *raw_start, size_t *raw_end)
 {
-	strbuf out = STRBUF_INIT;
+	strbuf out = STRBUF_SECRET;
 	int rc;
 	*raw_start = p->pos;
 	if (p->text[p->pos] == '\'' || p->text[p->pos] == '"') {
@@ -479,7 +479,7 @@ char *env_quote(const char *value)
 		return xstrdup(value);
 	if (!has_single && !has_nl)
 		return xasprintf("'%s'", value);
-	strbuf b = {0};
+	strbuf b = STRBUF_SECRET;
 	sb_addc(&b, '"');
 	for (const char *s = value; *s; s++) {
 		switch (*s) {
@@ -511,7 +511,7 @@ char *env_edit(const env_file *env, size_t n, const char *const *keys, const cha
 {
 	struct edit *edits = xcalloc(n, sizeof *edits);
 	size_t nedits = 0;
-	strbuf tail = {0};
+	strbuf tail = STRBUF_SECRET;
 	for (size_t i = 0; i < n; i++) {
 		const env_entry *e = env_find(env, keys[i]);
 		if (e && strcmp(e->value, values[i]) == 0)
@@ -537,7 +537,7 @@ char *env_edit(const env_file *env, size_t n, const char *const *keys, const cha
 	}
 	*changed = nedits || tail.len;
 	qsort(edits, nedits, sizeof *edits, edit_cmp);
-	strbuf out = {0};
+	strbuf out = STRBUF_SECRET;
 	const char *t = env->text ? env->text : "";
 	size_t len = strlen(t), pos = 0;
 	for (size_t i = 0; i < nedits; i++) {

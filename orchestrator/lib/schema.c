@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "text.h"
 #include "yamldoc.h"
 
 static const char *const validators[] = {"string", "secret", "port",    "path",
@@ -94,11 +95,8 @@ const schema_var *schema_find(const schema *s, const char *name)
 
 static bool check_port(const char *v)
 {
-	if (!*v || strlen(v) > 5)
+	if (!text_all_digits(v) || strlen(v) > 5)
 		return false;
-	for (const char *s = v; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
 	long n = strtol(v, NULL, 10);
 	return n >= 1 && n <= 65535;
 }
