@@ -142,41 +142,33 @@ int desired_load(const char *path, const config *cfg, json_t **out, aerr_t *err)
 
 /* --- comparing ---------------------------------------------------------- */
 
-/* The text of a scalar as a YAML or JSON reader would write it. */
-static bool scalar_text(const json_t *v, char *buf, size_t n)
+/* The text of a non-string scalar as a YAML or JSON reader would write it
+ * (newly allocated), or NULL for null and containers. */
+static char *scalar_text(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_STRING:
-		snprintf(buf, n, "%s", json_string_value(v));
-		return true;
-	case JSON_INTEGER:
-		snprintf(buf, n, "%lld", (long long)json_integer_value(v));
-		return true;
-	case JSON_REAL:
-		snprintf(buf, n, "%.17g", json_real_value(v));
-		return true;
-	case JSON_TRUE:
-		snprintf(buf, n, "true");
-		return true;
-	case JSON_FALSE:
-		snprintf(buf, n, "false");
-		return true;
-	default:
-		return false;
+	case JSON_INTEGER: return xasprintf("%lld", (long long)json_integer_value(v));
+	case JSON_REAL: return xasprintf("%.17g", json_real_value(v));
+	case JSON_TRUE: return xstrdup("true");
+	case JSON_FALSE: return xstrdup("false");
+	default: return NULL;
 	}
 }
 
+/* Equal scalars, or a string and a number or boolean of exactly the same
+ * text; compared whole, whatever their length. */
 static bool scalars_match(const json_t *d, const json_t *a)
 {
 	if (json_equal((json_t *)d, (json_t *)a))
 		return true;
 	if (json_is_number(d) && json_is_number(a))
 		return json_number_value(d) == json_number_value(a);
-	if (!json_is_string(d) && !json_is_string(a))
-		return false;
-	char td[512], ta[512];
-	return scalar_text(d, td, sizeof td) && scalar_text(a, ta, sizeof ta) &&
-	       strcmp(td, ta) == 0;
+	if (json_is_string(d) == json_is_string(a))
+		return false; /* two unequal strings, or no string at all */
+	const json_t *str = json_is_string(d) ? d : a;
+	cleanup_free char *text = scalar_text(json_is_string(d) ? a : d);
+	return text && json_string_length(str) == strlen(text) &&
+	       memcmp(json_string_value(str), text, strlen(text)) == 0;
 }
 
 bool desired_matches(const json_t *desired, const json_t *actual)
