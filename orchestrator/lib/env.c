@@ -132,7 +132,7 @@ static long expand_ref(struct parser *p, const char *s, size_t avail, strbuf *ou
 		return (long)i + 1;
 	}
 	if (!(i + 1 < avail && s[i] == ':' && s[i + 1] == '-'))
-		return perr(p, p->line, "unterminated or malformed ${%s reference", name);
+		return perr(p, p->line, "malformed ${ reference: expected ${NAME} or ${NAME:-default}");
 	/* the default runs to the matching '}', and may itself hold ${...} */
 	i += 2;
 	strbuf def = STRBUF_SECRET;
@@ -150,7 +150,7 @@ static long expand_ref(struct parser *p, const char *s, size_t avail, strbuf *ou
 	}
 	if (i >= avail) {
 		sb_wipe(&def);
-		return perr(p, p->line, "unterminated ${%s reference", name);
+		return perr(p, p->line, "unterminated ${NAME:-default} reference");
 	}
 	if (val && *val)
 		sb_adds(out, val);
