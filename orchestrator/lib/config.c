@@ -31,7 +31,11 @@ static config_value *add_value(config *cfg, const char *name)
 
 static void add_warning(config *cfg, char *w)
 {
-	cfg->warnings = xrealloc(cfg->warnings, (cfg->nwarnings + 1) * sizeof *cfg->warnings);
+	/* grown by doubling: a .env of 100,000 unknown keys has as many warnings */
+	if (cfg->nwarnings == cfg->warnings_cap) {
+		cfg->warnings_cap = cfg->warnings_cap ? cfg->warnings_cap * 2 : 16;
+		cfg->warnings = xrealloc(cfg->warnings, cfg->warnings_cap * sizeof *cfg->warnings);
+	}
 	cfg->warnings[cfg->nwarnings++] = w;
 }
 

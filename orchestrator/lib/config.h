@@ -34,7 +34,7 @@ typedef struct config {
 	config_value *values; /* schema order (values[i] is schema.vars[i]), then unknown file keys */
 	size_t n, cap;
 	char **warnings; /* unknown keys etc.; shown with -v */
-	size_t nwarnings;
+	size_t nwarnings, warnings_cap;
 } config;
 
 int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err);
