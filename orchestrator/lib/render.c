@@ -430,6 +430,21 @@ static int write_output(void *data, unsigned char *buffer, size_t size)
 	return 1;
 }
 
+/* A parser over TEXT and an emitter into OUT, with the one layout every
+ * manifest is written in. */
+static void yaml_pipe_open(yaml_parser_t *parser, const char *text, size_t len,
+			   yaml_emitter_t *emitter, strbuf *out)
+{
+	yaml_parser_initialize(parser);
+	yaml_parser_set_input_string(parser, (const unsigned char *)text, len);
+	yaml_emitter_initialize(emitter);
+	yaml_emitter_set_output(emitter, write_output, out);
+	yaml_emitter_set_unicode(emitter, 1);
+	yaml_emitter_set_width(emitter, -1); /* never fold long values */
+	yaml_emitter_set_indent(emitter, 2);
+	yaml_emitter_set_break(emitter, YAML_LN_BREAK);
+}
+
 /* The node id of KEY's value in mapping ID, or 0. */
 static int mapping_value(yaml_document_t *doc, int id, const char *key)
 {
@@ -469,14 +484,7 @@ static int stamp_manifest(const char *path, rendered *out, aerr_t *err)
 	strbuf result = STRBUF_SECRET;
 	yaml_parser_t parser;
 	yaml_emitter_t emitter;
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)out->yaml, out->len);
-	yaml_emitter_initialize(&emitter);
-	yaml_emitter_set_output(&emitter, write_output, &result);
-	yaml_emitter_set_unicode(&emitter, 1);
-	yaml_emitter_set_width(&emitter, -1);
-	yaml_emitter_set_indent(&emitter, 2);
-	yaml_emitter_set_break(&emitter, YAML_LN_BREAK);
+	yaml_pipe_open(&parser, out->yaml, out->len, &emitter, &result);
 	int rc = -1;
 	if (!yaml_emitter_open(&emitter))
 		goto emit_error;
@@ -535,7 +543,7 @@ out:
 int render_template(const char *path, const config *cfg, const render_opts *opts, rendered *out,
 		    aerr_t *err)
 {
-	memset(out, 0, sizeof *out);
+	*out = (rendered){0};
 	cleanup_free char *text = NULL;
 	size_t len = 0;
 	if (fs_read_file(path, &text, &len, err) < 0)
@@ -551,14 +559,7 @@ int render_template(const char *path, const config *cfg, const render_opts *opts
 	strbuf result = STRBUF_SECRET;
 	yaml_parser_t parser;
 	yaml_emitter_t emitter;
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	yaml_emitter_initialize(&emitter);
-	yaml_emitter_set_output(&emitter, write_output, &result);
-	yaml_emitter_set_unicode(&emitter, 1);
-	yaml_emitter_set_width(&emitter, -1); /* never fold long values */
-	yaml_emitter_set_indent(&emitter, 2);
-	yaml_emitter_set_break(&emitter, YAML_LN_BREAK);
+	yaml_pipe_open(&parser, text, len, &emitter, &result);
 
 	int rc = -1;
 	if (!yaml_emitter_open(&emitter)) {
