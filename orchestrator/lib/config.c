@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "strbuf.h"
+#include "wipe.h"
 
 const char *config_source_name(config_source s)
 {
@@ -18,7 +20,10 @@ const char *config_source_name(config_source s)
 
 static config_value *add_value(config *cfg, const char *name)
 {
-	cfg->values = xrealloc(cfg->values, (cfg->n + 1) * sizeof *cfg->values);
+	if (cfg->n == cfg->cap) {
+		cfg->cap = cfg->cap ? cfg->cap * 2 : 64;
+		cfg->values = xrealloc(cfg->values, cfg->cap * sizeof *cfg->values);
+	}
 	config_value *v = &cfg->values[cfg->n++];
 	*v = (config_value){.name = xstrdup(name)};
 	return v;
@@ -26,13 +31,26 @@ static config_value *add_value(config *cfg, const char *name)
 
 static void add_warning(config *cfg, char *w)
 {
-	cfg->warnings = xrealloc(cfg->warnings, (cfg->nwarnings + 1) * sizeof *cfg->warnings);
+	/* grown by doubling: a .env of 100,000 unknown keys has as many warnings */
+	if (cfg->nwarnings == cfg->warnings_cap) {
+		cfg->warnings_cap = cfg->warnings_cap ? cfg->warnings_cap * 2 : 16;
+		cfg->warnings = xrealloc(cfg->warnings, cfg->warnings_cap * sizeof *cfg->warnings);
+	}
 	cfg->warnings[cfg->nwarnings++] = w;
 }
 
+/* The values of the schema's variables come first, in schema order, so a
+ * known name is found by its place in the schema; only the keys the schema
+ * does not know are searched one by one. */
 const config_value *config_find(const config *cfg, const char *name)
 {
-	for (size_t i = 0; i < cfg->n; i++)
+	const schema_var *s = schema_find(&cfg->schema, name);
+	if (s) {
+		size_t k = (size_t)(s - cfg->schema.vars);
+		if (k < cfg->n && cfg->values[k].schema == s)
+			return &cfg->values[k];
+	}
+	for (size_t i = s ? 0 : cfg->schema.n; i < cfg->n; i++)
 		if (strcmp(cfg->values[i].name, name) == 0)
 			return &cfg->values[i];
 	return NULL;
@@ -51,7 +69,7 @@ void config_set(config *cfg, const char *name, const char *value, config_source 
 		v = add_value(cfg, name);
 		v->schema = schema_find(&cfg->schema, name);
 	}
-	free(v->value);
+	wipe_free(v->value);
 	v->value = value ? xstrdup(value) : NULL;
 	v->source = source;
 	v->line = 0;
@@ -87,73 +105,58 @@ static const char *resolve_for_default(config *cfg, const char *name, int depth,
 
 static char *expand_default(config *cfg, const char *text, int depth)
 {
-	size_t cap = strlen(text) + 64, n = 0;
-	char *out = xmalloc(cap);
+	strbuf out = STRBUF_SECRET;
 	for (const char *s = text; *s;) {
-		const char *val = NULL;
+		const char *end = s[0] == '$' && s[1] == '{' ? strchr(s, '}') : NULL;
+		if (!end) {
+			sb_addc(&out, *s++);
+			continue;
+		}
+		const char *name_end = s + 2;
+		while (*name_end && *name_end != '}' && *name_end != ':')
+			name_end++;
+		cleanup_free char *name = xstrndup(s + 2, (size_t)(name_end - s - 2));
 		char *tmp = NULL;
-		size_t used = 1;
-		if (s[0] == '$' && s[1] == '{') {
-			const char *end = strchr(s, '}');
-			const char *name_end = s + 2;
-			while (*name_end && *name_end != '}' && *name_end != ':')
-				name_end++;
-			if (end) {
-				cleanup_free char *name = xstrndup(s + 2, (size_t)(name_end - s - 2));
-				val = resolve_for_default(cfg, name, depth, &tmp);
-				/* ${X:-fallback}: nested braces in the fallback are allowed */
-				if (*name_end == ':' && name_end[1] == '-') {
-					int level = 1;
-					const char *p = name_end + 2;
-					for (; *p && level; p++) {
-						if (*p == '{')
-							level++;
-						else if (*p == '}')
-							level--;
-					}
-					end = p - 1;
-					if (!val || !*val) {
-						cleanup_free char *fb = xstrndup(
-							name_end + 2, (size_t)(end - name_end - 2));
-						free(tmp);
-						tmp = expand_default(cfg, fb, depth + 1);
-						val = tmp;
-					}
-				}
-				used = (size_t)(end - s) + 1;
-				if (!val)
-					val = "";
+		const char *val = resolve_for_default(cfg, name, depth, &tmp);
+		/* ${X:-fallback}: nested braces in the fallback are allowed */
+		if (*name_end == ':' && name_end[1] == '-') {
+			int level = 1;
+			const char *p = name_end + 2;
+			for (; *p && level; p++) {
+				if (*p == '{')
+					level++;
+				else if (*p == '}')
+					level--;
+			}
+			end = p - 1;
+			if (!val || !*val) {
+				cleanup_free char *fb =
+				    xstrndup(name_end + 2, (size_t)(end - name_end - 2));
+				wipe_free(tmp);
+				tmp = expand_default(cfg, fb, depth + 1);
+				val = tmp;
 			}
 		}
-		const char *piece = val ? val : s;
-		size_t plen = val ? strlen(val) : 1;
-		while (n + plen + 1 > cap)
-			out = xrealloc(out, cap *= 2);
-		memcpy(out + n, piece, plen);
-		n += plen;
-		free(tmp);
-		s += used;
+		if (val)
+			sb_adds(&out, val);
+		wipe_free(tmp);
+		s = end + 1;
 	}
-	out[n] = '\0';
-	return out;
+	return sb_take(&out);
 }
 
 static int validate_value(const config *cfg, const config_value *v, aerr_t *err)
 {
 	if (!v->schema || !v->value || !*v->value)
 		return 0;
-	char why[512];
-	if (schema_check(v->schema, v->value, why, sizeof why))
+	if (schema_check(v->schema, v->value, err) == 0)
 		return 0;
 	if (v->source == SRC_FILE)
-		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: %s: %s", cfg->env_path, v->line,
-				v->name, why);
+		return aerr_wrap(err, "%s:%d: %s", cfg->env_path, v->line, v->name);
 	if (v->source == SRC_ENVIRONMENT)
-		return aerr_set(err, AEGIS_ECONFIG, "environment variable %s: %s", v->name, why);
-	return aerr_set(err, AEGIS_ECONFIG, "%s: default of %s: %s", cfg->schema.path, v->name,
-			why);
+		return aerr_wrap(err, "environment variable %s", v->name);
+	return aerr_wrap(err, "%s: default of %s", cfg->schema.path, v->name);
 }
-
 int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err)
 {
 	*cfg = (config){.root = xstrdup(root), .env_path = xstrdup(env_path)};
@@ -198,8 +201,9 @@ int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err
 		r->value = xstrdup(root);
 		r->source = SRC_DEFAULT;
 	}
-	/* then defaults, which may reference the values above */
-	for (size_t i = 0; i < cfg->n; i++) {
+	/* then defaults, which may reference the values above (only the
+	 * schema's variables have defaults) */
+	for (size_t i = 0; i < cfg->schema.n; i++) {
 		char *tmp = NULL;
 		resolve_for_default(cfg, cfg->values[i].name, 0, &tmp);
 		free(tmp);
@@ -217,10 +221,7 @@ void config_free(config *cfg)
 {
 	for (size_t i = 0; i < cfg->n; i++) {
 		free(cfg->values[i].name);
-		if (cfg->values[i].value) {
-			memset(cfg->values[i].value, 0, strlen(cfg->values[i].value));
-			free(cfg->values[i].value);
-		}
+		wipe_free(cfg->values[i].value);
 	}
 	free(cfg->values);
 	for (size_t i = 0; i < cfg->nwarnings; i++)

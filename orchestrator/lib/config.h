@@ -31,10 +31,10 @@ typedef struct config {
 	bool env_exists;
 	schema schema;
 	env_file file;
-	config_value *values; /* schema order, then unknown file keys */
-	size_t n;
+	config_value *values; /* schema order (values[i] is schema.vars[i]), then unknown file keys */
+	size_t n, cap;
 	char **warnings; /* unknown keys etc.; shown with -v */
-	size_t nwarnings;
+	size_t nwarnings, warnings_cap;
 } config;
 
 int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err);

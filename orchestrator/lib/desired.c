@@ -9,20 +9,11 @@
 #include <yaml.h>
 
 #include "render.h"
+#include "text.h"
 
 #define MAX_DEPTH 64
 
 /* --- loading ------------------------------------------------------------ */
-
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
 
 /* A plain scalar as YAML 1.2's core schema resolves it. */
 static json_t *plain_scalar(const char *s)
@@ -40,7 +31,7 @@ static json_t *plain_scalar(const char *s)
 			return json_false();
 	}
 	const char *digits = (*s == '-' || *s == '+') ? s + 1 : s;
-	if (all_digits(digits)) {
+	if (text_all_digits(digits)) {
 		errno = 0;
 		char *end = NULL;
 		long long v = strtoll(s, &end, 10);
@@ -145,50 +136,39 @@ int desired_load(const char *path, const config *cfg, json_t **out, aerr_t *err)
 		yaml_document_delete(&doc);
 	}
 	yaml_parser_delete(&parser);
-	/* the rendered text may hold substituted secrets */
-	if (r.yaml)
-		memset(r.yaml, 0, r.len);
-	rendered_free(&r);
+	rendered_free(&r); /* wipes the substituted secrets */
 	return rc;
 }
 
 /* --- comparing ---------------------------------------------------------- */
 
-/* The text of a scalar as a YAML or JSON reader would write it. */
-static bool scalar_text(const json_t *v, char *buf, size_t n)
+/* The text of a non-string scalar as a YAML or JSON reader would write it
+ * (newly allocated), or NULL for null and containers. */
+static char *scalar_text(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_STRING:
-		snprintf(buf, n, "%s", json_string_value(v));
-		return true;
-	case JSON_INTEGER:
-		snprintf(buf, n, "%lld", (long long)json_integer_value(v));
-		return true;
-	case JSON_REAL:
-		snprintf(buf, n, "%.17g", json_real_value(v));
-		return true;
-	case JSON_TRUE:
-		snprintf(buf, n, "true");
-		return true;
-	case JSON_FALSE:
-		snprintf(buf, n, "false");
-		return true;
-	default:
-		return false;
+	case JSON_INTEGER: return xasprintf("%lld", (long long)json_integer_value(v));
+	case JSON_REAL: return xasprintf("%.17g", json_real_value(v));
+	case JSON_TRUE: return xstrdup("true");
+	case JSON_FALSE: return xstrdup("false");
+	default: return NULL;
 	}
 }
 
+/* Equal scalars, or a string and a number or boolean of exactly the same
+ * text; compared whole, whatever their length. */
 static bool scalars_match(const json_t *d, const json_t *a)
 {
 	if (json_equal((json_t *)d, (json_t *)a))
 		return true;
 	if (json_is_number(d) && json_is_number(a))
 		return json_number_value(d) == json_number_value(a);
-	if (!json_is_string(d) && !json_is_string(a))
-		return false;
-	char td[512], ta[512];
-	return scalar_text(d, td, sizeof td) && scalar_text(a, ta, sizeof ta) &&
-	       strcmp(td, ta) == 0;
+	if (json_is_string(d) == json_is_string(a))
+		return false; /* two unequal strings, or no string at all */
+	const json_t *str = json_is_string(d) ? d : a;
+	cleanup_free char *text = scalar_text(json_is_string(d) ? a : d);
+	return text && json_string_length(str) == strlen(text) &&
+	       memcmp(json_string_value(str), text, strlen(text)) == 0;
 }
 
 bool desired_matches(const json_t *desired, const json_t *actual)

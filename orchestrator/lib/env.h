@@ -25,12 +25,20 @@ typedef struct env_file {
 	char *path;
 	char *text; /* the file as read */
 	env_entry *entries; /* later duplicates replace earlier ones in place */
-	size_t n;
+	size_t n, cap;
+	size_t *slots; /* hash index of entries by key: index + 1, 0 when free */
+	size_t nslots;
 } env_file;
 
-/* Parse TEXT (named PATH in messages).  Errors name "PATH:LINE: problem". */
+/* Parse TEXT (named PATH in messages).  A UTF-8 byte order mark at its start
+ * is skipped.  Errors name "PATH:LINE: problem" and the key when there is
+ * one, never a value or the text of the line: a .env holds secrets, and a
+ * wrong path may point at any file (a password pasted alone on a line, a
+ * symlink to /etc/shadow). */
 int env_parse(const char *path, const char *text, env_file *out, aerr_t *err);
-/* Read and parse PATH.  A missing file is an empty env_file when MISSING_OK. */
+/* Read and parse PATH.  A missing file is an empty env_file when MISSING_OK.
+ * A directory, a file holding a NUL byte ("not a text file", with the line)
+ * or an unreadable file is a configuration error (AEGIS_ECONFIG). */
 int env_load(const char *path, bool missing_ok, env_file *out, aerr_t *err);
 const env_entry *env_find(const env_file *env, const char *key);
 void env_free(env_file *env);

@@ -7,26 +7,12 @@
 #include <yaml.h>
 
 #include "fsutil.h"
+#include "strbuf.h"
+#include "text.h"
+#include "wipe.h"
 
 #define FILE_TAG "!file"
-
-/* A growable byte buffer: the expansion of one scalar, or the emitted stream. */
-struct buf {
-	char *p;
-	size_t n, cap;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t len)
-{
-	if (b->n + len + 1 > b->cap) {
-		while (b->n + len + 1 > b->cap)
-			b->cap = b->cap ? b->cap * 2 : 256;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->n, s, len);
-	b->n += len;
-	b->p[b->n] = '\0';
-}
+#define URL_FILTER "url"
 
 struct render_ctx {
 	const char *path; /* the template, for messages */
@@ -75,57 +61,108 @@ static const schema_var *variable_schema(const config *cfg, const char *name)
 	return schema_find(&cfg->schema, name);
 }
 
-static int expand(struct render_ctx *c, int line, const char *text, size_t len, struct buf *out);
+static int expand(struct render_ctx *c, int line, const char *text, size_t len, strbuf *out);
 
-/* Expand the reference TEXT[0..len) ("${NAME}" or "${NAME:-default}"). */
+/* Append TEXT percent-encoded as a URL component (RFC 3986): every byte
+ * but the unreserved ones (letters, digits, "-._~") becomes %XX, so the
+ * component decodes to exactly TEXT whatever it holds. */
+static void add_url_component(strbuf *out, const char *text, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char b = (unsigned char)text[i];
+		if ((b < 0x80 && isalnum(b)) || (b && strchr("-._~", b))) {
+			sb_addc(out, (char)b);
+		} else {
+			char esc[3] = {'%', hex[b >> 4], hex[b & 15]};
+			sb_add(out, esc, 3);
+		}
+	}
+}
+
+static int bad_reference(struct render_ctx *c, int line, const char *text, size_t len)
+{
+	return aerr_set(c->err, AEGIS_ECONFIG,
+			"%s:%d: bad variable reference \"%.*s\": expected ${NAME}, "
+			"${NAME:-default}, ${NAME|" URL_FILTER "} or ${NAME|" URL_FILTER
+			":-default}",
+			c->path, line, (int)len, text);
+}
+
+static int unset_variable(struct render_ctx *c, int line, const char *name,
+			  const schema_var *sv)
+{
+	if (sv && sv->description && *sv->description)
+		return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: ${%s} is not set (%s) — set it in %s",
+				c->path, line, name, sv->description, c->cfg->env_path);
+	return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: ${%s} is not set — set it in %s", c->path,
+			line, name, c->cfg->env_path);
+}
+
+/* The value of the reference NAME (with DEFLT when not NULL) into OUT. */
+static int reference_value(struct render_ctx *c, int line, const char *name, const char *deflt,
+			   size_t deflt_len, strbuf *out)
+{
+	const char *value = config_get(c->cfg, name);
+	const schema_var *sv = variable_schema(c->cfg, name);
+	/* like the shell's ${NAME:-default}: an empty value takes the default too */
+	if (deflt && (!value || !*value))
+		return expand(c, line, deflt, deflt_len, out);
+	if (!value || (!*value && sv && sv->required))
+		return unset_variable(c, line, name, sv);
+	if (sv && sv->secret && *value)
+		c->has_secrets = c->scalar_secret = true;
+	sb_adds(out, value);
+	return 0;
+}
+
+/* Expand the reference TEXT[0..len): "${NAME}" or "${NAME:-default}", and
+ * either with the filter "|url" after NAME, which percent-encodes the
+ * result: for a value placed inside a URL (a password in a connection URL). */
 static int expand_reference(struct render_ctx *c, int line, const char *text, size_t len,
-			    struct buf *out)
+			    strbuf *out)
 {
 	size_t i = 2;
 	if (i >= len - 1 || !is_name_start((unsigned char)text[i]))
-		return aerr_set(c->err, AEGIS_ECONFIG,
-				"%s:%d: bad variable reference \"%.*s\": expected ${NAME} or "
-				"${NAME:-default}",
-				c->path, line, (int)len, text);
+		return bad_reference(c, line, text, len);
 	while (i < len - 1 && is_name_char((unsigned char)text[i]))
 		i++;
+	cleanup_free char *name = xstrndup(text + 2, i - 2);
+	bool url = false;
+	if (text[i] == '|') {
+		size_t fl = strlen(URL_FILTER);
+		if (len - 1 - (i + 1) < fl || strncmp(text + i + 1, URL_FILTER, fl) != 0 ||
+		    (text[i + 1 + fl] != '}' && text[i + 1 + fl] != ':'))
+			return bad_reference(c, line, text, len);
+		url = true;
+		i += 1 + fl;
+	}
 	const char *deflt = NULL;
 	size_t deflt_len = 0;
 	if (text[i] == ':' && i + 1 < len - 1 && text[i + 1] == '-') {
 		deflt = text + i + 2;
 		deflt_len = len - 1 - (i + 2);
 	} else if (i != len - 1) {
-		return aerr_set(c->err, AEGIS_ECONFIG,
-				"%s:%d: bad variable reference \"%.*s\": expected ${NAME} or "
-				"${NAME:-default}",
-				c->path, line, (int)len, text);
+		return bad_reference(c, line, text, len);
 	}
-	cleanup_free char *name = xstrndup(text + 2, i - 2);
+	/* plan and status need the structure: an unset variable stays as written */
 	const char *value = config_get(c->cfg, name);
 	const schema_var *sv = variable_schema(c->cfg, name);
-
-	/* like the shell's ${NAME:-default}: an empty value takes the default too */
-	if (deflt && (!value || !*value))
-		return expand(c, line, deflt, deflt_len, out);
-	if (!value || (!*value && sv && sv->required)) {
-		if (c->lenient) {
-			buf_add(out, text, len);
-			return 0;
-		}
-		if (sv && sv->description && *sv->description)
-			return aerr_set(c->err, AEGIS_ECONFIG,
-					"%s:%d: ${%s} is not set (%s) — set it in %s", c->path,
-					line, name, sv->description, c->cfg->env_path);
-		return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: ${%s} is not set — set it in %s",
-				c->path, line, name, c->cfg->env_path);
+	if (c->lenient && !deflt && (!value || (!*value && sv && sv->required))) {
+		sb_add(out, text, len);
+		return 0;
 	}
-	if (sv && sv->secret && *value)
-		c->has_secrets = c->scalar_secret = true;
-	buf_add(out, value, strlen(value));
-	return 0;
+	if (!url)
+		return reference_value(c, line, name, deflt, deflt_len, out);
+	strbuf raw = STRBUF_SECRET;
+	int rc = reference_value(c, line, name, deflt, deflt_len, &raw);
+	if (rc == 0)
+		add_url_component(out, raw.s ? raw.s : "", raw.len);
+	sb_wipe(&raw);
+	return rc;
 }
 
-static int expand(struct render_ctx *c, int line, const char *text, size_t len, struct buf *out)
+static int expand(struct render_ctx *c, int line, const char *text, size_t len, strbuf *out)
 {
 	size_t start = 0;
 	for (size_t i = 0; i + 1 < len; i++) {
@@ -136,13 +173,13 @@ static int expand(struct render_ctx *c, int line, const char *text, size_t len, 
 			return aerr_set(c->err, AEGIS_ECONFIG,
 					"%s:%d: unterminated variable reference \"%.*s\"", c->path,
 					line, (int)(len - i), text + i);
-		buf_add(out, text + start, i - start);
+		sb_add(out, text + start, i - start);
 		if (expand_reference(c, line, text + i, (size_t)end + 1, out) < 0)
 			return -1;
 		i += (size_t)end;
 		start = i + 1;
 	}
-	buf_add(out, text + start, len - start);
+	sb_add(out, text + start, len - start);
 	return 0;
 }
 
@@ -232,14 +269,7 @@ static bool plain_safe(const char *s)
 
 static bool is_integer(const char *s)
 {
-	if (*s == '-')
-		s++;
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
+	return text_all_digits(*s == '-' ? s + 1 : s);
 }
 
 /* Kubernetes fields that take an integer: a plain template value there that
@@ -325,16 +355,16 @@ static int render_scalar(struct render_ctx *c, yaml_node_t *node, const char *ke
 	const char *text = (const char *)node->data.scalar.value;
 	if (!strstr(text, "${"))
 		return 0;
-	struct buf out = {0};
+	strbuf out = STRBUF_SECRET;
 	c->scalar_secret = false;
 	if (expand(c, line, text, node->data.scalar.length, &out) < 0) {
-		free(out.p);
+		sb_wipe(&out);
 		return -1;
 	}
-	if (!out.p)
-		out.p = xstrdup("");
-	if (!utf8_valid((const unsigned char *)out.p, out.n)) {
-		free(out.p);
+	size_t n = out.len;
+	char *value = sb_take(&out);
+	if (!utf8_valid((const unsigned char *)value, n)) {
+		wipe_free_len(value, n);
 		return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: the value of \"%s\" is not UTF-8",
 				c->path, line, text);
 	}
@@ -346,10 +376,10 @@ static int render_scalar(struct render_ctx *c, yaml_node_t *node, const char *ke
 		/* a secret reads the same whatever it holds, and stands out */
 		*style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	} else if (*style == YAML_PLAIN_SCALAR_STYLE) {
-		bool keep_int = is_integer(out.p) && single_reference(text) && integer_field(key);
-		*style = keep_int ? YAML_PLAIN_SCALAR_STYLE : computed_style(out.p);
+		bool keep_int = is_integer(value) && single_reference(text) && integer_field(key);
+		*style = keep_int ? YAML_PLAIN_SCALAR_STYLE : computed_style(value);
 	}
-	set_scalar(node, out.p, out.n);
+	set_scalar(node, value, n);
 	return 0;
 }
 
@@ -396,8 +426,23 @@ static int render_node(struct render_ctx *c, yaml_document_t *doc, int id, const
 
 static int write_output(void *data, unsigned char *buffer, size_t size)
 {
-	buf_add(data, (const char *)buffer, size);
+	sb_add(data, buffer, size);
 	return 1;
+}
+
+/* A parser over TEXT and an emitter into OUT, with the one layout every
+ * manifest is written in. */
+static void yaml_pipe_open(yaml_parser_t *parser, const char *text, size_t len,
+			   yaml_emitter_t *emitter, strbuf *out)
+{
+	yaml_parser_initialize(parser);
+	yaml_parser_set_input_string(parser, (const unsigned char *)text, len);
+	yaml_emitter_initialize(emitter);
+	yaml_emitter_set_output(emitter, write_output, out);
+	yaml_emitter_set_unicode(emitter, 1);
+	yaml_emitter_set_width(emitter, -1); /* never fold long values */
+	yaml_emitter_set_indent(emitter, 2);
+	yaml_emitter_set_break(emitter, YAML_LN_BREAK);
 }
 
 /* The node id of KEY's value in mapping ID, or 0. */
@@ -436,17 +481,10 @@ static int stamp_manifest(const char *path, rendered *out, aerr_t *err)
 	for (int i = 0; i < MANIFEST_HASH_BYTES; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 
-	struct buf result = {0};
+	strbuf result = STRBUF_SECRET;
 	yaml_parser_t parser;
 	yaml_emitter_t emitter;
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)out->yaml, out->len);
-	yaml_emitter_initialize(&emitter);
-	yaml_emitter_set_output(&emitter, write_output, &result);
-	yaml_emitter_set_unicode(&emitter, 1);
-	yaml_emitter_set_width(&emitter, -1);
-	yaml_emitter_set_indent(&emitter, 2);
-	yaml_emitter_set_break(&emitter, YAML_LN_BREAK);
+	yaml_pipe_open(&parser, out->yaml, out->len, &emitter, &result);
 	int rc = -1;
 	if (!yaml_emitter_open(&emitter))
 		goto emit_error;
@@ -487,17 +525,16 @@ static int stamp_manifest(const char *path, rendered *out, aerr_t *err)
 	}
 	if (!yaml_emitter_close(&emitter) || !yaml_emitter_flush(&emitter))
 		goto emit_error;
-	free(out->yaml);
-	out->yaml = result.p;
-	out->len = result.n;
-	result.p = NULL;
+	wipe_free_len(out->yaml, out->len);
+	out->len = result.len;
+	out->yaml = sb_take(&result);
 	rc = 0;
 	goto out;
 emit_error:
 	aerr_set(err, AEGIS_EFAIL, "%s: YAML emitter: %s", path,
 		 emitter.problem ? emitter.problem : "cannot write");
 out:
-	free(result.p);
+	sb_wipe(&result);
 	yaml_parser_delete(&parser);
 	yaml_emitter_delete(&emitter);
 	return rc;
@@ -506,7 +543,7 @@ out:
 int render_template(const char *path, const config *cfg, const render_opts *opts, rendered *out,
 		    aerr_t *err)
 {
-	memset(out, 0, sizeof *out);
+	*out = (rendered){0};
 	cleanup_free char *text = NULL;
 	size_t len = 0;
 	if (fs_read_file(path, &text, &len, err) < 0)
@@ -519,17 +556,10 @@ int render_template(const char *path, const config *cfg, const render_opts *opts
 	    .lenient = opts && opts->lenient,
 	    .err = err,
 	};
-	struct buf result = {0};
+	strbuf result = STRBUF_SECRET;
 	yaml_parser_t parser;
 	yaml_emitter_t emitter;
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	yaml_emitter_initialize(&emitter);
-	yaml_emitter_set_output(&emitter, write_output, &result);
-	yaml_emitter_set_unicode(&emitter, 1);
-	yaml_emitter_set_width(&emitter, -1); /* never fold long values */
-	yaml_emitter_set_indent(&emitter, 2);
-	yaml_emitter_set_break(&emitter, YAML_LN_BREAK);
+	yaml_pipe_open(&parser, text, len, &emitter, &result);
 
 	int rc = -1;
 	if (!yaml_emitter_open(&emitter)) {
@@ -574,17 +604,14 @@ int render_template(const char *path, const config *cfg, const render_opts *opts
 			 emitter.problem ? emitter.problem : "cannot write");
 		goto out;
 	}
-	if (!result.p)
-		result.p = xstrdup("");
-	out->yaml = result.p;
-	out->len = result.n;
+	out->len = result.len;
+	out->yaml = sb_take(&result);
 	out->has_secrets = c.has_secrets;
-	result.p = NULL;
 	rc = c.lenient ? 0 : stamp_manifest(path, out, err);
 	if (rc < 0)
 		rendered_free(out);
 out:
-	free(result.p);
+	sb_wipe(&result);
 	free(c.dir);
 	yaml_parser_delete(&parser);
 	yaml_emitter_delete(&emitter);
@@ -595,6 +622,7 @@ void rendered_free(rendered *r)
 {
 	if (!r)
 		return;
-	free(r->yaml);
-	memset(r, 0, sizeof *r);
+	/* a manifest may hold substituted secrets */
+	wipe_free_len(r->yaml, r->len);
+	*r = (rendered){0};
 }

@@ -1,11 +1,11 @@
 #include "schema.h"
 
 #include <ctype.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <arpa/inet.h>
 
+#include "text.h"
 #include "yamldoc.h"
 
 static const char *const validators[] = {"string", "secret", "port",    "path",
@@ -96,39 +96,30 @@ const schema_var *schema_find(const schema *s, const char *name)
 
 static bool check_port(const char *v)
 {
-	if (!*v || strlen(v) > 5)
+	if (!text_all_digits(v) || strlen(v) > 5)
 		return false;
-	for (const char *s = v; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
 	long n = strtol(v, NULL, 10);
 	return n >= 1 && n <= 65535;
 }
 
 /* registry[:port]/path/name[:tag][@digest], the reference grammar of
  * distribution/reference, loosely: lowercase path components, a tag of
- * [A-Za-z0-9_.-] up to 128, a digest algo:hex. */
-static bool check_image(const char *v, char *why, size_t n)
+ * [A-Za-z0-9_.-] up to 128, a digest algo:hex.  Returns what is wrong, or
+ * NULL. */
+static const char *image_problem(const char *v)
 {
 	size_t len = strlen(v);
-	if (!len || len > 255) {
-		snprintf(why, n, "an image reference must be 1-255 characters");
-		return false;
-	}
-	for (const char *s = v; *s; s++) {
-		if (isspace((unsigned char)*s) || !isprint((unsigned char)*s)) {
-			snprintf(why, n, "an image reference has no whitespace or control characters");
-			return false;
-		}
-	}
+	if (!len || len > 255)
+		return "an image reference must be 1-255 characters";
+	for (const char *s = v; *s; s++)
+		if (isspace((unsigned char)*s) || !isprint((unsigned char)*s))
+			return "an image reference has no whitespace or control characters";
 	const char *at = strchr(v, '@');
 	size_t name_len = at ? (size_t)(at - v) : len;
 	if (at) {
 		const char *colon = strchr(at, ':');
-		if (!colon || colon == at + 1 || !colon[1]) {
-			snprintf(why, n, "the digest must look like sha256:<hex>");
-			return false;
-		}
+		if (!colon || colon == at + 1 || !colon[1])
+			return "the digest must look like sha256:<hex>";
 	}
 	const char *last_slash = NULL;
 	for (size_t i = 0; i < name_len; i++)
@@ -141,15 +132,11 @@ static bool check_image(const char *v, char *why, size_t n)
 	size_t repo_len = tag ? (size_t)(tag - v) : name_len;
 	if (tag) {
 		size_t tl = name_len - (size_t)(tag - v) - 1;
-		if (tl == 0 || tl > 128) {
-			snprintf(why, n, "the tag must be 1-128 characters");
-			return false;
-		}
+		if (tl == 0 || tl > 128)
+			return "the tag must be 1-128 characters";
 		for (const char *s = tag + 1; s < v + name_len; s++)
-			if (!isalnum((unsigned char)*s) && !strchr("_.-", *s)) {
-				snprintf(why, n, "the tag may hold only letters, digits, '_', '.', '-'");
-				return false;
-			}
+			if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+				return "the tag may hold only letters, digits, '_', '.', '-'";
 	}
 	/* the first component may be a registry host (with '.', ':' or "localhost") */
 	const char *first_slash = memchr(v, '/', repo_len);
@@ -162,16 +149,12 @@ static bool check_image(const char *v, char *why, size_t n)
 		if (strncmp(v, "localhost/", 10) == 0 || is_host)
 			path = first_slash + 1;
 	}
-	if (path >= v + repo_len) {
-		snprintf(why, n, "the image name is missing");
-		return false;
-	}
+	if (path >= v + repo_len)
+		return "the image name is missing";
 	for (const char *s = path; s < v + repo_len; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && !strchr("._-/", *s)) {
-			snprintf(why, n, "repository names are lowercase letters, digits and . _ - /");
-			return false;
-		}
-	return true;
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && !strchr("._-/", *s))
+			return "repository names are lowercase letters, digits and . _ - /";
+	return NULL;
 }
 
 static bool check_loglevel(const char *v)
@@ -202,54 +185,54 @@ static bool check_loglevel(const char *v)
 	return count > 0;
 }
 
-bool schema_check(const schema_var *v, const char *value, char *why, size_t n)
+static bool check_bool(const char *v)
 {
-	const char *k = v->validator ? v->validator : "string";
-	if (strcmp(k, "port") == 0 && !check_port(value)) {
-		snprintf(why, n, "'%s' is not a valid port (an integer 1-65535)", value);
-		return false;
-	}
-	if (strcmp(k, "path") == 0 && value[0] != '/') {
-		snprintf(why, n, "'%s' is not an absolute path", value);
-		return false;
-	}
-	if (strcmp(k, "image") == 0) {
-		char detail[200];
-		if (!check_image(value, detail, sizeof detail)) {
-			snprintf(why, n, "'%s' is not a valid image reference: %s", value, detail);
-			return false;
-		}
-	}
-	if (strcmp(k, "address") == 0) {
-		unsigned char addr[sizeof(struct in6_addr)];
-		if (inet_pton(AF_INET, value, addr) != 1 && inet_pton(AF_INET6, value, addr) != 1) {
-			snprintf(why, n,
-				 "'%s' is not an IP address (e.g. 127.0.0.1, 0.0.0.0 for every "
-				 "address, or an IPv6 address)",
-				 value);
-			return false;
-		}
-	}
-	if (strcmp(k, "loglevel") == 0 && !check_loglevel(value)) {
-		snprintf(why, n,
-			 "'%s' is not a valid log level (trace, debug, info, warn, error, off, "
-			 "or target=level directives separated by commas)",
-			 value);
-		return false;
-	}
-	if (strcmp(k, "bool") == 0) {
-		static const char *const ok[] = {"true", "false", "1", "0", "yes", "no", "on", "off"};
-		bool good = false;
-		for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
-			if (strcasecmp(value, ok[i]) == 0)
-				good = true;
-		if (!good) {
-			snprintf(why, n, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)",
-				 value);
-			return false;
-		}
-	}
-	return true;
+	static const char *const ok[] = {"true", "false", "1", "0", "yes", "no", "on", "off"};
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+		if (strcasecmp(v, ok[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool check_address(const char *v)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, v, addr) == 1 || inet_pton(AF_INET6, v, addr) == 1;
+}
+
+/* What is wrong with VALUE for validator KIND, or NULL. */
+static const char *value_problem(const char *kind, const char *value)
+{
+	if (strcmp(kind, "port") == 0 && !check_port(value))
+		return "is not a valid port (an integer 1-65535)";
+	if (strcmp(kind, "path") == 0 && value[0] != '/')
+		return "is not an absolute path";
+	if (strcmp(kind, "loglevel") == 0 && !check_loglevel(value))
+		return "is not a valid log level (trace, debug, info, warn, error, off, or "
+		       "target=level directives separated by commas)";
+	if (strcmp(kind, "bool") == 0 && !check_bool(value))
+		return "is not a boolean (true/false, yes/no, on/off, 1/0)";
+	if (strcmp(kind, "address") == 0 && !check_address(value))
+		return "is not an IP address (e.g. 127.0.0.1, 0.0.0.0 for every address, or an "
+		       "IPv6 address)";
+	return NULL;
+}
+
+int schema_check(const schema_var *v, const char *value, aerr_t *err)
+{
+	const char *kind = v->validator ? v->validator : "string";
+	const char *problem = value_problem(kind, value);
+	const char *detail = NULL;
+	if (!problem && strcmp(kind, "image") == 0 && (detail = image_problem(value)))
+		problem = "is not a valid image reference";
+	if (!problem)
+		return 0;
+	/* a secret's value is never shown, not even when it is wrong */
+	if (v->secret)
+		return aerr_set(err, AEGIS_ECONFIG, "the value %s%s%s", problem,
+				detail ? ": " : "", detail ? detail : "");
+	return aerr_set(err, AEGIS_ECONFIG, "'%s' %s%s%s", value, problem, detail ? ": " : "",
+			detail ? detail : "");
 }
 
 void schema_free(schema *s)

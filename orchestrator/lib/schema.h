@@ -29,8 +29,10 @@ typedef struct schema {
 
 int schema_load(const char *path, schema *out, aerr_t *err);
 const schema_var *schema_find(const schema *s, const char *name);
-/* Check VALUE against the variable's validator; on failure fill WHY. */
-bool schema_check(const schema_var *v, const char *value, char *why, size_t why_size);
+/* Check VALUE against the variable's validator; on failure fill ERR
+ * (AEGIS_ECONFIG) with what is wrong.  The message quotes VALUE unless the
+ * variable is secret; the caller adds where the value came from. */
+int schema_check(const schema_var *v, const char *value, aerr_t *err);
 void schema_free(schema *s);
 
 #endif

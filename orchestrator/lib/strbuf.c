@@ -14,7 +14,15 @@ static void grow(strbuf *b, size_t more)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < b->len + more + 1)
 		cap *= 2;
-	b->s = xrealloc(b->s, cap);
+	if (b->secret && b->s) {
+		char *s = xmalloc(cap);
+		memcpy(s, b->s, b->len + 1);
+		OPENSSL_cleanse(b->s, b->cap);
+		free(b->s);
+		b->s = s;
+	} else {
+		b->s = xrealloc(b->s, cap);
+	}
 	b->cap = cap;
 }
 
@@ -44,6 +52,8 @@ void sb_vaddf(strbuf *b, const char *fmt, va_list ap)
 	if (n < 0)
 		abort(); /* out of memory, like xmalloc */
 	sb_add(b, s, (size_t)n);
+	if (b->secret)
+		OPENSSL_cleanse(s, (size_t)n);
 	free(s);
 }
 
@@ -58,14 +68,14 @@ void sb_addf(strbuf *b, const char *fmt, ...)
 char *sb_take(strbuf *b)
 {
 	char *s = b->s ? b->s : xstrdup("");
-	*b = (strbuf)STRBUF_INIT;
+	*b = (strbuf){.secret = b->secret};
 	return s;
 }
 
 void sb_release(strbuf *b)
 {
 	free(b->s);
-	*b = (strbuf)STRBUF_INIT;
+	*b = (strbuf){.secret = b->secret};
 }
 
 void sb_wipe(strbuf *b)

@@ -8,6 +8,22 @@
 
 #include <openssl/crypto.h>
 
+/* Overwrite N bytes at P in a way the compiler cannot drop (a plain
+ * memset before free is a dead store it may remove). */
+static inline void wipe(void *p, size_t n)
+{
+	if (p && n)
+		OPENSSL_cleanse(p, n);
+}
+
+/* Wipe N bytes at P, then free it: for buffers that may hold NUL bytes or
+ * whose length is known. */
+static inline void wipe_free_len(void *p, size_t n)
+{
+	wipe(p, n);
+	free(p);
+}
+
 static inline void wipe_free(char *s)
 {
 	if (s) {

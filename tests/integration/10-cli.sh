@@ -152,4 +152,62 @@ if [ -z "$missing$cmds_missing" ] && grep -q 'make test' "$ROOT/README.md"; then
 else
 	fail "readme-covers-variables-and-commands" "variables: $missing commands: $cmds_missing"
 fi
+
+# --- hostile .env files (issue 11): the reproductions, run as written ----------------
+cd "$TMP"
+# a NUL byte: refused as a configuration error naming the file and line
+printf 'POSTGRES_PASSWORD=p\nKEYCLOAK_ADMIN_PASSWORD=k\nGRAFANA_ADMIN_PASSWORD=g\nRUST_LOG=info\x00j\nAEGIS_HTTP_PORT=18088\n' > nul.env; aegis --env nul.env render --profile full >"$TMP/nul.out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q 'nul.env:4: not a text file' "$TMP/nul.out"; then pass "env-nul-byte-not-a-text-file"; else fail "env-nul-byte-not-a-text-file" "rc=$rc $(head -c 300 "$TMP/nul.out")"; fi
+# a malformed line: the key and line are named, the value never shown
+printf 'POSTGRES-PASSWORD=Hunter2Secret\n' > bad.env; aegis --env bad.env config >"$TMP/bad.out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q "bad.env:1: .*POSTGRES-PASSWORD" "$TMP/bad.out" && ! grep -q Hunter2 "$TMP/bad.out"; then pass "env-error-hides-value"; else fail "env-error-hides-value" "rc=$rc $(cat "$TMP/bad.out")"; fi
+# a .env that is a symlink to /etc/shadow: none of its text in the message
+ln -sf /etc/shadow shadow.env; aegis --env shadow.env config >"$TMP/shadow.out" 2>&1; rc=$?
+leak=""
+if [ -r /etc/shadow ]; then
+	first=$(head -1 /etc/shadow)
+	grep -qF "${first%%:*}:" "$TMP/shadow.out" && leak="user name"
+	rest=${first#*:}; rest=${rest%%:*}
+	[ ${#rest} -gt 1 ] && grep -qF "$rest" "$TMP/shadow.out" && leak="password field"
+fi
+if [ $rc -eq 2 ] && [ -z "$leak" ] && grep -q "shadow.env" "$TMP/shadow.out"; then pass "env-symlink-to-shadow-shows-nothing"; else fail "env-symlink-to-shadow-shows-nothing" "rc=$rc leak=$leak"; fi
+# a .env that is a directory is a configuration error (2)
+mkdir -p dir.env; aegis --env dir.env config >"$TMP/dir.out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && grep -q "is a directory" "$TMP/dir.out"; then pass "env-directory-exit-2"; else fail "env-directory-exit-2" "rc=$rc $(cat "$TMP/dir.out")"; fi
+# a UTF-8 byte order mark at the start is skipped
+printf '\xef\xbb\xbfPOSTGRES_PASSWORD=p\nKEYCLOAK_ADMIN_PASSWORD=k\nGRAFANA_ADMIN_PASSWORD=g\nAEGIS_HTTP_PORT=18088\n' > bom.env
+if aegis --env bom.env render --profile full --pod core 2>"$TMP/bom.err" | grep -q 'hostPort: 18088'; then pass "env-bom-accepted"; else fail "env-bom-accepted" "$(cat "$TMP/bom.err")"; fi
+# URL-reserved characters: percent-encoded in the connection URLs, exact elsewhere
+printf '%s\n' "POSTGRES_PASSWORD='p@ss:w/rd?x#y%z'" KEYCLOAK_ADMIN_PASSWORD=k GRAFANA_ADMIN_PASSWORD=g > url.env
+aegis --env url.env render --profile full >"$TMP/url.yaml" 2>"$TMP/url.err"; rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c 'postgresql://aegis:p%40ss%3Aw%2Frd%3Fx%23y%25z@pod-database:5432/aegis' "$TMP/url.yaml")" -eq 2 ] \
+	&& ! grep -q 'aegis:p@ss' "$TMP/url.yaml" && "$PY" - "$TMP/url.yaml" <<'PY'
+import sys
+from urllib.parse import urlsplit, unquote
+try:
+    import yaml
+except ImportError:
+    sys.exit(3)
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+seen = {"url": 0, "exact": 0}
+for pod in (d for d in docs if d.get("kind") == "Pod"):
+    for c in pod["spec"]["containers"]:
+        for e in c.get("env", []):
+            v = str(e.get("value", ""))
+            if v.startswith("postgresql://"):
+                u = urlsplit(v)
+                assert unquote(u.password) == "p@ss:w/rd?x#y%z" and u.hostname == "pod-database" and u.port == 5432, v
+                seen["url"] += 1
+            elif e["name"] == "POSTGRES_PASSWORD":
+                assert v == "p@ss:w/rd?x#y%z", v
+                seen["exact"] += 1
+assert seen["url"] == 2 and seen["exact"] >= 1, seen
+PY
+then pass "render-url-component-percent-encoded"; else fail "render-url-component-percent-encoded" "rc=$rc $(cat "$TMP/url.err")"; fi
+# a 100,000-line .env renders in linear time (it took 9-15 s)
+{ printf 'POSTGRES_PASSWORD=p\nKEYCLOAK_ADMIN_PASSWORD=k\nGRAFANA_ADMIN_PASSWORD=g\n'; seq 1 100000 | sed 's/.*/EXTRA_&=value&/'; } > big.env
+start=$(date +%s%N)
+aegis --env big.env render --profile full >/dev/null 2>"$TMP/big.err"; rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+if [ $rc -eq 0 ] && [ $ms -lt 5000 ]; then pass "env-100k-lines-fast"; else fail "env-100k-lines-fast" "rc=$rc ${ms} ms $(head -c 300 "$TMP/big.err")"; fi
 exit 0

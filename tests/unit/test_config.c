@@ -3,6 +3,7 @@
 
 #include "harness.h"
 #include "lib/config.h"
+#include "lib/fsutil.h"
 #include "lib/profile.h"
 
 static char *fixture(void)
@@ -110,10 +111,9 @@ TEST(config_valid_values)
 				"quay.io/keycloak/keycloak:24.0.5", "postgres",
 				"registry:5000/a/b@sha256:abcdef", "localhost/x:y"};
 	schema_var v = {.validator = "image"};
-	char why[200];
 	for (size_t i = 0; i < sizeof images / sizeof *images; i++)
-		if (!schema_check(&v, images[i], why, sizeof why))
-			harness_failf(__FILE__, __LINE__, "%s rejected: %s", images[i], why);
+		if (schema_check(&v, images[i], &err) < 0)
+			harness_failf(__FILE__, __LINE__, "%s rejected: %s", images[i], err.msg);
 	free(env);
 	free(dir);
 	free(root);
@@ -151,4 +151,52 @@ TEST(real_profiles_select_the_seed_pods)
 	CHECK(profile_load(harness_root(), "full", &p, &err) == 0);
 	CHECK(p.npods == 8);
 	profile_free(&p);
+}
+
+/* The .env errors reach config_load as they are: file and line, no value. */
+TEST(config_errors_never_show_secret_values)
+{
+	expect_bad("APP_PORT=1\nPOSTGRES-PASSWORD=Hunter2Secret\n",
+		   ".env:2: invalid key 'POSTGRES-PASSWORD'");
+	expect_bad("APP_PASSWORD='Hunter2Secret' trailing\n", ".env:1: unexpected text");
+	/* a secret with a validator that rejects it: named, its value not shown */
+	schema_var v = {.name = "APP_SECRET_PORT", .validator = "port", .secret = true};
+	aerr_t err = {0};
+	CHECK(schema_check(&v, "Hunter2Secret", &err) < 0);
+	CHECK(err.status == AEGIS_ECONFIG);
+	CHECK_CONTAINS(err.msg, "is not a valid port");
+	CHECK(!strstr(err.msg, "Hunter2"));
+	/* a value that is not secret is quoted, as before */
+	v.secret = false;
+	CHECK(schema_check(&v, "http", &err) < 0);
+	CHECK_CONTAINS(err.msg, "'http' is not a valid port");
+	v.validator = "image";
+	v.secret = true;
+	CHECK(schema_check(&v, "Hunter2 Secret", &err) < 0);
+	CHECK_CONTAINS(err.msg, "not a valid image reference: an image reference has no whitespace");
+	CHECK(!strstr(err.msg, "Hunter2"));
+}
+
+TEST(config_env_directory_and_nul_are_configuration_errors)
+{
+	char *root = fixture();
+	char *dir = harness_tmpdir();
+	config cfg;
+	aerr_t err = {0};
+	CHECK(config_load(&cfg, root, dir, &err) < 0);
+	CHECK(err.status == AEGIS_ECONFIG);
+	CHECK_CONTAINS(err.msg, "is a directory");
+	char *env = NULL;
+	if (asprintf(&env, "%s/nul.env", dir) < 0)
+		abort();
+	static const char text[] = "APP_TAG=a\nAPP_PASSWORD=p\0q\nAPP_PORT=1\n";
+	CHECK(fs_write_atomic(env, text, sizeof text - 1, 0600, &err) == 0);
+	int rc = config_load(&cfg, root, env, &err);
+	if (rc == 0)
+		config_free(&cfg);
+	free(env);
+	free(dir);
+	free(root);
+	CHECK(rc < 0 && err.status == AEGIS_ECONFIG);
+	CHECK_CONTAINS(err.msg, "nul.env:2: not a text file");
 }

@@ -122,3 +122,42 @@ TEST(desired_note_and_count)
 	CHECK_STR(desired_str(json_array_get(log, 0), "item"), "policy p");
 	json_decref(log);
 }
+
+/* Two values that share a long prefix are still different values: a fixed
+ * comparison buffer once made them "match", so bootstrap skipped an update. */
+TEST(desired_matches_compares_long_values_whole)
+{
+	char *d = malloc(2100), *a = malloc(2100);
+	CHECK(d && a);
+	memset(d, 'x', 2000);
+	memcpy(a, d, 2000);
+	d[2000] = a[2000] = '\0';
+	a[1999] = 'y';
+	json_t *jd = json_string(d), *ja = json_string(a), *same = json_string(d);
+	bool differ = !desired_matches(jd, ja);
+	bool equal = desired_matches(jd, same);
+	/* a string against a number: the whole text counts too */
+	memcpy(d, "3600", 4);
+	json_t *num = json_integer(3600), *long_str = json_string(d);
+	bool num_differs = !desired_matches(num, long_str) && !desired_matches(long_str, num);
+	/* the first 511 bytes equal, a difference after them */
+	memset(d, 'p', 600);
+	memcpy(a, d, 600);
+	d[600] = a[600] = '\0';
+	a[520] = 'q';
+	json_t *o1 = json_pack("{s:s}", "secret", d), *o2 = json_pack("{s:s}", "secret", a);
+	bool objects_differ = !desired_matches(o1, o2);
+	json_decref(jd);
+	json_decref(ja);
+	json_decref(same);
+	json_decref(num);
+	json_decref(long_str);
+	json_decref(o1);
+	json_decref(o2);
+	free(d);
+	free(a);
+	CHECK(differ);
+	CHECK(equal);
+	CHECK(num_differs);
+	CHECK(objects_differ);
+}

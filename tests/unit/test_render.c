@@ -557,3 +557,88 @@ TEST(render_golden_manifests)
 	strv_free(pods, npods);
 	config_free(&cfg);
 }
+
+/* ${VAR|url}: the value percent-encoded where it is a URL component, exact
+ * everywhere else. */
+TEST(render_url_filter_percent_encodes)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	config cfg;
+	CHECK(fixture_config(dir, "SECRET_VALUE='p@ss:w/rd?x#y%z ü~._-'\nPLAIN_VALUE=a b\n",
+			     &cfg) == 0);
+	const char *tmpl = "a: postgresql://aegis:${SECRET_VALUE|url}@pod-database:5432/aegis\n"
+			   "b: ${SECRET_VALUE}\n"
+			   "c: http://h/${UNSET_ONE|url:-d/e f}?q=${PLAIN_VALUE|url}\n"
+			   "d: ${UNSET_ONE|url:-${PLAIN_VALUE}}\n";
+	rendered r;
+	aerr_t err = {0};
+	int rc = render_text(dir, tmpl, &cfg, false, &r, &err);
+	if (rc < 0)
+		printf("  %s\n", err.msg);
+	CHECK(rc == 0);
+	cleanup_free char *a = scalar_at(r.yaml, r.len, 0, "a", NULL, NULL);
+	cleanup_free char *b = scalar_at(r.yaml, r.len, 0, "b", NULL, NULL);
+	cleanup_free char *c = scalar_at(r.yaml, r.len, 0, "c", NULL, NULL);
+	cleanup_free char *d = scalar_at(r.yaml, r.len, 0, "d", NULL, NULL);
+	bool secrets = r.has_secrets;
+	rendered_free(&r);
+	CHECK_STR(a, "postgresql://aegis:p%40ss%3Aw%2Frd%3Fx%23y%25z%20%C3%BC~._-@pod-database:"
+		     "5432/aegis");
+	CHECK_STR(b, "p@ss:w/rd?x#y%z ü~._-");
+	CHECK_STR(c, "http://h/d%2Fe%20f?q=a%20b");
+	CHECK_STR(d, "a%20b");
+	CHECK(secrets);
+	/* lenient rendering leaves an unset reference as written, filter included */
+	rc = render_text(dir, "a: x://${UNSET_ONE|url}@h\n", &cfg, true, &r, &err);
+	CHECK(rc == 0);
+	CHECK_CONTAINS(r.yaml, "x://${UNSET_ONE|url}@h");
+	rendered_free(&r);
+	/* an unknown filter is an error naming the line */
+	rc = render_text(dir, "a: 1\nb: ${SECRET_VALUE|base64}\n", &cfg, false, &r, &err);
+	config_free(&cfg);
+	if (rc == 0)
+		rendered_free(&r);
+	CHECK(rc < 0);
+	CHECK_CONTAINS(err.msg, "pod.yaml:2: bad variable reference \"${SECRET_VALUE|base64}\"");
+	CHECK(!strstr(err.msg, "p@ss"));
+}
+
+/* The real templates: every secret placed inside a URL is marked |url. */
+TEST(render_templates_mark_secrets_in_urls)
+{
+	const char *root = harness_root();
+	char **pods = NULL;
+	size_t npods = 0;
+	aerr_t err = {0};
+	cleanup_free char *schema_path = fs_join(root, "kube/variables.yaml");
+	schema sc;
+	CHECK(schema_load(schema_path, &sc, &err) == 0);
+	if (catalog_list(root, &pods, &npods, &err) < 0) {
+		schema_free(&sc);
+		CHECK(!"catalog_list");
+	}
+	for (size_t i = 0; i < npods; i++) {
+		cleanup_free char *tmpl = catalog_template(root, pods[i]);
+		cleanup_free char *text = NULL;
+		if (fs_read_file(tmpl, &text, NULL, &err) < 0)
+			continue;
+		int line = 1;
+		for (const char *s = text; *s; s++) {
+			line += *s == '\n';
+			if (strncmp(s, "://", 3) != 0)
+				continue;
+			const char *eol = strchr(s, '\n');
+			size_t n = eol ? (size_t)(eol - s) : strlen(s);
+			cleanup_free char *rest = xstrndup(s, n);
+			for (size_t k = 0; k < sc.n; k++) {
+				cleanup_free char *ref = xasprintf("${%s}", sc.vars[k].name);
+				if (sc.vars[k].secret && strstr(rest, ref))
+					harness_failf(__FILE__, __LINE__,
+						      "%s:%d: %s inside a URL without |url", tmpl,
+						      line, ref);
+			}
+		}
+	}
+	strv_free(pods, npods);
+	schema_free(&sc);
+}
