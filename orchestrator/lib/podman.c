@@ -225,13 +225,6 @@ static int call_json(podman *pm, const char *method, const char *path, json_t *o
 			   status, response, err);
 }
 
-/* A path parameter or query value, percent-encoded (newly allocated). */
-static char *esc(podman *pm, const char *s)
-{
-	(void)pm;
-	return http_escape(s);
-}
-
 /* --- connecting -------------------------------------------------------- */
 
 /* GET /libpod/_ping on SOCK: Podman answers "OK". */
@@ -565,7 +558,7 @@ int podman_play_kube(podman *pm, const char *yaml, size_t len, const char *netwo
 {
 	if (kube_down(pm, yaml, len, err) < 0)
 		return aerr_wrap(err, "removing the previous pod");
-	cleanup_free char *net = network && *network ? esc(pm, network) : NULL;
+	cleanup_free char *net = network && *network ? http_escape(network) : NULL;
 	cleanup_free char *path =
 	    xasprintf("/libpod/play/kube?replace=true%s%s", net ? "&network=" : "", net ? net : "");
 	struct request rq = {
@@ -613,7 +606,7 @@ int podman_list_pods(podman *pm, json_t **pods, aerr_t *err)
 {
 	*pods = NULL;
 	cleanup_free char *filter =
-	    esc(pm, "{\"label\":[\"" PART_OF_LABEL "=" PART_OF_VALUE "\"]}");
+	    http_escape("{\"label\":[\"" PART_OF_LABEL "=" PART_OF_VALUE "\"]}");
 	cleanup_free char *path = xasprintf("/libpod/pods/json?filters=%s", filter);
 	json_t *js = NULL;
 	if (podman_call(pm, "GET", path, NULL, NULL, 0, NULL, NULL, &js, err) < 0)
@@ -631,7 +624,7 @@ int podman_list_pods(podman *pm, json_t **pods, aerr_t *err)
 static int inspect(podman *pm, const char *kind, const char *name, json_t **out, aerr_t *err)
 {
 	*out = NULL;
-	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *n = http_escape(name);
 	cleanup_free char *path = xasprintf("/libpod/%s/%s/json", kind, n);
 	long st;
 	json_t *js = NULL;
@@ -666,7 +659,7 @@ static int stop(podman *pm, const char *kind, const char *name, const char *para
 		aerr_t *err)
 {
 	static const long ok[] = {304, 404, 0};
-	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *n = http_escape(name);
 	cleanup_free char *path =
 	    xasprintf("/libpod/%s/%s/stop?%s=%d", kind, n, param, timeout_s < 0 ? 0 : timeout_s);
 	struct request rq = {
@@ -693,7 +686,7 @@ int podman_stop_container(podman *pm, const char *name, int timeout_s, aerr_t *e
 
 int podman_remove_pod(podman *pm, const char *name, aerr_t *err)
 {
-	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *n = http_escape(name);
 	cleanup_free char *path = xasprintf("/libpod/pods/%s?force=true", n);
 	json_auto_t *report = NULL;
 	if (podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, &report, err) < 0)
@@ -713,7 +706,7 @@ int podman_exec(podman *pm, const char *container, char *const argv[], int timeo
 	json_t *cmd = json_array();
 	for (size_t i = 0; argv[i]; i++)
 		json_array_append_new(cmd, json_string(argv[i]));
-	cleanup_free char *c = esc(pm, container);
+	cleanup_free char *c = http_escape(container);
 	cleanup_free char *create = xasprintf("/libpod/containers/%s/exec", c);
 	json_auto_t *created = NULL;
 	if (call_json(
@@ -784,7 +777,7 @@ int podman_logs(podman *pm, const char *container, int tail, bool follow, int fd
 {
 	if (output)
 		*output = NULL;
-	cleanup_free char *c = esc(pm, container);
+	cleanup_free char *c = http_escape(container);
 	cleanup_free char *path =
 	    xasprintf("/libpod/containers/%s/logs?stdout=true&stderr=true&tail=%d%s", c,
 		      tail < 0 ? -1 : tail, follow ? "&follow=true" : "");
@@ -810,7 +803,7 @@ int podman_logs(podman *pm, const char *container, int tail, bool follow, int fd
 /* GET .../exists: 204 yes, 404 no. */
 static int exists(podman *pm, const char *kind, const char *name, bool *yes, aerr_t *err)
 {
-	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *n = http_escape(name);
 	cleanup_free char *path = xasprintf("/libpod/%s/%s/exists", kind, n);
 	long st;
 	*yes = false;
@@ -852,7 +845,7 @@ static int removal_errors(json_t *report, const char *what, aerr_t *err)
 
 int podman_network_remove(podman *pm, const char *name, aerr_t *err)
 {
-	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *n = http_escape(name);
 	cleanup_free char *path = xasprintf("/libpod/networks/%s", n);
 	json_auto_t *report = NULL;
 	if (podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, &report, err) < 0)
@@ -876,7 +869,7 @@ int podman_volume_create(podman *pm, const char *name, aerr_t *err)
 
 int podman_volume_remove(podman *pm, const char *name, aerr_t *err)
 {
-	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *n = http_escape(name);
 	cleanup_free char *path = xasprintf("/libpod/volumes/%s?force=true", n);
 	return podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, NULL, err);
 }
@@ -970,7 +963,7 @@ static int pull_feed(void *ctx, const char *p, size_t n, aerr_t *err)
 int podman_image_pull(podman *pm, const char *ref, void (*progress)(void *, const char *),
 		      void *ctx, aerr_t *err)
 {
-	cleanup_free char *r = esc(pm, ref);
+	cleanup_free char *r = http_escape(ref);
 	cleanup_free char *path = xasprintf("/libpod/images/pull?reference=%s", r);
 	struct pull pl = {.progress = progress, .ctx = ctx};
 	struct request rq = {
