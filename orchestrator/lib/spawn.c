@@ -37,21 +37,12 @@ char *spawn_which(const char *program)
 	return NULL;
 }
 
-int spawn_start(char *const argv[], const char *output, pid_t *pid, aerr_t *err)
+/* posix_spawn(p) ARGV with FA: default signal handling and an empty mask
+ * in the child (ignored signals would survive exec).  Returns 0 or an errno. */
+static int spawn_with(char *const argv[], const posix_spawn_file_actions_t *fa, pid_t *pid)
 {
-	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, output ? output : "/dev/null",
-					 O_WRONLY | O_CREAT | O_APPEND, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	/* Descriptors without O_CLOEXEC (a caller's pipes, lock files) would
-	 * stay open in a child that may outlive us. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-
-	/* Ignored signals survive exec: give the child default handling. */
 	sigset_t all, none;
 	sigfillset(&all);
 	sigdelset(&all, SIGKILL);
@@ -60,11 +51,25 @@ int spawn_start(char *const argv[], const char *output, pid_t *pid, aerr_t *err)
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-	int rc = strchr(argv[0], '/') ? posix_spawn(pid, argv[0], &fa, &attr, argv, environ)
-				      : posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
+	int rc = strchr(argv[0], '/') ? posix_spawn(pid, argv[0], fa, &attr, argv, environ)
+				      : posix_spawnp(pid, argv[0], fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
+	return rc;
+}
+
+int spawn_start(char *const argv[], const char *output, pid_t *pid, aerr_t *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, output ? output : "/dev/null",
+					 O_WRONLY | O_CREAT | O_APPEND, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	/* Descriptors without O_CLOEXEC (a caller's pipes, lock files) would
+	 * stay open in a child that may outlive us. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	int rc = spawn_with(argv, &fa, pid);
+	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0)
 		return aerr_sys(err, AEGIS_EFAIL, rc, "cannot run %s", argv[0]);
 	return 0;
@@ -130,24 +135,12 @@ int spawn_run_input(char *const argv[], const void *input, size_t len, int *stat
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return aerr_sys(err, AEGIS_EFAIL, errno, "pipe");
 	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
 	posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	sigset_t all, none;
-	sigfillset(&all);
-	sigdelset(&all, SIGKILL);
-	sigdelset(&all, SIGSTOP);
-	sigemptyset(&none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 	pid_t pid;
-	int rc = strchr(argv[0], '/') ? posix_spawn(&pid, argv[0], &fa, &attr, argv, environ)
-				      : posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	int rc = spawn_with(argv, &fa, &pid);
 	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
 	close(fds[0]);
 	if (rc != 0) {
 		close(fds[1]);
@@ -222,22 +215,6 @@ static void remove_paths(char *const *paths)
 			rmdir(*paths);
 }
 
-static void stop_child(pid_t pid, int grace_ms)
-{
-	kill(pid, SIGTERM);
-	for (int waited = 0; waited < grace_ms; waited += 20) {
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return;
-		struct timespec ts = {0, 20 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-}
-
 static __attribute__((noreturn)) void watchdog(char *const argv[], int out, int rd,
 					       char *const *leave, int grace_ms)
 {
@@ -280,7 +257,7 @@ static __attribute__((noreturn)) void watchdog(char *const argv[], int out, int 
 				break;
 		}
 	}
-	stop_child(service, grace_ms);
+	spawn_stop(service, grace_ms);
 	remove_paths(leave);
 	_exit(0);
 }

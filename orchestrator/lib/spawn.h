@@ -44,9 +44,12 @@ int spawn_run_input(char *const argv[], const void *input, size_t len, int *stat
  * (spawn_service_stop, or the kernel closing it as this process dies), the
  * watchdog stops the service (SIGTERM, SIGKILL after the grace period) and
  * removes the LEAVE paths (files, then their directory).  The service also
- * has a parent-death signal (SIGTERM when the watchdog dies) and both run in
- * their own process group, so a terminal's Ctrl-C reaches only this process;
- * they ignore nothing and hold none of our descriptors. */
+ * has a parent-death signal (SIGTERM when the watchdog dies): set in the
+ * single-threaded watchdog's child, since PR_SET_PDEATHSIG fires when the
+ * *thread* that forked ends, which in this multi-threaded process could be a
+ * worker long before the process.  Both run in their own process group, so a
+ * terminal's Ctrl-C reaches only this process; the service ignores nothing
+ * and neither holds our descriptors. */
 typedef struct spawn_service {
 	pid_t watchdog; /* 0: not running */
 	int pipe;	/* the write end, -1 when closed */
