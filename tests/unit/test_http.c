@@ -425,6 +425,22 @@ static int collect(void *ctx, const char *p, size_t n, aerr_t *err)
 	return 0;
 }
 
+/* X on a fresh handle: its return value, with how it failed and how long it took. */
+static int perform(const http_exchange *x, http_failure *how, double *took, aerr_t *err)
+{
+	http_conn *c = NULL;
+	http_result res;
+	if (http_conn_new(&c, err) < 0)
+		return -2;
+	double t0 = clock_mono_s();
+	int rc = http_perform(c, x, &res, err);
+	*took = clock_mono_s() - t0;
+	*how = res.failure;
+	http_result_free(&res);
+	http_conn_free(c);
+	return rc;
+}
+
 TEST(http_perform_unix_socket_streams_body)
 {
 	struct unix_server s = {.answer = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"};
@@ -459,16 +475,10 @@ TEST(http_perform_silent_socket_times_out)
 	struct unix_server s = {0};
 	unix_server_start(&s, false);
 	http_exchange x = {.method = "GET", .url = "http://d/x", .unix_socket = s.path, .timeout_ms = 300};
-	http_conn *c = NULL;
 	aerr_t err = {0};
-	http_result res;
-	CHECK(http_conn_new(&c, &err) == 0);
-	double t0 = clock_mono_s();
-	int rc = http_perform(c, &x, &res, &err);
-	double took = clock_mono_s() - t0;
-	http_conn_free(c);
-	http_failure f = res.failure;
-	http_result_free(&res);
+	http_failure f;
+	double took;
+	int rc = perform(&x, &f, &took, &err);
 	unix_server_stop(&s, false);
 	CHECK(rc < 0);
 	CHECK(f == HTTP_FAIL_TIMEOUT);
@@ -482,16 +492,10 @@ TEST(http_perform_stall_is_bounded)
 	struct unix_server s = {.answer = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart"};
 	unix_server_start(&s, true);
 	http_exchange x = {.method = "GET", .url = "http://d/x", .unix_socket = s.path, .stall_s = 1};
-	http_conn *c = NULL;
 	aerr_t err = {0};
-	http_result res;
-	CHECK(http_conn_new(&c, &err) == 0);
-	double t0 = clock_mono_s();
-	int rc = http_perform(c, &x, &res, &err);
-	double took = clock_mono_s() - t0;
-	http_conn_free(c);
-	http_failure f = res.failure;
-	http_result_free(&res);
+	http_failure f;
+	double took;
+	int rc = perform(&x, &f, &took, &err);
 	unix_server_stop(&s, true);
 	CHECK(rc < 0);
 	CHECK(f == HTTP_FAIL_STALL);
@@ -504,15 +508,10 @@ TEST(http_perform_stall_is_bounded)
 TEST(http_perform_missing_socket_is_a_connect_failure)
 {
 	http_exchange x = {.method = "GET", .url = "http://d/x", .unix_socket = "/nonexistent/api.sock", .timeout_ms = 1000};
-	http_conn *c = NULL;
 	aerr_t err = {0};
-	http_result res;
-	CHECK(http_conn_new(&c, &err) == 0);
-	int rc = http_perform(c, &x, &res, &err);
-	http_conn_free(c);
-	http_failure f = res.failure;
-	http_result_free(&res);
-	CHECK(rc < 0);
+	http_failure f;
+	double took;
+	CHECK(perform(&x, &f, &took, &err) < 0);
 	CHECK(f == HTTP_FAIL_CONNECT);
 	CHECK_STR(err.msg, "No such file or directory");
 }
