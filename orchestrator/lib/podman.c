@@ -684,17 +684,27 @@ int podman_stop_container(podman *pm, const char *name, int timeout_s, aerr_t *e
 	return stop(pm, "containers", name, "timeout", timeout_s, err);
 }
 
-int podman_remove_pod(podman *pm, const char *name, aerr_t *err)
+/* DELETE /libpod/KIND/NAME[QUERY]: absent is fine; the removal report,
+ * [{"Name"|"Id": ..., "Err": null|"why"}] or one object, may still say it
+ * failed. */
+static int remove_object(podman *pm, const char *kind, const char *name, const char *query,
+			 aerr_t *err)
 {
 	cleanup_free char *n = http_escape(name);
-	cleanup_free char *path = xasprintf("/libpod/pods/%s?force=true", n);
+	cleanup_free char *path = xasprintf("/libpod/%s/%s%s", kind, n, query);
 	json_auto_t *report = NULL;
 	if (podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, &report, err) < 0)
 		return -1;
-	const char *e = json_string_value(json_object_get(report, "Err"));
+	json_t *one = json_is_array(report) ? json_array_get(report, 0) : report;
+	const char *e = json_string_value(json_object_get(one, "Err"));
 	if (e && *e)
-		return aerr_set(err, AEGIS_EFAIL, "podman API DELETE /libpod/pods/%s: %s", n, e);
+		return aerr_set(err, AEGIS_EFAIL, "podman API DELETE /libpod/%s/%s: %s", kind, n, e);
 	return 0;
+}
+
+int podman_remove_pod(podman *pm, const char *name, aerr_t *err)
+{
+	return remove_object(pm, "pods", name, "?force=true", err);
 }
 
 int podman_exec(podman *pm, const char *container, char *const argv[], int timeout_s,
@@ -833,25 +843,9 @@ int podman_network_create(podman *pm, const char *name, aerr_t *err)
 			 NULL, NULL, NULL, err);
 }
 
-/* A removal report: [{"Name"|"Id": ..., "Err": null|"why"}] or one object. */
-static int removal_errors(json_t *report, const char *what, aerr_t *err)
-{
-	json_t *one = json_is_array(report) ? json_array_get(report, 0) : report;
-	const char *e = json_string_value(json_object_get(one, "Err"));
-	if (e && *e)
-		return aerr_set(err, AEGIS_EFAIL, "removing %s: %s", what, e);
-	return 0;
-}
-
 int podman_network_remove(podman *pm, const char *name, aerr_t *err)
 {
-	cleanup_free char *n = http_escape(name);
-	cleanup_free char *path = xasprintf("/libpod/networks/%s", n);
-	json_auto_t *report = NULL;
-	if (podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, &report, err) < 0)
-		return -1;
-	cleanup_free char *what = xasprintf("network %s", name);
-	return removal_errors(report, what, err);
+	return remove_object(pm, "networks", name, "", err);
 }
 
 int podman_volume_exists(podman *pm, const char *name, bool *yes, aerr_t *err)
