@@ -90,6 +90,15 @@ for cmd in status validate teardown deploy; do
 		"$cmd" --profile minimal "${extra[@]}"
 done
 
+# --- SIGPIPE: a reader that went away is not a death mid-write ---------------------------
+{ sleep 0.3; "$AEGIS_BIN" --root "$ROOT" --env "$ENV" plan --profile full; } | true
+rc=${PIPESTATUS[0]}
+if [ "$rc" -ne 141 ] && [ "$rc" -lt 128 ]; then
+	pass sigpipe-not-fatal
+else
+	fail sigpipe-not-fatal "plan into a closed pipe: exit $rc (141: killed by SIGPIPE)"
+fi
+
 # --- killed or stopped while the private service runs -----------------------------------
 names=(kill-leaves-no-private-service sigterm-status-exit-143 sigterm-deploy-keeps-pods)
 if [ "${AEGIS_FAULTS_ONLY:-}" = 1 ]; then
