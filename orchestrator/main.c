@@ -1,6 +1,7 @@
 /* aegis-deploy COMMAND [OPTIONS]: global options, then dispatch through the
  * one table of commands. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -182,6 +183,9 @@ int main(int argc, char **argv)
 		.env_path = ".env",
 		.profile = "development",
 	};
+	/* a reader that went away (`| head`, a closed socket) is an EPIPE error
+	 * where it happens, never a death mid-write; children get the default */
+	signal(SIGPIPE, SIG_IGN);
 	if (take_globals(&cli, &argc, argv) < 0)
 		return AEGIS_ECONFIG;
 	if (argc < 2) {

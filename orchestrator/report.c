@@ -120,8 +120,8 @@ void reporter_progress(void *ctx, const deployment *d, size_t pod, const rollout
 
 void reporter_pull(void *ctx, const char *line)
 {
-	reporter *r = ctx;
-	if (r && r->cli->verbosity < 0)
+	const struct cli *cli = ctx;
+	if (cli && cli->verbosity < 0)
 		return;
 	fprintf(stderr, "pull: %s\n", line);
 }

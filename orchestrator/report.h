@@ -19,7 +19,7 @@ void reporter_progress(void *ctx, const deployment *d, size_t pod, const rollout
 /* Stop the live display (final redraw). */
 void reporter_finish(reporter *r);
 void reporter_free(reporter *r);
-/* Image pull status lines. */
+/* Image pull status lines; CTX is the command's struct cli (-q silences them). */
 void reporter_pull(void *ctx, const char *line);
 
 /* The diagnostic of a failed pod, on stderr. */

@@ -106,7 +106,7 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	if (rc == 0) {
 		cli_info(cli, "deploying profile %s (%zu pods, %zu tiers) on network %s", d.prof.name,
 			 d.npods, d.plan.ntiers, network);
-		rc = rollout_prepare(pm, &d, network, reporter_pull, NULL, &err);
+		rc = rollout_prepare(pm, &d, network, reporter_pull, (void *)cli, &err);
 	}
 	bootstrap_hook *hook = NULL;
 	if (rc == 0) {

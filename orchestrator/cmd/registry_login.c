@@ -1,18 +1,14 @@
 /* aegis-deploy registry-login: podman login to ghcr.io with the token on
  * stdin, never in argv. */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "lib/config.h"
-
-extern char **environ;
+#include "lib/spawn.h"
+#include "lib/wipe.h"
 
 static const char help[] =
 	"Usage: aegis-deploy registry-login [--registry HOST]\n"
@@ -58,44 +54,22 @@ COMMAND(registry_login)
 		config_free(&cfg);
 		return cli_fail(cli, &err);
 	}
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		config_free(&cfg);
-		aerr_sys(&err, AEGIS_EFAIL, errno, "pipe");
-		return cli_fail(cli, &err);
-	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[0], STDIN_FILENO);
-	char *argv_login[] = {"podman",   "login",     "--username", (char *)user,
+	cleanup_free char *bin = spawn_which("podman");
+	char *argv_login[] = {bin,		  "login",	    "--username", (char *)user,
 			      "--password-stdin", (char *)registry, NULL};
-	pid_t pid;
-	int e = posix_spawnp(&pid, "podman", &fa, NULL, argv_login, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pipefd[0]);
-	if (e != 0) {
-		close(pipefd[1]);
-		if (e == ENOENT)
-			rc = aerr_set(&err, AEGIS_ECONFIG,
-				      "podman is not installed: run `make setup` (scripts/setup.sh)");
-		else
-			rc = aerr_sys(&err, AEGIS_EFAIL, e, "cannot run podman login");
-	} else {
-		size_t len = strlen(token);
-		ssize_t w = write(pipefd[1], token, len);
-		(void)!write(pipefd[1], "\n", 1);
-		close(pipefd[1]);
-		int st = 0;
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-		if (w != (ssize_t)len)
-			rc = aerr_set(&err, AEGIS_EFAIL, "cannot hand the token to podman login");
-		else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			rc = aerr_set(&err, AEGIS_EFAIL,
-				      "podman login %s failed as %s (see its message above); check "
-				      "GHCR_TOKEN has the read:packages scope",
-				      registry, user);
-	}
+	char *input = xasprintf("%s\n", token);
+	int st = 0;
+	if (!bin)
+		rc = aerr_set(&err, AEGIS_ECONFIG,
+			      "podman is not installed: run `make setup` (scripts/setup.sh)");
+	else if (spawn_run_input(argv_login, input, strlen(input), &st, &err) < 0)
+		rc = -1;
+	else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		rc = aerr_set(&err, AEGIS_EFAIL,
+			      "podman login %s failed as %s (see its message above); check "
+			      "GHCR_TOKEN has the read:packages scope",
+			      registry, user);
+	wipe_free(input);
 	config_free(&cfg);
 	return rc < 0 ? cli_fail(cli, &err) : 0;
 }

@@ -149,43 +149,87 @@ char *http_error_text(const json_t *body)
 	return NULL;
 }
 
-/* --- one exchange ------------------------------------------------------ */
+/* --- the transport -------------------------------------------------------- */
 
-struct buf {
-	char *data;
-	size_t len, cap;
-	bool overflow;
+struct http_conn {
+	CURL *curl;
+	char errbuf[CURL_ERROR_SIZE];
 };
 
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+int http_conn_new(http_conn **out, aerr_t *err)
 {
-	struct buf *b = ctx;
+	*out = NULL;
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK)
+		return aerr_set(err, AEGIS_EFAIL, "cannot initialise libcurl: %s",
+				curl_easy_strerror(curl_init_rc));
+	http_conn *c = xcalloc(1, sizeof *c);
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		free(c);
+		return aerr_set(err, AEGIS_EFAIL, "cannot initialise libcurl");
+	}
+	*out = c;
+	return 0;
+}
+
+void http_conn_free(http_conn *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+void http_result_free(http_result *res)
+{
+	sb_wipe(&res->body);
+	free(res->location);
+	*res = (http_result){0};
+}
+
+/* The state of one exchange, shared with libcurl's callbacks. */
+struct xfer {
+	CURL *curl;
+	const http_exchange *x;
+	http_result *res;
+	aerr_t *err;
+	bool aborted;  /* the sink or the idle callback stopped it */
+	bool overflow; /* the body passed max_body */
+	double last_byte;
+	double next_idle;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *t = arg;
 	size_t len = size * n;
-	if (b->len + len > BODY_MAX) {
-		b->overflow = true;
+	t->last_byte = clock_mono_s();
+	if (t->x->sink) {
+		if (!t->res->status)
+			curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->res->status);
+		/* errors come as a body to read, not as a stream */
+		if (t->res->status < 400) {
+			if (t->x->sink(t->x->ctx, p, len, t->err) == 0)
+				return len;
+			t->aborted = true;
+			return 0;
+		}
+	}
+	if (t->x->max_body && t->res->body.len + len > t->x->max_body) {
+		t->overflow = true;
 		return 0;
 	}
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = (b->len + len + 1) * 2;
-		char *grown = xmalloc(cap);
-		if (b->data) {
-			memcpy(grown, b->data, b->len);
-			OPENSSL_cleanse(b->data, b->len);
-			free(b->data);
-		}
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = '\0';
+	sb_add(&t->res->body, p, len);
 	return len;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
-	char **location = ctx;
+	struct xfer *t = arg;
+	char **location = &t->res->location;
 	size_t len = size * n;
+	t->last_byte = clock_mono_s();
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		/* a new response (after 100 Continue): forget the previous one */
 		free(*location);
@@ -202,6 +246,154 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 	}
 	return len;
 }
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	struct xfer *t = arg;
+	double now = clock_mono_s();
+	if (now < t->next_idle)
+		return 0;
+	t->next_idle = now + 1;
+	if (now - t->last_byte < 1 || t->x->idle(t->x->ctx, now - t->last_byte, t->err) == 0)
+		return 0;
+	t->aborted = true;
+	return 1;
+}
+
+static void seconds(char *out, size_t n, long ms)
+{
+	if (ms % 1000)
+		snprintf(out, n, "%.1f s", ms / 1000.0);
+	else
+		snprintf(out, n, "%ld s", ms / 1000);
+}
+
+/* RES->failure and ERR from libcurl's verdict RC. */
+static int failed(struct xfer *t, CURLcode rc, const char *errbuf, long connect_ms)
+{
+	http_result *res = t->res;
+	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	char bound[32];
+	if (t->aborted) {
+		res->failure = HTTP_FAIL_ABORTED;
+		return -1; /* the callback's own error */
+	}
+	if (t->overflow) {
+		res->failure = HTTP_FAIL_OTHER;
+		size_t max = t->x->max_body;
+		if (max % (1024 * 1024) == 0)
+			return aerr_set(t->err, AEGIS_EFAIL, "answer larger than %zu MiB",
+					max / (1024 * 1024));
+		return aerr_set(t->err, AEGIS_EFAIL, "answer larger than %zu bytes", max);
+	}
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT: {
+		long oserr = 0;
+		curl_easy_getinfo(t->curl, CURLINFO_OS_ERRNO, &oserr);
+		res->failure = HTTP_FAIL_CONNECT;
+		return aerr_set(t->err, AEGIS_EFAIL, "%s", oserr ? strerror((int)oserr) : why);
+	}
+	case CURLE_OPERATION_TIMEDOUT:
+		/* libcurl's words for the connect phase (a reused connection
+		 * has no connect time to look at) */
+		if (!res->status && (strncmp(why, "Connection timed out", 20) == 0 ||
+				     strncmp(why, "Failed to connect", 17) == 0 ||
+				     strncmp(why, "Resolving timed out", 19) == 0)) {
+			res->failure = HTTP_FAIL_CONNECT;
+			seconds(bound, sizeof bound, connect_ms);
+			return aerr_set(t->err, AEGIS_EFAIL, "no connection within %s", bound);
+		}
+		if (t->x->stall_s && strncmp(why, "Operation too slow", 18) == 0) {
+			res->failure = HTTP_FAIL_STALL;
+			return aerr_set(t->err, AEGIS_EFAIL, "stalled: nothing arrived for %ld s",
+					t->x->stall_s);
+		}
+		res->failure = HTTP_FAIL_TIMEOUT;
+		seconds(bound, sizeof bound, t->x->timeout_ms);
+		return aerr_set(t->err, AEGIS_EFAIL, "%s within %s",
+				res->status ? "no complete answer" : "no answer", bound);
+	case CURLE_GOT_NOTHING:
+		res->failure = HTTP_FAIL_DROPPED;
+		return aerr_set(t->err, AEGIS_EFAIL, "connection closed without an answer");
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+		res->failure = HTTP_FAIL_DROPPED;
+		return aerr_set(t->err, AEGIS_EFAIL, "connection dropped: %s", why);
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_BAD_CONTENT_ENCODING:
+		res->failure = HTTP_FAIL_PROTOCOL;
+		return aerr_set(t->err, AEGIS_EFAIL, "not an HTTP answer (%s)", why);
+	default:
+		res->failure = HTTP_FAIL_OTHER;
+		return aerr_set(t->err, AEGIS_EFAIL, "%s", why);
+	}
+}
+
+int http_perform(http_conn *c, const http_exchange *x, http_result *res, aerr_t *err)
+{
+	*res = (http_result){0};
+	CURL *h = c->curl;
+	struct xfer t = {.curl = h, .x = x, .res = res, .err = err};
+	long connect_ms = x->connect_timeout_ms > 0 ? x->connect_timeout_ms : 5000;
+	/* no 100-continue round trip */
+	struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
+	for (const char *const *hd = x->headers; hd && *hd; hd++)
+		headers = curl_slist_append(headers, *hd);
+
+	/* reset keeps the open connection for the next exchange */
+	curl_easy_reset(h);
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, x->url);
+	if (x->unix_socket)
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, x->unix_socket);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* timeouts without SIGALRM: safe in threads */
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, x->timeout_ms > 0 ? x->timeout_ms : 0L);
+	if (x->stall_s > 0) {
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, x->stall_s);
+	}
+	/* the platform's own services and Podman: never through an environment proxy */
+	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (x->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, x->cacert);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	if (x->idle) {
+		t.last_byte = t.next_idle = clock_mono_s();
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
+	if (strcmp(x->method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	else if (strcmp(x->method, "GET") != 0 && strcmp(x->method, "POST") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, x->method);
+	if (x->body || strcmp(x->method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->body ? x->body : "");
+	}
+	CURLcode rc = curl_easy_perform(h);
+	curl_slist_free_all(headers);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+	if (rc == CURLE_OK && !t.aborted)
+		return 0;
+	return failed(&t, rc, c->errbuf, connect_ms);
+}
+
+/* --- the bootstrap's JSON client ------------------------------------------ */
 
 static bool idempotent(const char *method)
 {
@@ -224,19 +416,10 @@ static bool accepted(const http_request *rq, long status)
 
 /* Failures that a second try may cure: the peer was not there, dropped the
  * connection or took too long. */
-static bool transient(CURLcode rc)
+static bool transient(http_failure f)
 {
-	switch (rc) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_GOT_NOTHING:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_OPERATION_TIMEDOUT:
-		return true;
-	default:
-		return false;
-	}
+	return f == HTTP_FAIL_CONNECT || f == HTTP_FAIL_DROPPED || f == HTTP_FAIL_TIMEOUT ||
+	       f == HTTP_FAIL_STALL;
 }
 
 /* The path as shown in messages: without its query string, which may hold
@@ -255,91 +438,50 @@ static char *host_of(const http_client *c)
 	return xstrndup(h, strcspn(h, "/"));
 }
 
-struct attempt {
-	CURLcode rc;
-	long status;
-	struct buf body;
-	char *location;
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-static void attempt_reset(struct attempt *a)
+/* One try: RES and ERR as http_perform leaves them. */
+static int attempt(http_client *c, const http_request *rq, const char *url, const char *json_body,
+		   http_result *res, aerr_t *err)
 {
-	if (a->body.data) {
-		OPENSSL_cleanse(a->body.data, a->body.len);
-		free(a->body.data);
-	}
-	free(a->location);
-	*a = (struct attempt){0};
-}
-
-static int perform(http_client *c, const http_request *rq, const char *url, const char *json_body,
-		   struct attempt *a, aerr_t *err)
-{
-	CURL *h = curl_easy_init();
-	if (!h)
-		return aerr_set(err, AEGIS_EFAIL, "cannot initialise libcurl");
-	struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
-	headers = curl_slist_append(headers, "Expect:");
+	const char *hd[4];
+	size_t n = 0;
+	hd[n++] = "Accept: application/json";
+	if (json_body)
+		hd[n++] = "Content-Type: application/json";
+	else if (rq->form)
+		hd[n++] = "Content-Type: application/x-www-form-urlencoded";
 	char *credential = NULL;
-	if (rq->token_name && rq->token_value) {
-		credential = xasprintf("%s: %s", rq->token_name, rq->token_value);
-		headers = curl_slist_append(headers, credential);
-	}
-	const char *body = NULL;
-	if (json_body) {
-		headers = curl_slist_append(headers, "Content-Type: application/json");
-		body = json_body;
-	} else if (rq->form) {
-		headers =
-		    curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded");
-		body = rq->form;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)c->timeout_s);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout_s);
-	/* the platform's own services: never through an environment proxy */
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->cacert)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &a->body);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &a->location);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, a->errbuf);
-	if (strcmp(rq->method, "HEAD") == 0)
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	else if (strcmp(rq->method, "GET") != 0)
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
-	if (body || strcmp(rq->method, "POST") == 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
-	}
-	a->rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->status);
-	curl_easy_cleanup(h);
-	curl_slist_free_all(headers);
+	if (rq->token_name && rq->token_value)
+		hd[n++] = credential = xasprintf("%s: %s", rq->token_name, rq->token_value);
+	hd[n] = NULL;
+	const char *body = json_body ? json_body : rq->form;
+	http_exchange x = {
+	    .method = rq->method,
+	    .url = url,
+	    .headers = hd,
+	    .body = body,
+	    .body_len = body ? strlen(body) : 0,
+	    .cacert = c->cacert,
+	    .connect_timeout_ms = c->connect_timeout_s * 1000L,
+	    .timeout_ms = c->timeout_s * 1000L,
+	    .max_body = BODY_MAX,
+	};
+	http_conn *conn = NULL;
+	int rc = http_conn_new(&conn, err);
+	if (rc == 0)
+		rc = http_perform(conn, &x, res, err);
+	http_conn_free(conn);
 	wipe_free(credential);
-	return 0;
+	return rc;
 }
 
-static void trace(http_client *c, const char *method, const char *path, const struct attempt *a,
-		  int n)
+static void trace(http_client *c, const char *method, const char *path, int rc,
+		  const http_result *res, const aerr_t *err, int n)
 {
 	if (!c->trace)
 		return;
-	char line[1024];
-	if (a->rc == CURLE_OK)
-		snprintf(line, sizeof line, "%s %s: %ld%s", method, path, a->status,
-			 n > 1 ? " (retried)" : "");
-	else
-		snprintf(line, sizeof line, "%s %s: %s", method, path,
-			 a->errbuf[0] ? a->errbuf : curl_easy_strerror(a->rc));
+	cleanup_free char *line =
+	    rc == 0 ? xasprintf("%s %s: %ld%s", method, path, res->status, n > 1 ? " (retried)" : "")
+		    : xasprintf("%s %s: %s", method, path, err->msg);
 	c->trace(c->trace_ctx, line);
 }
 
@@ -358,17 +500,16 @@ int http_do(http_client *c, const http_request *rq, http_response *resp, aerr_t 
 	bool retry = idempotent(rq->method) && !rq->once;
 	int tries = retry && c->attempts > 1 ? c->attempts : 1;
 	int pause = c->backoff_ms;
-	struct attempt a = {0};
-	int rc = 0;
+	http_result res = {0};
+	int rc;
 	for (int n = 1;; n++) {
-		attempt_reset(&a);
-		if (perform(c, rq, url, json_body, &a, err) < 0) {
-			rc = -1;
-			break;
-		}
-		trace(c, rq->method, path, &a, n);
-		bool again =
-		    a.rc == CURLE_OK ? a.status >= 500 && !accepted(rq, a.status) : transient(a.rc);
+		http_result_free(&res);
+		rc = attempt(c, rq, url, json_body, &res, err);
+		if (rc < 0 && res.failure == HTTP_FAIL_NONE)
+			break; /* no handle */
+		trace(c, rq->method, path, rc, &res, err, n);
+		bool again = rc == 0 ? res.status >= 500 && !accepted(rq, res.status)
+				     : transient(res.failure);
 		if (!again || n >= tries)
 			break;
 		clock_sleep_ms(pause);
@@ -376,37 +517,30 @@ int http_do(http_client *c, const http_request *rq, http_response *resp, aerr_t 
 	}
 	wipe_free(json_body);
 	if (rc < 0) {
-		attempt_reset(&a);
+		if (res.failure != HTTP_FAIL_NONE) {
+			cleanup_free char *host = host_of(c);
+			if (res.failure == HTTP_FAIL_DROPPED)
+				aerr_wrap(err, "%s %s: connection to %s dropped", rq->method, path,
+					  host);
+			else
+				aerr_wrap(err, "%s %s: %s", rq->method, path, host);
+		}
+		http_result_free(&res);
 		return -1;
 	}
-	if (a.rc != CURLE_OK) {
-		cleanup_free char *host = host_of(c);
-		const char *why = a.body.overflow ? "answer larger than 8 MiB"
-				  : a.errbuf[0]	  ? a.errbuf
-						  : curl_easy_strerror(a.rc);
-		if (a.rc == CURLE_GOT_NOTHING || a.rc == CURLE_RECV_ERROR ||
-		    a.rc == CURLE_PARTIAL_FILE)
-			rc = aerr_set(err, AEGIS_EFAIL, "%s %s: connection to %s dropped: %s",
-				      rq->method, path, host, why);
-		else
-			rc = aerr_set(err, AEGIS_EFAIL, "%s %s: %s: %s", rq->method, path, host,
-				      why);
-		attempt_reset(&a);
-		return rc;
-	}
-	resp->status = a.status;
-	resp->location = a.location;
-	a.location = NULL;
-	if (a.body.len > 0)
-		resp->body = json_loadb(a.body.data, a.body.len, JSON_DECODE_ANY, NULL);
-	if (!accepted(rq, a.status)) {
+	resp->status = res.status;
+	resp->location = res.location;
+	res.location = NULL;
+	if (res.body.len > 0)
+		resp->body = json_loadb(res.body.s, res.body.len, JSON_DECODE_ANY, NULL);
+	if (!accepted(rq, res.status)) {
 		char *text = http_error_text(resp->body);
-		if (!text && !resp->body && a.body.len > 0)
-			text = one_line(a.body.data);
-		rc = aerr_set(err, AEGIS_EFAIL, "%s %s: HTTP %ld%s%s", rq->method, path, a.status,
+		if (!text && !resp->body && res.body.len > 0)
+			text = one_line(res.body.s);
+		rc = aerr_set(err, AEGIS_EFAIL, "%s %s: HTTP %ld%s%s", rq->method, path, res.status,
 			      text ? ": " : "", text ? text : "");
 		free(text);
 	}
-	attempt_reset(&a);
+	http_result_free(&res);
 	return rc;
 }

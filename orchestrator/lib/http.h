@@ -1,11 +1,18 @@
-/* The HTTP(S) client of the bootstrap (OpenBao, Keycloak): libcurl for the
- * transport, jansson for the bodies.
+/* The one HTTP layer of the project, over libcurl: the libpod client
+ * (podman.c, over a unix socket), the readiness probes (probe.c) and the
+ * bootstrap (OpenBao, Keycloak) all go through http_perform, the only place
+ * that sets up a libcurl transfer.
  *
- * Every request has a timeout.  https URLs are verified (the system's CAs,
- * or CACERT for a private CA); nothing but http and https is spoken and
- * redirects are not followed.  Connection failures and 5xx answers are
- * retried with a doubling backoff, but only for idempotent methods (GET,
- * HEAD, PUT, DELETE, LIST) and only when the call does not say `once`.
+ * Below: first the transport (http_conn, http_perform: one exchange, with
+ * its time bounds, an optional unix socket and an optional streaming sink),
+ * then the bootstrap's JSON client on top of it (http_client, http_do).
+ *
+ * The JSON client: every request has a timeout.  https URLs are verified
+ * (the system's CAs, or CACERT for a private CA); nothing but http and https
+ * is spoken and redirects are not followed.  Connection failures and 5xx
+ * answers are retried with a doubling backoff, but only for idempotent
+ * methods (GET, HEAD, PUT, DELETE, LIST) and only when the call does not say
+ * `once`.
  *
  * Errors read "METHOD /path: HTTP 403: permission denied": the path without
  * its query string, the status, and the server's own text (OpenBao's
@@ -19,6 +26,66 @@
 #include <stdbool.h>
 
 #include "error.h"
+#include "strbuf.h"
+
+/* --- the transport ------------------------------------------------------ */
+
+/* One libcurl handle.  Reused from one exchange to the next it keeps its
+ * connection open (Podman's socket); one thread at a time. */
+typedef struct http_conn http_conn;
+int http_conn_new(http_conn **out, aerr_t *err);
+void http_conn_free(http_conn *c);
+
+/* How an exchange failed, for callers that retry or word the error. */
+typedef enum http_failure {
+	HTTP_FAIL_NONE,
+	HTTP_FAIL_CONNECT,  /* nothing listens, or no connection within the bound */
+	HTTP_FAIL_TIMEOUT,  /* no complete answer within timeout_ms */
+	HTTP_FAIL_STALL,    /* nothing arrived for stall_s */
+	HTTP_FAIL_DROPPED,  /* the peer closed the connection before a complete answer */
+	HTTP_FAIL_PROTOCOL, /* what came back is not HTTP */
+	HTTP_FAIL_ABORTED,  /* the sink or the idle callback said stop (their error) */
+	HTTP_FAIL_OTHER,
+} http_failure;
+
+typedef struct http_exchange {
+	const char *method;
+	const char *url;
+	const char *unix_socket;    /* speak HTTP over this socket (the URL's host is a name) */
+	const char *const *headers; /* "Name: value" lines, NULL-terminated */
+	const void *body;	    /* sent when not NULL (a POST always sends one) */
+	size_t body_len;
+	const char *cacert;	 /* CA bundle for https, NULL: the system's */
+	long connect_timeout_ms; /* 0: 5000 */
+	long timeout_ms;	 /* the whole exchange; 0: no total bound (give stall_s) */
+	long stall_s;		 /* fail when nothing arrives for this long; 0: no bound */
+	size_t max_body;	 /* a bigger collected body is an error; 0: no limit */
+	/* Optional: the body of an answer below 400 goes here as it arrives
+	 * instead of into RES->body; returning < 0 (ERR set) aborts. */
+	int (*sink)(void *ctx, const char *p, size_t n, aerr_t *err);
+	/* Optional: called about once a second while nothing arrives, with the
+	 * seconds since the last byte; returning < 0 (ERR set) aborts.  For
+	 * streams that may rightly stay quiet (a log follow). */
+	int (*idle)(void *ctx, double idle_s, aerr_t *err);
+	void *ctx;
+} http_exchange;
+
+typedef struct http_result {
+	long status;	/* 0 when nothing answered */
+	strbuf body;	/* what did not go to the sink */
+	char *location; /* the Location header, or NULL */
+	http_failure failure;
+} http_result;
+
+/* Perform X on C.  0 when a complete HTTP answer arrived, whatever its
+ * status; < 0 otherwise, RES->failure saying how and ERR holding the
+ * transport's reason alone ("Connection refused", "no answer within 5 s"),
+ * for the caller to wrap with the endpoint.  RES is filled either way: free
+ * it with http_result_free (which wipes the body). */
+int http_perform(http_conn *c, const http_exchange *x, http_result *res, aerr_t *err);
+void http_result_free(http_result *res);
+
+/* --- the bootstrap's JSON client ------------------------------------------ */
 
 typedef struct http_client {
 	char *base;	       /* scheme://host[:port][/prefix], no trailing slash */

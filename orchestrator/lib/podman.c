@@ -1,28 +1,37 @@
 #include "podman.h"
 
-#include "clock.h"
-
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 
+#include "clock.h"
+#include "http.h"
 #include "spawn.h"
+#include "strbuf.h"
 
 /* libpod paths need a version prefix; Podman 4.3 (and every 4.x) answers
- * v4.0.0. */
+ * v4.0.0.  Over the unix socket the host name is only a name. */
 #define API_BASE "http://d/v4.0.0"
-#define CONNECT_TIMEOUT_S 5L
-/* play kube pulls missing images and starts containers; stop waits for them */
-#define CALL_TIMEOUT_S 600L
-#define PING_TIMEOUT_S 5L
-#define PULL_TIMEOUT_S 3600L
+
+/* Every call is bounded (README, "Time bounds of the Podman API"):
+ * connecting, the _ping that checks the service, and short calls (inspect,
+ * list, create, remove) have a total bound; a play waits for containers to be
+ * created and started; a stop waits the grace period on top; streams that
+ * may rightly take long (a pull, logs) fail only when nothing arrives for
+ * their stall bound, and a log follow, which may rightly stay quiet, pings
+ * the service on a second connection whenever it has been quiet a while. */
+#define CONNECT_TIMEOUT_MS 5000L
+#define PING_TIMEOUT_MS 5000L
+#define CALL_TIMEOUT_S 30L
+#define PLAY_TIMEOUT_S 300L
+#define PULL_STALL_S 300L
+#define FOLLOW_PING_S 30
 #define SERVICE_START_MS 15000
 #define SERVICE_POLL_MS 50
 #define SERVICE_STOP_GRACE_MS 10000
@@ -31,38 +40,29 @@
 #define PART_OF_VALUE "aegis"
 
 struct podman {
-	CURL *curl;
+	http_conn *conn;
 	char *sock;
-	char curl_err[CURL_ERROR_SIZE];
 	/* the private `podman system service`, when podman_open started one */
-	pid_t service;
+	spawn_service service;
 	char *dir;
 	char *log;
 };
 
 static const long OK_404[] = {404, 0};
 
-/* --- buffers ---------------------------------------------------------- */
-
-struct buf {
-	char *data;
-	size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const void *p, size_t n)
+/* The bound of short calls: CALL_TIMEOUT_S, or AEGIS_PODMAN_TIMEOUT seconds
+ * (a slow machine; the fault tests). */
+static long call_timeout_s(void)
 {
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->data = xrealloc(b->data, b->cap);
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
+	const char *v = getenv("AEGIS_PODMAN_TIMEOUT");
+	char *end;
+	long n = v && *v ? strtol(v, &end, 10) : 0;
+	return n > 0 && n <= 86400 && !*end ? n : CALL_TIMEOUT_S;
 }
 
-/* --- the one HTTP wrapper -------------------------------------------- */
+/* --- the one way to the API --------------------------------------------- */
 
-typedef bool (*stream_fn)(void *ctx, const char *data, size_t len, aerr_t *err);
+typedef int (*stream_fn)(void *ctx, const char *data, size_t len, aerr_t *err);
 
 struct request {
 	const char *method;
@@ -70,41 +70,15 @@ struct request {
 	const char *content_type;
 	const void *body;
 	size_t body_len;
-	long timeout_s;	       /* 0: no limit (logs --follow) */
+	long timeout_s;	       /* whole call; 0: none (then stall_s or follow) */
+	long stall_s;	       /* fail when nothing arrives for this long */
+	bool follow;	       /* may stay quiet: ping the service while it does */
 	const long *ok_status; /* 0-terminated statuses >= 400 that are not errors */
 	/* When set, the body of a successful answer goes here as it arrives
-	 * instead of being collected; returning false (err set) aborts. */
+	 * instead of being collected; returning < 0 (err set) aborts. */
 	stream_fn stream;
 	void *ctx;
 };
-
-struct exchange {
-	CURL *curl;
-	const struct request *rq;
-	long status;
-	struct buf body;
-	aerr_t *err;
-	bool aborted;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct exchange *x = arg;
-	size_t len = size * n;
-	if (x->rq->stream) {
-		if (!x->status)
-			curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
-		/* errors come as a JSON body, not as a stream */
-		if (x->status < 400) {
-			if (x->rq->stream(x->rq->ctx, p, len, x->err))
-				return len;
-			x->aborted = true;
-			return 0;
-		}
-	}
-	buf_add(&x->body, p, len);
-	return len;
-}
 
 static bool status_listed(const long *list, long status)
 {
@@ -135,73 +109,83 @@ static int api_error(aerr_t *err, const char *method, const char *path, long sta
 			status);
 }
 
-#define REQUEST_TIMEOUT (-2)
+static int ping_socket(const char *sock, http_conn *conn, aerr_t *err);
 
-/* Every request to Podman goes through here.  *STATUS gets the HTTP status
- * (0 when no answer); BODY (optional) the collected body, also on errors.
- * Returns REQUEST_TIMEOUT (< 0) when RQ's time limit passed. */
-static int request(podman *pm, const struct request *rq, long *status, struct buf *body,
-		   aerr_t *err)
+struct follow {
+	const char *sock;
+	double next;
+};
+
+/* A quiet log follow: is the service still there? */
+static int follow_idle(void *ctx, double idle_s, aerr_t *err)
 {
-	CURL *c = pm->curl;
-	struct exchange x = {.curl = c, .rq = rq, .err = err};
+	struct follow *f = ctx;
+	if (idle_s < f->next)
+		return 0;
+	f->next = idle_s + FOLLOW_PING_S;
+	http_conn *conn = NULL;
+	int rc = http_conn_new(&conn, err);
+	if (rc == 0 && ping_socket(f->sock, conn, err) < 0)
+		rc = aerr_wrap(err, "the Podman API stopped answering while following logs");
+	http_conn_free(conn);
+	return rc;
+}
+
+struct stream_ctx {
+	const struct request *rq;
+	struct follow follow;
+};
+
+static int on_stream(void *ctx, const char *p, size_t n, aerr_t *err)
+{
+	struct stream_ctx *sc = ctx;
+	return sc->rq->stream(sc->rq->ctx, p, n, err);
+}
+
+static int on_idle(void *ctx, double idle_s, aerr_t *err)
+{
+	return follow_idle(&((struct stream_ctx *)ctx)->follow, idle_s, err);
+}
+
+/* Every request to Podman goes through here.  RES (free it with
+ * http_result_free) gets the status (0 when no answer), the collected body
+ * (also on errors) and, on failure, how it failed.  Errors name the socket
+ * or the endpoint and say what went wrong. */
+static int request(podman *pm, const struct request *rq, http_result *res, aerr_t *err)
+{
 	cleanup_free char *url = xasprintf(API_BASE "%s", rq->path);
-	/* no 100-continue round trip; no form content type on a bodiless POST */
+	/* no form content type on a bodiless POST */
 	cleanup_free char *type = xasprintf("Content-Type:%s%s", rq->content_type ? " " : "",
 					    rq->content_type ? rq->content_type : "");
-	struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
-	headers = curl_slist_append(headers, type);
-	*status = 0;
-
-	/* reset keeps the open connection to the socket for the next call */
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, pm->sock);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, rq->timeout_s);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, pm->curl_err);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-	if (rq->body || strcmp(rq->method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
-	}
-	if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "POST") != 0)
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-	pm->curl_err[0] = '\0';
-	CURLcode rc = curl_easy_perform(c);
-	curl_slist_free_all(headers);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-
-	int ret = 0;
+	const char *headers[] = {type, NULL};
+	struct stream_ctx sc = {.rq = rq, .follow = {.sock = pm->sock, .next = FOLLOW_PING_S}};
+	http_exchange x = {
+	    .method = rq->method,
+	    .url = url,
+	    .unix_socket = pm->sock,
+	    .headers = headers,
+	    .body = rq->body,
+	    .body_len = rq->body_len,
+	    .connect_timeout_ms = CONNECT_TIMEOUT_MS,
+	    .timeout_ms = rq->timeout_s * 1000,
+	    .stall_s = rq->stall_s,
+	    .sink = rq->stream ? on_stream : NULL,
+	    .idle = rq->follow ? on_idle : NULL,
+	    .ctx = &sc,
+	};
 	int plen = (int)strcspn(rq->path, "?");
-	const char *why = pm->curl_err[0] ? pm->curl_err : curl_easy_strerror(rc);
-	if (rc == CURLE_WRITE_ERROR && x.aborted) {
-		ret = -1;
-	} else if (rc == CURLE_OPERATION_TIMEDOUT && *status) {
-		aerr_set(err, AEGIS_EFAIL, "podman API %s %.*s: no complete answer within %ld s",
-			 rq->method, plen, rq->path, rq->timeout_s);
-		ret = REQUEST_TIMEOUT;
-	} else if (rc != CURLE_OK && *status == 0) {
-		long oserr = 0;
-		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
-		ret = aerr_set(err, AEGIS_EFAIL, "cannot reach the Podman API at %s: %s", pm->sock,
-			       rc == CURLE_COULDNT_CONNECT && oserr ? strerror((int)oserr) : why);
-		if (rc == CURLE_OPERATION_TIMEDOUT)
-			ret = REQUEST_TIMEOUT;
-	} else if (rc != CURLE_OK) {
-		ret = aerr_set(err, AEGIS_EFAIL, "podman API %s %.*s: %s", rq->method, plen,
-			       rq->path, why);
-	} else if (*status >= 400 && !status_listed(rq->ok_status, *status)) {
-		ret = api_error(err, rq->method, rq->path, *status, x.body.data, x.body.len);
+	if (http_perform(pm->conn, &x, res, err) < 0) {
+		if (res->failure == HTTP_FAIL_ABORTED)
+			return -1;
+		if (res->failure == HTTP_FAIL_CONNECT)
+			return aerr_wrap(err, "cannot reach the Podman API at %s", pm->sock);
+		return aerr_wrap(err, "podman API %s %.*s (at %s)", rq->method, plen, rq->path,
+				 pm->sock);
 	}
-	if (body)
-		*body = x.body;
-	else
-		free(x.body.data);
-	return ret;
+	if (res->status >= 400 && !status_listed(rq->ok_status, res->status))
+		return api_error(err, rq->method, rq->path, res->status, res->body.s,
+				 res->body.len);
+	return 0;
 }
 
 int podman_call(podman *pm, const char *method, const char *path, const char *content_type,
@@ -214,19 +198,18 @@ int podman_call(podman *pm, const char *method, const char *path, const char *co
 	    .content_type = content_type,
 	    .body = body,
 	    .body_len = body_len,
-	    .timeout_s = CALL_TIMEOUT_S,
+	    .timeout_s = call_timeout_s(),
 	    .ok_status = ok_status,
 	};
-	struct buf out = {0};
-	long st;
+	http_result res;
 	if (response)
 		*response = NULL;
-	int rc = request(pm, &rq, &st, &out, err);
+	int rc = request(pm, &rq, &res, err);
 	if (status)
-		*status = st;
-	if (rc == 0 && response && out.len)
-		*response = json_loadb(out.data, out.len, 0, NULL);
-	free(out.data);
+		*status = res.status;
+	if (rc == 0 && response && res.body.len)
+		*response = json_loadb(res.body.s, res.body.len, 0, NULL);
+	http_result_free(&res);
 	return rc;
 }
 
@@ -242,43 +225,40 @@ static int call_json(podman *pm, const char *method, const char *path, json_t *o
 			   status, response, err);
 }
 
-/* A path parameter or query value, percent-encoded (newly allocated). */
-static char *esc(podman *pm, const char *s)
-{
-	char *e = curl_easy_escape(pm->curl, s, 0);
-	if (!e)
-		abort();
-	char *out = xstrdup(e);
-	curl_free(e);
-	return out;
-}
-
 /* --- connecting -------------------------------------------------------- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
+/* GET /libpod/_ping on SOCK: Podman answers "OK". */
+static int ping_socket(const char *sock, http_conn *conn, aerr_t *err)
 {
-	/* Process-wide and never undone: other modules may use curl too, and
-	 * curl_global_cleanup at exit buys nothing. */
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	const char *headers[] = {NULL};
+	http_exchange x = {
+	    .method = "GET",
+	    .url = API_BASE "/libpod/_ping",
+	    .unix_socket = sock,
+	    .headers = headers,
+	    .connect_timeout_ms = CONNECT_TIMEOUT_MS,
+	    .timeout_ms = PING_TIMEOUT_MS,
+	    .max_body = 4096,
+	};
+	http_result res;
+	int rc = http_perform(conn, &x, &res, err);
+	if (rc < 0 && res.failure == HTTP_FAIL_CONNECT)
+		aerr_wrap(err, "cannot reach the Podman API at %s", sock);
+	else if (rc < 0)
+		aerr_wrap(err, "cannot reach the Podman API at %s: GET /libpod/_ping", sock);
+	/* something answered, but not Podman (another service's socket) */
+	else if (!(res.status == 200 && res.body.s && strncmp(res.body.s, "OK", 2) == 0))
+		rc = aerr_set(err, AEGIS_EFAIL,
+			      "cannot reach the Podman API at %s: GET /libpod/_ping answered HTTP "
+			      "%ld, not OK (is it Podman's API socket?)",
+			      sock, res.status);
+	http_result_free(&res);
+	return rc;
 }
 
 static int ping(podman *pm, aerr_t *err)
 {
-	struct request rq = {.method = "GET", .path = "/libpod/_ping", .timeout_s = PING_TIMEOUT_S};
-	struct buf out = {0};
-	long st;
-	int rc = request(pm, &rq, &st, &out, err);
-	/* something answered, but not Podman (another service's socket) */
-	if (st && !(st == 200 && out.data && strncmp(out.data, "OK", 2) == 0))
-		rc = aerr_set(err, AEGIS_EFAIL,
-			      "cannot reach the Podman API at %s: GET /libpod/_ping answered HTTP "
-			      "%ld, not OK",
-			      pm->sock, st);
-	free(out.data);
-	return rc;
+	return ping_socket(pm->sock, pm->conn, err);
 }
 
 /* Last non-empty line of the private service's log, for error messages. */
@@ -300,19 +280,53 @@ static void log_tail(const char *path, char *out, size_t n)
 	fclose(f);
 }
 
+#define DIR_PREFIX "aegis-podman-"
+
+/* Remove the private directories (DIR_PREFIX<pid>-XXXXXX) in BASE of our
+ * commands that were killed before their service's watchdog could tidy up
+ * (the watchdog killed too): only their service's socket and log are in
+ * them. */
+static void remove_stale_dirs(const char *base)
+{
+	DIR *d = opendir(base);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		if (strncmp(e->d_name, DIR_PREFIX, strlen(DIR_PREFIX)) != 0)
+			continue;
+		long pid = strtol(e->d_name + strlen(DIR_PREFIX), &end, 10);
+		struct stat st;
+		if (pid <= 0 || *end != '-' || (kill((pid_t)pid, 0) == 0 || errno != ESRCH) ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		cleanup_free char *path = xasprintf("%s/%s", base, e->d_name);
+		cleanup_free char *sock = xasprintf("%s/podman.sock", path);
+		cleanup_free char *log = xasprintf("%s/service.log", path);
+		unlink(sock);
+		unlink(log);
+		rmdir(path);
+	}
+	closedir(d);
+}
+
 static int make_runtime_dir(podman *pm, aerr_t *err)
 {
 	const char *bases[] = {getenv("XDG_RUNTIME_DIR"), "/tmp"};
+	cleanup_free char *name = xasprintf(DIR_PREFIX "%ld-XXXXXX", (long)getpid());
 	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
 		struct stat st;
 		const char *base = bases[i];
 		if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
 		/* the socket path must fit in sockaddr_un */
-		if (strlen(base) + sizeof "/aegis-podman-XXXXXX/podman.sock" >
+		if (strlen(base) + 1 + strlen(name) + sizeof "/podman.sock" >
 		    sizeof(((struct sockaddr_un *)0)->sun_path))
 			continue;
-		pm->dir = xasprintf("%s/aegis-podman-XXXXXX", base);
+		remove_stale_dirs(base);
+		pm->dir = xasprintf("%s/%s", base, name);
 		if (mkdtemp(pm->dir))
 			return 0;
 		int e = errno;
@@ -338,22 +352,22 @@ static int start_service(podman *pm, aerr_t *err)
 	pm->log = xasprintf("%s/service.log", pm->dir);
 	cleanup_free char *listen = xasprintf("unix://%s", pm->sock);
 	char *argv[] = {bin, "system", "service", "--time=0", listen, NULL};
-	if (spawn_start(argv, pm->log, &pm->service, err) < 0) {
-		pm->service = 0;
+	/* the watchdog stops the service and removes these when this process
+	 * ends, however it ends */
+	const char *leave[] = {pm->sock, pm->log, pm->dir, NULL};
+	if (spawn_service_start(argv, pm->log, leave, SERVICE_STOP_GRACE_MS, &pm->service, err) <
+	    0) {
+		rmdir(pm->dir);
 		return -1;
 	}
 	double deadline = clock_mono_s() * 1e3 + SERVICE_START_MS;
 	aerr_t last = {0};
 	for (;;) {
-		int st;
 		char tail[512];
-		if (spawn_exited(pm->service, &st)) {
-			char how[64];
-			pm->service = 0;
+		if (spawn_service_exited(&pm->service)) {
 			log_tail(pm->log, tail, sizeof tail);
-			return aerr_set(err, AEGIS_EFAIL, "podman system service %s%s%s",
-					spawn_describe(st, how, sizeof how), tail[0] ? ": " : "",
-					tail);
+			return aerr_set(err, AEGIS_EFAIL, "podman system service ended at start%s%s",
+					tail[0] ? ": " : "", tail);
 		}
 		if (access(pm->sock, F_OK) == 0 && ping(pm, &last) == 0)
 			return 0;
@@ -369,18 +383,25 @@ static int start_service(podman *pm, aerr_t *err)
 	}
 }
 
+/* What SOCK is when it is not a socket, for the error. */
+static const char *file_kind(mode_t mode)
+{
+	return S_ISREG(mode)	? "a regular file"
+	       : S_ISDIR(mode)	? "a directory"
+	       : S_ISFIFO(mode) ? "a named pipe"
+	       : S_ISCHR(mode)	? "a character device"
+	       : S_ISBLK(mode)	? "a block device"
+				: "not a socket";
+}
+
 int podman_open(podman **out, const char *sock, aerr_t *err)
 {
 	*out = NULL;
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return aerr_set(err, AEGIS_EFAIL, "cannot initialise libcurl: %s",
-				curl_easy_strerror(curl_init_rc));
 	podman *pm = xcalloc(1, sizeof *pm);
-	pm->curl = curl_easy_init();
-	if (!pm->curl) {
+	pm->service = (spawn_service)SPAWN_SERVICE_INIT;
+	if (http_conn_new(&pm->conn, err) < 0) {
 		free(pm);
-		return aerr_set(err, AEGIS_EFAIL, "cannot initialise libcurl");
+		return -1;
 	}
 	pm->sock = xstrdup(sock ? sock : "");
 	struct stat st;
@@ -389,9 +410,9 @@ int podman_open(podman **out, const char *sock, aerr_t *err)
 		if (!S_ISSOCK(st.st_mode))
 			rc = aerr_set(
 			    err, AEGIS_ECONFIG,
-			    "cannot reach the Podman API at %s: not a socket (CONTAINER_SOCK "
-			    "must name Podman's API socket)",
-			    sock);
+			    "cannot reach the Podman API at %s: it is %s, not a socket "
+			    "(CONTAINER_SOCK must name Podman's API socket)",
+			    sock, file_kind(st.st_mode));
 		else
 			rc = ping(pm, err);
 	} else if (sock && *sock && errno != ENOENT && errno != ENOTDIR) {
@@ -411,21 +432,9 @@ void podman_close(podman *pm)
 {
 	if (!pm)
 		return;
-	if (pm->curl)
-		curl_easy_cleanup(pm->curl);
-	if (pm->service > 0)
-		spawn_stop(pm->service, SERVICE_STOP_GRACE_MS);
-	if (pm->dir) {
-		/* only what the service put there: its socket and log */
-		DIR *d = opendir(pm->dir);
-		struct dirent *e;
-		while (d && (e = readdir(d)))
-			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-				unlinkat(dirfd(d), e->d_name, 0);
-		if (d)
-			closedir(d);
-		rmdir(pm->dir);
-	}
+	http_conn_free(pm->conn);
+	/* the watchdog stops the service and removes its directory */
+	spawn_service_stop(&pm->service);
 	free(pm->dir);
 	free(pm->log);
 	free(pm->sock);
@@ -448,11 +457,11 @@ struct demux {
 	size_t nhdr;
 	uint32_t left; /* payload bytes left in the current frame */
 	int raw;       /* -1 undecided, 0 framed, 1 raw */
-	bool (*sink)(void *ctx, const char *p, size_t n, aerr_t *err);
+	stream_fn sink;
 	void *ctx;
 };
 
-static bool demux_feed(void *arg, const char *p, size_t n, aerr_t *err)
+static int demux_feed(void *arg, const char *p, size_t n, aerr_t *err)
 {
 	struct demux *d = arg;
 	if (d->raw < 0 && n) {
@@ -469,29 +478,29 @@ static bool demux_feed(void *arg, const char *p, size_t n, aerr_t *err)
 			p += k;
 			n -= k;
 			if (d->nhdr < sizeof d->hdr)
-				return true;
+				return 0;
 			d->nhdr = 0;
 			d->left = (uint32_t)d->hdr[4] << 24 | (uint32_t)d->hdr[5] << 16 |
 				  (uint32_t)d->hdr[6] << 8 | d->hdr[7];
 			continue;
 		}
 		size_t k = d->left < n ? d->left : n;
-		if (!d->sink(d->ctx, p, k, err))
-			return false;
+		if (d->sink(d->ctx, p, k, err) < 0)
+			return -1;
 		d->left -= (uint32_t)k;
 		p += k;
 		n -= k;
 	}
-	return true;
+	return 0;
 }
 
 struct collect {
-	struct buf *out;
+	strbuf *out;
 	size_t max; /* 0: no limit */
 	int fd;	    /* also written here when >= 0 */
 };
 
-static bool collect_sink(void *ctx, const char *p, size_t n, aerr_t *err)
+static int collect_sink(void *ctx, const char *p, size_t n, aerr_t *err)
 {
 	struct collect *c = ctx;
 	if (c->fd >= 0) {
@@ -499,26 +508,24 @@ static bool collect_sink(void *ctx, const char *p, size_t n, aerr_t *err)
 			ssize_t w = write(c->fd, p + done, n - done);
 			if (w < 0 && errno == EINTR)
 				continue;
-			if (w < 0) {
-				aerr_sys(err, AEGIS_EFAIL, errno, "writing container output");
-				return false;
-			}
+			if (w < 0)
+				return aerr_sys(err, AEGIS_EFAIL, errno, "writing container output");
 			done += (size_t)w;
 		}
 	}
 	if (c->out) {
 		size_t room = c->max && c->out->len < c->max ? c->max - c->out->len : 0;
-		buf_add(c->out, p, c->max ? (n < room ? n : room) : n);
+		sb_add(c->out, p, c->max ? (n < room ? n : room) : n);
 	}
-	return true;
+	return 0;
 }
 
 /* --- operations ----------------------------------------------------------- */
 
 /* The "no such pod" Podman reports when tearing down a YAML whose pod is gone. */
-static bool no_such_pod(const struct buf *body)
+static bool no_such_pod(const strbuf *body)
 {
-	json_auto_t *js = body->data ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+	json_auto_t *js = body->s ? json_loadb(body->s, body->len, 0, NULL) : NULL;
 	const char *cause = json_string_value(json_object_get(js, "cause"));
 	return cause && strcmp(cause, "no such pod") == 0;
 }
@@ -536,15 +543,14 @@ static int kube_down(podman *pm, const char *yaml, size_t len, aerr_t *err)
 	    .content_type = "application/yaml",
 	    .body = yaml,
 	    .body_len = len,
-	    .timeout_s = CALL_TIMEOUT_S,
+	    .timeout_s = PLAY_TIMEOUT_S,
 	    .ok_status = ok,
 	};
-	struct buf body = {0};
-	long st;
-	int rc = request(pm, &rq, &st, &body, err);
-	if (rc == 0 && st >= 400 && !no_such_pod(&body))
-		rc = api_error(err, rq.method, rq.path, st, body.data, body.len);
-	free(body.data);
+	http_result res;
+	int rc = request(pm, &rq, &res, err);
+	if (rc == 0 && res.status >= 400 && !no_such_pod(&res.body))
+		rc = api_error(err, rq.method, rq.path, res.status, res.body.s, res.body.len);
+	http_result_free(&res);
 	return rc;
 }
 
@@ -552,18 +558,28 @@ int podman_play_kube(podman *pm, const char *yaml, size_t len, const char *netwo
 {
 	if (kube_down(pm, yaml, len, err) < 0)
 		return aerr_wrap(err, "removing the previous pod");
-	cleanup_free char *net = network && *network ? esc(pm, network) : NULL;
+	cleanup_free char *net = network && *network ? http_escape(network) : NULL;
 	cleanup_free char *path =
 	    xasprintf("/libpod/play/kube?replace=true%s%s", net ? "&network=" : "", net ? net : "");
-	json_auto_t *report = NULL;
-	if (podman_call(pm, "POST", path, "application/yaml", yaml, len, NULL, NULL, &report, err) <
-	    0) {
+	struct request rq = {
+	    .method = "POST",
+	    .path = path,
+	    .content_type = "application/yaml",
+	    .body = yaml,
+	    .body_len = len,
+	    .timeout_s = PLAY_TIMEOUT_S,
+	};
+	http_result res;
+	int rc = request(pm, &rq, &res, err);
+	json_auto_t *report = rc == 0 ? json_loadb(res.body.s, res.body.len, 0, NULL) : NULL;
+	http_result_free(&res);
+	if (rc < 0) {
 		aerr_t ignored = {0};
 		kube_down(pm, yaml, len, &ignored);
 		return -1;
 	}
 	/* 200 can still carry containers that failed to start */
-	struct buf errors = {0};
+	strbuf errors = STRBUF_INIT;
 	size_t i, j;
 	json_t *p, *e;
 	json_array_foreach(json_object_get(report, "Pods"), i, p)
@@ -574,13 +590,13 @@ int podman_play_kube(podman *pm, const char *yaml, size_t len, const char *netwo
 			if (!s)
 				continue;
 			if (errors.len)
-				buf_add(&errors, "; ", 2);
-			buf_add(&errors, s, strlen(s));
+				sb_adds(&errors, "; ");
+			sb_adds(&errors, s);
 		}
 	}
 	if (errors.len) {
-		aerr_set(err, AEGIS_EFAIL, "podman API POST /libpod/play/kube: %s", errors.data);
-		free(errors.data);
+		aerr_set(err, AEGIS_EFAIL, "podman API POST /libpod/play/kube: %s", errors.s);
+		sb_release(&errors);
 		return -1;
 	}
 	return 0;
@@ -590,7 +606,7 @@ int podman_list_pods(podman *pm, json_t **pods, aerr_t *err)
 {
 	*pods = NULL;
 	cleanup_free char *filter =
-	    esc(pm, "{\"label\":[\"" PART_OF_LABEL "=" PART_OF_VALUE "\"]}");
+	    http_escape("{\"label\":[\"" PART_OF_LABEL "=" PART_OF_VALUE "\"]}");
 	cleanup_free char *path = xasprintf("/libpod/pods/json?filters=%s", filter);
 	json_t *js = NULL;
 	if (podman_call(pm, "GET", path, NULL, NULL, 0, NULL, NULL, &js, err) < 0)
@@ -608,7 +624,7 @@ int podman_list_pods(podman *pm, json_t **pods, aerr_t *err)
 static int inspect(podman *pm, const char *kind, const char *name, json_t **out, aerr_t *err)
 {
 	*out = NULL;
-	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *n = http_escape(name);
 	cleanup_free char *path = xasprintf("/libpod/%s/%s/json", kind, n);
 	long st;
 	json_t *js = NULL;
@@ -643,17 +659,19 @@ static int stop(podman *pm, const char *kind, const char *name, const char *para
 		aerr_t *err)
 {
 	static const long ok[] = {304, 404, 0};
-	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *n = http_escape(name);
 	cleanup_free char *path =
 	    xasprintf("/libpod/%s/%s/stop?%s=%d", kind, n, param, timeout_s < 0 ? 0 : timeout_s);
 	struct request rq = {
 	    .method = "POST",
 	    .path = path,
-	    .timeout_s = CALL_TIMEOUT_S + (timeout_s > 0 ? timeout_s : 0),
+	    .timeout_s = call_timeout_s() + (timeout_s > 0 ? timeout_s : 0),
 	    .ok_status = ok,
 	};
-	long st;
-	return request(pm, &rq, &st, NULL, err);
+	http_result res;
+	int rc = request(pm, &rq, &res, err);
+	http_result_free(&res);
+	return rc;
 }
 
 int podman_stop_pod(podman *pm, const char *name, int timeout_s, aerr_t *err)
@@ -666,17 +684,27 @@ int podman_stop_container(podman *pm, const char *name, int timeout_s, aerr_t *e
 	return stop(pm, "containers", name, "timeout", timeout_s, err);
 }
 
-int podman_remove_pod(podman *pm, const char *name, aerr_t *err)
+/* DELETE /libpod/KIND/NAME[QUERY]: absent is fine; the removal report,
+ * [{"Name"|"Id": ..., "Err": null|"why"}] or one object, may still say it
+ * failed. */
+static int remove_object(podman *pm, const char *kind, const char *name, const char *query,
+			 aerr_t *err)
 {
-	cleanup_free char *n = esc(pm, name);
-	cleanup_free char *path = xasprintf("/libpod/pods/%s?force=true", n);
+	cleanup_free char *n = http_escape(name);
+	cleanup_free char *path = xasprintf("/libpod/%s/%s%s", kind, n, query);
 	json_auto_t *report = NULL;
 	if (podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, &report, err) < 0)
 		return -1;
-	const char *e = json_string_value(json_object_get(report, "Err"));
+	json_t *one = json_is_array(report) ? json_array_get(report, 0) : report;
+	const char *e = json_string_value(json_object_get(one, "Err"));
 	if (e && *e)
-		return aerr_set(err, AEGIS_EFAIL, "podman API DELETE /libpod/pods/%s: %s", n, e);
+		return aerr_set(err, AEGIS_EFAIL, "podman API DELETE /libpod/%s/%s: %s", kind, n, e);
 	return 0;
+}
+
+int podman_remove_pod(podman *pm, const char *name, aerr_t *err)
+{
+	return remove_object(pm, "pods", name, "?force=true", err);
 }
 
 int podman_exec(podman *pm, const char *container, char *const argv[], int timeout_s,
@@ -688,7 +716,7 @@ int podman_exec(podman *pm, const char *container, char *const argv[], int timeo
 	json_t *cmd = json_array();
 	for (size_t i = 0; argv[i]; i++)
 		json_array_append_new(cmd, json_string(argv[i]));
-	cleanup_free char *c = esc(pm, container);
+	cleanup_free char *c = http_escape(container);
 	cleanup_free char *create = xasprintf("/libpod/containers/%s/exec", c);
 	json_auto_t *created = NULL;
 	if (call_json(
@@ -702,7 +730,7 @@ int podman_exec(podman *pm, const char *container, char *const argv[], int timeo
 
 	cleanup_free char *start = xasprintf("/libpod/exec/%s/start", id);
 	static const char start_body[] = "{\"Detach\":false,\"Tty\":false}";
-	struct buf out = {0};
+	strbuf out = STRBUF_INIT;
 	struct collect col = {.out = &out, .max = EXEC_OUTPUT_MAX, .fd = -1};
 	struct demux dm = {.raw = -1, .sink = collect_sink, .ctx = &col};
 	struct request rq = {
@@ -711,15 +739,16 @@ int podman_exec(podman *pm, const char *container, char *const argv[], int timeo
 	    .content_type = "application/json",
 	    .body = start_body,
 	    .body_len = strlen(start_body),
-	    .timeout_s = timeout_s > 0 ? timeout_s : CALL_TIMEOUT_S,
+	    .timeout_s = timeout_s > 0 ? timeout_s : call_timeout_s(),
 	    .stream = demux_feed,
 	    .ctx = &dm,
 	};
-	long st;
-	int rc = request(pm, &rq, &st, NULL, err);
-	if (rc == REQUEST_TIMEOUT)
+	http_result res;
+	int rc = request(pm, &rq, &res, err);
+	if (rc < 0 && res.failure == HTTP_FAIL_TIMEOUT)
 		aerr_set(err, AEGIS_EFAIL, "%s in container %s: no exit within %ld s", argv[0],
 			 container, rq.timeout_s);
+	http_result_free(&res);
 
 	/* The stream ends when the command does; the exit code is recorded
 	 * just around then, so look again briefly while it still runs. */
@@ -747,9 +776,9 @@ int podman_exec(podman *pm, const char *container, char *const argv[], int timeo
 		clock_sleep_ms(20);
 	}
 	if (output)
-		*output = out.data ? out.data : xstrdup("");
+		*output = sb_take(&out);
 	else
-		free(out.data);
+		sb_release(&out);
 	return rc;
 }
 
@@ -758,31 +787,33 @@ int podman_logs(podman *pm, const char *container, int tail, bool follow, int fd
 {
 	if (output)
 		*output = NULL;
-	cleanup_free char *c = esc(pm, container);
+	cleanup_free char *c = http_escape(container);
 	cleanup_free char *path =
 	    xasprintf("/libpod/containers/%s/logs?stdout=true&stderr=true&tail=%d%s", c,
 		      tail < 0 ? -1 : tail, follow ? "&follow=true" : "");
-	struct buf out = {0};
+	strbuf out = STRBUF_INIT;
 	struct collect col = {.out = output ? &out : NULL, .fd = fd};
 	struct demux dm = {.raw = -1, .sink = collect_sink, .ctx = &col};
 	struct request rq = {
 	    .method = "GET",
 	    .path = path,
-	    .timeout_s = follow ? 0 : CALL_TIMEOUT_S,
+	    .stall_s = follow ? 0 : call_timeout_s(),
+	    .follow = follow,
 	    .stream = demux_feed,
 	    .ctx = &dm,
 	};
-	long st;
-	int rc = request(pm, &rq, &st, NULL, err);
+	http_result res;
+	int rc = request(pm, &rq, &res, err);
+	http_result_free(&res);
 	if (output)
-		*output = out.data ? out.data : xstrdup("");
+		*output = sb_take(&out);
 	return rc;
 }
 
 /* GET .../exists: 204 yes, 404 no. */
 static int exists(podman *pm, const char *kind, const char *name, bool *yes, aerr_t *err)
 {
-	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *n = http_escape(name);
 	cleanup_free char *path = xasprintf("/libpod/%s/%s/exists", kind, n);
 	long st;
 	*yes = false;
@@ -812,25 +843,9 @@ int podman_network_create(podman *pm, const char *name, aerr_t *err)
 			 NULL, NULL, NULL, err);
 }
 
-/* A removal report: [{"Name"|"Id": ..., "Err": null|"why"}] or one object. */
-static int removal_errors(json_t *report, const char *what, aerr_t *err)
-{
-	json_t *one = json_is_array(report) ? json_array_get(report, 0) : report;
-	const char *e = json_string_value(json_object_get(one, "Err"));
-	if (e && *e)
-		return aerr_set(err, AEGIS_EFAIL, "removing %s: %s", what, e);
-	return 0;
-}
-
 int podman_network_remove(podman *pm, const char *name, aerr_t *err)
 {
-	cleanup_free char *n = esc(pm, name);
-	cleanup_free char *path = xasprintf("/libpod/networks/%s", n);
-	json_auto_t *report = NULL;
-	if (podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, &report, err) < 0)
-		return -1;
-	cleanup_free char *what = xasprintf("network %s", name);
-	return removal_errors(report, what, err);
+	return remove_object(pm, "networks", name, "", err);
 }
 
 int podman_volume_exists(podman *pm, const char *name, bool *yes, aerr_t *err)
@@ -848,7 +863,7 @@ int podman_volume_create(podman *pm, const char *name, aerr_t *err)
 
 int podman_volume_remove(podman *pm, const char *name, aerr_t *err)
 {
-	cleanup_free char *n = esc(pm, name);
+	cleanup_free char *n = http_escape(name);
 	cleanup_free char *path = xasprintf("/libpod/volumes/%s?force=true", n);
 	return podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, NULL, err);
 }
@@ -901,7 +916,7 @@ static char *image_registry(const char *ref)
 }
 
 struct pull {
-	struct buf line;
+	strbuf line;
 	char *error;
 	void (*progress)(void *, const char *);
 	void *ctx;
@@ -923,45 +938,47 @@ static void pull_line(struct pull *pl, const char *s, size_t n)
 }
 
 /* The pull answer is a stream of JSON objects, one a line. */
-static bool pull_feed(void *ctx, const char *p, size_t n, aerr_t *err)
+static int pull_feed(void *ctx, const char *p, size_t n, aerr_t *err)
 {
 	(void)err;
 	struct pull *pl = ctx;
-	buf_add(&pl->line, p, n);
+	sb_add(&pl->line, p, n);
 	char *nl;
-	while (pl->line.len && (nl = memchr(pl->line.data, '\n', pl->line.len))) {
-		size_t k = (size_t)(nl - pl->line.data);
-		pull_line(pl, pl->line.data, k);
-		memmove(pl->line.data, nl + 1, pl->line.len - k - 1);
+	while (pl->line.len && (nl = memchr(pl->line.s, '\n', pl->line.len))) {
+		size_t k = (size_t)(nl - pl->line.s);
+		pull_line(pl, pl->line.s, k);
+		memmove(pl->line.s, nl + 1, pl->line.len - k - 1);
 		pl->line.len -= k + 1;
+		pl->line.s[pl->line.len] = '\0';
 	}
-	return true;
+	return 0;
 }
 
 int podman_image_pull(podman *pm, const char *ref, void (*progress)(void *, const char *),
 		      void *ctx, aerr_t *err)
 {
-	cleanup_free char *r = esc(pm, ref);
+	cleanup_free char *r = http_escape(ref);
 	cleanup_free char *path = xasprintf("/libpod/images/pull?reference=%s", r);
 	struct pull pl = {.progress = progress, .ctx = ctx};
 	struct request rq = {
 	    .method = "POST",
 	    .path = path,
-	    .timeout_s = PULL_TIMEOUT_S,
+	    .stall_s = PULL_STALL_S,
 	    .stream = pull_feed,
 	    .ctx = &pl,
 	};
-	long st;
-	int rc = request(pm, &rq, &st, NULL, err);
+	http_result res;
+	int rc = request(pm, &rq, &res, err);
+	http_result_free(&res);
 	if (rc == 0 && pl.line.len)
-		pull_line(&pl, pl.line.data, pl.line.len);
+		pull_line(&pl, pl.line.s, pl.line.len);
 	cleanup_free char *registry = image_registry(ref);
 	if (rc < 0)
 		aerr_wrap(err, "cannot pull image %s from %s", ref, registry);
 	else if (pl.error)
 		rc = aerr_set(err, AEGIS_EFAIL, "cannot pull image %s from %s: %s", ref, registry,
 			      pl.error);
-	free(pl.line.data);
+	sb_release(&pl.line);
 	free(pl.error);
 	return rc;
 }

@@ -1,7 +1,8 @@
-/* A small client for Podman's REST API (libpod) over its unix socket, with
- * libcurl and jansson.  No shelling out for what the API offers; where a
- * program must run (a private `podman system service`, `podman login`), it is
- * started with posix_spawn and an argument vector. */
+/* A small client for Podman's REST API (libpod) over its unix socket,
+ * through the project's one HTTP layer (http.h) and jansson.  No shelling out
+ * for what the API offers; the private `podman system service` is started
+ * through spawn.h.  Every call has a time bound (README, "Time bounds of the
+ * Podman API"): a Podman that stalls is an error naming the endpoint. */
 #ifndef AEGIS_PODMAN_H
 #define AEGIS_PODMAN_H
 
@@ -18,8 +19,9 @@ typedef struct podman podman;
  * `podman system service` on a socket in a private runtime directory, for the
  * lifetime of this handle (stopped by podman_close; pods it started keep
  * running).  Podman not installed: error naming `make setup`.  Checks the API
- * answers (_ping).  Safe to call from several threads, one handle each (it
- * runs curl_global_init once per process); a handle is for one thread. */
+ * answers (_ping).  The private service never outlives this process, even
+ * killed (spawn_service_start's watchdog).  Safe to call from several
+ * threads, one handle each; a handle is for one thread. */
 int podman_open(podman **out, const char *sock, aerr_t *err);
 void podman_close(podman *pm);
 /* The socket in use (the private one when started). */
@@ -63,7 +65,8 @@ int podman_exec(podman *pm, const char *container, char *const argv[], int timeo
 		int *exit_code, char **output, aerr_t *err);
 /* Last TAIL lines (-1: all) of a container's stdout+stderr, demultiplexed,
  * written to FD (-1: none) as they arrive and collected in OUTPUT (optional,
- * newly allocated).  With FOLLOW, until the container stops (no time limit). */
+ * newly allocated).  With FOLLOW, until the container stops (no time limit,
+ * but a quiet stream checks every 30 s that Podman still answers _ping). */
 int podman_logs(podman *pm, const char *container, int tail, bool follow, int fd, char **output,
 		aerr_t *err);
 

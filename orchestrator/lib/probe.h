@@ -1,22 +1,19 @@
 /* Readiness probes, as the Kube templates declare them: httpGet against the
- * published host port on 127.0.0.1, tcpSocket likewise, exec inside the
- * container through the Podman API.  Safe to call from several threads, each
- * with its own podman handle. */
+ * published host port on 127.0.0.1 (through the one HTTP layer, http.h),
+ * tcpSocket likewise, exec inside the container through the Podman API.
+ * Safe to call from several threads, each with its own podman handle. */
 #ifndef AEGIS_PROBE_H
 #define AEGIS_PROBE_H
 
-#include <stdbool.h>
-
+#include "error.h"
 #include "pod.h"
 #include "podman.h"
 
-typedef struct probe_result {
-	bool ok;
-	double latency_ms;
-	char detail[512]; /* "HTTP 503", "connection refused", "exit status 1: ..." */
-} probe_result;
-
-/* Run P once against CONTAINER (the Podman container name, for exec). */
-void probe_run(podman *pm, const char *container, const probe *p, probe_result *r);
+/* Run P once against CONTAINER (the Podman container name, for exec).
+ * Returns 0 when it passes; < 0 when it does not, ERR saying what was seen
+ * ("GET http://127.0.0.1:8200/...: HTTP 503", "connect 127.0.0.1:5432:
+ * Connection refused", "exit status 1: ...").  *LATENCY_MS (optional) gets
+ * how long it took, either way. */
+int probe_run(podman *pm, const char *container, const probe *p, double *latency_ms, aerr_t *err);
 
 #endif

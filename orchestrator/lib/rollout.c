@@ -246,12 +246,11 @@ static void *pod_worker(void *arg)
 				last_c = c;
 				continue;
 			}
-			probe_result r;
-			probe_run(pm, name, &ct->readiness, &r);
-			if (r.ok) {
+			aerr_t perr = {0};
+			if (probe_run(pm, name, &ct->readiness, NULL, &perr) == 0) {
 				ready[c] = true;
 			} else {
-				snprintf(last, sizeof last, "%s", r.detail);
+				snprintf(last, sizeof last, "%.1000s", perr.msg);
 				last_c = c;
 			}
 		}
@@ -293,8 +292,17 @@ int rollout_check(const deployment *d, const bool *selected, aerr_t *err)
 		const pod *p = &d->pods[i];
 		for (size_t k = 0; k < p->nsockets; k++) {
 			struct stat sb;
-			if (stat(p->sockets[k], &sb) == 0 && S_ISSOCK(sb.st_mode))
+			int found = stat(p->sockets[k], &sb) == 0;
+			if (found && S_ISSOCK(sb.st_mode))
 				continue;
+			if (found)
+				return aerr_set(err, AEGIS_ECONFIG,
+						"pod %s mounts the socket %s, which is %s, not a socket; "
+						"set CONTAINER_SOCK to Podman's API socket",
+						p->name, p->sockets[k],
+						S_ISREG(sb.st_mode)   ? "a regular file"
+						: S_ISDIR(sb.st_mode) ? "a directory"
+								      : "another kind of file");
 			return aerr_set(err, AEGIS_ECONFIG,
 					"pod %s mounts the socket %s, which does not exist; start "
 					"Podman's API socket first (systemctl --user enable --now "

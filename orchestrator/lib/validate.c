@@ -32,12 +32,10 @@ static void *run_check(void *arg)
 	if (run <= 0) {
 		snprintf(j->c->detail, sizeof j->c->detail, "%s", why);
 	} else {
-		probe_result r;
-		probe_run(pm, name, &ct->readiness, &r);
-		j->c->ok = r.ok;
-		j->c->latency_ms = r.latency_ms;
-		snprintf(j->c->detail, sizeof j->c->detail, "%s", r.detail);
-		if (r.ok && j->extra) {
+		aerr_t perr = {0};
+		j->c->ok = probe_run(pm, name, &ct->readiness, &j->c->latency_ms, &perr) == 0;
+		snprintf(j->c->detail, sizeof j->c->detail, "%.700s", j->c->ok ? "ready" : perr.msg);
+		if (j->c->ok && j->extra) {
 			double t0 = clock_mono_s();
 			j->c->ok = j->extra(j->d, j->c, j->c->detail, sizeof j->c->detail);
 			j->c->latency_ms += (clock_mono_s() - t0) * 1e3;

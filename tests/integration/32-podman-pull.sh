@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
-names=(pull-missing-image-with-progress pull-unknown-image-names-registry)
+names=(pull-missing-image-with-progress pull-quiet-prints-no-progress pull-unknown-image-names-registry)
 if [ "$(id -u)" -ne 0 ]; then
 	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
 	exit 0
@@ -73,6 +73,15 @@ else
 	fail pull-missing-image-with-progress "had=$had rc=$rc push: $(tail -2 "$TMP/push.log") $out"
 fi
 grep '^pull: ' <<<"$out" | head -3 | sed 's/^/   /'
+
+# -q silences the pull lines too (the image removed again, with its container)
+podman rmi -f "$image" >/dev/null 2>&1
+out=$(aegis --env "$ENV" -q deploy --no-bootstrap --profile minimal --timeout 60 2>&1); rc=$?
+if [ $rc -eq 0 ] && ! grep -q '^pull: ' <<<"$out" && podman image exists "$image"; then
+	pass pull-quiet-prints-no-progress
+else
+	fail pull-quiet-prints-no-progress "rc=$rc $out"
+fi
 
 echo "OPENBAO_IMAGE=$reg/aegis-test/absent:1.0" >>"$ENV"
 out=$(aegis --env "$ENV" deploy --no-bootstrap --profile minimal --timeout 60 2>&1); rc=$?

@@ -365,3 +365,153 @@ TEST(http_error_text_rules)
 	free(ta), free(tb), free(tc);
 	json_decref(a), json_decref(b), json_decref(c), json_decref(d);
 }
+
+/* --- the transport: a unix socket, time bounds, a streaming sink ----------- */
+
+#include <sys/un.h>
+
+#include "lib/clock.h"
+
+struct unix_server {
+	int fd;
+	char path[108];
+	const char *answer; /* sent after the request; NULL: never answer */
+	pthread_t thread;
+};
+
+static void *unix_serve(void *arg)
+{
+	struct unix_server *s = arg;
+	int c = accept(s->fd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	char req[4096];
+	read_request(c, req, sizeof req);
+	if (s->answer && write(c, s->answer, strlen(s->answer)) < 0)
+		perror("write");
+	/* hold the connection until the client leaves */
+	while (read(c, req, sizeof req) > 0)
+		;
+	close(c);
+	return NULL;
+}
+
+static void unix_server_start(struct unix_server *s, bool serve)
+{
+	char *dir = harness_tmpdir();
+	snprintf(s->path, sizeof s->path, "%s/api.sock", dir);
+	free(dir);
+	s->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", s->path);
+	if (bind(s->fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(s->fd, 8) < 0)
+		abort();
+	if (serve)
+		pthread_create(&s->thread, NULL, unix_serve, s);
+}
+
+static void unix_server_stop(struct unix_server *s, bool serve)
+{
+	shutdown(s->fd, SHUT_RDWR);
+	close(s->fd);
+	if (serve)
+		pthread_join(s->thread, NULL);
+}
+
+static int collect(void *ctx, const char *p, size_t n, aerr_t *err)
+{
+	(void)err;
+	sb_add(ctx, p, n);
+	return 0;
+}
+
+/* X on a fresh handle: its return value, with how it failed and how long it took. */
+static int perform(const http_exchange *x, http_failure *how, double *took, aerr_t *err)
+{
+	http_conn *c = NULL;
+	http_result res;
+	if (http_conn_new(&c, err) < 0)
+		return -2;
+	double t0 = clock_mono_s();
+	int rc = http_perform(c, x, &res, err);
+	*took = clock_mono_s() - t0;
+	*how = res.failure;
+	http_result_free(&res);
+	http_conn_free(c);
+	return rc;
+}
+
+TEST(http_perform_unix_socket_streams_body)
+{
+	struct unix_server s = {.answer = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"};
+	unix_server_start(&s, true);
+	strbuf got = STRBUF_INIT;
+	http_exchange x = {.method = "GET",
+			   .url = "http://d/v4.0.0/libpod/_ping",
+			   .unix_socket = s.path,
+			   .timeout_ms = 5000,
+			   .sink = collect,
+			   .ctx = &got};
+	http_conn *c = NULL;
+	aerr_t err = {0};
+	http_result res;
+	CHECK(http_conn_new(&c, &err) == 0);
+	int rc = http_perform(c, &x, &res, &err);
+	http_conn_free(c);
+	long status = res.status;
+	size_t body_len = res.body.len;
+	http_result_free(&res);
+	unix_server_stop(&s, true);
+	CHECK(rc == 0);
+	CHECK(status == 200);
+	CHECK(body_len == 0); /* it went to the sink */
+	CHECK_STR(got.s, "hello");
+	sb_release(&got);
+}
+
+TEST(http_perform_silent_socket_times_out)
+{
+	/* listening, never accepting: the connection is made, nothing answers */
+	struct unix_server s = {0};
+	unix_server_start(&s, false);
+	http_exchange x = {.method = "GET", .url = "http://d/x", .unix_socket = s.path, .timeout_ms = 300};
+	aerr_t err = {0};
+	http_failure f;
+	double took;
+	int rc = perform(&x, &f, &took, &err);
+	unix_server_stop(&s, false);
+	CHECK(rc < 0);
+	CHECK(f == HTTP_FAIL_TIMEOUT);
+	CHECK(took < 2);
+	CHECK_STR(err.msg, "no answer within 0.3 s");
+}
+
+TEST(http_perform_stall_is_bounded)
+{
+	/* headers and part of the body, then nothing */
+	struct unix_server s = {.answer = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart"};
+	unix_server_start(&s, true);
+	http_exchange x = {.method = "GET", .url = "http://d/x", .unix_socket = s.path, .stall_s = 1};
+	aerr_t err = {0};
+	http_failure f;
+	double took;
+	int rc = perform(&x, &f, &took, &err);
+	unix_server_stop(&s, true);
+	CHECK(rc < 0);
+	CHECK(f == HTTP_FAIL_STALL);
+	/* libcurl averages the speed over its last few seconds */
+	printf("  stall of 1 s detected after %.1f s\n", took);
+	CHECK(took < 8);
+	CHECK_STR(err.msg, "stalled: nothing arrived for 1 s");
+}
+
+TEST(http_perform_missing_socket_is_a_connect_failure)
+{
+	http_exchange x = {.method = "GET", .url = "http://d/x", .unix_socket = "/nonexistent/api.sock", .timeout_ms = 1000};
+	aerr_t err = {0};
+	http_failure f;
+	double took;
+	CHECK(perform(&x, &f, &took, &err) < 0);
+	CHECK(f == HTTP_FAIL_CONNECT);
+	CHECK_STR(err.msg, "No such file or directory");
+}

@@ -121,7 +121,9 @@ static bool have_standin(void)
 	}
 	if (!yes) {
 		char *script = xasprintf("%s/tests/podman/build-standin.sh", harness_root());
-		char *log = xasprintf("%s/build-standin.log", harness_tmpdir());
+		char *dir = harness_tmpdir();
+		char *log = xasprintf("%s/build-standin.log", dir);
+		free(dir);
 		char *argv[] = {"bash", script, NULL};
 		int st = 0;
 		if (spawn_run(argv, log, &st, &err) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -542,6 +544,7 @@ struct prober {
 	const char *sock;
 	const char *container;
 	int ok;
+	aerr_t last; /* the last failure, for the report */
 };
 
 static void *probe_thread(void *arg)
@@ -549,13 +552,17 @@ static void *probe_thread(void *arg)
 	struct prober *p = arg;
 	podman *h = NULL;
 	aerr_t err = {0};
-	if (podman_open(&h, p->sock, &err) < 0)
+	if (podman_open(&h, p->sock, &err) < 0) {
+		p->last = err;
 		return NULL;
+	}
 	for (int i = 0; i < 5; i++) {
 		int code = -1;
 		char *argv[] = {"/bin/true", NULL};
 		if (podman_exec(h, p->container, argv, 10, &code, NULL, &err) == 0 && code == 0)
 			p->ok++;
+		else
+			p->last = err;
 	}
 	podman_close(h);
 	return NULL;
@@ -578,7 +585,9 @@ TEST(podman_handles_in_threads)
 	for (int i = 0; i < 4; i++)
 		pthread_join(threads[i], NULL);
 	for (int i = 0; i < 4; i++)
-		CHECK(probers[i].ok == 5);
+		if (probers[i].ok != 5)
+			harness_failf(__FILE__, __LINE__, "thread %d: %d of 5 execs: %s", i,
+				      probers[i].ok, probers[i].last.msg);
 	CHECK(podman_remove_pod(pm, name, &err) == 0);
 	free(yaml);
 	free(ctr);
