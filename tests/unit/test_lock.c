@@ -88,6 +88,9 @@ TEST(lock_not_inherited_by_children)
 	pid_t child;
 	char *argv[] = {"sleep", "5", NULL};
 	CHECK(posix_spawnp(&child, "sleep", NULL, NULL, argv, environ) == 0);
+	/* the holder dies (no explicit unlock): only its descriptor goes away */
+	close(a.fd);
+	a.fd = -1;
 	lock_release(&a);
 	int rc = lock_acquire(&b, dir, "teardown", 0, NULL, NULL, &err);
 	kill(child, SIGKILL);
