@@ -53,9 +53,10 @@ wait_holder() {
 	done
 	return 1
 }
-# slow_deploy OUT: a --replace deploy of the slow variant in the background; sets $holder
+# slow_deploy OUT: a --replace deploy of the slow variant in the background
+# (the binary itself, so $! is its PID); sets $holder
 slow_deploy() {
-	aegis --env "$TMP/slow.env" deploy --no-bootstrap --replace --profile minimal --timeout 60 >"$1" 2>&1 &
+	"$AEGIS_BIN" --root "$ROOT" --env "$TMP/slow.env" deploy --no-bootstrap --replace --profile minimal --timeout 60 >"$1" 2>&1 &
 	holder=$!
 	wait_holder "$holder"
 }
@@ -119,7 +120,7 @@ if [ $rc -eq 0 ] && [ $rc3 -eq 0 ] && [ "$left" = 0 ] && grep -q "held by deploy
 	[ "$(grep -c '^removed ' "$TMP/teardown.out")" = 2 ]; then
 	pass lock-deploy-teardown-serialize
 else
-	fail lock-deploy-teardown-serialize "teardown rc=$rc deploy rc=$rc3 pods left=$left $(cat "$TMP/teardown.out")"
+	fail lock-deploy-teardown-serialize "teardown rc=$rc deploy rc=$rc3 pods left=$left ($(podman pod ls --format '{{.Name}}' | tr '\n' ' ')) $(cat "$TMP/teardown.out") / deploy: $(tail -3 "$TMP/p3.out")"
 fi
 
 # --- a holder killed with SIGKILL leaves no stale lock ----------------------------------

@@ -59,7 +59,9 @@ for k in $(seq "$trials"); do
 	# a point anywhere in a replacing deploy of the full profile (about 8-15 s)
 	ms=$(( 200 + RANDOM % 9000 ))
 	delay=$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))
-	A deploy --no-bootstrap --replace --profile full --timeout 120 >"$TMP/out/killed-$k" 2>&1 &
+	# the binary itself in the background, so $! is the process killed
+	XDG_RUNTIME_DIR=$TMP/run TMPDIR=$TMP/run "$AEGIS_BIN" --root "$ROOT" --env "$ENV" \
+		deploy --no-bootstrap --replace --profile full --timeout 120 >"$TMP/out/killed-$k" 2>&1 &
 	victim=$!
 	sleep "$delay"
 	kill -9 "$victim" 2>/dev/null
