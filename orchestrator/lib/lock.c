@@ -67,7 +67,7 @@ int lock_acquire(state_lock *l, const char *dir, const char *command, int timeou
 		if (!holder || strcmp(now, holder) != 0) {
 			free(holder);
 			holder = now;
-			if (waiting)
+			if (waiting && timeout_s > 0)
 				waiting(ctx, l->path, holder);
 		} else {
 			free(now);
