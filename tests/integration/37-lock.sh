@@ -38,8 +38,8 @@ cp "$ROOT/.env.example" "$TMP/.env.example"
 	echo "CONTAINER_SOCK=$SOCK"
 	for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done
 } >>"$ENV"
-# A deploy that holds the lock for a while: OpenBao's stand-in answers after 5 s.
-slow=$(standin_variant slow-5 STANDIN_READY_DELAY=5)
+# A deploy that holds the lock for a while: OpenBao's stand-in answers after 8 s.
+slow=$(standin_variant slow-8 STANDIN_READY_DELAY=8)
 cp "$ENV" "$TMP/slow.env"
 echo "OPENBAO_IMAGE=$slow" >>"$TMP/slow.env"
 A() { aegis --env "$ENV" "$@"; }
@@ -81,7 +81,7 @@ t0=$(date +%s.%N)
 A status --profile minimal >"$TMP/status.out" 2>&1; rc_s=$?
 A plan --profile minimal >"$TMP/plan.out" 2>&1; rc_p=$?
 ro=$(took_since "$t0")
-# done while the holder (ready after 5 s at the earliest) still runs: they did not wait
+# done while the holder (ready after 8 s at the earliest) still runs: they did not wait
 if [ $rc_s -eq 0 ] && [ $rc_p -eq 0 ] && ! grep -qi 'waiting\|lock' "$TMP/status.out" "$TMP/plan.out" && kill -0 "$p1" 2>/dev/null; then
 	pass lock-readonly-no-wait
 else
