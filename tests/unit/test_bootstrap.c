@@ -75,9 +75,8 @@ static bool servers(void)
 		tmp = harness_tmpdir();
 		setenv("KEYCLOAK_ADMIN", "admin", 1);
 		setenv("KEYCLOAK_ADMIN_PASSWORD", "kc-unit-admin", 1);
-		static const char *const bao_args[] = {"--skip-oidc-discovery", NULL};
 		static const char *const short_args[] = {"--token-lifetime", "2", NULL};
-		if (start(&bao, "openbao", "openbao.py", bao_args) == 0 &&
+		if (start(&bao, "openbao", "openbao.py", NULL) == 0 &&
 		    start(&kc, "keycloak", "keycloak.py", NULL) == 0)
 			start(&kc_short, "keycloak-short", "keycloak.py", short_args);
 		atexit(stop_servers);
@@ -94,6 +93,7 @@ static bool servers(void)
 static char *write_env(const char *dir)
 {
 	static const char *const mine[] = {"OPENBAO_ADDR",	     "KEYCLOAK_URL",
+					   "KEYCLOAK_PUBLIC_URL",
 					   "OPENBAO_ROLE_ID",	     "OPENBAO_SECRET_ID",
 					   "OIDC_CLIENT_SECRET",     "POSTGRES_PASSWORD",
 					   "GRAFANA_ADMIN_PASSWORD", "AEGIS_CACERT"};
@@ -107,10 +107,11 @@ static char *write_env(const char *dir)
 		 "GRAFANA_ADMIN_PASSWORD=gr\n"
 		 "OPENBAO_ADDR=http://127.0.0.1:%d\n"
 		 "KEYCLOAK_URL=http://127.0.0.1:%d\n"
+		 "KEYCLOAK_PUBLIC_URL=http://127.0.0.1:%d\n"
 		 "OPENBAO_ROLE_ID=\n"
 		 "OPENBAO_SECRET_ID=\n"
 		 "OIDC_CLIENT_SECRET=\n",
-		 bao.port, kc.port);
+		 bao.port, kc.port, kc.port);
 	return harness_write(dir, "test.env", text);
 }
 
