@@ -30,11 +30,18 @@ static bool check_bootstrapped(const deployment *d, const check *k, char *detail
 	const char *pod = d->pods[k->pod].name;
 	if (k->container != 0)
 		return true;
+	aerr_t err = {0};
+	char *found = NULL;
+	int rc;
 	if (strcmp(pod, BOOTSTRAP_SECRETS_POD) == 0)
-		return bootstrap_check_secrets(&d->cfg, detail, n);
-	if (strcmp(pod, BOOTSTRAP_IAM_POD) == 0)
-		return bootstrap_check_iam(&d->cfg, detail, n);
-	return true;
+		rc = bootstrap_check_secrets(&d->cfg, &found, &err);
+	else if (strcmp(pod, BOOTSTRAP_IAM_POD) == 0)
+		rc = bootstrap_check_iam(&d->cfg, &found, &err);
+	else
+		return true;
+	snprintf(detail, n, "%s", rc < 0 ? err.msg : found);
+	free(found);
+	return rc == 0;
 }
 
 COMMAND(validate)

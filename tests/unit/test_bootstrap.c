@@ -165,11 +165,12 @@ TEST(bootstrap_hook_secrets_then_iam)
 	if (rc < 0)
 		printf("  %s\n", err.msg);
 	CHECK(rc == 0);
-	char detail[768];
-	CHECK(!bootstrap_check_secrets(&d.cfg, detail, sizeof detail));
-	CHECK_CONTAINS(detail, "not initialised");
-	CHECK(!bootstrap_check_iam(&d.cfg, detail, sizeof detail));
-	CHECK_CONTAINS(detail, "realm aegis-system missing");
+	char *found = NULL;
+	aerr_t cerr = {0};
+	CHECK(bootstrap_check_secrets(&d.cfg, &found, &cerr) < 0 && !found);
+	CHECK_CONTAINS(cerr.msg, "not initialised");
+	CHECK(bootstrap_check_iam(&d.cfg, &found, &cerr) < 0 && !found);
+	CHECK_CONTAINS(cerr.msg, "realm aegis-system missing");
 
 	bootstrap_opts o = {.generated_dir = gen, .wait_s = 10};
 	bootstrap_hook *h = bootstrap_hook_new(&d, &o);
@@ -187,7 +188,9 @@ TEST(bootstrap_hook_secrets_then_iam)
 	CHECK(manifest_has(&d, "core", role_id));
 	CHECK(manifest_has(&d, "core", secret_id));
 	CHECK(strcmp(hash_before, d.pods[core].manifest_hash) != 0);
-	CHECK(bootstrap_check_secrets(&d.cfg, detail, sizeof detail));
+	CHECK(bootstrap_check_secrets(&d.cfg, &found, &cerr) == 0);
+	CHECK_CONTAINS(found, "unsealed");
+	free(found);
 	/* the OIDC login waits for Keycloak */
 	CHECK(count(h, "OpenBao", "OIDC", DESIRED_CREATED) == 0);
 
@@ -200,8 +203,9 @@ TEST(bootstrap_hook_secrets_then_iam)
 	CHECK(manifest_has(&d, "core", client_secret));
 	CHECK(count(h, "Keycloak", "realm aegis-system", DESIRED_CREATED) >= 1);
 	CHECK(count(h, "OpenBao", "OIDC configuration", DESIRED_CREATED) == 1);
-	CHECK(bootstrap_check_iam(&d.cfg, detail, sizeof detail));
-	CHECK_CONTAINS(detail, "realm aegis-system present");
+	CHECK(bootstrap_check_iam(&d.cfg, &found, &cerr) == 0);
+	CHECK_CONTAINS(found, "realm aegis-system present");
+	free(found);
 	/* another pod's readiness does nothing */
 	CHECK(bootstrap_on_ready(h, &d, (size_t)core, &err) == 0);
 	bootstrap_hook_free(h);
@@ -234,13 +238,14 @@ TEST(bootstrap_hook_secrets_then_iam)
 
 	/* sealed again: validate's check says so */
 	CHECK(seal() == 0);
-	CHECK(!bootstrap_check_secrets(&d.cfg, detail, sizeof detail));
-	CHECK_CONTAINS(detail, "sealed");
+	CHECK(bootstrap_check_secrets(&d.cfg, &found, &cerr) < 0);
+	CHECK_CONTAINS(cerr.msg, "sealed");
 	/* and the hook unseals it */
 	h = bootstrap_hook_new(&d, &o);
 	CHECK(bootstrap_on_ready(h, &d, (size_t)secrets, &err) == 0);
 	bootstrap_hook_free(h);
-	CHECK(bootstrap_check_secrets(&d.cfg, detail, sizeof detail));
+	CHECK(bootstrap_check_secrets(&d.cfg, &found, &cerr) == 0);
+	free(found);
 	deployment_free(&d);
 	free(env);
 	free(dir);
