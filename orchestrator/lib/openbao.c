@@ -20,7 +20,9 @@
  * background; until it is done every request on it answers 400 with this
  * text (builtin/logical/kv/upgrade.go, upgradeCheck).  On a new, empty mount
  * that takes milliseconds; the retry gives it KV_UPGRADE_WAIT_MS at most,
- * asking again every KV_UPGRADE_POLL_MS, and retries nothing else. */
+ * asking again every KV_UPGRADE_POLL_MS, and retries nothing else.  A write
+ * refused that way was not carried out, so even a create (cas 0) may be sent
+ * again. */
 #define KV_UPGRADING                                                                             \
 	"Upgrading from non-versioned to versioned data. This backend will be unavailable for a " \
 	"brief period and will resume service shortly."
@@ -163,13 +165,19 @@ int openbao_init_split(const openbao_opts *o, int *shares, int *threshold, aerr_
 	/* The rules of OpenBao's seal configuration (vault/seal_config.go,
 	 * SealConfig.Validate, reported by sys/init as "invalid seal
 	 * configuration: ..."), in its order. */
-	const char *why = n < 1	       ? "shares must be at least one"
-			  : t < 1	       ? "threshold must be at least one"
-			  : n > 1 && t == 1 ? "threshold must be greater than one for multiple shares"
-			  : n > 255	       ? "shares must be less than 256"
-			  : t > 255	       ? "threshold must be less than 256"
-			  : t > n	       ? "threshold cannot be larger than shares"
-					       : NULL;
+	const char *why = NULL;
+	if (n < 1)
+		why = "shares must be at least one";
+	else if (t < 1)
+		why = "threshold must be at least one";
+	else if (n > 1 && t == 1)
+		why = "threshold must be greater than one for multiple shares";
+	else if (n > 255)
+		why = "shares must be less than 256";
+	else if (t > 255)
+		why = "threshold must be less than 256";
+	else if (t > n)
+		why = "threshold cannot be larger than shares";
 	if (why)
 		return aerr_set(err, AEGIS_ECONFIG,
 				"%lld key share%s (%s) with threshold %lld (%s): OpenBao refuses "

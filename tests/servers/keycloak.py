@@ -28,8 +28,13 @@ bad credentials are 401 invalid_grant "Invalid user credentials").
 
 Endpoints:
   POST /realms/{realm}/protocol/openid-connect/token   form-encoded; grant_type
-        password | refresh_token | client_credentials; client_secret in the form
-        or HTTP Basic for confidential clients
+        password | refresh_token | client_credentials | authorization_code
+        (PKCE plain / S256); client_secret in the form or HTTP Basic for
+        confidential clients
+  GET  /realms/{realm}/protocol/openid-connect/auth    the browser login: checks
+        client, redirect_uri, response_type=code; answers the login page
+  POST /realms/{realm}/login-actions/authenticate      the login form (username,
+        password); 302 to redirect_uri?state&session_state&iss&code
   GET  /realms/{realm}/.well-known/openid-configuration
   GET  /realms/{realm}, GET /realms/{realm}/protocol/openid-connect/certs
   GET  /health, /health/ready, /health/live           {"status":"UP","checks":[]}
@@ -50,14 +55,28 @@ Endpoints:
   GET  POST DELETE /admin/realms/{realm}/users/{id}/role-mappings/realm
   GET              /admin/realms/{realm}/users/{id}/role-mappings/realm/composite
 
+URLs follow Keycloak 24's hostname options (v1) as the container reads them
+from its environment: KC_HOSTNAME_URL is the base of every frontend URL (the
+issuer of every token and of the discovery document, the authorization
+endpoint, the login form), KC_HOSTNAME the frontend host alone; with neither,
+the URL the request came in on.  Backchannel URLs (token, certs, userinfo)
+always follow the request.  KC_PROXY_HEADERS=xforwarded takes the client's
+address, scheme and host from X-Forwarded-For / -Proto / -Host.  A realm's
+sslRequired ("external", the default, master included) refuses plain HTTP
+from clients that are not local (loopback or private addresses): the token
+endpoint with 403 invalid_request "HTTPS required", the login pages with the
+"HTTPS required" error page.
+
 Admin calls need "Authorization: Bearer <access token>" from the master realm
 for a user holding the master realm's "admin" role (the bootstrap admin does);
 a missing, bad or expired token is 401 {"error":"HTTP 401 Unauthorized"}, a
 token without the role 403 {"error":"HTTP 403 Forbidden"}.  Tokens are
 JWT-shaped (header.payload.signature, base64url) with exp/iat/iss/sub/azp/sid
-claims; they are signed HS256 with a per-process key, not RS256, because the
-standard library has no RSA, so they must be treated as opaque, which is what
-a client of the admin API does anyway.
+claims.  Access and refresh tokens are signed HS256 with a per-process key
+(opaque to clients, as a client of the admin API treats them anyway); ID
+tokens are signed RS256 with a per-process RSA key published at
+.../protocol/openid-connect/certs, so that a relying party (OpenBao's OIDC
+login) verifies them as it verifies Keycloak's.
 
 As in Keycloak, a realm or a user created without "enabled": true is
 disabled (a disabled realm's token endpoint answers 403 "Realm not enabled", a
@@ -71,7 +90,8 @@ KEYCLOAK_ADMIN_PASSWORD (required), as for the real container; never argv.
 
 Test-only controls (see common.py): /_test/requests, /_test/reset, /_test/fault.
 
-Run:  KEYCLOAK_ADMIN_PASSWORD=... /usr/bin/python3 tests/servers/keycloak.py
+Run:  KEYCLOAK_ADMIN_PASSWORD=... [KC_HOSTNAME_URL=...] [KC_PROXY_HEADERS=xforwarded]
+      /usr/bin/python3 tests/servers/keycloak.py
           [--host 127.0.0.1] [--port 0] [--port-file FILE] [--token-lifetime 60]
 """
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """OpenBao HTTP API test server.
 
-A stateful stand-in for OpenBao 2.x's HTTP API, for testing the code that
+A stateful stand-in for OpenBao 2.4's HTTP API, for testing the code that
 bootstraps OpenBao (init, unseal, auth methods, mounts, policies, AppRole, KV,
 OIDC).  It answers with the status codes, JSON shapes and error texts the real
 server produces, so a client that works against it should work against
@@ -17,7 +17,10 @@ validation), vault/mount.go and vault/auth.go ("path is already in use at"),
 sdk/logical/response_util.go (RespondErrorCommon: an error response from a
 backend is a 400 unless the error is permission denied / unsupported path),
 sdk/helper/consts/error.go (ErrSealed), builtin/credential/approle/path_login.go
-and path_role.go, and the jwt/oidc plugin's path_role.go and path_config.go.
+and path_role.go, builtin/logical/kv/upgrade.go (the KV v2 upgrade window),
+and the jwt/oidc plugin (builtin/credential/jwt): path_role.go, path_config.go
+(the config write replaces, the terse discovery error) and path_oidc.go
+(auth_url, callback).  Version: 2.4.1, the release kube/variables.yaml pins.
 
 Endpoints (all under /v1/):
   sys/health            GET, HEAD  200 active, 429 standby, 501 uninitialized,
