@@ -31,7 +31,10 @@ static const char help[] =
     "                       AEGIS_CACERT, else the system's CAs)\n"
     "  --key-shares N       unseal key shares when initialising (default from the\n"
     "                       declaration: 1)\n"
-    "  --key-threshold N    key shares needed to unseal (default 1)\n"
+    "  --key-threshold N    key shares needed to unseal (default from the\n"
+    "                       declaration: 1); more than one share needs a\n"
+    "                       threshold of 2 or more, as OpenBao requires: a split\n"
+    "                       it would refuse is refused before anything is done\n"
     "  --timeout SECONDS    how long OpenBao may take to answer (default 60)\n"
     "  --json               what was created, changed, left unchanged (no secrets)\n"
     "\n";
@@ -125,11 +128,6 @@ COMMAND(bootstrap_secrets)
 	}
 	if (optind < argc)
 		return cli_usage("bootstrap-secrets", "unexpected argument '%s'", argv[optind]);
-	if (bo.shares && bo.threshold && bo.threshold > bo.shares)
-		return cli_usage("bootstrap-secrets",
-				 "--key-threshold %d is larger than "
-				 "--key-shares %d",
-				 bo.threshold, bo.shares);
 
 	aerr_t err = {0};
 	config cfg;

@@ -28,19 +28,12 @@ static const char help[] =
 static int check_bootstrapped(const deployment *d, const check *k, char **detail, aerr_t *err)
 {
 	const char *pod = d->pods[k->pod].name;
-	bool (*check)(const config *, char *, size_t) = NULL;
 	if (k->container != 0)
 		return 0;
 	if (strcmp(pod, BOOTSTRAP_SECRETS_POD) == 0)
-		check = bootstrap_check_secrets;
-	else if (strcmp(pod, BOOTSTRAP_IAM_POD) == 0)
-		check = bootstrap_check_iam;
-	if (!check)
-		return 0;
-	char found[sizeof err->msg] = "";
-	if (!check(&d->cfg, found, sizeof found))
-		return aerr_set(err, AEGIS_EFAIL, "%s", found);
-	*detail = xstrdup(found);
+		return bootstrap_check_secrets(&d->cfg, detail, err);
+	if (strcmp(pod, BOOTSTRAP_IAM_POD) == 0)
+		return bootstrap_check_iam(&d->cfg, detail, err);
 	return 0;
 }
 

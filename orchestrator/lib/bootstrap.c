@@ -11,6 +11,7 @@
 #include "pod.h"
 #include "profile.h"
 #include "render.h"
+#include "strbuf.h"
 #include "wipe.h"
 
 static char *generated_dir(const config *cfg, const bootstrap_opts *o)
@@ -188,35 +189,34 @@ void bootstrap_result_free(bootstrap_result *res)
 	*res = (bootstrap_result){0};
 }
 
-bool bootstrap_check_secrets(const config *cfg, char *detail, size_t n)
+int bootstrap_check_secrets(const config *cfg, char **found, aerr_t *err)
 {
-	aerr_t err = {0};
 	long status = 0;
+	*found = NULL;
 	if (openbao_health(config_get(cfg, "OPENBAO_ADDR"), config_get(cfg, "AEGIS_CACERT"),
-			   &status, &err) < 0) {
-		snprintf(detail, n, "OpenBao: %s", err.msg);
-		return false;
+			   &status, err) < 0)
+		return aerr_wrap(err, "OpenBao");
+	if (status == 200) {
+		*found = xstrdup("OpenBao initialised, unsealed, active (sys/health 200)");
+		return 0;
 	}
-	const char *what = status == 200   ? "initialised, unsealed, active"
-			   : status == 501 ? "not initialised: run aegis-deploy bootstrap-secrets"
+	const char *what = status == 501   ? "not initialised: run aegis-deploy bootstrap-secrets"
 			   : status == 503 ? "sealed: run aegis-deploy bootstrap-secrets"
 					   : "a standby node, not the active one";
-	snprintf(detail, n, "OpenBao %s (sys/health %ld)", what, status);
-	return status == 200;
+	return aerr_set(err, AEGIS_EFAIL, "OpenBao %s (sys/health %ld)", what, status);
 }
 
-bool bootstrap_check_iam(const config *cfg, char *detail, size_t n)
+int bootstrap_check_iam(const config *cfg, char **found, aerr_t *err)
 {
-	aerr_t err = {0};
 	json_t *decl = NULL;
-	if (load_declaration(cfg, BOOTSTRAP_REALMS_DECL, &decl, &err) < 0) {
-		snprintf(detail, n, "%s", err.msg);
-		return false;
-	}
+	*found = NULL;
+	if (load_declaration(cfg, BOOTSTRAP_REALMS_DECL, &decl, err) < 0)
+		return -1;
+	strbuf sb = STRBUF_INIT;
 	bool ok = true;
+	int rc = 0;
 	size_t i;
 	json_t *r;
-	detail[0] = '\0';
 	json_array_foreach(json_object_get(decl, "realms"), i, r)
 	{
 		const char *realm = desired_str(r, "realm");
@@ -225,18 +225,21 @@ bool bootstrap_check_iam(const config *cfg, char *detail, size_t n)
 			continue;
 		if (keycloak_realm_present(config_get(cfg, "KEYCLOAK_URL"),
 					   config_get(cfg, "AEGIS_CACERT"), realm, &present,
-					   &err) < 0) {
-			snprintf(detail, n, "Keycloak: %s", err.msg);
-			ok = false;
+					   err) < 0) {
+			rc = aerr_wrap(err, "Keycloak");
 			break;
 		}
-		size_t len = strlen(detail);
-		snprintf(detail + len, n - len, "%srealm %s %s", len ? ", " : "", realm,
-			 present ? "present" : "missing: run aegis-deploy bootstrap-keycloak");
+		sb_addf(&sb, "%srealm %s %s", sb.len ? ", " : "", realm,
+			    present ? "present" : "missing: run aegis-deploy bootstrap-keycloak");
 		ok = ok && present;
 	}
 	json_decref(decl);
-	return ok;
+	if (rc == 0 && !ok)
+		rc = aerr_set(err, AEGIS_EFAIL, "%s", sb.s ? sb.s : "");
+	if (rc == 0)
+		*found = sb_take(&sb);
+	sb_release(&sb);
+	return rc;
 }
 
 /* --- deploy's hook ------------------------------------------------------- */

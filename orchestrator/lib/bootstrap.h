@@ -76,8 +76,10 @@ void bootstrap_hook_free(bootstrap_hook *h);
 
 /* validate: is OpenBao bootstrapped (sys/health 200: initialised, unsealed,
  * active)?  Is every realm of kube/iam/realm.yaml present in Keycloak?
- * DETAIL says what is wrong, or what was found. */
-bool bootstrap_check_secrets(const config *cfg, char *detail, size_t n);
-bool bootstrap_check_iam(const config *cfg, char *detail, size_t n);
+ * 0 when it is, with *FOUND (newly allocated) saying what was found; -1 with
+ * ERR saying what is wrong (not initialised, sealed, a realm missing, no
+ * answer). */
+int bootstrap_check_secrets(const config *cfg, char **found, aerr_t *err);
+int bootstrap_check_iam(const config *cfg, char **found, aerr_t *err);
 
 #endif

@@ -16,6 +16,18 @@
 #define TOKEN_HEADER "X-Vault-Token"
 #define POLL_MS 1000
 #define ACTIVE_WAIT_S 15
+/* A KV version 2 engine that was just enabled upgrades its storage in the
+ * background; until it is done every request on it answers 400 with this
+ * text (builtin/logical/kv/upgrade.go, upgradeCheck).  On a new, empty mount
+ * that takes milliseconds; the retry gives it KV_UPGRADE_WAIT_MS at most,
+ * asking again every KV_UPGRADE_POLL_MS, and retries nothing else.  A write
+ * refused that way was not carried out, so even a create (cas 0) may be sent
+ * again. */
+#define KV_UPGRADING                                                                             \
+	"Upgrading from non-versioned to versioned data. This backend will be unavailable for a " \
+	"brief period and will resume service shortly."
+#define KV_UPGRADE_WAIT_MS 10000
+#define KV_UPGRADE_POLL_MS 100
 
 static const long HEALTH_CODES[] = {200, 429, 472, 473, 501, 503, 0};
 static const long OK_OR_404[] = {200, 204, 404, 0};
@@ -43,6 +55,32 @@ static int call(struct bao *b, const char *method, const char *path, const json_
 	    .once = once,
 	};
 	return http_do(&b->http, &rq, r, err);
+}
+
+/* Is R the upgrade answer, {"errors": [KV_UPGRADING]}, and nothing else? */
+static bool kv_upgrading(const http_response *r)
+{
+	json_t *errors = json_object_get(r->body, "errors");
+	const char *text = json_string_value(json_array_get(errors, 0));
+	return r->status == 400 && json_array_size(errors) == 1 && text &&
+	       strcmp(text, KV_UPGRADING) == 0;
+}
+
+/* call() on a KV version 2 path, waiting out the upgrade of a new mount. */
+static int call_kv(struct bao *b, const char *method, const char *path, const json_t *body,
+		   const long *accept, http_response *r, aerr_t *err)
+{
+	double deadline = clock_mono_s() + KV_UPGRADE_WAIT_MS / 1000.0;
+	for (;;) {
+		int rc = call(b, method, path, body, accept, false, r, err);
+		if (rc == 0 || !kv_upgrading(r))
+			return rc;
+		if (clock_mono_s() >= deadline)
+			return aerr_wrap(err, "the KV engine was still upgrading after %d ms",
+					 KV_UPGRADE_WAIT_MS);
+		http_response_free(r);
+		clock_sleep_ms(KV_UPGRADE_POLL_MS);
+	}
 }
 
 /* Vault-style answers carry their payload in "data" (sys/auth and sys/mounts
@@ -112,23 +150,54 @@ static int set_aside(struct bao *b, aerr_t *err)
 	return 0;
 }
 
-static int initialise(struct bao *b, const json_t *init_decl, json_t **init, aerr_t *err)
+int openbao_init_split(const openbao_opts *o, int *shares, int *threshold, aerr_t *err)
 {
-	int shares = b->o->shares > 0
-			 ? b->o->shares
-			 : (int)json_integer_value(json_object_get(init_decl, "secret_shares"));
-	int threshold =
-	    b->o->threshold > 0
-		? b->o->threshold
-		: (int)json_integer_value(json_object_get(init_decl, "secret_threshold"));
-	if (shares <= 0)
-		shares = 1;
-	if (threshold <= 0)
-		threshold = 1;
-	if (threshold > shares)
+	const json_t *decl = json_object_get(o->desired, "init");
+	bool from_decl_n = o->shares <= 0, from_decl_t = o->threshold <= 0;
+	json_int_t n = from_decl_n ? json_integer_value(json_object_get(decl, "secret_shares"))
+				   : o->shares;
+	json_int_t t = from_decl_t ? json_integer_value(json_object_get(decl, "secret_threshold"))
+				   : o->threshold;
+	if (from_decl_n && n <= 0)
+		n = 1;
+	if (from_decl_t && t <= 0)
+		t = 1;
+	/* The rules of OpenBao's seal configuration (vault/seal_config.go,
+	 * SealConfig.Validate, reported by sys/init as "invalid seal
+	 * configuration: ..."), in its order. */
+	const char *why = NULL;
+	if (n < 1)
+		why = "shares must be at least one";
+	else if (t < 1)
+		why = "threshold must be at least one";
+	else if (n > 1 && t == 1)
+		why = "threshold must be greater than one for multiple shares";
+	else if (n > 255)
+		why = "shares must be less than 256";
+	else if (t > 255)
+		why = "threshold must be less than 256";
+	else if (t > n)
+		why = "threshold cannot be larger than shares";
+	if (why)
 		return aerr_set(err, AEGIS_ECONFIG,
-				"key threshold %d is larger than the number of key shares %d",
-				threshold, shares);
+				"%lld key share%s (%s) with threshold %lld (%s): OpenBao refuses "
+				"it: %s",
+				(long long)n, n == 1 ? "" : "s",
+				from_decl_n ? "init.secret_shares of the declaration" : "--key-shares",
+				(long long)t,
+				from_decl_t ? "init.secret_threshold of the declaration"
+					    : "--key-threshold",
+				why);
+	*shares = (int)n;
+	*threshold = (int)t;
+	return 0;
+}
+
+static int initialise(struct bao *b, json_t **init, aerr_t *err)
+{
+	int shares = 0, threshold = 0;
+	if (openbao_init_split(b->o, &shares, &threshold, err) < 0)
+		return -1;
 	if (fs_mkdir_private(b->o->generated_dir, 0700, err) < 0)
 		return -1;
 	struct stat st;
@@ -226,7 +295,7 @@ static int open_session(struct bao *b, aerr_t *err)
 	int rc = 0;
 	switch (status) {
 	case 501:
-		rc = initialise(b, json_object_get(b->o->desired, "init"), &init, err);
+		rc = initialise(b, &init, err);
 		if (rc == 0)
 			rc = unseal(b, init, err);
 		break;
@@ -438,7 +507,7 @@ static int ensure_tenants(struct bao *b, const json_t *tenants, aerr_t *err)
 		cleanup_free char *esc = http_escape(slug);
 		cleanup_free char *path = xasprintf("%s/data/%s/%s/_meta", kv, base, esc);
 		http_response r;
-		if (call(b, "GET", path, NULL, OK_OR_404, false, &r, err) < 0) {
+		if (call_kv(b, "GET", path, NULL, OK_OR_404, &r, err) < 0) {
 			http_response_free(&r);
 			return -1;
 		}
@@ -455,7 +524,7 @@ static int ensure_tenants(struct bao *b, const json_t *tenants, aerr_t *err)
 		 * got there first */
 		json_t *body = json_pack("{s:{s:i}, s:{s:s}}", "options", "cas", 0, "data",
 					 "provisioned_at", stamp);
-		int rc = call(b, "POST", path, body, NULL, false, &r, err);
+		int rc = call_kv(b, "POST", path, body, NULL, &r, err);
 		json_decref(body);
 		http_response_free(&r);
 		if (rc < 0)
@@ -621,6 +690,10 @@ static int apply_oidc(struct bao *b, aerr_t *err)
 	cleanup_free char *fp_file = fs_join(b->o->generated_dir, OPENBAO_OIDC_FILE);
 	cleanup_free char *fingerprint = sha256_hex(secret);
 	json_t *hidden = json_pack("{s:s}", "oidc_client_secret", secret);
+	/* A write of auth/<path>/config replaces the whole configuration
+	 * (builtin/credential/jwt/path_config.go builds it from the request
+	 * alone): every declared setting and the secret go in every write,
+	 * never only the ones that differ. */
 	cleanup_free char *config_path = xasprintf("auth/%s/config", path);
 	const char *result;
 	rc = ensure_settings(b, config_path, json_object_get(oidc, "config"), hidden,
@@ -659,6 +732,10 @@ static int apply_oidc(struct bao *b, aerr_t *err)
 int openbao_bootstrap(const openbao_opts *o, openbao_result *res, aerr_t *err)
 {
 	*res = (openbao_result){.log = json_array()};
+	/* a split OpenBao would refuse is refused before anything is touched */
+	int shares, threshold;
+	if (openbao_init_split(o, &shares, &threshold, err) < 0)
+		return -1;
 	struct bao b = {.o = o, .log = res->log};
 	if (http_client_init(&b.http, o->addr, o->cacert, err) < 0)
 		return aerr_wrap(err, "OPENBAO_ADDR");

@@ -52,6 +52,14 @@ typedef struct openbao_result {
 int openbao_bootstrap(const openbao_opts *o, openbao_result *res, aerr_t *err);
 void openbao_result_free(openbao_result *res);
 
+/* The unseal key shares and threshold sys/init would be given: O's
+ * override (> 0), else the declaration's init (1 when absent), checked with
+ * the rules OpenBao applies to a seal configuration, so that a split it would
+ * refuse (3 shares with threshold 1, say) is refused here, before anything is
+ * touched: a configuration error (2) naming where each number came from.
+ * openbao_bootstrap does this first. */
+int openbao_init_split(const openbao_opts *o, int *shares, int *threshold, aerr_t *err);
+
 /* One GET sys/health: *STATUS is its HTTP status (see above). */
 int openbao_health(const char *addr, const char *cacert, long *status, aerr_t *err);
 

@@ -4,6 +4,9 @@
 # server that the client has to cope with - status codes, error texts, sealing,
 # policies, token expiry - plus the /_test/ controls (request log, faults) and
 # the command line (port file, --state, SIGTERM).  Needs curl and python3 only.
+# Each behaviour cites where the real server's is written down: OpenBao at
+# v2.4.1 (github.com/openbao/openbao), Keycloak 24 (github.com/keycloak/keycloak,
+# keycloak.org/docs 24.0).
 . "$(dirname "$0")/lib.sh"
 
 SERVERS=$ROOT/tests/servers
@@ -65,12 +68,13 @@ jwt_claim() { "$PY" -c 'import base64,json,sys; p=sys.argv[1].split(".")[1]; pri
 # ==============================================================================
 # OpenBao
 # ==============================================================================
-start OB openbao.py || exit 0
+# a KV v2 mount's upgrade window long enough to be seen (default 0.05 s)
+start OB openbao.py --kv-upgrade-seconds 0.4 || exit 0
 OBPID=$LASTPID
 V=$OB/v1
 
 http GET "$V/sys/health"
-ok ob-health-501-uninitialized 501 'd["initialized"] is False and d["sealed"] is True and d["version"].startswith("2.")'
+ok ob-health-501-uninitialized 501 'd["initialized"] is False and d["sealed"] is True and d["version"] == "2.4.1"'
 http GET "$V/sys/health?uninitcode=299"
 ok ob-health-uninitcode 299
 http GET "$V/sys/init"
@@ -79,6 +83,11 @@ http GET "$V/sys/mounts"
 ok ob-uninitialized-is-sealed 503 'd == {"errors": ["Vault is sealed"]}'
 http PUT "$V/sys/init" -d '{"secret_shares":2,"secret_threshold":3}'
 ok ob-init-threshold-gt-shares 400 'd["errors"] == ["invalid seal configuration: threshold cannot be larger than shares"]'
+# vault/seal_config.go, SealConfig.Validate: several shares need a threshold > 1
+http PUT "$V/sys/init" -d '{"secret_shares":3,"secret_threshold":1}'
+ok ob-init-3-shares-threshold-1-400 400 'd["errors"] == ["invalid seal configuration: threshold must be greater than one for multiple shares"]'
+http GET "$V/sys/init"
+ok ob-init-refused-still-uninitialized 200 'd == {"initialized": False}'
 
 http PUT "$V/sys/init" -d '{"secret_shares":3,"secret_threshold":2}'
 ok ob-init 200 'len(d["keys"]) == 3 and len(d["keys_base64"]) == 3 and d["root_token"].startswith("s.") and all(len(bytes.fromhex(k)) == 33 for k in d["keys"])'
@@ -134,6 +143,14 @@ http POST "$V/sys/mounts/secret" "${AUTH[@]}" -d '{"type":"kv","options":{"versi
 ok ob-enable-kv2 204
 http POST "$V/sys/mounts/secret" "${AUTH[@]}" -d '{"type":"kv-v2"}'
 ok ob-enable-kv2-again-400 400 'd == {"errors": ["path is already in use at secret/"]}'
+# builtin/logical/kv/upgrade.go, upgradeCheck: a new KV v2 mount answers 400
+# with this text to every request until its background upgrade is done
+# (builtin/logical/kv/backend.go starts it when the mount is set up)
+http GET "$V/secret/data/aegis/db" "${AUTH[@]}"
+ok ob-kv2-upgrade-window-400 400 'd == {"errors": ["Upgrading from non-versioned to versioned data. This backend will be unavailable for a brief period and will resume service shortly."]}'
+sleep 0.5
+http GET "$V/secret/data/aegis/db" "${AUTH[@]}"
+ok ob-kv2-after-upgrade-window 404 'd == {"errors": []}'
 http GET "$V/sys/mounts" "${AUTH[@]}"
 ok ob-list-mounts 200 'd["data"]["secret/"]["type"] == "kv" and d["data"]["secret/"]["options"] == {"version": "2"}'
 
@@ -208,7 +225,9 @@ ok ob-enable-oidc 204
 http GET "$V/auth/oidc/config" "${AUTH[@]}"
 ok ob-oidc-config-unset-404 404
 http POST "$V/auth/oidc/config" "${AUTH[@]}" -d '{"oidc_discovery_url":"http://127.0.0.1:9/realms/none","oidc_client_id":"c","oidc_client_secret":"s"}'
-ok ob-oidc-config-unreachable-400 400 'd["errors"][0].startswith("error checking oidc discovery URL: ")'
+# builtin/credential/jwt/path_config.go, pathConfigWrite: whatever went wrong
+# with the discovery, the answer is only this (the cause goes to the log)
+ok ob-oidc-config-unreachable-400 400 'd == {"errors": ["error checking oidc discovery URL"]}'
 http POST "$V/auth/oidc/role/admin" "${AUTH[@]}" -d '{"user_claim":"sub"}'
 ok ob-oidc-role-needs-redirects-400 400 '"allowed_redirect_uris" in d["errors"][0]'
 http POST "$V/auth/oidc/role/admin" "${AUTH[@]}" -d '{"user_claim":"sub","allowed_redirect_uris":["http://localhost:8250/oidc/callback"],"token_policies":["aegis-app"]}'
@@ -260,6 +279,7 @@ SK=$(get 'd["keys"][0]')
 ST=$(get 'd["root_token"]')
 http PUT "$OB2/v1/sys/unseal" -d "{\"key\":\"$SK\"}"
 http POST "$OB2/v1/sys/mounts/secret" -H "X-Vault-Token: $ST" -d '{"type":"kv-v2"}'
+sleep 0.2 # the new mount's upgrade window (default 0.05 s)
 http POST "$OB2/v1/secret/data/kept" -H "X-Vault-Token: $ST" -d '{"data":{"k":"v"}}'
 ok ob-state-write 200
 mode=$(stat -c %a "$STATE")
@@ -427,6 +447,68 @@ XT=$(get 'd["access_token"]')
 http GET "$KCX/admin/realms" -H "Authorization: Bearer $XT"
 ok kc-refreshed-token-works 200 '[r["realm"] for r in d] == ["master"]'
 
+# --- frontend hostname (Keycloak 24, hostname options v1) ---------------------------------
+# keycloak.org/docs 24.0, server guide "Configuring the hostname": hostname-url
+# (KC_HOSTNAME_URL) is the base of every frontend URL; OIDCWellKnownProvider.java
+# puts the issuer and the authorization endpoint under it and the backchannel
+# endpoints (token, certs, userinfo) under the URL of the request; the tokens'
+# iss is the frontend issuer whichever address the request came in on.
+export KEYCLOAK_ADMIN=boss KEYCLOAK_ADMIN_PASSWORD=$KC_PW
+KC_HOSTNAME_URL=https://sso.example.test:8443 start KCH keycloak.py || exit 0
+KC_PROXY_HEADERS=xforwarded start KCP keycloak.py || exit 0
+unset KEYCLOAK_ADMIN KEYCLOAK_ADMIN_PASSWORD
+http GET "$KCH/realms/master/.well-known/openid-configuration"
+ok kc-hostname-url-issuer 200 'd["issuer"] == "https://sso.example.test:8443/realms/master" and d["authorization_endpoint"] == "https://sso.example.test:8443/realms/master/protocol/openid-connect/auth" and d["token_endpoint"] == "'"$KCH"'/realms/master/protocol/openid-connect/token" and d["jwks_uri"].startswith("'"$KCH"'/")'
+http POST "$KCH/realms/master/protocol/openid-connect/token" -d grant_type=password -d client_id=admin-cli -d username=boss -d password="$KC_PW"
+ok kc-hostname-url-token-iss 200
+[ "$(jwt_claim "$(get 'd["access_token"]')" iss)" = https://sso.example.test:8443/realms/master ] && pass kc-hostname-url-token-issuer || fail kc-hostname-url-token-issuer "$(jwt_claim "$(get 'd["access_token"]')" iss)"
+# without a hostname, the request's own host (Host header) is the issuer
+http GET "$KC/realms/master/.well-known/openid-configuration" -H "Host: idp.internal:9000"
+ok kc-no-hostname-issuer-from-request 200 'd["issuer"] == "http://idp.internal:9000/realms/master"'
+http GET "$KC/realms/master/protocol/openid-connect/certs"
+ok kc-certs-rs256-key 200 'len(d["keys"]) == 1 and d["keys"][0]["kty"] == "RSA" and d["keys"][0]["alg"] == "RS256" and d["keys"][0]["e"] == "AQAB"'
+
+# --- HTTPS required (sslRequired "external", every realm's default) ---------------------
+# common/.../enums/SslRequired.java: plain HTTP is refused unless the client's
+# address is local (loopback, site-local); TokenEndpoint.java checkSsl answers
+# 403 invalid_request "HTTPS required", AuthorizationEndpointBase.java the error
+# page (400).  With proxy-headers=xforwarded the client address and scheme come
+# from X-Forwarded-For / -Proto (keycloak.org/docs 24.0 "Configuring a reverse proxy").
+http POST "$KCP/realms/master/protocol/openid-connect/token" -H "X-Forwarded-For: 203.0.113.7" -d grant_type=password -d client_id=admin-cli -d username=boss -d password="$KC_PW"
+ok kc-https-required-public-client-403 403 'd == {"error": "invalid_request", "error_description": "HTTPS required"}'
+http POST "$KCP/realms/master/protocol/openid-connect/token" -H "X-Forwarded-For: 10.88.0.5" -d grant_type=password -d client_id=admin-cli -d username=boss -d password="$KC_PW"
+ok kc-http-from-private-address-ok 200
+http POST "$KCP/realms/master/protocol/openid-connect/token" -H "X-Forwarded-For: 203.0.113.7" -H "X-Forwarded-Proto: https" -d grant_type=password -d client_id=admin-cli -d username=boss -d password="$KC_PW"
+ok kc-https-through-proxy-ok 200
+http POST "$TOKEN_URL" -H "X-Forwarded-For: 203.0.113.7" -d grant_type=password -d client_id=admin-cli -d username=boss -d password="$KC_PW"
+ok kc-forwarded-for-ignored-without-proxy-headers 200
+http GET "$KCP/realms/master/protocol/openid-connect/auth?client_id=security-admin-console&response_type=code&redirect_uri=http://x/" -H "X-Forwarded-For: 203.0.113.7"
+[ "$CODE" = 400 ] && grep -q "HTTPS required" "$TMP/body" && pass kc-auth-https-required-page || fail kc-auth-https-required-page "$CODE $(head -c 200 "$TMP/body")"
+
+# --- the authorization code flow (AuthorizationEndpoint.java, RedirectUtils.java,
+# AuthorizationCodeGrantType.java) ------------------------------------------------------
+http PUT "$ADM/aegis/clients/$CLIENT_UUID" "${A[@]}" -d '{"redirectUris":["http://127.0.0.1:8250/oidc/callback"],"standardFlowEnabled":true}'
+AUTHZ="$KC/realms/aegis/protocol/openid-connect/auth?client_id=aegis-openbao&response_type=code&scope=openid&state=s1&nonce=n1"
+http GET "$AUTHZ&redirect_uri=http://evil.example/cb"
+[ "$CODE" = 400 ] && grep -q "Invalid parameter: redirect_uri" "$TMP/body" && pass kc-auth-bad-redirect-400 || fail kc-auth-bad-redirect-400 "$CODE"
+http GET "$AUTHZ&redirect_uri=http://127.0.0.1:8250/oidc/callback"
+ACTION=$("$PY" -c 'import html,re,sys; print(html.unescape(re.search(r"action=\"([^\"]+)\"", open(sys.argv[1]).read()).group(1)))' "$TMP/body" 2>/dev/null)
+[ "$CODE" = 200 ] && [[ "$ACTION" == "$KC/realms/aegis/login-actions/authenticate?"* ]] && pass kc-auth-login-page || fail kc-auth-login-page "$CODE $ACTION"
+http POST "$ACTION" -d username=operator -d password=wrong
+[ "$CODE" = 200 ] && grep -q "Invalid username or password." "$TMP/body" && pass kc-login-wrong-password-form-again || fail kc-login-wrong-password-form-again "$CODE"
+http POST "$ACTION" -d username=operator -d password=Op-Secret-1
+LOC=$(header Location)
+[ "$CODE" = 302 ] && [[ "$LOC" == "http://127.0.0.1:8250/oidc/callback?state=s1&session_state="*"&iss=$("$PY" -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$KC/realms/aegis")&code="* ]] &&
+	pass kc-login-redirects-with-code || fail kc-login-redirects-with-code "$CODE $LOC"
+AC=$("$PY" -c 'import sys,urllib.parse; print(urllib.parse.parse_qs(urllib.parse.urlsplit(sys.argv[1]).query)["code"][0])' "$LOC" 2>/dev/null)
+http POST "$KC/realms/aegis/protocol/openid-connect/token" -d grant_type=authorization_code -d code="$AC" -d redirect_uri=http://127.0.0.1:8250/oidc/callback -d client_id=aegis-openbao -d client_secret="$CLIENT_SECRET"
+ok kc-code-grant-id-token 200 'd["id_token"] and d["scope"].startswith("openid")'
+IDT=$(get 'd["id_token"]')
+[ "$(jwt_claim "$IDT" aud)" = aegis-openbao ] && [ "$(jwt_claim "$IDT" nonce)" = n1 ] && [ "$(jwt_claim "$IDT" iss)" = "$KC/realms/aegis" ] &&
+	pass kc-id-token-claims || fail kc-id-token-claims "$(jwt_claim "$IDT" aud) $(jwt_claim "$IDT" nonce)"
+http POST "$KC/realms/aegis/protocol/openid-connect/token" -d grant_type=authorization_code -d code="$AC" -d redirect_uri=http://127.0.0.1:8250/oidc/callback -d client_id=aegis-openbao -d client_secret="$CLIENT_SECRET"
+ok kc-code-used-once 400 'd == {"error": "invalid_grant", "error_description": "Code not valid"}'
+
 # --- OpenBao's OIDC config fetches Keycloak's discovery document, as the real one does -----
 OA=(-H "X-Vault-Token: $ST")
 http POST "$OB3/v1/sys/auth/oidc" "${OA[@]}" -d '{"type":"oidc"}'
@@ -439,8 +521,32 @@ ok ob-oidc-config-discovers-keycloak 204
 http GET "$OB3/v1/auth/oidc/config" "${OA[@]}"
 ok ob-oidc-config-read-hides-secret 200 'd["data"]["oidc_client_id"] == "aegis-openbao" and "oidc_client_secret" not in d["data"]'
 http POST "$OB3/v1/auth/oidc/config" "${OA[@]}" -d "{\"oidc_discovery_url\":\"$KC/realms/aegis/\",\"oidc_client_id\":\"aegis-openbao\",\"oidc_client_secret\":\"x\"}"
-ok ob-oidc-config-issuer-mismatch-400 400 '"issuer did not match" in d["errors"][0]'
+ok ob-oidc-config-issuer-mismatch-400 400 'd == {"errors": ["error checking oidc discovery URL"]}'
 http POST "$OB3/v1/auth/oidc/config" "${OA[@]}" -d "{\"oidc_discovery_url\":\"$KC/realms/nosuch\",\"oidc_client_id\":\"aegis-openbao\",\"oidc_client_secret\":\"x\"}"
-ok ob-oidc-config-unknown-realm-400 400 'd["errors"][0].startswith("error checking oidc discovery URL: 404")'
+ok ob-oidc-config-unknown-realm-400 400 'd == {"errors": ["error checking oidc discovery URL"]}'
+grep -q "issuer did not match" "$TMP/OB3.log" && pass ob-oidc-config-cause-only-in-log || fail ob-oidc-config-cause-only-in-log "$(tail -3 "$TMP/OB3.log")"
+# The document is fetched by the server itself, from where it runs.
+http GET "$KC/_test/requests"
+ok ob-oidc-discovery-fetched-by-server 200 'any(r["path"] == "/realms/aegis/.well-known/openid-configuration" and r["status"] == 200 for r in d)'
+
+# pathConfigWrite builds the config from the request alone: a write without
+# default_role clears it (it is not merged with the stored config)
+http POST "$OB3/v1/auth/oidc/config" "${OA[@]}" -d "{\"oidc_discovery_url\":\"$KC/realms/aegis\",\"oidc_client_id\":\"aegis-openbao\",\"oidc_client_secret\":\"$CLIENT_SECRET\"}"
+ok ob-oidc-config-rewrite 204
+http GET "$OB3/v1/auth/oidc/config" "${OA[@]}"
+ok ob-oidc-config-write-replaces 200 'd["data"]["default_role"] == "" and d["data"]["oidc_client_id"] == "aegis-openbao"'
+
+# builtin/credential/jwt/path_oidc.go: auth_url and callback are unauthenticated;
+# a redirect_uri the role does not allow gets an empty auth_url (200), an
+# unknown state "Vault login failed. Expired or missing OAuth state."
+http POST "$OB3/v1/auth/oidc/role/admin" "${OA[@]}" -d '{"user_claim":"sub","allowed_redirect_uris":["http://127.0.0.1:8250/oidc/callback"],"bound_audiences":["aegis-openbao"]}'
+http POST "$OB3/v1/auth/oidc/oidc/auth_url" -d '{"role":"admin","redirect_uri":"http://evil.example/cb"}'
+ok ob-oidc-auth-url-bad-redirect-empty 200 'd["data"] == {"auth_url": ""}'
+http POST "$OB3/v1/auth/oidc/oidc/auth_url" -d '{"role":"admin","redirect_uri":"http://127.0.0.1:9999/oidc/callback"}'
+ok ob-oidc-auth-url-loopback-any-port 200 'd["data"]["auth_url"].startswith("'"$KC"'/realms/aegis/protocol/openid-connect/auth?") and "code_challenge_method=S256" in d["data"]["auth_url"] and "scope=openid" in d["data"]["auth_url"]'
+http POST "$OB3/v1/auth/oidc/oidc/auth_url" -d '{"role":"nosuch","redirect_uri":"http://localhost:9999/oidc/callback"}'
+ok ob-oidc-auth-url-unknown-role-400 400 'd == {"errors": ["role \"nosuch\" could not be found"]}'
+http GET "$OB3/v1/auth/oidc/oidc/callback?state=nosuch&code=x"
+ok ob-oidc-callback-unknown-state-400 400 'd == {"errors": ["Vault login failed. Expired or missing OAuth state."]}'
 
 if stop "$KCPID"; then pass kc-sigterm-exit-0; else fail kc-sigterm-exit-0 "exit status $?"; fi

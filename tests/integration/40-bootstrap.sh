@@ -4,7 +4,10 @@
 # sealed, sealed without the init file, a 500 and a dropped connection in the
 # middle, .env preserved byte for byte but for the keys written, Keycloak
 # apply / re-apply / changed declaration / bad admin password, and no secret
-# in any output.
+# in any output; the KV v2 upgrade window of a new mount on the first run, a
+# key split OpenBao would refuse refused before anything is touched, and the
+# OIDC login end to end (Keycloak's login through its public URL, OpenBao's
+# callback, a token of the declared policies) with the discovery check on.
 . "$(dirname "$0")/lib.sh"
 
 OUT=$TMP/out
@@ -24,7 +27,7 @@ start_server() {
 	local name=$1 script=$2; shift 2
 	local pf=$TMP/$name.port
 	rm -f "$pf"
-	"$PY" "$ROOT/tests/servers/$script" --port 0 --port-file "$pf" "$@" 2>>"$TMP/$name.log" &
+	"$PY" "$ROOT/tests/servers/$script" --port "${SERVER_PORT:-0}" --port-file "$pf" "$@" 2>>"$TMP/$name.log" &
 	local pid=$!
 	PIDS+=("$pid")
 	for _ in $(seq 100); do [ -s "$pf" ] && break; sleep 0.1; done
@@ -87,10 +90,20 @@ assert changed == set(keys), "changed %s" % sorted(changed)
 EOF
 }
 
-start_server bao openbao.py --state "$TMP/bao.state" --skip-oidc-discovery
+# free_port: a port nobody listens on now (Keycloak's public URL names its
+# port before it starts)
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The first OpenBao holds a new KV v2 mount in its upgrade window for 1.5 s,
+# as a real one may on a slow disk: the first run must get through it.
+start_server bao openbao.py --state "$TMP/bao.state" --kv-upgrade-seconds 1.5
 export KEYCLOAK_ADMIN=admin
 KC_PASS=kc-$RANDOM-admin-password
-KEYCLOAK_ADMIN_PASSWORD=$KC_PASS start_server kc keycloak.py
+# Keycloak with its frontend hostname set to the one public URL, as
+# kube/iam/pod.yaml sets it (KC_HOSTNAME_URL=${KEYCLOAK_PUBLIC_URL}).
+KC_PORT=$(free_port)
+KC_PUBLIC=http://127.0.0.1:$KC_PORT
+KEYCLOAK_ADMIN_PASSWORD=$KC_PASS KC_HOSTNAME_URL=$KC_PUBLIC SERVER_PORT=$KC_PORT start_server kc keycloak.py
 if [ -z "$PORT_bao" ] || [ -z "$PORT_kc" ]; then
 	fail bootstrap-test-servers "did not start: $(tail -5 "$TMP"/*.log)"
 	exit 0
@@ -107,6 +120,7 @@ export GRAFANA_ADMIN_PASSWORD="grafana \"quoted\""
 KEYCLOAK_ADMIN_PASSWORD=$KC_PASS   # the Keycloak test server's
 OPENBAO_ADDR=http://127.0.0.1:$PORT_bao
 KEYCLOAK_URL="http://127.0.0.1:$PORT_kc"
+KEYCLOAK_PUBLIC_URL=$KC_PUBLIC
 
 # AppRole credentials (bootstrap-secrets writes them)
 OPENBAO_ROLE_ID=""   # filled in by bootstrap
@@ -138,6 +152,14 @@ if [ $r1 -eq 2 ] && [ $r2 -eq 2 ] && [ $r3 -eq 2 ]; then pass bootstrap-usage-ex
 # --- OpenBao: fresh ------------------------------------------------------------------
 cp "$ENVF" "$TMP/env.before"
 run fresh --profile minimal bootstrap-secrets --json
+# The tenants' _meta reads came right after secret/ was enabled, inside its
+# upgrade window: answered 400 "Upgrading ..." at first, and waited out.
+upgrading=$(count "$PORT_bao" 'r["status"]==400 and r["path"].startswith("/v1/secret/data/aegis/tenants/")')
+if [ $rc -eq 0 ] && [ "$upgrading" -ge 1 ]; then
+	pass bootstrap-secrets-first-run-waits-out-kv-upgrade
+else
+	fail bootstrap-secrets-first-run-waits-out-kv-upgrade "rc=$rc upgrade answers=$upgrading $(cat "$OUT/fresh.err")"
+fi
 if [ $rc -eq 0 ] && [ "$(count "$PORT_bao" 'r["method"]=="PUT" and r["path"]=="/v1/sys/init"')" = 1 ] &&
 	[ "$(status_of "$PORT_bao" /v1/sys/health)" = 200 ] &&
 	json_get "$OUT/fresh.out" '[i["item"] for i in d["items"] if i["result"]=="created"]' |
@@ -188,7 +210,7 @@ fi
 
 # --- OpenBao: restarted (sealed) ---------------------------------------------------------
 kill "$PID_bao"; wait "$PID_bao" 2>/dev/null
-start_server bao openbao.py --state "$TMP/bao.state" --skip-oidc-discovery
+start_server bao openbao.py --state "$TMP/bao.state"
 sed -i "s|^OPENBAO_ADDR=.*|OPENBAO_ADDR=http://127.0.0.1:$PORT_bao|" "$ENVF"
 cp "$ENVF" "$TMP/env.restart"
 sealed=$(status_of "$PORT_bao" /v1/sys/health)
@@ -221,7 +243,7 @@ run reseal --profile minimal bootstrap-secrets
 fresh_bao() {
 	kill "$PID_bao"; wait "$PID_bao" 2>/dev/null
 	rm -f "$TMP/bao.state"
-	start_server bao openbao.py --state "$TMP/bao.state" --skip-oidc-discovery
+	start_server bao openbao.py --state "$TMP/bao.state"
 	rm -rf "$GEN"
 	sed -i "s|^OPENBAO_ADDR=.*|OPENBAO_ADDR=http://127.0.0.1:$PORT_bao|;s|^OPENBAO_ROLE_ID=[^ ]*|OPENBAO_ROLE_ID=\"\"|;s|^OPENBAO_SECRET_ID=.*|OPENBAO_SECRET_ID=|" "$ENVF"
 	cp "$ENVF" "$TMP/env.fault"
@@ -249,6 +271,27 @@ fault_case() {
 		fail "$name-then-recovers" "rc=$rc $(cat "$OUT/$name-recover.err")"
 	fi
 }
+# --key-shares 3 with the declared threshold 1: OpenBao would refuse the split
+# ("threshold must be greater than one for multiple shares"), so it is refused
+# here first -- exit 2, not one request, and the old init file not moved aside.
+fresh_bao
+mkdir -p "$GEN" && chmod 700 "$GEN"
+printf '{"keys": ["00"], "root_token": "s.stale"}\n' >"$GEN/openbao-init.json"
+chmod 600 "$GEN/openbao-init.json"
+cp -p "$GEN/openbao-init.json" "$TMP/init.stale"
+api "$PORT_bao" POST /_test/reset >/dev/null
+run shares3 --profile minimal bootstrap-secrets --key-shares 3
+reqs=$(count "$PORT_bao" 'True')
+if [ $rc -eq 2 ] && grep -q "threshold must be greater than one for multiple shares" "$OUT/shares3.err" &&
+	grep -q -- "--key-shares" "$OUT/shares3.err" && [ "$reqs" = 0 ] &&
+	cmp -s "$GEN/openbao-init.json" "$TMP/init.stale" && ! ls "$GEN"/openbao-init.json.replaced-* >/dev/null 2>&1 &&
+	cmp -s "$ENVF" "$TMP/env.fault"; then
+	pass bootstrap-secrets-key-shares-3-threshold-1-refused-first
+else
+	fail bootstrap-secrets-key-shares-3-threshold-1-refused-first "rc=$rc requests=$reqs $(cat "$OUT/shares3.err") $(ls "$GEN")"
+fi
+rm -f "$GEN/openbao-init.json"
+
 fault_case bootstrap-secrets-500-midway POST /v1/sys/mounts/ 500 1 "POST /v1/sys/mounts/secret: HTTP 500: internal error"
 fault_case bootstrap-secrets-drop-midway POST /v1/auth/approle/role/aegis-platform/secret-id drop 1 \
 	"POST /v1/auth/approle/role/aegis-platform/secret-id: connection to 127.0.0.1:"
@@ -442,6 +485,86 @@ else
 	fail bootstrap-secrets-oidc-rerun-unchanged "rc=$rc writes=$writes"
 fi
 
+# --- OIDC login end to end ----------------------------------------------------------------
+# What an operator's browser does: OpenBao's auth_url for the declared role and
+# its UI callback, Keycloak's login page through the public URL with the
+# declared user (aegis-admin, password generated by bootstrap-keycloak), the
+# redirect back with a code, OpenBao's callback exchanging it: an OpenBao token
+# with the role's policies.
+OPENBAO_ADDR_NOW=$(envval "$ENVF" OPENBAO_ADDR)
+login=$("$PY" - "$OPENBAO_ADDR_NOW" "$KC_PUBLIC" "$ADMIN_PW" <<'EOF2'
+import html, json, re, sys, urllib.error, urllib.parse, urllib.request
+bao, public, password = sys.argv[1:4]
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+web = urllib.request.build_opener(NoRedirect)
+def call(method, url, data=None, form=None, token=None):
+    headers = {}
+    if form is not None:
+        data, headers["Content-Type"] = urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+    elif data is not None:
+        data, headers["Content-Type"] = json.dumps(data).encode(), "application/json"
+    if token:
+        headers["X-Vault-Token"] = token
+    try:
+        with web.open(urllib.request.Request(url, data=data, method=method, headers=headers), timeout=20) as r:
+            return r.status, r.read().decode(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers
+callback = bao + "/ui/vault/auth/oidc/oidc/callback"
+st, body, _ = call("POST", bao + "/v1/auth/oidc/oidc/auth_url", {"role": "platform-admin", "redirect_uri": callback})
+auth_url = json.loads(body)["data"]["auth_url"] if st == 200 else ""
+if not auth_url.startswith(public + "/realms/aegis-system/protocol/openid-connect/auth?"):
+    sys.exit("auth_url %d %r is not under the public URL %s" % (st, auth_url or body, public))
+st, page, _ = call("GET", auth_url)
+m = re.search(r'<form id="kc-form-login" action="([^"]+)"', page)
+if st != 200 or not m:
+    sys.exit("login page: %d %s" % (st, page[:200]))
+st, _, h = call("POST", html.unescape(m.group(1)), form={"username": "aegis-admin", "password": password})
+location = h.get("Location") or ""
+if st != 302 or not location.startswith(callback + "?"):
+    sys.exit("login: %d, Location %r" % (st, location))
+st, body, _ = call("GET", bao + "/v1/auth/oidc/oidc/callback?" + urllib.parse.urlsplit(location).query)
+if st != 200:
+    sys.exit("callback: %d %s" % (st, body))
+token = json.loads(body)["auth"]["client_token"]
+st, body, _ = call("GET", bao + "/v1/auth/token/lookup-self", token=token)
+print(" ".join(json.loads(body)["data"]["policies"]))
+EOF2
+)
+if [ "$login" = "aegis-platform-admin default" ]; then
+	pass bootstrap-oidc-login-end-to-end
+else
+	fail bootstrap-oidc-login-end-to-end "$login"
+fi
+
+# The failure the public URL prevents: a Keycloak whose frontend hostname is
+# not the URL OpenBao was given (here pod-iam:8180, a name only the pod
+# network knows) issues tokens OpenBao cannot accept, so the config write
+# already fails, with OpenBao's terse text.
+KC2_PORT=$(free_port)
+KEYCLOAK_ADMIN_PASSWORD=$KC_PASS KC_HOSTNAME_URL=http://pod-iam:8180 SERVER_PORT=$KC2_PORT start_server kc2 keycloak.py
+"$PY" - "$KC2_PORT" "$KC_PASS" <<'EOF2'
+import json, sys, urllib.parse, urllib.request
+base = "http://127.0.0.1:%s" % sys.argv[1]
+form = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli", "username": "admin",
+                               "password": sys.argv[2]}).encode()
+with urllib.request.urlopen(base + "/realms/master/protocol/openid-connect/token", form, timeout=10) as r:
+    token = json.load(r)["access_token"]
+rq = urllib.request.Request(base + "/admin/realms", json.dumps({"realm": "aegis-system", "enabled": True}).encode(),
+                            headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+urllib.request.urlopen(rq, timeout=10).close()
+EOF2
+cp "$ENVF" "$TMP/env.kc2"
+KEYCLOAK_PUBLIC_URL=http://127.0.0.1:$KC2_PORT A --profile development bootstrap-secrets >"$OUT/oidc-mismatch.out" 2>"$OUT/oidc-mismatch.err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "POST /v1/auth/oidc/config: HTTP 400: error checking oidc discovery URL" "$OUT/oidc-mismatch.err" &&
+	cmp -s "$ENVF" "$TMP/env.kc2"; then
+	pass bootstrap-oidc-issuer-not-the-public-url-refused
+else
+	fail bootstrap-oidc-issuer-not-the-public-url-refused "rc=$rc $(cat "$OUT/oidc-mismatch.err")"
+fi
+
 # --- TLS: verified against the system's CAs, or --cacert / AEGIS_CACERT ------------------
 # A private CA and an https endpoint answering sys/health like an active
 # OpenBao; with the CA, bootstrap gets past TLS (and stops at the missing
@@ -488,7 +611,7 @@ fi
 OLD_ROOT=$(json_get "$GEN/openbao-init.json" 'd["root_token"]')
 kill "$PID_bao"; wait "$PID_bao" 2>/dev/null
 rm -f "$TMP/bao.state"
-start_server bao openbao.py --state "$TMP/bao.state" --skip-oidc-discovery
+start_server bao openbao.py --state "$TMP/bao.state"
 sed -i "s|^OPENBAO_ADDR=.*|OPENBAO_ADDR=http://127.0.0.1:$PORT_bao|" "$ENVF"
 run reinit --profile minimal bootstrap-secrets
 aside=$(ls "$GEN"/openbao-init.json.replaced-* 2>/dev/null | head -1)

@@ -7,7 +7,7 @@
 . "$ROOT/tests/podman/env.sh"
 
 names=(demo-up demo-pods-ready demo-pg-up demo-openbao-bootstrapped demo-keycloak-realm
-	demo-second-run-idempotent demo-data-kept demo-down-clean)
+	demo-oidc-discovery-from-pod demo-second-run-idempotent demo-data-kept demo-down-clean)
 if [ "$(id -u)" -ne 0 ]; then
 	for n in "${names[@]}"; do skip "$n" "the demo images need root (debootstrap)"; done
 	exit 0
@@ -67,6 +67,20 @@ kc=$(port KEYCLOAK_PORT)
 realm=$("$PY" -c 'import yaml,sys; d=yaml.safe_load(open(sys.argv[1])); r=d["realms"]; print((r[0] if isinstance(r,list) else next(iter(r.values())))["realm"] if isinstance(r,list) else next(iter(r)))' "$ROOT/kube/iam/realm.yaml" 2>/dev/null || echo aegis-system)
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$kc/realms/$realm/.well-known/openid-configuration")
 if [ "$code" = 200 ]; then pass demo-keycloak-realm; else fail demo-keycloak-realm "realm $realm: HTTP $code"; fi
+
+# OpenBao's OIDC login was configured: the stand-in fetched Keycloak's
+# discovery document at KEYCLOAK_PUBLIC_URL from inside pod-secrets and its
+# issuer (Keycloak's frontend hostname, the same URL) matched.
+public=$(port KEYCLOAK_PUBLIC_URL)
+root_token=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["root_token"])' "$AEGIS_DEMO_DIR/generated/openbao-init.json" 2>/dev/null)
+( umask 077; printf 'X-Vault-Token: %s\n' "$root_token" >"$TMP/bao.hdr" )
+oidc=$(curl -s -H @"$TMP/bao.hdr" "http://127.0.0.1:$bao/v1/auth/oidc/config" |
+	"$PY" -c 'import json,sys; print(json.load(sys.stdin)["data"]["oidc_discovery_url"])' 2>&1)
+if [ -n "$public" ] && [ "$oidc" = "$public/realms/$realm" ]; then
+	pass demo-oidc-discovery-from-pod
+else
+	fail demo-oidc-discovery-from-pod "public=$public oidc=$oidc $(grep -iE 'oidc|error' "$TMP/up1.out" | head -5)"
+fi
 
 # Second run: every pod kept (same container IDs), bootstrap changes nothing,
 # and the row count grows: the data survived.

@@ -26,8 +26,12 @@ more than Debian's python3-minimal.
 """
 
 import argparse
+import base64
+import hashlib
+import ipaddress
 import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -58,6 +62,97 @@ def json_response(status, obj, newline=False, headers=None):
         data += b"\n"
     hdrs = [("Content-Type", "application/json")] + list(headers or [])
     return Response(status, data, hdrs)
+
+
+# --- RS256 (RSA PKCS#1 v1.5 with SHA-256), standard library only ------------
+#
+# What Keycloak signs ID tokens with by default (realm defaultSignatureAlgorithm
+# RS256) and what OpenBao's OIDC login verifies them with (go-oidc's default
+# supported algorithm), so that the doubles exchange real, verifiable tokens.
+# RFC 8017 sections 8.2 and 9.2; not constant-time, for tests only.
+
+_SHA256_PREFIX = bytes.fromhex("3031300d060960864801650304020105000420")
+
+
+def _probable_prime(bits):
+    small = [p for p in range(3, 2000, 2) if all(p % q for q in range(3, int(p ** 0.5) + 1, 2))]
+    while True:
+        n = secrets.randbits(bits) | (1 << (bits - 1)) | (1 << (bits - 2)) | 1
+        if any(n % p == 0 for p in small):
+            continue
+        d, r = n - 1, 0
+        while d % 2 == 0:
+            d, r = d // 2, r + 1
+        for _ in range(24):
+            x = pow(secrets.randbelow(n - 3) + 2, d, n)
+            if x in (1, n - 1):
+                continue
+            for _ in range(r - 1):
+                x = pow(x, 2, n)
+                if x == n - 1:
+                    break
+            else:
+                break
+        else:
+            return n
+
+
+def rsa_generate(bits=2048):
+    """(n, e, d) of a new RSA key."""
+    e = 65537
+    while True:
+        p, q = _probable_prime(bits // 2), _probable_prime(bits // 2)
+        phi = (p - 1) * (q - 1)
+        if p != q and phi % e and (p * q).bit_length() == bits:
+            return p * q, e, pow(e, -1, phi)
+
+
+def _emsa(data, k):
+    t = _SHA256_PREFIX + hashlib.sha256(data).digest()
+    return b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
+
+
+def rs256_sign(key, data):
+    n, _, d = key
+    k = (n.bit_length() + 7) // 8
+    return pow(int.from_bytes(_emsa(data, k), "big"), d, n).to_bytes(k, "big")
+
+
+def rs256_verify(n, e, data, sig):
+    k = (n.bit_length() + 7) // 8
+    if len(sig) != k:
+        return False
+    return pow(int.from_bytes(sig, "big"), e, n).to_bytes(k, "big") == _emsa(data, k)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def b64url_uint(i):
+    return b64url(i.to_bytes((i.bit_length() + 7) // 8, "big"))
+
+
+def is_private_address(addr):
+    """Keycloak's idea of a local client for sslRequired=external
+    (common/src/main/java/org/keycloak/common/enums/SslRequired.java,
+    isLocal): loopback or site-local (10/8, 172.16/12, 192.168/16); later
+    releases also count link-local and IPv6 unique-local addresses."""
+    try:
+        ip = ipaddress.ip_address((addr or "").strip())
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return True
+    if ip.version == 4:
+        return any(ip in ipaddress.ip_network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+    return ip in ipaddress.ip_network("fec0::/10")
 
 
 class RequestLog:
@@ -130,7 +225,8 @@ class App:
         self.log = RequestLog()
         self.faults = Faults()
 
-    def handle(self, method, path, query, headers, body):
+    def handle(self, method, path, query, headers, body, remote):
+        """remote: the peer's IP address, as the server's socket sees it."""
         raise NotImplementedError
 
     def internal_error(self):
@@ -199,7 +295,7 @@ class Handler(BaseHTTPRequestHandler):
             resp = app.internal_error()
         else:
             try:
-                resp = app.handle(method, path, query, self.headers, body)
+                resp = app.handle(method, path, query, self.headers, body, self.client_address[0])
             except Exception:  # a bug here must look like a server error, not a hang
                 traceback.print_exc(file=sys.stderr)
                 resp = app.internal_error()

@@ -28,8 +28,13 @@ bad credentials are 401 invalid_grant "Invalid user credentials").
 
 Endpoints:
   POST /realms/{realm}/protocol/openid-connect/token   form-encoded; grant_type
-        password | refresh_token | client_credentials; client_secret in the form
-        or HTTP Basic for confidential clients
+        password | refresh_token | client_credentials | authorization_code
+        (PKCE plain / S256); client_secret in the form or HTTP Basic for
+        confidential clients
+  GET  /realms/{realm}/protocol/openid-connect/auth    the browser login: checks
+        client, redirect_uri, response_type=code; answers the login page
+  POST /realms/{realm}/login-actions/authenticate      the login form (username,
+        password); 302 to redirect_uri?state&session_state&iss&code
   GET  /realms/{realm}/.well-known/openid-configuration
   GET  /realms/{realm}, GET /realms/{realm}/protocol/openid-connect/certs
   GET  /health, /health/ready, /health/live           {"status":"UP","checks":[]}
@@ -50,14 +55,28 @@ Endpoints:
   GET  POST DELETE /admin/realms/{realm}/users/{id}/role-mappings/realm
   GET              /admin/realms/{realm}/users/{id}/role-mappings/realm/composite
 
+URLs follow Keycloak 24's hostname options (v1) as the container reads them
+from its environment: KC_HOSTNAME_URL is the base of every frontend URL (the
+issuer of every token and of the discovery document, the authorization
+endpoint, the login form), KC_HOSTNAME the frontend host alone; with neither,
+the URL the request came in on.  Backchannel URLs (token, certs, userinfo)
+always follow the request.  KC_PROXY_HEADERS=xforwarded takes the client's
+address, scheme and host from X-Forwarded-For / -Proto / -Host.  A realm's
+sslRequired ("external", the default, master included) refuses plain HTTP
+from clients that are not local (loopback or private addresses): the token
+endpoint with 403 invalid_request "HTTPS required", the login pages with the
+"HTTPS required" error page.
+
 Admin calls need "Authorization: Bearer <access token>" from the master realm
 for a user holding the master realm's "admin" role (the bootstrap admin does);
 a missing, bad or expired token is 401 {"error":"HTTP 401 Unauthorized"}, a
 token without the role 403 {"error":"HTTP 403 Forbidden"}.  Tokens are
 JWT-shaped (header.payload.signature, base64url) with exp/iat/iss/sub/azp/sid
-claims; they are signed HS256 with a per-process key, not RS256, because the
-standard library has no RSA, so they must be treated as opaque, which is what
-a client of the admin API does anyway.
+claims.  Access and refresh tokens are signed HS256 with a per-process key
+(opaque to clients, as a client of the admin API treats them anyway); ID
+tokens are signed RS256 with a per-process RSA key published at
+.../protocol/openid-connect/certs, so that a relying party (OpenBao's OIDC
+login) verifies them as it verifies Keycloak's.
 
 As in Keycloak, a realm or a user created without "enabled": true is
 disabled (a disabled realm's token endpoint answers 403 "Realm not enabled", a
@@ -71,7 +90,8 @@ KEYCLOAK_ADMIN_PASSWORD (required), as for the real container; never argv.
 
 Test-only controls (see common.py): /_test/requests, /_test/reset, /_test/fault.
 
-Run:  KEYCLOAK_ADMIN_PASSWORD=... /usr/bin/python3 tests/servers/keycloak.py
+Run:  KEYCLOAK_ADMIN_PASSWORD=... [KC_HOSTNAME_URL=...] [KC_PROXY_HEADERS=xforwarded]
+      /usr/bin/python3 tests/servers/keycloak.py
           [--host 127.0.0.1] [--port 0] [--port-file FILE] [--token-lifetime 60]
 """
 
@@ -104,12 +124,7 @@ def new_uuid():
     return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64url_decode(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+b64url, b64url_decode = common.b64url, common.b64url_decode
 
 
 def hash_password(password, salt=None):
@@ -130,11 +145,21 @@ def truthy(v):
 
 
 class KcError(Exception):
-    def __init__(self, status, body, headers=None):
+    def __init__(self, status, body, headers=None, html=None):
         super().__init__(str(body))
         self.status = status
         self.body = body
         self.headers = headers or []
+        self.html = html
+
+
+def error_page(status, message):
+    """Keycloak's themed error page (ErrorPage.error / ErrorPageException):
+    HTML whose visible message is the text of messages_en.properties."""
+    page = ('<!DOCTYPE html>\n<html><head><title>Sign in to Keycloak</title></head><body>\n'
+            '<div id="kc-error-message"><p class="instruction">%s</p></div>\n</body></html>\n') % (
+        message.replace("&", "&amp;").replace("<", "&lt;"))
+    return KcError(status, None, html=page)
 
 
 def err(status, message):
@@ -158,13 +183,23 @@ UNAUTHORIZED = ("HTTP 401 Unauthorized",)
 class Keycloak(common.App):
     name = "keycloak"
 
-    def __init__(self, admin_user, admin_password, token_lifetime=60):
+    def __init__(self, admin_user, admin_password, token_lifetime=60, hostname_url="", hostname="",
+                 proxy_headers=""):
         super().__init__()
         self.lock = threading.RLock()
         self.key = secrets.token_bytes(32)
         self.kid = secrets.token_hex(16)
+        # The realm keys' RS256 pair: ID tokens are signed with it and its
+        # public half is published at .../protocol/openid-connect/certs.
+        self.rsa = common.rsa_generate(2048)
+        self.rsa_kid = common.b64url(hashlib.sha256(str(self.rsa[0]).encode()).digest())[:43]
+        self.hostname_url = hostname_url
+        self.hostname = hostname
+        self.proxy_headers = proxy_headers
         self.realms = {}
         self.sessions = {}
+        self.codes = {}         # authorization code -> what it was issued for
+        self.logins = {}        # session_code of a login page -> the auth request
         master = self._create_realm({"realm": "master", "enabled": True, "displayName": "Keycloak",
                                      "displayNameHtml": '<div class="kc-logo-text"><span>Keycloak</span></div>',
                                      "accessTokenLifespan": token_lifetime})
@@ -353,28 +388,58 @@ class Keycloak(common.App):
     def _no_content():
         return common.Response(204)
 
-    def _base_url(self, headers):
-        env = os.environ.get("KC_HOSTNAME")
-        if env:
-            return env.rstrip("/") if "://" in env else "http://" + env
-        return "http://" + (headers.get("Host") or "localhost")
+    def _request_url(self, headers):
+        """scheme://host[:port] of the request itself, as Keycloak sees it:
+        behind a proxy (proxy-headers=xforwarded) from X-Forwarded-Proto and
+        -Host, otherwise from the connection and the Host header."""
+        scheme, host = "http", headers.get("Host") or "localhost"
+        if self.proxy_headers == "xforwarded":
+            scheme = (headers.get("X-Forwarded-Proto") or scheme).split(",")[0].strip()
+            host = (headers.get("X-Forwarded-Host") or host).split(",")[0].strip()
+        return "%s://%s" % (scheme, host)
+
+    def _frontend_url(self, request_url):
+        """The base of every frontend URL (the issuer of tokens and of the
+        discovery document, the login pages).  Keycloak 24's hostname
+        options, v1 (docs: keycloak.org/server/hostname for 24.0): hostname-url
+        (KC_HOSTNAME_URL) is the whole base URL; hostname (KC_HOSTNAME) only
+        the host, scheme and port still from the request; with neither, the
+        URL the request came in on."""
+        if self.hostname_url:
+            return self.hostname_url.rstrip("/")
+        if self.hostname:
+            scheme, _, rest = request_url.partition("://")
+            port = rest.rpartition(":")[2] if ":" in rest.split("]")[-1] else ""
+            return "%s://%s%s" % (scheme, self.hostname, ":" + port if port else "")
+        return request_url
+
+    def _client_address(self, headers, remote):
+        # With proxy headers on, Keycloak takes the client's address from the
+        # first X-Forwarded-For entry, as it does the scheme and host.
+        if self.proxy_headers == "xforwarded" and headers.get("X-Forwarded-For"):
+            return headers["X-Forwarded-For"].split(",")[0].strip()
+        return remote
 
     # --- dispatch ------------------------------------------------------------
 
-    def handle(self, method, path, query, headers, body):
+    def handle(self, method, path, query, headers, body, remote=None):
         segs = [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
         q = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-        base = self._base_url(headers)
+        backend = self._request_url(headers)
+        ctx = {"backend": backend, "frontend": self._frontend_url(backend),
+               "https": backend.startswith("https://"), "client": self._client_address(headers, remote)}
         with self.lock:
             try:
                 if segs and segs[0] == "health":
                     return self._health(method, segs)
                 if len(segs) >= 2 and segs[0] == "realms":
-                    return self._protocol(method, segs[1], segs[2:], q, headers, body, base)
+                    return self._protocol(method, segs[1], segs[2:], q, headers, body, ctx)
                 if len(segs) >= 2 and segs[0] == "admin" and segs[1] == "realms":
-                    return self._admin(method, segs[2:], q, headers, body, base)
+                    return self._admin(method, segs[2:], q, headers, body, backend)
                 raise err(404, "Unable to find matching target resource method")
             except KcError as e:
+                if e.html is not None:
+                    return common.Response(e.status, e.html.encode(), [("Content-Type", "text/html;charset=utf-8")])
                 return self._json(e.status, e.body, e.headers)
 
     def _health(self, method, segs):
@@ -384,39 +449,161 @@ class Keycloak(common.App):
 
     # --- protocol endpoints ----------------------------------------------------
 
-    def _protocol(self, method, realm_name, rest, q, headers, body, base):
+    def _protocol(self, method, realm_name, rest, q, headers, body, ctx):
         realm = self.realms.get(realm_name)
         if realm is None:
             raise err(404, "Realm does not exist")
-        issuer = "%s/realms/%s" % (base, quote(realm_name))
+        # Frontend URLs (the issuer above all) follow the frontend hostname,
+        # backchannel ones the request (hostname-strict-backchannel false):
+        # services/.../protocol/oidc/OIDCWellKnownProvider.java builds the
+        # issuer, authorization and logout endpoints from the frontend URI
+        # and the token, userinfo, certs and introspection endpoints from the
+        # backend one.
+        issuer = "%s/realms/%s" % (ctx["frontend"], quote(realm_name))
+        backend = "%s/realms/%s" % (ctx["backend"], quote(realm_name))
         if rest == [".well-known", "openid-configuration"] and method == "GET":
-            return self._json(200, self._discovery(issuer))
+            return self._json(200, self._discovery(issuer, backend))
         if rest == [] and method == "GET":
             return self._json(200, {"realm": realm_name, "public_key": "",
                                     "token-service": issuer + "/protocol/openid-connect",
                                     "account-service": issuer + "/account", "tokens-not-before": 0})
         if rest == ["protocol", "openid-connect", "certs"] and method == "GET":
-            # HS256-signed tokens have no public key to publish.
-            return self._json(200, {"keys": []})
+            n, e, _ = self.rsa
+            return self._json(200, {"keys": [{"kid": self.rsa_kid, "kty": "RSA", "alg": "RS256", "use": "sig",
+                                              "n": common.b64url_uint(n), "e": common.b64url_uint(e)}]})
         if rest == ["protocol", "openid-connect", "token"]:
             if method != "POST":
                 raise err(405, "HTTP 405 Method Not Allowed")
-            return self._token(realm, issuer, headers, body)
+            return self._token(realm, issuer, headers, body, ctx)
+        if rest == ["protocol", "openid-connect", "auth"] and method == "GET":
+            return self._authorize(realm, issuer, q, ctx)
+        if rest == ["login-actions", "authenticate"] and method == "POST":
+            return self._authenticate(realm, issuer, q, headers, body, ctx)
         raise err(404, "Unable to find matching target resource method")
 
+    def _ssl_required(self, realm, ctx):
+        """Plain HTTP from a client that is not local, for a realm with
+        sslRequired "external" (the default, master included), or from any
+        client with "all" (common/.../enums/SslRequired.java; the checkSsl of
+        TokenEndpoint.java and AuthorizationEndpointBase.java)."""
+        if ctx["https"]:
+            return False
+        mode = (realm["rep"].get("sslRequired") or "external").lower()
+        if mode == "none":
+            return False
+        return mode == "all" or not common.is_private_address(ctx["client"])
+
+    # --- the authorization code flow (browser login) ----------------------------
+
     @staticmethod
-    def _discovery(issuer):
+    def _redirect_allowed(client, uri):
+        # RedirectUtils.verifyRedirectUri: an exact entry, or one ending in
+        # "*" that the URI starts with (the query string is not compared).
+        base = uri.split("?", 1)[0]
+        for allowed in client.get("redirectUris") or []:
+            if allowed.endswith("*") and base.startswith(allowed[:-1]):
+                return True
+            if allowed == uri or allowed == base:
+                return True
+        return False
+
+    def _authorize(self, realm, issuer, q, ctx):
+        """GET .../protocol/openid-connect/auth (AuthorizationEndpoint.java):
+        checks, then the login page, whose form posts to login-actions."""
+        if self._ssl_required(realm, ctx):
+            raise error_page(400, "HTTPS required")
+        if not realm["rep"].get("enabled"):
+            raise error_page(400, "Realm not enabled")
+        client = next((c for c in realm["clients"].values() if c["clientId"] == q.get("client_id")), None)
+        if client is None:
+            raise error_page(400, "Client not found.")
+        if not client.get("enabled", True):
+            raise error_page(400, "Client disabled.")
+        if client.get("bearerOnly"):
+            raise error_page(400, "Bearer-only applications are not allowed to initiate browser login.")
+        if not client.get("standardFlowEnabled", True):
+            raise error_page(400, "Client is not allowed to initiate browser login with given response_type. "
+                                  "Standard flow is disabled for the client.")
+        uri = q.get("redirect_uri") or ""
+        if not uri or not self._redirect_allowed(client, uri):
+            raise error_page(400, "Invalid parameter: redirect_uri")
+        if q.get("response_type") != "code":
+            raise error_page(400, "Invalid parameter: response_type")
+        method = q.get("code_challenge_method") or ("plain" if q.get("code_challenge") else "")
+        if method and method not in ("plain", "S256"):
+            raise error_page(400, "Invalid parameter: code_challenge_method")
+        session_code = common.b64url(secrets.token_bytes(24))
+        self.logins[session_code] = {"realm": realm["name"], "client": client["clientId"], "redirect_uri": uri,
+                                     "state": q.get("state"), "nonce": q.get("nonce"),
+                                     "scope": q.get("scope") or "", "challenge": q.get("code_challenge"),
+                                     "challenge_method": method, "expires": time.time() + 1800}
+        action = "%s/login-actions/authenticate?session_code=%s&execution=%s&client_id=%s&tab_id=%s" % (
+            issuer, session_code, new_uuid(), quote(client["clientId"], safe=""), common.b64url(secrets.token_bytes(8)))
+        return self._login_page(realm, action, "")
+
+    @staticmethod
+    def _login_page(realm, action, message):
+        html_action = action.replace("&", "&amp;")
+        page = ('<!DOCTYPE html>\n<html><head><title>Sign in to %s</title></head><body>\n%s'
+                '<form id="kc-form-login" action="%s" method="post">\n'
+                '<input id="username" name="username" type="text">\n'
+                '<input id="password" name="password" type="password">\n'
+                '<input type="hidden" id="id-hidden-input" name="credentialId">\n'
+                '<input name="login" id="kc-login" type="submit" value="Sign In">\n'
+                '</form></body></html>\n') % (
+            realm["rep"].get("displayName") or realm["name"],
+            '<span id="input-error">%s</span>\n' % message if message else "", html_action)
+        return common.Response(200, page.encode(), [("Content-Type", "text/html;charset=utf-8")] + NO_STORE)
+
+    def _authenticate(self, realm, issuer, q, headers, body, ctx):
+        """POST login-actions/authenticate with the login form: a wrong
+        password shows the form again (200, "Invalid username or
+        password."); a right one ends the flow with a 302 to the client's
+        redirect_uri carrying code, state, session_state and iss (RFC 9207)."""
+        if self._ssl_required(realm, ctx):
+            raise error_page(400, "HTTPS required")
+        login = self.logins.get(q.get("session_code") or "")
+        if login is None or login["realm"] != realm["name"] or login["expires"] < time.time():
+            raise error_page(400, "Your login attempt timed out. Login will start from the beginning.")
+        form = {k: v[-1] for k, v in parse_qs(body.decode(errors="replace"), keep_blank_values=True).items()}
+        username = (form.get("username") or "").lower()
+        user = next((u for u in realm["users"].values()
+                     if u["username"] == username or (u["email"] and u["email"] == username)), None)
+        action = "%s/login-actions/authenticate?%s" % (issuer, "&".join(
+            "%s=%s" % (k, quote(v, safe="")) for k, v in sorted(q.items())))
+        if user is None or not check_password(user["password"], form.get("password") or ""):
+            return self._login_page(realm, action, "Invalid username or password.")
+        if not user["enabled"]:
+            return self._login_page(realm, action, "Account is disabled, contact your administrator.")
+        del self.logins[q["session_code"]]
+        sid = new_uuid()
+        self.sessions[sid] = {"realm": realm["name"], "user": user["id"], "client": login["client"],
+                              "started": time.time()}
+        code = "%s.%s.%s" % (new_uuid(), sid, new_uuid())
+        self.codes[code] = dict(login, user=user["id"], sid=sid, expires=time.time() + int(
+            realm["rep"].get("accessCodeLifespan") or 60), auth_time=int(time.time()))
+        params = []
+        if login["state"] is not None:
+            params.append(("state", login["state"]))
+        params += [("session_state", sid), ("iss", issuer), ("code", code)]
+        sep = "&" if "?" in login["redirect_uri"] else "?"
+        location = login["redirect_uri"] + sep + "&".join("%s=%s" % (k, quote(v, safe="")) for k, v in params)
+        return common.Response(302, b"", [("Location", location)] + NO_STORE)
+
+    @staticmethod
+    def _discovery(issuer, backend):
         oidc = issuer + "/protocol/openid-connect"
+        back = backend + "/protocol/openid-connect"
         return {
             "issuer": issuer,
             "authorization_endpoint": oidc + "/auth",
-            "token_endpoint": oidc + "/token",
-            "introspection_endpoint": oidc + "/token/introspect",
-            "userinfo_endpoint": oidc + "/userinfo",
+            "token_endpoint": back + "/token",
+            "introspection_endpoint": back + "/token/introspect",
+            "userinfo_endpoint": back + "/userinfo",
             "end_session_endpoint": oidc + "/logout",
             "frontchannel_logout_session_supported": True,
             "frontchannel_logout_supported": True,
-            "jwks_uri": oidc + "/certs",
+            "jwks_uri": back + "/certs",
             "check_session_iframe": oidc + "/login-status-iframe.html",
             "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "password",
                                       "client_credentials", "urn:openid:params:grant-type:ciba",
@@ -447,10 +634,10 @@ class Keycloak(common.App):
             "require_request_uri_registration": True,
             "code_challenge_methods_supported": ["plain", "S256"],
             "tls_client_certificate_bound_access_tokens": True,
-            "revocation_endpoint": oidc + "/revoke",
+            "revocation_endpoint": back + "/revoke",
             "backchannel_logout_supported": True,
             "backchannel_logout_session_supported": True,
-            "device_authorization_endpoint": oidc + "/auth/device",
+            "device_authorization_endpoint": back + "/auth/device",
             "authorization_response_iss_parameter_supported": True,
         }
 
@@ -502,7 +689,10 @@ class Keycloak(common.App):
                 raise oauth_error(401, "unauthorized_client", "Invalid client or Invalid client credentials")
         return client
 
-    def _token(self, realm, issuer, headers, body):
+    def _token(self, realm, issuer, headers, body, ctx):
+        # TokenEndpoint.java: checkSsl, then checkRealm, then the grant.
+        if self._ssl_required(realm, ctx):
+            raise oauth_error(403, "invalid_request", "HTTPS required")
         if not realm["rep"].get("enabled"):
             raise oauth_error(403, "access_denied", "Realm not enabled")
         # Form parameters only: a JSON body has none, so it fails on grant_type.
@@ -513,9 +703,11 @@ class Keycloak(common.App):
         grant = form.get("grant_type")
         if not grant:
             raise oauth_error(400, "invalid_request", "Missing form parameter: grant_type")
-        if grant not in ("password", "refresh_token", "client_credentials"):
+        if grant not in ("password", "refresh_token", "client_credentials", "authorization_code"):
             raise oauth_error(400, "unsupported_grant_type", "Unsupported grant_type")
         client = self._client_auth(realm, form, headers)
+        if grant == "authorization_code":
+            return self._code_grant(realm, issuer, client, form)
         if grant == "password":
             if not client.get("directAccessGrantsEnabled"):
                 raise oauth_error(400, "unauthorized_client", "Client not allowed for direct access grants")
@@ -559,6 +751,57 @@ class Keycloak(common.App):
             raise oauth_error(400, "unauthorized_client", "Client not enabled to retrieve service account")
         return self._issue(realm, issuer, client, None, new_uuid(), refresh=False)
 
+    def _code_grant(self, realm, issuer, client, form):
+        """grant_type=authorization_code (AuthorizationCodeGrantType.java):
+        the code is used once, by the client it was issued to, with the same
+        redirect_uri, and with the PKCE verifier when a challenge was sent."""
+        code = form.get("code")
+        if not code:
+            raise oauth_error(400, "invalid_request", "Missing parameter: code")
+        issued = self.codes.pop(code, None)
+        if issued is None or issued["realm"] != realm["name"]:
+            raise oauth_error(400, "invalid_grant", "Code not valid")
+        if issued["expires"] < time.time():
+            raise oauth_error(400, "invalid_grant", "Code is expired")
+        if issued["client"] != client["clientId"]:
+            raise oauth_error(400, "invalid_grant", "Auth error")
+        if form.get("redirect_uri") != issued["redirect_uri"]:
+            raise oauth_error(400, "invalid_grant", "Incorrect redirect_uri")
+        if issued["challenge"]:
+            verifier = form.get("code_verifier")
+            if not verifier:
+                raise oauth_error(400, "invalid_grant", "PKCE code verifier not specified")
+            if issued["challenge_method"] == "S256":
+                verifier = common.b64url(hashlib.sha256(verifier.encode()).digest())
+            if not hmac.compare_digest(verifier, issued["challenge"]):
+                raise oauth_error(400, "invalid_grant", "PKCE verification failed: Code mismatch")
+        user = realm["users"].get(issued["user"])
+        if user is None or not user["enabled"]:
+            raise oauth_error(400, "invalid_grant", "User disabled")
+        return self._issue(realm, issuer, client, user, issued["sid"], refresh=True, login=issued)
+
+    def _id_token(self, realm, issuer, client, user, sid, login, life):
+        now = int(time.time())
+        claims = {"exp": now + life, "iat": now, "auth_time": login["auth_time"], "jti": new_uuid(),
+                  "iss": issuer, "aud": client["clientId"], "sub": user["id"], "typ": "ID",
+                  "azp": client["clientId"], "session_state": sid, "acr": "1", "sid": sid,
+                  "email_verified": user["emailVerified"], "preferred_username": user["username"]}
+        if login.get("nonce") is not None:
+            claims["nonce"] = login["nonce"]
+        if user["email"]:
+            claims["email"] = user["email"]
+        names = [user[k] for k in ("firstName", "lastName") if user[k]]
+        if names:
+            claims["name"] = " ".join(names)
+        if user["firstName"]:
+            claims["given_name"] = user["firstName"]
+        if user["lastName"]:
+            claims["family_name"] = user["lastName"]
+        header = {"alg": "RS256", "typ": "JWT", "kid": self.rsa_kid}
+        signing_input = common.b64url(json.dumps(header, separators=(",", ":")).encode()) + "." + \
+            common.b64url(json.dumps(claims, separators=(",", ":")).encode())
+        return signing_input + "." + common.b64url(common.rs256_sign(self.rsa, signing_input.encode()))
+
     def _lifespan(self, realm, client):
         attr = (client.get("attributes") or {}).get("access.token.lifespan")
         if attr not in (None, "", "-1"):
@@ -568,7 +811,7 @@ class Keycloak(common.App):
                 pass
         return int(realm["rep"].get("accessTokenLifespan") or 300)
 
-    def _issue(self, realm, issuer, client, user, sid, refresh):
+    def _issue(self, realm, issuer, client, user, sid, refresh, login=None):
         now = int(time.time())
         life = self._lifespan(realm, client)
         roles = sorted(r["name"] for r in self._effective_roles(realm, user["role_ids"])) if user else []
@@ -590,10 +833,14 @@ class Keycloak(common.App):
             out.update({"refresh_expires_in": idle, "refresh_token": self._sign(rclaims, "HS512")})
         else:
             out["refresh_expires_in"] = 0
-        out.update({"token_type": "Bearer", "not-before-policy": 0})
+        out["token_type"] = "Bearer"
+        if login is not None and "openid" in login["scope"].split():
+            out["id_token"] = self._id_token(realm, issuer, client, user, sid, login, life)
+        out["not-before-policy"] = 0
         if refresh:
             out["session_state"] = sid
-        out["scope"] = "email profile"
+        out["scope"] = "openid email profile" if login is not None and "openid" in login["scope"].split() \
+            else "email profile"
         return self._json(200, out, NO_STORE)
 
     # --- admin API ---------------------------------------------------------------
@@ -986,7 +1233,11 @@ def main():
             raise ValueError("KEYCLOAK_ADMIN_PASSWORD is not set")
         if args.token_lifetime < 1:
             raise ValueError("--token-lifetime must be at least 1")
-        return Keycloak(admin, password, args.token_lifetime)
+        # The container's own settings (KC_*), as the real image reads them.
+        return Keycloak(admin, password, args.token_lifetime,
+                        hostname_url=os.environ.get("KC_HOSTNAME_URL") or "",
+                        hostname=os.environ.get("KC_HOSTNAME") or "",
+                        proxy_headers=(os.environ.get("KC_PROXY_HEADERS") or "").lower())
 
     return common.run("keycloak", "Keycloak admin REST API test server", add_args, make)
 

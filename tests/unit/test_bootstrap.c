@@ -75,9 +75,8 @@ static bool servers(void)
 		tmp = harness_tmpdir();
 		setenv("KEYCLOAK_ADMIN", "admin", 1);
 		setenv("KEYCLOAK_ADMIN_PASSWORD", "kc-unit-admin", 1);
-		static const char *const bao_args[] = {"--skip-oidc-discovery", NULL};
 		static const char *const short_args[] = {"--token-lifetime", "2", NULL};
-		if (start(&bao, "openbao", "openbao.py", bao_args) == 0 &&
+		if (start(&bao, "openbao", "openbao.py", NULL) == 0 &&
 		    start(&kc, "keycloak", "keycloak.py", NULL) == 0)
 			start(&kc_short, "keycloak-short", "keycloak.py", short_args);
 		atexit(stop_servers);
@@ -94,6 +93,7 @@ static bool servers(void)
 static char *write_env(const char *dir)
 {
 	static const char *const mine[] = {"OPENBAO_ADDR",	     "KEYCLOAK_URL",
+					   "KEYCLOAK_PUBLIC_URL",
 					   "OPENBAO_ROLE_ID",	     "OPENBAO_SECRET_ID",
 					   "OIDC_CLIENT_SECRET",     "POSTGRES_PASSWORD",
 					   "GRAFANA_ADMIN_PASSWORD", "AEGIS_CACERT"};
@@ -107,10 +107,11 @@ static char *write_env(const char *dir)
 		 "GRAFANA_ADMIN_PASSWORD=gr\n"
 		 "OPENBAO_ADDR=http://127.0.0.1:%d\n"
 		 "KEYCLOAK_URL=http://127.0.0.1:%d\n"
+		 "KEYCLOAK_PUBLIC_URL=http://127.0.0.1:%d\n"
 		 "OPENBAO_ROLE_ID=\n"
 		 "OPENBAO_SECRET_ID=\n"
 		 "OIDC_CLIENT_SECRET=\n",
-		 bao.port, kc.port);
+		 bao.port, kc.port, kc.port);
 	return harness_write(dir, "test.env", text);
 }
 
@@ -164,11 +165,12 @@ TEST(bootstrap_hook_secrets_then_iam)
 	if (rc < 0)
 		printf("  %s\n", err.msg);
 	CHECK(rc == 0);
-	char detail[768];
-	CHECK(!bootstrap_check_secrets(&d.cfg, detail, sizeof detail));
-	CHECK_CONTAINS(detail, "not initialised");
-	CHECK(!bootstrap_check_iam(&d.cfg, detail, sizeof detail));
-	CHECK_CONTAINS(detail, "realm aegis-system missing");
+	char *found = NULL;
+	aerr_t cerr = {0};
+	CHECK(bootstrap_check_secrets(&d.cfg, &found, &cerr) < 0 && !found);
+	CHECK_CONTAINS(cerr.msg, "not initialised");
+	CHECK(bootstrap_check_iam(&d.cfg, &found, &cerr) < 0 && !found);
+	CHECK_CONTAINS(cerr.msg, "realm aegis-system missing");
 
 	bootstrap_opts o = {.generated_dir = gen, .wait_s = 10};
 	bootstrap_hook *h = bootstrap_hook_new(&d, &o);
@@ -186,7 +188,9 @@ TEST(bootstrap_hook_secrets_then_iam)
 	CHECK(manifest_has(&d, "core", role_id));
 	CHECK(manifest_has(&d, "core", secret_id));
 	CHECK(strcmp(hash_before, d.pods[core].manifest_hash) != 0);
-	CHECK(bootstrap_check_secrets(&d.cfg, detail, sizeof detail));
+	CHECK(bootstrap_check_secrets(&d.cfg, &found, &cerr) == 0);
+	CHECK_CONTAINS(found, "unsealed");
+	free(found);
 	/* the OIDC login waits for Keycloak */
 	CHECK(count(h, "OpenBao", "OIDC", DESIRED_CREATED) == 0);
 
@@ -199,8 +203,9 @@ TEST(bootstrap_hook_secrets_then_iam)
 	CHECK(manifest_has(&d, "core", client_secret));
 	CHECK(count(h, "Keycloak", "realm aegis-system", DESIRED_CREATED) >= 1);
 	CHECK(count(h, "OpenBao", "OIDC configuration", DESIRED_CREATED) == 1);
-	CHECK(bootstrap_check_iam(&d.cfg, detail, sizeof detail));
-	CHECK_CONTAINS(detail, "realm aegis-system present");
+	CHECK(bootstrap_check_iam(&d.cfg, &found, &cerr) == 0);
+	CHECK_CONTAINS(found, "realm aegis-system present");
+	free(found);
 	/* another pod's readiness does nothing */
 	CHECK(bootstrap_on_ready(h, &d, (size_t)core, &err) == 0);
 	bootstrap_hook_free(h);
@@ -233,13 +238,14 @@ TEST(bootstrap_hook_secrets_then_iam)
 
 	/* sealed again: validate's check says so */
 	CHECK(seal() == 0);
-	CHECK(!bootstrap_check_secrets(&d.cfg, detail, sizeof detail));
-	CHECK_CONTAINS(detail, "sealed");
+	CHECK(bootstrap_check_secrets(&d.cfg, &found, &cerr) < 0);
+	CHECK_CONTAINS(cerr.msg, "sealed");
 	/* and the hook unseals it */
 	h = bootstrap_hook_new(&d, &o);
 	CHECK(bootstrap_on_ready(h, &d, (size_t)secrets, &err) == 0);
 	bootstrap_hook_free(h);
-	CHECK(bootstrap_check_secrets(&d.cfg, detail, sizeof detail));
+	CHECK(bootstrap_check_secrets(&d.cfg, &found, &cerr) == 0);
+	free(found);
 	deployment_free(&d);
 	free(env);
 	free(dir);
