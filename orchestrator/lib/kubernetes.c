@@ -398,7 +398,9 @@ static json_t *secret_ref(const char *name)
 }
 
 /* Secrets of one container's env, command and args as described in
- * kubernetes.h. */
+ * kubernetes.h.  Kubernetes expands $(VAR) and "$$" in every env value,
+ * command and args item, which Podman 4.3 passes as written: every "$"
+ * there is escaped so the process gets the same text on both. */
 static void container_secrets(struct conv *c, json_t *ctr)
 {
 	json_t *helpers = json_array();
@@ -414,7 +416,7 @@ static void container_secrets(struct conv *c, json_t *ctr)
 			note_secret(c, name);
 			json_object_del(e, "value");
 			json_object_set_new(e, "valueFrom", secret_ref(name));
-		} else if (name) {
+		} else if (name || (value && strchr(value, '$'))) {
 			char *x = kube_expansion(c, value, helpers);
 			json_object_set_new(e, "value", json_string(x));
 			free(x);
@@ -427,7 +429,7 @@ static void container_secrets(struct conv *c, json_t *ctr)
 		json_array_foreach(argv, i, arg)
 		{
 			const char *s = json_string_value(arg);
-			if (s && strchr(s, MARK_START)) {
+			if (s && (strchr(s, MARK_START) || strchr(s, '$'))) {
 				char *x = kube_expansion(c, s, helpers);
 				json_string_set(arg, x);
 				free(x);
