@@ -68,6 +68,11 @@ if ! command -v npm >/dev/null 2>&1; then
   echo "setup: installing nodejs and npm (for the Kubernetes validation tests)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
 fi
+# `kubectl kustomize` (offline) checks that kustomize builds that directory.
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup: installing kubernetes-client (kubectl, for the Kubernetes validation tests)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubernetes-client
+fi
 k8s_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/kubernetes"
 if [ -f "$k8s_tests/node_modules/.package-lock.json" ] &&
   [ "$k8s_tests/node_modules/.package-lock.json" -nt "$k8s_tests/package-lock.json" ]; then

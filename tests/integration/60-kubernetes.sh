@@ -162,6 +162,22 @@ if [ $have_validator = 1 ]; then
 	fi
 fi
 
+# --- kustomize accepts the directory (kubectl kustomize: the build step of
+# `kubectl apply -k`, which runs offline; the apply itself needs an API server) ---
+if ! command -v kubectl >/dev/null 2>&1; then
+	skip "k8s-kustomize-build" "kubectl is not installed (scripts/setup.sh installs kubernetes-client)"
+else
+	kubectl kustomize "$K8S" >"$TMP/kustomize.out" 2>&1
+	rc=$?
+	built=$(grep -c '^kind: ' "$TMP/kustomize.out")
+	listed=$(grep -c '^- ' "$K8S/kustomization.yaml")
+	if [ $rc -eq 0 ] && [ "$built" -eq "$listed" ]; then
+		pass "k8s-kustomize-build ($built objects, $(kubectl version --client 2>/dev/null | grep -i '^kustomize' | tr -d '\n'))"
+	else
+		fail "k8s-kustomize-build" "rc=$rc built=$built listed=$listed $(head -3 "$TMP/kustomize.out")"
+	fi
+fi
+
 # --- options ------------------------------------------------------------------------
 if [ "$(grep -h '^  namespace:' "$TMP/minimal"/*.yaml 2>/dev/null | sort -u)" = "  namespace: aegis-min" ] &&
 	grep -q '^  name: aegis-min$' "$TMP/minimal/namespace-aegis-min.yaml" 2>/dev/null; then
