@@ -385,7 +385,8 @@ static char *kube_expansion(struct conv *c, const char *s, json_t *helpers)
 			continue;
 		}
 		free(name);
-		if (*p == '$' && (p[1] == '$' || p[1] == '('))
+		/* before a marker too: it becomes "$(" */
+		if (*p == '$' && (p[1] == '$' || p[1] == '(' || p[1] == MARK_START))
 			sb_addc(&b, '$');
 		sb_addc(&b, *p++);
 	}
@@ -399,8 +400,8 @@ static json_t *secret_ref(const char *name)
 
 /* Secrets of one container's env, command and args as described in
  * kubernetes.h.  Kubernetes expands $(VAR) and "$$" in every env value,
- * command and args item, which Podman 4.3 passes as written: every "$"
- * there is escaped so the process gets the same text on both. */
+ * command and args item, which Podman 4.3 passes as written: "$$" and "$("
+ * there are escaped so the process gets the same text on both. */
 static void container_secrets(struct conv *c, json_t *ctr)
 {
 	json_t *helpers = json_array();

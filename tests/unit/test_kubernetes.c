@@ -35,6 +35,8 @@ static const char alpha_template[] =
     "          value: ${POSTGRES_PASSWORD}\n"
     "        - name: URL\n"
     "          value: postgresql://aegis:${POSTGRES_PASSWORD}@pod-beta:5432/x?a=$(b)\n"
+    "        - name: PRICE\n"
+    "          value: cost$${POSTGRES_PASSWORD}\n"
     "        - name: PLAIN\n"
     "          value: \"8080\"\n"
     "      ports:\n"
@@ -220,6 +222,7 @@ TEST(kubernetes_converts_a_new_pod_without_code)
 			  "@pod-beta:5432/x?a=$$(b)\n");
 	CHECK_CONTAINS(d, "- --password=$(AEGIS_SECRET_POSTGRES_PASSWORD)\n");
 	CHECK_CONTAINS(d, "- literal $$(HOME) $$$\n");
+	CHECK_CONTAINS(d, "value: cost$$$(AEGIS_SECRET_POSTGRES_PASSWORD)\n");
 	CHECK_CONTAINS(d, "value: \"8080\"\n");
 	CHECK(!strstr(d, "hostPort"));
 	CHECK_CONTAINS(d, "namespace: team-a\n");
