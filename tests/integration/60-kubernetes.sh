@@ -142,6 +142,8 @@ if [ $have_validator = 1 ]; then
 	}
 	broken "k8s-rejects-bad-schema" deployment-pod-core.yaml 's/containerPort: 8088/containerPort: http/' \
 		"k8s-schema:Deployment/pod-core"
+	broken "k8s-rejects-unknown-field" deployment-pod-core.yaml '0,/readOnly: true/s//readonly: true/' \
+		"k8s-schema:Deployment/pod-core: unknown field spec.template.spec.containers\[0\].volumeMounts\[0\].readonly"
 	broken "k8s-rejects-unknown-kind" service-pod-iam.yaml 's/^kind: Service/kind: Servcie/' \
 		"k8s-schema:Servcie/pod-iam"
 	broken "k8s-rejects-missing-file" kustomization.yaml 's/^- configmap-aegis-core-config.yaml$/- configmap-aegis-core.yaml/' \

@@ -2,7 +2,8 @@
 // without a cluster:
 //   - every object of every file the kustomization lists, against the
 //     Kubernetes OpenAPI schema (the npm package kubernetes-models), plus the
-//     name rules the API server applies (DNS-1123);
+//     name rules the API server applies (DNS-1123), and no field unknown to
+//     the package's type declarations (which its schema lets through);
 //   - cross references: every listed file exists; every Secret (and key),
 //     ConfigMap and PersistentVolumeClaim a workload refers to is defined;
 //     every Service selects exactly one workload and targets its ports; every
@@ -13,7 +14,11 @@
 // Usage: node tests/kubernetes/validate.mjs DIR
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
+
+const NODE_MODULES = path.join(path.dirname(fileURLToPath(import.meta.url)), "node_modules");
+const declarations = new Map(); // see declaration()
 
 const dir = process.argv[2];
 if (!dir) {
@@ -86,6 +91,10 @@ async function validateSchema(obj, name) {
   } catch (e) {
     return fail(name, e.message);
   }
+  const decl = declaration(path.join(NODE_MODULES, "kubernetes-models", apiVersion, `${kind}.d.ts`));
+  if (!decl) return fail(name, `no type declaration for ${apiVersion} ${kind}`);
+  const unknown = unknownFields(obj, decl, "");
+  if (unknown.length) return fail(name, `unknown field ${unknown.slice(0, 3).join(", ")}`);
   const n = obj.metadata?.name ?? "";
   const rule = LABEL_NAMED.has(kind) ? DNS_LABEL : DNS_SUBDOMAIN;
   if (!rule.test(n) || n.length > (LABEL_NAMED.has(kind) ? 63 : 253)) return fail(name, `metadata.name "${n}" is not a valid name`);
@@ -95,6 +104,43 @@ async function validateSchema(obj, name) {
     for (const p of c.ports ?? []) if (p.hostPort !== undefined) return fail(name, `container ${c.name} publishes hostPort ${p.hostPort}`);
   }
   pass(name);
+}
+
+// The fields of the interface declared in FILE (a kubernetes-models .d.ts):
+// name -> the declaration of its type (array element for arrays), or null
+// for a type with no fields to check (string, number, IntOrString, maps).
+function declaration(file) {
+  if (declarations.has(file)) return declarations.get(file);
+  declarations.set(file, null);
+  if (!fs.existsSync(file)) return null;
+  const text = fs.readFileSync(file, "utf8");
+  const imports = new Map();
+  for (const m of text.matchAll(/^import \{ (\w+) \} from "([^"]+)";$/gm)) {
+    const spec = m[2].startsWith(".") ? path.resolve(path.dirname(file), m[2]) : path.join(NODE_MODULES, m[2]);
+    imports.set(m[1], `${spec}.d.ts`);
+  }
+  const body = /^export interface \w+(?: extends [^{]+)? \{$([\s\S]*?)^\}$/m.exec(text);
+  if (!body) return null;
+  const fields = new Map();
+  for (const m of body[1].matchAll(/^ {4}"([^"]+)"\??: (.*)$/gm)) {
+    const type = m[2].replace(/;$/, "").replace(/^Array<(.*)>$/, "$1");
+    fields.set(m[1], imports.has(type) ? imports.get(type) : null);
+  }
+  const decl = { fields };
+  declarations.set(file, decl);
+  return decl;
+}
+
+// Paths of the fields of V that DECL does not declare.
+function unknownFields(v, decl, at) {
+  if (!decl || v === null || typeof v !== "object") return [];
+  if (Array.isArray(v)) return v.flatMap((item, i) => unknownFields(item, decl, `${at}[${i}]`));
+  return Object.entries(v).flatMap(([k, val]) => {
+    const where = at ? `${at}.${k}` : k;
+    if (!decl.fields.has(k)) return [where];
+    const file = decl.fields.get(k);
+    return file ? unknownFields(val, declaration(file), where) : [];
+  });
 }
 
 function podSpec(obj) {
