@@ -733,6 +733,14 @@ static int convert_pod(struct conv *c, const pod *p, json_t *doc)
 	json_t *svc_spec = json_pack("{s:s, s:{s:s}}", "type", stype, "selector", POD_LABEL, p->name);
 	if (json_array_size(ports)) {
 		json_object_set_new(svc_spec, "ports", ports);
+	} else if (strcmp(stype, "ClusterIP") != 0) {
+		json_decref(ports);
+		json_decref(svc_spec);
+		json_decref(labels);
+		return aerr_set(c->err, AEGIS_ECONFIG,
+				"%s: metadata.annotations.%s: a Service of type %s needs a "
+				"container port, and Pod %s has none",
+				c->template, KUBE_SERVICE_ANNOTATION, stype, p->pod_name);
 	} else {
 		/* no port to route: a headless Service still gives the name */
 		json_decref(ports);

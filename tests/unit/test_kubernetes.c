@@ -294,6 +294,15 @@ TEST(kubernetes_bad_annotation_and_namespace)
 	CHECK(convert(alpha_template, beta_template, "Bad_NS", &m, &err2) < 0);
 	CHECK(err2.status == AEGIS_ECONFIG);
 	CHECK_CONTAINS(err2.msg, "namespace \"Bad_NS\"");
+	/* beta has no port for a load balancer to route */
+	char *lb = xstrdup(beta_template);
+	char *kind = strstr(lb, "aegis.io/kubernetes-workload: StatefulSet");
+	memcpy(kind, "aegis.io/kubernetes-service: LoadBalancer", 41);
+	aerr_t err3 = {0};
+	rc = convert(alpha_template, lb, NULL, &m, &err3);
+	free(lb);
+	CHECK(rc < 0);
+	CHECK_CONTAINS(err3.msg, "a Service of type LoadBalancer needs a container port");
 }
 
 TEST(kubernetes_write_modes)
