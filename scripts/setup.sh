@@ -58,3 +58,27 @@ if [ -e /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != "666" ]; then
 fi
 
 podman --version
+
+# Test-only: the Kubernetes schema validator of tests/integration/60-kubernetes.sh,
+# kubernetes-models and yaml pinned by tests/kubernetes/package-lock.json, into
+# tests/kubernetes/node_modules (ignored by git).  Node and npm come from the
+# machine, else from Debian.  Without the npm registry the validation tests
+# report SKIP (a failure in CI), so this step warns instead of stopping setup.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs and npm (for the Kubernetes validation tests)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+# `kubectl kustomize` (offline) checks that kustomize builds that directory.
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup: installing kubernetes-client (kubectl, for the Kubernetes validation tests)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kubernetes-client
+fi
+k8s_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/kubernetes"
+if [ -f "$k8s_tests/node_modules/.package-lock.json" ] &&
+  [ "$k8s_tests/node_modules/.package-lock.json" -nt "$k8s_tests/package-lock.json" ]; then
+  echo "setup: tests/kubernetes/node_modules is current"
+elif (cd "$k8s_tests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+  echo "setup: installed kubernetes-models into tests/kubernetes/node_modules"
+else
+  echo "setup: WARNING: npm ci in tests/kubernetes failed; the Kubernetes schema tests will SKIP" >&2
+fi

@@ -8,9 +8,11 @@
 #include "cli.h"
 #include "lib/deployment.h"
 #include "lib/fsutil.h"
+#include "lib/kubernetes.h"
 
 static const char usage_text[] =
     "Usage: aegis-deploy render [--profile NAME] [--pod NAME] [--out DIR]\n"
+    "       aegis-deploy render --target kubernetes [--profile NAME] [--namespace NS] --out DIR\n"
     "\n"
     "Render the Kube YAML of the profile's pods from kube/<pod>/pod.yaml and the\n"
     "configuration.  Without --out the manifests are printed as one YAML stream.\n"
@@ -18,6 +20,11 @@ static const char usage_text[] =
     "  --pod NAME   only this pod of the profile\n"
     "  --out DIR    write DIR/<pod>.yaml instead; when a manifest holds a secret,\n"
     "               DIR is made 0700 and that manifest 0600\n"
+    "  --target T   podman (default): the manifests Podman plays;\n"
+    "               kubernetes: a directory for `kubectl apply -k DIR` (Namespace,\n"
+    "               one Secret (0600, DIR 0700), ConfigMaps, PersistentVolumeClaims,\n"
+    "               a Service and a Deployment or StatefulSet per pod)\n"
+    "  --namespace NS  the Kubernetes namespace (default K8S_NAMESPACE)\n"
     "\n";
 
 /* Optional value of option NAME at argv[*i] ("--name VALUE" or "--name=VALUE"):
@@ -96,6 +103,39 @@ static int write_manifests(const struct cli *cli, const deployment *d, int only,
 	return 0;
 }
 
+static int write_kubernetes(const struct cli *cli, const deployment *d, const char *ns,
+			    const char *dir, aerr_t *err)
+{
+	kube_manifests m;
+	kube_opts opts = {.namespace = ns};
+	if (kube_convert(d, &opts, &m, err) < 0 || kube_write(&m, dir, err) < 0) {
+		kube_manifests_free(&m);
+		return cli_fail(cli, err);
+	}
+	json_t *files = json_array();
+	for (size_t i = 0; i < m.n; i++) {
+		cleanup_free char *path = fs_join(dir, m.files[i].name);
+		if (cli->json)
+			json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:b}", "path", path,
+							       "kind", m.files[i].kind, "name",
+							       m.files[i].object_name, "secrets",
+							       m.files[i].secret));
+		else
+			printf("%s\n", path);
+	}
+	if (cli->json) {
+		json_t *root = json_pack("{s:s, s:s, s:s, s:o}", "profile", d->prof.name, "target",
+					 "kubernetes", "namespace", m.namespace, "files", files);
+		json_dumpf(root, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(root);
+	} else {
+		json_decref(files);
+	}
+	kube_manifests_free(&m);
+	return 0;
+}
+
 static void print_manifests(const deployment *d, int only)
 {
 	bool first = true;
@@ -127,7 +167,7 @@ static int unknown_pod(const struct cli *cli, const deployment *d, const char *n
 
 COMMAND(render)
 {
-	const char *pod_name = NULL, *out_dir = NULL;
+	const char *pod_name = NULL, *out_dir = NULL, *target = "podman", *ns = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (cli_is_help(argv[i])) {
 			printf("%s%s", usage_text, cli_global_help);
@@ -138,19 +178,32 @@ COMMAND(render)
 			return cli_usage("render", "option --pod needs a value");
 		if (!r && (r = option_value("--out", argc, argv, &i, &out_dir)) < 0)
 			return cli_usage("render", "option --out needs a value");
+		if (!r && (r = option_value("--target", argc, argv, &i, &target)) < 0)
+			return cli_usage("render", "option --target needs a value");
+		if (!r && (r = option_value("--namespace", argc, argv, &i, &ns)) < 0)
+			return cli_usage("render", "option --namespace needs a value");
 		if (r)
 			continue;
 		if (argv[i][0] != '-')
 			return cli_usage("render", "unexpected argument '%s'", argv[i]);
 		return cli_usage("render", "unknown option '%s'", argv[i]);
 	}
+	bool kubernetes = strcmp(target, "kubernetes") == 0;
+	if (!kubernetes && strcmp(target, "podman") != 0)
+		return cli_usage("render", "--target '%s': expected podman or kubernetes", target);
+	if (kubernetes && (!out_dir || pod_name))
+		return cli_usage("render", "--target kubernetes needs --out DIR and takes no --pod");
+	if (!kubernetes && ns)
+		return cli_usage("render", "--namespace goes with --target kubernetes");
 	aerr_t err = {0};
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
 		return cli_fail(cli, &err);
 	int rc = 0;
 	int only = -1;
-	if (pod_name && (only = deployment_pod_index(&d, pod_name)) < 0)
+	if (kubernetes)
+		rc = write_kubernetes(cli, &d, ns, out_dir, &err);
+	else if (pod_name && (only = deployment_pod_index(&d, pod_name)) < 0)
 		rc = unknown_pod(cli, &d, pod_name);
 	else if (out_dir && write_manifests(cli, &d, only, out_dir, &err) < 0)
 		rc = cli_fail(cli, &err);
