@@ -18,10 +18,19 @@ static int discard(void *ctx, const char *p, size_t n, aerr_t *err)
 	return 0;
 }
 
+/* The address a published port answers on (pod.c: loopback when it is
+ * published on every address). */
+static const char *probe_host(const probe *p)
+{
+	return p->host[0] ? p->host : "127.0.0.1";
+}
+
 static int probe_http(const probe *p, int timeout_s, aerr_t *err)
 {
+	const char *host = probe_host(p);
+	bool v6 = strchr(host, ':') != NULL;
 	cleanup_free char *url =
-	    xasprintf("http://127.0.0.1:%d%s%s", p->host_port,
+	    xasprintf("http://%s%s%s:%d%s%s", v6 ? "[" : "", host, v6 ? "]" : "", p->host_port,
 		      (p->path && p->path[0] == '/') ? "" : "/", p->path ? p->path : "");
 	http_exchange x = {
 	    .method = "GET",
@@ -48,12 +57,26 @@ static int probe_http(const probe *p, int timeout_s, aerr_t *err)
 
 static int probe_tcp(const probe *p, int timeout_s, aerr_t *err)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	const char *host = probe_host(p);
+	struct sockaddr_storage ss = {0};
+	socklen_t sslen;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)p->host_port);
+		sslen = sizeof *in4;
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)p->host_port);
+		sslen = sizeof *in6;
+	} else {
+		return aerr_set(err, AEGIS_ECONFIG, "'%s' is not an IP address", host);
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return aerr_sys(err, AEGIS_EFAIL, errno, "socket");
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->host_port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	int rc = connect(fd, (struct sockaddr *)&ss, sslen);
 	int e = rc == 0 ? 0 : errno;
 	if (rc < 0 && e == EINPROGRESS) {
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
@@ -68,7 +91,7 @@ static int probe_tcp(const probe *p, int timeout_s, aerr_t *err)
 	}
 	close(fd);
 	if (e)
-		return aerr_sys(err, AEGIS_EFAIL, e, "connect 127.0.0.1:%d", p->host_port);
+		return aerr_sys(err, AEGIS_EFAIL, e, "connect %s:%d", host, p->host_port);
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* Readiness probes, as the Kube templates declare them: httpGet against the
- * published host port on 127.0.0.1 (through the one HTTP layer, http.h),
+ * published host port on the address it listens on (127.0.0.1 unless the
+ * template binds it elsewhere; through the one HTTP layer, http.h),
  * tcpSocket likewise, exec inside the container through the Podman API.
  * Safe to call from several threads, each with its own podman handle. */
 #ifndef AEGIS_PROBE_H
