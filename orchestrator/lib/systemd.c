@@ -142,19 +142,38 @@ static void add_aegis(strbuf *b, const systemd_opts *o, const deployment *d)
 	sb_addf(b, " --env ${AEGIS_CONFIG_DIR}/.env --profile %s", d->prof.name);
 }
 
+/* The [Service] of a pod: render the manifest (with the unit's environment,
+ * so overrides apply), play it (plain units only: Quadlet writes that part
+ * from [Kube]), and count as started only once `wait` says it is ready. */
 static void add_pod_service(strbuf *b, const deployment *d, const pod *p, const systemd_opts *o,
 			    const char *manifest_dir)
 {
 	int wait_s = systemd_wait_seconds(p);
+	bool plain = o->flavor == SYSTEMD_PLAIN;
 	sb_adds(b, "[Service]\n");
 	add_environment(b, o);
+	if (plain)
+		sb_adds(b, "Environment=PODMAN_SYSTEMD_UNIT=%n\nType=notify\nNotifyAccess=all\n");
 	sb_adds(b, "ExecStartPre=");
 	add_aegis(b, o, d);
 	sb_addf(b, " render --pod %s --out %s\n", p->name, manifest_dir);
+	if (plain) {
+		sb_adds(b, "ExecStart=");
+		add_path(b, o->podman);
+		sb_addf(b, " kube play --replace --service-container=true --network %s %s/%s.yaml\n",
+			o->network, manifest_dir, p->name);
+	}
 	sb_adds(b, "ExecStartPost=");
 	add_aegis(b, o, d);
 	sb_addf(b, " wait --pod %s --timeout %d\n", p->name, wait_s);
+	if (plain) {
+		sb_adds(b, "ExecStop=");
+		add_path(b, o->podman);
+		sb_addf(b, " kube down %s/%s.yaml\n", manifest_dir, p->name);
+	}
 	sb_addf(b, "TimeoutStartSec=%d\n", wait_s + PLAY_SLACK_S);
+	if (plain)
+		sb_adds(b, "TimeoutStopSec=70\n");
 	sb_adds(b, "Restart=on-failure\nRestartSec=10\n");
 }
 
@@ -183,16 +202,6 @@ static char *pod_plain(const deployment *d, const pod *p, const systemd_opts *o,
 	add_needs(&b, d, p, o, true);
 	sb_addf(&b, "PartOf=%s\nRequiresMountsFor=%%t/containers\n\n", target);
 	add_pod_service(&b, d, p, o, "${AEGIS_DATA_DIR}/manifests");
-	sb_adds(&b, "Environment=PODMAN_SYSTEMD_UNIT=%n\nType=notify\nNotifyAccess=all\n");
-	sb_adds(&b, "ExecStart=");
-	add_path(&b, o->podman);
-	sb_addf(&b, " kube play --replace --service-container=true --network %s "
-		    "${AEGIS_DATA_DIR}/manifests/%s.yaml\n",
-		o->network, p->name);
-	sb_adds(&b, "ExecStop=");
-	add_path(&b, o->podman);
-	sb_addf(&b, " kube down ${AEGIS_DATA_DIR}/manifests/%s.yaml\n", p->name);
-	sb_adds(&b, "TimeoutStopSec=70\n");
 	add_install(&b, target);
 	return sb_take(&b);
 }
