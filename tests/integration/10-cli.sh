@@ -152,4 +152,17 @@ if [ -z "$missing$cmds_missing" ] && grep -q 'make test' "$ROOT/README.md"; then
 else
 	fail "readme-covers-variables-and-commands" "variables: $missing commands: $cmds_missing"
 fi
+# --- the service commands: help and usage errors -------------------------------------
+for c in wait systemd doctor setup-user; do
+	out=$(aegis "$c" --help 2>&1); rc=$?
+	if [ $rc -eq 0 ] && grep -q "Usage: aegis-deploy $c" <<<"$out" && grep -q "Exit status" <<<"$out"; then
+		pass "help-$c"
+	else
+		fail "help-$c" "rc=$rc: $out"
+	fi
+done
+out=$(aegis wait 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q 'which pod' <<<"$out"; then pass wait-needs-pod; else fail wait-needs-pod "rc=$rc $out"; fi
+out=$(aegis systemd --dir "$TMP/x" --install 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q 'exclude each other' <<<"$out"; then pass systemd-dir-or-install; else fail systemd-dir-or-install "rc=$rc $out"; fi
 exit 0
