@@ -372,7 +372,7 @@ static int port_free(int port, bool udp, int *errnum)
 void doctor_check_ports(doctor_report *r, const deployment *d, const char *const *running,
 			size_t nrunning)
 {
-	size_t nfree = 0;
+	size_t nfree = 0, nours = 0;
 	for (size_t i = 0; i < d->npods; i++) {
 		const pod *p = &d->pods[i];
 		bool ours = false;
@@ -392,6 +392,7 @@ void doctor_check_ports(doctor_report *r, const deployment *d, const char *const
 				continue;
 			}
 			if (st == 0 && ours) {
+				nours++;
 				add(r, DOCTOR_OK, check, NULL, "held by our own pod %s", p->pod_name);
 				continue;
 			}
@@ -413,7 +414,9 @@ void doctor_check_ports(doctor_report *r, const deployment *d, const char *const
 				    strerror(errnum));
 		}
 	}
-	add(r, DOCTOR_OK, "ports", NULL, "%zu host ports of profile %s free", nfree, d->prof.name);
+	if (nfree || !nours)
+		add(r, DOCTOR_OK, "ports", NULL, "%zu host ports of profile %s free", nfree,
+		    d->prof.name);
 }
 
 void doctor_check_images(doctor_report *r, podman *pm, const deployment *d)
