@@ -318,17 +318,16 @@ void doctor_check_socket(doctor_report *r, const char *sock, podman **pm)
 	if (pm)
 		*pm = NULL;
 	struct stat st;
-	const char *fix = "start Podman's API: systemctl --user enable --now podman.socket (root: "
-			  "systemctl enable --now podman.socket), or podman system service "
-			  "--time=0 unix://SOCKET &";
+	cleanup_free char *fix = xasprintf(
+	    "start Podman's API: systemctl --user enable --now podman.socket (root: systemctl "
+	    "enable --now podman.socket), or podman system service --time=0 unix://%s &",
+	    sock && *sock ? sock : "SOCKET");
 	if (!sock || !*sock) {
 		add(r, DOCTOR_ERROR, "API socket", fix, "CONTAINER_SOCK is not set");
 		return;
 	}
 	if (stat(sock, &st) < 0) {
-		cleanup_free char *f = xasprintf("%.*s%s%s", (int)(strstr(fix, "SOCKET") - fix), fix,
-						 sock, strstr(fix, "SOCKET") + strlen("SOCKET"));
-		add(r, DOCTOR_ERROR, "API socket", f, "%s: %s", sock, strerror(errno));
+		add(r, DOCTOR_ERROR, "API socket", fix, "%s: %s", sock, strerror(errno));
 		return;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
