@@ -128,3 +128,28 @@ demo-down:
 	@IMAGES=$(IMAGES) bash scripts/demo.sh down
 demo-images:
 	@bash scripts/demo-images.sh --force
+
+# --- install and the service user (README "Service") -----------------------
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the binary and the data it
+# reads (kube/, profiles/, .env.example) under $(PREFIX)/share/aegis-deploy,
+# where the binary finds them when it is not run from a checkout.
+PREFIX  ?= /usr/local
+SHAREDIR = $(DESTDIR)$(PREFIX)/share/aegis-deploy
+SETUP_USER_ARGS = $(if $(SERVICE_USER),--user $(SERVICE_USER))
+
+.PHONY: install uninstall setup-user
+
+install: $(BIN)
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(SHAREDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/aegis-deploy
+	rm -rf $(SHAREDIR)/kube $(SHAREDIR)/profiles
+	cp -R kube profiles $(SHAREDIR)/
+	install -m 0644 .env.example $(SHAREDIR)/.env.example
+	chmod -R u=rwX,go=rX $(SHAREDIR)
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/aegis-deploy
+	rm -rf $(SHAREDIR)
+
+setup-user: $(BIN)
+	$(AEGIS) setup-user $(SETUP_USER_ARGS) $(ARGS)

@@ -84,5 +84,9 @@ COMMAND(clean);
 COMMAND(registry_login);
 COMMAND(bootstrap_secrets);
 COMMAND(bootstrap_keycloak);
+COMMAND(wait);
+COMMAND(systemd);
+COMMAND(doctor);
+COMMAND(setup_user);
 
 #endif

@@ -29,6 +29,10 @@ static const struct command commands[] = {
 	{"registry-login", cmd_registry_login, "log in to ghcr.io"},
 	{"bootstrap-secrets", cmd_bootstrap_secrets, "initialise, unseal and configure OpenBao", .locks = true},
 	{"bootstrap-keycloak", cmd_bootstrap_keycloak, "create Keycloak realms, clients and users", .locks = true},
+	{"wait", cmd_wait, "wait until a running pod is ready"},
+	{"systemd", cmd_systemd, "generate systemd units for the profile"},
+	{"doctor", cmd_doctor, "check this host can run the platform"},
+	{"setup-user", cmd_setup_user, "create the dedicated rootless service user"},
 };
 
 const char cli_global_help[] =

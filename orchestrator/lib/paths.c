@@ -57,8 +57,13 @@ int paths_default_root(const char *argv0, char *buf, size_t size, aerr_t *err)
 			git_buf_dispose(&found);
 		}
 		git_libgit2_shutdown();
-		/* installed layout: <prefix>/bin/aegis-deploy beside <prefix>/profiles */
+		/* installed layout (make install): <prefix>/bin/aegis-deploy with
+		 * <prefix>/share/aegis-deploy/{kube,profiles} */
 		cleanup_free char *parent = fs_dirname(dir);
+		cleanup_free char *share = fs_join(parent, PATHS_SHARE_SUBDIR);
+		if (has_profiles(share))
+			return copy_out(buf, size, share, err);
+		/* <prefix>/bin/aegis-deploy beside <prefix>/profiles */
 		if (has_profiles(parent))
 			return copy_out(buf, size, parent, err);
 	}

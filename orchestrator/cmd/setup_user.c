@@ -1,0 +1,107 @@
+/* aegis-deploy setup-user: the dedicated rootless user the platform runs as. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lib/secretgen.h"
+#include "lib/setupuser.h"
+
+static const char help[] =
+	"Usage: aegis-deploy setup-user [--user NAME] [--home DIR] [--check-only]\n"
+	"\n"
+	"Set up the dedicated user that runs the platform rootless (as root; safe to\n"
+	"run again, a second run changes nothing):\n"
+	"  - a system user (default aegis) with a nologin shell and its own home;\n"
+	"  - /etc/subuid and /etc/subgid ranges that overlap no other range;\n"
+	"  - lingering (loginctl enable-linger) where systemd runs, so its units\n"
+	"    start at boot;\n"
+	"  - HOME/" SETUPUSER_CONFIG_SUBDIR "/.env (0600, directory 0700, owned by the\n"
+	"    user) with every secret generated (init); existing values are kept.\n"
+	"\n"
+	"  --user NAME    the user (default " SETUPUSER_DEFAULT_USER ")\n"
+	"  --home DIR     its home when it is created (default /home/NAME)\n"
+	"  --check-only   change nothing: print what would be done, and the exact\n"
+	"                 subuid/subgid line to add\n"
+	"\n";
+
+/* The .env: init's logic (create from .env.example with every secret
+ * generated, or add only the missing secrets, every other byte kept). */
+static int write_env(struct cli *cli, const char *env_path, aerr_t *err)
+{
+	cleanup_free char *schema = xasprintf("%s/kube/variables.yaml", cli->root);
+	cleanup_free char *from = xasprintf("%s/.env.example", cli->root);
+	secret_fill done;
+	if (secret_fill_env(schema, env_path, from, true, &done, err) < 0)
+		return -1;
+	for (size_t i = 0; i < done.n; i++)
+		printf("generated %s in %s\n", done.names[i], env_path);
+	secret_fill_free(&done);
+	return 0;
+}
+
+COMMAND(setup_user)
+{
+	setupuser_opts o;
+	setupuser_opts_default(&o);
+	static const struct option opts[] = {
+		{"user", required_argument, NULL, 'u'},
+		{"home", required_argument, NULL, 'H'},
+		{"check-only", no_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': o.user = optarg; break;
+		case 'H': o.home = optarg; break;
+		case 'c': o.check_only = true; break;
+		case 'h': printf("%s%s", help, cli_global_help); return 0;
+		default: return cli_usage("setup-user", "invalid option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage("setup-user", "unexpected argument '%s'", argv[optind]);
+	aerr_t err = {0};
+	if (!o.check_only && geteuid() != 0) {
+		aerr_set(&err, AEGIS_EFAIL,
+			 "setup-user creates a user and edits /etc/subuid: run it as root (sudo "
+			 "aegis-deploy setup-user), or with --check-only");
+		return cli_fail(cli, &err);
+	}
+	setupuser_state st = {0};
+	int rc = setupuser_user(&o, &st, &err);
+	if (rc == 0)
+		rc = setupuser_subids(&o, &st, &err);
+	if (rc == 0)
+		rc = setupuser_linger(&o, &st, &err);
+	if (rc == 0)
+		rc = setupuser_config_dir(&o, &st, &err);
+	for (size_t i = 0; i < st.nlines; i++)
+		printf("%s\n", st.lines[i]);
+	size_t shown = st.nlines;
+	int status = 0;
+	if (rc == 0 && !o.check_only) {
+		fflush(stdout);
+		rc = write_env(cli, st.env_path, &err);
+		if (rc == 0)
+			rc = setupuser_own_env(&o, &st, &err);
+	}
+	for (size_t i = shown; i < st.nlines; i++)
+		printf("%s\n", st.lines[i]);
+	if (rc < 0)
+		status = cli_fail(cli, &err);
+	if (status == 0) {
+		printf("next, as %s (its runtime directory needs a session or lingering):\n"
+		       "  sudo -u %s aegis-deploy --env %s doctor\n"
+		       "  sudo -u %s aegis-deploy --env %s systemd --profile minimal --install\n",
+		       o.user, o.user, st.env_path, o.user, st.env_path);
+		if (st.incomplete)
+			printf("(not everything could be done here: see above)\n");
+	}
+	setupuser_state_free(&st);
+	return status;
+}

@@ -1,0 +1,97 @@
+/* aegis-deploy wait --pod NAME: block until the pod is ready (systemd's
+ * ExecStartPost, CI). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lib/strbuf.h"
+#include "lib/wait.h"
+#include "report.h"
+
+static const char help[] =
+	"Usage: aegis-deploy wait --pod NAME [--timeout SECONDS] [--profile P]\n"
+	"\n"
+	"Wait until every container of the running pod NAME passes its readiness\n"
+	"probe (the probes deploy uses), then exit 0.  Nothing is started or\n"
+	"replaced.  Not ready in time: exit 1 with the diagnostic deploy prints\n"
+	"(container, probe, last error, last log lines).\n"
+	"\n"
+	"  --pod NAME          the pod (core, database, ...) of the profile\n"
+	"  --timeout SECONDS   give up after this long (default 300)\n"
+	"\n";
+
+COMMAND(wait)
+{
+	const char *name = NULL;
+	int timeout_s = 300;
+	static const struct option opts[] = {
+		{"pod", required_argument, NULL, 'p'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': name = optarg; break;
+		case 't':
+			if (cli_parse_seconds("wait", optarg, &timeout_s))
+				return AEGIS_ECONFIG;
+			break;
+		case 'h': printf("%s%s", help, cli_global_help); return 0;
+		default: return cli_usage("wait", "invalid option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage("wait", "unexpected argument '%s'", argv[optind]);
+	if (!name)
+		return cli_usage("wait", "which pod? (aegis-deploy wait --pod NAME)");
+
+	aerr_t err = {0};
+	deployment d;
+	/* the probes need no secrets */
+	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
+	    0)
+		return cli_fail(cli, &err);
+	int idx = deployment_pod_index(&d, name);
+	if (idx < 0) {
+		strbuf valid = STRBUF_INIT;
+		for (size_t i = 0; i < d.npods; i++)
+			sb_addf(&valid, "%s%s", i ? ", " : "", d.pods[i].name);
+		aerr_set(&err, AEGIS_ECONFIG, "unknown pod '%s' in profile %s; valid: %s", name,
+			 d.prof.name, valid.s ? valid.s : "(none)");
+		sb_release(&valid);
+		deployment_free(&d);
+		return cli_fail(cli, &err);
+	}
+	podman *pm = NULL;
+	rollout_pod st = {0};
+	int rc = report_open_podman(cli, &d.cfg, &pm, &err);
+	if (rc == 0) {
+		cli_info(cli, "waiting for pod %s (%s), at most %d s", d.pods[idx].name,
+			 d.pods[idx].pod_name, timeout_s);
+		rc = wait_pod_ready(pm, &d, (size_t)idx, timeout_s, &st, &err);
+		if (rc == 0)
+			cli_info(cli, "pod %s ready after %.1f s", d.pods[idx].name, st.ready);
+		else
+			report_failure(&d, (size_t)idx, &st);
+	}
+	if (cli->json && st.state != ROLL_WAITING) {
+		json_t *o = json_pack("{s:s, s:s, s:s}", "pod", d.pods[idx].name, "pod_name",
+				      d.pods[idx].pod_name, "result", rollout_state_name(st.state));
+		if (st.ready >= 0)
+			json_object_set_new(o, "ready_s", json_real(st.ready));
+		if (st.error)
+			json_object_set_new(o, "error", json_string(st.error));
+		report_print_json(o);
+		json_decref(o);
+	}
+	int status = rc < 0 ? cli_fail(cli, &err) : 0;
+	rollout_pod_free(&st);
+	if (pm)
+		podman_close(pm);
+	deployment_free(&d);
+	return status;
+}

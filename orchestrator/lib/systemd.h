@@ -1,0 +1,91 @@
+/* systemd units for a profile, generated from the deployment (its pods,
+ * their dependencies, volumes and probes), so that systemd starts the pods in
+ * the order `plan` prints and considers a pod started only once it is ready
+ * (ExecStartPost runs `aegis-deploy wait`).
+ *
+ * Two generations of Podman:
+ *  - plain units (Podman < 4.4, no Quadlet): one service per pod running
+ *    `podman kube play --replace --service-container=true` on the rendered
+ *    manifest, like Podman's own podman-kube@.service; oneshot services for
+ *    the network and the named volumes;
+ *  - Quadlet (Podman >= 4.4): .kube, .network and .volume files that
+ *    Podman's generator turns into services of the same names.
+ * Both get aegis-<profile>.target grouping the pods.  Pure: the text is
+ * returned, nothing is written or printed. */
+#ifndef AEGIS_SYSTEMD_H
+#define AEGIS_SYSTEMD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "deployment.h"
+
+typedef enum { SYSTEMD_PLAIN = 0, SYSTEMD_QUADLET } systemd_flavor;
+typedef enum { SYSTEMD_USER = 0, SYSTEMD_SYSTEM } systemd_scope;
+
+typedef struct systemd_opts {
+	systemd_flavor flavor;
+	systemd_scope scope;
+	const char *binary; /* absolute path of aegis-deploy in the units */
+	const char *podman; /* absolute path of podman */
+	const char *root;   /* AEGIS_ROOT of the units (kube/, profiles/) */
+	/* Defaults of AEGIS_CONFIG_DIR (holds .env and service.env) and
+	 * AEGIS_DATA_DIR (the rendered manifests), as written into the units:
+	 * specifiers such as %E and %S are fine for plain units; Quadlet's
+	 * Yaml= needs DATA_DIR absolute. */
+	const char *config_dir;
+	const char *data_dir;
+	const char *network; /* the Podman network (AEGIS_NETWORK) */
+} systemd_opts;
+
+typedef struct systemd_file {
+	char *name;   /* file name: aegis-core.service, aegis-core.kube, ... */
+	char *text;
+	bool quadlet; /* goes to Quadlet's directory, not systemd's */
+	bool pod;     /* the unit of a pod (enabled on install, unless Quadlet) */
+} systemd_file;
+
+typedef struct systemd_units {
+	systemd_file *files;
+	size_t n;
+	char *target; /* aegis-<profile>.target */
+} systemd_units;
+
+/* Podman >= 4.4 has Quadlet.  VERSION like "4.3.1". */
+systemd_flavor systemd_flavor_for(const char *podman_version);
+
+/* Seconds `aegis-deploy wait` gives pod P: the longest readiness budget of
+ * its containers, initialDelaySeconds + failureThreshold x periodSeconds
+ * (what Kubernetes allows before it gives up), at least 30. */
+int systemd_wait_seconds(const pod *p);
+
+/* The service unit name of pod P ("aegis-core.service"; newly allocated). */
+char *systemd_pod_unit(const pod *p);
+
+int systemd_generate(const deployment *d, const systemd_opts *o, systemd_units *out,
+		     aerr_t *err);
+void systemd_units_free(systemd_units *u);
+
+/* Write DATA to PATH (atomically, never through a symlink) unless PATH
+ * already holds exactly DATA with MODE; *CHANGED says whether it wrote. */
+int systemd_write_if_changed(const char *path, const char *data, size_t len, mode_t mode,
+			     bool *changed, aerr_t *err);
+
+#endif
+
+/* --- installing --------------------------------------------------------- */
+
+/* Is systemd the init system here (sd_booted: /run/systemd/system)? */
+bool systemd_booted(void);
+
+/* Where systemd (and Quadlet) look for units of SCOPE, for the user running
+ * this: ~/.config/systemd/user and ~/.config/containers/systemd, or
+ * /etc/systemd/system and /etc/containers/systemd (newly allocated). */
+int systemd_unit_dirs(systemd_scope scope, char **units, char **quadlet, aerr_t *err);
+
+/* %E and %S of SCOPE expanded for the user running this: the configuration
+ * (~/.config, /etc) and state (~/.local/state, /var/lib) homes. */
+int systemd_homes(systemd_scope scope, char **config_home, char **state_home, aerr_t *err);
+
+/* `systemctl [--user] daemon-reload`, then `enable` of UNITS (N of them). */
+int systemd_reload_enable(systemd_scope scope, const char *const *units, size_t n, aerr_t *err);

@@ -1,0 +1,88 @@
+#include "wait.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "probe.h"
+
+#define WAIT_POLL_MS 500
+#define WAIT_LOG_LINES 20
+
+static int fail(podman *pm, const pod *p, const container *c, rollout_pod *st, const char *why,
+		aerr_t *err)
+{
+	st->state = ROLL_FAILED;
+	st->error = xstrdup(why);
+	if (c) {
+		st->container = xstrdup(c->name);
+		st->probe = probe_describe(&c->readiness);
+		cleanup_free char *name = rollout_container_name(p, c);
+		aerr_t lerr = {0};
+		if (podman_logs(pm, name, WAIT_LOG_LINES, false, -1, &st->logs, &lerr) < 0)
+			st->logs = xasprintf("(logs unavailable: %s)", lerr.msg);
+	}
+	return aerr_set(err, AEGIS_EFAIL, "pod %s (%s) is not ready: %s", p->name, p->pod_name,
+			why);
+}
+
+int wait_pod_ready(podman *pm, const deployment *d, size_t i, int timeout_s, rollout_pod *st,
+		   aerr_t *err)
+{
+	const pod *p = &d->pods[i];
+	double t0 = clock_mono_s(), deadline = t0 + timeout_s;
+	st->state = ROLL_STARTING;
+	st->start = 0;
+	st->start_epoch = clock_wall_s();
+	st->ready = -1;
+	bool *ready = xcalloc(p->ncontainers ? p->ncontainers : 1, sizeof *ready);
+	char last[sizeof err->msg] = "";
+	size_t last_c = 0;
+	int rc = 0;
+	for (;;) {
+		size_t nready = 0;
+		for (size_t c = 0; c < p->ncontainers; c++) {
+			if (ready[c]) {
+				nready++;
+				continue;
+			}
+			const container *ct = &p->containers[c];
+			cleanup_free char *name = rollout_container_name(p, ct);
+			aerr_t why = {0};
+			int run = rollout_container_running(pm, name, &why);
+			if (run < 0) {
+				rc = fail(pm, p, ct, st, why.msg, err);
+				goto out;
+			}
+			if (run == 0) {
+				snprintf(last, sizeof last, "%s", why.msg);
+				last_c = c;
+				continue;
+			}
+			aerr_t perr = {0};
+			if (probe_run(pm, name, &ct->readiness, NULL, &perr) == 0) {
+				ready[c] = true;
+				nready++;
+			} else {
+				snprintf(last, sizeof last, "%s", perr.msg);
+				last_c = c;
+			}
+		}
+		if (nready == p->ncontainers) {
+			st->state = ROLL_READY;
+			st->ready = clock_mono_s() - t0;
+			st->ready_epoch = clock_wall_s();
+			break;
+		}
+		if (clock_mono_s() >= deadline) {
+			cleanup_free char *msg = xasprintf("not ready after %d s: %s", timeout_s,
+							   last[0] ? last : "probe never passed");
+			rc = fail(pm, p, &p->containers[last_c], st, msg, err);
+			break;
+		}
+		clock_sleep_ms(WAIT_POLL_MS);
+	}
+out:
+	free(ready);
+	return rc;
+}
