@@ -100,7 +100,7 @@ redeploy: $(BIN)
 	$(AEGIS) redeploy $(PROFILE_ARG) $(POD) $(ARGS)
 logs: $(BIN)
 	@test -n "$(POD)" || { echo "usage: make logs POD=<name>" >&2; exit 2; }
-	$(AEGIS) logs $(POD) $(ARGS)
+	$(AEGIS) logs $(PROFILE_ARG) --follow $(POD) $(ARGS)
 clean: $(BIN)
 	$(AEGIS) clean $(ARGS)
 registry-login: $(BIN)

@@ -16,6 +16,7 @@ struct cli {
 	const char *env_path; /* --env (default ./.env) */
 	const char *root;     /* --root, else AEGIS_ROOT, else the binary's repository */
 	const char *profile;  /* --profile (default development) */
+	bool profile_given;   /* --profile was given (else some commands act on what is deployed) */
 	bool json;            /* --json */
 	int verbosity;        /* -q: -1, default 0, -v: 1 (repeatable) */
 	int lock_timeout_s;   /* --lock-timeout (default 600) */
@@ -66,6 +67,15 @@ int deploy_main(struct cli *cli, const struct deploy_args *args);
 struct bootstrap_result;
 void bootstrap_print(const struct cli *cli, const char *service, const char *url,
 		     const struct bootstrap_result *res, json_t *extra);
+
+/* The deployment a command acts on: with --profile (or when DEPLOYED is
+ * false), that profile; without it, the AEGIS pods that are actually
+ * deployed (a profile named "deployed").  Opens Podman into *PM when PM is
+ * not NULL.  In orchestrator/target.c. */
+struct deployment;
+struct podman;
+int cli_load(const struct cli *cli, bool deployed, unsigned flags, struct deployment *d,
+	     struct podman **pm, aerr_t *err);
 
 #define COMMAND(name) int cmd_##name(struct cli *cli, int argc, char **argv)
 

@@ -176,7 +176,7 @@ static int take_globals(struct cli *cli, int *argc, char **argv)
 		else if (strncmp(a, "--root", 6) == 0 && (a[6] == '\0' || a[6] == '='))
 			slot = &cli->root, flag = "--root";
 		else if (strncmp(a, "--profile", 9) == 0 && (a[9] == '\0' || a[9] == '='))
-			slot = &cli->profile, flag = "--profile";
+			slot = &cli->profile, flag = "--profile", cli->profile_given = true;
 		if (!slot) {
 			argv[out++] = argv[i];
 			continue;

@@ -11,6 +11,7 @@ packages=(
   podman runc crun uidmap slirp4netns catatonit netavark aardvark-dns iptables
   # tests, demo images and benchmarks
   busybox-static debootstrap curl openssl hyperfine python3 python3-yaml procps util-linux docker-registry
+  clang-format
 )
 
 # Root is needed only for what is missing: installing packages and opening

@@ -11,7 +11,8 @@
 static const char help[] =
 	"Usage: aegis-deploy logs [--profile P] [--container NAME] [--tail N] [--follow] POD\n"
 	"\n"
-	"Show the logs of POD's containers (stdout and stderr).\n"
+	"Show the logs of POD's containers (stdout and stderr).  POD is any deployed\n"
+	"AEGIS pod (with --profile: a pod of that profile).\n"
 	"\n"
 	"  --container NAME   only this container (default: all of the pod's)\n"
 	"  --tail N           only the last N lines of each container (default all)\n"
@@ -42,15 +43,12 @@ COMMAND(logs)
 
 	aerr_t err = {0};
 	deployment d;
-	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
-	    0)
+	podman *pm = NULL;
+	if (cli_load(cli, true, DEPLOYMENT_LENIENT, &d, &pm, &err) < 0)
 		return cli_fail(cli, &err);
 	logs_target *targets = NULL;
 	size_t n = 0;
-	podman *pm = NULL;
 	int rc = logs_targets(&d, podname, only, &targets, &n, &err);
-	if (rc == 0)
-		rc = report_open_podman(cli, &d.cfg, &pm, &err);
 	if (rc == 0) {
 		fflush(stdout);
 		rc = logs_show(pm, targets, n, tail, following, !only && !following, STDOUT_FILENO,

@@ -11,7 +11,10 @@
 static const char help[] =
 	"Usage: aegis-deploy status [--profile P]\n"
 	"\n"
-	"Show the profile's pods: state, containers ready/total (readiness probe\n"
+	"Without --profile: the AEGIS pods that are deployed.  With it: that profile's\n"
+	"pods, including the absent ones.\n"
+	"\n"
+	"Show the pods: state, containers ready/total (readiness probe\n"
 	"passing now; --json also gives the running count), uptime and\n"
 	"published ports; the profile's pods that are absent; and AEGIS pods that are\n"
 	"running but not part of the profile.\n"
@@ -61,14 +64,11 @@ COMMAND(status)
 		return st;
 	aerr_t err = {0};
 	deployment d;
-	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
-	    0)
-		return cli_fail(cli, &err);
 	podman *pm = NULL;
 	json_t *model = NULL;
-	int rc = report_open_podman(cli, &d.cfg, &pm, &err);
-	if (rc == 0)
-		rc = status_collect(pm, &d, &model, &err);
+	if (cli_load(cli, true, DEPLOYMENT_LENIENT, &d, &pm, &err) < 0)
+		return cli_fail(cli, &err);
+	int rc = status_collect(pm, &d, &model, &err);
 	if (rc == 0) {
 		if (cli->json)
 			report_print_json(model);

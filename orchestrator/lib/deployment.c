@@ -1,17 +1,13 @@
 #include "deployment.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "strbuf.h"
 
-int deployment_load(deployment *d, const char *root, const char *env_path,
-		    const char *profile_name, unsigned flags, aerr_t *err)
+/* The rest of the pipeline once the configuration and the profile are there. */
+static int load_pods(deployment *d, const char *root, unsigned flags, aerr_t *err)
 {
-	*d = (deployment){0};
-	if (config_load(&d->cfg, root, env_path, err) < 0)
-		return -1;
-	if (profile_load(root, profile_name, &d->prof, err) < 0)
-		goto fail;
 	d->npods = d->prof.npods;
 	d->pods = xcalloc(d->npods, sizeof *d->pods);
 	d->manifests = xcalloc(d->npods, sizeof *d->manifests);
@@ -37,6 +33,72 @@ int deployment_load(deployment *d, const char *root, const char *env_path,
 fail:
 	deployment_free(d);
 	return -1;
+}
+
+int deployment_load(deployment *d, const char *root, const char *env_path,
+		    const char *profile_name, unsigned flags, aerr_t *err)
+{
+	*d = (deployment){0};
+	if (config_load(&d->cfg, root, env_path, err) < 0)
+		return -1;
+	if (profile_load(root, profile_name, &d->prof, err) < 0) {
+		deployment_free(d);
+		return -1;
+	}
+	return load_pods(d, root, flags, err);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void deployment_deployed_pods(json_t *live, char ***names, size_t *n)
+{
+	*names = NULL;
+	*n = 0;
+	size_t i;
+	json_t *p;
+	json_array_foreach(live, i, p)
+	{
+		/* podman_list_pods lists only pods labelled part of AEGIS */
+		const char *name =
+		    json_string_value(json_object_get(json_object_get(p, "Labels"), POD_LABEL));
+		if (!name)
+			continue;
+		*names = xrealloc(*names, (*n + 1) * sizeof **names);
+		(*names)[(*n)++] = xstrdup(name);
+	}
+	if (*n)
+		qsort(*names, *n, sizeof **names, cmp_name);
+}
+
+int deployment_load_deployed(deployment *d, const char *root, const char *env_path, json_t *live,
+			     unsigned flags, aerr_t *err)
+{
+	*d = (deployment){0};
+	if (config_load(&d->cfg, root, env_path, err) < 0)
+		return -1;
+	char **live_names = NULL, **catalog = NULL;
+	size_t nlive = 0, ncatalog = 0;
+	deployment_deployed_pods(live, &live_names, &nlive);
+	if (catalog_list(root, &catalog, &ncatalog, err) < 0) {
+		strv_free(live_names, nlive);
+		deployment_free(d);
+		return -1;
+	}
+	d->prof = (profile){.name = xstrdup("deployed"),
+			    .path = xstrdup("(the AEGIS pods deployed)"),
+			    .description = xstrdup("the AEGIS pods that are deployed")};
+	for (size_t i = 0; i < ncatalog; i++) {
+		if (!bsearch(&catalog[i], live_names, nlive, sizeof *live_names, cmp_name))
+			continue;
+		d->prof.pods = xrealloc(d->prof.pods, (d->prof.npods + 1) * sizeof *d->prof.pods);
+		d->prof.pods[d->prof.npods++] = xstrdup(catalog[i]);
+	}
+	strv_free(live_names, nlive);
+	strv_free(catalog, ncatalog);
+	return load_pods(d, root, flags, err);
 }
 
 int deployment_pod_index(const deployment *d, const char *name)

@@ -4,6 +4,7 @@
 #ifndef AEGIS_DEPLOYMENT_H
 #define AEGIS_DEPLOYMENT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -27,6 +28,15 @@ enum {
 
 int deployment_load(deployment *d, const char *root, const char *env_path,
 		    const char *profile_name, unsigned flags, aerr_t *err);
+/* The same for the pods actually deployed: a profile named "deployed" of
+ * the pods in LIVE (Podman's pod list, GET /libpod/pods/json) that carry
+ * the AEGIS labels (podman_list_pods lists only those), in catalog order.  Pods whose template no longer
+ * exists are left out (they are reported, not managed). */
+int deployment_load_deployed(deployment *d, const char *root, const char *env_path, json_t *live,
+			     unsigned flags, aerr_t *err);
+/* The AEGIS pod names (label aegis.io/pod) in LIVE, sorted (free with strv_free). */
+void deployment_deployed_pods(json_t *live, char ***names, size_t *n);
+
 /* Index of the pod named NAME, or -1. */
 int deployment_pod_index(const deployment *d, const char *name);
 /* Same, but a missing pod is a configuration error naming the profile and
