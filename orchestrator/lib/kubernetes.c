@@ -18,6 +18,11 @@
  * a non-secret variable carries them. */
 #define MARK_START '\x1e'
 #define MARK_END '\x1f'
+/* The same marker after the "|url" filter percent-encoded it: the secret
+ * placed in a URL, whose Secret key holds the encoded value. */
+#define URL_MARK_START "%1E"
+#define URL_MARK_END "%1F"
+#define URL_KEY_SUFFIX "_URLENCODED"
 
 /* Waits for each target given as an argument: http://HOST:PORT/PATH until
  * it answers 2xx, tcp://HOST:PORT until it accepts a connection, dns://HOST
@@ -271,16 +276,30 @@ static int emit_yaml(json_t *obj, strbuf *out, aerr_t *err)
 
 /* --- secrets --------------------------------------------------------------- */
 
-/* The first marker in S: its variable name (newly allocated) and extent. */
+/* The first marker in S: the Secret key it stands for (newly allocated:
+ * the variable's name, with URL_KEY_SUFFIX for a percent-encoded marker)
+ * and its extent. */
 static char *next_marker(const char *s, const char **start, const char **end)
 {
 	const char *a = strchr(s, MARK_START);
 	const char *b = a ? strchr(a, MARK_END) : NULL;
+	const char *ua = strstr(s, URL_MARK_START);
+	const char *ub = ua ? strstr(ua + 3, URL_MARK_END) : NULL;
+	if (ub && (!b || ua < a)) {
+		*start = ua;
+		*end = ub + 3;
+		return xasprintf("%.*s" URL_KEY_SUFFIX, (int)(ub - ua - 3), ua + 3);
+	}
 	if (!b)
 		return NULL;
 	*start = a;
 	*end = b + 1;
 	return xstrndup(a + 1, (size_t)(b - a - 1));
+}
+
+static bool has_marker(const char *s)
+{
+	return strchr(s, MARK_START) || strstr(s, URL_MARK_START);
 }
 
 static void note_secret(struct conv *c, const char *name)
@@ -367,7 +386,9 @@ static char *kube_expansion(struct conv *c, const char *s, json_t *helpers)
 	strbuf b = STRBUF_INIT;
 	for (const char *p = s; *p;) {
 		const char *a, *e;
-		char *name = *p == MARK_START ? next_marker(p, &a, &e) : NULL;
+		char *name = *p == MARK_START || strncmp(p, URL_MARK_START, 3) == 0
+				 ? next_marker(p, &a, &e)
+				 : NULL;
 		if (name && a == p) {
 			sb_addf(&b, "$(" KUBE_SECRET_ENV_PREFIX "%s)", name);
 			note_secret(c, name);
@@ -430,7 +451,7 @@ static void container_secrets(struct conv *c, json_t *ctr)
 		json_array_foreach(argv, i, arg)
 		{
 			const char *s = json_string_value(arg);
-			if (s && (strchr(s, MARK_START) || strchr(s, '$'))) {
+			if (s && (has_marker(s) || strchr(s, '$'))) {
 				char *x = kube_expansion(c, s, helpers);
 				json_string_set(arg, x);
 				free(x);
@@ -830,24 +851,42 @@ static int convert_template(struct conv *c, size_t i)
 	return rc;
 }
 
-/* The one Secret: the secret variables the profile's templates use. */
+static bool secret_used(const struct conv *c, const char *key)
+{
+	for (size_t k = 0; k < c->nsecrets; k++)
+		if (strcmp(c->secrets[k], key) == 0)
+			return true;
+	return false;
+}
+
+static void add_secret_value(json_t *data, const char *key, const char *value, size_t len)
+{
+	char *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)value, (int)len);
+	json_object_set_new(data, key, json_string(b64));
+	OPENSSL_cleanse(b64, strlen(b64));
+	free(b64);
+}
+
+/* The one Secret: the secret variables the profile's templates use, and the
+ * percent-encoded form of those placed in a URL. */
 static int add_secret(struct conv *c)
 {
 	json_t *data = json_object();
 	for (size_t i = 0; i < c->marked.n; i++) {
 		const char *name = c->marked.values[i].name;
-		bool used = false;
-		for (size_t k = 0; k < c->nsecrets && !used; k++)
-			used = strcmp(c->secrets[k], name) == 0;
-		const char *value = used ? config_get(&c->d->cfg, name) : NULL;
+		const char *value = config_get(&c->d->cfg, name);
 		if (!value)
 			continue;
-		size_t len = strlen(value);
-		char *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
-		EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)value, (int)len);
-		json_object_set_new(data, name, json_string(b64));
-		OPENSSL_cleanse(b64, strlen(b64));
-		free(b64);
+		if (secret_used(c, name))
+			add_secret_value(data, name, value, strlen(value));
+		cleanup_free char *url_key = xasprintf("%s" URL_KEY_SUFFIX, name);
+		if (secret_used(c, url_key)) {
+			strbuf enc = STRBUF_INIT;
+			render_url_encode(&enc, value, strlen(value));
+			add_secret_value(data, url_key, enc.s ? enc.s : "", enc.len);
+			sb_wipe(&enc);
+		}
 	}
 	json_t *secret = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:s, s:o}", "apiVersion", "v1",
 				   "kind", "Secret", "metadata", "name", KUBE_SECRET_NAME,

@@ -63,10 +63,7 @@ static const schema_var *variable_schema(const config *cfg, const char *name)
 
 static int expand(struct render_ctx *c, int line, const char *text, size_t len, strbuf *out);
 
-/* Append TEXT percent-encoded as a URL component (RFC 3986): every byte
- * but the unreserved ones (letters, digits, "-._~") becomes %XX, so the
- * component decodes to exactly TEXT whatever it holds. */
-static void add_url_component(strbuf *out, const char *text, size_t len)
+void render_url_encode(strbuf *out, const char *text, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (size_t i = 0; i < len; i++) {
@@ -157,7 +154,7 @@ static int expand_reference(struct render_ctx *c, int line, const char *text, si
 	strbuf raw = STRBUF_SECRET;
 	int rc = reference_value(c, line, name, deflt, deflt_len, &raw);
 	if (rc == 0)
-		add_url_component(out, raw.s ? raw.s : "", raw.len);
+		render_url_encode(out, raw.s ? raw.s : "", raw.len);
 	sb_wipe(&raw);
 	return rc;
 }

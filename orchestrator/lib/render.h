@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "strbuf.h"
 
 /* The Pod of a (non-lenient) rendering carries this label: the first
  * MANIFEST_HASH_BYTES bytes of the SHA-256 of the manifest without it, in hex. */
@@ -32,6 +33,11 @@ typedef struct rendered {
 
 /* Render the template at PATH with values from CFG.  An unset variable with
  * no default is an error naming PATH:LINE, the variable and its description. */
+/* Append TEXT percent-encoded as a URL component (RFC 3986), as the "|url"
+ * filter does: every byte but the unreserved ones (letters, digits, "-._~")
+ * becomes %XX, so the component decodes to exactly TEXT whatever it holds. */
+void render_url_encode(strbuf *out, const char *text, size_t len);
+
 int render_template(const char *path, const config *cfg, const render_opts *opts, rendered *out,
 		    aerr_t *err);
 void rendered_free(rendered *r);
