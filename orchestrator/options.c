@@ -25,13 +25,15 @@ static int set_value(const char *cmd, const struct opt *o, const char *arg)
 					 o->name, arg);
 		*(int *)o->value = (int)v;
 		return -1;
-	case OPT_COUNT:
+	case OPT_COUNT: {
+		long lo = o->min, hi = o->max ? o->max : 1000000000;
 		v = strtol(arg, &end, 10);
-		if (!*arg || *end || v < 0 || v > 1000000000)
-			return cli_usage(cmd, "--%s needs a number (0 or more), not '%s'", o->name,
-					 arg);
+		if (!*arg || *end || v < lo || v > hi)
+			return cli_usage(cmd, "--%s needs a number from %ld to %ld, not '%s'", o->name,
+					 lo, hi, arg);
 		*(int *)o->value = (int)v;
 		return -1;
+	}
 	}
 	return -1;
 }

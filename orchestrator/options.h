@@ -11,7 +11,7 @@ enum opt_type {
 	OPT_BOOL,    /* bool *: set to true */
 	OPT_STRING,  /* const char **: a non-empty value */
 	OPT_SECONDS, /* int *: 1-86400 */
-	OPT_COUNT,   /* int *: 0 or more */
+	OPT_COUNT,   /* int *: MIN to MAX (0 to 10^9 when both are 0) */
 };
 
 struct opt {
@@ -19,6 +19,7 @@ struct opt {
 	char short_name;  /* 0 for none */
 	enum opt_type type;
 	void *value;
+	int min, max; /* OPT_COUNT */
 };
 
 #define OPT_END {0}

@@ -1,11 +1,11 @@
 /* aegis-deploy bootstrap-keycloak: apply kube/iam/realm.yaml to Keycloak. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/bootstrap.h"
 #include "lib/keycloak.h"
 
@@ -38,38 +38,17 @@ static void trace(void *ctx, const char *line)
 
 COMMAND(bootstrap_keycloak)
 {
-	static const struct option opts[] = {
-	    {"cacert", required_argument, NULL, 'c'},
-	    {"timeout", required_argument, NULL, 'T'},
-	    {"show-passwords", no_argument, NULL, 'p'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
 	bootstrap_opts bo = {.trace = trace, .trace_ctx = cli};
 	bool show = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			bo.cacert = optarg;
-			break;
-		case 'T':
-			if (cli_parse_seconds("bootstrap-keycloak", optarg, &bo.wait_s))
-				return AEGIS_ECONFIG;
-			break;
-		case 'p':
-			show = true;
-			break;
-		case 'h':
-			printf("%s%s", help, cli_global_help);
-			return 0;
-		default:
-			return cli_usage("bootstrap-keycloak", "invalid option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage("bootstrap-keycloak", "unexpected argument '%s'", argv[optind]);
+	const struct opt opts[] = {
+		{"cacert", 0, OPT_STRING, &bo.cacert},
+		{"timeout", 0, OPT_SECONDS, &bo.wait_s},
+		{"show-passwords", 0, OPT_BOOL, &show},
+		OPT_END,
+	};
+	int st = opts_parse("bootstrap-keycloak", help, opts, argc, argv, 0, NULL);
+	if (st >= 0)
+		return st;
 
 	aerr_t err = {0};
 	config cfg;

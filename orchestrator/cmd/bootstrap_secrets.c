@@ -1,11 +1,11 @@
 /* aegis-deploy bootstrap-secrets: initialise, unseal and configure OpenBao. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/bootstrap.h"
 #include "lib/desired.h"
 #include "lib/profile.h"
@@ -78,56 +78,19 @@ void bootstrap_print(const struct cli *cli, const char *service, const char *url
 	       created, changed, unchanged, n ? "" : "; .env unchanged");
 }
 
-static int parse_count(const char *opt, const char *s, int *out)
-{
-	char *end = NULL;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < 1 || v > 255)
-		return cli_usage("bootstrap-secrets", "%s needs a number from 1 to 255, not '%s'",
-				 opt, s);
-	*out = (int)v;
-	return 0;
-}
-
 COMMAND(bootstrap_secrets)
 {
-	static const struct option opts[] = {
-	    {"cacert", required_argument, NULL, 'c'},
-	    {"key-shares", required_argument, NULL, 's'},
-	    {"key-threshold", required_argument, NULL, 't'},
-	    {"timeout", required_argument, NULL, 'T'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
-	};
 	bootstrap_opts bo = {.trace = trace, .trace_ctx = cli};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			bo.cacert = optarg;
-			break;
-		case 's':
-			if (parse_count("--key-shares", optarg, &bo.shares))
-				return AEGIS_ECONFIG;
-			break;
-		case 't':
-			if (parse_count("--key-threshold", optarg, &bo.threshold))
-				return AEGIS_ECONFIG;
-			break;
-		case 'T':
-			if (cli_parse_seconds("bootstrap-secrets", optarg, &bo.wait_s))
-				return AEGIS_ECONFIG;
-			break;
-		case 'h':
-			printf("%s%s", help, cli_global_help);
-			return 0;
-		default:
-			return cli_usage("bootstrap-secrets", "invalid option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage("bootstrap-secrets", "unexpected argument '%s'", argv[optind]);
+	const struct opt opts[] = {
+		{"cacert", 0, OPT_STRING, &bo.cacert},
+		{"key-shares", 0, OPT_COUNT, &bo.shares, 1, 255},
+		{"key-threshold", 0, OPT_COUNT, &bo.threshold, 1, 255},
+		{"timeout", 0, OPT_SECONDS, &bo.wait_s},
+		OPT_END,
+	};
+	int st = opts_parse("bootstrap-secrets", help, opts, argc, argv, 0, NULL);
+	if (st >= 0)
+		return st;
 
 	aerr_t err = {0};
 	config cfg;

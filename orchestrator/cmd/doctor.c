@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/doctor.h"
 
 static const char help[] =
@@ -17,7 +18,8 @@ static const char help[] =
 
 COMMAND(doctor)
 {
-	int rc = cli_no_options("doctor", help, argc, argv);
+	static const struct opt opts[] = {OPT_END};
+	int rc = opts_parse("doctor", help, opts, argc, argv, 0, NULL);
 	if (rc >= 0)
 		return rc;
 	aerr_t err = {0};

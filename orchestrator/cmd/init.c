@@ -1,9 +1,9 @@
 /* aegis-deploy init: create .env from .env.example with generated secrets. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/fsutil.h"
 #include "lib/secretgen.h"
 
@@ -24,24 +24,14 @@ COMMAND(init)
 {
 	const char *from = NULL;
 	bool fill = false;
-	static const struct option opts[] = {
-		{"from", required_argument, NULL, 'f'},
-		{"fill", no_argument, NULL, 'F'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	const struct opt opts[] = {
+		{"from", 0, OPT_STRING, &from},
+		{"fill", 0, OPT_BOOL, &fill},
+		OPT_END,
 	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': from = optarg; break;
-		case 'F': fill = true; break;
-		case 'h': printf("%s%s", help, cli_global_help); return 0;
-		default: return cli_usage("init", "invalid option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage("init", "unexpected argument '%s'", argv[optind]);
+	int st = opts_parse("init", help, opts, argc, argv, 0, NULL);
+	if (st >= 0)
+		return st;
 
 	aerr_t err = {0};
 	cleanup_free char *default_from = fs_join(cli->root, ".env.example");

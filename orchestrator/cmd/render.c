@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/deployment.h"
 #include "lib/fsutil.h"
 #include "lib/kubernetes.h"
@@ -26,26 +27,6 @@ static const char usage_text[] =
     "               a Service and a Deployment or StatefulSet per pod)\n"
     "  --namespace NS  the Kubernetes namespace (default K8S_NAMESPACE)\n"
     "\n";
-
-/* Optional value of option NAME at argv[*i] ("--name VALUE" or "--name=VALUE"):
- * 1 when taken, 0 when argv[*i] is another option, -1 when the value is missing. */
-static int option_value(const char *name, int argc, char **argv, int *i, const char **value)
-{
-	size_t n = strlen(name);
-	const char *a = argv[*i];
-	if (strncmp(a, name, n) != 0)
-		return 0;
-	if (a[n] == '=') {
-		*value = a + n + 1;
-	} else if (a[n] == '\0' && *i + 1 < argc) {
-		*value = argv[++*i];
-	} else if (a[n] == '\0') {
-		return -1;
-	} else {
-		return 0;
-	}
-	return **value ? 1 : -1;
-}
 
 /* DIR for manifests: private when any of them holds a secret; an existing
  * directory is otherwise left as it is. */
@@ -152,42 +133,19 @@ static void print_manifests(const deployment *d, int only)
 	}
 }
 
-static int unknown_pod(const struct cli *cli, const deployment *d, const char *name)
-{
-	aerr_t err = {0};
-	size_t len = 0;
-	char list[1024] = "";
-	for (size_t i = 0; i < d->npods && len < sizeof list; i++)
-		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
-					d->pods[i].name);
-	aerr_set(&err, AEGIS_ECONFIG, "no pod '%s' in profile %s (its pods: %s)", name,
-		 d->prof.name, list);
-	return cli_fail(cli, &err);
-}
-
 COMMAND(render)
 {
 	const char *pod_name = NULL, *out_dir = NULL, *target = "podman", *ns = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (cli_is_help(argv[i])) {
-			printf("%s%s", usage_text, cli_global_help);
-			return 0;
-		}
-		int r;
-		if ((r = option_value("--pod", argc, argv, &i, &pod_name)) < 0)
-			return cli_usage("render", "option --pod needs a value");
-		if (!r && (r = option_value("--out", argc, argv, &i, &out_dir)) < 0)
-			return cli_usage("render", "option --out needs a value");
-		if (!r && (r = option_value("--target", argc, argv, &i, &target)) < 0)
-			return cli_usage("render", "option --target needs a value");
-		if (!r && (r = option_value("--namespace", argc, argv, &i, &ns)) < 0)
-			return cli_usage("render", "option --namespace needs a value");
-		if (r)
-			continue;
-		if (argv[i][0] != '-')
-			return cli_usage("render", "unexpected argument '%s'", argv[i]);
-		return cli_usage("render", "unknown option '%s'", argv[i]);
-	}
+	const struct opt opts[] = {
+		{"pod", 0, OPT_STRING, &pod_name},
+		{"out", 0, OPT_STRING, &out_dir},
+		{"target", 0, OPT_STRING, &target},
+		{"namespace", 0, OPT_STRING, &ns},
+		OPT_END,
+	};
+	int st = opts_parse("render", usage_text, opts, argc, argv, 0, NULL);
+	if (st >= 0)
+		return st;
 	bool kubernetes = strcmp(target, "kubernetes") == 0;
 	if (!kubernetes && strcmp(target, "podman") != 0)
 		return cli_usage("render", "--target '%s': expected podman or kubernetes", target);
@@ -203,8 +161,8 @@ COMMAND(render)
 	int only = -1;
 	if (kubernetes)
 		rc = write_kubernetes(cli, &d, ns, out_dir, &err);
-	else if (pod_name && (only = deployment_pod_index(&d, pod_name)) < 0)
-		rc = unknown_pod(cli, &d, pod_name);
+	else if (pod_name && (only = deployment_find_pod(&d, pod_name, &err)) < 0)
+		rc = cli_fail(cli, &err);
 	else if (out_dir && write_manifests(cli, &d, only, out_dir, &err) < 0)
 		rc = cli_fail(cli, &err);
 	else if (!out_dir)

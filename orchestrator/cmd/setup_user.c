@@ -1,10 +1,10 @@
 /* aegis-deploy setup-user: the dedicated rootless user the platform runs as. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/secretgen.h"
 #include "lib/setupuser.h"
 
@@ -45,26 +45,15 @@ COMMAND(setup_user)
 {
 	setupuser_opts o;
 	setupuser_opts_default(&o);
-	static const struct option opts[] = {
-		{"user", required_argument, NULL, 'u'},
-		{"home", required_argument, NULL, 'H'},
-		{"check-only", no_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	const struct opt opts[] = {
+		{"user", 0, OPT_STRING, &o.user},
+		{"home", 0, OPT_STRING, &o.home},
+		{"check-only", 0, OPT_BOOL, &o.check_only},
+		OPT_END,
 	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'u': o.user = optarg; break;
-		case 'H': o.home = optarg; break;
-		case 'c': o.check_only = true; break;
-		case 'h': printf("%s%s", help, cli_global_help); return 0;
-		default: return cli_usage("setup-user", "invalid option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage("setup-user", "unexpected argument '%s'", argv[optind]);
+	int done = opts_parse("setup-user", help, opts, argc, argv, 0, NULL);
+	if (done >= 0)
+		return done;
 	aerr_t err = {0};
 	if (!o.check_only && geteuid() != 0) {
 		aerr_set(&err, AEGIS_EFAIL,

@@ -1,6 +1,5 @@
 /* aegis-deploy systemd: units for the profile (one per pod, the network, the
  * named volumes, aegis-<profile>.target), for review or installed. */
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/fsutil.h"
 #include "lib/podman_cli.h"
 #include "lib/spawn.h"
@@ -217,35 +217,28 @@ out:
 COMMAND(systemd)
 {
 	struct systemd_args a = {.dir = "generated/systemd", .scope = -1};
-	bool dir_given = false;
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'},
-		{"install", no_argument, NULL, 'i'},
-		{"user", no_argument, NULL, 'u'},
-		{"system", no_argument, NULL, 's'},
-		{"config-dir", required_argument, NULL, 'c'},
-		{"data-dir", required_argument, NULL, 'D'},
-		{"podman-version", required_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	const char *dir = NULL;
+	bool user = false, system = false;
+	const struct opt opts[] = {
+		{"dir", 0, OPT_STRING, &dir},
+		{"install", 0, OPT_BOOL, &a.install},
+		{"user", 0, OPT_BOOL, &user},
+		{"system", 0, OPT_BOOL, &system},
+		{"config-dir", 0, OPT_STRING, &a.config_dir},
+		{"data-dir", 0, OPT_STRING, &a.data_dir},
+		{"podman-version", 0, OPT_STRING, &a.podman_version},
+		OPT_END,
 	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd': a.dir = optarg, dir_given = true; break;
-		case 'i': a.install = true; break;
-		case 'u': a.scope = SYSTEMD_USER; break;
-		case 's': a.scope = SYSTEMD_SYSTEM; break;
-		case 'c': a.config_dir = optarg; break;
-		case 'D': a.data_dir = optarg; break;
-		case 'V': a.podman_version = optarg; break;
-		case 'h': printf("%s%s", help, cli_global_help); return 0;
-		default: return cli_usage("systemd", "invalid option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage("systemd", "unexpected argument '%s'", argv[optind]);
+	int st = opts_parse("systemd", help, opts, argc, argv, 0, NULL);
+	if (st >= 0)
+		return st;
+	if (user && system)
+		return cli_usage("systemd", "--user and --system exclude each other");
+	if (user || system)
+		a.scope = user ? SYSTEMD_USER : SYSTEMD_SYSTEM;
+	bool dir_given = dir != NULL;
+	if (dir)
+		a.dir = dir;
 	if (dir_given && a.install)
 		return cli_usage("systemd", "--dir and --install exclude each other");
 	if (a.config_dir && a.config_dir[0] != '/')

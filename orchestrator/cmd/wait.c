@@ -1,10 +1,10 @@
 /* aegis-deploy wait --pod NAME: block until the pod is ready (systemd's
  * ExecStartPost, CI). */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/strbuf.h"
 #include "lib/wait.h"
 #include "report.h"
@@ -25,27 +25,14 @@ COMMAND(wait)
 {
 	const char *name = NULL;
 	int timeout_s = 300;
-	static const struct option opts[] = {
-		{"pod", required_argument, NULL, 'p'},
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	const struct opt opts[] = {
+		{"pod", 0, OPT_STRING, &name},
+		{"timeout", 0, OPT_SECONDS, &timeout_s},
+		OPT_END,
 	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p': name = optarg; break;
-		case 't':
-			if (cli_parse_seconds("wait", optarg, &timeout_s))
-				return AEGIS_ECONFIG;
-			break;
-		case 'h': printf("%s%s", help, cli_global_help); return 0;
-		default: return cli_usage("wait", "invalid option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage("wait", "unexpected argument '%s'", argv[optind]);
+	int done = opts_parse("wait", help, opts, argc, argv, 0, NULL);
+	if (done >= 0)
+		return done;
 	if (!name)
 		return cli_usage("wait", "which pod? (aegis-deploy wait --pod NAME)");
 
