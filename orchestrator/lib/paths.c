@@ -1,7 +1,8 @@
 #include "paths.h"
 
-#include <git2.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,13 @@ static int has_profiles(const char *dir)
 	return access(p, F_OK) == 0;
 }
 
+/* DIR holds the product's data: profiles/ and the variable schema */
+static bool is_root(const char *dir)
+{
+	cleanup_free char *schema = fs_join(dir, "kube/variables.yaml");
+	return has_profiles(dir) && access(schema, F_OK) == 0;
+}
+
 int paths_default_root(const char *argv0, char *buf, size_t size, aerr_t *err)
 {
 	(void)argv0;
@@ -38,25 +46,21 @@ int paths_default_root(const char *argv0, char *buf, size_t size, aerr_t *err)
 	if (n > 0) {
 		exe[n] = '\0';
 		cleanup_free char *dir = fs_dirname(exe);
-		git_buf found = {0};
-		git_libgit2_init();
-		int rc = git_repository_discover(&found, dir, 0, NULL);
-		if (rc == 0) {
-			git_repository *repo = NULL;
-			if (git_repository_open(&repo, found.ptr) == 0) {
-				const char *wd = git_repository_workdir(repo);
-				if (wd && has_profiles(wd)) {
-					rc = copy_out(buf, size, wd, err);
-					git_repository_free(repo);
-					git_buf_dispose(&found);
-					git_libgit2_shutdown();
-					return rc;
-				}
-				git_repository_free(repo);
-			}
-			git_buf_dispose(&found);
+		/* a checkout: the nearest directory above the binary (build/) that
+		 * holds the product's data.  Found by its contents, not through git:
+		 * initialising libgit2 costs more than the rest of `plan` (it loads
+		 * the system's CA certificates), and a tarball has no .git. */
+		cleanup_free char *up = xstrdup(dir);
+		for (;;) {
+			if (is_root(up))
+				return copy_out(buf, size, up, err);
+			char *next = fs_dirname(up);
+			bool top = strcmp(next, up) == 0;
+			free(up);
+			up = next;
+			if (top)
+				break;
 		}
-		git_libgit2_shutdown();
 		/* installed layout (make install): <prefix>/bin/aegis-deploy with
 		 * <prefix>/share/aegis-deploy/{kube,profiles} */
 		cleanup_free char *parent = fs_dirname(dir);
