@@ -16,13 +16,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# fault MODE: a fault socket at $TMP/MODE.sock; prints its path.
+# fault MODE: a fault socket at $TMP/MODE.sock, its path in $sock (not in
+# a subshell: the server must be ours to stop).
 fault() {
-	local sock=$TMP/$1.sock
+	sock=$TMP/$1.sock
 	"$PY" "$ROOT/tests/podman/fault-socket.py" "$1" "$sock" >"$TMP/$1.log" 2>&1 &
 	servers+=($!)
+	server=$!
 	for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
-	echo "$sock"
 }
 
 # expect NAME MAX_S WANT_RC 'grep -E pattern' [! 'pattern it must not show'] -- COMMAND...
@@ -42,7 +43,9 @@ expect() {
 	local msg
 	cat "$TMP/$name.out" >>"$TMP/$name.err"
 	msg=$(grep -v '^ *$' "$TMP/$name.err" | tail -n 3 | tr '\n' ' ')
-	if [ "$rc" -ne "$want" ]; then
+	if [ -n "${server:-}" ] && ! kill -0 "$server" 2>/dev/null; then
+		fail "$name" "the fault server ended: $(tail -n 3 "$TMP"/*.log | tr '\n' ' ')"
+	elif [ "$rc" -ne "$want" ]; then
 		fail "$name" "exit $rc (want $want) after $took s: $msg"
 	elif awk -v t="$took" -v m="$max" 'BEGIN { exit !(t > m) }'; then
 		fail "$name" "took $took s (bound $max s): $msg"
@@ -65,23 +68,23 @@ expect fault-regular-file-deploy 5 2 "$TMP/file.sock.*regular file" ! 'does not 
 	-- env CONTAINER_SOCK="$TMP/file.sock" "$AEGIS_BIN" --root "$ROOT" --env "$ENV" deploy --profile minimal
 
 # --- a socket that accepts and never answers: the _ping bound (5 s) -------------------
-sock=$(fault silent)
+fault silent
 expect fault-silent-socket 9 1 "Podman API at $sock.*_ping.*no answer within 5 s" \
 	-- env CONTAINER_SOCK="$sock" "$AEGIS_BIN" --root "$ROOT" --env "$ENV" status
 
 # --- garbage instead of HTTP ------------------------------------------------------------
-sock=$(fault garbage)
+fault garbage
 expect fault-garbage 5 1 "Podman API at $sock.*(not an HTTP answer|connection closed)" \
 	-- env CONTAINER_SOCK="$sock" "$AEGIS_BIN" --root "$ROOT" --env "$ENV" status
 
 # --- _ping sends its headers, never its body: a timeout, not "HTTP 200, not OK" ---------
-sock=$(fault slow-ping)
+fault slow-ping
 expect fault-slow-ping 9 1 "Podman API at $sock.*_ping.*no complete answer within 5 s" ! 'not OK' \
 	-- env CONTAINER_SOCK="$sock" "$AEGIS_BIN" --root "$ROOT" --env "$ENV" status
 
 # --- _ping answers, then nothing: every command fails within the call bound -------------
 # (AEGIS_PODMAN_TIMEOUT=3 instead of the default 30 s keeps this short)
-sock=$(fault stall)
+fault stall
 for cmd in status validate teardown deploy; do
 	extra=()
 	[ "$cmd" = teardown ] && extra=(--timeout 1)

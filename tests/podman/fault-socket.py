@@ -10,6 +10,7 @@ MODE:
   slow-ping   sends the _ping status line and headers, never the body
 Runs until killed.  Only a unix socket: nothing listens on the network."""
 import os
+import signal
 import socket
 import sys
 import threading
@@ -67,13 +68,20 @@ def serve(mode, conn):
 
 def main():
     mode, path = sys.argv[1], sys.argv[2]
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, lambda s, f: (print("ended by signal %d" % s, flush=True), os._exit(1)))
     if os.path.exists(path):
         os.unlink(path)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(path)
     srv.listen(64)
     while True:
-        conn, _ = srv.accept()
+        try:
+            conn, _ = srv.accept()
+        except OSError as e:  # keep serving; say why in the log
+            print("accept: %s" % e, flush=True)
+            time.sleep(0.05)
+            continue
         threading.Thread(target=serve, args=(mode, conn), daemon=True).start()
 
 
