@@ -1,11 +1,11 @@
 /* aegis-deploy registry-login: podman login to ghcr.io with the token on
  * stdin, never in argv. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "cli.h"
+#include "options.h"
 #include "lib/config.h"
 #include "lib/spawn.h"
 #include "lib/wipe.h"
@@ -23,22 +23,13 @@ static const char help[] =
 COMMAND(registry_login)
 {
 	const char *registry = "ghcr.io";
-	static const struct option opts[] = {
-		{"registry", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	const struct opt opts[] = {
+		{"registry", 0, OPT_STRING, &registry},
+		OPT_END,
 	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r': registry = optarg; break;
-		case 'h': printf("%s%s", help, cli_global_help); return 0;
-		default: return cli_usage("registry-login", "invalid option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage("registry-login", "unexpected argument '%s'", argv[optind]);
+	int st = opts_parse("registry-login", help, opts, argc, argv, 0, NULL);
+	if (st >= 0)
+		return st;
 	aerr_t err = {0};
 	config cfg;
 	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
