@@ -27,9 +27,9 @@ COMMAND(registry_login)
 		{"registry", 0, OPT_STRING, &registry},
 		OPT_END,
 	};
-	int st = opts_parse("registry-login", help, opts, argc, argv, 0, NULL);
-	if (st >= 0)
-		return st;
+	int done = opts_parse("registry-login", help, opts, argc, argv, 0, NULL);
+	if (done >= 0)
+		return done;
 	aerr_t err = {0};
 	config cfg;
 	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
