@@ -1,9 +1,9 @@
 /* aegis-deploy COMMAND [OPTIONS]: global options, then dispatch through the
  * one table of commands. */
 #include <getopt.h>
-#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
