@@ -2,9 +2,9 @@
  * one table of commands. */
 #include <getopt.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"

@@ -66,7 +66,7 @@ for k in $(seq "$trials"); do
 	sleep "$delay"
 	kill -9 "$victim" 2>/dev/null
 	wait "$victim" 2>/dev/null
-	at=$(grep -o 'pod [a-z-]*: [a-z, ]*' "$TMP/out/killed-$k" | tail -n 1)
+	at=$(grep -o 'pod [a-z-]*: [a-z, ]*[a-z]' "$TMP/out/killed-$k" | tail -n 1)
 	A deploy --no-bootstrap --profile full --timeout 120 >"$TMP/out/deploy-$k" 2>&1; rc=$?
 	A validate --profile full >"$TMP/out/validate-$k" 2>&1; rc_v=$?
 	got=$(podman exec pod-database-postgres cat /var/lib/postgresql/data/aegis-kill-marker 2>&1)
