@@ -206,6 +206,32 @@ static bool pod_unchanged(podman *pm, const pod *p)
 	return same;
 }
 
+int rollout_probe_sweep(podman *pm, const pod *p, bool *ready, char **last, size_t *last_c,
+			aerr_t *err)
+{
+	bool all = true;
+	for (size_t c = 0; c < p->ncontainers; c++) {
+		if (ready[c])
+			continue;
+		const container *ct = &p->containers[c];
+		cleanup_free char *name = rollout_container_name(p, ct);
+		aerr_t why = {0};
+		int run = rollout_container_running(pm, name, &why);
+		if (run < 0) {
+			*last_c = c;
+			return aerr_set(err, why.status ? why.status : AEGIS_EFAIL, "%s", why.msg);
+		}
+		if (run > 0 && probe_run(pm, name, &ct->readiness, NULL, &why) == 0) {
+			ready[c] = true;
+			continue;
+		}
+		all = false;
+		replace_str(last, xstrdup(why.msg));
+		*last_c = c;
+	}
+	return all ? 1 : 0;
+}
+
 static void *pod_worker(void *arg)
 {
 	struct worker *w = arg;
@@ -243,39 +269,13 @@ static void *pod_worker(void *arg)
 			set_state(sh, i, ROLL_CANCELLED);
 			break;
 		}
-		bool all = true, failed = false;
-		for (size_t c = 0; c < p->ncontainers && !failed; c++) {
-			if (ready[c])
-				continue;
-			all = false;
-			container *ct = &p->containers[c];
-			cleanup_free char *name = rollout_container_name(p, ct);
-			aerr_t why = {0};
-			int run = rollout_container_running(pm, name, &why);
-			if (run < 0) {
-				fail_pod(sh, i, pm, ct, why.msg);
-				failed = true;
-				break;
-			}
-			if (run == 0) {
-				replace_str(&last, xstrdup(why.msg));
-				last_c = c;
-				continue;
-			}
-			aerr_t perr = {0};
-			if (probe_run(pm, name, &ct->readiness, NULL, &perr) == 0) {
-				ready[c] = true;
-			} else {
-				replace_str(&last, xstrdup(perr.msg));
-				last_c = c;
-			}
-		}
-		if (failed)
+		aerr_t why = {0};
+		int swept = rollout_probe_sweep(pm, p, ready, &last, &last_c, &why);
+		if (swept < 0) {
+			fail_pod(sh, i, pm, &p->containers[last_c], why.msg);
 			break;
-		bool now_all = true;
-		for (size_t c = 0; c < p->ncontainers; c++)
-			now_all &= ready[c];
-		if (all || now_all) {
+		}
+		if (swept == 1) {
 			set_state(sh, i, ROLL_READY);
 			if (sh->opts->on_ready && sh->opts->on_ready(sh->opts->ctx, sh->d, i, &err) < 0)
 				fail_pod(sh, i, pm, NULL, err.msg);

@@ -78,6 +78,14 @@ int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
  * restarting, ERR saying which. */
 int rollout_container_running(podman *pm, const char *name, aerr_t *err);
 
+/* One sweep over the containers of P not yet READY[c]: each running one's
+ * readiness probe runs once, and passes set READY[c].  Returns 1 when every
+ * container is ready; 0 when some are not, *LAST (replaced, newly
+ * allocated) saying why for container *LAST_C; < 0 when container *LAST_C
+ * cannot run (ERR).  The readiness gate of deploy and of wait. */
+int rollout_probe_sweep(podman *pm, const pod *p, bool *ready, char **last, size_t *last_c,
+			aerr_t *err);
+
 /* The Podman container name of container C of pod P ("<pod_name>-<name>"). */
 char *rollout_container_name(const pod *p, const container *c);
 

@@ -36,39 +36,17 @@ int wait_pod_ready(podman *pm, const deployment *d, size_t i, int timeout_s, rol
 	st->start_epoch = clock_wall_s();
 	st->ready = -1;
 	bool *ready = xcalloc(p->ncontainers ? p->ncontainers : 1, sizeof *ready);
-	char last[sizeof err->msg] = "";
+	char *last = NULL;
 	size_t last_c = 0;
 	int rc = 0;
 	for (;;) {
-		size_t nready = 0;
-		for (size_t c = 0; c < p->ncontainers; c++) {
-			if (ready[c]) {
-				nready++;
-				continue;
-			}
-			const container *ct = &p->containers[c];
-			cleanup_free char *name = rollout_container_name(p, ct);
-			aerr_t why = {0};
-			int run = rollout_container_running(pm, name, &why);
-			if (run < 0) {
-				rc = fail(pm, p, ct, st, why.msg, err);
-				goto out;
-			}
-			if (run == 0) {
-				snprintf(last, sizeof last, "%s", why.msg);
-				last_c = c;
-				continue;
-			}
-			aerr_t perr = {0};
-			if (probe_run(pm, name, &ct->readiness, NULL, &perr) == 0) {
-				ready[c] = true;
-				nready++;
-			} else {
-				snprintf(last, sizeof last, "%s", perr.msg);
-				last_c = c;
-			}
+		aerr_t why = {0};
+		int swept = rollout_probe_sweep(pm, p, ready, &last, &last_c, &why);
+		if (swept < 0) {
+			rc = fail(pm, p, &p->containers[last_c], st, why.msg, err);
+			break;
 		}
-		if (nready == p->ncontainers) {
+		if (swept == 1) {
 			st->state = ROLL_READY;
 			st->ready = clock_mono_s() - t0;
 			st->ready_epoch = clock_wall_s();
@@ -76,13 +54,13 @@ int wait_pod_ready(podman *pm, const deployment *d, size_t i, int timeout_s, rol
 		}
 		if (clock_mono_s() >= deadline) {
 			cleanup_free char *msg = xasprintf("not ready after %d s: %s", timeout_s,
-							   last[0] ? last : "probe never passed");
+							   last && *last ? last : "probe never passed");
 			rc = fail(pm, p, &p->containers[last_c], st, msg, err);
 			break;
 		}
 		clock_sleep_ms(WAIT_POLL_MS);
 	}
-out:
+	free(last);
 	free(ready);
 	return rc;
 }
