@@ -30,7 +30,7 @@ if [ ${#pg} -ge 32 ] && [ ${#kc} -ge 32 ] && [ "$pg" != "$kc" ] && [ "$kc" != "$
 else
 	fail "init-secrets-strong-distinct-urlsafe" "pg=${#pg} kc=${#kc}"
 fi
-if grep -q "$pg" "$TMP/init.out"; then fail "init-does-not-print-secrets"; else pass "init-does-not-print-secrets"; fi
+if grep -q -- "$pg" "$TMP/init.out"; then fail "init-does-not-print-secrets"; else pass "init-does-not-print-secrets"; fi
 cp "$TMP/.env" "$TMP/env.before"
 aegis --env "$TMP/.env" init >/dev/null 2>&1; rc=$?
 if [ $rc -ne 0 ] && cmp -s "$TMP/.env" "$TMP/env.before"; then pass "init-never-overwrites"; else fail "init-never-overwrites" "rc=$rc"; fi
@@ -51,7 +51,7 @@ fi
 
 # --- config --------------------------------------------------------------------
 out=$(aegis --env "$TMP/.env" config 2>&1)
-if grep -q "POSTGRES_PASSWORD *\*\*\*\*\*\*\*\*" <<<"$out" && ! grep -q "$pg" <<<"$out"; then pass "config-masks-secrets"; else fail "config-masks-secrets"; fi
+if grep -q "POSTGRES_PASSWORD *\*\*\*\*\*\*\*\*" <<<"$out" && ! grep -q -- "$pg" <<<"$out"; then pass "config-masks-secrets"; else fail "config-masks-secrets"; fi
 if grep -Eq "RUST_LOG +info +default" <<<"$out"; then pass "config-shows-source"; else fail "config-shows-source" "$out"; fi
 RUST_LOG=debug aegis --env "$TMP/.env" config --json >"$TMP/config.json" 2>/dev/null
 if "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); v={x["name"]:x for x in d["variables"]}; assert v["RUST_LOG"]["source"]=="environment" and v["RUST_LOG"]["value"]=="debug"; assert v["POSTGRES_PASSWORD"]["value"]=="********"' "$TMP/config.json"; then
@@ -166,9 +166,9 @@ ln -sf /etc/shadow shadow.env; aegis --env shadow.env config >"$TMP/shadow.out" 
 leak=""
 if [ -r /etc/shadow ]; then
 	first=$(head -1 /etc/shadow)
-	grep -qF "${first%%:*}:" "$TMP/shadow.out" && leak="user name"
+	grep -qF -- "${first%%:*}:" "$TMP/shadow.out" && leak="user name"
 	rest=${first#*:}; rest=${rest%%:*}
-	[ ${#rest} -gt 1 ] && grep -qF "$rest" "$TMP/shadow.out" && leak="password field"
+	[ ${#rest} -gt 1 ] && grep -qF -- "$rest" "$TMP/shadow.out" && leak="password field"
 fi
 if [ $rc -eq 2 ] && [ -z "$leak" ] && grep -q "shadow.env" "$TMP/shadow.out"; then pass "env-symlink-to-shadow-shows-nothing"; else fail "env-symlink-to-shadow-shows-nothing" "rc=$rc leak=$leak"; fi
 # a .env that is a directory is a configuration error (2)

@@ -61,7 +61,7 @@ A clean --yes >/dev/null 2>&1
 A deploy --no-bootstrap --profile full --timeout 120 --json >"$work/deploy.json" 2>"$work/deploy.err"; rc=$?
 sock_used=$(A config 2>/dev/null | grep '^CONTAINER_SOCK')
 if [ $rc -eq 0 ] && "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])==8' "$work/deploy.json" &&
-	grep -q "$sock" <<<"$sock_used"; then
+	grep -q -- "$sock" <<<"$sock_used"; then
 	pass rootless-deploy-full
 else
 	fail rootless-deploy-full "rc=$rc socket: $sock_used; $(tail -12 "$work/deploy.err")"

@@ -458,7 +458,7 @@ fi
 
 # --show-passwords, and only then
 run kc-show bootstrap-keycloak --show-passwords
-if [ $rc -eq 0 ] && grep -qF "$ADMIN_PW" "$OUT/kc-show.out" && ! grep -qF "$ADMIN_PW" "$OUT/kc-again.out"; then
+if [ $rc -eq 0 ] && grep -qF -- "$ADMIN_PW" "$OUT/kc-show.out" && ! grep -qF -- "$ADMIN_PW" "$OUT/kc-again.out"; then
 	pass bootstrap-keycloak-show-passwords
 else
 	fail bootstrap-keycloak-show-passwords "rc=$rc"
@@ -615,8 +615,8 @@ start_server bao openbao.py --state "$TMP/bao.state"
 sed -i "s|^OPENBAO_ADDR=.*|OPENBAO_ADDR=http://127.0.0.1:$PORT_bao|" "$ENVF"
 run reinit --profile minimal bootstrap-secrets
 aside=$(ls "$GEN"/openbao-init.json.replaced-* 2>/dev/null | head -1)
-if [ $rc -eq 0 ] && [ -n "$aside" ] && grep -qF "$OLD_ROOT" "$aside" && [ "$(mode_of "$aside")" = 600 ] &&
-	! grep -qF "$OLD_ROOT" "$GEN/openbao-init.json" && grep -q "moved to" "$OUT/reinit.out" &&
+if [ $rc -eq 0 ] && [ -n "$aside" ] && grep -qF -- "$OLD_ROOT" "$aside" && [ "$(mode_of "$aside")" = 600 ] &&
+	! grep -qF -- "$OLD_ROOT" "$GEN/openbao-init.json" && grep -q "moved to" "$OUT/reinit.out" &&
 	grep -q "no longer log in" "$OUT/reinit.out"; then
 	pass bootstrap-secrets-new-openbao-keeps-old-init-file
 else
