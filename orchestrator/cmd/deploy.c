@@ -95,9 +95,8 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	}
 	podman *pm = NULL;
 	rollout_pod *states = xcalloc(d.npods, sizeof *states);
+	/* kube/variables.yaml gives it its default */
 	const char *network = config_get(&d.cfg, "AEGIS_NETWORK");
-	if (!network)
-		network = "aegis-network";
 	double t0 = clock_mono_s();
 	int rc = rollout_check(&d, selected, &err);
 	if (rc == 0)

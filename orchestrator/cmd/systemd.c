@@ -127,7 +127,7 @@ static int run(const struct cli *cli, const struct systemd_args *a, aerr_t *err)
 	    .root = root,
 	    .config_dir = config_dir,
 	    .data_dir = data_dir,
-	    .network = network && *network ? network : "aegis-network",
+	    .network = network, /* kube/variables.yaml gives it its default */
 	};
 	if (systemd_generate(&d, &o, &u, err) < 0)
 		goto out;

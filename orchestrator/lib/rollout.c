@@ -410,7 +410,8 @@ void rollout_pod_free(rollout_pod *st)
  * Podman takes seconds to remove a pod even when its containers stop at
  * once, so the pods of a tier are stopped and removed together. */
 struct removal {
-	const pod *p;
+	const pod *p;      /* teardown: the pod (else NULL) */
+	const char *name;  /* its Podman name */
 	const char *socket;
 	int timeout_s;
 	bool existed;
@@ -426,15 +427,38 @@ static void *remove_pod(void *arg)
 	json_t *js = NULL;
 	r->rc = podman_open(&pm, r->socket, &r->err);
 	if (r->rc == 0)
-		r->rc = podman_inspect_pod(pm, r->p->pod_name, &js, &r->err);
+		r->rc = podman_inspect_pod(pm, r->name, &js, &r->err);
 	r->existed = js != NULL;
 	json_decref(js);
 	if (r->rc == 0 && r->existed &&
-	    (podman_stop_pod(pm, r->p->pod_name, r->timeout_s, &r->err) < 0 ||
-	     podman_remove_pod(pm, r->p->pod_name, &r->err) < 0))
-		r->rc = aerr_wrap(&r->err, "pod %s", r->p->name);
+	    (podman_stop_pod(pm, r->name, r->timeout_s, &r->err) < 0 ||
+	     podman_remove_pod(pm, r->name, &r->err) < 0))
+		r->rc = aerr_wrap(&r->err, "pod %s", r->p ? r->p->name : r->name);
 	podman_close(pm);
 	return NULL;
+}
+
+/* Stop and remove the N pods of JOBS together, one thread each; the first
+ * error is returned once all are done. */
+static int remove_together(struct removal *jobs, size_t n, aerr_t *err)
+{
+	int rc = 0;
+	size_t started = 0;
+	for (; started < n; started++) {
+		if (pthread_create(&jobs[started].thread, NULL, remove_pod, &jobs[started]) != 0) {
+			rc = aerr_set(err, AEGIS_EFAIL, "cannot start a thread for pod %s",
+				      jobs[started].name);
+			break;
+		}
+	}
+	for (size_t k = 0; k < started; k++)
+		pthread_join(jobs[k].thread, NULL);
+	for (size_t k = 0; k < started; k++)
+		if (jobs[k].rc < 0 && rc == 0) {
+			*err = jobs[k].err;
+			rc = -1;
+		}
+	return rc;
 }
 
 int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
@@ -444,32 +468,80 @@ int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
 	for (size_t t = d->plan.ntiers; t-- > 0 && rc == 0;) {
 		const plan_tier *tier = &d->plan.tiers[t];
 		struct removal *jobs = xcalloc(tier->n, sizeof *jobs);
-		size_t started = 0;
-		for (; started < tier->n; started++) {
-			struct removal *r = &jobs[started];
-			*r = (struct removal){.p = &d->pods[tier->pods[started]],
-					      .socket = podman_socket(pm),
-					      .timeout_s = timeout_s};
-			if (pthread_create(&r->thread, NULL, remove_pod, r) != 0) {
-				rc = aerr_set(err, AEGIS_EFAIL, "cannot start a thread for pod %s",
-					      r->p->name);
-				break;
-			}
+		for (size_t k = 0; k < tier->n; k++) {
+			const pod *p = &d->pods[tier->pods[k]];
+			jobs[k] = (struct removal){.p = p, .name = p->pod_name,
+						   .socket = podman_socket(pm), .timeout_s = timeout_s};
 		}
-		for (size_t k = 0; k < started; k++)
-			pthread_join(jobs[k].thread, NULL);
+		rc = remove_together(jobs, tier->n, err);
 		/* reported in the tier's order, after the whole tier is gone */
-		for (size_t k = 0; k < started; k++) {
-			if (jobs[k].rc < 0) {
-				if (rc == 0) {
-					*err = jobs[k].err;
-					rc = -1;
-				}
-			} else if (done) {
+		for (size_t k = 0; k < tier->n && done; k++)
+			if (jobs[k].rc == 0)
 				done(ctx, jobs[k].p, jobs[k].existed);
-			}
-		}
 		free(jobs);
 	}
 	return rc;
+}
+
+int rollout_clean_list(podman *pm, const char *network, rollout_clean_set *out, aerr_t *err)
+{
+	*out = (rollout_clean_set){.network = xstrdup(network)};
+	json_t *pods = NULL;
+	if (podman_list_pods(pm, &pods, err) < 0 ||
+	    podman_list_volumes(pm, &out->volumes, &out->nvolumes, err) < 0 ||
+	    podman_network_exists(pm, network, &out->network_exists, err) < 0) {
+		json_decref(pods);
+		rollout_clean_set_free(out);
+		return -1;
+	}
+	size_t i;
+	json_t *p;
+	json_array_foreach(pods, i, p)
+	{
+		const char *name = json_string_value(json_object_get(p, "Name"));
+		if (!name)
+			continue;
+		out->pods = xrealloc(out->pods, (out->npods + 1) * sizeof *out->pods);
+		out->pods[out->npods++] = xstrdup(name);
+	}
+	json_decref(pods);
+	return 0;
+}
+
+int rollout_clean(podman *pm, const rollout_clean_set *c, int timeout_s,
+		  void (*removed)(void *ctx, const char *kind, const char *name), void *ctx,
+		  aerr_t *err)
+{
+	struct removal *jobs = xcalloc(c->npods ? c->npods : 1, sizeof *jobs);
+	for (size_t k = 0; k < c->npods; k++)
+		jobs[k] = (struct removal){.name = c->pods[k], .socket = podman_socket(pm),
+					   .timeout_s = timeout_s};
+	int rc = remove_together(jobs, c->npods, err);
+	for (size_t k = 0; k < c->npods && removed; k++)
+		if (jobs[k].rc == 0 && jobs[k].existed)
+			removed(ctx, "pod", c->pods[k]);
+	free(jobs);
+	for (size_t v = 0; rc == 0 && v < c->nvolumes; v++) {
+		rc = podman_volume_remove(pm, c->volumes[v], err);
+		if (rc == 0 && removed)
+			removed(ctx, "volume", c->volumes[v]);
+	}
+	if (rc == 0 && c->network_exists) {
+		rc = podman_network_remove(pm, c->network, err);
+		if (rc == 0 && removed)
+			removed(ctx, "network", c->network);
+	}
+	return rc;
+}
+
+void rollout_clean_set_free(rollout_clean_set *c)
+{
+	for (size_t i = 0; i < c->npods; i++)
+		free(c->pods[i]);
+	free(c->pods);
+	for (size_t i = 0; i < c->nvolumes; i++)
+		free(c->volumes[i]);
+	free(c->volumes);
+	free(c->network);
+	*c = (rollout_clean_set){0};
 }

@@ -76,6 +76,25 @@ int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
 /* Is the container running (and not crash-looping)?  1 running; 0 not yet
  * (or absent, or Podman did not answer), ERR saying why; -1 exited or
  * restarting, ERR saying which. */
+/* What `clean` removes, listed before anything is removed (so the command
+ * can ask first): every AEGIS pod, the AEGIS volumes, the network. */
+typedef struct rollout_clean_set {
+	char **pods;
+	size_t npods;
+	char **volumes;
+	size_t nvolumes;
+	char *network;
+	bool network_exists;
+} rollout_clean_set;
+
+int rollout_clean_list(podman *pm, const char *network, rollout_clean_set *out, aerr_t *err);
+/* Stop and remove every pod of C at once, then its volumes, then the
+ * network; REMOVED (optional) hears of each ("pod", "volume", "network"). */
+int rollout_clean(podman *pm, const rollout_clean_set *c, int timeout_s,
+		  void (*removed)(void *ctx, const char *kind, const char *name), void *ctx,
+		  aerr_t *err);
+void rollout_clean_set_free(rollout_clean_set *c);
+
 int rollout_container_running(podman *pm, const char *name, aerr_t *err);
 
 /* One sweep over the containers of P not yet READY[c]: each running one's
