@@ -74,6 +74,11 @@ void bootstrap_print(const struct cli *cli, const char *service, const char *url
  * not NULL.  In orchestrator/target.c. */
 struct deployment;
 struct podman;
+struct config;
+/* Open the Podman API of CFG (CONTAINER_SOCK), with the command's messages
+ * (a private service is started when the socket does not exist). */
+int cli_open_podman(const struct cli *cli, const struct config *cfg, struct podman **pm,
+		    aerr_t *err);
 int cli_load(const struct cli *cli, bool deployed, unsigned flags, struct deployment *d,
 	     struct podman **pm, aerr_t *err);
 

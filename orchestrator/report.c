@@ -240,16 +240,3 @@ void report_print_json(json_t *js)
 	fflush(stdout);
 }
 
-int report_open_podman(const struct cli *cli, const config *cfg, podman **pm, aerr_t *err)
-{
-	const char *sock = config_get(cfg, "CONTAINER_SOCK");
-	if (!sock || !*sock)
-		return aerr_set(err, AEGIS_ECONFIG, "CONTAINER_SOCK is not set");
-	cli_debug(cli, "podman API socket: %s", sock);
-	if (podman_open(pm, sock, err) < 0)
-		return -1;
-	if (strcmp(podman_socket(*pm), sock) != 0)
-		cli_debug(cli, "%s does not exist: started a private podman service on %s", sock,
-			  podman_socket(*pm));
-	return 0;
-}

@@ -32,7 +32,5 @@ json_t *report_rollout_json(const deployment *d, const rollout_pod *states, int 
 			    double duration_s);
 void report_print_json(json_t *js);
 
-/* Open the Podman API for CFG (CONTAINER_SOCK), with the cli's messages. */
-int report_open_podman(const struct cli *cli, const config *cfg, podman **pm, aerr_t *err);
 
 #endif

@@ -57,7 +57,7 @@ COMMAND(clean)
 		return cli_fail(cli, &err);
 	podman *pm = NULL;
 	rollout_clean_set set = {0};
-	int rc = report_open_podman(cli, &cfg, &pm, &err);
+	int rc = cli_open_podman(cli, &cfg, &pm, &err);
 	if (rc == 0)
 		rc = rollout_clean_list(pm, config_get(&cfg, "AEGIS_NETWORK"), &set, &err);
 	if (rc == 0 && !yes && !isatty(STDIN_FILENO))

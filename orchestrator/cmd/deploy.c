@@ -100,7 +100,7 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	double t0 = clock_mono_s();
 	int rc = rollout_check(&d, selected, &err);
 	if (rc == 0)
-		rc = report_open_podman(cli, &d.cfg, &pm, &err);
+		rc = cli_open_podman(cli, &d.cfg, &pm, &err);
 	reporter *rep = NULL;
 	if (rc == 0) {
 		cli_info(cli, "deploying profile %s (%zu pods, %zu tiers) on network %s", d.prof.name,

@@ -50,7 +50,7 @@ COMMAND(teardown)
 	    0)
 		return cli_fail(cli, &err);
 	podman *pm = NULL;
-	int rc = report_open_podman(cli, &d.cfg, &pm, &err);
+	int rc = cli_open_podman(cli, &d.cfg, &pm, &err);
 	if (rc == 0)
 		rc = rollout_teardown(pm, &d, timeout_s, removed, cli, &err);
 	podman_close(pm);

@@ -51,7 +51,7 @@ COMMAND(validate)
 	check *checks = NULL;
 	size_t n = 0;
 	double t0 = clock_mono_s();
-	if (report_open_podman(cli, &d.cfg, &pm, &err) < 0 ||
+	if (cli_open_podman(cli, &d.cfg, &pm, &err) < 0 ||
 	    validate_run(pm, &d, check_bootstrapped, &checks, &n, &err) < 0) {
 		podman_close(pm);
 		deployment_free(&d);

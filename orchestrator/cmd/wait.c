@@ -55,7 +55,7 @@ COMMAND(wait)
 	}
 	podman *pm = NULL;
 	rollout_pod st = {0};
-	int rc = report_open_podman(cli, &d.cfg, &pm, &err);
+	int rc = cli_open_podman(cli, &d.cfg, &pm, &err);
 	if (rc == 0) {
 		cli_info(cli, "waiting for pod %s (%s), at most %d s", d.pods[idx].name,
 			 d.pods[idx].pod_name, timeout_s);
