@@ -63,7 +63,7 @@ struct deploy_args {
 int deploy_main(struct cli *cli, const struct deploy_args *args);
 
 /* The bootstrap commands' result, as text or --json (EXTRA: more members
- * of the JSON object); in cmd/bootstrap_secrets.c. */
+ * of the JSON object); in report.c. */
 struct bootstrap_result;
 void bootstrap_print(const struct cli *cli, const char *service, const char *url,
 		     const struct bootstrap_result *res, json_t *extra);

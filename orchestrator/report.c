@@ -1,6 +1,8 @@
 #include "report.h"
 
+#include "lib/bootstrap.h"
 #include "lib/clock.h"
+#include "lib/desired.h"
 
 #include <math.h>
 
@@ -240,3 +242,37 @@ void report_print_json(json_t *js)
 	fflush(stdout);
 }
 
+/* The result of bootstrap-secrets and bootstrap-keycloak. */
+void bootstrap_print(const struct cli *cli, const char *service, const char *url,
+		     const bootstrap_result *res, json_t *extra)
+{
+	size_t created = desired_count(res->log, DESIRED_CREATED);
+	size_t changed = desired_count(res->log, DESIRED_CHANGED);
+	size_t unchanged = desired_count(res->log, DESIRED_UNCHANGED);
+	if (cli->json) {
+		json_t *js = json_pack("{s:s, s:s, s:O, s:i, s:i, s:i, s:O}", "service", service,
+				       "url", url ? url : "", "items", res->log, "created",
+				       (int)created, "changed", (int)changed, "unchanged",
+				       (int)unchanged, "env_changed", res->env_changed);
+		if (extra)
+			json_object_update(js, extra);
+		json_dumpf(js, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(js);
+		return;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(res->log, i, e)
+	{
+		const char *detail = desired_str(e, "detail");
+		printf("  %-9s  %s%s%s%s\n", desired_str(e, "result"), desired_str(e, "item"),
+		       detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
+	}
+	size_t n = json_array_size(res->env_changed);
+	json_t *v;
+	json_array_foreach(res->env_changed, i, v)
+	    printf("  updated    %s in .env\n", json_string_value(v));
+	printf("%s at %s: %zu created, %zu changed, %zu unchanged%s\n", service, url ? url : "?",
+	       created, changed, unchanged, n ? "" : "; .env unchanged");
+}

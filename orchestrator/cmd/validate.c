@@ -22,21 +22,6 @@ static const char help[] =
 	"passes, 1 otherwise.\n"
 	"\n";
 
-/* The first container of pod-secrets and of pod-iam answering is not the
- * whole story: their check also requires what the bootstrap sets up.  Runs in
- * the check's thread, concurrently with the other checks. */
-static int check_bootstrapped(const deployment *d, const check *k, char **detail, aerr_t *err)
-{
-	const char *pod = d->pods[k->pod].name;
-	if (k->container != 0)
-		return 0;
-	if (strcmp(pod, BOOTSTRAP_SECRETS_POD) == 0)
-		return bootstrap_check_secrets(&d->cfg, detail, err);
-	if (strcmp(pod, BOOTSTRAP_IAM_POD) == 0)
-		return bootstrap_check_iam(&d->cfg, detail, err);
-	return 0;
-}
-
 COMMAND(validate)
 {
 	int st = cli_no_options("validate", help, argc, argv);
@@ -52,7 +37,7 @@ COMMAND(validate)
 	size_t n = 0;
 	double t0 = clock_mono_s();
 	if (cli_open_podman(cli, &d.cfg, &pm, &err) < 0 ||
-	    validate_run(pm, &d, check_bootstrapped, &checks, &n, &err) < 0) {
+	    validate_run(pm, &d, bootstrap_validate_check, &checks, &n, &err) < 0) {
 		podman_close(pm);
 		deployment_free(&d);
 		return cli_fail(cli, &err);

@@ -12,6 +12,7 @@
 #include "profile.h"
 #include "render.h"
 #include "strbuf.h"
+#include "validate.h"
 #include "wipe.h"
 
 static char *generated_dir(const config *cfg, const bootstrap_opts *o)
@@ -404,4 +405,16 @@ void bootstrap_hook_free(bootstrap_hook *h)
 	json_decref(h->services);
 	json_decref(h->env_changed);
 	free(h);
+}
+
+int bootstrap_validate_check(const deployment *d, const check *k, char **detail, aerr_t *err)
+{
+	const char *pod = d->pods[k->pod].name;
+	if (k->container != 0)
+		return 0;
+	if (strcmp(pod, BOOTSTRAP_SECRETS_POD) == 0)
+		return bootstrap_check_secrets(&d->cfg, detail, err);
+	if (strcmp(pod, BOOTSTRAP_IAM_POD) == 0)
+		return bootstrap_check_iam(&d->cfg, detail, err);
+	return 0;
 }

@@ -58,6 +58,15 @@ void bootstrap_result_free(bootstrap_result *res);
 #define BOOTSTRAP_SECRETS_POD "secrets"
 #define BOOTSTRAP_IAM_POD "iam"
 
+/* validate's extra check (check_extra of validate.h): the first container
+ * of pod-secrets and of pod-iam answering is not the whole story, their
+ * check also requires what the bootstrap sets up (OpenBao initialised and
+ * unsealed, every declared realm in Keycloak).  Runs in the check's thread. */
+struct deployment;
+struct check;
+int bootstrap_validate_check(const struct deployment *d, const struct check *k, char **detail,
+			     aerr_t *err);
+
 /* Deploy's hook (rollout_opts.on_ready, with the hook as its context):
  * bootstrap-secrets once pod-secrets is ready, bootstrap-keycloak once
  * pod-iam is, and OpenBao's OIDC login once both have run (it needs the
