@@ -69,7 +69,9 @@ jwt_claim() { "$PY" -c 'import base64,json,sys; p=sys.argv[1].split(".")[1]; pri
 # OpenBao
 # ==============================================================================
 # a KV v2 mount's upgrade window long enough to be seen (default 0.05 s)
-start OB openbao.py --kv-upgrade-seconds 0.4 || exit 0
+# a KV v2 upgrade window long enough to be still open after the checks that
+# follow the mount on a loaded machine
+start OB openbao.py --kv-upgrade-seconds 2 || exit 0
 OBPID=$LASTPID
 V=$OB/v1
 
@@ -148,7 +150,7 @@ ok ob-enable-kv2-again-400 400 'd == {"errors": ["path is already in use at secr
 # (builtin/logical/kv/backend.go starts it when the mount is set up)
 http GET "$V/secret/data/aegis/db" "${AUTH[@]}"
 ok ob-kv2-upgrade-window-400 400 'd == {"errors": ["Upgrading from non-versioned to versioned data. This backend will be unavailable for a brief period and will resume service shortly."]}'
-sleep 0.5
+sleep 2.1
 http GET "$V/secret/data/aegis/db" "${AUTH[@]}"
 ok ob-kv2-after-upgrade-window 404 'd == {"errors": []}'
 http GET "$V/sys/mounts" "${AUTH[@]}"
