@@ -1,13 +1,16 @@
 #include "systemd.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "fsutil.h"
+#include "podman_cli.h"
 #include "spawn.h"
 #include "strbuf.h"
 
@@ -446,4 +449,165 @@ int systemd_reload_enable(systemd_scope scope, const char *const *units, size_t 
 	if (systemctl(scope, "daemon-reload", NULL, 0, err) < 0)
 		return -1;
 	return n ? systemctl(scope, "enable", units, n, err) : 0;
+}
+
+/* --- writing them: what the systemd command does -------------------------- */
+
+/* "%S/x" -> STATE/x, "%E/x" -> CONF/x; anything else as given. */
+static char *expand_home(const char *dir, const char *conf, const char *state)
+{
+	if (strncmp(dir, "%S/", 3) == 0)
+		return fs_join(state, dir + 3);
+	if (strncmp(dir, "%E/", 3) == 0)
+		return fs_join(conf, dir + 3);
+	return xstrdup(dir);
+}
+
+static char *abs_dir_of(const char *file)
+{
+	cleanup_free char *dir = fs_dirname(file);
+	char buf[PATH_MAX];
+	return realpath(dir, buf) ? xstrdup(buf) : NULL;
+}
+
+static void note_written(systemd_result *r, const char *path, bool changed)
+{
+	r->files = xrealloc(r->files, (r->nfiles + 1) * sizeof *r->files);
+	r->files[r->nfiles++] = (systemd_written){xstrdup(path), changed};
+}
+
+/* Write D's manifests (0600 in 0700: they hold secret values until
+ * secretKeyRef is used) and the units U, then reload and enable them where
+ * systemd runs (INSTALL only). */
+static int write_all(const deployment *d, const systemd_units *u, bool install,
+		     systemd_scope scope, const char *unit_dir, const char *quadlet_dir,
+		     const char *manifest_dir, systemd_result *r, aerr_t *err)
+{
+	/* The manifests hold secret values (secretKeyRef is not used yet):
+	 * 0600 in a 0700 directory, like render --out. */
+	if (fs_mkdir_private(manifest_dir, 0700, err) < 0)
+		return -1;
+	for (size_t i = 0; i < d->npods; i++) {
+		cleanup_free char *name = xasprintf("%s.yaml", d->pods[i].name);
+		cleanup_free char *path = fs_join(manifest_dir, name);
+		bool changed;
+		if (systemd_write_if_changed(path, d->manifests[i].yaml, d->manifests[i].len, 0600,
+					     &changed, err) < 0)
+			return -1;
+		note_written(r, path, changed);
+	}
+	const char **enable = xcalloc(u->n, sizeof *enable);
+	size_t nenable = 0;
+	for (size_t i = 0; i < u->n; i++) {
+		const systemd_file *f = &u->files[i];
+		const char *dir = f->quadlet ? quadlet_dir : unit_dir;
+		if (fs_mkdir_private(dir, 0755, err) < 0) {
+			free(enable);
+			return -1;
+		}
+		cleanup_free char *path = fs_join(dir, f->name);
+		bool changed;
+		if (systemd_write_if_changed(path, f->text, strlen(f->text), 0644, &changed, err) <
+		    0) {
+			free(enable);
+			return -1;
+		}
+		note_written(r, path, changed);
+		/* Quadlet's generated services cannot be enabled; the generator
+		 * applies their [Install] itself */
+		if (!f->quadlet)
+			enable[nenable++] = f->name;
+	}
+	if (install && systemd_booted()) {
+		if (systemd_reload_enable(scope, enable, nenable, err) < 0) {
+			free(enable);
+			return -1;
+		}
+		r->enabled = true;
+	}
+	free(enable);
+	return 0;
+}
+
+int systemd_write(const deployment *d, const systemd_request *a, systemd_result *r, aerr_t *err)
+{
+	*r = (systemd_result){0};
+	systemd_scope scope = a->scope >= 0 ? (systemd_scope)a->scope
+			      : geteuid() == 0 ? SYSTEMD_SYSTEM
+					       : SYSTEMD_USER;
+	r->scope = scope;
+	cleanup_free char *version = NULL;
+	cleanup_free char *podman = spawn_which("podman");
+	cleanup_free char *conf = NULL, *state = NULL, *env_dir = abs_dir_of(a->env_path);
+	cleanup_free char *config_dir = NULL, *data_dir = NULL, *root = NULL, *binary = NULL;
+	cleanup_free char *unit_dir = NULL, *quadlet_dir = NULL, *manifest_dir = NULL;
+	cleanup_free char *default_conf = NULL;
+	systemd_units u = {0};
+	int rc = -1;
+	char buf[PATH_MAX];
+
+	if (a->podman_version)
+		version = xstrdup(a->podman_version);
+	else if (podman_cli_version("podman", &version, err) < 0)
+		goto out;
+	if (systemd_homes(scope, &conf, &state, err) < 0)
+		goto out;
+	default_conf = fs_join(conf, "aegis-deploy");
+	if (a->config_dir)
+		config_dir = xstrdup(a->config_dir);
+	else if (!env_dir || strcmp(env_dir, default_conf) == 0)
+		config_dir = xstrdup("%E/aegis-deploy");
+	else
+		config_dir = xstrdup(env_dir);
+	systemd_flavor flavor = systemd_flavor_for(version);
+	if (a->data_dir)
+		data_dir = xstrdup(a->data_dir);
+	else
+		data_dir = flavor == SYSTEMD_QUADLET ? fs_join(state, "aegis-deploy")
+						     : xstrdup("%S/aegis-deploy");
+	root = xstrdup(realpath(a->root, buf) ? buf : a->root);
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	binary = n > 0 ? xstrndup(buf, (size_t)n) : xstrdup("/usr/local/bin/aegis-deploy");
+	const char *network = config_get(&d->cfg, "AEGIS_NETWORK");
+	systemd_opts o = {
+	    .flavor = flavor,
+	    .scope = scope,
+	    .binary = binary,
+	    .podman = podman ? podman : "/usr/bin/podman",
+	    .root = root,
+	    .config_dir = config_dir,
+	    .data_dir = data_dir,
+	    .network = network, /* kube/variables.yaml gives it its default */
+	};
+	if (systemd_generate(d, &o, &u, err) < 0)
+		goto out;
+
+	if (a->install) {
+		if (systemd_unit_dirs(scope, &unit_dir, &quadlet_dir, err) < 0)
+			goto out;
+		cleanup_free char *data = expand_home(data_dir, conf, state);
+		manifest_dir = fs_join(data, "manifests");
+	} else {
+		unit_dir = xstrdup(a->dir);
+		quadlet_dir = xstrdup(a->dir);
+		manifest_dir = fs_join(a->dir, "manifests");
+	}
+	if (write_all(d, &u, a->install, scope, unit_dir, quadlet_dir, manifest_dir, r, err) < 0)
+		goto out;
+	r->flavor = flavor;
+	r->target = xstrdup(u.target);
+	rc = 0;
+out:
+	systemd_units_free(&u);
+	return rc;
+}
+
+
+void systemd_result_free(systemd_result *r)
+{
+	for (size_t i = 0; i < r->nfiles; i++)
+		free(r->files[i].path);
+	free(r->files);
+	free(r->target);
+	*r = (systemd_result){0};
 }

@@ -71,6 +71,38 @@ void systemd_units_free(systemd_units *u);
 int systemd_write_if_changed(const char *path, const char *data, size_t len, mode_t mode,
 			     bool *changed, aerr_t *err);
 
+/* What `aegis-deploy systemd` asks for. */
+typedef struct systemd_request {
+	const char *dir;            /* without INSTALL: write here (manifests in DIR/manifests) */
+	bool install;               /* write where systemd looks; reload and enable where it runs */
+	int scope;                  /* SYSTEMD_USER, SYSTEMD_SYSTEM, or -1: by uid */
+	const char *config_dir;     /* AEGIS_CONFIG_DIR of the units (NULL: from ENV_PATH) */
+	const char *data_dir;       /* AEGIS_DATA_DIR of the units (NULL: %S/aegis-deploy) */
+	const char *podman_version; /* NULL: the installed podman's */
+	const char *env_path, *root;
+} systemd_request;
+
+typedef struct systemd_written {
+	char *path;
+	bool changed; /* false: the same content was there already (not rewritten) */
+} systemd_written;
+
+typedef struct systemd_result {
+	systemd_written *files; /* every manifest and unit file, in order */
+	size_t nfiles;
+	systemd_flavor flavor;
+	systemd_scope scope;
+	char *target;  /* aegis-<profile>.target */
+	bool enabled;  /* reloaded and enabled (only with INSTALL where systemd runs) */
+} systemd_result;
+
+/* Generate the units of D and write them and the manifests they run (0600
+ * in 0700: they hold secret values until secretKeyRef is used), changing no
+ * file whose content is the same. */
+int systemd_write(const deployment *d, const systemd_request *req, systemd_result *r,
+		  aerr_t *err);
+void systemd_result_free(systemd_result *r);
+
 #endif
 
 /* --- installing --------------------------------------------------------- */
