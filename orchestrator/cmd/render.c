@@ -1,15 +1,14 @@
 /* aegis-deploy render: the profile's manifests, as Podman will receive them. */
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "options.h"
 #include "lib/deployment.h"
-#include "lib/fsutil.h"
 #include "lib/kubernetes.h"
+#include "lib/profile.h"
+#include "report.h"
 
 static const char usage_text[] =
     "Usage: aegis-deploy render [--profile NAME] [--pod NAME] [--out DIR]\n"
@@ -28,59 +27,37 @@ static const char usage_text[] =
     "  --namespace NS  the Kubernetes namespace (default K8S_NAMESPACE)\n"
     "\n";
 
-/* DIR for manifests: private when any of them holds a secret; an existing
- * directory is otherwise left as it is. */
-static int prepare_dir(const char *dir, bool private, aerr_t *err)
+/* The files written, as a list or (--json) an object of EXTRA and "files". */
+static void print_files(const struct cli *cli, json_t *extra, json_t *files)
 {
-	if (private)
-		return fs_mkdir_private(dir, 0700, err);
-	struct stat st;
-	if (lstat(dir, &st) < 0) {
-		if (errno != ENOENT)
-			return aerr_sys(err, AEGIS_EFAIL, errno, "cannot use %s", dir);
-		return fs_mkdir_private(dir, 0755, err);
+	if (cli->json) {
+		json_object_set_new(extra, "files", files);
+		report_print_json(extra);
+	} else {
+		size_t i;
+		json_t *f;
+		json_array_foreach(files, i, f)
+			printf("%s\n", json_string_value(json_object_get(f, "path")));
+		json_decref(files);
 	}
-	if (!S_ISDIR(st.st_mode))
-		return aerr_set(err, AEGIS_EFAIL, "%s exists and is not a directory", dir);
-	return 0;
+	json_decref(extra);
 }
 
 static int write_manifests(const struct cli *cli, const deployment *d, int only, const char *dir,
 			   aerr_t *err)
 {
-	bool secrets = false;
-	for (size_t i = 0; i < d->npods; i++)
-		if (only < 0 || (size_t)only == i)
-			secrets |= d->manifests[i].has_secrets;
-	if (prepare_dir(dir, secrets, err) < 0)
+	char **paths = NULL;
+	size_t n = 0;
+	if (deployment_write_manifests(d, only, dir, &paths, &n, err) < 0)
 		return -1;
 	json_t *files = json_array();
-	for (size_t i = 0; i < d->npods; i++) {
-		if (only >= 0 && (size_t)only != i)
-			continue;
-		const rendered *m = &d->manifests[i];
-		cleanup_free char *name = xasprintf("%s.yaml", d->pods[i].name);
-		cleanup_free char *path = fs_join(dir, name);
-		mode_t mode = m->has_secrets ? 0600 : 0644;
-		if (fs_write_atomic(path, m->yaml, m->len, mode, err) < 0) {
-			json_decref(files);
-			return -1;
-		}
-		if (cli->json)
-			json_array_append_new(files,
-					      json_pack("{s:s, s:s, s:b}", "pod", d->pods[i].name,
-							"path", path, "secrets", m->has_secrets));
-		else
-			printf("%s\n", path);
-	}
-	if (cli->json) {
-		json_t *root = json_pack("{s:s, s:o}", "profile", d->prof.name, "files", files);
-		json_dumpf(root, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(root);
-	} else {
-		json_decref(files);
-	}
+	for (size_t i = 0, k = 0; i < d->npods && k < n; i++)
+		if (only < 0 || (size_t)only == i)
+			json_array_append_new(files, json_pack("{s:s, s:s, s:b}", "pod",
+							       d->pods[i].name, "path", paths[k++],
+							       "secrets", d->manifests[i].has_secrets));
+	strv_free(paths, n);
+	print_files(cli, json_pack("{s:s}", "profile", d->prof.name), files);
 	return 0;
 }
 
@@ -91,46 +68,15 @@ static int write_kubernetes(const struct cli *cli, const deployment *d, const ch
 	kube_opts opts = {.namespace = ns};
 	if (kube_convert(d, &opts, &m, err) < 0 || kube_write(&m, dir, err) < 0) {
 		kube_manifests_free(&m);
-		return cli_fail(cli, err);
+		return -1;
 	}
-	json_t *files = json_array();
-	for (size_t i = 0; i < m.n; i++) {
-		cleanup_free char *path = fs_join(dir, m.files[i].name);
-		if (cli->json)
-			json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:b}", "path", path,
-							       "kind", m.files[i].kind, "name",
-							       m.files[i].object_name, "secrets",
-							       m.files[i].secret));
-		else
-			printf("%s\n", path);
-	}
-	if (cli->json) {
-		json_t *root = json_pack("{s:s, s:s, s:s, s:o}", "profile", d->prof.name, "target",
-					 "kubernetes", "namespace", m.namespace, "files", files);
-		json_dumpf(root, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(root);
-	} else {
-		json_decref(files);
-	}
+	json_t *files = kube_files_json(&m, dir);
+	print_files(cli,
+		    json_pack("{s:s, s:s, s:s}", "profile", d->prof.name, "target", "kubernetes",
+			      "namespace", m.namespace),
+		    files);
 	kube_manifests_free(&m);
 	return 0;
-}
-
-static void print_manifests(const deployment *d, int only)
-{
-	bool first = true;
-	for (size_t i = 0; i < d->npods; i++) {
-		if (only >= 0 && (size_t)only != i)
-			continue;
-		const rendered *m = &d->manifests[i];
-		/* each manifest starts without "---": one marker between two makes
-		 * the concatenation a single stream */
-		if (!first)
-			fputs("---\n", stdout);
-		fwrite(m->yaml, 1, m->len, stdout);
-		first = false;
-	}
 }
 
 COMMAND(render)
@@ -162,11 +108,13 @@ COMMAND(render)
 	if (kubernetes)
 		rc = write_kubernetes(cli, &d, ns, out_dir, &err);
 	else if (pod_name && (only = deployment_find_pod(&d, pod_name, &err)) < 0)
+		rc = -1;
+	else if (out_dir)
+		rc = write_manifests(cli, &d, only, out_dir, &err);
+	else
+		deployment_print(&d, only, stdout);
+	if (rc < 0)
 		rc = cli_fail(cli, &err);
-	else if (out_dir && write_manifests(cli, &d, only, out_dir, &err) < 0)
-		rc = cli_fail(cli, &err);
-	else if (!out_dir)
-		print_manifests(&d, only);
 	deployment_free(&d);
 	return rc;
 }

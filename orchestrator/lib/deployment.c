@@ -1,8 +1,12 @@
 #include "deployment.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "fsutil.h"
 #include "strbuf.h"
 
 /* The rest of the pipeline once the configuration and the profile are there. */
@@ -137,4 +141,66 @@ void deployment_free(deployment *d)
 	profile_free(&d->prof);
 	config_free(&d->cfg);
 	*d = (deployment){0};
+}
+
+/* DIR for manifests: private when any of them holds a secret; an existing
+ * directory is otherwise left as it is. */
+static int prepare_dir(const char *dir, bool private, aerr_t *err)
+{
+	if (private)
+		return fs_mkdir_private(dir, 0700, err);
+	struct stat st;
+	if (lstat(dir, &st) < 0) {
+		if (errno != ENOENT)
+			return aerr_sys(err, AEGIS_EFAIL, errno, "cannot use %s", dir);
+		return fs_mkdir_private(dir, 0755, err);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return aerr_set(err, AEGIS_EFAIL, "%s exists and is not a directory", dir);
+	return 0;
+}
+
+int deployment_write_manifests(const deployment *d, int only, const char *dir, char ***paths,
+			       size_t *n, aerr_t *err)
+{
+	*paths = NULL;
+	*n = 0;
+	bool secrets = false;
+	for (size_t i = 0; i < d->npods; i++)
+		if (only < 0 || (size_t)only == i)
+			secrets |= d->manifests[i].has_secrets;
+	if (prepare_dir(dir, secrets, err) < 0)
+		return -1;
+	for (size_t i = 0; i < d->npods; i++) {
+		if (only >= 0 && (size_t)only != i)
+			continue;
+		const rendered *m = &d->manifests[i];
+		cleanup_free char *name = xasprintf("%s.yaml", d->pods[i].name);
+		char *path = fs_join(dir, name);
+		if (fs_write_atomic(path, m->yaml, m->len, m->has_secrets ? 0600 : 0644, err) < 0) {
+			free(path);
+			strv_free(*paths, *n);
+			*paths = NULL;
+			*n = 0;
+			return -1;
+		}
+		*paths = xrealloc(*paths, (*n + 1) * sizeof **paths);
+		(*paths)[(*n)++] = path;
+	}
+	return 0;
+}
+
+void deployment_print(const deployment *d, int only, FILE *out)
+{
+	bool first = true;
+	for (size_t i = 0; i < d->npods; i++) {
+		if (only >= 0 && (size_t)only != i)
+			continue;
+		/* each manifest starts without "---": one marker between two makes
+		 * the concatenation a single stream */
+		if (!first)
+			fputs("---\n", out);
+		fwrite(d->manifests[i].yaml, 1, d->manifests[i].len, out);
+		first = false;
+	}
 }

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "plan.h"
@@ -42,6 +43,13 @@ int deployment_pod_index(const deployment *d, const char *name);
 /* Same, but a missing pod is a configuration error naming the profile and
  * listing its pods. */
 int deployment_find_pod(const deployment *d, const char *name, aerr_t *err);
+/* Write the manifests of D (only pod ONLY when >= 0) to DIR/<pod>.yaml,
+ * atomically: 0600 when it holds a secret, and DIR then made 0700.  *PATHS
+ * (free with strv_free) lists the files written, in order. */
+int deployment_write_manifests(const deployment *d, int only, const char *dir, char ***paths,
+			       size_t *n, aerr_t *err);
+/* The manifests of D (only pod ONLY when >= 0) to OUT as one YAML stream. */
+void deployment_print(const deployment *d, int only, FILE *out);
 void deployment_free(deployment *d);
 
 #endif

@@ -1018,3 +1018,16 @@ void kube_manifests_free(kube_manifests *m)
 	free(m->namespace);
 	*m = (kube_manifests){0};
 }
+
+json_t *kube_files_json(const kube_manifests *m, const char *dir)
+{
+	json_t *files = json_array();
+	for (size_t i = 0; i < m->n; i++) {
+		cleanup_free char *path = fs_join(dir, m->files[i].name);
+		json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:b}", "path", path, "kind",
+						       m->files[i].kind, "name",
+						       m->files[i].object_name, "secrets",
+						       m->files[i].secret));
+	}
+	return files;
+}

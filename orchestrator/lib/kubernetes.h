@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "deployment.h"
 
 /* pod template annotations read by the conversion */
@@ -59,5 +61,8 @@ int kube_convert(const deployment *d, const kube_opts *opts, kube_manifests *out
  * atomically; the Secret 0600, the others 0644. */
 int kube_write(const kube_manifests *m, const char *dir, aerr_t *err);
 void kube_manifests_free(kube_manifests *m);
+
+/* The files of M as written to DIR: [{path, kind, name, secrets}]. */
+json_t *kube_files_json(const kube_manifests *m, const char *dir);
 
 #endif
