@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "options.h"
 #include "lib/deployment.h"
+#include "report.h"
 
 static const char usage_text[] =
     "Usage: aegis-deploy plan [--profile NAME] [--json]\n"
@@ -58,56 +59,6 @@ static void print_text(const deployment *d)
 	}
 }
 
-static json_t *json_names(const char *const *names, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(names[i]));
-	return a;
-}
-
-static int print_json(const deployment *d)
-{
-	const plan *pl = &d->plan;
-	json_t *tiers = json_array();
-	for (size_t t = 0; t < pl->ntiers; t++) {
-		json_t *tier = json_array();
-		for (size_t k = 0; k < pl->tiers[t].n; k++)
-			json_array_append_new(tier,
-					      json_string(d->pods[pl->tiers[t].pods[k]].name));
-		json_array_append_new(tiers, tier);
-	}
-	json_t *pods = json_array();
-	for (size_t i = 0; i < d->npods; i++) {
-		const pod *p = &d->pods[i];
-		json_t *depends = json_array();
-		for (size_t j = 0; j < p->ndepends; j++)
-			if (deployment_pod_index(d, p->depends[j]) >= 0)
-				json_array_append_new(depends, json_string(p->depends[j]));
-		json_t *checks = json_array();
-		for (size_t c = 0; c < p->ncontainers; c++) {
-			const probe *pr = &p->containers[c].readiness;
-			cleanup_free char *target = probe_target(pr);
-			json_array_append_new(
-			    checks, json_pack("{s:s, s:s, s:s}", "container", p->containers[c].name,
-					      "type", probe_kind_name(pr->kind), "target", target));
-		}
-		json_array_append_new(
-		    pods,
-		    json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "name", p->name, "pod_name",
-			      p->pod_name, "tier", (json_int_t)pl->tier_of[i], "depends", depends,
-			      "external",
-			      json_names((const char *const *)pl->external[i], pl->nexternal[i]),
-			      "checks", checks));
-	}
-	json_t *root =
-	    json_pack("{s:s, s:o, s:o}", "profile", d->prof.name, "tiers", tiers, "pods", pods);
-	int rc = json_dumpf(root, stdout, JSON_INDENT(2)) < 0 ? -1 : 0;
-	putchar('\n');
-	json_decref(root);
-	return rc;
-}
-
 COMMAND(plan)
 {
 	static const struct opt opts[] = {OPT_END};
@@ -119,15 +70,13 @@ COMMAND(plan)
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
 	    0)
 		return cli_fail(cli, &err);
-	int rc = 0;
 	if (cli->json) {
-		if (print_json(&d) < 0) {
-			aerr_set(&err, AEGIS_EFAIL, "cannot write the plan");
-			rc = cli_fail(cli, &err);
-		}
+		json_t *js = deployment_plan_json(&d);
+		report_print_json(js);
+		json_decref(js);
 	} else {
 		print_text(&d);
 	}
 	deployment_free(&d);
-	return rc;
+	return 0;
 }

@@ -204,3 +204,48 @@ void deployment_print(const deployment *d, int only, FILE *out)
 		first = false;
 	}
 }
+
+static json_t *json_names(const char *const *names, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
+json_t *deployment_plan_json(const deployment *d)
+{
+	const plan *pl = &d->plan;
+	json_t *tiers = json_array();
+	for (size_t t = 0; t < pl->ntiers; t++) {
+		json_t *tier = json_array();
+		for (size_t k = 0; k < pl->tiers[t].n; k++)
+			json_array_append_new(tier,
+					      json_string(d->pods[pl->tiers[t].pods[k]].name));
+		json_array_append_new(tiers, tier);
+	}
+	json_t *pods = json_array();
+	for (size_t i = 0; i < d->npods; i++) {
+		const pod *p = &d->pods[i];
+		json_t *depends = json_array();
+		for (size_t j = 0; j < p->ndepends; j++)
+			if (deployment_pod_index(d, p->depends[j]) >= 0)
+				json_array_append_new(depends, json_string(p->depends[j]));
+		json_t *checks = json_array();
+		for (size_t c = 0; c < p->ncontainers; c++) {
+			const probe *pr = &p->containers[c].readiness;
+			cleanup_free char *target = probe_target(pr);
+			json_array_append_new(
+			    checks, json_pack("{s:s, s:s, s:s}", "container", p->containers[c].name,
+					      "type", probe_kind_name(pr->kind), "target", target));
+		}
+		json_array_append_new(
+		    pods,
+		    json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "name", p->name, "pod_name",
+			      p->pod_name, "tier", (json_int_t)pl->tier_of[i], "depends", depends,
+			      "external",
+			      json_names((const char *const *)pl->external[i], pl->nexternal[i]),
+			      "checks", checks));
+	}
+	return json_pack("{s:s, s:o, s:o}", "profile", d->prof.name, "tiers", tiers, "pods", pods);
+}

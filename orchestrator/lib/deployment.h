@@ -50,6 +50,9 @@ int deployment_write_manifests(const deployment *d, int only, const char *dir, c
 			       size_t *n, aerr_t *err);
 /* The manifests of D (only pod ONLY when >= 0) to OUT as one YAML stream. */
 void deployment_print(const deployment *d, int only, FILE *out);
+/* The plan as `plan --json` prints it: {"profile", "tiers": [[pod names]],
+ * "pods": [{name, pod_name, tier, depends, external, checks}]}. */
+json_t *deployment_plan_json(const deployment *d);
 void deployment_free(deployment *d);
 
 #endif
