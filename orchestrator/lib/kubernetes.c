@@ -703,6 +703,33 @@ static int one_of(struct conv *c, const char *key, const char *value, const char
 
 /* The Pod document of P: a Service named like the Podman pod and a
  * Deployment or StatefulSet of one replica. */
+/* The pod's Service, named like the Podman pod so connection strings work
+ * unchanged. */
+static int add_service(struct conv *c, const pod *p, json_t *spec, const char *stype,
+		       json_t *labels)
+{
+	json_t *ports = service_ports(spec);
+	json_t *svc_spec = json_pack("{s:s, s:{s:s}}", "type", stype, "selector", POD_LABEL, p->name);
+	if (json_array_size(ports)) {
+		json_object_set_new(svc_spec, "ports", ports);
+	} else if (strcmp(stype, "ClusterIP") != 0) {
+		json_decref(ports);
+		json_decref(svc_spec);
+		return aerr_set(c->err, AEGIS_ECONFIG,
+				"%s: metadata.annotations.%s: a Service of type %s needs a "
+				"container port, and Pod %s has none",
+				c->template, KUBE_SERVICE_ANNOTATION, stype, p->pod_name);
+	} else {
+		/* no port to route: a headless Service still gives the name */
+		json_decref(ports);
+		json_object_set_new(svc_spec, "clusterIP", json_string("None"));
+	}
+	json_t *svc = json_pack("{s:s, s:s, s:{s:s, s:s, s:O}, s:o}", "apiVersion", "v1", "kind",
+				"Service", "metadata", "name", p->pod_name, "namespace", c->ns,
+				"labels", labels, "spec", svc_spec);
+	return add_object(c, svc);
+}
+
 static int convert_pod(struct conv *c, const pod *p, json_t *doc)
 {
 	static const char *const workloads[] = {"Deployment", "StatefulSet"};
@@ -750,27 +777,7 @@ static int convert_pod(struct conv *c, const pod *p, json_t *doc)
 		return -1;
 	}
 
-	json_t *ports = service_ports(spec);
-	json_t *svc_spec = json_pack("{s:s, s:{s:s}}", "type", stype, "selector", POD_LABEL, p->name);
-	if (json_array_size(ports)) {
-		json_object_set_new(svc_spec, "ports", ports);
-	} else if (strcmp(stype, "ClusterIP") != 0) {
-		json_decref(ports);
-		json_decref(svc_spec);
-		json_decref(labels);
-		return aerr_set(c->err, AEGIS_ECONFIG,
-				"%s: metadata.annotations.%s: a Service of type %s needs a "
-				"container port, and Pod %s has none",
-				c->template, KUBE_SERVICE_ANNOTATION, stype, p->pod_name);
-	} else {
-		/* no port to route: a headless Service still gives the name */
-		json_decref(ports);
-		json_object_set_new(svc_spec, "clusterIP", json_string("None"));
-	}
-	json_t *svc = json_pack("{s:s, s:s, s:{s:s, s:s, s:O}, s:o}", "apiVersion", "v1", "kind",
-				"Service", "metadata", "name", p->pod_name, "namespace", c->ns,
-				"labels", labels, "spec", svc_spec);
-	if (add_object(c, svc) < 0) {
+	if (add_service(c, p, spec, stype, labels) < 0) {
 		json_decref(labels);
 		return -1;
 	}
