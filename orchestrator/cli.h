@@ -37,6 +37,8 @@ int cli_fail(const struct cli *cli, const aerr_t *err);
 void cli_info(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Verbose line on stderr with -v. */
 void cli_debug(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A library trace callback (ctx: the struct cli): an indented -v line. */
+void cli_trace(void *cli, const char *line);
 /* A usage error: prints "aegis-deploy CMD: MSG" and a hint; returns 2. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when ARG is -h or --help. */

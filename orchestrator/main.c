@@ -67,26 +67,33 @@ int cli_fail(const struct cli *cli, const aerr_t *err)
 	return err->status ? err->status : AEGIS_EFAIL;
 }
 
+static void say(const char *fmt, va_list ap)
+{
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void cli_info(const struct cli *cli, const char *fmt, ...)
 {
-	if (cli->verbosity < 0)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (cli->verbosity >= 0)
+		say(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void cli_debug(const struct cli *cli, const char *fmt, ...)
 {
-	if (cli->verbosity < 1)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (cli->verbosity >= 1)
+		say(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+void cli_trace(void *cli, const char *line)
+{
+	cli_debug(cli, "  %s", line);
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)

@@ -31,14 +31,9 @@ static const char help[] =
     "                       unless --show-passwords)\n"
     "\n";
 
-static void trace(void *ctx, const char *line)
-{
-	cli_debug(ctx, "  %s", line);
-}
-
 COMMAND(bootstrap_keycloak)
 {
-	bootstrap_opts bo = {.trace = trace, .trace_ctx = cli};
+	bootstrap_opts bo = {.trace = cli_trace, .trace_ctx = cli};
 	bool show = false;
 	const struct opt opts[] = {
 		{"cacert", 0, OPT_STRING, &bo.cacert},

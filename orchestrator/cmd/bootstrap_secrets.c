@@ -39,15 +39,10 @@ static const char help[] =
     "  --json               what was created, changed, left unchanged (no secrets)\n"
     "\n";
 
-static void trace(void *ctx, const char *line)
-{
-	cli_debug(ctx, "  %s", line);
-}
-
 
 COMMAND(bootstrap_secrets)
 {
-	bootstrap_opts bo = {.trace = trace, .trace_ctx = cli};
+	bootstrap_opts bo = {.trace = cli_trace, .trace_ctx = cli};
 	const struct opt opts[] = {
 		{"cacert", 0, OPT_STRING, &bo.cacert},
 		{"key-shares", 0, OPT_COUNT, &bo.shares, 1, 255},
