@@ -3,7 +3,7 @@
 # removes build output.
 
 CC      ?= cc
-PKGS    := yaml-0.1 libcurl jansson libgit2 openssl
+PKGS    := yaml-0.1 libcurl jansson libgit2 openssl libcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 

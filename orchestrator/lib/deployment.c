@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "edge.h"
+
 int deployment_load(deployment *d, const char *root, const char *env_path,
 		    const char *profile_name, unsigned flags, aerr_t *err)
 {
@@ -10,6 +12,11 @@ int deployment_load(deployment *d, const char *root, const char *env_path,
 		return -1;
 	if (profile_load(root, profile_name, &d->prof, err) < 0)
 		goto fail;
+	/* the edge's Caddyfile is a value computed from the configuration */
+	for (size_t i = 0; i < d->prof.npods; i++)
+		if (strcmp(d->prof.pods[i], EDGE_POD) == 0 &&
+		    edge_prepare(&d->cfg, (flags & DEPLOYMENT_LENIENT) != 0, err) < 0)
+			goto fail;
 	d->npods = d->prof.npods;
 	d->pods = xcalloc(d->npods, sizeof *d->pods);
 	d->manifests = xcalloc(d->npods, sizeof *d->manifests);
