@@ -71,6 +71,14 @@ static int load_mode(const config *cfg, yaml_document_t *doc, edge_config *e, ae
 	e->tls_line = xstrdup(line);
 	const char *ca = ydoc_str(ydoc_get(doc, m, "ca_certificate"));
 	e->ca_certificate = ca ? xstrdup(ca) : NULL;
+	const char *expiry = ydoc_str(ydoc_get(doc, m, "check_expiry"));
+	if (expiry && strcmp(expiry, "ca") != 0 && strcmp(expiry, "site") != 0)
+		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: check_expiry: expected site or ca",
+				e->path, ydoc_line(m));
+	e->expiry_of_ca = expiry && strcmp(expiry, "ca") == 0;
+	if (e->expiry_of_ca && !ca)
+		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: check_expiry: ca needs ca_certificate",
+				e->path, ydoc_line(m));
 	yaml_node_t *req = ydoc_get(doc, m, "requires");
 	if (req && req->type == YAML_SEQUENCE_NODE) {
 		for (yaml_node_item_t *it = req->data.sequence.items.start;

@@ -30,6 +30,7 @@ typedef struct edge_config {
 	char *tls_mode;	      /* AEGIS_TLS_MODE */
 	char *tls_line;	      /* the mode's `tls` line */
 	char *ca_certificate; /* the mode's CA root in the container, or NULL */
+	bool expiry_of_ca;    /* check_expiry: ca (else: the sites' certificates) */
 	char *auth_user;      /* EDGE_BASIC_AUTH_USER */
 	edge_route *routes;
 	size_t n;
