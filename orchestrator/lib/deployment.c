@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "edge.h"
+#include "sealkeys.h"
 
 int deployment_load(deployment *d, const char *root, const char *env_path,
 		    const char *profile_name, unsigned flags, aerr_t *err)
@@ -37,6 +38,14 @@ int deployment_load(deployment *d, const char *root, const char *env_path,
 	if (plan_build(d->pods, d->npods, &d->plan, err) < 0) {
 		aerr_wrap(err, "%s", d->prof.path);
 		goto fail;
+	}
+	/* The pods mount the SEAL keypair: a deployment that will be played
+	 * (not LENIENT) has it, generated when missing, as generate-keys would. */
+	if (!(flags & DEPLOYMENT_LENIENT)) {
+		keys_result keys;
+		if (sealkeys_ensure(d, &keys, err) < 0)
+			goto fail;
+		keys_result_free(&keys);
 	}
 	return 0;
 fail:
