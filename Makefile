@@ -60,6 +60,14 @@ build/asan/tests/%: tests/unit/%.c $(ASAN_LIB) $(HDRS) $(TEST_HARNESS) | check-d
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -Itests/unit -o $@ $< tests/unit/harness.c $(ASAN_LIB) $(PKG_LIBS)
 
+# The edge and SEAL-key checks run against a deployed edge by
+# tests/integration/55-edge-tls.sh.
+EDGE_PROBE := build/asan/tests/edge-probe
+$(EDGE_PROBE): tests/podman/edge-probe.c $(ASAN_LIB) $(HDRS) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
+test: $(EDGE_PROBE)
+
 # The one test command: sanitizer build, unit tests, then integration tests
 # (real Podman included).  Ends with "N passed, N failed[, N skipped]".
 test: $(ASAN_BIN) $(BIN) $(TEST_BINS)

@@ -86,6 +86,19 @@ int edgecheck_export_ca(podman *pm, const deployment *d, int wait_s, char **path
 	return 0;
 }
 
+int edgecheck_on_ready(const deployment *d, size_t pod, aerr_t *err)
+{
+	(void)pod;
+	podman *pm = NULL;
+	char *path = NULL;
+	int rc = podman_open(&pm, config_get(&d->cfg, "CONTAINER_SOCK"), err);
+	if (rc == 0)
+		rc = edgecheck_export_ca(pm, d, 30, &path, err);
+	podman_close(pm);
+	free(path);
+	return rc;
+}
+
 /* --- checks ------------------------------------------------------------- */
 
 struct probe_ctx {

@@ -49,6 +49,10 @@ typedef struct edgecheck_opts {
  * to do (0, *PATH NULL) when the TLS mode has no CA of its own. */
 int edgecheck_export_ca(podman *pm, const deployment *d, int wait_s, char **path, aerr_t *err);
 
+/* The deploy hook of pod-edge, once it is ready: export the CA (above)
+ * through its own connection to CONTAINER_SOCK. */
+int edgecheck_on_ready(const deployment *d, size_t pod, aerr_t *err);
+
 /* Check every route; returns 0 when the checks ran, whatever their results
  * (*OUT: one entry per route, in routes.yaml order). */
 int edgecheck_run(const deployment *d, const edgecheck_opts *opts, edge_check **out, size_t *n,
