@@ -86,7 +86,7 @@ fi
 
 get() { # host [curl options...]: "status body" of https://host/
 	local h=$1.$domain; shift
-	curl -sS --max-time 10 --resolve "$h:$HTTPS_PORT:127.0.0.1" --cacert "$CA" -w ' %{http_code}' "$@" "https://$h:$HTTPS_PORT/" 2>&1
+	curl -sS --max-time 5 --resolve "$h:$HTTPS_PORT:127.0.0.1" --cacert "$CA" -w ' %{http_code}' "$@" "https://$h:$HTTPS_PORT/" 2>&1
 }
 bad=""
 for h in "${public[@]}"; do
@@ -96,7 +96,7 @@ done
 if [ -z "$bad" ]; then pass edge-https-every-route; else fail edge-https-every-route "$bad"; fi
 
 # without the exported CA the certificate does not verify
-curl -sS --max-time 10 --resolve "api.$domain:$HTTPS_PORT:127.0.0.1" "https://api.$domain:$HTTPS_PORT/" >"$TMP/untrusted.out" 2>&1; rc=$?
+curl -sS --max-time 5 --resolve "api.$domain:$HTTPS_PORT:127.0.0.1" "https://api.$domain:$HTTPS_PORT/" >"$TMP/untrusted.out" 2>&1; rc=$?
 if [ $rc -eq 60 ]; then pass edge-untrusted-without-ca; else fail edge-untrusted-without-ca "curl rc=$rc $(cat "$TMP/untrusted.out")"; fi
 
 bad=""
@@ -122,7 +122,7 @@ fi
 
 bad=""
 for h in "${public[@]}" "${protected[@]}"; do
-	r=$(curl -sS --max-time 10 --resolve "$h.$domain:$HTTP_PORT:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' "http://$h.$domain:$HTTP_PORT/x" 2>&1)
+	r=$(curl -sS --max-time 5 --resolve "$h.$domain:$HTTP_PORT:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' "http://$h.$domain:$HTTP_PORT/x" 2>&1)
 	case "$r" in 30[178]\ https://$h.$domain/x) ;; *) bad+=" $h:[$r]" ;; esac
 done
 if [ -z "$bad" ]; then pass edge-http-redirects; else fail edge-http-redirects "$bad"; fi
