@@ -3,7 +3,7 @@
 # removes build output.
 
 CC      ?= cc
-PKGS    := yaml-0.1 libcurl jansson libgit2 openssl
+PKGS    := yaml-0.1 libcurl jansson libgit2 openssl libcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
@@ -71,6 +71,13 @@ $(TSAN_BIN): $(LIB_SRC) $(CMD_SRC) $(HDRS) | check-deps
 	$(CC) $(WARN) -O1 -g $(TSAN) $(CPPFLAGS_ALL) -o $@ $(LIB_SRC) $(CMD_SRC) $(PKG_LIBS)
 
 tsan: $(TSAN_BIN)
+# The edge and SEAL-key checks run against a deployed edge by
+# tests/integration/55-edge-tls.sh.
+EDGE_PROBE := build/asan/tests/edge-probe
+$(EDGE_PROBE): tests/podman/edge-probe.c $(ASAN_LIB) $(HDRS) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -o $@ $< $(ASAN_LIB) $(PKG_LIBS)
+test: $(EDGE_PROBE)
 
 # The one test command: sanitizer build, unit tests, then integration tests
 # (real Podman included).  Ends with "N passed, N failed[, N skipped]".

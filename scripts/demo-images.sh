@@ -8,6 +8,7 @@
 #   localhost/aegis-demo/postgres            PostgreSQL (Debian bookworm: 15)
 #   localhost/aegis-demo/postgres-exporter   prometheus-postgres-exporter
 #   localhost/aegis-demo/prometheus          Prometheus
+#   localhost/aegis-demo/caddy               Caddy, the TLS edge (pod-edge)
 # Stand-ins, labelled as such in their names:
 #   localhost/aegis-demo/openbao-standin     tests/servers/openbao.py (the OpenBao HTTP API test server)
 #   localhost/aegis-demo/keycloak-standin    tests/servers/keycloak.py (the Keycloak admin API test server)
@@ -29,9 +30,9 @@ base=$prefix/debian-services:latest
 
 log() { echo "demo-images: $*" >&2; }
 
-# Distribution packages of the base image (real services, and python3 for the
-# OpenBao and Keycloak stand-ins).
-packages=postgresql,prometheus,prometheus-postgres-exporter,python3,busybox,ca-certificates
+# Distribution packages of the base image (real services, Caddy for the edge,
+# and python3 for the OpenBao and Keycloak stand-ins).
+packages=postgresql,prometheus,prometheus-postgres-exporter,caddy,python3,busybox,ca-certificates
 # The hash of what the base image is built from: a change rebuilds it.
 src_hash=$( (echo "$packages rootfs-0755"; cat "$here"/demo/* "$root"/tests/servers/*.py) | sha256sum | cut -c1-16)
 label() { podman image inspect --format '{{index .Labels "aegis.demo.hash"}}' "$1" 2>/dev/null || true; }
@@ -77,7 +78,7 @@ build_base() {
 	chmod 0755 "$dir"
 	trap '$sudo rm -rf "$dir"' EXIT
 	t0=$(date +%s)
-	log "debootstrap $codename from $url (real PostgreSQL, Prometheus, postgres-exporter, python3)…"
+	log "debootstrap $codename from $url (real PostgreSQL, Prometheus, postgres-exporter, Caddy, python3)…"
 	$sudo debootstrap --variant=minbase \
 		--include="$packages" \
 		"$codename" "$dir" "$url" >"$dir.log" 2>&1 || { log "debootstrap failed; see $dir.log"; exit 1; }
@@ -116,6 +117,8 @@ fi
 	derive postgres-exporter '["/usr/bin/prometheus-postgres-exporter"]'
 [ "$force" = --force ] || [ "$(label "$prefix/prometheus:latest")" != "$src_hash" ] &&
 	derive prometheus '["/usr/bin/prometheus"]'
+[ "$force" = --force ] || [ "$(label "$prefix/caddy:latest")" != "$src_hash" ] &&
+	derive caddy '["/usr/bin/caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]'
 [ "$force" = --force ] || [ "$(label "$prefix/openbao-standin:latest")" != "$src_hash" ] &&
 	derive openbao-standin '["/aegis-demo/openbao-standin.sh"]'
 [ "$force" = --force ] || [ "$(label "$prefix/keycloak-standin:latest")" != "$src_hash" ] &&

@@ -7,8 +7,10 @@
 #      postgres-exporter and Prometheus from the distribution's packages;
 #      stand-ins for everything else (named localhost/aegis-demo/*standin)
 #   3. a demo configuration, generated/demo/demo.env (0600), never the user's .env
-#   4. deploy --profile full (with bootstrap), validate, and a summary with
-#      a real query through the stack
+#   4. deploy --profile production (the eight pods behind the TLS edge: real
+#      Caddy with its internal CA; with bootstrap), validate, and a summary
+#      with the HTTPS URLs, how to trust the CA, and a real query through
+#      the stack
 #
 # Works as root (rootful Podman) and as an ordinary user (rootless Podman).
 # Environment: AEGIS_DEMO_DIR (default generated/demo), CONTAINER_SOCK,
@@ -20,6 +22,7 @@ DEMO_DIR=${AEGIS_DEMO_DIR:-$ROOT/generated/demo}
 ENV=$DEMO_DIR/demo.env
 BIN=$ROOT/build/aegis-deploy
 PREFIX=localhost/aegis-demo
+PROFILE=production
 : "${CONTAINERS_CONF:=$ROOT/scripts/podman-containers.conf}"
 export CONTAINERS_CONF
 PY=/usr/bin/python3
@@ -34,6 +37,7 @@ demo_image() {
 	POSTGRES_IMAGE) echo "$PREFIX/postgres:latest" ;;
 	POSTGRES_EXPORTER_IMAGE) echo "$PREFIX/postgres-exporter:latest" ;;
 	PROMETHEUS_IMAGE) echo "$PREFIX/prometheus:latest" ;;
+	CADDY_IMAGE) echo "$PREFIX/caddy:latest" ;;
 	OPENBAO_IMAGE) echo "$PREFIX/openbao-standin:latest" ;;
 	KEYCLOAK_IMAGE) echo "$PREFIX/keycloak-standin:latest" ;;
 	*) echo "$PREFIX/standin-$(echo "$1" | tr 'A-Z_' 'a-z-'):latest" ;;
@@ -137,15 +141,41 @@ up() {
 		for v in $(image_vars); do echo "$v=$(demo_image "$v")"; done
 		echo "AEGIS_GENERATED_DIR=$DEMO_DIR/generated"
 		echo "AEGIS_STATE_DIR=$DEMO_DIR/state"
+		echo "SEAL_KEYS_DIR=$DEMO_DIR/seal"
+		echo "AEGIS_TLS_MODE=internal"
+		# a user's Podman cannot publish ports below 1024
+		if [ "$(id -u)" -eq 0 ]; then
+			echo "EDGE_HTTP_PORT=80"; echo "EDGE_HTTPS_PORT=443"
+		else
+			echo "EDGE_HTTP_PORT=8480"; echo "EDGE_HTTPS_PORT=8443"
+		fi
 	} | set_keys "$ENV"
 	guard_real_deployment
 	ensure_socket
-	say "deploy --profile full"
-	A deploy --profile full --timeout 300
+	say "deploy --profile $PROFILE"
+	A deploy --profile "$PROFILE" --timeout 300
 	say "validate"
-	A validate --profile full
+	A validate --profile "$PROFILE"
 	summary
 	say "demo ready in $((SECONDS - t0)) s"
+}
+
+# The public HTTPS URLs through the edge (real Caddy, real TLS), each fetched
+# with the exported internal CA, and how to trust that CA.
+edge_summary() {
+	local ca=$DEMO_DIR/generated/edge-ca.crt port host var code line
+	port=$(config_value EDGE_HTTPS_PORT)
+	EDGE_LINES=""
+	for var in EDGE_API_HOST EDGE_KEYCLOAK_HOST EDGE_OPENBAO_HOST EDGE_GRAFANA_HOST \
+		EDGE_TEMPORAL_UI_HOST EDGE_JAEGER_HOST EDGE_PROMETHEUS_HOST EDGE_SEAL_GATEWAY_HOST; do
+		host=$(config_value "$var")
+		code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$ca" \
+			--resolve "$host:$port:127.0.0.1" "https://$host:$port/" 2>/dev/null || true)
+		line=$(printf '  %-42s %s' "https://$host$([ "$port" = 443 ] || echo ":$port")/" \
+			"HTTPS $code$([ "$code" = 401 ] && echo ' (basic auth: user aegis, EDGE_BASIC_AUTH_PASSWORD in the demo env)')")
+		EDGE_LINES+="$line"$'\n'
+	done
+	export EDGE_LINES EDGE_CA=$ca EDGE_PORT=$port
 }
 
 # Wait until Prometheus has scraped the exporter: pg_up of the real database.
@@ -162,12 +192,13 @@ pg_up() {
 
 summary() {
 	local status prom_port runs pgup
-	status=$(A status --profile full --json)
+	status=$(A status --profile "$PROFILE" --json)
 	prom_port=$(config_value PROMETHEUS_PORT)
 	runs=$(podman exec pod-database-postgres psql -h /run/postgresql -p 5432 -U aegis -d aegis -tAq -c \
 		"CREATE TABLE IF NOT EXISTS demo_runs (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
 		 INSERT INTO demo_runs DEFAULT VALUES; SELECT count(*) FROM demo_runs" 2>&1 | tail -n 1)
 	pgup=$(pg_up "$prom_port")
+	edge_summary
 	"$PY" - "$status" <<EOF
 import json, sys, subprocess, urllib.request, urllib.error
 status = json.loads(sys.argv[1])
@@ -183,7 +214,7 @@ def url(port):
     return "http://127.0.0.1:%d" % port
 
 print()
-print("AEGIS demo: %d pods (profile full)" % len(status["pods"]))
+print("AEGIS demo: %d pods (profile $PROFILE)" % len(status["pods"]))
 print("%-14s %-9s %-44s %s" % ("POD", "STATE", "IMAGES", "URLS"))
 for p in status["pods"]:
     images = subprocess.run(["podman", "ps", "-a", "--filter", "pod=" + p["pod_name"], "--format", "{{.Image}}"],
@@ -200,6 +231,15 @@ for p in status["pods"]:
     urls = " ".join(url(port) for port in p.get("ports", []))
     print("%-14s %-9s %-44s %s" % (p["name"], p["state"], ", ".join(kinds), urls))
 print()
+print("Public HTTPS (pod-edge: real Caddy, certificates from its internal CA; each URL fetched")
+print("with that CA and the name resolved to 127.0.0.1):")
+import os
+print(os.environ.get("EDGE_LINES", "").rstrip("\n"))
+print("  Trust the CA: " + os.environ.get("EDGE_CA", ""))
+print("    curl --cacert %s --resolve api.aegis.localhost:%s:127.0.0.1 https://api.aegis.localhost:%s/" % (os.environ.get("EDGE_CA", ""), os.environ.get("EDGE_PORT", ""), os.environ.get("EDGE_PORT", "")))
+print("    system-wide (Debian): cp %s /usr/local/share/ca-certificates/aegis-edge.crt && update-ca-certificates" % os.environ.get("EDGE_CA", ""))
+print("  *.localhost names resolve to this machine in most browsers; elsewhere add them to /etc/hosts.")
+print()
 print("Proof of wiring:")
 print("  Prometheus (real) reports pg_up = $pgup for PostgreSQL (real) through postgres-exporter (real)")
 print("  rows in aegis.demo_runs (one per 'make demo'; kept across runs): $runs")
@@ -207,7 +247,7 @@ print()
 print("Configuration and secrets: $ENV (0600); bootstrap output: $DEMO_DIR/generated/")
 print("Stand-ins are not the real services: OpenBao and Keycloak are the project's API test")
 print("servers; the AEGIS runtime, SEAL gateway, Temporal, SeaweedFS, Grafana, Loki, Promtail")
-print("and Jaeger are a busybox program answering their health checks.")
+print("and Jaeger are a busybox program answering their health checks; Caddy (the edge) is real.")
 print("Tear down: make demo-down   (also the images: make demo-down IMAGES=1)")
 EOF
 }

@@ -12,6 +12,9 @@ packages=(
   # tests, demo images and benchmarks
   busybox-static debootstrap curl openssl hyperfine python3 python3-yaml procps util-linux docker-registry
   clang-format
+  # bcrypt for the edge's basic auth (build); real Caddy for the edge in the
+  # tests and the demo (its system service is kept off below)
+  libcrypt-dev caddy
 )
 
 # Root is needed only for what is missing: installing packages and opening
@@ -50,6 +53,14 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] &&
   systemctl is-enabled docker-registry >/dev/null 2>&1; then
   as_root systemctl disable --now docker-registry >/dev/null 2>&1 &&
     echo "setup: disabled the docker-registry system service (the tests start their own)"
+fi
+
+# caddy is only for the tests and the demo images; the package would run it
+# as a system service on ports 80/443, which the edge publishes: stop that.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] &&
+  systemctl is-enabled caddy >/dev/null 2>&1; then
+  as_root systemctl disable --now caddy >/dev/null 2>&1 &&
+    echo "setup: disabled the caddy system service (the edge runs Caddy in a pod)"
 fi
 
 # Rootless networking (slirp4netns) opens /dev/net/tun; some hosts ship it 0600 root.

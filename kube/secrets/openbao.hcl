@@ -21,6 +21,11 @@ listener "tcp" {
   address     = "0.0.0.0:8200"
   tls_disable = true
 
+  # Behind the edge (Caddy on the pod network): trust its X-Forwarded-For
+  # for the client address; direct clients without the header are fine.
+  x_forwarded_for_authorized_addrs   = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+  x_forwarded_for_reject_not_present = false
+
   telemetry {
     unauthenticated_metrics_access = true
   }

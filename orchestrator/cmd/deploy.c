@@ -10,6 +10,7 @@
 #include "lib/bootstrap.h"
 #include "lib/desired.h"
 #include "lib/rollout.h"
+#include "lib/sealkeys.h"
 #include "report.h"
 
 static const char help[] =
@@ -83,6 +84,14 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
 		return cli_fail(cli, &err);
+	/* the pods mount the SEAL keypair: generated when missing, as
+	 * generate-keys would */
+	keys_result keys;
+	if (sealkeys_ensure(&d, &keys, &err) < 0) {
+		deployment_free(&d);
+		return cli_fail(cli, &err);
+	}
+	keys_result_free(&keys);
 	bool *selected = NULL;
 	if (only_pod) {
 		int idx = deployment_find_pod(&d, only_pod, &err);

@@ -6,12 +6,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "edge.h"
 #include "fsutil.h"
 #include "strbuf.h"
 
 /* The rest of the pipeline once the configuration and the profile are there. */
 static int load_pods(deployment *d, const char *root, unsigned flags, aerr_t *err)
 {
+	/* the edge's Caddyfile is a value computed from the configuration */
+	for (size_t i = 0; i < d->prof.npods; i++)
+		if (strcmp(d->prof.pods[i], EDGE_POD) == 0 &&
+		    edge_prepare(&d->cfg, (flags & DEPLOYMENT_LENIENT) != 0, err) < 0)
+			goto fail;
 	d->npods = d->prof.npods;
 	d->pods = xcalloc(d->npods, sizeof *d->pods);
 	d->manifests = xcalloc(d->npods, sizeof *d->manifests);

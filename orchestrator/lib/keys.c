@@ -244,3 +244,22 @@ void keys_result_free(keys_result *r)
 	free(r->public_path);
 	memset(r, 0, sizeof *r);
 }
+
+int keys_fingerprint_pem(const char *pem, size_t len, const char *source, char *out, size_t size,
+			 aerr_t *err)
+{
+	bool private_key = memmem(pem, len, "PRIVATE KEY-----", 16) != NULL;
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	EVP_PKEY *pkey = NULL;
+	if (bio)
+		pkey = private_key ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)
+				   : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (!pkey)
+		return ossl_fail(err, "%s is not an unencrypted PEM key", source);
+	int rc = -1;
+	if (require_ed25519(pkey, source, err) == 0)
+		rc = fingerprint(pkey, out, size, err);
+	EVP_PKEY_free(pkey);
+	return rc;
+}

@@ -3,6 +3,7 @@
 #define AEGIS_KEYS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "error.h"
 
@@ -18,5 +19,11 @@ typedef struct keys_result {
  * through a symlink; writes are atomic. */
 int keys_generate(const char *dir, bool force, keys_result *out, aerr_t *err);
 void keys_result_free(keys_result *r);
+
+/* The fingerprint ("SHA256:<hex>", as keys_generate reports it) of the Ed25519
+ * key in PEM (a PKCS#8 private key: of its public half; or an SPKI public
+ * key).  SOURCE names the key in errors.  The caller wipes PEM. */
+int keys_fingerprint_pem(const char *pem, size_t len, const char *source, char *out, size_t size,
+			 aerr_t *err);
 
 #endif

@@ -43,7 +43,8 @@ head -4 "$TMP/fill.env" >"$TMP/fill.head"
 printf '# mine\nexport POSTGRES_PASSWORD="kept value" # comment\n\nOTHER=1\n' >"$TMP/fill.expect"
 kcv=$(grep '^KEYCLOAK_ADMIN_PASSWORD=' "$TMP/fill.env" | cut -d= -f2-)
 gfv=$(grep '^GRAFANA_ADMIN_PASSWORD=' "$TMP/fill.env" | cut -d= -f2-)
-if [ $rc -eq 0 ] && cmp -s "$TMP/fill.head" "$TMP/fill.expect" && [ ${#kcv} -ge 32 ] && [ ${#gfv} -ge 32 ] && [ "$(grep -c . "$TMP/fill.env")" = 5 ]; then
+ebv=$(grep '^EDGE_BASIC_AUTH_PASSWORD=' "$TMP/fill.env" | cut -d= -f2-)
+if [ $rc -eq 0 ] && cmp -s "$TMP/fill.head" "$TMP/fill.expect" && [ ${#kcv} -ge 32 ] && [ ${#gfv} -ge 32 ] && [ ${#ebv} -ge 32 ] && [ "$(grep -c . "$TMP/fill.env")" = 6 ]; then
 	pass "init-fill-preserves-bytes"
 else
 	fail "init-fill-preserves-bytes" "rc=$rc $(cat "$TMP/fill.env")"

@@ -55,6 +55,8 @@ for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 cp "$ROOT/.env.example" "$work/.env.example" && chown "$USER_NAME:" "$work/.env.example"
 (cd "$work" && as_user "$AEGIS_BIN" --root "$ROOT" init >/dev/null)
 for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done >>"$work/.env"
+# the SEAL keypair the pods mount, where this user can write it
+echo "SEAL_KEYS_DIR=$work/seal" >>"$work/.env"
 A() { as_user "$AEGIS_BIN" --root "$ROOT" --env "$work/.env" "$@"; }
 
 A clean --yes >/dev/null 2>&1

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
-names=(demo-up demo-pods-ready demo-pg-up demo-openbao-bootstrapped demo-keycloak-realm
+names=(demo-up demo-pods-ready demo-edge-https demo-pg-up demo-openbao-bootstrapped demo-keycloak-realm
 	demo-oidc-discovery-from-pod demo-second-run-idempotent demo-data-kept demo-down-clean)
 if [ "$(id -u)" -ne 0 ]; then
 	for n in "${names[@]}"; do skip "$n" "the demo images need root (debootstrap)"; done
@@ -23,7 +23,7 @@ trap 'demo down >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 t0=$(date +%s)
 demo up >"$TMP/up1.out" 2>&1; rc=$?
 echo "   first run (images built if missing): $(( $(date +%s) - t0 )) s"
-if [ $rc -eq 0 ] && grep -q 'AEGIS demo: 8 pods' "$TMP/up1.out" && grep -q '18 of 18 checks passed' "$TMP/up1.out"; then
+if [ $rc -eq 0 ] && grep -q 'AEGIS demo: 9 pods' "$TMP/up1.out" && grep -q '19 of 19 checks passed' "$TMP/up1.out"; then
 	pass demo-up
 else
 	fail demo-up "rc=$rc $(tail -25 "$TMP/up1.out")"
@@ -32,14 +32,31 @@ ENV=$AEGIS_DEMO_DIR/demo.env
 A() { aegis --env "$ENV" "$@"; }
 port() { A config --json | "$PY" -c 'import json,sys; print(next(v["value"] for v in json.load(sys.stdin)["variables"] if v["name"]==sys.argv[1]))' "$1"; }
 
-A status --profile full --json >"$TMP/status.json" 2>&1
-if "$PY" -c 'import json,sys; ps=json.load(open(sys.argv[1]))["pods"]; assert len(ps)==8 and all(p["state"]=="Running" and p["running"]==p["containers"] for p in ps)' "$TMP/status.json" 2>/dev/null; then
+A status --profile production --json >"$TMP/status.json" 2>&1
+if "$PY" -c 'import json,sys; ps=json.load(open(sys.argv[1]))["pods"]; assert len(ps)==9 and all(p["state"]=="Running" and p["running"]==p["containers"] for p in ps)' "$TMP/status.json" 2>/dev/null; then
 	pass demo-pods-ready
 else
 	fail demo-pods-ready "$(head -c 500 "$TMP/status.json")"
 fi
 
 # Prometheus (real) has scraped PostgreSQL (real) through the exporter (real).
+# every public service over HTTPS through real Caddy, verified with the CA
+# the deploy exported, each name resolved to 127.0.0.1
+ca=$AEGIS_DEMO_DIR/generated/edge-ca.crt
+https=$(port EDGE_HTTPS_PORT)
+bad=""
+for h in api auth secrets grafana seal temporal jaeger prometheus; do
+	code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$ca" \
+		--resolve "$h.aegis.localhost:$https:127.0.0.1" "https://$h.aegis.localhost:$https/" 2>&1)
+	case $h:$code in temporal:401 | jaeger:401 | prometheus:401) ;; temporal:* | jaeger:* | prometheus:*) bad+=" $h:$code" ;;
+	*:[234]??) ;; *) bad+=" $h:$code" ;; esac
+done
+if [ -z "$bad" ] && grep -q 'Trust the CA' "$TMP/up1.out" && grep -q "https://api.aegis.localhost" "$TMP/up1.out"; then
+	pass demo-edge-https
+else
+	fail demo-edge-https "$bad $(grep -A10 'Public HTTPS' "$TMP/up1.out")"
+fi
+
 prom=$(port PROMETHEUS_PORT)
 pgup=$(curl -fsS "http://127.0.0.1:$prom/api/v1/query?query=pg_up" | "$PY" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")' 2>&1)
 if [ "$pgup" = 1 ] && grep -q 'reports pg_up = 1' "$TMP/up1.out"; then
@@ -92,7 +109,7 @@ took=$("$PY" -c "print(round($(date +%s.%N) - $t0, 1))")
 ids >"$TMP/ids2"
 echo "   second run (stack up): ${took} s"
 kept=$(grep -c 'ready (.*unchanged)' "$TMP/up2.out")
-if [ $rc -eq 0 ] && cmp -s "$TMP/ids1" "$TMP/ids2" && [ "$kept" = 8 ] &&
+if [ $rc -eq 0 ] && cmp -s "$TMP/ids1" "$TMP/ids2" && [ "$kept" = 9 ] &&
 	grep -q 'bootstrap OpenBao: 0 created, 0 changed' "$TMP/up2.out" && grep -q 'bootstrap Keycloak: 0 created, 0 changed' "$TMP/up2.out"; then
 	pass demo-second-run-idempotent
 else

@@ -4,6 +4,7 @@
 
 #include "harness.h"
 #include "lib/config.h"
+#include "lib/edge.h"
 #include "lib/fsutil.h"
 #include "lib/profile.h"
 #include "lib/render.h"
@@ -514,6 +515,8 @@ TEST(render_golden_manifests)
 	if (config_load(&cfg, root, env_path, &err) < 0)
 		printf("  %s\n", err.msg);
 	CHECK(err.msg[0] == '\0');
+	/* the edge's Caddyfile is computed, as deployment_load does for a profile with it */
+	CHECK(edge_prepare(&cfg, false, &err) == 0);
 	char **pods = NULL;
 	size_t npods = 0;
 	if (catalog_list(root, &pods, &npods, &err) < 0) {

@@ -1,0 +1,169 @@
+#include "sealkeys.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <yaml.h>
+
+#include "fsutil.h"
+#include "rollout.h"
+#include "yamldoc.h"
+
+/* The aegis.io/seal-key annotation of the Pod document of MANIFEST (newly
+ * allocated), or NULL. */
+static char *seal_key_annotation(const rendered *manifest)
+{
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser))
+		return NULL;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)manifest->yaml,
+				     manifest->len);
+	char *found = NULL;
+	for (;;) {
+		yaml_document_t doc;
+		if (!yaml_parser_load(&parser, &doc))
+			break;
+		yaml_node_t *root = yaml_document_get_root_node(&doc);
+		if (!root) {
+			yaml_document_delete(&doc);
+			break;
+		}
+		const char *kind = ydoc_str(ydoc_get(&doc, root, "kind"));
+		if (kind && strcmp(kind, "Pod") == 0) {
+			yaml_node_t *ann =
+			    ydoc_get(&doc, ydoc_get(&doc, root, "metadata"), "annotations");
+			const char *v = ann ? ydoc_str(ydoc_get(&doc, ann, SEALKEYS_ANNOTATION))
+					    : NULL;
+			found = v && *v ? xstrdup(v) : NULL;
+		}
+		yaml_document_delete(&doc);
+		if (found)
+			break;
+	}
+	yaml_parser_delete(&parser);
+	return found;
+}
+
+bool sealkeys_needed(const deployment *d)
+{
+	for (size_t i = 0; i < d->npods; i++) {
+		char *a = seal_key_annotation(&d->manifests[i]);
+		free(a);
+		if (a)
+			return true;
+	}
+	return false;
+}
+
+static int keys_dir(const deployment *d, const char **dir, aerr_t *err)
+{
+	*dir = config_get(&d->cfg, SEALKEYS_DIR_VAR);
+	if (!*dir || !**dir)
+		return aerr_set(err, AEGIS_ECONFIG, "%s is not set", SEALKEYS_DIR_VAR);
+	return 0;
+}
+
+int sealkeys_ensure(const deployment *d, keys_result *out, aerr_t *err)
+{
+	memset(out, 0, sizeof *out);
+	if (!sealkeys_needed(d))
+		return 0;
+	const char *dir;
+	if (keys_dir(d, &dir, err) < 0)
+		return -1;
+	if (keys_generate(dir, false, out, err) < 0)
+		return aerr_wrap(err, "SEAL keys in %s (%s)", dir, SEALKEYS_DIR_VAR);
+	return 0;
+}
+
+static void check_pod(podman *pm, const deployment *d, size_t i, const char *want,
+		      const char *annotation, sealkey_check *c)
+{
+	const pod *p = &d->pods[i];
+	c->pod = xstrdup(p->name);
+	const char *colon = strchr(annotation, ':');
+	const container *ct = NULL;
+	for (size_t k = 0; colon && k < p->ncontainers; k++)
+		if (strlen(p->containers[k].name) == (size_t)(colon - annotation) &&
+		    strncmp(p->containers[k].name, annotation, (size_t)(colon - annotation)) == 0)
+			ct = &p->containers[k];
+	if (!ct || colon[1] != '/') {
+		snprintf(c->detail, sizeof c->detail,
+			 "annotation %s \"%.200s\": expected CONTAINER:/path with a container of "
+			 "the pod",
+			 SEALKEYS_ANNOTATION, annotation);
+		return;
+	}
+	c->container = rollout_container_name(p, ct);
+	c->path = xstrdup(colon + 1);
+	char *const argv[] = {"/bin/cat", c->path, NULL};
+	char *pem = NULL;
+	int code = -1;
+	aerr_t err = {0};
+	if (podman_exec(pm, c->container, argv, 10, &code, &pem, &err) < 0) {
+		snprintf(c->detail, sizeof c->detail, "%.500s", err.msg);
+	} else if (code != 0) {
+		snprintf(c->detail, sizeof c->detail, "%.300s: cannot read %.150s (exit %d)",
+			 c->container, c->path, code);
+	} else {
+		cleanup_free char *source = xasprintf("%s:%s", c->container, c->path);
+		if (keys_fingerprint_pem(pem, strlen(pem), source, c->fingerprint,
+					 sizeof c->fingerprint, &err) < 0)
+			snprintf(c->detail, sizeof c->detail, "%.500s", err.msg);
+		else if (strcmp(c->fingerprint, want) != 0)
+			snprintf(c->detail, sizeof c->detail,
+				 "%.200s holds %.80s, not the keypair's %.80s (redeploy the pod)",
+				 c->path, c->fingerprint, want);
+		else
+			c->ok = true;
+	}
+	if (pem) {
+		OPENSSL_cleanse(pem, strlen(pem));
+		free(pem);
+	}
+}
+
+int sealkeys_check(podman *pm, const deployment *d, char want[96], sealkey_check **out,
+		   size_t *n, aerr_t *err)
+{
+	*out = NULL;
+	*n = 0;
+	want[0] = '\0';
+	if (!sealkeys_needed(d))
+		return 0;
+	const char *dir;
+	if (keys_dir(d, &dir, err) < 0)
+		return -1;
+	cleanup_free char *pub = fs_join(dir, "public.pem");
+	char *pem = NULL;
+	size_t len = 0;
+	if (fs_read_file(pub, &pem, &len, err) < 0)
+		return aerr_wrap(err, "the SEAL public key (run generate-keys)");
+	int rc = keys_fingerprint_pem(pem, len, pub, want, 96, err);
+	free(pem);
+	if (rc < 0)
+		return -1;
+	sealkey_check *checks = xcalloc(d->npods, sizeof *checks);
+	size_t k = 0;
+	for (size_t i = 0; i < d->npods; i++) {
+		char *a = seal_key_annotation(&d->manifests[i]);
+		if (!a)
+			continue;
+		check_pod(pm, d, i, want, a, &checks[k++]);
+		free(a);
+	}
+	*out = checks;
+	*n = k;
+	return 0;
+}
+
+void sealkey_checks_free(sealkey_check *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].pod);
+		free(c[i].container);
+		free(c[i].path);
+	}
+	free(c);
+}

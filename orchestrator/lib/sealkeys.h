@@ -1,0 +1,44 @@
+/* The SEAL keypair (generate-keys, keys.h) in use: the pods that need it
+ * mount it read-only from SEAL_KEYS_DIR (pod-core the private signing key,
+ * pod-seal-gateway the public key; see their templates), never through an
+ * environment value or a manifest.  A pod names the key it holds in its
+ * annotation aegis.io/seal-key ("container:/path/in/container"). */
+#ifndef AEGIS_SEALKEYS_H
+#define AEGIS_SEALKEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "deployment.h"
+#include "keys.h"
+#include "podman.h"
+
+#define SEALKEYS_ANNOTATION "aegis.io/seal-key"
+#define SEALKEYS_DIR_VAR "SEAL_KEYS_DIR"
+
+/* Does any pod of D hold a SEAL key? */
+bool sealkeys_needed(const deployment *d);
+
+/* Before the rollout: the keypair in SEAL_KEYS_DIR, generated when missing
+ * (as generate-keys: an existing matching pair is kept).  Nothing to do (0,
+ * OUT zeroed) when no pod of D holds a key. */
+int sealkeys_ensure(const deployment *d, keys_result *out, aerr_t *err);
+
+typedef struct sealkey_check {
+	char *pod;
+	char *container; /* the Podman container name */
+	char *path;	 /* the key's path in the container */
+	bool ok;
+	char fingerprint[96]; /* of the key found in the container */
+	char detail[512];
+} sealkey_check;
+
+/* For every pod of D that holds a key: read it inside the running
+ * container (the private key only in memory, wiped) and compare its
+ * fingerprint with the keypair in SEAL_KEYS_DIR (WANT gets that
+ * fingerprint).  Returns 0 when the checks ran, whatever their results. */
+int sealkeys_check(podman *pm, const deployment *d, char want[96], sealkey_check **out,
+		   size_t *n, aerr_t *err);
+void sealkey_checks_free(sealkey_check *c, size_t n);
+
+#endif

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The TLS edge with real Podman, real Caddy and real TLS: the production
+# profile (the eight pods as stand-ins, pod-edge running the machine's Debian
+# Caddy, tests/podman/build-caddy.sh) deployed on the isolated test Podman.
+# Every public hostname is resolved to 127.0.0.1 (curl --resolve) and
+# verified against the CA exported from the edge (--cacert): the stand-in
+# answers through Caddy; the UIs without a login answer 401 without
+# credentials; plain HTTP redirects to HTTPS.  The library's own checks
+# (edgecheck, sealkeys; tests/podman/edge-probe.c) run too, and the SEAL
+# keys inside pod-core and pod-seal-gateway must match generate-keys.
+# Edge ports 18080/18443 (EDGE_HTTP_PORT/EDGE_HTTPS_PORT) keep 80/443 free.
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/podman/env.sh"
+
+names=(edge-deploy-production edge-seal-keys-generated edge-ca-exported edge-https-every-route
+	edge-untrusted-without-ca edge-basic-auth-401 edge-basic-auth-credentials edge-http-redirects
+	edge-checks-pass edge-seal-keys-match edge-seal-key-mismatch-detected)
+if [ "$(id -u)" -ne 0 ]; then
+	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
+	exit 0
+fi
+if ! podman_available; then
+	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
+	exit 0
+fi
+PROBE=$ROOT/build/asan/tests/edge-probe
+if ! out=$(bash "$ROOT/tests/podman/build-caddy.sh" 2>&1) || [ ! -x "$PROBE" ]; then
+	for n in "${names[@]}"; do fail "$n" "caddy image or $PROBE: $out"; done
+	exit 0
+fi
+CADDY_TEST_IMAGE=localhost/aegis-test/caddy:latest
+HTTP_PORT=18080 HTTPS_PORT=18443
+
+SOCK=$TMP/podman.sock
+podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
+service_pid=$!
+for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+ENV=$TMP/.env
+cleanup() {
+	aegis --env "$ENV" clean --yes >/dev/null 2>&1
+	kill "$service_pid" 2>/dev/null
+	wait "$service_pid" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+cp "$ROOT/.env.example" "$TMP/.env.example"
+(cd "$TMP" && "$AEGIS_BIN" --root "$ROOT" init >/dev/null)
+{
+	echo "CONTAINER_SOCK=$SOCK"
+	for v in $(image_vars); do [ "$v" = CADDY_IMAGE ] || echo "$v=$STANDIN_IMAGE"; done
+	echo "CADDY_IMAGE=$CADDY_TEST_IMAGE"
+	echo "EDGE_HTTP_PORT=$HTTP_PORT"
+	echo "EDGE_HTTPS_PORT=$HTTPS_PORT"
+	echo "SEAL_KEYS_DIR=$TMP/seal"
+	echo "AEGIS_GENERATED_DIR=$TMP/generated"
+} >>"$ENV"
+A() { aegis --env "$ENV" "$@"; }
+probe() { "$PROBE" "$ROOT" "$ENV" production "$1"; }
+domain=aegis.localhost
+public=(api auth secrets grafana seal)
+protected=(temporal jaeger prometheus)
+
+A clean --yes >/dev/null 2>&1
+A deploy --no-bootstrap --profile production --json --timeout 120 >"$TMP/deploy.json" 2>"$TMP/deploy.err"; rc=$?
+if [ $rc -eq 0 ] && "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])==9 and any(p["name"]=="edge" for p in d["pods"])' "$TMP/deploy.json"; then
+	pass edge-deploy-production
+else
+	fail edge-deploy-production "rc=$rc $(tail -8 "$TMP/deploy.err")"
+fi
+
+# deploy generated the SEAL keypair the pods mount
+if [ "$(stat -c %a "$TMP/seal/private.pem" 2>/dev/null)" = 600 ] && [ -f "$TMP/seal/public.pem" ]; then
+	pass edge-seal-keys-generated
+else
+	fail edge-seal-keys-generated "$(ls -la "$TMP/seal" 2>&1)"
+fi
+
+out=$(probe export-ca 2>&1); rc=$?
+CA=$TMP/generated/edge-ca.crt
+if [ $rc -eq 0 ] && openssl x509 -in "$CA" -noout -subject 2>/dev/null | grep -q 'Caddy Local Authority'; then
+	pass edge-ca-exported
+else
+	fail edge-ca-exported "rc=$rc $out"
+fi
+
+get() { # host [curl options...]: "status body" of https://host/
+	local h=$1.$domain; shift
+	curl -sS --max-time 5 --resolve "$h:$HTTPS_PORT:127.0.0.1" --cacert "$CA" -w ' %{http_code}' "$@" "https://$h:$HTTPS_PORT/" 2>&1
+}
+bad=""
+for h in "${public[@]}"; do
+	# the stand-in answers "ok" on every path
+	r=$(get "$h"); [ "$(echo $r)" = "ok 200" ] || bad+=" $h:[$r]"
+done
+if [ -z "$bad" ]; then pass edge-https-every-route; else fail edge-https-every-route "$bad"; fi
+
+# without the exported CA the certificate does not verify
+curl -sS --max-time 5 --resolve "api.$domain:$HTTPS_PORT:127.0.0.1" "https://api.$domain:$HTTPS_PORT/" >"$TMP/untrusted.out" 2>&1; rc=$?
+if [ $rc -eq 60 ]; then pass edge-untrusted-without-ca; else fail edge-untrusted-without-ca "curl rc=$rc $(cat "$TMP/untrusted.out")"; fi
+
+bad=""
+for h in "${protected[@]}"; do
+	r=$(get "$h" -o /dev/null); [ "$(echo $r)" = 401 ] || bad+=" $h:[$r]"
+done
+if [ -z "$bad" ]; then pass edge-basic-auth-401; else fail edge-basic-auth-401 "$bad"; fi
+
+# the generated password (from a curl config file: never in argv)
+pw=$(grep '^EDGE_BASIC_AUTH_PASSWORD=' "$ENV" | cut -d= -f2-)
+umask 077
+printf 'user = "aegis:%s"\n' "$pw" >"$TMP/curl-auth"
+bad=""
+for h in "${protected[@]}"; do
+	r=$(get "$h" -K "$TMP/curl-auth"); [ "$(echo $r)" = "ok 200" ] || bad+=" $h:[$r]"
+done
+rendered=$(A render --profile production --pod edge 2>&1)
+if [ -z "$bad" ] && ! grep -qF "$pw" <<<"$rendered" && grep -q 'basicauth' <<<"$rendered"; then
+	pass edge-basic-auth-credentials
+else
+	fail edge-basic-auth-credentials "$bad (or the password is in the manifest)"
+fi
+
+bad=""
+for h in "${public[@]}" "${protected[@]}"; do
+	r=$(curl -sS --max-time 5 --resolve "$h.$domain:$HTTP_PORT:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' "http://$h.$domain:$HTTP_PORT/x" 2>&1)
+	case "$r" in 30[178]\ https://$h.$domain/x) ;; *) bad+=" $h:[$r]" ;; esac
+done
+if [ -z "$bad" ]; then pass edge-http-redirects; else fail edge-http-redirects "$bad"; fi
+
+out=$(probe routes 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c '^route .* ok ' <<<"$out")" = 8 ]; then
+	pass edge-checks-pass
+else
+	fail edge-checks-pass "rc=$rc $out"
+fi
+
+want=$(A generate-keys --dir "$TMP/seal" 2>&1 | sed -n 's/^ *fingerprint: *//p')
+out=$(probe seal-keys 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$(grep -c "^seal-key .* ok $want" <<<"$out")" = 2 ] &&
+	grep -q "^seal-key core /etc/aegis-seal/private.pem ok" <<<"$out" &&
+	grep -q "^seal-key seal-gateway /etc/aegis-seal/public.pem ok" <<<"$out"; then
+	pass edge-seal-keys-match
+else
+	fail edge-seal-keys-match "rc=$rc want=$want $out"
+fi
+
+# a new keypair on the host: the running pods still hold the old one
+A generate-keys --force --dir "$TMP/seal" >/dev/null 2>&1
+out=$(probe seal-keys 2>&1); rc=$?
+if [ $rc -eq 1 ] && [ "$(grep -c '^seal-key .* FAIL .*not the keypair' <<<"$out")" = 2 ]; then
+	pass edge-seal-key-mismatch-detected
+else
+	fail edge-seal-key-mismatch-detected "rc=$rc $out"
+fi
