@@ -26,7 +26,7 @@ AEGIS    ?= $(BIN)
 PROFILE_ARG = $(if $(PROFILE),--profile $(PROFILE))
 POD_ARG     = $(if $(POD),$(POD))
 
-.PHONY: all test unit setup distclean deploy validate status teardown redeploy logs clean \
+.PHONY: all test unit tsan setup distclean deploy validate status teardown redeploy logs clean \
 	registry-login generate-keys plan render config init check-deps \
 	bootstrap-secrets bootstrap-keycloak demo demo-down demo-images
 
@@ -60,9 +60,21 @@ build/asan/tests/%: tests/unit/%.c $(ASAN_LIB) $(HDRS) $(TEST_HARNESS) | check-d
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -Itests/unit -o $@ $< tests/unit/harness.c $(ASAN_LIB) $(PKG_LIBS)
 
+# ThreadSanitizer build of the whole binary (it cannot be combined with
+# ASan): tests/integration/36-tsan.sh drives its threaded paths (rollout,
+# probes, validate, the live reporter, teardown) against real Podman.
+TSAN_BIN := build/tsan/aegis-deploy
+TSAN    := -fsanitize=thread -fno-omit-frame-pointer
+
+$(TSAN_BIN): $(LIB_SRC) $(CMD_SRC) $(HDRS) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(TSAN) $(CPPFLAGS_ALL) -o $@ $(LIB_SRC) $(CMD_SRC) $(PKG_LIBS)
+
+tsan: $(TSAN_BIN)
+
 # The one test command: sanitizer build, unit tests, then integration tests
 # (real Podman included).  Ends with "N passed, N failed[, N skipped]".
-test: $(ASAN_BIN) $(BIN) $(TEST_BINS)
+test: $(ASAN_BIN) $(BIN) $(TEST_BINS) $(TSAN_BIN)
 	@bash tests/run.sh
 
 unit: $(TEST_BINS)

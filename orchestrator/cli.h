@@ -18,12 +18,16 @@ struct cli {
 	const char *profile;  /* --profile (default development) */
 	bool json;            /* --json */
 	int verbosity;        /* -q: -1, default 0, -v: 1 (repeatable) */
+	int lock_timeout_s;   /* --lock-timeout (default 600) */
 };
 
 struct command {
 	const char *name;
 	int (*run)(struct cli *cli, int argc, char **argv);
 	const char *summary;
+	/* Changes pods, volumes or services: runs under the exclusive lock of
+	 * the state directory (lib/lock.h), taken in main.c. */
+	bool locks;
 };
 
 /* Print an error the one way errors are shown; returns its exit status. */

@@ -1,12 +1,16 @@
 /* aegis-deploy COMMAND [OPTIONS]: global options, then dispatch through the
  * one table of commands. */
 #include <getopt.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "lib/config.h"
+#include "lib/lock.h"
 #include "lib/paths.h"
+#include "lib/state.h"
 
 static const struct command commands[] = {
 	{"init", cmd_init, "create .env from .env.example with generated secrets"},
@@ -14,16 +18,16 @@ static const struct command commands[] = {
 	{"plan", cmd_plan, "print the deployment order as dependency tiers"},
 	{"render", cmd_render, "render the pods' Kube YAML"},
 	{"generate-keys", cmd_generate_keys, "generate the Ed25519 SEAL signing keypair"},
-	{"deploy", cmd_deploy, "deploy the profile's pods in dependency order"},
+	{"deploy", cmd_deploy, "deploy the profile's pods in dependency order", .locks = true},
 	{"validate", cmd_validate, "run every health check of the profile's pods"},
 	{"status", cmd_status, "show the profile's pods and their containers"},
-	{"redeploy", cmd_redeploy, "re-render and replace one pod"},
+	{"redeploy", cmd_redeploy, "re-render and replace one pod", .locks = true},
 	{"logs", cmd_logs, "show a pod's container logs"},
-	{"teardown", cmd_teardown, "stop and remove the profile's pods (keeps volumes)"},
-	{"clean", cmd_clean, "remove every AEGIS pod, volume and the network"},
+	{"teardown", cmd_teardown, "stop and remove the profile's pods (keeps volumes)", .locks = true},
+	{"clean", cmd_clean, "remove every AEGIS pod, volume and the network", .locks = true},
 	{"registry-login", cmd_registry_login, "log in to ghcr.io"},
-	{"bootstrap-secrets", cmd_bootstrap_secrets, "initialise, unseal and configure OpenBao"},
-	{"bootstrap-keycloak", cmd_bootstrap_keycloak, "create Keycloak realms, clients and users"},
+	{"bootstrap-secrets", cmd_bootstrap_secrets, "initialise, unseal and configure OpenBao", .locks = true},
+	{"bootstrap-keycloak", cmd_bootstrap_keycloak, "create Keycloak realms, clients and users", .locks = true},
 };
 
 const char cli_global_help[] =
@@ -35,8 +39,11 @@ const char cli_global_help[] =
 	"  --json           machine-readable output on stdout\n"
 	"  -q, --quiet      only errors on stderr\n"
 	"  -v, --verbose    more detail on stderr (repeatable)\n"
+	"  --lock-timeout S how long a command that changes pods waits for another\n"
+	"                   one to finish (default 600 s; 0: do not wait)\n"
 	"\n"
-	"Exit status: 0 success, 1 the operation failed, 2 usage or configuration error.\n";
+	"Exit status: 0 success, 1 the operation failed (or the lock stayed busy past\n"
+	"--lock-timeout), 2 usage or configuration error.\n";
 
 static void usage(FILE *out)
 {
@@ -146,6 +153,19 @@ static int take_globals(struct cli *cli, int *argc, char **argv)
 				cli->verbosity++;
 			continue;
 		}
+		if (strncmp(a, "--lock-timeout", 14) == 0 && (a[14] == '\0' || a[14] == '=')) {
+			const char *v = a[14] == '=' ? a + 15 : (i + 1 < *argc ? argv[++i] : NULL);
+			char *end = NULL;
+			long s = v ? strtol(v, &end, 10) : -1;
+			if (!v || !*v || *end || s < 0 || s > 86400) {
+				fprintf(stderr, "aegis-deploy: option --lock-timeout needs a number of "
+						"seconds (0-86400)%s%s%s\n",
+					v ? ", not '" : "", v ? v : "", v ? "'" : "");
+				return -1;
+			}
+			cli->lock_timeout_s = (int)s;
+			continue;
+		}
 		if (strncmp(a, "--env", 5) == 0 && (a[5] == '\0' || a[5] == '='))
 			slot = &cli->env_path, flag = "--env";
 		else if (strncmp(a, "--root", 6) == 0 && (a[6] == '\0' || a[6] == '='))
@@ -175,12 +195,47 @@ static int take_globals(struct cli *cli, int *argc, char **argv)
 	return 0;
 }
 
+static void lock_waiting(void *ctx, const char *path, const char *holder)
+{
+	const struct cli *cli = ctx;
+	cli_info(cli, "aegis-deploy: waiting for %s, held by %s (up to %d s, --lock-timeout)",
+		 path, holder, cli->lock_timeout_s);
+}
+
+/* The one place the mutating commands take the lock of the state directory,
+ * held until the process exits.  Help is never locked; a configuration that
+ * does not load is left to the command, which reports it (and cannot reach
+ * Podman without it). */
+static int take_lock(struct cli *cli, const char *command, int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (cli_is_help(argv[i]))
+			return 0;
+	aerr_t err = {0};
+	config cfg;
+	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
+		return 0;
+	cleanup_free char *dir = NULL;
+	int rc = state_dir(&cfg, &dir, &err);
+	config_free(&cfg);
+	/* kept open (close-on-exec) until exit: the kernel releases it */
+	static state_lock lock = {.fd = -1};
+	if (rc == 0)
+		rc = lock_acquire(&lock, dir, command, cli->lock_timeout_s, lock_waiting, cli, &err);
+	if (rc < 0)
+		return cli_fail(cli, &err);
+	free(lock.path);
+	lock.path = NULL;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = {
 		.argv0 = argv[0],
 		.env_path = ".env",
 		.profile = "development",
+		.lock_timeout_s = 600,
 	};
 	if (take_globals(&cli, &argc, argv) < 0)
 		return AEGIS_ECONFIG;
@@ -207,6 +262,11 @@ int main(int argc, char **argv)
 				cli.root = root_buf;
 			else
 				cli.root = ".";
+		}
+		if (commands[i].locks) {
+			int st = take_lock(&cli, name, argc - 1, argv + 1);
+			if (st)
+				return st;
 		}
 		/* commands see argv[0] = their own name, like git builtins */
 		return commands[i].run(&cli, argc - 1, argv + 1);

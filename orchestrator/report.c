@@ -5,23 +5,33 @@
 #include <math.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+/* What the display shows of a pod: copied from the rollout's record in
+ * reporter_progress (which the rollout calls under its own lock), so the
+ * ticker thread never reads the rollout's records, only these, under LOCK. */
+struct pod_view {
+	rollout_state state;
+	double start, ready;
+	bool kept;
+};
+
 struct reporter {
 	const struct cli *cli;
 	const deployment *d;
-	rollout_pod *states;
+	struct pod_view *views; /* d->npods, under LOCK */
 	bool tty;
 	bool drawn;
 	double t0;
 	pthread_mutex_t lock;
 	pthread_t ticker;
-	bool ticking;
-	bool finished;
-	volatile bool stop;
+	bool ticking;  /* main thread only */
+	bool finished; /* main thread only */
+	atomic_bool stop;
 };
 
 static void timestamp(char *buf, size_t n)
@@ -44,7 +54,7 @@ static void redraw(reporter *r)
 	for (size_t t = 0; t < d->plan.ntiers; t++) {
 		for (size_t k = 0; k < d->plan.tiers[t].n; k++) {
 			size_t i = d->plan.tiers[t].pods[k];
-			const rollout_pod *st = &r->states[i];
+			const struct pod_view *st = &r->views[i];
 			double el = 0;
 			if (st->state == ROLL_READY)
 				el = st->ready - st->start;
@@ -69,22 +79,29 @@ static void redraw(reporter *r)
 static void *tick(void *arg)
 {
 	reporter *r = arg;
-	while (!r->stop) {
-		usleep(200000);
+	while (!atomic_load(&r->stop)) {
+		clock_sleep_ms(200);
 		pthread_mutex_lock(&r->lock);
-		if (!r->stop)
+		if (!atomic_load(&r->stop))
 			redraw(r);
 		pthread_mutex_unlock(&r->lock);
 	}
 	return NULL;
 }
 
-reporter *reporter_new(const struct cli *cli, const deployment *d, rollout_pod *states)
+reporter *reporter_new(const struct cli *cli, const deployment *d, const bool *selected)
 {
 	reporter *r = xcalloc(1, sizeof *r);
 	r->cli = cli;
 	r->d = d;
-	r->states = states;
+	r->views = xcalloc(d->npods, sizeof *r->views);
+	for (size_t i = 0; i < d->npods; i++)
+		r->views[i] = (struct pod_view){
+			.state = selected && !selected[i] ? ROLL_SKIPPED : ROLL_WAITING,
+			.start = -1,
+			.ready = -1,
+		};
+	atomic_init(&r->stop, false);
 	r->t0 = clock_mono_s();
 	r->tty = cli->verbosity >= 0 && isatty(STDERR_FILENO) && getenv("TERM") &&
 		 strcmp(getenv("TERM"), "dumb") != 0;
@@ -102,6 +119,8 @@ void reporter_progress(void *ctx, const deployment *d, size_t pod, const rollout
 {
 	reporter *r = ctx;
 	pthread_mutex_lock(&r->lock);
+	r->views[pod] = (struct pod_view){
+		.state = st->state, .start = st->start, .ready = st->ready, .kept = st->kept};
 	if (r->tty) {
 		redraw(r);
 	} else if (r->cli->verbosity >= 0) {
@@ -133,7 +152,7 @@ void reporter_finish(reporter *r)
 		return;
 	r->finished = true;
 	if (r->ticking) {
-		r->stop = true;
+		atomic_store(&r->stop, true);
 		pthread_join(r->ticker, NULL);
 		r->ticking = false;
 	}
@@ -150,6 +169,7 @@ void reporter_free(reporter *r)
 		return;
 	reporter_finish(r);
 	pthread_mutex_destroy(&r->lock);
+	free(r->views);
 	free(r);
 }
 

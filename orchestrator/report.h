@@ -13,7 +13,10 @@
 
 typedef struct reporter reporter;
 
-reporter *reporter_new(const struct cli *cli, const deployment *d, rollout_pod *states);
+/* SELECTED (NULL: every pod) as in rollout_opts: the others show as skipped.
+ * The reporter keeps its own copy of what it shows, updated by
+ * reporter_progress, so its ticker thread shares nothing with the rollout. */
+reporter *reporter_new(const struct cli *cli, const deployment *d, const bool *selected);
 /* rollout_opts.progress */
 void reporter_progress(void *ctx, const deployment *d, size_t pod, const rollout_pod *st);
 /* Stop the live display (final redraw). */

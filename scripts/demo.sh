@@ -136,6 +136,7 @@ up() {
 	{
 		for v in $(image_vars); do echo "$v=$(demo_image "$v")"; done
 		echo "AEGIS_GENERATED_DIR=$DEMO_DIR/generated"
+		echo "AEGIS_STATE_DIR=$DEMO_DIR/state"
 	} | set_keys "$ENV"
 	guard_real_deployment
 	ensure_socket

@@ -110,7 +110,7 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	}
 	bootstrap_hook *hook = NULL;
 	if (rc == 0) {
-		rep = reporter_new(cli, &d, states);
+		rep = reporter_new(cli, &d, selected);
 		bootstrap_opts bo = {.trace = trace, .trace_ctx = cli};
 		if (!args->no_bootstrap)
 			hook = bootstrap_hook_new(&d, &bo);

@@ -25,16 +25,23 @@ static const char help[] =
 /* The first container of pod-secrets and of pod-iam answering is not the
  * whole story: their check also requires what the bootstrap sets up.  Runs in
  * the check's thread, concurrently with the other checks. */
-static bool check_bootstrapped(const deployment *d, const check *k, char *detail, size_t n)
+static int check_bootstrapped(const deployment *d, const check *k, char **detail, aerr_t *err)
 {
 	const char *pod = d->pods[k->pod].name;
+	bool (*check)(const config *, char *, size_t) = NULL;
 	if (k->container != 0)
-		return true;
+		return 0;
 	if (strcmp(pod, BOOTSTRAP_SECRETS_POD) == 0)
-		return bootstrap_check_secrets(&d->cfg, detail, n);
-	if (strcmp(pod, BOOTSTRAP_IAM_POD) == 0)
-		return bootstrap_check_iam(&d->cfg, detail, n);
-	return true;
+		check = bootstrap_check_secrets;
+	else if (strcmp(pod, BOOTSTRAP_IAM_POD) == 0)
+		check = bootstrap_check_iam;
+	if (!check)
+		return 0;
+	char found[sizeof err->msg] = "";
+	if (!check(&d->cfg, found, sizeof found))
+		return aerr_set(err, AEGIS_EFAIL, "%s", found);
+	*detail = xstrdup(found);
+	return 0;
 }
 
 COMMAND(validate)

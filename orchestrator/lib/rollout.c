@@ -78,7 +78,10 @@ struct shared {
 	const char *socket;
 	double t0_mono, t0_wall;
 	atomic_int cancel;
-	pthread_mutex_t lock; /* serialises progress callbacks */
+	/* Every write to STATES (and the progress callbacks, which read them)
+	 * happens under this one lock; a pod's own thread may read its record
+	 * without it, since only that thread writes it. */
+	pthread_mutex_t lock;
 };
 
 struct worker {
@@ -87,9 +90,9 @@ struct worker {
 	pthread_t thread;
 };
 
-static void set_state(struct shared *sh, size_t i, rollout_state s)
+/* Lock held. */
+static void set_state_locked(struct shared *sh, size_t i, rollout_state s)
 {
-	pthread_mutex_lock(&sh->lock);
 	rollout_pod *st = &sh->states[i];
 	st->state = s;
 	double m = clock_mono_s(), w = clock_wall_s();
@@ -102,45 +105,59 @@ static void set_state(struct shared *sh, size_t i, rollout_state s)
 	}
 	if (sh->opts->progress)
 		sh->opts->progress(sh->opts->ctx, sh->d, i, st);
+}
+
+static void set_state(struct shared *sh, size_t i, rollout_state s)
+{
+	pthread_mutex_lock(&sh->lock);
+	set_state_locked(sh, i, s);
 	pthread_mutex_unlock(&sh->lock);
+}
+
+static void set_kept(struct shared *sh, size_t i, bool kept)
+{
+	pthread_mutex_lock(&sh->lock);
+	sh->states[i].kept = kept;
+	pthread_mutex_unlock(&sh->lock);
+}
+
+static void replace_str(char **slot, char *value)
+{
+	free(*slot);
+	*slot = value;
 }
 
 static void fail_pod(struct shared *sh, size_t i, podman *pm, const container *c,
 		     const char *error)
 {
-	rollout_pod *st = &sh->states[i];
 	const pod *p = &sh->d->pods[i];
-	free(st->error);
-	st->error = xstrdup(error);
-	if (c) {
-		free(st->container);
-		st->container = xstrdup(c->name);
-		free(st->probe);
-		st->probe = probe_describe(&c->readiness);
+	char *logs = NULL;
+	if (c && pm) {
 		cleanup_free char *name = rollout_container_name(p, c);
 		aerr_t lerr = {0};
-		char *logs = NULL;
-		if (pm && podman_logs(pm, name, FAILURE_LOG_LINES, false, -1, &logs, &lerr) < 0)
+		if (podman_logs(pm, name, FAILURE_LOG_LINES, false, -1, &logs, &lerr) < 0)
 			logs = xasprintf("(logs unavailable: %s)", lerr.msg);
-		free(st->logs);
-		st->logs = logs;
 	}
 	atomic_store(&sh->cancel, 1);
-	set_state(sh, i, ROLL_FAILED);
+	pthread_mutex_lock(&sh->lock);
+	rollout_pod *st = &sh->states[i];
+	replace_str(&st->error, xstrdup(error));
+	if (c) {
+		replace_str(&st->container, xstrdup(c->name));
+		replace_str(&st->probe, probe_describe(&c->readiness));
+		replace_str(&st->logs, logs);
+	}
+	set_state_locked(sh, i, ROLL_FAILED);
+	pthread_mutex_unlock(&sh->lock);
 }
 
-/* Is the container running (and not crash-looping)?  Returns 1 running,
- * 0 not yet, -1 failed (WHY filled). */
-int rollout_container_running(podman *pm, const char *name, char *why, size_t n)
+int rollout_container_running(podman *pm, const char *name, aerr_t *err)
 {
 	json_t *js = NULL;
-	aerr_t err = {0};
-	if (podman_inspect_container(pm, name, &js, &err) < 0) {
-		snprintf(why, n, "%s", err.msg);
+	if (podman_inspect_container(pm, name, &js, err) < 0)
 		return 0;
-	}
 	if (!js) {
-		snprintf(why, n, "container %s does not exist", name);
+		aerr_set(err, AEGIS_EFAIL, "container %s does not exist", name);
 		return 0;
 	}
 	json_t *state = json_object_get(js, "State");
@@ -151,17 +168,17 @@ int rollout_container_running(podman *pm, const char *name, char *why, size_t n)
 	if (!status)
 		status = "unknown";
 	if (json_is_true(json_object_get(state, "Restarting")) || restarts > 0) {
-		snprintf(why, n, "container %s is restarting (restarts: %lld, last exit status %lld)",
-			 name, (long long)restarts, (long long)code);
-		rc = -1;
+		rc = aerr_set(err, AEGIS_EFAIL,
+			      "container %s is restarting (restarts: %lld, last exit status %lld)",
+			      name, (long long)restarts, (long long)code);
 	} else if (strcmp(status, "running") == 0) {
 		rc = 1;
 	} else if (strcmp(status, "exited") == 0 || strcmp(status, "stopped") == 0 ||
 		   strcmp(status, "dead") == 0) {
-		snprintf(why, n, "container %s %s with status %lld", name, status, (long long)code);
-		rc = -1;
+		rc = aerr_set(err, AEGIS_EFAIL, "container %s %s with status %lld", name, status,
+			      (long long)code);
 	} else {
-		snprintf(why, n, "container %s is %s", name, status);
+		aerr_set(err, AEGIS_EFAIL, "container %s is %s", name, status);
 	}
 	json_decref(js);
 	return rc;
@@ -184,8 +201,7 @@ static bool pod_unchanged(podman *pm, const pod *p)
 	json_decref(js);
 	for (size_t c = 0; same && c < p->ncontainers; c++) {
 		cleanup_free char *name = rollout_container_name(p, &p->containers[c]);
-		char why[600];
-		same = rollout_container_running(pm, name, why, sizeof why) == 1;
+		same = rollout_container_running(pm, name, &err) == 1;
 	}
 	return same;
 }
@@ -205,9 +221,9 @@ static void *pod_worker(void *arg)
 		return NULL;
 	}
 	const rendered *m = &sh->d->manifests[i];
-	sh->states[i].kept = !sh->opts->replace && pod_unchanged(pm, p);
-	if (!sh->states[i].kept &&
-	    podman_play_kube(pm, m->yaml, m->len, sh->opts->network, &err) < 0) {
+	bool kept = !sh->opts->replace && pod_unchanged(pm, p);
+	set_kept(sh, i, kept);
+	if (!kept && podman_play_kube(pm, m->yaml, m->len, sh->opts->network, &err) < 0) {
 		fail_pod(sh, i, pm, NULL, err.msg);
 		podman_close(pm);
 		return NULL;
@@ -219,7 +235,7 @@ static void *pod_worker(void *arg)
 	double played = clock_mono_s();
 	double deadline = sh->states[i].start + sh->t0_mono + sh->opts->timeout_s;
 	bool *ready = xcalloc(p->ncontainers, sizeof *ready);
-	char last[1024] = "";
+	char *last = NULL; /* why the last probe did not pass */
 	size_t last_c = 0;
 	int delay = POLL_FIRST_MS;
 	for (;;) {
@@ -234,15 +250,15 @@ static void *pod_worker(void *arg)
 			all = false;
 			container *ct = &p->containers[c];
 			cleanup_free char *name = rollout_container_name(p, ct);
-			char why[768];
-			int run = rollout_container_running(pm, name, why, sizeof why);
+			aerr_t why = {0};
+			int run = rollout_container_running(pm, name, &why);
 			if (run < 0) {
-				fail_pod(sh, i, pm, ct, why);
+				fail_pod(sh, i, pm, ct, why.msg);
 				failed = true;
 				break;
 			}
 			if (run == 0) {
-				snprintf(last, sizeof last, "%s", why);
+				replace_str(&last, xstrdup(why.msg));
 				last_c = c;
 				continue;
 			}
@@ -251,7 +267,7 @@ static void *pod_worker(void *arg)
 			if (r.ok) {
 				ready[c] = true;
 			} else {
-				snprintf(last, sizeof last, "%s", r.detail);
+				replace_str(&last, xstrdup(r.detail));
 				last_c = c;
 			}
 		}
@@ -267,9 +283,9 @@ static void *pod_worker(void *arg)
 			break;
 		}
 		if (clock_mono_s() >= deadline) {
-			char msg[1200];
-			snprintf(msg, sizeof msg, "not ready after %d s: %s", sh->opts->timeout_s,
-				 last[0] ? last : "probe never passed");
+			cleanup_free char *msg =
+				xasprintf("not ready after %d s: %s", sh->opts->timeout_s,
+					  last && *last ? last : "probe never passed");
 			fail_pod(sh, i, pm, &p->containers[last_c], msg);
 			break;
 		}
@@ -278,6 +294,7 @@ static void *pod_worker(void *arg)
 			delay = delay * 5 / 4 > POLL_MAX_MS ? POLL_MAX_MS : delay * 5 / 4;
 	}
 	free(ready);
+	free(last);
 	podman_close(pm);
 	return NULL;
 }
@@ -381,24 +398,70 @@ void rollout_pod_free(rollout_pod *st)
 	*st = (rollout_pod){0};
 }
 
+/* One pod of a teardown, in its own thread with its own API connection:
+ * Podman takes seconds to remove a pod even when its containers stop at
+ * once, so the pods of a tier are stopped and removed together. */
+struct removal {
+	const pod *p;
+	const char *socket;
+	int timeout_s;
+	bool existed;
+	int rc;
+	aerr_t err;
+	pthread_t thread;
+};
+
+static void *remove_pod(void *arg)
+{
+	struct removal *r = arg;
+	podman *pm = NULL;
+	json_t *js = NULL;
+	r->rc = podman_open(&pm, r->socket, &r->err);
+	if (r->rc == 0)
+		r->rc = podman_inspect_pod(pm, r->p->pod_name, &js, &r->err);
+	r->existed = js != NULL;
+	json_decref(js);
+	if (r->rc == 0 && r->existed &&
+	    (podman_stop_pod(pm, r->p->pod_name, r->timeout_s, &r->err) < 0 ||
+	     podman_remove_pod(pm, r->p->pod_name, &r->err) < 0))
+		r->rc = aerr_wrap(&r->err, "pod %s", r->p->name);
+	podman_close(pm);
+	return NULL;
+}
+
 int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
 		     void (*done)(void *ctx, const pod *p, bool existed), void *ctx, aerr_t *err)
 {
-	for (size_t t = d->plan.ntiers; t-- > 0;) {
+	int rc = 0;
+	for (size_t t = d->plan.ntiers; t-- > 0 && rc == 0;) {
 		const plan_tier *tier = &d->plan.tiers[t];
-		for (size_t k = 0; k < tier->n; k++) {
-			const pod *p = &d->pods[tier->pods[k]];
-			json_t *js = NULL;
-			if (podman_inspect_pod(pm, p->pod_name, &js, err) < 0)
-				return -1;
-			bool existed = js != NULL;
-			json_decref(js);
-			if (existed && (podman_stop_pod(pm, p->pod_name, timeout_s, err) < 0 ||
-					podman_remove_pod(pm, p->pod_name, err) < 0))
-				return aerr_wrap(err, "pod %s", p->name);
-			if (done)
-				done(ctx, p, existed);
+		struct removal *jobs = xcalloc(tier->n, sizeof *jobs);
+		size_t started = 0;
+		for (; started < tier->n; started++) {
+			struct removal *r = &jobs[started];
+			*r = (struct removal){.p = &d->pods[tier->pods[started]],
+					      .socket = podman_socket(pm),
+					      .timeout_s = timeout_s};
+			if (pthread_create(&r->thread, NULL, remove_pod, r) != 0) {
+				rc = aerr_set(err, AEGIS_EFAIL, "cannot start a thread for pod %s",
+					      r->p->name);
+				break;
+			}
 		}
+		for (size_t k = 0; k < started; k++)
+			pthread_join(jobs[k].thread, NULL);
+		/* reported in the tier's order, after the whole tier is gone */
+		for (size_t k = 0; k < started; k++) {
+			if (jobs[k].rc < 0) {
+				if (rc == 0) {
+					*err = jobs[k].err;
+					rc = -1;
+				}
+			} else if (done) {
+				done(ctx, jobs[k].p, jobs[k].existed);
+			}
+		}
+		free(jobs);
 	}
-	return 0;
+	return rc;
 }

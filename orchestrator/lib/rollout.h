@@ -66,14 +66,17 @@ void rollout_pod_free(rollout_pod *st);
 const char *rollout_state_name(rollout_state s);
 
 /* Stop (graceful, TIMEOUT_S) and remove the deployment's pods in reverse
- * tier order; absent pods are skipped.  DONE (optional) is told each pod and
- * whether it existed. */
+ * tier order, the pods of one tier concurrently (one thread and one API
+ * connection each); absent pods are skipped.  DONE (optional) is told each
+ * pod and whether it existed, once its tier is done.  The first failure
+ * stops before the next tier. */
 int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
 		     void (*done)(void *ctx, const pod *p, bool existed), void *ctx, aerr_t *err);
 
-/* Is the container running (and not crash-looping)?  1 running, 0 not yet
- * (or absent), -1 exited or restarting; WHY says which. */
-int rollout_container_running(podman *pm, const char *name, char *why, size_t n);
+/* Is the container running (and not crash-looping)?  1 running; 0 not yet
+ * (or absent, or Podman did not answer), ERR saying why; -1 exited or
+ * restarting, ERR saying which. */
+int rollout_container_running(podman *pm, const char *name, aerr_t *err);
 
 /* The Podman container name of container C of pod P ("<pod_name>-<name>"). */
 char *rollout_container_name(const pod *p, const container *c);

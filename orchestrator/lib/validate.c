@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "clock.h"
 #include "probe.h"
@@ -18,29 +19,34 @@ struct job {
 static void *run_check(void *arg)
 {
 	struct job *j = arg;
-	const pod *p = &j->d->pods[j->c->pod];
-	const container *ct = &p->containers[j->c->container];
+	check *c = j->c;
+	const pod *p = &j->d->pods[c->pod];
+	const container *ct = &p->containers[c->container];
 	cleanup_free char *name = rollout_container_name(p, ct);
 	podman *pm = NULL;
 	aerr_t err = {0};
 	if (podman_open(&pm, j->socket, &err) < 0) {
-		snprintf(j->c->detail, sizeof j->c->detail, "%.700s", err.msg);
+		c->detail = xstrdup(err.msg);
 		return NULL;
 	}
-	char why[600];
-	int run = rollout_container_running(pm, name, why, sizeof why);
-	if (run <= 0) {
-		snprintf(j->c->detail, sizeof j->c->detail, "%s", why);
+	if (rollout_container_running(pm, name, &err) <= 0) {
+		c->detail = xstrdup(err.msg);
 	} else {
 		probe_result r;
 		probe_run(pm, name, &ct->readiness, &r);
-		j->c->ok = r.ok;
-		j->c->latency_ms = r.latency_ms;
-		snprintf(j->c->detail, sizeof j->c->detail, "%s", r.detail);
+		c->ok = r.ok;
+		c->latency_ms = r.latency_ms;
+		c->detail = xstrdup(r.detail);
 		if (r.ok && j->extra) {
 			double t0 = clock_mono_s();
-			j->c->ok = j->extra(j->d, j->c, j->c->detail, sizeof j->c->detail);
-			j->c->latency_ms += (clock_mono_s() - t0) * 1e3;
+			char *found = NULL;
+			aerr_clear(&err);
+			c->ok = j->extra(j->d, c, &found, &err) == 0;
+			if (!c->ok || found) {
+				free(c->detail);
+				c->detail = c->ok ? found : xstrdup(err.msg);
+			}
+			c->latency_ms += (clock_mono_s() - t0) * 1e3;
 		}
 	}
 	podman_close(pm);
@@ -87,7 +93,9 @@ int validate_run(podman *pm, const deployment *d, check_extra extra, check **out
 
 void checks_free(check *c, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(c[i].target);
+		free(c[i].detail);
+	}
 	free(c);
 }

@@ -12,13 +12,14 @@ typedef struct check {
 	char *target;          /* the probe, described */
 	bool ok;
 	double latency_ms;
-	char detail[768];
+	char *detail; /* why it failed, or what was found (never NULL once run) */
 } check;
 
 /* More to a check than its probe (e.g. "OpenBao unsealed"): called in the
- * check's own thread once the probe passed; returns whether the check passes
- * and may rewrite DETAIL.  NULL: the probes alone. */
-typedef bool (*check_extra)(const deployment *d, const check *c, char *detail, size_t n);
+ * check's own thread once the probe passed.  Returns 0 when the check passes
+ * (*DETAIL, optional, newly allocated: what was found), or -1 with ERR saying
+ * why it does not.  NULL: the probes alone. */
+typedef int (*check_extra)(const deployment *d, const check *c, char **detail, aerr_t *err);
 
 /* One check per container of every pod, all at once.  Returns 0 when the
  * checks ran (whatever their results); *OUT has d->pods' containers in order. */

@@ -10,6 +10,9 @@ ROOT=$AEGIS_TEST_ROOT
 TMP=$(mktemp -d /tmp/aegis-it-XXXXXX)
 chmod 0755 "$TMP"
 trap 'rm -rf "$TMP"' EXIT
+# The state directory (the lock of the mutating commands) of this test only,
+# never the user's own.
+export AEGIS_STATE_DIR=$TMP/state
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1${2:+: $2}"; }
