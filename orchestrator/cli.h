@@ -84,5 +84,6 @@ COMMAND(clean);
 COMMAND(registry_login);
 COMMAND(bootstrap_secrets);
 COMMAND(bootstrap_keycloak);
+COMMAND(history);
 
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "history.h"
 #include "lib/clock.h"
 #include "lib/bootstrap.h"
 #include "lib/desired.h"
@@ -130,6 +131,7 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	json_t *bootstrap = hook ? bootstrap_hook_report(hook) : NULL;
 	bootstrap_hook_free(hook);
 	double took = clock_mono_s() - t0;
+	history_note(cli, only_pod ? "redeploy" : "deploy", &d, states, rc, &err, took);
 	for (size_t i = 0; i < d.npods; i++)
 		if (states[i].state == ROLL_FAILED)
 			report_failure(&d, i, &states[i]);

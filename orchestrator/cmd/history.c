@@ -1,0 +1,190 @@
+/* aegis-deploy history: the release history (lib/history.h), one line per
+ * revision, or one revision with `history show REV`. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "history.h"
+#include "lib/history.h"
+#include "lib/state.h"
+#include "options.h"
+#include "report.h"
+
+static const char help[] =
+	"Usage: aegis-deploy history [--json]\n"
+	"       aegis-deploy history show REV [FILE]\n"
+	"\n"
+	"The release history: every deploy, redeploy, rollback and teardown, successful\n"
+	"or failed, is one revision, a commit in the git repository\n"
+	"$AEGIS_STATE_DIR/history (inspect it with git too: git -C DIR log).  A revision\n"
+	"holds the rendered manifests with every secret value replaced by a placeholder\n"
+	"naming the variable and a keyed hash of its value\n"
+	"(<secret:NAME:hmac-sha256:1a2b3c4d>), the plan, the JSON report, the resolved\n"
+	"configuration (secrets as placeholders) and the templates it was rendered from.\n"
+	"\n"
+	"  history            revision, time, command, profile, result, source commit\n"
+	"  history show REV   one revision: its message and files (REV 0: the latest)\n"
+	"  history show REV FILE\n"
+	"                     the content of one file of it (e.g. manifests/core.yaml)\n"
+	"  --json             the revisions (or the revision) as JSON\n"
+	"\n";
+
+static int state_of(const struct cli *cli, char **dir, aerr_t *err)
+{
+	config cfg;
+	if (config_load(&cfg, cli->root, cli->env_path, err) < 0)
+		return -1;
+	int rc = state_dir(&cfg, dir, err);
+	config_free(&cfg);
+	return rc;
+}
+
+static double process_age_s(void)
+{
+	/* field 22 of /proc/self/stat: start time in clock ticks after boot */
+	FILE *f = fopen("/proc/self/stat", "r");
+	if (!f)
+		return 0;
+	char buf[1024];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	unsigned long long start = 0;
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &start) != 1)
+		return 0;
+	struct timespec now;
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	double age = (double)now.tv_sec + now.tv_nsec / 1e9 - (double)start / sysconf(_SC_CLK_TCK);
+	return age > 0 ? age : 0;
+}
+
+void history_note(const struct cli *cli, const char *command, deployment *d,
+		  const rollout_pod *states, int rc, const aerr_t *err, double took)
+{
+	aerr_t herr = {0};
+	cleanup_free char *dir = NULL;
+	json_t *report = NULL;
+	if (states)
+		report = report_rollout_json(d, states, rc, took);
+	history_entry e = {
+		.command = command,
+		.ok = rc >= 0,
+		.error = rc < 0 && err ? err->msg : NULL,
+		.duration_s = took >= 0 ? took : process_age_s(),
+		.states = states,
+		.report = report,
+		.lenient = states == NULL,
+	};
+	int rev = 0;
+	if (state_dir(&d->cfg, &dir, &herr) < 0 || history_record(dir, d, &e, &rev, &herr) < 0)
+		fprintf(stderr, "aegis-deploy: warning: no revision recorded in the release history: %s\n",
+			herr.msg);
+	else
+		cli_info(cli, "recorded revision %d in %s/%s", rev, dir, HISTORY_DIR);
+	json_decref(report);
+}
+
+static void print_list(const json_t *revs)
+{
+	printf("%-4s %-20s %-9s %-12s %-7s %s\n", "REV", "TIME", "COMMAND", "PROFILE", "RESULT",
+	       "SOURCE");
+	size_t i;
+	json_t *r;
+	json_array_foreach(revs, i, r)
+	{
+		time_t t = (time_t)json_integer_value(json_object_get(r, "time"));
+		char when[32];
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+		const char *src = json_string_value(json_object_get(json_object_get(r, "source"), "commit"));
+		printf("%-4d %-20s %-9s %-12s %-7s %s\n", (int)json_integer_value(json_object_get(r, "revision")),
+		       when, json_string_value(json_object_get(r, "command")),
+		       json_string_value(json_object_get(r, "profile")),
+		       json_string_value(json_object_get(r, "result")), src ? src : "-");
+	}
+}
+
+static int parse_rev(const char *s, int *rev)
+{
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < 0 || v > 1000000000)
+		return cli_usage("history", "REV must be a revision number, not '%s'", s);
+	*rev = (int)v;
+	return 0;
+}
+
+static int show(const struct cli *cli, const char *dir, int rev, const char *file)
+{
+	aerr_t err = {0};
+	if (file) {
+		char *data = NULL;
+		size_t len = 0;
+		if (history_read_file(dir, rev, file, &data, &len, &err) < 0)
+			return cli_fail(cli, &err);
+		fwrite(data, 1, len, stdout);
+		free(data);
+		return 0;
+	}
+	json_t *info = NULL;
+	if (history_show(dir, rev, &info, &err) < 0)
+		return cli_fail(cli, &err);
+	if (cli->json) {
+		report_print_json(info);
+	} else {
+		printf("revision %d (commit %s)\n\n%s\nFiles:\n",
+		       (int)json_integer_value(json_object_get(info, "revision")),
+		       json_string_value(json_object_get(info, "commit")),
+		       json_string_value(json_object_get(info, "message")));
+		const char *path;
+		json_t *size;
+		json_object_foreach(json_object_get(info, "files"), path, size)
+			printf("  %-48s %6lld bytes\n", path, (long long)json_integer_value(size));
+	}
+	json_decref(info);
+	return 0;
+}
+
+COMMAND(history)
+{
+	static const struct opt opts[] = {OPT_END};
+	const char *args[3] = {NULL, NULL, NULL};
+	int st = opts_parse("history", help, opts, argc, argv, 3, args);
+	if (st >= 0)
+		return st;
+	int rev = 0;
+	if (args[0] && strcmp(args[0], "show") != 0)
+		return cli_usage("history", "unknown subcommand '%s' (only 'show REV')", args[0]);
+	if (args[0] && !args[1])
+		return cli_usage("history", "show needs a revision number");
+	if (!args[0] && args[1])
+		return cli_usage("history", "unexpected argument '%s'", args[1]);
+	if (args[1] && parse_rev(args[1], &rev))
+		return AEGIS_ECONFIG;
+	aerr_t err = {0};
+	cleanup_free char *dir = NULL;
+	if (state_of(cli, &dir, &err) < 0)
+		return cli_fail(cli, &err);
+	if (args[0])
+		return show(cli, dir, rev, args[2]);
+	json_t *revs = NULL;
+	if (history_list(dir, &revs, &err) < 0)
+		return cli_fail(cli, &err);
+	if (cli->json) {
+		json_t *js = json_pack("{s:s, s:o}", "repository", "", "revisions", revs);
+		cleanup_free char *repo = xasprintf("%s/%s", dir, HISTORY_DIR);
+		json_object_set_new(js, "repository", json_string(repo));
+		report_print_json(js);
+		json_decref(js);
+	} else if (json_array_size(revs) == 0) {
+		json_decref(revs);
+		printf("no revisions yet in %s/%s\n", dir, HISTORY_DIR);
+	} else {
+		print_list(revs);
+		json_decref(revs);
+	}
+	return 0;
+}
