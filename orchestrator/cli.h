@@ -85,5 +85,6 @@ COMMAND(registry_login);
 COMMAND(bootstrap_secrets);
 COMMAND(bootstrap_keycloak);
 COMMAND(history);
+COMMAND(diff);
 
 #endif

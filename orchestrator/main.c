@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{"registry-login", cmd_registry_login, "log in to ghcr.io"},
 	{"bootstrap-secrets", cmd_bootstrap_secrets, "initialise, unseal and configure OpenBao", .locks = true},
 	{"bootstrap-keycloak", cmd_bootstrap_keycloak, "create Keycloak realms, clients and users", .locks = true},
+	{"diff", cmd_diff, "show what a deploy would change, per pod, against the live pods or a revision"},
 	{"history", cmd_history, "list the release history (revisions of deploys, rollbacks, teardowns)"},
 };
 

@@ -946,3 +946,50 @@ int history_read_file(const char *state_dir, int rev, const char *path, char **d
 	git_libgit2_shutdown();
 	return rc;
 }
+
+static int blob_at(git_commit *c, const char *path, char **data)
+{
+	git_tree *tree = NULL;
+	git_tree_entry *ent = NULL;
+	git_blob *blob = NULL;
+	*data = NULL;
+	if (git_commit_tree(&tree, c) == 0 && git_tree_entry_bypath(&ent, tree, path) == 0 &&
+	    git_blob_lookup(&blob, git_commit_owner(c), git_tree_entry_id(ent)) == 0) {
+		size_t n = (size_t)git_blob_rawsize(blob);
+		*data = xmalloc(n + 1);
+		memcpy(*data, git_blob_rawcontent(blob), n);
+		(*data)[n] = '\0';
+	}
+	git_blob_free(blob);
+	git_tree_entry_free(ent);
+	git_tree_free(tree);
+	return *data ? 0 : -1;
+}
+
+int history_find_manifest(const char *state_dir, const char *name, const char *hash, char **yaml,
+			  int *rev, aerr_t *err)
+{
+	*yaml = NULL;
+	git_libgit2_init();
+	git_repository *repo = NULL;
+	git_commit **commits = NULL;
+	size_t n = 0;
+	int rc = open_repo(state_dir, false, &repo, err);
+	if (rc > 0)
+		rc = walk(repo, &commits, &n, err);
+	for (size_t i = n; rc >= 0 && i-- > 0 && !*yaml;) {
+		json_t *js = revision_of(commits[i]);
+		const char *h = json_string_value(json_object_get(
+			json_object_get(json_object_get(js, "pods"), name), "manifest_hash"));
+		if (h && strcmp(h, hash) == 0) {
+			cleanup_free char *path = xasprintf("manifests/%s.yaml", name);
+			if (blob_at(commits[i], path, yaml) == 0 && rev)
+				*rev = (int)json_integer_value(json_object_get(js, "revision"));
+		}
+		json_decref(js);
+	}
+	commits_free(commits, n);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc < 0 ? -1 : 0;
+}

@@ -63,6 +63,12 @@ int history_show(const char *state_dir, int rev, json_t **info, aerr_t *err);
 int history_read_file(const char *state_dir, int rev, const char *path, char **data, size_t *len,
 		      aerr_t *err);
 
+/* The manifest of pod NAME as recorded by the latest revision in which its
+ * manifest hash was HASH: *YAML newly allocated, or NULL when no revision
+ * recorded that hash (no error); *REV (optional) that revision. */
+int history_find_manifest(const char *state_dir, const char *name, const char *hash, char **yaml,
+			  int *rev, aerr_t *err);
+
 /* The source of a deployment: the commit of the git checkout containing
  * ROOT, "<sha>-dirty" when its work tree differs from it; NULL (no error)
  * when ROOT is not in a git checkout. */
