@@ -86,5 +86,6 @@ COMMAND(bootstrap_secrets);
 COMMAND(bootstrap_keycloak);
 COMMAND(history);
 COMMAND(diff);
+COMMAND(rollback);
 
 #endif

@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{"bootstrap-secrets", cmd_bootstrap_secrets, "initialise, unseal and configure OpenBao", .locks = true},
 	{"bootstrap-keycloak", cmd_bootstrap_keycloak, "create Keycloak realms, clients and users", .locks = true},
 	{"diff", cmd_diff, "show what a deploy would change, per pod, against the live pods or a revision"},
+	{"rollback", cmd_rollback, "deploy a revision of the release history again (current secrets)", .locks = true},
 	{"history", cmd_history, "list the release history (revisions of deploys, rollbacks, teardowns)"},
 };
 

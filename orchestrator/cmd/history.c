@@ -62,8 +62,9 @@ static double process_age_s(void)
 	return age > 0 ? age : 0;
 }
 
-void history_note(const struct cli *cli, const char *command, deployment *d,
-		  const rollout_pod *states, int rc, const aerr_t *err, double took)
+static void note(const struct cli *cli, const char *command, deployment *d,
+		 const rollout_pod *states, int rc, const aerr_t *err, double took, int target,
+		 const json_t *source)
 {
 	aerr_t herr = {0};
 	cleanup_free char *dir = NULL;
@@ -78,6 +79,8 @@ void history_note(const struct cli *cli, const char *command, deployment *d,
 		.states = states,
 		.report = report,
 		.lenient = states == NULL,
+		.source = source,
+		.rollback_of = target,
 	};
 	int rev = 0;
 	if (state_dir(&d->cfg, &dir, &herr) < 0 || history_record(dir, d, &e, &rev, &herr) < 0)
@@ -86,6 +89,18 @@ void history_note(const struct cli *cli, const char *command, deployment *d,
 	else
 		cli_info(cli, "recorded revision %d in %s/%s", rev, dir, HISTORY_DIR);
 	json_decref(report);
+}
+
+void history_note(const struct cli *cli, const char *command, deployment *d,
+		  const rollout_pod *states, int rc, const aerr_t *err, double took)
+{
+	note(cli, command, d, states, rc, err, took, 0, NULL);
+}
+
+void history_note_rollback(const struct cli *cli, deployment *d, const rollout_pod *states, int rc,
+			   const aerr_t *err, double took, int target, const json_t *source)
+{
+	note(cli, "rollback", d, states, rc, err, took, target, source);
 }
 
 static void print_list(const json_t *revs)

@@ -572,6 +572,9 @@ static char *commit_message(const json_t *rev)
 	const char *error = json_string_value(json_object_get(rev, "error"));
 	if (error)
 		sb_addf(&b, "Error: %s\n", error);
+	if (json_object_get(rev, "rollback_of"))
+		sb_addf(&b, "Rolled back to revision %d\n",
+			(int)json_integer_value(json_object_get(rev, "rollback_of")));
 	const json_t *src = json_object_get(rev, "source");
 	sb_addf(&b, "\nRevision: %d\nCommand: %s\nProfile: %s\nResult: %s\nDuration: %.3f s\n",
 		(int)json_integer_value(json_object_get(rev, "revision")), command,
@@ -674,9 +677,11 @@ int history_record(const char *state_dir, deployment *d, const history_entry *e,
 		json_decref(prev);
 	}
 
-	json_t *src = json_object();
+	json_t *src = e->source ? json_deep_copy(e->source) : json_object();
+	json_object_del(src, "ci_job");
+	json_object_del(src, "ci_pipeline");
 	char *commit = NULL;
-	if (history_source_commit(d->cfg.root, &commit, err) < 0)
+	if (!e->source && history_source_commit(d->cfg.root, &commit, err) < 0)
 		goto out_src;
 	if (commit)
 		json_object_set_new(src, "commit", json_string(commit));
@@ -696,6 +701,8 @@ int history_record(const char *state_dir, deployment *d, const history_entry *e,
 	}
 	if (e->error)
 		json_object_set_new(revjs, "error", json_string(e->error));
+	if (e->rollback_of > 0)
+		json_object_set_new(revjs, "rollback_of", json_integer(e->rollback_of));
 	json_t *pods = json_object();
 	for (size_t i = 0; i < d->npods; i++)
 		json_object_set_new(pods, d->pods[i].name,
@@ -992,4 +999,65 @@ int history_find_manifest(const char *state_dir, const char *name, const char *h
 	git_repository_free(repo);
 	git_libgit2_shutdown();
 	return rc < 0 ? -1 : 0;
+}
+
+struct extract {
+	git_repository *repo;
+	const char *prefix;
+	const char *dir;
+	aerr_t *err;
+	int rc;
+};
+
+static int extract_entry(const char *root, const git_tree_entry *entry, void *payload)
+{
+	struct extract *x = payload;
+	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
+		return 0;
+	cleanup_free char *path = xasprintf("%s%s", root, git_tree_entry_name(entry));
+	size_t plen = strlen(x->prefix);
+	if (strncmp(path, x->prefix, plen) != 0)
+		return 0;
+	const char *rel = path + plen;
+	/* tree entries never hold "..", but a history is input like any other */
+	if (strstr(rel, "..") || rel[0] == '/') {
+		x->rc = aerr_set(x->err, AEGIS_EFAIL, "revision file %s: unexpected path", path);
+		return -1;
+	}
+	cleanup_free char *out = fs_join(x->dir, rel);
+	cleanup_free char *parent = fs_dirname(out);
+	git_blob *blob = NULL;
+	if (fs_mkdir_private(parent, 0700, x->err) < 0 ||
+	    git_blob_lookup(&blob, x->repo, git_tree_entry_id(entry)) < 0 ||
+	    fs_write_atomic(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob), 0600,
+			    x->err) < 0) {
+		if (!x->err->msg[0])
+			git_fail(x->err, "cannot read %s", path);
+		x->rc = -1;
+	}
+	git_blob_free(blob);
+	return x->rc < 0 ? -1 : 0;
+}
+
+int history_extract(const char *state_dir, int rev, const char *prefix, const char *dir,
+		    aerr_t *err)
+{
+	git_libgit2_init();
+	git_repository *repo = NULL;
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	aerr_clear(err);
+	int rc = open_revision(state_dir, rev, &repo, &c, err);
+	if (rc == 0 && git_commit_tree(&tree, c) < 0)
+		rc = git_fail(err, "%s", "cannot read a revision's tree");
+	if (rc == 0) {
+		struct extract x = {.repo = repo, .prefix = prefix, .dir = dir, .err = err};
+		git_tree_walk(tree, GIT_TREEWALK_PRE, extract_entry, &x);
+		rc = x.rc;
+	}
+	git_tree_free(tree);
+	git_commit_free(c);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return rc;
 }

@@ -35,6 +35,10 @@ typedef struct history_entry {
 	/* per pod (d->npods) of a rollout, or NULL (teardown: every pod removed) */
 	const rollout_pod *states;
 	const json_t *report;    /* the command's JSON report (optional) */
+	/* what the revision's "source" is (a rollback: the source of the
+	 * revision it went back to); NULL: the checkout of d->cfg.root */
+	const json_t *source;
+	int rollback_of;         /* a rollback: the revision it went back to */
 	bool lenient;            /* D was loaded with DEPLOYMENT_LENIENT */
 } history_entry;
 
@@ -68,6 +72,11 @@ int history_read_file(const char *state_dir, int rev, const char *path, char **d
  * recorded that hash (no error); *REV (optional) that revision. */
 int history_find_manifest(const char *state_dir, const char *name, const char *hash, char **yaml,
 			  int *rev, aerr_t *err);
+
+/* Write the files of revision REV under PREFIX ("source/") into DIR (which
+ * exists), without the prefix; directories are made 0700. */
+int history_extract(const char *state_dir, int rev, const char *prefix, const char *dir,
+		    aerr_t *err);
 
 /* The source of a deployment: the commit of the git checkout containing
  * ROOT, "<sha>-dirty" when its work tree differs from it; NULL (no error)
