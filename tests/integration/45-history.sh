@@ -4,13 +4,16 @@
 # --json` lists them; `git log` on the repository shows them; no object of
 # the repository holds a secret value of the .env; the source commit is the
 # checkout's, marked -dirty once a tracked file changes; the CI job is a
-# trailer; teardown records a revision too.  The checkout is a copy of
+# trailer; rollback to revision 1 puts back core's manifest of revision 1
+# and keeps the other pod's containers; rollback without a revision goes to
+# the last successful one before it; teardown records a revision too.  The checkout is a copy of
 # kube/ and profiles/ committed to a git repository of the test's own.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 names=(history-three-deploys history-json-lists history-git-log history-no-secret-in-repo
-	history-source-commit history-dirty-marked history-ci-trailer history-show history-teardown)
+	history-source-commit history-dirty-marked history-ci-trailer history-show rollback-to-revision
+	rollback-default history-teardown)
 if [ "$(id -u)" -ne 0 ]; then
 	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
 	exit 0
@@ -137,9 +140,40 @@ else
 	fail history-show "rc=$rc $out"
 fi
 
+# --- rollback ------------------------------------------------------------------
+ids() { podman ps -a --no-trunc --filter "pod=pod-$1" --format '{{.Names}} {{.ID}}' | sort; }
+label() { podman pod inspect --format '{{index .Labels "aegis.io/manifest-hash"}}' "pod-$1" 2>/dev/null; }
+ids secrets >"$TMP/secrets.before"
+A rollback 1 --no-bootstrap --timeout 60 >"$TMP/rb1.out" 2>&1; rc=$?
+ids secrets >"$TMP/secrets.after"
+A history --json >"$TMP/history.json" 2>/dev/null
+want=$(json "$TMP/history.json" 'print(d["revisions"][0]["pods"]["core"]["manifest_hash"])')
+got=$(label core)
+if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ] && cmp -s "$TMP/secrets.before" "$TMP/secrets.after" &&
+	[ -s "$TMP/secrets.before" ] && json "$TMP/history.json" '
+r = d["revisions"][-1]
+assert r["revision"] == 4 and r["command"] == "rollback" and r["rollback_of"] == 1 and r["result"] == "ok", r
+assert r["replaced"] == ["core"] and r["kept"] == ["secrets"], r
+assert r["source"]["commit"] == d["revisions"][0]["source"]["commit"], r
+'; then
+	pass rollback-to-revision
+else
+	fail rollback-to-revision "rc=$rc core label $got, revision 1 had $want; $(diff "$TMP/secrets.before" "$TMP/secrets.after" | head -3) $(tail -5 "$TMP/rb1.out")"
+fi
+# the last successful revision before 4 is 3 (RUST_LOG=debug)
+A rollback --no-bootstrap --timeout 60 >"$TMP/rb2.out" 2>&1; rc=$?
+A history --json >"$TMP/history.json" 2>/dev/null
+want=$(json "$TMP/history.json" 'print(d["revisions"][2]["pods"]["core"]["manifest_hash"])')
+if [ $rc -eq 0 ] && [ "$(label core)" = "$want" ] &&
+	json "$TMP/history.json" 'r=d["revisions"][-1]; assert r["revision"]==5 and r["rollback_of"]==3 and r["replaced"]==["core"], r'; then
+	pass rollback-default
+else
+	fail rollback-default "rc=$rc core label $(label core), revision 3 had $want; $(tail -5 "$TMP/rb2.out")"
+fi
+
 A teardown --profile minimal --timeout 5 >"$TMP/teardown.out" 2>&1; rc=$?
 A history --json >"$TMP/history2.json" 2>/dev/null
-if [ $rc -eq 0 ] && json "$TMP/history2.json" 'r=d["revisions"][-1]; assert r["revision"]==4 and r["command"]=="teardown" and sorted(r["removed"])==["core","secrets"], r'; then
+if [ $rc -eq 0 ] && json "$TMP/history2.json" 'r=d["revisions"][-1]; assert r["revision"]==6 and r["command"]=="teardown" and sorted(r["removed"])==["core","secrets"], r'; then
 	pass history-teardown
 else
 	fail history-teardown "rc=$rc $(tail -3 "$TMP/teardown.out") $(head -c 300 "$TMP/history2.json")"
