@@ -1,13 +1,18 @@
 /* aegis-deploy history: the release history (lib/history.h), one line per
  * revision, or one revision with `history show REV`. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
 #include "history.h"
+#include "lib/clock.h"
 #include "lib/history.h"
+#include "lib/rollback.h"
 #include "lib/state.h"
+#include "lib/strbuf.h"
 #include "options.h"
 #include "report.h"
 
@@ -62,6 +67,114 @@ static double process_age_s(void)
 	return age > 0 ? age : 0;
 }
 
+bool deploy_atomic;
+
+/* How long each restored pod may take to be ready again. */
+#define RESTORE_TIMEOUT_S 300
+
+static void restore_names(strbuf *b, const json_t *names)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(names, i, v)
+		sb_addf(b, "%s%s", i ? ", " : "", json_string_value(v));
+}
+
+/* Play the pods of D that the failed rollout replaced (STATES) with the
+ * manifests of the last successful revision, rebuilt with the current
+ * secrets, and wait for them; pods it did not touch are not selected, so
+ * they are never restarted.  Prints the result; returns its record. */
+static json_t *restore(const struct cli *cli, const char *dir, const deployment *d,
+		       const rollout_pod *states)
+{
+	json_t *names = json_array();
+	for (size_t i = 0; i < d->npods; i++)
+		if (states[i].start >= 0 && !states[i].kept)
+			json_array_append_new(names, json_string(d->pods[i].name));
+	json_t *out = json_pack("{s:o}", "pods", names);
+	if (!json_array_size(names)) {
+		json_object_set_new(out, "result", json_string("nothing replaced"));
+		fprintf(stderr, "aegis-deploy: --atomic: the rollout replaced no pod; nothing to restore\n");
+		return out;
+	}
+	aerr_t err = {0};
+	json_t *target = NULL;
+	deployment prev = {0};
+	podman *pm = NULL;
+	bool *selected = NULL;
+	rollout_pod *st = NULL;
+	cleanup_free char *work = xasprintf("%s/restore-XXXXXX", dir);
+	bool made = false;
+	int rev = 0;
+	int rc = rollback_target(dir, -1, &target, &err);
+	if (rc == 0) {
+		rev = (int)json_integer_value(json_object_get(target, "revision"));
+		json_object_set_new(out, "revision", json_integer(rev));
+		made = mkdtemp(work) != NULL;
+		if (!made)
+			rc = aerr_sys(&err, AEGIS_EFAIL, errno, "cannot create %s", work);
+	}
+	if (rc == 0)
+		rc = rollback_load(dir, rev, cli->env_path, work, &prev, &err);
+	strbuf list = STRBUF_INIT;
+	restore_names(&list, names);
+	if (rc == 0) {
+		selected = xcalloc(prev.npods ? prev.npods : 1, sizeof *selected);
+		st = xcalloc(prev.npods ? prev.npods : 1, sizeof *st);
+		size_t i;
+		json_t *v;
+		/* a pod this deploy added has no earlier manifest: it stays */
+		json_array_foreach(names, i, v)
+		{
+			int idx = deployment_pod_index(&prev, json_string_value(v));
+			if (idx >= 0)
+				selected[idx] = true;
+		}
+		rc = report_open_podman(cli, &prev.cfg, &pm, &err);
+	}
+	double took = 0;
+	if (rc == 0) {
+		cli_info(cli, "--atomic: restoring %s to revision %d", list.s, rev);
+		const char *network = config_get(&prev.cfg, "AEGIS_NETWORK");
+		reporter *rep = reporter_new(cli, &prev, selected);
+		rollout_opts o = {
+			.network = network ? network : "aegis-network",
+			.timeout_s = RESTORE_TIMEOUT_S,
+			.selected = selected,
+			.progress = reporter_progress,
+			.ctx = rep,
+		};
+		double t0 = clock_mono_s();
+		rc = rollout_run(pm, &prev, &o, st, &err);
+		took = clock_mono_s() - t0;
+		reporter_finish(rep);
+		reporter_free(rep);
+		for (size_t i = 0; i < prev.npods; i++)
+			if (st[i].state == ROLL_FAILED)
+				report_failure(&prev, i, &st[i]);
+	}
+	if (rc == 0) {
+		json_object_set_new(out, "result", json_string("ok"));
+		fprintf(stderr, "aegis-deploy: --atomic: restored %s to revision %d, ready in %.1f s\n",
+			list.s, rev, took);
+	} else {
+		json_object_set_new(out, "result", json_string("failed"));
+		json_object_set_new(out, "error", json_string(err.msg));
+		fprintf(stderr, "aegis-deploy: --atomic: restoring %s failed: %s\n", list.s, err.msg);
+	}
+	sb_release(&list);
+	for (size_t i = 0; st && i < prev.npods; i++)
+		rollout_pod_free(&st[i]);
+	free(st);
+	free(selected);
+	podman_close(pm);
+	deployment_free(&prev);
+	if (made)
+		rollback_cleanup(work);
+	json_decref(target);
+	return out;
+}
+
 static void note(const struct cli *cli, const char *command, deployment *d,
 		 const rollout_pod *states, int rc, const aerr_t *err, double took, int target,
 		 const json_t *source)
@@ -83,11 +196,16 @@ static void note(const struct cli *cli, const char *command, deployment *d,
 		.rollback_of = target,
 	};
 	int rev = 0;
-	if (state_dir(&d->cfg, &dir, &herr) < 0 || history_record(dir, d, &e, &rev, &herr) < 0)
+	int rc_dir = state_dir(&d->cfg, &dir, &herr);
+	json_t *restored = NULL;
+	if (rc_dir == 0 && deploy_atomic && rc < 0 && states && strcmp(command, "rollback") != 0)
+		e.restore = restored = restore(cli, dir, d, states);
+	if (rc_dir < 0 || history_record(dir, d, &e, &rev, &herr) < 0)
 		fprintf(stderr, "aegis-deploy: warning: no revision recorded in the release history: %s\n",
 			herr.msg);
 	else
 		cli_info(cli, "recorded revision %d in %s/%s", rev, dir, HISTORY_DIR);
+	json_decref(restored);
 	json_decref(report);
 }
 

@@ -15,6 +15,11 @@
  * a change of the command's own result. */
 void history_note(const struct cli *cli, const char *command, deployment *d,
 		  const rollout_pod *states, int rc, const aerr_t *err, double took);
+/* deploy --atomic (set by deploy's options): when its rollout fails,
+ * history_note first restores the pods it replaced to the manifests of the
+ * last successful revision and waits for them. */
+extern bool deploy_atomic;
+
 /* The same for a rollback to revision TARGET, whose "source" it records. */
 void history_note_rollback(const struct cli *cli, deployment *d, const rollout_pod *states, int rc,
 			   const aerr_t *err, double took, int target, const json_t *source);

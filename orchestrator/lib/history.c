@@ -572,6 +572,13 @@ static char *commit_message(const json_t *rev)
 	const char *error = json_string_value(json_object_get(rev, "error"));
 	if (error)
 		sb_addf(&b, "Error: %s\n", error);
+	const json_t *restore = json_object_get(rev, "restore");
+	if (restore) {
+		add_list_line(&b, "Pods restored (--atomic)", json_object_get(restore, "pods"));
+		sb_addf(&b, "Restore to revision %d: %s\n",
+			(int)json_integer_value(json_object_get(restore, "revision")),
+			json_string_value(json_object_get(restore, "result")));
+	}
 	if (json_object_get(rev, "rollback_of"))
 		sb_addf(&b, "Rolled back to revision %d\n",
 			(int)json_integer_value(json_object_get(rev, "rollback_of")));
@@ -703,6 +710,8 @@ int history_record(const char *state_dir, deployment *d, const history_entry *e,
 		json_object_set_new(revjs, "error", json_string(e->error));
 	if (e->rollback_of > 0)
 		json_object_set_new(revjs, "rollback_of", json_integer(e->rollback_of));
+	if (e->restore)
+		json_object_set_new(revjs, "restore", json_deep_copy(e->restore));
 	json_t *pods = json_object();
 	for (size_t i = 0; i < d->npods; i++)
 		json_object_set_new(pods, d->pods[i].name,

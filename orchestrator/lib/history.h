@@ -39,6 +39,8 @@ typedef struct history_entry {
 	 * revision it went back to); NULL: the checkout of d->cfg.root */
 	const json_t *source;
 	int rollback_of;         /* a rollback: the revision it went back to */
+	/* deploy --atomic after a failure: {"revision", "pods", "result"[, "error"]} */
+	const json_t *restore;
 	bool lenient;            /* D was loaded with DEPLOYMENT_LENIENT */
 } history_entry;
 

@@ -25,7 +25,8 @@ int rollback_target(const char *state_dir, int rev, json_t **target, aerr_t *err
 		const char *result = json_string_value(json_object_get(r, "result"));
 		bool deployed = command && strcmp(command, "teardown") != 0;
 		if (rev > 0 ? number == rev
-			    : number < latest && deployed && result && strcmp(result, "ok") == 0)
+			    : (number < latest || rev < 0) && deployed && result &&
+				      strcmp(result, "ok") == 0)
 			*target = json_incref(r);
 	}
 	json_decref(revs);

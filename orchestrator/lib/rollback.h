@@ -11,8 +11,9 @@
 #include "deployment.h"
 
 /* The revision.json of the revision to go back to: REV when > 0, else the
- * last successful deploy, redeploy or rollback before the latest revision.
- * None: status 2. */
+ * last successful deploy, redeploy or rollback before the latest revision
+ * (REV 0) or including it (REV < 0: what was deployed last, for restoring
+ * after a failed rollout that has not been recorded yet).  None: status 2. */
 int rollback_target(const char *state_dir, int rev, json_t **target, aerr_t *err);
 
 /* Load revision REV's deployment into D: its files are extracted into

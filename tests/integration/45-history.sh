@@ -6,14 +6,17 @@
 # checkout's, marked -dirty once a tracked file changes; the CI job is a
 # trailer; rollback to revision 1 puts back core's manifest of revision 1
 # and keeps the other pod's containers; rollback without a revision goes to
-# the last successful one before it; teardown records a revision too.  The checkout is a copy of
+# the last successful one before it; deploy --atomic of a change that makes
+# one pod's probe fail restores that pod (ready, validate passes), leaves the
+# other pod's containers alone and exits 1 saying both; without --atomic the
+# failed pod is left as it is; teardown records a revision too.  The checkout is a copy of
 # kube/ and profiles/ committed to a git repository of the test's own.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 names=(history-three-deploys history-json-lists history-git-log history-no-secret-in-repo
 	history-source-commit history-dirty-marked history-ci-trailer history-show rollback-to-revision
-	rollback-default history-teardown)
+	rollback-default atomic-restores-replaced atomic-keeps-untouched without-atomic-left history-teardown)
 if [ "$(id -u)" -ne 0 ]; then
 	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
 	exit 0
@@ -171,9 +174,40 @@ else
 	fail rollback-default "rc=$rc core label $(label core), revision 3 had $want; $(tail -5 "$TMP/rb2.out")"
 fi
 
+# --- deploy --atomic ---------------------------------------------------------------
+broken=$(standin_variant never-ready STANDIN_FAIL=1)
+good_secrets=$(json "$TMP/history.json" 'print(d["revisions"][-1]["pods"]["secrets"]["manifest_hash"])')
+ids core >"$TMP/core.before"
+OPENBAO_IMAGE=$broken RUST_LOG=debug A deploy --no-bootstrap --profile minimal --atomic --timeout 4 >"$TMP/atomic.out" 2>&1; rc=$?
+ids core >"$TMP/core.after"
+A validate --profile minimal >"$TMP/validate.out" 2>&1; vrc=$?
+A history --json >"$TMP/history.json" 2>/dev/null
+if [ $rc -eq 1 ] && grep -q 'pod secrets (pod-secrets) failed' "$TMP/atomic.out" &&
+	grep -q -- '--atomic: restored secrets to revision 5, ready in' "$TMP/atomic.out" &&
+	[ "$(label secrets)" = "$good_secrets" ] && [ $vrc -eq 0 ] && json "$TMP/history.json" '
+r = d["revisions"][-1]
+assert r["revision"] == 6 and r["result"] == "failed" and r["failed"] == ["secrets"], r
+assert r["restore"]["result"] == "ok" and r["restore"]["revision"] == 5 and r["restore"]["pods"] == ["secrets"], r
+'; then
+	pass atomic-restores-replaced
+else
+	fail atomic-restores-replaced "rc=$rc validate rc=$vrc secrets label $(label secrets) want $good_secrets; $(tail -8 "$TMP/atomic.out")"
+fi
+if [ -s "$TMP/core.before" ] && cmp -s "$TMP/core.before" "$TMP/core.after"; then
+	pass atomic-keeps-untouched
+else
+	fail atomic-keeps-untouched "$(diff "$TMP/core.before" "$TMP/core.after" | head -4)"
+fi
+OPENBAO_IMAGE=$broken RUST_LOG=debug A deploy --no-bootstrap --profile minimal --timeout 4 >"$TMP/broken.out" 2>&1; rc=$?
+if [ $rc -eq 1 ] && [ "$(label secrets)" != "$good_secrets" ] && ! grep -q -- '--atomic' "$TMP/broken.out"; then
+	pass without-atomic-left
+else
+	fail without-atomic-left "rc=$rc secrets label $(label secrets) $(tail -3 "$TMP/broken.out")"
+fi
+
 A teardown --profile minimal --timeout 5 >"$TMP/teardown.out" 2>&1; rc=$?
 A history --json >"$TMP/history2.json" 2>/dev/null
-if [ $rc -eq 0 ] && json "$TMP/history2.json" 'r=d["revisions"][-1]; assert r["revision"]==6 and r["command"]=="teardown" and sorted(r["removed"])==["core","secrets"], r'; then
+if [ $rc -eq 0 ] && json "$TMP/history2.json" 'r=d["revisions"][-1]; assert r["revision"]==8 and r["command"]=="teardown" and sorted(r["removed"])==["core","secrets"], r'; then
 	pass history-teardown
 else
 	fail history-teardown "rc=$rc $(tail -3 "$TMP/teardown.out") $(head -c 300 "$TMP/history2.json")"
