@@ -662,6 +662,7 @@ int history_record(const char *state_dir, deployment *d, const history_entry *e,
 	git_commit *parent = NULL;
 	git_tree *tree = NULL;
 	git_signature *sig = NULL;
+	char *email = NULL;
 	int rc = -1;
 	git_libgit2_init();
 
@@ -749,7 +750,7 @@ int history_record(const char *state_dir, deployment *d, const history_entry *e,
 		git_fail(err, "%s", "cannot read back the tree just written");
 		goto out;
 	}
-	cleanup_free char *email = signature_email();
+	email = signature_email();
 	if (git_signature_now(&sig, "aegis-deploy", email) < 0) {
 		git_fail(err, "%s", "cannot make a commit signature");
 		goto out;
@@ -768,6 +769,7 @@ int history_record(const char *state_dir, deployment *d, const history_entry *e,
 out_src:
 	json_decref(src);
 out:
+	free(email);
 	free(message);
 	git_signature_free(sig);
 	git_tree_free(tree);
