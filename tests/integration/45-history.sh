@@ -16,7 +16,8 @@
 
 names=(history-three-deploys history-json-lists history-git-log history-no-secret-in-repo
 	history-source-commit history-dirty-marked history-ci-trailer history-show rollback-to-revision
-	rollback-default atomic-restores-replaced atomic-keeps-untouched without-atomic-left history-teardown)
+	rollback-default atomic-restores-replaced atomic-keeps-untouched without-atomic-left history-teardown
+	history-overlap-in-order)
 if [ "$(id -u)" -ne 0 ]; then
 	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
 	exit 0
@@ -211,4 +212,26 @@ if [ $rc -eq 0 ] && json "$TMP/history2.json" 'r=d["revisions"][-1]; assert r["r
 	pass history-teardown
 else
 	fail history-teardown "rc=$rc $(tail -3 "$TMP/teardown.out") $(head -c 300 "$TMP/history2.json")"
+fi
+
+# --- two pipelines at once ------------------------------------------------------------
+# The lock orders them: two revisions in sequence; the first plays both pods
+# (after the teardown), the second finds nothing left to change.
+A deploy --no-bootstrap --profile minimal --timeout 60 >"$TMP/p1.out" 2>&1 &
+p1=$!
+A deploy --no-bootstrap --profile minimal --timeout 60 >"$TMP/p2.out" 2>&1 &
+p2=$!
+wait $p1; rc1=$?
+wait $p2; rc2=$?
+A history --json >"$TMP/history3.json" 2>/dev/null
+if [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && json "$TMP/history3.json" '
+r = d["revisions"][-2:]
+assert [x["revision"] for x in r] == [9, 10], r
+assert sorted(r[0]["replaced"]) == ["core", "secrets"] and r[0]["kept"] == [], r[0]
+assert r[1]["replaced"] == [] and sorted(r[1]["kept"]) == ["core", "secrets"], r[1]
+assert r[0]["time"] <= r[1]["time"]
+'; then
+	pass history-overlap-in-order
+else
+	fail history-overlap-in-order "rc=$rc1/$rc2 $(tail -2 "$TMP/p1.out") $(tail -2 "$TMP/p2.out")"
 fi
