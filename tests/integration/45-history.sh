@@ -9,8 +9,9 @@
 # the last successful one before it; deploy --atomic of a change that makes
 # one pod's probe fail restores that pod (ready, validate passes), leaves the
 # other pod's containers alone and exits 1 saying both; without --atomic the
-# failed pod is left as it is; teardown records a revision too.  The checkout is a copy of
-# kube/ and profiles/ committed to a git repository of the test's own.
+# failed pod is left as it is; teardown records a revision too; two deploys
+# at once give two revisions in order.  The checkout is a copy of kube/ and
+# profiles/ committed to a git repository of the test's own.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
