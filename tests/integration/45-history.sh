@@ -137,9 +137,10 @@ fi
 
 out=$(A history show 2 2>&1); rc=$?
 core=$(A history show 2 manifests/core.yaml 2>&1)
+A history show 9 >/dev/null 2>&1; rc9=$?
 if [ $rc -eq 0 ] && grep -q '^revision 2 ' <<<"$out" && grep -q 'manifests/core.yaml' <<<"$out" &&
 	grep -q 'Pods replaced: core' <<<"$out" && grep -q 'RUST_LOG' <<<"$core" && grep -q 'debug' <<<"$core" &&
-	A history show 9 >/dev/null 2>&1; [ $? -eq 2 ]; then
+	[ $rc9 -eq 2 ]; then
 	pass history-show
 else
 	fail history-show "rc=$rc $out"
