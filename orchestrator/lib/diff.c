@@ -46,7 +46,8 @@ static const char *str_or(const char *s, const char *dflt)
 static int entry(json_t *pods, size_t *changes, const side *old, const side *new, aerr_t *err)
 {
 	const char *status;
-	const char *name = new ? new->name : old->name;
+	const side *any = new ? new : old;
+	const char *name = any->name;
 	if (!old)
 		status = "added";
 	else if (!new)
@@ -57,7 +58,7 @@ static int entry(json_t *pods, size_t *changes, const side *old, const side *new
 		status = old->yaml && new->yaml && strcmp(old->yaml, new->yaml) == 0 ? "unchanged"
 										 : "changed";
 	json_t *o = json_pack("{s:s, s:s, s:s}", "name", name, "pod_name",
-			      new ? new->pod_name : old->pod_name, "status", status);
+			      any->pod_name, "status", status);
 	json_object_set_new(o, "old_hash", old && old->hash ? json_string(old->hash) : json_null());
 	json_object_set_new(o, "new_hash", new && new->hash ? json_string(new->hash) : json_null());
 	if (strcmp(status, "unchanged") != 0)
