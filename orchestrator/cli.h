@@ -105,5 +105,8 @@ COMMAND(wait);
 COMMAND(systemd);
 COMMAND(doctor);
 COMMAND(setup_user);
+COMMAND(history);
+COMMAND(diff);
+COMMAND(rollback);
 
 #endif

@@ -33,6 +33,9 @@ static const struct command commands[] = {
 	{"systemd", cmd_systemd, "generate systemd units for the profile"},
 	{"doctor", cmd_doctor, "check this host can run the platform"},
 	{"setup-user", cmd_setup_user, "create the dedicated rootless service user"},
+	{"diff", cmd_diff, "show what a deploy would change, per pod, against the live pods or a revision"},
+	{"rollback", cmd_rollback, "deploy a revision of the release history again (current secrets)", .locks = true},
+	{"history", cmd_history, "list the release history (revisions of deploys, rollbacks, teardowns)"},
 };
 
 const char cli_global_help[] =

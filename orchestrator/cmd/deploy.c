@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "history.h"
 #include "lib/clock.h"
 #include "lib/bootstrap.h"
 #include "lib/desired.h"
@@ -15,7 +16,7 @@
 
 static const char help[] =
 	"Usage: aegis-deploy deploy [--profile P] [--timeout SECONDS] [--replace]\n"
-	"                           [--no-bootstrap]\n"
+	"                           [--no-bootstrap] [--atomic]\n"
 	"\n"
 	"Render the profile's pods, ensure the network and named volumes exist, pull\n"
 	"missing images, then deploy tier by tier: every pod of a tier is played\n"
@@ -34,6 +35,9 @@ static const char help[] =
 	"  --timeout SECONDS   per-pod readiness timeout (default 300)\n"
 	"  --replace           replace every pod, even those that are unchanged\n"
 	"  --no-bootstrap      do not bootstrap OpenBao and Keycloak\n"
+	"  --atomic            if the rollout fails, restore the pods it replaced to\n"
+	"                      their manifests of the last successful revision (see\n"
+	"                      'history') and wait for them; still exits 1\n"
 	"  --json              print a final report (per pod: tier, start, ready, result)\n"
 	"\n";
 
@@ -151,6 +155,7 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	if (bootstrap && !cli->json)
 		print_bootstrap(cli, bootstrap);
 	json_decref(bootstrap);
+	history_note(cli, only_pod ? "redeploy" : "deploy", &d, states, rc, &err, took);
 	int status = 0;
 	if (rc < 0)
 		status = cli_fail(cli, &err);
@@ -174,6 +179,7 @@ COMMAND(deploy)
 		{"timeout", required_argument, NULL, 't'},
 		{"replace", no_argument, NULL, 'r'},
 		{"no-bootstrap", no_argument, NULL, 'B'},
+		{"atomic", no_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -187,6 +193,7 @@ COMMAND(deploy)
 			break;
 		case 'r': args.replace = true; break;
 		case 'B': args.no_bootstrap = true; break;
+		case 'a': deploy_atomic = true; break;
 		case 'h': printf("%s%s", help, cli_global_help); return 0;
 		default: return cli_usage("deploy", "invalid option");
 		}

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "history.h"
 #include "lib/rollout.h"
 #include "report.h"
 
@@ -53,6 +54,7 @@ COMMAND(teardown)
 	int rc = cli_open_podman(cli, &d.cfg, &pm, &err);
 	if (rc == 0)
 		rc = rollout_teardown(pm, &d, timeout_s, removed, cli, &err);
+	history_note(cli, "teardown", &d, NULL, rc, &err, -1);
 	podman_close(pm);
 	deployment_free(&d);
 	return rc < 0 ? cli_fail(cli, &err) : 0;

@@ -7,12 +7,14 @@
 #include "cli.h"
 #include "lib/clock.h"
 #include "lib/bootstrap.h"
+#include "lib/junit.h"
 #include "lib/rollout.h"
 #include "lib/validate.h"
+#include "options.h"
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy validate [--profile P]\n"
+	"Usage: aegis-deploy validate [--profile P] [--junit FILE]\n"
 	"\n"
 	"Run every health check (the readiness probe of every container) of the\n"
 	"profile's pods concurrently and print a table: pod, container, check, result,\n"
@@ -20,11 +22,16 @@ static const char help[] =
 	"be initialised and unsealed (sys/health 200) and every realm of\n"
 	"kube/iam/realm.yaml present in Keycloak.  Exit status 0 only if every check\n"
 	"passes, 1 otherwise.\n"
+	"\n"
+	"  --junit FILE   also write a JUnit XML report to FILE (one test case per\n"
+	"                 check, a failure with the detail where it failed)\n"
 	"\n";
 
 COMMAND(validate)
 {
-	int st = cli_no_options("validate", help, argc, argv);
+	const char *junit = NULL;
+	const struct opt opts[] = {{"junit", 0, OPT_STRING, &junit}, OPT_END};
+	int st = opts_parse("validate", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)
 		return st;
 	aerr_t err = {0};
@@ -74,8 +81,11 @@ COMMAND(validate)
 		}
 		printf("\n%zu of %zu checks passed (%.2f s)\n", n - failed, n, took);
 	}
+	int status = failed ? AEGIS_EFAIL : 0;
+	if (junit && junit_write_checks(junit, &d, checks, n, took, &err) < 0)
+		status = cli_fail(cli, &err);
 	checks_free(checks, n);
 	podman_close(pm);
 	deployment_free(&d);
-	return failed ? AEGIS_EFAIL : 0;
+	return status;
 }
