@@ -81,8 +81,8 @@ static int bad_reference(struct render_ctx *c, int line, const char *text, size_
 {
 	return aerr_set(c->err, AEGIS_ECONFIG,
 			"%s:%d: bad variable reference \"%.*s\": expected ${NAME}, "
-			"${NAME:-default}, ${NAME|" URL_FILTER "} or ${NAME|" URL_FILTER
-			":-default}",
+			"${NAME:-default}, ${NAME|FILTER} or ${NAME|FILTER:-default} "
+			"(filters: url, hostip)",
 			c->path, line, (int)len, text);
 }
 
@@ -113,9 +113,31 @@ static int reference_value(struct render_ctx *c, int line, const char *name, con
 	return 0;
 }
 
+/* "|hostip": the address a port is published on, where every address is
+ * written as no address at all: Podman 4.3 (netavark 1.4) turns an explicit
+ * 0.0.0.0 into a rule for packets addressed to 0.0.0.0 only, so the port
+ * would answer nobody. */
+static void add_host_ip(strbuf *out, const char *value, size_t len)
+{
+	if ((len == 7 && memcmp(value, "0.0.0.0", 7) == 0) || (len == 2 && memcmp(value, "::", 2) == 0))
+		return;
+	sb_add(out, value, len);
+}
+
+typedef void (*filter_fn)(strbuf *out, const char *value, size_t len);
+
+static const struct {
+	const char *name;
+	filter_fn apply;
+} filters[] = {
+	{URL_FILTER, render_url_encode},
+	{"hostip", add_host_ip},
+};
+
 /* Expand the reference TEXT[0..len): "${NAME}" or "${NAME:-default}", and
- * either with the filter "|url" after NAME, which percent-encodes the
- * result: for a value placed inside a URL (a password in a connection URL). */
+ * either with a filter after NAME: "|url" percent-encodes the result, for a
+ * value placed inside a URL (a password in a connection URL); "|hostip"
+ * writes an address meaning every address as none (add_host_ip). */
 static int expand_reference(struct render_ctx *c, int line, const char *text, size_t len,
 			    strbuf *out)
 {
@@ -125,14 +147,18 @@ static int expand_reference(struct render_ctx *c, int line, const char *text, si
 	while (i < len - 1 && is_name_char((unsigned char)text[i]))
 		i++;
 	cleanup_free char *name = xstrndup(text + 2, i - 2);
-	bool url = false;
+	filter_fn filter = NULL;
 	if (text[i] == '|') {
-		size_t fl = strlen(URL_FILTER);
-		if (len - 1 - (i + 1) < fl || strncmp(text + i + 1, URL_FILTER, fl) != 0 ||
-		    (text[i + 1 + fl] != '}' && text[i + 1 + fl] != ':'))
+		for (size_t f = 0; f < ARRAY_SIZE(filters) && !filter; f++) {
+			size_t fl = strlen(filters[f].name);
+			if (len - 1 - (i + 1) >= fl && strncmp(text + i + 1, filters[f].name, fl) == 0 &&
+			    (text[i + 1 + fl] == '}' || text[i + 1 + fl] == ':')) {
+				filter = filters[f].apply;
+				i += 1 + fl;
+			}
+		}
+		if (!filter)
 			return bad_reference(c, line, text, len);
-		url = true;
-		i += 1 + fl;
 	}
 	const char *deflt = NULL;
 	size_t deflt_len = 0;
@@ -149,12 +175,12 @@ static int expand_reference(struct render_ctx *c, int line, const char *text, si
 		sb_add(out, text, len);
 		return 0;
 	}
-	if (!url)
+	if (!filter)
 		return reference_value(c, line, name, deflt, deflt_len, out);
 	strbuf raw = STRBUF_SECRET;
 	int rc = reference_value(c, line, name, deflt, deflt_len, &raw);
 	if (rc == 0)
-		render_url_encode(out, raw.s ? raw.s : "", raw.len);
+		filter(out, raw.s ? raw.s : "", raw.len);
 	sb_wipe(&raw);
 	return rc;
 }
