@@ -3,6 +3,7 @@
 #include "lib/bootstrap.h"
 #include "lib/clock.h"
 #include "lib/desired.h"
+#include "lib/secretgen.h"
 
 #include <math.h>
 
@@ -275,4 +276,14 @@ void bootstrap_print(const struct cli *cli, const char *service, const char *url
 	    printf("  updated    %s in .env\n", json_string_value(v));
 	printf("%s at %s: %zu created, %zu changed, %zu unchanged%s\n", service, url ? url : "?",
 	       created, changed, unchanged, n ? "" : "; .env unchanged");
+}
+
+void report_secret_fill(const char *env_path, const char *from, const secret_fill *done)
+{
+	if (done->created)
+		printf("created %s from %s (mode 0600)\n", env_path, from);
+	for (size_t i = 0; i < done->n; i++)
+		printf("generated %s\n", done->names[i]);
+	if (!done->n)
+		printf("no missing secrets in %s\n", env_path);
 }

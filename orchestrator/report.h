@@ -32,5 +32,9 @@ json_t *report_rollout_json(const deployment *d, const rollout_pod *states, int 
 			    double duration_s);
 void report_print_json(json_t *js);
 
+/* What init (or setup-user) did to ENV_PATH (created from FROM, values generated). */
+struct secret_fill;
+void report_secret_fill(const char *env_path, const char *from, const struct secret_fill *done);
+
 
 #endif

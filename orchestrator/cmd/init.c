@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "options.h"
+#include "report.h"
 #include "lib/fsutil.h"
 #include "lib/secretgen.h"
 
@@ -51,12 +52,7 @@ COMMAND(init)
 		putchar('\n');
 		json_decref(o);
 	} else {
-		if (done.created)
-			printf("created %s from %s (mode 0600)\n", cli->env_path, from);
-		for (size_t i = 0; i < done.n; i++)
-			printf("generated %s\n", done.names[i]);
-		if (!done.n)
-			printf("no missing secrets in %s\n", cli->env_path);
+		report_secret_fill(cli->env_path, from, &done);
 	}
 	secret_fill_free(&done);
 	return 0;

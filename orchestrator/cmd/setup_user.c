@@ -7,6 +7,7 @@
 #include "options.h"
 #include "lib/secretgen.h"
 #include "lib/setupuser.h"
+#include "report.h"
 
 static const char help[] =
 	"Usage: aegis-deploy setup-user [--user NAME] [--home DIR] [--check-only]\n"
@@ -35,8 +36,7 @@ static int write_env(struct cli *cli, const char *env_path, aerr_t *err)
 	secret_fill done;
 	if (secret_fill_env(schema, env_path, from, true, &done, err) < 0)
 		return -1;
-	for (size_t i = 0; i < done.n; i++)
-		printf("generated %s in %s\n", done.names[i], env_path);
+	report_secret_fill(env_path, from, &done);
 	secret_fill_free(&done);
 	return 0;
 }
