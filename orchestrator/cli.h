@@ -47,14 +47,6 @@ bool cli_is_help(const char *arg);
 /* Shared option text appended to each command's --help. */
 extern const char cli_global_help[];
 
-/* Parse a --timeout value (1-86400 s); prints the usage error itself and
- * returns 2 on a bad value, 0 otherwise. */
-int cli_parse_seconds(const char *cmd, const char *s, int *out);
-
-/* Options of a command that has none but --help: returns -1 to go on, or the
- * exit status (0 after printing HELP, 2 on anything else). */
-int cli_no_options(const char *cmd, const char *help, int argc, char **argv);
-
 /* deploy and redeploy share one body. */
 struct deploy_args {
 	const char *only_pod; /* redeploy: this pod only (always replaced); NULL: the profile */

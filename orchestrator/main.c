@@ -115,31 +115,7 @@ bool cli_is_help(const char *arg)
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
-int cli_no_options(const char *cmd, const char *help, int argc, char **argv)
-{
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	optind = 1;
-	int c = getopt_long(argc, argv, "h", opts, NULL);
-	if (c == 'h') {
-		printf("%s%s", help, cli_global_help);
-		return 0;
-	}
-	if (c != -1)
-		return cli_usage(cmd, "invalid option");
-	if (optind < argc)
-		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-	return -1;
-}
 
-int cli_parse_seconds(const char *cmd, const char *s, int *out)
-{
-	char *end = NULL;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < 1 || v > 86400)
-		return cli_usage(cmd, "--timeout needs a number of seconds (1-86400), not '%s'", s);
-	*out = (int)v;
-	return 0;
-}
 
 /* Take the global options out of argv wherever they appear (stopping at
  * "--"), leaving the command and its own options in order. */

@@ -1,11 +1,11 @@
 /* aegis-deploy deploy: the profile's pods in dependency order, each tier
  * waiting until every container passes its readiness probe. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "options.h"
 #include "history.h"
 #include "lib/clock.h"
 #include "lib/bootstrap.h"
@@ -86,7 +86,8 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	const char *only_pod = args->only_pod;
 	aerr_t err = {0};
 	deployment d;
-	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
+	/* redeploy without --profile finds its pod among those deployed */
+	if (cli_load(cli, only_pod != NULL, 0, &d, NULL, &err) < 0)
 		return cli_fail(cli, &err);
 	/* the pods mount the SEAL keypair: generated when missing, as
 	 * generate-keys would */
@@ -175,30 +176,15 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 COMMAND(deploy)
 {
 	struct deploy_args args = {.timeout_s = 300};
-	static const struct option opts[] = {
-		{"timeout", required_argument, NULL, 't'},
-		{"replace", no_argument, NULL, 'r'},
-		{"no-bootstrap", no_argument, NULL, 'B'},
-		{"atomic", no_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	const struct opt opts[] = {
+		{"timeout", 0, OPT_SECONDS, &args.timeout_s},
+		{"replace", 0, OPT_BOOL, &args.replace},
+		{"no-bootstrap", 0, OPT_BOOL, &args.no_bootstrap},
+		{"atomic", 0, OPT_BOOL, &deploy_atomic},
+		OPT_END,
 	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			if (cli_parse_seconds("deploy", optarg, &args.timeout_s))
-				return AEGIS_ECONFIG;
-			break;
-		case 'r': args.replace = true; break;
-		case 'B': args.no_bootstrap = true; break;
-		case 'a': deploy_atomic = true; break;
-		case 'h': printf("%s%s", help, cli_global_help); return 0;
-		default: return cli_usage("deploy", "invalid option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage("deploy", "unexpected argument '%s'", argv[optind]);
+	int st = opts_parse("deploy", help, opts, argc, argv, 0, NULL);
+	if (st >= 0)
+		return st;
 	return deploy_main(cli, &args);
 }

@@ -1,9 +1,9 @@
 /* aegis-deploy redeploy POD: re-render and replace one pod, wait for ready;
  * the other pods are not touched. */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli.h"
+#include "options.h"
 
 static const char help[] =
 	"Usage: aegis-deploy redeploy [--profile P] [--timeout SECONDS] POD\n"
@@ -22,31 +22,20 @@ COMMAND(redeploy)
 	int timeout_s = 300;
 	const char *pod = NULL;
 	bool no_bootstrap = false;
-	static const struct option opts[] = {
-		{"pod", required_argument, NULL, 'p'},
-		{"timeout", required_argument, NULL, 't'},
-		{"no-bootstrap", no_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	const char *pos[1] = {NULL};
+	const struct opt opts[] = {
+		{"pod", 0, OPT_STRING, &pod},
+		{"timeout", 0, OPT_SECONDS, &timeout_s},
+		{"no-bootstrap", 0, OPT_BOOL, &no_bootstrap},
+		OPT_END,
 	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p': pod = optarg; break;
-		case 'n': no_bootstrap = true; break;
-		case 't':
-			if (cli_parse_seconds("redeploy", optarg, &timeout_s))
-				return AEGIS_ECONFIG;
-			break;
-		case 'h': printf("%s%s", help, cli_global_help); return 0;
-		default: return cli_usage("redeploy", "invalid option");
-		}
-	}
-	if (!pod && optind < argc)
-		pod = argv[optind++];
-	if (optind < argc)
-		return cli_usage("redeploy", "unexpected argument '%s'", argv[optind]);
+	int st = opts_parse("redeploy", help, opts, argc, argv, 1, pos);
+	if (st >= 0)
+		return st;
+	if (pod && pos[0])
+		return cli_usage("redeploy", "unexpected argument '%s'", pos[0]);
+	if (!pod)
+		pod = pos[0];
 	if (!pod)
 		return cli_usage("redeploy", "which pod? (aegis-deploy redeploy POD)");
 	struct deploy_args args = {

@@ -1,9 +1,9 @@
 /* aegis-deploy teardown: stop and remove the profile's pods in reverse
  * dependency order; volumes and the network are kept. */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli.h"
+#include "options.h"
 #include "history.h"
 #include "lib/rollout.h"
 #include "report.h"
@@ -26,34 +26,16 @@ static void removed(void *ctx, const pod *p, bool existed)
 COMMAND(teardown)
 {
 	int timeout_s = 30;
-	static const struct option opts[] = {
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			if (cli_parse_seconds("teardown", optarg, &timeout_s))
-				return AEGIS_ECONFIG;
-			break;
-		case 'h': printf("%s%s", help, cli_global_help); return 0;
-		default: return cli_usage("teardown", "invalid option");
-		}
-	}
-	if (optind < argc)
-		return cli_usage("teardown", "unexpected argument '%s'", argv[optind]);
+	const struct opt opts[] = {{"timeout", 0, OPT_SECONDS, &timeout_s}, OPT_END};
+	int st = opts_parse("teardown", help, opts, argc, argv, 0, NULL);
+	if (st >= 0)
+		return st;
 	aerr_t err = {0};
 	deployment d;
-	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
-	    0)
-		return cli_fail(cli, &err);
 	podman *pm = NULL;
-	int rc = cli_open_podman(cli, &d.cfg, &pm, &err);
-	if (rc == 0)
-		rc = rollout_teardown(pm, &d, timeout_s, removed, cli, &err);
+	if (cli_load(cli, true, DEPLOYMENT_LENIENT, &d, &pm, &err) < 0)
+		return cli_fail(cli, &err);
+	int rc = rollout_teardown(pm, &d, timeout_s, removed, cli, &err);
 	history_note(cli, "teardown", &d, NULL, rc, &err, -1);
 	podman_close(pm);
 	deployment_free(&d);

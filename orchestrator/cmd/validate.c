@@ -36,15 +36,13 @@ COMMAND(validate)
 		return st;
 	aerr_t err = {0};
 	deployment d;
-	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
-	    0)
-		return cli_fail(cli, &err);
 	podman *pm = NULL;
+	if (cli_load(cli, true, DEPLOYMENT_LENIENT, &d, &pm, &err) < 0)
+		return cli_fail(cli, &err);
 	check *checks = NULL;
 	size_t n = 0;
 	double t0 = clock_mono_s();
-	if (cli_open_podman(cli, &d.cfg, &pm, &err) < 0 ||
-	    validate_run(pm, &d, bootstrap_validate_check, &checks, &n, &err) < 0) {
+	if (validate_run(pm, &d, bootstrap_validate_check, &checks, &n, &err) < 0) {
 		podman_close(pm);
 		deployment_free(&d);
 		return cli_fail(cli, &err);

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
-names=(deploy-full ports-on-loopback-only tiers-in-order redeploy-unchanged-keeps-all change-replaces-only-affected containers-created-after-deps validate-all-pass status-all-running
+names=(deploy-full ports-on-loopback-only no-profile-acts-on-deployed tiers-in-order redeploy-unchanged-keeps-all change-replaces-only-affected containers-created-after-deps validate-all-pass status-all-running
 	validate-stopped-container redeploy-keeps-others redeploy-unknown-pod teardown-keeps-volumes
 	volume-data-survives clean-removes logs-tail logs-follow tty-progress failing-probe-diagnostic failing-probe-json
 	pull-error-names-image api-error-names-endpoint missing-socket-refused)
@@ -147,6 +147,19 @@ if [ $rc -eq 0 ] && json "$TMP/status.json" 'ps=d["pods"]; assert len(ps)==8 and
 	pass status-all-running
 else
 	fail status-all-running "rc=$rc $(head -c 600 "$TMP/status.json")"
+fi
+
+# Without --profile, status, validate and logs act on what is deployed (the
+# full profile here), not on the default profile (development: six pods).
+A status --json >"$TMP/status-any.json" 2>&1; s_rc=$?
+A validate --json >"$TMP/validate-any.json" 2>"$TMP/validate-any.err"; v_rc=$?
+A logs storage --tail 1 >"$TMP/logs-any.out" 2>&1; l_rc=$?
+if [ $s_rc -eq 0 ] && [ $v_rc -eq 0 ] && [ $l_rc -eq 0 ] &&
+	json "$TMP/status-any.json" 'assert d["profile"]=="deployed" and len(d["pods"])==8 and not d["absent"]' &&
+	json "$TMP/validate-any.json" 'assert {c["pod"] for c in d["checks"]} >= {"storage", "seal-gateway"} and d["ok"]'; then
+	pass no-profile-acts-on-deployed
+else
+	fail no-profile-acts-on-deployed "rc=$s_rc/$v_rc/$l_rc $(head -c 300 "$TMP/status-any.json") $(head -c 300 "$TMP/logs-any.out")"
 fi
 
 # --- deploying again: unchanged pods are kept; a changed value replaces only
