@@ -8,6 +8,7 @@
 #include "lib/clock.h"
 #include "lib/bootstrap.h"
 #include "lib/junit.h"
+#include "lib/platformchecks.h"
 #include "lib/rollout.h"
 #include "lib/validate.h"
 #include "options.h"
@@ -26,6 +27,23 @@ static const char help[] =
 	"  --junit FILE   also write a JUnit XML report to FILE (one test case per\n"
 	"                 check, a failure with the detail where it failed)\n"
 	"\n";
+
+/* The edge routes and SEAL keys, after the containers' checks. */
+static void print_platform(json_t *rows)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r)
+	{
+		bool ok = json_is_true(json_object_get(r, "ok"));
+		const char *result = !ok ? "FAIL" : json_is_true(json_object_get(r, "warning")) ? "warn" : "ok";
+		printf("%-14s %-24s %-34s %-6s %9s  %s\n", json_string_value(json_object_get(r, "pod")),
+		       json_string_value(json_object_get(r, "kind")),
+		       json_string_value(json_object_get(r, "check")), result, "",
+		       ok && strcmp(result, "warn") != 0 ? ""
+							 : json_string_value(json_object_get(r, "detail")));
+	}
+}
 
 COMMAND(validate)
 {
@@ -47,6 +65,14 @@ COMMAND(validate)
 		deployment_free(&d);
 		return cli_fail(cli, &err);
 	}
+	json_t *more = NULL;
+	size_t more_failed = 0;
+	if (platform_checks_run(pm, &d, &more, &more_failed, &err) < 0) {
+		checks_free(checks, n);
+		podman_close(pm);
+		deployment_free(&d);
+		return cli_fail(cli, &err);
+	}
 	double took = clock_mono_s() - t0;
 	size_t failed = 0;
 	for (size_t i = 0; i < n; i++)
@@ -62,9 +88,10 @@ COMMAND(validate)
 					       k->target, "ok", k->ok, "latency_ms", round(k->latency_ms * 10.0) / 10.0,
 					       "detail", k->detail));
 		}
-		json_t *js = json_pack("{s:s, s:b, s:i, s:i, s:f, s:o}", "profile", d.prof.name,
-				       "ok", failed == 0, "passed", (int)(n - failed), "failed",
-				       (int)failed, "duration_s", round(took * 1000.0) / 1000.0, "checks", arr);
+		json_t *js = json_pack("{s:s, s:b, s:i, s:i, s:f, s:o, s:O}", "profile", d.prof.name,
+				       "ok", failed + more_failed == 0, "passed", (int)(n - failed),
+				       "failed", (int)failed, "duration_s",
+				       round(took * 1000.0) / 1000.0, "checks", arr, "platform", more);
 		report_print_json(js);
 		json_decref(js);
 	} else {
@@ -77,9 +104,14 @@ COMMAND(validate)
 			       p->containers[k->container].name, k->target, k->ok ? "ok" : "FAIL",
 			       k->latency_ms, k->ok ? "" : k->detail);
 		}
+		print_platform(more);
 		printf("\n%zu of %zu checks passed (%.2f s)\n", n - failed, n, took);
+		if (json_array_size(more))
+			printf("%zu of %zu edge and SEAL key checks passed\n",
+			       json_array_size(more) - more_failed, json_array_size(more));
 	}
-	int status = failed ? AEGIS_EFAIL : 0;
+	json_decref(more);
+	int status = failed || more_failed ? AEGIS_EFAIL : 0;
 	if (junit && junit_write_checks(junit, &d, checks, n, took, &err) < 0)
 		status = cli_fail(cli, &err);
 	checks_free(checks, n);
