@@ -17,8 +17,8 @@ struct cli {
 	const char *root;     /* --root, else AEGIS_ROOT, else the binary's repository */
 	const char *profile;  /* --profile (default development) */
 	bool profile_given;   /* --profile was given (else some commands act on what is deployed) */
-	bool json;            /* --json */
-	int verbosity;        /* -q: -1, default 0, -v: 1 (repeatable) */
+	bool json;	      /* --json */
+	int verbosity;	      /* -q: -1, default 0, -v: 1 (repeatable) */
 	int lock_timeout_s;   /* --lock-timeout (default 600) */
 };
 
@@ -50,8 +50,8 @@ extern const char cli_global_help[];
 /* deploy and redeploy share one body. */
 struct deploy_args {
 	const char *only_pod; /* redeploy: this pod only (always replaced); NULL: the profile */
-	int timeout_s;        /* per-pod readiness timeout */
-	bool replace;         /* replace pods even when running with the same manifest */
+	int timeout_s;	      /* per-pod readiness timeout */
+	bool replace;	      /* replace pods even when running with the same manifest */
 	bool no_bootstrap;    /* do not bootstrap OpenBao and Keycloak once they are ready */
 };
 int deploy_main(struct cli *cli, const struct deploy_args *args);

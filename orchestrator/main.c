@@ -14,44 +14,49 @@
 #include "lib/state.h"
 
 static const struct command commands[] = {
-	{"init", cmd_init, "create .env from .env.example with generated secrets"},
-	{"config", cmd_config, "print the resolved configuration (secrets masked)"},
-	{"plan", cmd_plan, "print the deployment order as dependency tiers"},
-	{"render", cmd_render, "render the pods' Kube YAML"},
-	{"generate-keys", cmd_generate_keys, "generate the Ed25519 SEAL signing keypair"},
-	{"deploy", cmd_deploy, "deploy the profile's pods in dependency order", .locks = true},
-	{"validate", cmd_validate, "run every health check of the profile's pods"},
-	{"status", cmd_status, "show the profile's pods and their containers"},
-	{"redeploy", cmd_redeploy, "re-render and replace one pod", .locks = true},
-	{"logs", cmd_logs, "show a pod's container logs"},
-	{"teardown", cmd_teardown, "stop and remove the profile's pods (keeps volumes)", .locks = true},
-	{"clean", cmd_clean, "remove every AEGIS pod, volume and the network", .locks = true},
-	{"registry-login", cmd_registry_login, "log in to ghcr.io"},
-	{"bootstrap-secrets", cmd_bootstrap_secrets, "initialise, unseal and configure OpenBao", .locks = true},
-	{"bootstrap-keycloak", cmd_bootstrap_keycloak, "create Keycloak realms, clients and users", .locks = true},
-	{"wait", cmd_wait, "wait until a running pod is ready"},
-	{"systemd", cmd_systemd, "generate systemd units for the profile"},
-	{"doctor", cmd_doctor, "check this host can run the platform"},
-	{"setup-user", cmd_setup_user, "create the dedicated rootless service user"},
-	{"diff", cmd_diff, "show what a deploy would change, per pod, against the live pods or a revision"},
-	{"rollback", cmd_rollback, "deploy a revision of the release history again (current secrets)", .locks = true},
-	{"history", cmd_history, "list the release history (revisions of deploys, rollbacks, teardowns)"},
+    {"init", cmd_init, "create .env from .env.example with generated secrets"},
+    {"config", cmd_config, "print the resolved configuration (secrets masked)"},
+    {"plan", cmd_plan, "print the deployment order as dependency tiers"},
+    {"render", cmd_render, "render the pods' Kube YAML"},
+    {"generate-keys", cmd_generate_keys, "generate the Ed25519 SEAL signing keypair"},
+    {"deploy", cmd_deploy, "deploy the profile's pods in dependency order", .locks = true},
+    {"validate", cmd_validate, "run every health check of the profile's pods"},
+    {"status", cmd_status, "show the profile's pods and their containers"},
+    {"redeploy", cmd_redeploy, "re-render and replace one pod", .locks = true},
+    {"logs", cmd_logs, "show a pod's container logs"},
+    {"teardown", cmd_teardown, "stop and remove the profile's pods (keeps volumes)", .locks = true},
+    {"clean", cmd_clean, "remove every AEGIS pod, volume and the network", .locks = true},
+    {"registry-login", cmd_registry_login, "log in to ghcr.io"},
+    {"bootstrap-secrets", cmd_bootstrap_secrets, "initialise, unseal and configure OpenBao",
+     .locks = true},
+    {"bootstrap-keycloak", cmd_bootstrap_keycloak, "create Keycloak realms, clients and users",
+     .locks = true},
+    {"wait", cmd_wait, "wait until a running pod is ready"},
+    {"systemd", cmd_systemd, "generate systemd units for the profile"},
+    {"doctor", cmd_doctor, "check this host can run the platform"},
+    {"setup-user", cmd_setup_user, "create the dedicated rootless service user"},
+    {"diff", cmd_diff,
+     "show what a deploy would change, per pod, against the live pods or a revision"},
+    {"rollback", cmd_rollback, "deploy a revision of the release history again (current secrets)",
+     .locks = true},
+    {"history", cmd_history,
+     "list the release history (revisions of deploys, rollbacks, teardowns)"},
 };
 
 const char cli_global_help[] =
-	"Global options (accepted before or after the command):\n"
-	"  --env FILE       configuration file (default ./.env)\n"
-	"  --root DIR       where profiles/ and kube/ live (default: AEGIS_ROOT, else the\n"
-	"                   repository containing the binary)\n"
-	"  --profile NAME   deployment profile (default development)\n"
-	"  --json           machine-readable output on stdout\n"
-	"  -q, --quiet      only errors on stderr\n"
-	"  -v, --verbose    more detail on stderr (repeatable)\n"
-	"  --lock-timeout S how long a command that changes pods waits for another\n"
-	"                   one to finish (default 600 s; 0: do not wait)\n"
-	"\n"
-	"Exit status: 0 success, 1 the operation failed (or the lock stayed busy past\n"
-	"--lock-timeout), 2 usage or configuration error.\n";
+    "Global options (accepted before or after the command):\n"
+    "  --env FILE       configuration file (default ./.env)\n"
+    "  --root DIR       where profiles/ and kube/ live (default: AEGIS_ROOT, else the\n"
+    "                   repository containing the binary)\n"
+    "  --profile NAME   deployment profile (default development)\n"
+    "  --json           machine-readable output on stdout\n"
+    "  -q, --quiet      only errors on stderr\n"
+    "  -v, --verbose    more detail on stderr (repeatable)\n"
+    "  --lock-timeout S how long a command that changes pods waits for another\n"
+    "                   one to finish (default 600 s; 0: do not wait)\n"
+    "\n"
+    "Exit status: 0 success, 1 the operation failed (or the lock stayed busy past\n"
+    "--lock-timeout), 2 usage or configuration error.\n";
 
 static void usage(FILE *out)
 {
@@ -115,8 +120,6 @@ bool cli_is_help(const char *arg)
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
-
-
 /* Take the global options out of argv wherever they appear (stopping at
  * "--"), leaving the command and its own options in order. */
 static int take_globals(struct cli *cli, int *argc, char **argv)
@@ -149,8 +152,9 @@ static int take_globals(struct cli *cli, int *argc, char **argv)
 			char *end = NULL;
 			long s = v ? strtol(v, &end, 10) : -1;
 			if (!v || !*v || *end || s < 0 || s > 86400) {
-				fprintf(stderr, "aegis-deploy: option --lock-timeout needs a number of "
-						"seconds (0-86400)%s%s%s\n",
+				fprintf(stderr,
+					"aegis-deploy: option --lock-timeout needs a number of "
+					"seconds (0-86400)%s%s%s\n",
 					v ? ", not '" : "", v ? v : "", v ? "'" : "");
 				return -1;
 			}
@@ -189,8 +193,8 @@ static int take_globals(struct cli *cli, int *argc, char **argv)
 static void lock_waiting(void *ctx, const char *path, const char *holder)
 {
 	const struct cli *cli = ctx;
-	cli_info(cli, "aegis-deploy: waiting for %s, held by %s (up to %d s, --lock-timeout)",
-		 path, holder, cli->lock_timeout_s);
+	cli_info(cli, "aegis-deploy: waiting for %s, held by %s (up to %d s, --lock-timeout)", path,
+		 holder, cli->lock_timeout_s);
 }
 
 /* The one place the mutating commands take the lock of the state directory,
@@ -212,7 +216,8 @@ static int take_lock(struct cli *cli, const char *command, int argc, char **argv
 	/* kept open (close-on-exec) until exit: the kernel releases it */
 	static state_lock lock = {.fd = -1};
 	if (rc == 0)
-		rc = lock_acquire(&lock, dir, command, cli->lock_timeout_s, lock_waiting, cli, &err);
+		rc =
+		    lock_acquire(&lock, dir, command, cli->lock_timeout_s, lock_waiting, cli, &err);
 	if (rc < 0)
 		return cli_fail(cli, &err);
 	free(lock.path);
@@ -223,10 +228,10 @@ static int take_lock(struct cli *cli, const char *command, int argc, char **argv
 int main(int argc, char **argv)
 {
 	struct cli cli = {
-		.argv0 = argv[0],
-		.env_path = ".env",
-		.profile = "development",
-		.lock_timeout_s = 600,
+	    .argv0 = argv[0],
+	    .env_path = ".env",
+	    .profile = "development",
+	    .lock_timeout_s = 600,
 	};
 	/* a reader that went away (`| head`, a closed socket) is an EPIPE error
 	 * where it happens, never a death mid-write; children get the default */

@@ -12,7 +12,9 @@ static int set_value(const char *cmd, const struct opt *o, const char *arg)
 	char *end = NULL;
 	long v;
 	switch (o->type) {
-	case OPT_BOOL: *(bool *)o->value = true; return -1;
+	case OPT_BOOL:
+		*(bool *)o->value = true;
+		return -1;
 	case OPT_STRING:
 		if (!*arg)
 			return cli_usage(cmd, "option --%s needs a non-empty value", o->name);
@@ -29,8 +31,8 @@ static int set_value(const char *cmd, const struct opt *o, const char *arg)
 		long lo = o->min, hi = o->max ? o->max : 1000000000;
 		v = strtol(arg, &end, 10);
 		if (!*arg || *end || v < lo || v > hi)
-			return cli_usage(cmd, "--%s needs a number from %ld to %ld, not '%s'", o->name,
-					 lo, hi, arg);
+			return cli_usage(cmd, "--%s needs a number from %ld to %ld, not '%s'",
+					 o->name, lo, hi, arg);
 		*(int *)o->value = (int)v;
 		return -1;
 	}

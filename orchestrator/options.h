@@ -22,7 +22,10 @@ struct opt {
 	int min, max; /* OPT_COUNT */
 };
 
-#define OPT_END {0}
+#define OPT_END                                                                                    \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
 /* Parse the options of command CMD (argv[0] is the command name) against
  * OPTS (ended by OPT_END).  Up to MAX_ARGS positional arguments are stored

@@ -63,13 +63,14 @@ static void redraw(reporter *r)
 				el = st->ready - st->start;
 			else if (st->start >= 0)
 				el = now - st->start;
-			const char *mark = st->state == ROLL_READY    ? "\033[32m✓\033[0m"
-					   : st->state == ROLL_FAILED ? "\033[31m✗\033[0m"
+			const char *mark = st->state == ROLL_READY     ? "\033[32m✓\033[0m"
+					   : st->state == ROLL_FAILED  ? "\033[31m✗\033[0m"
 					   : st->state == ROLL_SKIPPED ? "-"
-									: "…";
-			fprintf(stderr, "\033[2K %s tier %zu  %-14s %-10s", mark, t, d->pods[i].name,
-				st->kept && st->state == ROLL_STARTING ? "probing"
-								       : rollout_state_name(st->state));
+								       : "…";
+			fprintf(
+			    stderr, "\033[2K %s tier %zu  %-14s %-10s", mark, t, d->pods[i].name,
+			    st->kept && st->state == ROLL_STARTING ? "probing"
+								   : rollout_state_name(st->state));
 			if (st->start >= 0)
 				fprintf(stderr, " %5.1f s", el);
 			fputc('\n', stderr);
@@ -100,9 +101,9 @@ reporter *reporter_new(const struct cli *cli, const deployment *d, const bool *s
 	r->views = xcalloc(d->npods, sizeof *r->views);
 	for (size_t i = 0; i < d->npods; i++)
 		r->views[i] = (struct pod_view){
-			.state = selected && !selected[i] ? ROLL_SKIPPED : ROLL_WAITING,
-			.start = -1,
-			.ready = -1,
+		    .state = selected && !selected[i] ? ROLL_SKIPPED : ROLL_WAITING,
+		    .start = -1,
+		    .ready = -1,
 		};
 	atomic_init(&r->stop, false);
 	r->t0 = clock_mono_s();
@@ -123,7 +124,7 @@ void reporter_progress(void *ctx, const deployment *d, size_t pod, const rollout
 	reporter *r = ctx;
 	pthread_mutex_lock(&r->lock);
 	r->views[pod] = (struct pod_view){
-		.state = st->state, .start = st->start, .ready = st->ready, .kept = st->kept};
+	    .state = st->state, .start = st->start, .ready = st->ready, .kept = st->kept};
 	if (r->tty) {
 		redraw(r);
 	} else if (r->cli->verbosity >= 0) {
@@ -213,8 +214,8 @@ json_t *report_rollout_json(const deployment *d, const rollout_pod *states, int 
 	for (size_t i = 0; i < d->npods; i++) {
 		const rollout_pod *st = &states[i];
 		json_t *o = json_pack("{s:s, s:s, s:i, s:s}", "name", d->pods[i].name, "pod_name",
-				      d->pods[i].pod_name, "tier", (int)d->plan.tier_of[i], "result",
-				      rollout_state_name(st->state));
+				      d->pods[i].pod_name, "tier", (int)d->plan.tier_of[i],
+				      "result", rollout_state_name(st->state));
 		json_object_set_new(o, "start_s", ms_real(st->start, st->start >= 0));
 		json_object_set_new(o, "ready_s", ms_real(st->ready, st->ready >= 0));
 		json_object_set_new(o, "started_at", ms_real(st->start_epoch, st->start >= 0));

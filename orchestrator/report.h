@@ -36,5 +36,4 @@ void report_print_json(json_t *js);
 struct secret_fill;
 void report_secret_fill(const char *env_path, const char *from, const struct secret_fill *done);
 
-
 #endif

@@ -38,7 +38,8 @@ static int load_deployed(const struct cli *cli, unsigned flags, deployment *d, p
 		rc = deployment_load_deployed(d, cli->root, cli->env_path, live, flags, err);
 	json_decref(live);
 	if (rc == 0)
-		cli_debug(cli, "acting on the %zu AEGIS pods deployed (no --profile given)", d->npods);
+		cli_debug(cli, "acting on the %zu AEGIS pods deployed (no --profile given)",
+			  d->npods);
 	return rc;
 }
 

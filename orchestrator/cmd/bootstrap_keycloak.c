@@ -5,9 +5,9 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/bootstrap.h"
 #include "lib/keycloak.h"
+#include "options.h"
 
 static const char help[] =
     "Usage: aegis-deploy bootstrap-keycloak [--cacert FILE] [--timeout SECONDS]\n"
@@ -36,10 +36,10 @@ COMMAND(bootstrap_keycloak)
 	bootstrap_opts bo = {.trace = cli_trace, .trace_ctx = cli};
 	bool show = false;
 	const struct opt opts[] = {
-		{"cacert", 0, OPT_STRING, &bo.cacert},
-		{"timeout", 0, OPT_SECONDS, &bo.wait_s},
-		{"show-passwords", 0, OPT_BOOL, &show},
-		OPT_END,
+	    {"cacert", 0, OPT_STRING, &bo.cacert},
+	    {"timeout", 0, OPT_SECONDS, &bo.wait_s},
+	    {"show-passwords", 0, OPT_BOOL, &show},
+	    OPT_END,
 	};
 	int st = opts_parse("bootstrap-keycloak", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)

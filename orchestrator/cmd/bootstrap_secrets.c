@@ -5,10 +5,10 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/bootstrap.h"
 #include "lib/desired.h"
 #include "lib/profile.h"
+#include "options.h"
 
 static const char help[] =
     "Usage: aegis-deploy bootstrap-secrets [--cacert FILE] [--key-shares N]\n"
@@ -39,16 +39,15 @@ static const char help[] =
     "  --json               what was created, changed, left unchanged (no secrets)\n"
     "\n";
 
-
 COMMAND(bootstrap_secrets)
 {
 	bootstrap_opts bo = {.trace = cli_trace, .trace_ctx = cli};
 	const struct opt opts[] = {
-		{"cacert", 0, OPT_STRING, &bo.cacert},
-		{"key-shares", 0, OPT_COUNT, &bo.shares, 1, 255},
-		{"key-threshold", 0, OPT_COUNT, &bo.threshold, 1, 255},
-		{"timeout", 0, OPT_SECONDS, &bo.wait_s},
-		OPT_END,
+	    {"cacert", 0, OPT_STRING, &bo.cacert},
+	    {"key-shares", 0, OPT_COUNT, &bo.shares, 1, 255},
+	    {"key-threshold", 0, OPT_COUNT, &bo.threshold, 1, 255},
+	    {"timeout", 0, OPT_SECONDS, &bo.wait_s},
+	    OPT_END,
 	};
 	int st = opts_parse("bootstrap-secrets", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)

@@ -4,21 +4,21 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/config.h"
 #include "lib/rollout.h"
+#include "options.h"
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy clean [--yes] [--timeout SECONDS]\n"
-	"\n"
-	"Full teardown: stop and remove every AEGIS pod (whatever the profile), then\n"
-	"remove the AEGIS named volumes -- ALL DATA in them -- and the network.\n"
-	"On a terminal it asks for confirmation; elsewhere --yes is required.\n"
-	"\n"
-	"  --yes               do not ask\n"
-	"  --timeout SECONDS   graceful stop timeout per pod (default 30)\n"
-	"\n";
+    "Usage: aegis-deploy clean [--yes] [--timeout SECONDS]\n"
+    "\n"
+    "Full teardown: stop and remove every AEGIS pod (whatever the profile), then\n"
+    "remove the AEGIS named volumes -- ALL DATA in them -- and the network.\n"
+    "On a terminal it asks for confirmation; elsewhere --yes is required.\n"
+    "\n"
+    "  --yes               do not ask\n"
+    "  --timeout SECONDS   graceful stop timeout per pod (default 30)\n"
+    "\n";
 
 static bool confirm(size_t pods, size_t volumes, const char *network)
 {
@@ -44,9 +44,9 @@ COMMAND(clean)
 	bool yes = false;
 	int timeout_s = 30;
 	const struct opt opts[] = {
-		{"yes", 'y', OPT_BOOL, &yes},
-		{"timeout", 0, OPT_SECONDS, &timeout_s},
-		OPT_END,
+	    {"yes", 'y', OPT_BOOL, &yes},
+	    {"timeout", 0, OPT_SECONDS, &timeout_s},
+	    OPT_END,
 	};
 	int st = opts_parse("clean", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)

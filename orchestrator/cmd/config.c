@@ -4,17 +4,17 @@
 #include <string.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/config.h"
+#include "options.h"
 
 static const char help[] =
-	"Usage: aegis-deploy config\n"
-	"\n"
-	"Print the resolved configuration: every variable of the schema\n"
-	"(kube/variables.yaml) and every key of the .env file, with its value and where\n"
-	"it came from (file:line, environment, default).  Secrets are masked.\n"
-	"A variable set in the process environment overrides the file.\n"
-	"\n";
+    "Usage: aegis-deploy config\n"
+    "\n"
+    "Print the resolved configuration: every variable of the schema\n"
+    "(kube/variables.yaml) and every key of the .env file, with its value and where\n"
+    "it came from (file:line, environment, default).  Secrets are masked.\n"
+    "A variable set in the process environment overrides the file.\n"
+    "\n";
 
 static const char *shown_value(const config_value *v)
 {
@@ -46,11 +46,12 @@ COMMAND(config)
 		for (size_t i = 0; i < cfg.n; i++) {
 			const config_value *v = &cfg.values[i];
 			const char *val = shown_value(v);
-			json_t *o = json_pack("{s:s, s:o, s:s, s:b, s:b, s:b}", "name", v->name,
-					      "value", val ? json_string(val) : json_null(),
-					      "source", config_source_name(v->source), "secret",
-					      v->schema && v->schema->secret, "required",
-					      v->schema && v->schema->required, "known", v->schema != NULL);
+			json_t *o =
+			    json_pack("{s:s, s:o, s:s, s:b, s:b, s:b}", "name", v->name, "value",
+				      val ? json_string(val) : json_null(), "source",
+				      config_source_name(v->source), "secret",
+				      v->schema && v->schema->secret, "required",
+				      v->schema && v->schema->required, "known", v->schema != NULL);
 			if (v->source == SRC_FILE)
 				json_object_set_new(o, "line", json_integer(v->line));
 			if (v->schema && v->schema->description)

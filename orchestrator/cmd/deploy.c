@@ -5,41 +5,41 @@
 #include <time.h>
 
 #include "cli.h"
-#include "options.h"
 #include "history.h"
-#include "lib/clock.h"
 #include "lib/bootstrap.h"
+#include "lib/clock.h"
 #include "lib/desired.h"
 #include "lib/rollout.h"
 #include "lib/sealkeys.h"
+#include "options.h"
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy deploy [--profile P] [--timeout SECONDS] [--replace]\n"
-	"                           [--no-bootstrap] [--atomic]\n"
-	"\n"
-	"Render the profile's pods, ensure the network and named volumes exist, pull\n"
-	"missing images, then deploy tier by tier: every pod of a tier is played\n"
-	"concurrently (replacing an existing pod of the same name) and the next tier\n"
-	"starts only when every container of the tier passes its readiness probe.\n"
-	"A pod already running, every container up, with exactly the manifest it\n"
-	"would be played with (templates, config files and values unchanged) is kept\n"
-	"and only probed, so deploying again is quick and restarts nothing.\n"
-	"The first pod that fails stops the rollout (pods already up stay up) and its\n"
-	"container, probe, last error and last 20 log lines are shown.\n"
-	"As soon as pod-secrets is ready, OpenBao is bootstrapped (bootstrap-secrets),\n"
-	"as soon as pod-iam is, Keycloak (bootstrap-keycloak), and OpenBao's OIDC login\n"
-	"once both are; the pods of later tiers are then played with the credentials\n"
-	"they wrote to .env.\n"
-	"\n"
-	"  --timeout SECONDS   per-pod readiness timeout (default 300)\n"
-	"  --replace           replace every pod, even those that are unchanged\n"
-	"  --no-bootstrap      do not bootstrap OpenBao and Keycloak\n"
-	"  --atomic            if the rollout fails, restore the pods it replaced to\n"
-	"                      their manifests of the last successful revision (see\n"
-	"                      'history') and wait for them; still exits 1\n"
-	"  --json              print a final report (per pod: tier, start, ready, result)\n"
-	"\n";
+    "Usage: aegis-deploy deploy [--profile P] [--timeout SECONDS] [--replace]\n"
+    "                           [--no-bootstrap] [--atomic]\n"
+    "\n"
+    "Render the profile's pods, ensure the network and named volumes exist, pull\n"
+    "missing images, then deploy tier by tier: every pod of a tier is played\n"
+    "concurrently (replacing an existing pod of the same name) and the next tier\n"
+    "starts only when every container of the tier passes its readiness probe.\n"
+    "A pod already running, every container up, with exactly the manifest it\n"
+    "would be played with (templates, config files and values unchanged) is kept\n"
+    "and only probed, so deploying again is quick and restarts nothing.\n"
+    "The first pod that fails stops the rollout (pods already up stay up) and its\n"
+    "container, probe, last error and last 20 log lines are shown.\n"
+    "As soon as pod-secrets is ready, OpenBao is bootstrapped (bootstrap-secrets),\n"
+    "as soon as pod-iam is, Keycloak (bootstrap-keycloak), and OpenBao's OIDC login\n"
+    "once both are; the pods of later tiers are then played with the credentials\n"
+    "they wrote to .env.\n"
+    "\n"
+    "  --timeout SECONDS   per-pod readiness timeout (default 300)\n"
+    "  --replace           replace every pod, even those that are unchanged\n"
+    "  --no-bootstrap      do not bootstrap OpenBao and Keycloak\n"
+    "  --atomic            if the rollout fails, restore the pods it replaced to\n"
+    "                      their manifests of the last successful revision (see\n"
+    "                      'history') and wait for them; still exits 1\n"
+    "  --json              print a final report (per pod: tier, start, ready, result)\n"
+    "\n";
 
 /* The rollout's one context: progress goes to the reporter, readiness to
  * the bootstrap hook. */
@@ -72,13 +72,14 @@ static void print_bootstrap(const struct cli *cli, const json_t *report)
 	json_object_foreach(json_object_get(report, "services"), service, items)
 	{
 		cli_info(cli, "bootstrap %s: %zu created, %zu changed, %zu unchanged", service,
-			 desired_count(items, DESIRED_CREATED), desired_count(items, DESIRED_CHANGED),
+			 desired_count(items, DESIRED_CREATED),
+			 desired_count(items, DESIRED_CHANGED),
 			 desired_count(items, DESIRED_UNCHANGED));
 	}
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(report, "env_changed"), i, v)
-		cli_info(cli, "bootstrap: %s updated in .env", json_string_value(v));
+	    cli_info(cli, "bootstrap: %s updated in .env", json_string_value(v));
 }
 
 int deploy_main(struct cli *cli, const struct deploy_args *args)
@@ -117,8 +118,8 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 		rc = cli_open_podman(cli, &d.cfg, &pm, &err);
 	reporter *rep = NULL;
 	if (rc == 0) {
-		cli_info(cli, "deploying profile %s (%zu pods, %zu tiers) on network %s", d.prof.name,
-			 d.npods, d.plan.ntiers, network);
+		cli_info(cli, "deploying profile %s (%zu pods, %zu tiers) on network %s",
+			 d.prof.name, d.npods, d.plan.ntiers, network);
 		rc = rollout_prepare(pm, &d, network, reporter_pull, (void *)cli, &err);
 	}
 	bootstrap_hook *hook = NULL;
@@ -129,13 +130,13 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 			hook = bootstrap_hook_new(&d, &bo);
 		struct rollout_ctx ctx = {.rep = rep, .hook = hook};
 		rollout_opts opts = {
-			.network = network,
-			.timeout_s = args->timeout_s,
-			.replace = args->replace,
-			.selected = selected,
-			.progress = on_progress,
-			.on_ready = on_ready,
-			.ctx = &ctx,
+		    .network = network,
+		    .timeout_s = args->timeout_s,
+		    .replace = args->replace,
+		    .selected = selected,
+		    .progress = on_progress,
+		    .on_ready = on_ready,
+		    .ctx = &ctx,
 		};
 		rc = rollout_run(pm, &d, &opts, states, &err);
 		reporter_finish(rep);
@@ -177,11 +178,11 @@ COMMAND(deploy)
 {
 	struct deploy_args args = {.timeout_s = 300};
 	const struct opt opts[] = {
-		{"timeout", 0, OPT_SECONDS, &args.timeout_s},
-		{"replace", 0, OPT_BOOL, &args.replace},
-		{"no-bootstrap", 0, OPT_BOOL, &args.no_bootstrap},
-		{"atomic", 0, OPT_BOOL, &deploy_atomic},
-		OPT_END,
+	    {"timeout", 0, OPT_SECONDS, &args.timeout_s},
+	    {"replace", 0, OPT_BOOL, &args.replace},
+	    {"no-bootstrap", 0, OPT_BOOL, &args.no_bootstrap},
+	    {"atomic", 0, OPT_BOOL, &deploy_atomic},
+	    OPT_END,
 	};
 	int st = opts_parse("deploy", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)

@@ -14,27 +14,27 @@
 #define DIFF_EXIT_CHANGES 3
 
 static const char help[] =
-	"Usage: aegis-deploy diff [--profile P] [--against REV] [--exit-code] [--json]\n"
-	"\n"
-	"Render the profile's pods and compare them, per pod, with the live pods (their\n"
-	"aegis.io/manifest-hash labels: what deploy compares to keep a pod) or with\n"
-	"revision REV of the release history (see 'history'): unchanged, changed,\n"
-	"added or removed.  A changed pod comes with a unified diff of its manifests in\n"
-	"which secrets are placeholders (<secret:NAME:hmac-sha256:...>), so a changed\n"
-	"secret shows as a changed hash.  For a live pod the old manifest is the one\n"
-	"recorded by the latest revision with its manifest hash; without one, the pod\n"
-	"is still reported changed, saying so.  Live AEGIS pods outside the profile\n"
-	"are listed as removed (deploy does not remove them; teardown does).\n"
-	"\n"
-	"  --against REV   compare with revision REV (0: the latest) instead of the\n"
-	"                  live pods\n"
-	"  --exit-code     exit 3 when anything would change, 0 when nothing would\n"
-	"  --json          {\"against\", \"profile\", \"changes\", \"pods\": [{\"name\",\n"
-	"                  \"status\", \"old_hash\", \"new_hash\", \"diff\", \"note\"}]}\n"
-	"\n"
-	"Exit status: 0 no changes (or any result without --exit-code), 3 changes\n"
-	"(with --exit-code), 1 error, 2 usage or configuration error.\n"
-	"\n";
+    "Usage: aegis-deploy diff [--profile P] [--against REV] [--exit-code] [--json]\n"
+    "\n"
+    "Render the profile's pods and compare them, per pod, with the live pods (their\n"
+    "aegis.io/manifest-hash labels: what deploy compares to keep a pod) or with\n"
+    "revision REV of the release history (see 'history'): unchanged, changed,\n"
+    "added or removed.  A changed pod comes with a unified diff of its manifests in\n"
+    "which secrets are placeholders (<secret:NAME:hmac-sha256:...>), so a changed\n"
+    "secret shows as a changed hash.  For a live pod the old manifest is the one\n"
+    "recorded by the latest revision with its manifest hash; without one, the pod\n"
+    "is still reported changed, saying so.  Live AEGIS pods outside the profile\n"
+    "are listed as removed (deploy does not remove them; teardown does).\n"
+    "\n"
+    "  --against REV   compare with revision REV (0: the latest) instead of the\n"
+    "                  live pods\n"
+    "  --exit-code     exit 3 when anything would change, 0 when nothing would\n"
+    "  --json          {\"against\", \"profile\", \"changes\", \"pods\": [{\"name\",\n"
+    "                  \"status\", \"old_hash\", \"new_hash\", \"diff\", \"note\"}]}\n"
+    "\n"
+    "Exit status: 0 no changes (or any result without --exit-code), 3 changes\n"
+    "(with --exit-code), 1 error, 2 usage or configuration error.\n"
+    "\n";
 
 static void print_text(const json_t *js)
 {
@@ -44,12 +44,13 @@ static void print_text(const json_t *js)
 	static const char *const names[] = {"unchanged", "changed", "added", "removed"};
 	size_t i;
 	json_t *p;
-	json_array_foreach(pods, i, p)
-		for (size_t k = 0; k < 4; k++)
-			if (strcmp(json_string_value(json_object_get(p, "status")), names[k]) == 0)
-				counts[k]++;
+	json_array_foreach(pods, i,
+			   p) for (size_t k = 0; k < 4;
+				   k++) if (strcmp(json_string_value(json_object_get(p, "status")),
+						   names[k]) == 0) counts[k]++;
 	if (json_is_integer(against))
-		printf("profile %s against revision %d:", json_string_value(json_object_get(js, "profile")),
+		printf("profile %s against revision %d:",
+		       json_string_value(json_object_get(js, "profile")),
 		       (int)json_integer_value(against));
 	else
 		printf("profile %s against the live pods:",
@@ -60,7 +61,8 @@ static void print_text(const json_t *js)
 	{
 		const char *note = json_string_value(json_object_get(p, "note"));
 		printf("  %-9s  %s%s%s\n", json_string_value(json_object_get(p, "status")),
-		       json_string_value(json_object_get(p, "name")), note ? ": " : "", note ? note : "");
+		       json_string_value(json_object_get(p, "name")), note ? ": " : "",
+		       note ? note : "");
 	}
 	json_array_foreach(pods, i, p)
 	{
@@ -75,9 +77,9 @@ COMMAND(diff)
 	const char *against = NULL;
 	bool exit_code = false;
 	const struct opt opts[] = {
-		{"against", 0, OPT_STRING, &against},
-		{"exit-code", 0, OPT_BOOL, &exit_code},
-		OPT_END,
+	    {"against", 0, OPT_STRING, &against},
+	    {"exit-code", 0, OPT_BOOL, &exit_code},
+	    OPT_END,
 	};
 	int st = opts_parse("diff", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)
@@ -87,7 +89,8 @@ COMMAND(diff)
 		char *end = NULL;
 		long v = strtol(against, &end, 10);
 		if (!*against || *end || v < 0 || v > 1000000000)
-			return cli_usage("diff", "--against needs a revision number, not '%s'", against);
+			return cli_usage("diff", "--against needs a revision number, not '%s'",
+					 against);
 		rev = (int)v;
 	}
 	aerr_t err = {0};

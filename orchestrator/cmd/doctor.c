@@ -2,19 +2,19 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/doctor.h"
+#include "options.h"
 
 static const char help[] =
-	"Usage: aegis-deploy doctor [--profile P] [--json]\n"
-	"\n"
-	"Check, rootless or rootful, what deploying the profile needs: Podman and its\n"
-	"version, the OCI runtime, cgroups, the user's subordinate ids, /dev/net/tun,\n"
-	"slirp4netns or pasta, lingering, the API socket (CONTAINER_SOCK), the\n"
-	"profile's host ports (free, or held by its own pods), its images and the\n"
-	".env.  One line per finding: ok, warning or error; every error with its fix.\n"
-	"Exit 0 when nothing is an error, 1 otherwise.\n"
-	"\n";
+    "Usage: aegis-deploy doctor [--profile P] [--json]\n"
+    "\n"
+    "Check, rootless or rootful, what deploying the profile needs: Podman and its\n"
+    "version, the OCI runtime, cgroups, the user's subordinate ids, /dev/net/tun,\n"
+    "slirp4netns or pasta, lingering, the API socket (CONTAINER_SOCK), the\n"
+    "profile's host ports (free, or held by its own pods), its images and the\n"
+    ".env.  One line per finding: ok, warning or error; every error with its fix.\n"
+    "Exit 0 when nothing is an error, 1 otherwise.\n"
+    "\n";
 
 COMMAND(doctor)
 {

@@ -5,9 +5,9 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/fsutil.h"
 #include "lib/keys.h"
+#include "options.h"
 
 static const char help[] =
     "Usage: aegis-deploy generate-keys [--dir DIR] [--force]\n"
@@ -50,9 +50,9 @@ COMMAND(generate_keys)
 	const char *dir = NULL;
 	bool force = false;
 	const struct opt opts[] = {
-		{"dir", 0, OPT_STRING, &dir},
-		{"force", 0, OPT_BOOL, &force},
-		OPT_END,
+	    {"dir", 0, OPT_STRING, &dir},
+	    {"force", 0, OPT_BOOL, &force},
+	    OPT_END,
 	};
 	int st = opts_parse("generate-keys", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)

@@ -17,23 +17,23 @@
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy history [--json]\n"
-	"       aegis-deploy history show REV [FILE]\n"
-	"\n"
-	"The release history: every deploy, redeploy, rollback and teardown, successful\n"
-	"or failed, is one revision, a commit in the git repository\n"
-	"$AEGIS_STATE_DIR/history (inspect it with git too: git -C DIR log).  A revision\n"
-	"holds the rendered manifests with every secret value replaced by a placeholder\n"
-	"naming the variable and a keyed hash of its value\n"
-	"(<secret:NAME:hmac-sha256:1a2b3c4d>), the plan, the JSON report, the resolved\n"
-	"configuration (secrets as placeholders) and the templates it was rendered from.\n"
-	"\n"
-	"  history            revision, time, command, profile, result, source commit\n"
-	"  history show REV   one revision: its message and files (REV 0: the latest)\n"
-	"  history show REV FILE\n"
-	"                     the content of one file of it (e.g. manifests/core.yaml)\n"
-	"  --json             the revisions (or the revision) as JSON\n"
-	"\n";
+    "Usage: aegis-deploy history [--json]\n"
+    "       aegis-deploy history show REV [FILE]\n"
+    "\n"
+    "The release history: every deploy, redeploy, rollback and teardown, successful\n"
+    "or failed, is one revision, a commit in the git repository\n"
+    "$AEGIS_STATE_DIR/history (inspect it with git too: git -C DIR log).  A revision\n"
+    "holds the rendered manifests with every secret value replaced by a placeholder\n"
+    "naming the variable and a keyed hash of its value\n"
+    "(<secret:NAME:hmac-sha256:1a2b3c4d>), the plan, the JSON report, the resolved\n"
+    "configuration (secrets as placeholders) and the templates it was rendered from.\n"
+    "\n"
+    "  history            revision, time, command, profile, result, source commit\n"
+    "  history show REV   one revision: its message and files (REV 0: the latest)\n"
+    "  history show REV FILE\n"
+    "                     the content of one file of it (e.g. manifests/core.yaml)\n"
+    "  --json             the revisions (or the revision) as JSON\n"
+    "\n";
 
 static int state_of(const struct cli *cli, char **dir, aerr_t *err)
 {
@@ -76,8 +76,7 @@ static void restore_names(strbuf *b, const json_t *names)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(names, i, v)
-		sb_addf(b, "%s%s", i ? ", " : "", json_string_value(v));
+	json_array_foreach(names, i, v) sb_addf(b, "%s%s", i ? ", " : "", json_string_value(v));
 }
 
 /* Play the pods of D that the failed rollout replaced (STATES) with the
@@ -94,7 +93,9 @@ static json_t *restore(const struct cli *cli, const char *dir, const deployment 
 	json_t *out = json_pack("{s:o}", "pods", names);
 	if (!json_array_size(names)) {
 		json_object_set_new(out, "result", json_string("nothing replaced"));
-		fprintf(stderr, "aegis-deploy: --atomic: the rollout replaced no pod; nothing to restore\n");
+		fprintf(
+		    stderr,
+		    "aegis-deploy: --atomic: the rollout replaced no pod; nothing to restore\n");
 		return out;
 	}
 	aerr_t err = {0};
@@ -138,11 +139,11 @@ static json_t *restore(const struct cli *cli, const char *dir, const deployment 
 		const char *network = config_get(&prev.cfg, "AEGIS_NETWORK");
 		reporter *rep = reporter_new(cli, &prev, selected);
 		rollout_opts o = {
-			.network = network ? network : "aegis-network",
-			.timeout_s = RESTORE_TIMEOUT_S,
-			.selected = selected,
-			.progress = reporter_progress,
-			.ctx = rep,
+		    .network = network ? network : "aegis-network",
+		    .timeout_s = RESTORE_TIMEOUT_S,
+		    .selected = selected,
+		    .progress = reporter_progress,
+		    .ctx = rep,
 		};
 		double t0 = clock_mono_s();
 		rc = rollout_run(pm, &prev, &o, st, &err);
@@ -155,12 +156,14 @@ static json_t *restore(const struct cli *cli, const char *dir, const deployment 
 	}
 	if (rc == 0) {
 		json_object_set_new(out, "result", json_string("ok"));
-		fprintf(stderr, "aegis-deploy: --atomic: restored %s to revision %d, ready in %.1f s\n",
+		fprintf(stderr,
+			"aegis-deploy: --atomic: restored %s to revision %d, ready in %.1f s\n",
 			list.s, rev, took);
 	} else {
 		json_object_set_new(out, "result", json_string("failed"));
 		json_object_set_new(out, "error", json_string(err.msg));
-		fprintf(stderr, "aegis-deploy: --atomic: restoring %s failed: %s\n", list.s, err.msg);
+		fprintf(stderr, "aegis-deploy: --atomic: restoring %s failed: %s\n", list.s,
+			err.msg);
 	}
 	sb_release(&list);
 	for (size_t i = 0; st && i < prev.npods; i++)
@@ -185,15 +188,15 @@ static void note(const struct cli *cli, const char *command, deployment *d,
 	if (states)
 		report = report_rollout_json(d, states, rc, took);
 	history_entry e = {
-		.command = command,
-		.ok = rc >= 0,
-		.error = rc < 0 && err ? err->msg : NULL,
-		.duration_s = took >= 0 ? took : process_age_s(),
-		.states = states,
-		.report = report,
-		.lenient = states == NULL,
-		.source = source,
-		.rollback_of = target,
+	    .command = command,
+	    .ok = rc >= 0,
+	    .error = rc < 0 && err ? err->msg : NULL,
+	    .duration_s = took >= 0 ? took : process_age_s(),
+	    .states = states,
+	    .report = report,
+	    .lenient = states == NULL,
+	    .source = source,
+	    .rollback_of = target,
 	};
 	int rev = 0;
 	int rc_dir = state_dir(&d->cfg, &dir, &herr);
@@ -201,7 +204,8 @@ static void note(const struct cli *cli, const char *command, deployment *d,
 	if (rc_dir == 0 && deploy_atomic && rc < 0 && states && strcmp(command, "rollback") != 0)
 		e.restore = restored = restore(cli, dir, d, states);
 	if (rc_dir < 0 || history_record(dir, d, &e, &rev, &herr) < 0)
-		fprintf(stderr, "aegis-deploy: warning: no revision recorded in the release history: %s\n",
+		fprintf(stderr,
+			"aegis-deploy: warning: no revision recorded in the release history: %s\n",
 			herr.msg);
 	else
 		cli_info(cli, "recorded revision %d in %s/%s", rev, dir, HISTORY_DIR);
@@ -232,9 +236,11 @@ static void print_list(const json_t *revs)
 		time_t t = (time_t)json_integer_value(json_object_get(r, "time"));
 		char when[32];
 		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-		const char *src = json_string_value(json_object_get(json_object_get(r, "source"), "commit"));
-		printf("%-4d %-20s %-9s %-12s %-7s %s\n", (int)json_integer_value(json_object_get(r, "revision")),
-		       when, json_string_value(json_object_get(r, "command")),
+		const char *src =
+		    json_string_value(json_object_get(json_object_get(r, "source"), "commit"));
+		printf("%-4d %-20s %-9s %-12s %-7s %s\n",
+		       (int)json_integer_value(json_object_get(r, "revision")), when,
+		       json_string_value(json_object_get(r, "command")),
 		       json_string_value(json_object_get(r, "profile")),
 		       json_string_value(json_object_get(r, "result")), src ? src : "-");
 	}
@@ -275,7 +281,7 @@ static int show(const struct cli *cli, const char *dir, int rev, const char *fil
 		const char *path;
 		json_t *size;
 		json_object_foreach(json_object_get(info, "files"), path, size)
-			printf("  %-48s %6lld bytes\n", path, (long long)json_integer_value(size));
+		    printf("  %-48s %6lld bytes\n", path, (long long)json_integer_value(size));
 	}
 	json_decref(info);
 	return 0;

@@ -3,32 +3,32 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "options.h"
-#include "report.h"
 #include "lib/fsutil.h"
 #include "lib/secretgen.h"
+#include "options.h"
+#include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy init [--from FILE] [--fill]\n"
-	"\n"
-	"Create the configuration file (--env, default ./.env) from .env.example,\n"
-	"filling every empty secret of the schema (kube/variables.yaml, generate: true)\n"
-	"with a strong random value.  The file is written atomically, mode 0600.\n"
-	"An existing file is never overwritten.\n"
-	"\n"
-	"  --from FILE   template to start from (default ROOT/.env.example)\n"
-	"  --fill        add only the missing secrets to an existing file; every other\n"
-	"                byte of it is preserved\n"
-	"\n";
+    "Usage: aegis-deploy init [--from FILE] [--fill]\n"
+    "\n"
+    "Create the configuration file (--env, default ./.env) from .env.example,\n"
+    "filling every empty secret of the schema (kube/variables.yaml, generate: true)\n"
+    "with a strong random value.  The file is written atomically, mode 0600.\n"
+    "An existing file is never overwritten.\n"
+    "\n"
+    "  --from FILE   template to start from (default ROOT/.env.example)\n"
+    "  --fill        add only the missing secrets to an existing file; every other\n"
+    "                byte of it is preserved\n"
+    "\n";
 
 COMMAND(init)
 {
 	const char *from = NULL;
 	bool fill = false;
 	const struct opt opts[] = {
-		{"from", 0, OPT_STRING, &from},
-		{"fill", 0, OPT_BOOL, &fill},
-		OPT_END,
+	    {"from", 0, OPT_STRING, &from},
+	    {"fill", 0, OPT_BOOL, &fill},
+	    OPT_END,
 	};
 	int st = opts_parse("init", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)

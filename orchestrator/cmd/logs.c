@@ -4,20 +4,20 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/logs.h"
+#include "options.h"
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy logs [--profile P] [--container NAME] [--tail N] [--follow] POD\n"
-	"\n"
-	"Show the logs of POD's containers (stdout and stderr).  POD is any deployed\n"
-	"AEGIS pod (with --profile: a pod of that profile).\n"
-	"\n"
-	"  --container NAME   only this container (default: all of the pod's)\n"
-	"  --tail N           only the last N lines of each container (default all)\n"
-	"  -f, --follow       keep streaming until the containers stop (Ctrl-C to end)\n"
-	"\n";
+    "Usage: aegis-deploy logs [--profile P] [--container NAME] [--tail N] [--follow] POD\n"
+    "\n"
+    "Show the logs of POD's containers (stdout and stderr).  POD is any deployed\n"
+    "AEGIS pod (with --profile: a pod of that profile).\n"
+    "\n"
+    "  --container NAME   only this container (default: all of the pod's)\n"
+    "  --tail N           only the last N lines of each container (default all)\n"
+    "  -f, --follow       keep streaming until the containers stop (Ctrl-C to end)\n"
+    "\n";
 
 COMMAND(logs)
 {
@@ -25,11 +25,11 @@ COMMAND(logs)
 	int tail = -1;
 	bool following = false;
 	const struct opt opts[] = {
-		{"container", 'c', OPT_STRING, &only},
-		{"tail", 'n', OPT_COUNT, &tail},
-		{"follow", 'f', OPT_BOOL, &following},
-		{"pod", 'p', OPT_STRING, &podname},
-		OPT_END,
+	    {"container", 'c', OPT_STRING, &only},
+	    {"tail", 'n', OPT_COUNT, &tail},
+	    {"follow", 'f', OPT_BOOL, &following},
+	    {"pod", 'p', OPT_STRING, &podname},
+	    OPT_END,
 	};
 	int st = opts_parse("logs", help, opts, argc, argv, 1, pos);
 	if (st >= 0)

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/deployment.h"
+#include "options.h"
 #include "report.h"
 
 static const char usage_text[] =

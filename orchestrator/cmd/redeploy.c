@@ -6,16 +6,16 @@
 #include "options.h"
 
 static const char help[] =
-	"Usage: aegis-deploy redeploy [--profile P] [--timeout SECONDS] POD\n"
-	"       aegis-deploy redeploy --pod POD\n"
-	"\n"
-	"Re-render POD from its template and the current configuration, replace it,\n"
-	"and wait until it is ready.  Other pods and their containers are untouched.\n"
-	"\n"
-	"  --pod POD           the pod to redeploy (or give it as the argument)\n"
-	"  --timeout SECONDS   readiness timeout (default 300)\n"
-	"  --no-bootstrap      do not bootstrap OpenBao or Keycloak (secrets, iam) once ready\n"
-	"\n";
+    "Usage: aegis-deploy redeploy [--profile P] [--timeout SECONDS] POD\n"
+    "       aegis-deploy redeploy --pod POD\n"
+    "\n"
+    "Re-render POD from its template and the current configuration, replace it,\n"
+    "and wait until it is ready.  Other pods and their containers are untouched.\n"
+    "\n"
+    "  --pod POD           the pod to redeploy (or give it as the argument)\n"
+    "  --timeout SECONDS   readiness timeout (default 300)\n"
+    "  --no-bootstrap      do not bootstrap OpenBao or Keycloak (secrets, iam) once ready\n"
+    "\n";
 
 COMMAND(redeploy)
 {
@@ -24,10 +24,10 @@ COMMAND(redeploy)
 	bool no_bootstrap = false;
 	const char *pos[1] = {NULL};
 	const struct opt opts[] = {
-		{"pod", 0, OPT_STRING, &pod},
-		{"timeout", 0, OPT_SECONDS, &timeout_s},
-		{"no-bootstrap", 0, OPT_BOOL, &no_bootstrap},
-		OPT_END,
+	    {"pod", 0, OPT_STRING, &pod},
+	    {"timeout", 0, OPT_SECONDS, &timeout_s},
+	    {"no-bootstrap", 0, OPT_BOOL, &no_bootstrap},
+	    OPT_END,
 	};
 	int st = opts_parse("redeploy", help, opts, argc, argv, 1, pos);
 	if (st >= 0)
@@ -39,6 +39,6 @@ COMMAND(redeploy)
 	if (!pod)
 		return cli_usage("redeploy", "which pod? (aegis-deploy redeploy POD)");
 	struct deploy_args args = {
-		.only_pod = pod, .timeout_s = timeout_s, .replace = true, .no_bootstrap = no_bootstrap};
+	    .only_pod = pod, .timeout_s = timeout_s, .replace = true, .no_bootstrap = no_bootstrap};
 	return deploy_main(cli, &args);
 }

@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/deployment.h"
 #include "lib/kubernetes.h"
 #include "lib/profile.h"
+#include "options.h"
 #include "report.h"
 
 static const char usage_text[] =
@@ -37,7 +37,7 @@ static void print_files(const struct cli *cli, json_t *extra, json_t *files)
 		size_t i;
 		json_t *f;
 		json_array_foreach(files, i, f)
-			printf("%s\n", json_string_value(json_object_get(f, "path")));
+		    printf("%s\n", json_string_value(json_object_get(f, "path")));
 		json_decref(files);
 	}
 	json_decref(extra);
@@ -53,9 +53,9 @@ static int write_manifests(const struct cli *cli, const deployment *d, int only,
 	json_t *files = json_array();
 	for (size_t i = 0, k = 0; i < d->npods && k < n; i++)
 		if (only < 0 || (size_t)only == i)
-			json_array_append_new(files, json_pack("{s:s, s:s, s:b}", "pod",
-							       d->pods[i].name, "path", paths[k++],
-							       "secrets", d->manifests[i].has_secrets));
+			json_array_append_new(
+			    files, json_pack("{s:s, s:s, s:b}", "pod", d->pods[i].name, "path",
+					     paths[k++], "secrets", d->manifests[i].has_secrets));
 	strv_free(paths, n);
 	print_files(cli, json_pack("{s:s}", "profile", d->prof.name), files);
 	return 0;
@@ -83,11 +83,11 @@ COMMAND(render)
 {
 	const char *pod_name = NULL, *out_dir = NULL, *target = "podman", *ns = NULL;
 	const struct opt opts[] = {
-		{"pod", 0, OPT_STRING, &pod_name},
-		{"out", 0, OPT_STRING, &out_dir},
-		{"target", 0, OPT_STRING, &target},
-		{"namespace", 0, OPT_STRING, &ns},
-		OPT_END,
+	    {"pod", 0, OPT_STRING, &pod_name},
+	    {"out", 0, OPT_STRING, &out_dir},
+	    {"target", 0, OPT_STRING, &target},
+	    {"namespace", 0, OPT_STRING, &ns},
+	    OPT_END,
 	};
 	int st = opts_parse("render", usage_text, opts, argc, argv, 0, NULL);
 	if (st >= 0)
@@ -96,7 +96,8 @@ COMMAND(render)
 	if (!kubernetes && strcmp(target, "podman") != 0)
 		return cli_usage("render", "--target '%s': expected podman or kubernetes", target);
 	if (kubernetes && (!out_dir || pod_name))
-		return cli_usage("render", "--target kubernetes needs --out DIR and takes no --pod");
+		return cli_usage("render",
+				 "--target kubernetes needs --out DIR and takes no --pod");
 	if (!kubernetes && ns)
 		return cli_usage("render", "--namespace goes with --target kubernetes");
 	aerr_t err = {0};

@@ -17,21 +17,21 @@
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy rollback [REV] [--timeout SECONDS] [--no-bootstrap]\n"
-	"\n"
-	"Deploy revision REV of the release history again (default: the last\n"
-	"successful deploy, redeploy or rollback before the latest revision; see\n"
-	"'history'): its own templates, profile and non-secret values, as the revision\n"
-	"recorded them, with the current secrets (.env and the environment) where it\n"
-	"has placeholders.  AEGIS_ROOT, AEGIS_STATE_DIR and CONTAINER_SOCK keep their\n"
-	"current values.  As with deploy, a pod running with exactly the manifest it\n"
-	"would get is kept; only the pods that differ are replaced.  Records a new\n"
-	"revision (command rollback) naming the revision it went back to.\n"
-	"\n"
-	"  --timeout SECONDS   per-pod readiness timeout (default 300)\n"
-	"  --no-bootstrap      do not bootstrap OpenBao and Keycloak\n"
-	"  --json              print the final report, as deploy does\n"
-	"\n";
+    "Usage: aegis-deploy rollback [REV] [--timeout SECONDS] [--no-bootstrap]\n"
+    "\n"
+    "Deploy revision REV of the release history again (default: the last\n"
+    "successful deploy, redeploy or rollback before the latest revision; see\n"
+    "'history'): its own templates, profile and non-secret values, as the revision\n"
+    "recorded them, with the current secrets (.env and the environment) where it\n"
+    "has placeholders.  AEGIS_ROOT, AEGIS_STATE_DIR and CONTAINER_SOCK keep their\n"
+    "current values.  As with deploy, a pod running with exactly the manifest it\n"
+    "would get is kept; only the pods that differ are replaced.  Records a new\n"
+    "revision (command rollback) naming the revision it went back to.\n"
+    "\n"
+    "  --timeout SECONDS   per-pod readiness timeout (default 300)\n"
+    "  --no-bootstrap      do not bootstrap OpenBao and Keycloak\n"
+    "  --json              print the final report, as deploy does\n"
+    "\n";
 
 /* progress goes to the reporter, readiness to the bootstrap hook */
 struct rollout_ctx {
@@ -70,15 +70,15 @@ static int roll(const struct cli *cli, deployment *d, int timeout_s, bool no_boo
 		cleanup_free char *generated = fs_join(cli->root, "generated");
 		bootstrap_opts bo = {.generated_dir = generated};
 		struct rollout_ctx ctx = {
-			.rep = reporter_new(cli, d, NULL),
-			.hook = no_bootstrap ? NULL : bootstrap_hook_new(d, &bo),
+		    .rep = reporter_new(cli, d, NULL),
+		    .hook = no_bootstrap ? NULL : bootstrap_hook_new(d, &bo),
 		};
 		rollout_opts opts = {
-			.network = network,
-			.timeout_s = timeout_s,
-			.progress = on_progress,
-			.on_ready = on_ready,
-			.ctx = &ctx,
+		    .network = network,
+		    .timeout_s = timeout_s,
+		    .progress = on_progress,
+		    .on_ready = on_ready,
+		    .ctx = &ctx,
 		};
 		rc = rollout_run(pm, d, &opts, states, err);
 		reporter_finish(ctx.rep);
@@ -100,9 +100,9 @@ COMMAND(rollback)
 	int timeout_s = 300;
 	bool no_bootstrap = false;
 	const struct opt opts[] = {
-		{"timeout", 0, OPT_SECONDS, &timeout_s},
-		{"no-bootstrap", 0, OPT_BOOL, &no_bootstrap},
-		OPT_END,
+	    {"timeout", 0, OPT_SECONDS, &timeout_s},
+	    {"no-bootstrap", 0, OPT_BOOL, &no_bootstrap},
+	    OPT_END,
 	};
 	const char *args[1] = {NULL};
 	int st = opts_parse("rollback", help, opts, argc, argv, 1, args);
@@ -113,7 +113,8 @@ COMMAND(rollback)
 		char *end = NULL;
 		long v = strtol(args[0], &end, 10);
 		if (!*args[0] || *end || v < 1 || v > 1000000000)
-			return cli_usage("rollback", "REV must be a revision number, not '%s'", args[0]);
+			return cli_usage("rollback", "REV must be a revision number, not '%s'",
+					 args[0]);
 		rev = (int)v;
 	}
 	aerr_t err = {0};
@@ -144,7 +145,7 @@ COMMAND(rollback)
 	cli_info(cli, "rolling back profile %s to revision %d (%s, %s)", d.prof.name, rev,
 		 json_string_value(json_object_get(target, "command")),
 		 json_string_value(json_object_get(json_object_get(target, "source"), "commit"))
-			 ?: "no source commit");
+		     ?: "no source commit");
 	rollout_pod *states = xcalloc(d.npods, sizeof *states);
 	double took = 0;
 	rc = roll(cli, &d, timeout_s, no_bootstrap, states, &took, &err);

@@ -4,28 +4,28 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/secretgen.h"
 #include "lib/setupuser.h"
+#include "options.h"
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy setup-user [--user NAME] [--home DIR] [--check-only]\n"
-	"\n"
-	"Set up the dedicated user that runs the platform rootless (as root; safe to\n"
-	"run again, a second run changes nothing):\n"
-	"  - a system user (default aegis) with a nologin shell and its own home;\n"
-	"  - /etc/subuid and /etc/subgid ranges that overlap no other range;\n"
-	"  - lingering (loginctl enable-linger) where systemd runs, so its units\n"
-	"    start at boot;\n"
-	"  - HOME/" SETUPUSER_CONFIG_SUBDIR "/.env (0600, directory 0700, owned by the\n"
-	"    user) with every secret generated (init); existing values are kept.\n"
-	"\n"
-	"  --user NAME    the user (default " SETUPUSER_DEFAULT_USER ")\n"
-	"  --home DIR     its home when it is created (default /home/NAME)\n"
-	"  --check-only   change nothing: print what would be done, and the exact\n"
-	"                 subuid/subgid line to add\n"
-	"\n";
+    "Usage: aegis-deploy setup-user [--user NAME] [--home DIR] [--check-only]\n"
+    "\n"
+    "Set up the dedicated user that runs the platform rootless (as root; safe to\n"
+    "run again, a second run changes nothing):\n"
+    "  - a system user (default aegis) with a nologin shell and its own home;\n"
+    "  - /etc/subuid and /etc/subgid ranges that overlap no other range;\n"
+    "  - lingering (loginctl enable-linger) where systemd runs, so its units\n"
+    "    start at boot;\n"
+    "  - HOME/" SETUPUSER_CONFIG_SUBDIR "/.env (0600, directory 0700, owned by the\n"
+    "    user) with every secret generated (init); existing values are kept.\n"
+    "\n"
+    "  --user NAME    the user (default " SETUPUSER_DEFAULT_USER ")\n"
+    "  --home DIR     its home when it is created (default /home/NAME)\n"
+    "  --check-only   change nothing: print what would be done, and the exact\n"
+    "                 subuid/subgid line to add\n"
+    "\n";
 
 /* The .env: init's logic (create from .env.example with every secret
  * generated, or add only the missing secrets, every other byte kept). */
@@ -46,10 +46,10 @@ COMMAND(setup_user)
 	setupuser_opts o;
 	setupuser_opts_default(&o);
 	const struct opt opts[] = {
-		{"user", 0, OPT_STRING, &o.user},
-		{"home", 0, OPT_STRING, &o.home},
-		{"check-only", 0, OPT_BOOL, &o.check_only},
-		OPT_END,
+	    {"user", 0, OPT_STRING, &o.user},
+	    {"home", 0, OPT_STRING, &o.home},
+	    {"check-only", 0, OPT_BOOL, &o.check_only},
+	    OPT_END,
 	};
 	int done = opts_parse("setup-user", help, opts, argc, argv, 0, NULL);
 	if (done >= 0)

@@ -3,27 +3,27 @@
 #include <string.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/status.h"
 #include "lib/strbuf.h"
+#include "options.h"
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy status [--profile P]\n"
-	"\n"
-	"Without --profile: the AEGIS pods that are deployed.  With it: that profile's\n"
-	"pods, including the absent ones.\n"
-	"\n"
-	"Show the pods: state, containers ready/total (readiness probe\n"
-	"passing now; --json also gives the running count), uptime and\n"
-	"published ports; the profile's pods that are absent; and AEGIS pods that are\n"
-	"running but not part of the profile.\n"
-	"\n";
+    "Usage: aegis-deploy status [--profile P]\n"
+    "\n"
+    "Without --profile: the AEGIS pods that are deployed.  With it: that profile's\n"
+    "pods, including the absent ones.\n"
+    "\n"
+    "Show the pods: state, containers ready/total (readiness probe\n"
+    "passing now; --json also gives the running count), uptime and\n"
+    "published ports; the profile's pods that are absent; and AEGIS pods that are\n"
+    "running but not part of the profile.\n"
+    "\n";
 
 static void print_table(json_t *st)
 {
-	printf("%-14s %-20s %-10s %-8s %-7s %s\n", "POD", "PODMAN NAME", "STATE", "READY",
-	       "UPTIME", "PORTS");
+	printf("%-14s %-20s %-10s %-8s %-7s %s\n", "POD", "PODMAN NAME", "STATE", "READY", "UPTIME",
+	       "PORTS");
 	size_t i, k;
 	json_t *o, *port;
 	json_array_foreach(json_object_get(st, "pods"), i, o)
@@ -36,7 +36,7 @@ static void print_table(json_t *st)
 			 (int)json_integer_value(json_object_get(o, "containers")));
 		strbuf ports = STRBUF_INIT;
 		json_array_foreach(json_object_get(o, "ports"), k, port)
-			sb_addf(&ports, "%s%lld", k ? "," : "", (long long)json_integer_value(port));
+		    sb_addf(&ports, "%s%lld", k ? "," : "", (long long)json_integer_value(port));
 		printf("%-14s %-20s %-10s %-8s %-7s %s\n",
 		       json_string_value(json_object_get(o, "name")),
 		       json_string_value(json_object_get(o, "pod_name")),
@@ -45,13 +45,12 @@ static void print_table(json_t *st)
 		sb_release(&ports);
 	}
 	json_array_foreach(json_object_get(st, "absent"), i, o)
-		printf("%-14s %-20s %s\n", json_string_value(o), "-", "absent");
+	    printf("%-14s %-20s %s\n", json_string_value(o), "-", "absent");
 	json_t *extra = json_object_get(st, "not_in_profile");
 	if (json_array_size(extra)) {
 		printf("\nAEGIS pods not in profile %s:",
 		       json_string_value(json_object_get(st, "profile")));
-		json_array_foreach(extra, i, o)
-			printf(" %s", json_string_value(o));
+		json_array_foreach(extra, i, o) printf(" %s", json_string_value(o));
 		printf("\n");
 	}
 }

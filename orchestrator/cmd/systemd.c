@@ -5,49 +5,50 @@
 #include <string.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/systemd.h"
+#include "options.h"
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy systemd [--profile P] [--dir DIR | --install] [--user | --system]\n"
-	"\n"
-	"Generate systemd units for the profile: one per pod, with Requires=/After= on\n"
-	"the pods it depends on (the graph `plan` prints) and ExecStartPost=aegis-deploy\n"
-	"wait, so a pod counts as started only once ready; plus the network, the named\n"
-	"volumes and aegis-<profile>.target.  Podman >= 4.4: Quadlet files (.kube,\n"
-	".network, .volume); older Podman: plain units running `podman kube play\n"
-	"--replace --service-container=true` on the rendered manifest.  Every file\n"
-	"written is listed; a file whose content is unchanged is not rewritten.\n"
-	"\n"
-	"  --dir DIR            write into DIR for review (default generated/systemd),\n"
-	"                       the manifests into DIR/manifests (0600 in 0700)\n"
-	"  --install            write where systemd looks (user: ~/.config/systemd/user;\n"
-	"                       system: /etc/systemd/system; Quadlet files under\n"
-	"                       containers/systemd), the manifests into the data\n"
-	"                       directory; where systemd runs, daemon-reload and enable\n"
-	"  --user, --system     user units (default unless root) or system units\n"
-	"  --config-dir DIR     AEGIS_CONFIG_DIR of the units, holding .env and the\n"
-	"                       optional service.env (default: the --env file's\n"
-	"                       directory, written as %E/aegis-deploy when it is that)\n"
-	"  --data-dir DIR       AEGIS_DATA_DIR of the units: the rendered manifests\n"
-	"                       (default %S/aegis-deploy: ~/.local/state or /var/lib)\n"
-	"  --podman-version V   generate for this Podman version instead of the\n"
-	"                       installed one (`podman --version`)\n"
-	"\n"
-	"A unit's environment overrides .env: set host ports (AEGIS_HTTP_PORT, ...),\n"
-	"AEGIS_CONFIG_DIR or AEGIS_DATA_DIR in AEGIS_CONFIG_DIR/service.env (systemd\n"
-	"EnvironmentFile syntax) or with `systemctl edit UNIT`.\n"
-	"\n";
+    "Usage: aegis-deploy systemd [--profile P] [--dir DIR | --install] [--user | --system]\n"
+    "\n"
+    "Generate systemd units for the profile: one per pod, with Requires=/After= on\n"
+    "the pods it depends on (the graph `plan` prints) and ExecStartPost=aegis-deploy\n"
+    "wait, so a pod counts as started only once ready; plus the network, the named\n"
+    "volumes and aegis-<profile>.target.  Podman >= 4.4: Quadlet files (.kube,\n"
+    ".network, .volume); older Podman: plain units running `podman kube play\n"
+    "--replace --service-container=true` on the rendered manifest.  Every file\n"
+    "written is listed; a file whose content is unchanged is not rewritten.\n"
+    "\n"
+    "  --dir DIR            write into DIR for review (default generated/systemd),\n"
+    "                       the manifests into DIR/manifests (0600 in 0700)\n"
+    "  --install            write where systemd looks (user: ~/.config/systemd/user;\n"
+    "                       system: /etc/systemd/system; Quadlet files under\n"
+    "                       containers/systemd), the manifests into the data\n"
+    "                       directory; where systemd runs, daemon-reload and enable\n"
+    "  --user, --system     user units (default unless root) or system units\n"
+    "  --config-dir DIR     AEGIS_CONFIG_DIR of the units, holding .env and the\n"
+    "                       optional service.env (default: the --env file's\n"
+    "                       directory, written as %E/aegis-deploy when it is that)\n"
+    "  --data-dir DIR       AEGIS_DATA_DIR of the units: the rendered manifests\n"
+    "                       (default %S/aegis-deploy: ~/.local/state or /var/lib)\n"
+    "  --podman-version V   generate for this Podman version instead of the\n"
+    "                       installed one (`podman --version`)\n"
+    "\n"
+    "A unit's environment overrides .env: set host ports (AEGIS_HTTP_PORT, ...),\n"
+    "AEGIS_CONFIG_DIR or AEGIS_DATA_DIR in AEGIS_CONFIG_DIR/service.env (systemd\n"
+    "EnvironmentFile syntax) or with `systemctl edit UNIT`.\n"
+    "\n";
 
-static void print_result(const struct cli *cli, const deployment *d,
-			 const systemd_request *req, const systemd_result *r)
+static void print_result(const struct cli *cli, const deployment *d, const systemd_request *req,
+			 const systemd_result *r)
 {
 	if (cli->json) {
 		json_t *files = json_array();
 		for (size_t i = 0; i < r->nfiles; i++)
-			json_array_append_new(files, json_pack("{s:s, s:b}", "path", r->files[i].path,
-							       "written", r->files[i].changed));
+			json_array_append_new(files,
+					      json_pack("{s:s, s:b}", "path", r->files[i].path,
+							"written", r->files[i].changed));
 		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b}", "profile", d->prof.name,
 				      "flavor", r->flavor == SYSTEMD_QUADLET ? "quadlet" : "plain",
 				      "target", r->target, "files", files, "enabled", r->enabled);
@@ -56,7 +57,8 @@ static void print_result(const struct cli *cli, const deployment *d,
 		return;
 	}
 	for (size_t i = 0; i < r->nfiles; i++)
-		printf("%s %s\n", r->files[i].changed ? "wrote    " : "unchanged", r->files[i].path);
+		printf("%s %s\n", r->files[i].changed ? "wrote    " : "unchanged",
+		       r->files[i].path);
 	const char *sc = r->scope == SYSTEMD_USER ? "systemctl --user" : "systemctl";
 	if (!req->install)
 		printf("next: review them, then `aegis-deploy systemd --install%s`\n",
@@ -72,19 +74,19 @@ static void print_result(const struct cli *cli, const deployment *d,
 
 COMMAND(systemd)
 {
-	systemd_request req = {.dir = "generated/systemd", .scope = -1, .env_path = cli->env_path,
-			       .root = cli->root};
+	systemd_request req = {
+	    .dir = "generated/systemd", .scope = -1, .env_path = cli->env_path, .root = cli->root};
 	const char *dir = NULL;
 	bool user = false, system = false;
 	const struct opt opts[] = {
-		{"dir", 0, OPT_STRING, &dir},
-		{"install", 0, OPT_BOOL, &req.install},
-		{"user", 0, OPT_BOOL, &user},
-		{"system", 0, OPT_BOOL, &system},
-		{"config-dir", 0, OPT_STRING, &req.config_dir},
-		{"data-dir", 0, OPT_STRING, &req.data_dir},
-		{"podman-version", 0, OPT_STRING, &req.podman_version},
-		OPT_END,
+	    {"dir", 0, OPT_STRING, &dir},
+	    {"install", 0, OPT_BOOL, &req.install},
+	    {"user", 0, OPT_BOOL, &user},
+	    {"system", 0, OPT_BOOL, &system},
+	    {"config-dir", 0, OPT_STRING, &req.config_dir},
+	    {"data-dir", 0, OPT_STRING, &req.data_dir},
+	    {"podman-version", 0, OPT_STRING, &req.podman_version},
+	    OPT_END,
 	};
 	int st = opts_parse("systemd", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)

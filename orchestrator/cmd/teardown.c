@@ -3,19 +3,19 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "options.h"
 #include "history.h"
 #include "lib/rollout.h"
+#include "options.h"
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy teardown [--profile P] [--timeout SECONDS]\n"
-	"\n"
-	"Stop the profile's pods gracefully in reverse dependency order and remove\n"
-	"them.  Named volumes (your data) and the network are kept; see 'clean'.\n"
-	"\n"
-	"  --timeout SECONDS   graceful stop timeout per pod (default 30)\n"
-	"\n";
+    "Usage: aegis-deploy teardown [--profile P] [--timeout SECONDS]\n"
+    "\n"
+    "Stop the profile's pods gracefully in reverse dependency order and remove\n"
+    "them.  Named volumes (your data) and the network are kept; see 'clean'.\n"
+    "\n"
+    "  --timeout SECONDS   graceful stop timeout per pod (default 30)\n"
+    "\n";
 
 static void removed(void *ctx, const pod *p, bool existed)
 {

@@ -5,8 +5,8 @@
 #include <time.h>
 
 #include "cli.h"
-#include "lib/clock.h"
 #include "lib/bootstrap.h"
+#include "lib/clock.h"
 #include "lib/junit.h"
 #include "lib/platformchecks.h"
 #include "lib/rollout.h"
@@ -15,18 +15,18 @@
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy validate [--profile P] [--junit FILE]\n"
-	"\n"
-	"Run every health check (the readiness probe of every container) of the\n"
-	"profile's pods concurrently and print a table: pod, container, check, result,\n"
-	"latency.  Answering is not enough for the bootstrapped services: OpenBao must\n"
-	"be initialised and unsealed (sys/health 200) and every realm of\n"
-	"kube/iam/realm.yaml present in Keycloak.  Exit status 0 only if every check\n"
-	"passes, 1 otherwise.\n"
-	"\n"
-	"  --junit FILE   also write a JUnit XML report to FILE (one test case per\n"
-	"                 check, a failure with the detail where it failed)\n"
-	"\n";
+    "Usage: aegis-deploy validate [--profile P] [--junit FILE]\n"
+    "\n"
+    "Run every health check (the readiness probe of every container) of the\n"
+    "profile's pods concurrently and print a table: pod, container, check, result,\n"
+    "latency.  Answering is not enough for the bootstrapped services: OpenBao must\n"
+    "be initialised and unsealed (sys/health 200) and every realm of\n"
+    "kube/iam/realm.yaml present in Keycloak.  Exit status 0 only if every check\n"
+    "passes, 1 otherwise.\n"
+    "\n"
+    "  --junit FILE   also write a JUnit XML report to FILE (one test case per\n"
+    "                 check, a failure with the detail where it failed)\n"
+    "\n";
 
 /* The edge routes and SEAL keys, after the containers' checks. */
 static void print_platform(json_t *rows)
@@ -36,12 +36,16 @@ static void print_platform(json_t *rows)
 	json_array_foreach(rows, i, r)
 	{
 		bool ok = json_is_true(json_object_get(r, "ok"));
-		const char *result = !ok ? "FAIL" : json_is_true(json_object_get(r, "warning")) ? "warn" : "ok";
-		printf("%-14s %-24s %-34s %-6s %9s  %s\n", json_string_value(json_object_get(r, "pod")),
+		const char *result = !ok					   ? "FAIL"
+				     : json_is_true(json_object_get(r, "warning")) ? "warn"
+										   : "ok";
+		printf("%-14s %-24s %-34s %-6s %9s  %s\n",
+		       json_string_value(json_object_get(r, "pod")),
 		       json_string_value(json_object_get(r, "kind")),
 		       json_string_value(json_object_get(r, "check")), result, "",
-		       ok && strcmp(result, "warn") != 0 ? ""
-							 : json_string_value(json_object_get(r, "detail")));
+		       ok && strcmp(result, "warn") != 0
+			   ? ""
+			   : json_string_value(json_object_get(r, "detail")));
 	}
 }
 
@@ -83,15 +87,16 @@ COMMAND(validate)
 			const check *k = &checks[i];
 			const pod *p = &d.pods[k->pod];
 			json_array_append_new(
-				arr, json_pack("{s:s, s:s, s:s, s:b, s:f, s:s}", "pod", p->name,
-					       "container", p->containers[k->container].name, "check",
-					       k->target, "ok", k->ok, "latency_ms", round(k->latency_ms * 10.0) / 10.0,
-					       "detail", k->detail));
+			    arr,
+			    json_pack("{s:s, s:s, s:s, s:b, s:f, s:s}", "pod", p->name, "container",
+				      p->containers[k->container].name, "check", k->target, "ok",
+				      k->ok, "latency_ms", round(k->latency_ms * 10.0) / 10.0,
+				      "detail", k->detail));
 		}
-		json_t *js = json_pack("{s:s, s:b, s:i, s:i, s:f, s:o, s:O}", "profile", d.prof.name,
-				       "ok", failed + more_failed == 0, "passed", (int)(n - failed),
-				       "failed", (int)failed, "duration_s",
-				       round(took * 1000.0) / 1000.0, "checks", arr, "platform", more);
+		json_t *js = json_pack(
+		    "{s:s, s:b, s:i, s:i, s:f, s:o, s:O}", "profile", d.prof.name, "ok",
+		    failed + more_failed == 0, "passed", (int)(n - failed), "failed", (int)failed,
+		    "duration_s", round(took * 1000.0) / 1000.0, "checks", arr, "platform", more);
 		report_print_json(js);
 		json_decref(js);
 	} else {

@@ -4,31 +4,31 @@
 #include <string.h>
 
 #include "cli.h"
-#include "options.h"
 #include "lib/strbuf.h"
 #include "lib/wait.h"
+#include "options.h"
 #include "report.h"
 
 static const char help[] =
-	"Usage: aegis-deploy wait --pod NAME [--timeout SECONDS] [--profile P]\n"
-	"\n"
-	"Wait until every container of the running pod NAME passes its readiness\n"
-	"probe (the probes deploy uses), then exit 0.  Nothing is started or\n"
-	"replaced.  Not ready in time: exit 1 with the diagnostic deploy prints\n"
-	"(container, probe, last error, last log lines).\n"
-	"\n"
-	"  --pod NAME          the pod (core, database, ...) of the profile\n"
-	"  --timeout SECONDS   give up after this long (default 300)\n"
-	"\n";
+    "Usage: aegis-deploy wait --pod NAME [--timeout SECONDS] [--profile P]\n"
+    "\n"
+    "Wait until every container of the running pod NAME passes its readiness\n"
+    "probe (the probes deploy uses), then exit 0.  Nothing is started or\n"
+    "replaced.  Not ready in time: exit 1 with the diagnostic deploy prints\n"
+    "(container, probe, last error, last log lines).\n"
+    "\n"
+    "  --pod NAME          the pod (core, database, ...) of the profile\n"
+    "  --timeout SECONDS   give up after this long (default 300)\n"
+    "\n";
 
 COMMAND(wait)
 {
 	const char *name = NULL;
 	int timeout_s = 300;
 	const struct opt opts[] = {
-		{"pod", 0, OPT_STRING, &name},
-		{"timeout", 0, OPT_SECONDS, &timeout_s},
-		OPT_END,
+	    {"pod", 0, OPT_STRING, &name},
+	    {"timeout", 0, OPT_SECONDS, &timeout_s},
+	    OPT_END,
 	};
 	int done = opts_parse("wait", help, opts, argc, argv, 0, NULL);
 	if (done >= 0)

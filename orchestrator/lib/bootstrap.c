@@ -232,7 +232,7 @@ int bootstrap_check_iam(const config *cfg, char **found, aerr_t *err)
 			break;
 		}
 		sb_addf(&sb, "%srealm %s %s", sb.len ? ", " : "", realm,
-			    present ? "present" : "missing: run aegis-deploy bootstrap-keycloak");
+			present ? "present" : "missing: run aegis-deploy bootstrap-keycloak");
 		ok = ok && present;
 	}
 	json_decref(decl);

@@ -11,10 +11,14 @@
 const char *config_source_name(config_source s)
 {
 	switch (s) {
-	case SRC_DEFAULT: return "default";
-	case SRC_FILE: return "file";
-	case SRC_ENVIRONMENT: return "environment";
-	default: return "unset";
+	case SRC_DEFAULT:
+		return "default";
+	case SRC_FILE:
+		return "file";
+	case SRC_ENVIRONMENT:
+		return "environment";
+	default:
+		return "unset";
 	}
 }
 
@@ -84,8 +88,8 @@ static const char *resolve_for_default(config *cfg, const char *name, int depth,
 	config_value *v = (config_value *)config_find(cfg, name);
 	if (v && !v->value && v->schema && v->source == SRC_UNSET && depth < 8) {
 		const schema_var *s = v->schema;
-		const char *def = (geteuid() == 0 && s->default_root) ? s->default_root
-								       : s->default_value;
+		const char *def =
+		    (geteuid() == 0 && s->default_root) ? s->default_root : s->default_value;
 		if (def) {
 			v->value = expand_default(cfg, def, depth + 1);
 			v->source = SRC_DEFAULT;

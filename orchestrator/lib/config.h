@@ -19,19 +19,20 @@ typedef enum {
 
 typedef struct config_value {
 	char *name;
-	char *value;              /* NULL when unset */
+	char *value; /* NULL when unset */
 	config_source source;
-	int line;                 /* line in the .env file when SRC_FILE */
+	int line;		  /* line in the .env file when SRC_FILE */
 	const schema_var *schema; /* NULL for keys the schema does not know */
 } config_value;
 
 typedef struct config {
-	char *root;     /* where profiles/ and kube/ live */
+	char *root;	/* where profiles/ and kube/ live */
 	char *env_path; /* the .env file (may not exist) */
 	bool env_exists;
 	schema schema;
 	env_file file;
-	config_value *values; /* schema order (values[i] is schema.vars[i]), then unknown file keys */
+	config_value
+	    *values; /* schema order (values[i] is schema.vars[i]), then unknown file keys */
 	size_t n, cap;
 	char **warnings; /* unknown keys etc.; shown with -v */
 	size_t nwarnings, warnings_cap;

@@ -45,8 +45,8 @@ fail:
 	return -1;
 }
 
-int deployment_load(deployment *d, const char *root, const char *env_path,
-		    const char *profile_name, unsigned flags, aerr_t *err)
+int deployment_load(deployment *d, const char *root, const char *env_path, const char *profile_name,
+		    unsigned flags, aerr_t *err)
 {
 	*d = (deployment){0};
 	if (config_load(&d->cfg, root, env_path, err) < 0)

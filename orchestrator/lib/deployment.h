@@ -17,7 +17,7 @@
 typedef struct deployment {
 	config cfg;
 	profile prof;
-	pod *pods;          /* in profile order */
+	pod *pods;	     /* in profile order */
 	rendered *manifests; /* parallel to pods */
 	size_t npods;
 	plan plan;
@@ -27,12 +27,12 @@ enum {
 	DEPLOYMENT_LENIENT = 1 << 0, /* unset variables stay as ${VAR} (plan, status) */
 };
 
-int deployment_load(deployment *d, const char *root, const char *env_path,
-		    const char *profile_name, unsigned flags, aerr_t *err);
+int deployment_load(deployment *d, const char *root, const char *env_path, const char *profile_name,
+		    unsigned flags, aerr_t *err);
 /* The same for the pods actually deployed: a profile named "deployed" of
  * the pods in LIVE (Podman's pod list, GET /libpod/pods/json) that carry
- * the AEGIS labels (podman_list_pods lists only those), in catalog order.  Pods whose template no longer
- * exists are left out (they are reported, not managed). */
+ * the AEGIS labels (podman_list_pods lists only those), in catalog order.  Pods whose template no
+ * longer exists are left out (they are reported, not managed). */
 int deployment_load_deployed(deployment *d, const char *root, const char *env_path, json_t *live,
 			     unsigned flags, aerr_t *err);
 /* The AEGIS pod names (label aegis.io/pod) in LIVE, sorted (free with strv_free). */

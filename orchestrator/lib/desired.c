@@ -147,11 +147,16 @@ int desired_load(const char *path, const config *cfg, json_t **out, aerr_t *err)
 static char *scalar_text(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_INTEGER: return xasprintf("%lld", (long long)json_integer_value(v));
-	case JSON_REAL: return xasprintf("%.17g", json_real_value(v));
-	case JSON_TRUE: return xstrdup("true");
-	case JSON_FALSE: return xstrdup("false");
-	default: return NULL;
+	case JSON_INTEGER:
+		return xasprintf("%lld", (long long)json_integer_value(v));
+	case JSON_REAL:
+		return xasprintf("%.17g", json_real_value(v));
+	case JSON_TRUE:
+		return xstrdup("true");
+	case JSON_FALSE:
+		return xstrdup("false");
+	default:
+		return NULL;
 	}
 }
 

@@ -33,7 +33,7 @@ typedef struct side {
 	const char *name;
 	const char *pod_name;
 	const char *hash;
-	char *yaml;       /* owned; NULL when unknown */
+	char *yaml;	  /* owned; NULL when unknown */
 	const char *note; /* why YAML is unknown */
 } side;
 
@@ -55,12 +55,12 @@ static int entry(json_t *pods, size_t *changes, const side *old, const side *new
 	else if (old->hash && new->hash)
 		status = strcmp(old->hash, new->hash) == 0 ? "unchanged" : "changed";
 	else
-		status = old->yaml && new->yaml && strcmp(old->yaml, new->yaml) == 0 ? "unchanged"
-										 : "changed";
-	json_t *o = json_pack("{s:s, s:s, s:s}", "name", name, "pod_name",
-			      any->pod_name, "status", status);
+		status = old->yaml && new->yaml &&strcmp(old->yaml, new->yaml) == 0 ? "unchanged"
+										    : "changed";
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s}", "name", name, "pod_name", any->pod_name, "status", status);
 	json_object_set_new(o, "old_hash", old && old->hash ? json_string(old->hash) : json_null());
-	json_object_set_new(o, "new_hash", new && new->hash ? json_string(new->hash) : json_null());
+	json_object_set_new(o, "new_hash", new &&new->hash ? json_string(new->hash) : json_null());
 	if (strcmp(status, "unchanged") != 0)
 		++*changes;
 	if (strcmp(status, "changed") == 0 || strcmp(status, "added") == 0 ||
@@ -68,15 +68,17 @@ static int entry(json_t *pods, size_t *changes, const side *old, const side *new
 		bool known_old = !old || old->yaml, known_new = !new || new->yaml;
 		if (known_old && known_new) {
 			char *text = NULL;
-			if (unified(name, old ? old->yaml : NULL, new ? new->yaml : NULL, &text, err) < 0) {
+			if (unified(name, old ? old->yaml : NULL, new ? new->yaml : NULL, &text,
+				    err) < 0) {
 				json_decref(o);
 				return -1;
 			}
 			json_object_set_new(o, "diff", json_string(text));
 			free(text);
 		} else {
-			json_object_set_new(o, "note", json_string(str_or(old ? old->note : NULL,
-									  "manifest unknown")));
+			json_object_set_new(
+			    o, "note",
+			    json_string(str_or(old ? old->note : NULL, "manifest unknown")));
 		}
 	}
 	json_array_append_new(pods, o);
@@ -89,8 +91,7 @@ static json_t *result(const deployment *d, json_t *against, json_t *pods, size_t
 			 "changes", (json_int_t)changes, "pods", pods);
 }
 
-int diff_live(const char *state_dir, deployment *d, const json_t *live, json_t **out,
-	      aerr_t *err)
+int diff_live(const char *state_dir, deployment *d, const json_t *live, json_t **out, aerr_t *err)
 {
 	char **mine = NULL;
 	if (history_redacted_manifests(state_dir, d, false, &mine, err) < 0)
@@ -101,32 +102,35 @@ int diff_live(const char *state_dir, deployment *d, const json_t *live, json_t *
 	git_libgit2_init();
 	for (size_t i = 0; i < d->npods && rc == 0; i++) {
 		const pod *p = &d->pods[i];
-		side new = {.name = p->name, .pod_name = p->pod_name, .hash = p->manifest_hash,
+		side new = {.name = p->name,
+			    .pod_name = p->pod_name,
+			    .hash = p->manifest_hash,
 			    .yaml = mine[i]};
 		const json_t *lp = NULL;
 		size_t k;
 		json_t *v;
-		json_array_foreach(live, k, v)
-			if (strcmp(str_or(json_string_value(json_object_get(v, "Name")), ""),
-				   p->pod_name) == 0)
-				lp = v;
+		json_array_foreach(
+		    live, k,
+		    v) if (strcmp(str_or(json_string_value(json_object_get(v, "Name")), ""),
+				  p->pod_name) == 0) lp = v;
 		if (!lp) {
 			rc = entry(pods, &changes, NULL, &new, err);
 			continue;
 		}
 		const char *label = json_string_value(
-			json_object_get(json_object_get(lp, "Labels"), MANIFEST_HASH_LABEL));
+		    json_object_get(json_object_get(lp, "Labels"), MANIFEST_HASH_LABEL));
 		side old = {.name = p->name, .pod_name = p->pod_name, .hash = label};
 		cleanup_free char *note = NULL;
 		if (!label)
 			old.note = "the live pod has no " MANIFEST_HASH_LABEL " label";
 		else if (!new.hash || strcmp(label, new.hash) != 0) {
-			if (history_find_manifest(state_dir, p->name, label, &old.yaml, NULL, err) < 0)
+			if (history_find_manifest(state_dir, p->name, label, &old.yaml, NULL, err) <
+			    0)
 				rc = -1;
 			else if (!old.yaml)
-				old.note = note = xasprintf(
-					"no revision of the release history recorded manifest hash %s of %s",
-					label, p->name);
+				old.note = note = xasprintf("no revision of the release history "
+							    "recorded manifest hash %s of %s",
+							    label, p->name);
 		} else {
 			old.yaml = xstrdup(new.yaml);
 		}
@@ -141,15 +145,19 @@ int diff_live(const char *state_dir, deployment *d, const json_t *live, json_t *
 	{
 		if (rc < 0)
 			break;
-		const char *name = json_string_value(json_object_get(json_object_get(v, "Labels"), POD_LABEL));
+		const char *name =
+		    json_string_value(json_object_get(json_object_get(v, "Labels"), POD_LABEL));
 		const char *pod_name = json_string_value(json_object_get(v, "Name"));
 		if (!name || !pod_name || deployment_pod_index(d, name) >= 0)
 			continue;
 		const char *label = json_string_value(
-			json_object_get(json_object_get(v, "Labels"), MANIFEST_HASH_LABEL));
-		side old = {.name = name, .pod_name = pod_name, .hash = label,
+		    json_object_get(json_object_get(v, "Labels"), MANIFEST_HASH_LABEL));
+		side old = {.name = name,
+			    .pod_name = pod_name,
+			    .hash = label,
 			    .note = "no recorded manifest for this pod"};
-		if (label && history_find_manifest(state_dir, name, label, &old.yaml, NULL, err) < 0)
+		if (label &&
+		    history_find_manifest(state_dir, name, label, &old.yaml, NULL, err) < 0)
 			rc = -1;
 		if (rc == 0)
 			rc = entry(pods, &changes, &old, NULL, err);
@@ -183,7 +191,9 @@ int diff_revision(const char *state_dir, deployment *d, int rev, json_t **out, a
 	git_libgit2_init();
 	for (size_t i = 0; i < d->npods && rc == 0; i++) {
 		const pod *p = &d->pods[i];
-		side new = {.name = p->name, .pod_name = p->pod_name, .hash = p->manifest_hash,
+		side new = {.name = p->name,
+			    .pod_name = p->pod_name,
+			    .hash = p->manifest_hash,
 			    .yaml = mine[i]};
 		json_t *r = json_object_get(recorded, p->name);
 		if (!r) {
@@ -212,7 +222,8 @@ int diff_revision(const char *state_dir, deployment *d, int rev, json_t **out, a
 		if (deployment_pod_index(d, name) >= 0)
 			continue;
 		side old = {.name = name,
-			    .pod_name = str_or(json_string_value(json_object_get(r, "pod_name")), name),
+			    .pod_name =
+				str_or(json_string_value(json_object_get(r, "pod_name")), name),
 			    .hash = json_string_value(json_object_get(r, "manifest_hash"))};
 		cleanup_free char *path = xasprintf("manifests/%s.yaml", name);
 		if (history_read_file(state_dir, number, path, &old.yaml, NULL, err) < 0) {

@@ -16,8 +16,7 @@
  * AEGIS pods outside D's profile are "removed" (deploy leaves them be).
  * *OUT: {"against": "live", "profile", "changes", "pods": [{"name",
  * "pod_name", "status", "old_hash", "new_hash", "diff", "note"}]}. */
-int diff_live(const char *state_dir, deployment *d, const json_t *live, json_t **out,
-	      aerr_t *err);
+int diff_live(const char *state_dir, deployment *d, const json_t *live, json_t **out, aerr_t *err);
 /* The same against revision REV (0: the latest) of the history. */
 int diff_revision(const char *state_dir, deployment *d, int rev, json_t **out, aerr_t *err);
 

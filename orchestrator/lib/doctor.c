@@ -91,8 +91,8 @@ void doctor_check_podman(doctor_report *r, const doctor_host *h, json_t **info, 
 	aerr_t err = {0};
 	char *version = NULL;
 	if (podman_cli_version(h->podman, &version, &err) < 0) {
-		add(r, DOCTOR_ERROR, "podman", "install Podman: apt-get install podman (make setup)",
-		    "%s", err.msg);
+		add(r, DOCTOR_ERROR, "podman",
+		    "install Podman: apt-get install podman (make setup)", "%s", err.msg);
 		return;
 	}
 	int major = 0, minor = 0;
@@ -269,7 +269,8 @@ void doctor_check_tun(doctor_report *r, const doctor_host *h)
 	}
 	cleanup_free char *fix = xasprintf("as root: chmod 0666 %s", h->tun);
 	if (rootless(h))
-		add(r, DOCTOR_ERROR, "tun", errno == ENOENT ? "load the tun module: modprobe tun" : fix,
+		add(r, DOCTOR_ERROR, "tun",
+		    errno == ENOENT ? "load the tun module: modprobe tun" : fix,
 		    "cannot open %s: %s (rootless networking needs it)", h->tun, strerror(errno));
 	else
 		add(r, DOCTOR_WARN, "tun", NULL, "cannot open %s: %s (only rootless needs it)",
@@ -392,7 +393,8 @@ void doctor_check_ports(doctor_report *r, const deployment *d, const char *const
 			}
 			if (st == 0 && ours) {
 				nours++;
-				add(r, DOCTOR_OK, check, NULL, "held by our own pod %s", p->pod_name);
+				add(r, DOCTOR_OK, check, NULL, "held by our own pod %s",
+				    p->pod_name);
 				continue;
 			}
 			cleanup_free char *fix = xasprintf(
@@ -402,15 +404,16 @@ void doctor_check_ports(doctor_report *r, const deployment *d, const char *const
 			    udp ? "UDP" : "TCP", pm->host_port, p->name, pm->container_port);
 			if (st == 0)
 				add(r, DOCTOR_ERROR, check, fix,
-				    "host port %d of pod %s (container port %d) is in use", pm->host_port,
-				    p->name, pm->container_port);
+				    "host port %d of pod %s (container port %d) is in use",
+				    pm->host_port, p->name, pm->container_port);
 			else
 				add(r, DOCTOR_ERROR, check,
-				    errnum == EACCES ? "as root: sysctl net.ipv4.ip_unprivileged_port_start"
-						       "=1024 (or use a port >= 1024)"
-						     : fix,
-				    "cannot bind host port %d of pod %s: %s", pm->host_port, p->name,
-				    strerror(errnum));
+				    errnum == EACCES
+					? "as root: sysctl net.ipv4.ip_unprivileged_port_start"
+					  "=1024 (or use a port >= 1024)"
+					: fix,
+				    "cannot bind host port %d of pod %s: %s", pm->host_port,
+				    p->name, strerror(errnum));
 		}
 	}
 	if (nfree || !nours)
@@ -449,13 +452,15 @@ void doctor_check_images(doctor_report *r, podman *pm, const deployment *d)
 				add(r, DOCTOR_ERROR, "image",
 				    "build or load it (podman load -i FILE), or set its *_IMAGE "
 				    "variable in .env",
-				    "%s is missing and cannot be pulled (localhost/ is no registry)",
+				    "%s is missing and cannot be pulled (localhost/ is no "
+				    "registry)",
 				    img);
 			} else if (strncmp(img, "ghcr.io/", 8) == 0 && (!token || !*token)) {
 				add(r, DOCTOR_ERROR, "image",
 				    "set GHCR_USERNAME and GHCR_TOKEN in .env, then aegis-deploy "
 				    "registry-login",
-				    "%s is missing and ghcr.io needs a token (GHCR_TOKEN is empty)", img);
+				    "%s is missing and ghcr.io needs a token (GHCR_TOKEN is empty)",
+				    img);
 			} else {
 				add(r, DOCTOR_WARN, "image", NULL,
 				    "%s not present; deploy pulls it from %.*s", img,
@@ -464,8 +469,8 @@ void doctor_check_images(doctor_report *r, podman *pm, const deployment *d)
 		}
 }
 
-void doctor_check_env(doctor_report *r, const char *root, const char *env_path,
-		      const char *profile, deployment *d, bool *loaded)
+void doctor_check_env(doctor_report *r, const char *root, const char *env_path, const char *profile,
+		      deployment *d, bool *loaded)
 {
 	deployment tmp;
 	deployment *dd = d ? d : &tmp;

@@ -27,14 +27,14 @@ typedef struct doctor_report {
 } doctor_report;
 
 typedef struct doctor_host {
-	const char *podman;      /* program, default "podman" */
-	const char *user;        /* the user checked (subordinate ids, lingering) */
+	const char *podman; /* program, default "podman" */
+	const char *user;   /* the user checked (subordinate ids, lingering) */
 	uid_t uid;
-	const char *subuid;      /* /etc/subuid */
-	const char *subgid;      /* /etc/subgid */
-	const char *tun;         /* /dev/net/tun */
+	const char *subuid;	 /* /etc/subuid */
+	const char *subgid;	 /* /etc/subgid */
+	const char *tun;	 /* /dev/net/tun */
 	const char *cgroup_root; /* /sys/fs/cgroup */
-	const char *linger_dir;  /* /var/lib/systemd/linger */
+	const char *linger_dir;	 /* /var/lib/systemd/linger */
 	const char *systemd_dir; /* /run/systemd/system (systemd is PID 1) */
 } doctor_host;
 
@@ -45,8 +45,7 @@ void doctor_host_free(doctor_host *h);
 /* The checks, in the order `doctor` runs them. */
 /* Podman present, its version; *INFO gets `podman info` (NULL when it
  * failed: *INFO_ERROR then holds its message; both newly allocated). */
-void doctor_check_podman(doctor_report *r, const doctor_host *h, json_t **info,
-			 char **info_error);
+void doctor_check_podman(doctor_report *r, const doctor_host *h, json_t **info, char **info_error);
 void doctor_check_mode(doctor_report *r, const doctor_host *h);
 /* The OCI runtime Podman is configured with exists and runs; crun on a
  * hybrid cgroup layout (cgroup_root/unified) cannot start containers. */
@@ -67,8 +66,8 @@ void doctor_check_ports(doctor_report *r, const deployment *d, const char *const
 void doctor_check_images(doctor_report *r, podman *pm, const deployment *d);
 /* The .env gives every variable the profile needs.  On success *D (optional)
  * gets the loaded deployment (the caller frees it). */
-void doctor_check_env(doctor_report *r, const char *root, const char *env_path,
-		      const char *profile, deployment *d, bool *loaded);
+void doctor_check_env(doctor_report *r, const char *root, const char *env_path, const char *profile,
+		      deployment *d, bool *loaded);
 
 /* Everything above, in order. */
 void doctor_run(const doctor_host *h, const char *root, const char *env_path, const char *profile,

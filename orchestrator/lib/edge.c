@@ -87,8 +87,8 @@ static int load_mode(const config *cfg, yaml_document_t *doc, edge_config *e, ae
 			const char *v = name ? config_get(cfg, name) : NULL;
 			if (name && (!v || !*v))
 				return aerr_set(err, AEGIS_ECONFIG,
-						"AEGIS_TLS_MODE=%s needs %s; set it in %s", mode, name,
-						cfg->env_path);
+						"AEGIS_TLS_MODE=%s needs %s; set it in %s", mode,
+						name, cfg->env_path);
 		}
 	}
 	return 0;
@@ -107,8 +107,8 @@ static int load_route(const config *cfg, yaml_document_t *doc, yaml_node_t *n, e
 				"%s:%d: a route needs name, host_variable, upstream and pod", path,
 				line);
 	if (ydoc_bool(ydoc_get(doc, n, "basic_auth"), false, &r->basic_auth) < 0)
-		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: basic_auth must be true or false",
-				path, line);
+		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: basic_auth must be true or false", path,
+				line);
 	const char *host = config_get(cfg, var);
 	if (!host || !*host)
 		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: route %s: %s is not set", path, line,
@@ -202,10 +202,11 @@ int edge_prepare(config *cfg, bool lenient, aerr_t *err)
 	if (rc == 0) {
 		const char *pw = config_get(cfg, "EDGE_BASIC_AUTH_PASSWORD");
 		if (!pw || !*pw)
-			rc = aerr_set(err, AEGIS_ECONFIG,
-				      "EDGE_BASIC_AUTH_PASSWORD is not set (the edge's basic auth); "
-				      "set it in %s or run 'aegis-deploy init --fill'",
-				      cfg->env_path);
+			rc =
+			    aerr_set(err, AEGIS_ECONFIG,
+				     "EDGE_BASIC_AUTH_PASSWORD is not set (the edge's basic auth); "
+				     "set it in %s or run 'aegis-deploy init --fill'",
+				     cfg->env_path);
 		else
 			rc = passhash_bcrypt(pw, &hash, err);
 		if (rc == 0) {

@@ -59,8 +59,8 @@ int edgecheck_export_ca(podman *pm, const deployment *d, int wait_s, char **path
 		if (clock_mono_s() >= deadline) {
 			if (rc == 0)
 				rc = aerr_set(err, AEGIS_EFAIL,
-					      "%s: no CA certificate at %s after %d s (exit %d)", name,
-					      e.ca_certificate, wait_s, code);
+					      "%s: no CA certificate at %s after %d s (exit %d)",
+					      name, e.ca_certificate, wait_s, code);
 			else
 				aerr_wrap(err, "exporting the edge's CA certificate");
 			free(out);
@@ -170,8 +170,7 @@ static long get(const struct request *rq, struct probe_ctx *pc, char *why, size_
 {
 	char url[600], resolve_entry[600];
 	snprintf(url, sizeof url, "%s://%s:%d/", rq->scheme, rq->host, rq->port);
-	snprintf(resolve_entry, sizeof resolve_entry, "%s:%d:%s", rq->host, rq->port,
-		 rq->address);
+	snprintf(resolve_entry, sizeof resolve_entry, "%s:%d:%s", rq->host, rq->port, rq->address);
 	struct curl_slist *resolve = curl_slist_append(NULL, resolve_entry);
 	CURL *h = curl_easy_init();
 	long status = 0;
@@ -203,7 +202,8 @@ static long get(const struct request *rq, struct probe_ctx *pc, char *why, size_
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode rc = curl_easy_perform(h);
 	if (rc != CURLE_OK)
-		snprintf(why, n, "%.200s: %.190s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		snprintf(why, n, "%.200s: %.190s", url,
+			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	else
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 out:
@@ -282,9 +282,9 @@ static void check_route(const edge_config *e, const edge_route *r, const struct 
 		if (st < 300 || st > 399 || strncmp(hpc.location, want, strlen(want)) != 0) {
 			c->ok = false;
 			snprintf(c->detail, sizeof c->detail,
-				 "http://%.100s/ does not redirect to HTTPS (%s%ld%s%.300s)", r->host,
-				 st ? "status " : "", st, hpc.location[0] ? ", Location " : "",
-				 st ? hpc.location : why);
+				 "http://%.100s/ does not redirect to HTTPS (%s%ld%s%.300s)",
+				 r->host, st ? "status " : "", st,
+				 hpc.location[0] ? ", Location " : "", st ? hpc.location : why);
 		}
 	}
 	c->latency_ms = (clock_mono_s() - t0) * 1e3;

@@ -26,9 +26,9 @@
 #define EDGECHECK_WARN_DAYS 14
 
 typedef struct edge_check {
-	char *route;	  /* the route's name (routes.yaml) */
-	char *host;	  /* its hostname */
-	char *pod;	  /* the pod behind it */
+	char *route; /* the route's name (routes.yaml) */
+	char *host;  /* its hostname */
+	char *pod;   /* the pod behind it */
 	bool ok;
 	bool warning;	  /* a certificate expires within EDGECHECK_WARN_DAYS */
 	long status;	  /* HTTPS status without credentials */

@@ -26,7 +26,7 @@ struct parser {
 /* "PATH:LINE: problem[ (key KEY)]": never the text of the line, which may
  * be a secret. */
 static int perr(struct parser *p, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int perr(struct parser *p, int line, const char *fmt, ...)
 {
 	strbuf what = STRBUF_INIT;
@@ -132,7 +132,8 @@ static long expand_ref(struct parser *p, const char *s, size_t avail, strbuf *ou
 		return (long)i + 1;
 	}
 	if (!(i + 1 < avail && s[i] == ':' && s[i + 1] == '-'))
-		return perr(p, p->line, "malformed ${ reference: expected ${NAME} or ${NAME:-default}");
+		return perr(p, p->line,
+			    "malformed ${ reference: expected ${NAME} or ${NAME:-default}");
 	/* the default runs to the matching '}', and may itself hold ${...} */
 	i += 2;
 	strbuf def = STRBUF_SECRET;
@@ -239,7 +240,8 @@ static int parse_quoted(struct parser *p, strbuf *out)
 		}
 	}
 	if (!t[p->pos])
-		return perr(p, start_line, "unterminated %s-quoted value", dq ? "double" : "single");
+		return perr(p, start_line, "unterminated %s-quoted value",
+			    dq ? "double" : "single");
 	p->pos++;
 	return 0;
 }
@@ -317,8 +319,8 @@ static int key_error(struct parser *p, size_t ks, size_t bad)
 	while (t[eq] && t[eq] != '\n' && t[eq] != '=')
 		eq++;
 	size_t col = bad - ks + 1;
-	if (t[eq] != '=' && valid_key_start(t[ks]) && (t[bad] == ' ' || t[bad] == '\t' ||
-						      t[bad] == '\n' || t[bad] == '\r' || !t[bad]))
+	if (t[eq] != '=' && valid_key_start(t[ks]) &&
+	    (t[bad] == ' ' || t[bad] == '\t' || t[bad] == '\n' || t[bad] == '\r' || !t[bad]))
 		return perr(p, p->line, "expected '=' after the key (NAME=value)");
 	if (t[eq] != '=')
 		return perr(p, p->line,
@@ -342,7 +344,8 @@ static int key_error(struct parser *p, size_t ks, size_t bad)
 static int parse_key(struct parser *p, char **key)
 {
 	const char *t = p->text;
-	if (strncmp(t + p->pos, "export", 6) == 0 && (t[p->pos + 6] == ' ' || t[p->pos + 6] == '\t')) {
+	if (strncmp(t + p->pos, "export", 6) == 0 &&
+	    (t[p->pos + 6] == ' ' || t[p->pos + 6] == '\t')) {
 		p->pos += 6;
 		while (t[p->pos] == ' ' || t[p->pos] == '\t')
 			p->pos++;
@@ -396,8 +399,12 @@ static int parse_line(struct parser *p)
 int env_parse(const char *path, const char *text, env_file *out, aerr_t *err)
 {
 	*out = (env_file){.path = xstrdup(path), .text = xstrdup(text)};
-	struct parser p = {.path = path, .text = out->text, .len = strlen(text), .line = 1,
-			   .env = out, .err = err};
+	struct parser p = {.path = path,
+			   .text = out->text,
+			   .len = strlen(text),
+			   .line = 1,
+			   .env = out,
+			   .err = err};
 	/* editors on some systems start UTF-8 files with a byte order mark */
 	if (strncmp(text, UTF8_BOM, 3) == 0)
 		p.pos = 3;
@@ -483,12 +490,23 @@ char *env_quote(const char *value)
 	sb_addc(&b, '"');
 	for (const char *s = value; *s; s++) {
 		switch (*s) {
-		case '\n': sb_adds(&b, "\\n"); break;
-		case '\r': sb_adds(&b, "\\r"); break;
-		case '"': sb_adds(&b, "\\\""); break;
-		case '\\': sb_adds(&b, "\\\\"); break;
-		case '$': sb_adds(&b, "\\$"); break;
-		default: sb_addc(&b, *s);
+		case '\n':
+			sb_adds(&b, "\\n");
+			break;
+		case '\r':
+			sb_adds(&b, "\\r");
+			break;
+		case '"':
+			sb_adds(&b, "\\\"");
+			break;
+		case '\\':
+			sb_adds(&b, "\\\\");
+			break;
+		case '$':
+			sb_adds(&b, "\\$");
+			break;
+		default:
+			sb_addc(&b, *s);
 		}
 	}
 	sb_addc(&b, '"');

@@ -16,14 +16,14 @@
 
 typedef struct env_entry {
 	char *key;
-	char *value; /* after unquoting and expansion */
-	int line;    /* 1-based line of the assignment */
+	char *value;		   /* after unquoting and expansion */
+	int line;		   /* 1-based line of the assignment */
 	size_t raw_start, raw_end; /* byte span of the value as written (quotes included) */
 } env_entry;
 
 typedef struct env_file {
 	char *path;
-	char *text; /* the file as read */
+	char *text;	    /* the file as read */
 	env_entry *entries; /* later duplicates replace earlier ones in place */
 	size_t n, cap;
 	size_t *slots; /* hash index of entries by key: index + 1, 0 when free */

@@ -16,16 +16,15 @@ enum {
 };
 
 typedef struct aerr {
-	int status;      /* AEGIS_EFAIL or AEGIS_ECONFIG once set */
+	int status; /* AEGIS_EFAIL or AEGIS_ECONFIG once set */
 	char msg[2048];
 } aerr_t;
 
 /* Set the error; returns -1 so callers can `return aerr_set(...)`. */
-int aerr_set(aerr_t *err, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int aerr_set(aerr_t *err, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Same, appending ": strerror(errnum)". */
 int aerr_sys(aerr_t *err, int status, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Prepend context ("while X: <old message>"); returns -1. */
 int aerr_wrap(aerr_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void aerr_clear(aerr_t *err);

@@ -157,8 +157,8 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int fs_list_dir(const char *dir, char *(*accept)(const char *dir, const char *name),
-		    char ***names, size_t *n, aerr_t *err)
+int fs_list_dir(const char *dir, char *(*accept)(const char *dir, const char *name), char ***names,
+		size_t *n, aerr_t *err)
 {
 	DIR *d = opendir(dir);
 	*names = NULL;

@@ -29,7 +29,7 @@ char *fs_join(const char *a, const char *b);
 
 /* The entries of DIR (dot files skipped) for which ACCEPT returns a newly
  * allocated name, sorted. */
-int fs_list_dir(const char *dir, char *(*accept)(const char *dir, const char *name),
-		char ***names, size_t *n, aerr_t *err);
+int fs_list_dir(const char *dir, char *(*accept)(const char *dir, const char *name), char ***names,
+		size_t *n, aerr_t *err);
 
 #endif

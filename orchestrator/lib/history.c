@@ -26,7 +26,8 @@ static int git_fail(aerr_t *err, const char *fmt, const char *arg)
 	const git_error *e = git_error_last();
 	char what[512];
 	snprintf(what, sizeof what, fmt, arg);
-	return aerr_set(err, AEGIS_EFAIL, "%s: %s", what, e && e->message ? e->message : "libgit2 failed");
+	return aerr_set(err, AEGIS_EFAIL, "%s: %s", what,
+			e && e->message ? e->message : "libgit2 failed");
 }
 
 void history_strv_free(char **v, size_t n)
@@ -42,11 +43,13 @@ static int read_key(const char *path, unsigned char key[KEY_BYTES], aerr_t *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 1 : aerr_sys(err, AEGIS_EFAIL, errno, "cannot open %s", path);
+		return errno == ENOENT ? 1
+				       : aerr_sys(err, AEGIS_EFAIL, errno, "cannot open %s", path);
 	ssize_t n = read(fd, key, KEY_BYTES);
 	if (n != KEY_BYTES)
-		return aerr_set(err, AEGIS_EFAIL, "%s: not a %d-byte key (remove it to make a new one)",
-				path, KEY_BYTES);
+		return aerr_set(err, AEGIS_EFAIL,
+				"%s: not a %d-byte key (remove it to make a new one)", path,
+				KEY_BYTES);
 	return 0;
 }
 
@@ -124,13 +127,13 @@ static int secrets_collect(const char *state_dir, config *cfg, secrets *out, aer
 			continue;
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;
-		HMAC(EVP_sha256(), key, KEY_BYTES, (const unsigned char *)v->value, strlen(v->value),
-		     md, &mdlen);
+		HMAC(EVP_sha256(), key, KEY_BYTES, (const unsigned char *)v->value,
+		     strlen(v->value), md, &mdlen);
 		out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
 		out->v[out->n++] = (secret){
-			.var = v,
-			.placeholder = xasprintf("<secret:%s:hmac-sha256:%02x%02x%02x%02x>", v->name,
-						 md[0], md[1], md[2], md[3]),
+		    .var = v,
+		    .placeholder = xasprintf("<secret:%s:hmac-sha256:%02x%02x%02x%02x>", v->name,
+					     md[0], md[1], md[2], md[3]),
 		};
 		OPENSSL_cleanse(md, sizeof md);
 	}
@@ -181,11 +184,9 @@ static void scrub_json(const secrets *s, json_t *js)
 		json_string_setn(js, clean, n);
 		free(clean);
 	} else if (json_is_object(js)) {
-		json_object_foreach(js, k, v)
-			scrub_json(s, v);
+		json_object_foreach(js, k, v) scrub_json(s, v);
 	} else if (json_is_array(js)) {
-		json_array_foreach(js, i, v)
-			scrub_json(s, v);
+		json_array_foreach(js, i, v) scrub_json(s, v);
 	}
 }
 
@@ -223,8 +224,8 @@ static int render_redacted(deployment *d, secrets *s, bool lenient, char ***out,
 			break;
 		const char *live = d->pods[i].manifest_hash;
 		pod p = {0};
-		if (live && pod_from_manifest(tmpl, r.yaml, r.len, &p, err) == 0 && p.manifest_hash &&
-		    strlen(p.manifest_hash) == strlen(live)) {
+		if (live && pod_from_manifest(tmpl, r.yaml, r.len, &p, err) == 0 &&
+		    p.manifest_hash && strlen(p.manifest_hash) == strlen(live)) {
 			char *at = strstr(r.yaml, p.manifest_hash);
 			if (at)
 				memcpy(at, live, strlen(live));
@@ -393,7 +394,8 @@ static int add_sources(files *f, const secrets *s, const deployment *d, aerr_t *
 			return -1;
 	}
 	cleanup_free char *prof = xasprintf("profiles/%s.yaml", d->prof.name);
-	if (add_source(f, s, root, prof, err) < 0 || add_source(f, s, root, "kube/variables.yaml", err) < 0)
+	if (add_source(f, s, root, prof, err) < 0 ||
+	    add_source(f, s, root, "kube/variables.yaml", err) < 0)
 		return -1;
 	return 0;
 }
@@ -418,7 +420,8 @@ static json_t *plan_json(const deployment *d)
 	for (size_t t = 0; t < d->plan.ntiers; t++) {
 		json_t *tier = json_array();
 		for (size_t k = 0; k < d->plan.tiers[t].n; k++)
-			json_array_append_new(tier, json_string(d->pods[d->plan.tiers[t].pods[k]].name));
+			json_array_append_new(tier,
+					      json_string(d->pods[d->plan.tiers[t].pods[k]].name));
 		json_array_append_new(tiers, tier);
 	}
 	json_t *pods = json_array();
@@ -427,8 +430,9 @@ static json_t *plan_json(const deployment *d)
 		json_t *deps = json_array();
 		for (size_t k = 0; k < p->ndepends; k++)
 			json_array_append_new(deps, json_string(p->depends[k]));
-		json_t *o = json_pack("{s:s, s:s, s:i, s:o}", "name", p->name, "pod_name", p->pod_name,
-				      "tier", (int)d->plan.tier_of[i], "depends", deps);
+		json_t *o =
+		    json_pack("{s:s, s:s, s:i, s:o}", "name", p->name, "pod_name", p->pod_name,
+			      "tier", (int)d->plan.tier_of[i], "depends", deps);
 		json_object_set_new(o, "manifest_hash",
 				    p->manifest_hash ? json_string(p->manifest_hash) : json_null());
 		json_array_append_new(pods, o);
@@ -466,8 +470,8 @@ static void ci_source(json_t *src)
 		const char *server = getenv("GITHUB_SERVER_URL");
 		json_object_set_new(src, "ci_job",
 				    json_sprintf("%s/%s/actions/runs/%s",
-						 server && *server ? server : "https://github.com", repo,
-						 run));
+						 server && *server ? server : "https://github.com",
+						 repo, run));
 	} else if (jenkins && *jenkins) {
 		json_object_set_new(src, "ci_job", json_string(jenkins));
 	}
@@ -541,8 +545,7 @@ static void add_list_line(strbuf *b, const char *label, const json_t *names)
 	sb_addf(b, "%s:", label);
 	size_t i;
 	json_t *v;
-	json_array_foreach(names, i, v)
-		sb_addf(b, "%s %s", i ? "," : "", json_string_value(v));
+	json_array_foreach(names, i, v) sb_addf(b, "%s %s", i ? "," : "", json_string_value(v));
 	if (!json_array_size(names))
 		sb_adds(b, " (none)");
 	sb_addc(b, '\n');
@@ -715,12 +718,11 @@ int history_record(const char *state_dir, deployment *d, const history_entry *e,
 		json_object_set_new(revjs, "restore", json_deep_copy(e->restore));
 	json_t *pods = json_object();
 	for (size_t i = 0; i < d->npods; i++)
-		json_object_set_new(pods, d->pods[i].name,
-				    json_pack("{s:s, s:o}", "pod_name", d->pods[i].pod_name,
-					      "manifest_hash",
-					      d->pods[i].manifest_hash
-						      ? json_string(d->pods[i].manifest_hash)
-						      : json_null()));
+		json_object_set_new(
+		    pods, d->pods[i].name,
+		    json_pack("{s:s, s:o}", "pod_name", d->pods[i].pod_name, "manifest_hash",
+			      d->pods[i].manifest_hash ? json_string(d->pods[i].manifest_hash)
+						       : json_null()));
 	json_object_set_new(revjs, "pods", pods);
 	scrub_json(&s, revjs);
 
@@ -855,7 +857,8 @@ static int find_revision(git_repository *repo, const char *state_dir, int rev, g
 	}
 	for (size_t i = n; i-- > 0 && !*out;) {
 		json_t *js = revision_of(commits[i]);
-		if (js && (rev == 0 || json_integer_value(json_object_get(js, "revision")) == rev)) {
+		if (js &&
+		    (rev == 0 || json_integer_value(json_object_get(js, "revision")) == rev)) {
 			*out = commits[i];
 			commits[i] = NULL;
 		}
@@ -865,8 +868,8 @@ static int find_revision(git_repository *repo, const char *state_dir, int rev, g
 	if (*out)
 		return 0;
 	if (rev == 0)
-		return aerr_set(err, AEGIS_ECONFIG, "the release history in %s/%s is empty", state_dir,
-				HISTORY_DIR);
+		return aerr_set(err, AEGIS_ECONFIG, "the release history in %s/%s is empty",
+				state_dir, HISTORY_DIR);
 	return aerr_set(err, AEGIS_ECONFIG, "no revision %d in the release history %s/%s", rev,
 			state_dir, HISTORY_DIR);
 }
@@ -879,8 +882,8 @@ static int open_revision(const char *state_dir, int rev, git_repository **repo, 
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return aerr_set(err, AEGIS_ECONFIG, "no release history in %s (nothing recorded yet)",
-				state_dir);
+		return aerr_set(err, AEGIS_ECONFIG,
+				"no release history in %s (nothing recorded yet)", state_dir);
 	return find_revision(*repo, state_dir, rev, c, err);
 }
 
@@ -914,8 +917,8 @@ int history_show(const char *state_dir, int rev, json_t **info, aerr_t *err)
 			git_blob *blob = NULL;
 			if (git_tree_entry_bypath(&ent, tree, path) == 0 &&
 			    git_blob_lookup(&blob, repo, git_tree_entry_id(ent)) == 0)
-				json_object_set_new(files, path,
-						    json_integer((json_int_t)git_blob_rawsize(blob)));
+				json_object_set_new(
+				    files, path, json_integer((json_int_t)git_blob_rawsize(blob)));
 			git_blob_free(blob);
 			git_tree_entry_free(ent);
 		}
@@ -998,7 +1001,7 @@ int history_find_manifest(const char *state_dir, const char *name, const char *h
 	for (size_t i = n; rc >= 0 && i-- > 0 && !*yaml;) {
 		json_t *js = revision_of(commits[i]);
 		const char *h = json_string_value(json_object_get(
-			json_object_get(json_object_get(js, "pods"), name), "manifest_hash"));
+		    json_object_get(json_object_get(js, "pods"), name), "manifest_hash"));
 		if (h && strcmp(h, hash) == 0) {
 			cleanup_free char *path = xasprintf("manifests/%s.yaml", name);
 			if (blob_at(commits[i], path, yaml) == 0 && rev)

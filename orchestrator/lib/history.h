@@ -28,20 +28,20 @@
 #define HISTORY_DIR "history"
 
 typedef struct history_entry {
-	const char *command;     /* deploy, redeploy, rollback, teardown */
-	bool ok;                 /* the command's result */
-	const char *error;       /* its failure (secrets are scrubbed), or NULL */
+	const char *command; /* deploy, redeploy, rollback, teardown */
+	bool ok;	     /* the command's result */
+	const char *error;   /* its failure (secrets are scrubbed), or NULL */
 	double duration_s;
 	/* per pod (d->npods) of a rollout, or NULL (teardown: every pod removed) */
 	const rollout_pod *states;
-	const json_t *report;    /* the command's JSON report (optional) */
+	const json_t *report; /* the command's JSON report (optional) */
 	/* what the revision's "source" is (a rollback: the source of the
 	 * revision it went back to); NULL: the checkout of d->cfg.root */
 	const json_t *source;
-	int rollback_of;         /* a rollback: the revision it went back to */
+	int rollback_of; /* a rollback: the revision it went back to */
 	/* deploy --atomic after a failure: {"revision", "pods", "result"[, "error"]} */
 	const json_t *restore;
-	bool lenient;            /* D was loaded with DEPLOYMENT_LENIENT */
+	bool lenient; /* D was loaded with DEPLOYMENT_LENIENT */
 } history_entry;
 
 /* Record one revision for D in STATE_DIR's history (created on first use,

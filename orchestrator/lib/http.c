@@ -479,9 +479,9 @@ static void trace(http_client *c, const char *method, const char *path, int rc,
 {
 	if (!c->trace)
 		return;
-	cleanup_free char *line =
-	    rc == 0 ? xasprintf("%s %s: %ld%s", method, path, res->status, n > 1 ? " (retried)" : "")
-		    : xasprintf("%s %s: %s", method, path, err->msg);
+	cleanup_free char *line = rc == 0 ? xasprintf("%s %s: %ld%s", method, path, res->status,
+						      n > 1 ? " (retried)" : "")
+					  : xasprintf("%s %s: %s", method, path, err->msg);
 	c->trace(c->trace_ctx, line);
 }
 

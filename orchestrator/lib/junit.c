@@ -12,15 +12,32 @@ static void add_escaped(strbuf *b, const char *s)
 	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		switch (c) {
-		case '&': sb_adds(b, "&amp;"); break;
-		case '<': sb_adds(b, "&lt;"); break;
-		case '>': sb_adds(b, "&gt;"); break;
-		case '"': sb_adds(b, "&quot;"); break;
-		case '\'': sb_adds(b, "&apos;"); break;
-		case '\n': sb_adds(b, "&#10;"); break;
-		case '\t': sb_adds(b, "&#9;"); break;
-		case '\r': sb_adds(b, "&#13;"); break;
-		default: sb_addc(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
+		case '&':
+			sb_adds(b, "&amp;");
+			break;
+		case '<':
+			sb_adds(b, "&lt;");
+			break;
+		case '>':
+			sb_adds(b, "&gt;");
+			break;
+		case '"':
+			sb_adds(b, "&quot;");
+			break;
+		case '\'':
+			sb_adds(b, "&apos;");
+			break;
+		case '\n':
+			sb_adds(b, "&#10;");
+			break;
+		case '\t':
+			sb_adds(b, "&#9;");
+			break;
+		case '\r':
+			sb_adds(b, "&#13;");
+			break;
+		default:
+			sb_addc(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
 		}
 	}
 }

@@ -8,10 +8,10 @@
 #include "error.h"
 
 typedef struct keys_result {
-	char *private_path; /* DIR/private.pem, PKCS#8 PEM, 0600 */
-	char *public_path;  /* DIR/public.pem, SPKI PEM, 0644 */
+	char *private_path;   /* DIR/private.pem, PKCS#8 PEM, 0600 */
+	char *public_path;    /* DIR/public.pem, SPKI PEM, 0644 */
 	char fingerprint[96]; /* "SHA256:<hex of the DER SPKI>" */
-	bool generated;       /* false when existing keys were kept */
+	bool generated;	      /* false when existing keys were kept */
 } keys_result;
 
 /* Ensure an Ed25519 keypair in DIR (created 0700).  Existing keys are kept

@@ -3,10 +3,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <stdio.h>
-#include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
 #include <yaml.h>
 
 #include "fsutil.h"
@@ -69,9 +69,9 @@ static bool word_in(const char *s, const char *const *words, size_t n)
 static enum plain_type plain_type(const char *s)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-	static const char *const trues[] = {"y", "Y", "yes", "Yes", "YES", "true",
-					    "True", "TRUE", "on", "On", "ON"};
-	static const char *const falses[] = {"n",     "N",     "no",  "No",	"NO", "false",
+	static const char *const trues[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
+					    "True", "TRUE", "on",  "On",  "ON"};
+	static const char *const falses[] = {"n",     "N",     "no",  "No",  "NO", "false",
 					     "False", "FALSE", "off", "Off", "OFF"};
 	if (word_in(s, nulls, ARRAY_SIZE(nulls)))
 		return PLAIN_NULL;
@@ -267,7 +267,8 @@ static int emit_yaml(json_t *obj, strbuf *out, aerr_t *err)
 		ok = yaml_emitter_emit(&e, &ev) && yaml_emitter_flush(&e);
 	}
 	if (!ok)
-		aerr_set(err, AEGIS_EFAIL, "YAML emitter: %s", e.problem ? e.problem : "cannot write");
+		aerr_set(err, AEGIS_EFAIL, "YAML emitter: %s",
+			 e.problem ? e.problem : "cannot write");
 	/* the Secret passes through this buffer too */
 	OPENSSL_cleanse(e.buffer.start, (size_t)(e.buffer.end - e.buffer.start));
 	yaml_emitter_delete(&e);
@@ -369,10 +370,11 @@ static int no_secret_left(struct conv *c, json_t *v, const char *what)
 	char *name = NULL;
 	int rc = 0;
 	if (find_marker(v, &path, &name))
-		rc = aerr_set(c->err, AEGIS_ECONFIG,
-			      "%s: %s: %s holds the secret variable %s; for Kubernetes a secret may "
-			      "appear only in a container's env values, command or args",
-			      c->template, what, path.len ? path.s : "(value)", name);
+		rc =
+		    aerr_set(c->err, AEGIS_ECONFIG,
+			     "%s: %s: %s holds the secret variable %s; for Kubernetes a secret may "
+			     "appear only in a container's env values, command or args",
+			     c->template, what, path.len ? path.s : "(value)", name);
 	free(name);
 	sb_release(&path);
 	return rc;
@@ -464,16 +466,15 @@ static void container_secrets(struct conv *c, json_t *ctr)
 		json_array_foreach(helpers, i, e)
 		{
 			const char *name = json_string_value(e);
-			json_array_append_new(
-			    merged, json_pack("{s:s+, s:o}", "name", KUBE_SECRET_ENV_PREFIX, name,
-					      "valueFrom", secret_ref(name)));
+			json_array_append_new(merged, json_pack("{s:s+, s:o}", "name",
+								KUBE_SECRET_ENV_PREFIX, name,
+								"valueFrom", secret_ref(name)));
 		}
 		json_array_extend(merged, env);
 		json_object_set_new(ctr, "env", merged);
 	}
 	json_decref(helpers);
 }
-
 
 /* --- objects --------------------------------------------------------------- */
 
@@ -491,7 +492,7 @@ static bool dns_label(const char *s)
 /* A Kubernetes quantity as storage requests take it: 10Gi, 500Mi, 1.5G. */
 static bool quantity(const char *s)
 {
-	static const char *const units[] = {"",	  "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+	static const char *const units[] = {"",	 "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
 					    "k", "M",  "G",  "T",  "P",	 "E"};
 	size_t n = strspn(s, "0123456789");
 	if (!n)
@@ -511,8 +512,8 @@ static int add_file(struct conv *c, json_t *obj, bool secret)
 	const char *name =
 	    json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 	if (!kind || !name || !*name)
-		return aerr_set(c->err, AEGIS_ECONFIG, "%s: a document without kind or metadata.name",
-				c->template);
+		return aerr_set(c->err, AEGIS_ECONFIG,
+				"%s: a document without kind or metadata.name", c->template);
 	strbuf fname = STRBUF_INIT;
 	for (const char *p = kind; *p; p++)
 		sb_addc(&fname, (char)tolower((unsigned char)*p));
@@ -560,7 +561,8 @@ static int add_pvcs(struct conv *c, const pod *p)
 	const char *size = config_get(&c->d->cfg, "K8S_VOLUME_SIZE");
 	const char *class = config_get(&c->d->cfg, "K8S_STORAGE_CLASS");
 	for (size_t v = 0; v < p->nvolumes; v++) {
-		cleanup_free char *fname = xasprintf("persistentvolumeclaim-%s.yaml", p->volumes[v]);
+		cleanup_free char *fname =
+		    xasprintf("persistentvolumeclaim-%s.yaml", p->volumes[v]);
 		bool known = false;
 		for (size_t i = 0; i < c->out->n; i++)
 			known |= strcmp(c->out->files[i].name, fname) == 0;
@@ -568,11 +570,11 @@ static int add_pvcs(struct conv *c, const pod *p)
 			continue;
 		json_t *labels = part_of_labels();
 		json_object_set_new(labels, POD_LABEL, json_string(p->name));
-		json_t *pvc = json_pack(
-		    "{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:[s], s:{s:{s:s}}}}", "apiVersion", "v1", "kind",
-		    "PersistentVolumeClaim", "metadata", "name", p->volumes[v], "namespace", c->ns,
-		    "labels", labels, "spec", "accessModes", "ReadWriteOnce", "resources", "requests",
-		    "storage", size);
+		json_t *pvc = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:[s], s:{s:{s:s}}}}",
+					"apiVersion", "v1", "kind", "PersistentVolumeClaim",
+					"metadata", "name", p->volumes[v], "namespace", c->ns,
+					"labels", labels, "spec", "accessModes", "ReadWriteOnce",
+					"resources", "requests", "storage", size);
 		if (class && *class)
 			json_object_set_new(json_object_get(pvc, "spec"), "storageClassName",
 					    json_string(class));
@@ -613,7 +615,8 @@ static json_t *wait_containers(struct conv *c, const pod *p)
 				target = xasprintf("dns://%s", dep->pod_name);
 			bool seen = false;
 			for (size_t t = first_target; t < json_array_size(cmd); t++)
-				seen |= strcmp(json_string_value(json_array_get(cmd, t)), target) == 0;
+				seen |=
+				    strcmp(json_string_value(json_array_get(cmd, t)), target) == 0;
 			if (!seen)
 				json_array_append_new(cmd, json_string(target));
 			free(target);
@@ -659,7 +662,7 @@ static json_t *service_ports(json_t *spec)
 			json_array_foreach(ports, s, have)
 			{
 				seen |= json_integer_value(json_object_get(have, "port")) ==
-						json_integer_value(number) &&
+					    json_integer_value(number) &&
 					strcmp(json_string_value(json_object_get(have, "protocol")),
 					       proto) == 0;
 			}
@@ -671,11 +674,12 @@ static json_t *service_ports(json_t *spec)
 			} else {
 				for (const char *p = proto; *p; p++)
 					sb_addc(&name, (char)tolower((unsigned char)*p));
-				sb_addf(&name, "-%" JSON_INTEGER_FORMAT, json_integer_value(number));
+				sb_addf(&name, "-%" JSON_INTEGER_FORMAT,
+					json_integer_value(number));
 			}
-			json_array_append_new(ports, json_pack("{s:s, s:O, s:O, s:s}", "name", name.s,
-							       "port", number, "targetPort", number,
-							       "protocol", proto));
+			json_array_append_new(ports, json_pack("{s:s, s:O, s:O, s:s}", "name",
+							       name.s, "port", number, "targetPort",
+							       number, "protocol", proto));
 			sb_release(&name);
 		}
 	}
@@ -709,7 +713,8 @@ static int add_service(struct conv *c, const pod *p, json_t *spec, const char *s
 		       json_t *labels)
 {
 	json_t *ports = service_ports(spec);
-	json_t *svc_spec = json_pack("{s:s, s:{s:s}}", "type", stype, "selector", POD_LABEL, p->name);
+	json_t *svc_spec =
+	    json_pack("{s:s, s:{s:s}}", "type", stype, "selector", POD_LABEL, p->name);
 	if (json_array_size(ports)) {
 		json_object_set_new(svc_spec, "ports", ports);
 	} else if (strcmp(stype, "ClusterIP") != 0) {
@@ -794,7 +799,8 @@ static int convert_pod(struct conv *c, const pod *p, json_t *doc)
 		/* a ReadWriteOnce volume cannot be mounted by the old and the new
 		 * pod at once: stop the old one first */
 		json_object_set_new(wspec, "strategy", json_pack("{s:s}", "type", "Recreate"));
-	json_object_set_new(wspec, "template", json_pack("{s:o, s:O}", "metadata", tmeta, "spec", spec));
+	json_object_set_new(wspec, "template",
+			    json_pack("{s:o, s:O}", "metadata", tmeta, "spec", spec));
 	json_t *workload = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:o}", "apiVersion", "apps/v1",
 				     "kind", kind, "metadata", "name", p->pod_name, "namespace",
 				     c->ns, "labels", labels, "spec", wspec);
@@ -895,10 +901,10 @@ static int add_secret(struct conv *c)
 			sb_wipe(&enc);
 		}
 	}
-	json_t *secret = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:s, s:o}", "apiVersion", "v1",
-				   "kind", "Secret", "metadata", "name", KUBE_SECRET_NAME,
-				   "namespace", c->ns, "labels", part_of_labels(), "type", "Opaque",
-				   "data", data);
+	json_t *secret =
+	    json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:s, s:o}", "apiVersion", "v1", "kind",
+		      "Secret", "metadata", "name", KUBE_SECRET_NAME, "namespace", c->ns, "labels",
+		      part_of_labels(), "type", "Opaque", "data", data);
 	int rc = add_file(c, secret, true);
 	const char *key;
 	json_t *val;
@@ -948,8 +954,8 @@ int kube_convert(const deployment *d, const kube_opts *opts, kube_manifests *out
 {
 	*out = (kube_manifests){0};
 	struct conv c = {.d = d, .out = out, .err = err};
-	const char *ns = opts && opts->namespace ? opts->namespace
-						 : config_get(&d->cfg, "K8S_NAMESPACE");
+	const char *ns =
+	    opts && opts->namespace ? opts->namespace : config_get(&d->cfg, "K8S_NAMESPACE");
 	if (!ns || !dns_label(ns))
 		return aerr_set(err, AEGIS_ECONFIG,
 				"namespace \"%s\": expected a DNS label (lower-case letters, "
@@ -1031,10 +1037,10 @@ json_t *kube_files_json(const kube_manifests *m, const char *dir)
 	json_t *files = json_array();
 	for (size_t i = 0; i < m->n; i++) {
 		cleanup_free char *path = fs_join(dir, m->files[i].name);
-		json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:b}", "path", path, "kind",
-						       m->files[i].kind, "name",
-						       m->files[i].object_name, "secrets",
-						       m->files[i].secret));
+		json_array_append_new(files,
+				      json_pack("{s:s, s:s, s:s, s:b}", "path", path, "kind",
+						m->files[i].kind, "name", m->files[i].object_name,
+						"secrets", m->files[i].secret));
 	}
 	return files;
 }

@@ -31,7 +31,8 @@
 
 /* pod template annotations read by the conversion */
 #define KUBE_WORKLOAD_ANNOTATION "aegis.io/kubernetes-workload" /* Deployment | StatefulSet */
-#define KUBE_SERVICE_ANNOTATION "aegis.io/kubernetes-service"	/* ClusterIP | LoadBalancer | NodePort */
+#define KUBE_SERVICE_ANNOTATION                                                                    \
+	"aegis.io/kubernetes-service" /* ClusterIP | LoadBalancer | NodePort */
 /* the one Secret, and the env vars through which embedded secrets are expanded */
 #define KUBE_SECRET_NAME "aegis-secrets"
 #define KUBE_SECRET_ENV_PREFIX "AEGIS_SECRET_"

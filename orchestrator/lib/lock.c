@@ -35,7 +35,7 @@ static int write_holder(int fd, const char *command)
 	char since[32];
 	strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cleanup_free char *line =
-		xasprintf("%s (PID %ld) since %s\n", command, (long)getpid(), since);
+	    xasprintf("%s (PID %ld) since %s\n", command, (long)getpid(), since);
 	size_t len = strlen(line);
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, len, 0) != (ssize_t)len)
 		return -1;

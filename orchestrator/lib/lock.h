@@ -12,12 +12,13 @@
 #include "error.h"
 
 typedef struct state_lock {
-	int fd;     /* -1 when not held */
+	int fd;	    /* -1 when not held */
 	char *path; /* DIR/lock */
 } state_lock;
 
 /* Called when the lock is busy and TIMEOUT_S > 0: once when waiting begins
- * and again whenever the holder changes.  HOLDER: "deploy (PID 1234) since 2026-01-01T10:00:00Z". */
+ * and again whenever the holder changes.  HOLDER: "deploy (PID 1234) since 2026-01-01T10:00:00Z".
+ */
 typedef void (*lock_wait_fn)(void *ctx, const char *path, const char *holder);
 
 /* Take the lock in DIR for COMMAND, waiting up to TIMEOUT_S seconds (0: do

@@ -80,8 +80,8 @@ static int follow_all(podman *pm, const logs_target *t, size_t n, int tail, int 
 	size_t started = 0;
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
-		fs[i] = (struct follower){.socket = podman_socket(pm), .target = &t[i], .tail = tail,
-					  .fd = fd};
+		fs[i] = (struct follower){
+		    .socket = podman_socket(pm), .target = &t[i], .tail = tail, .fd = fd};
 		if (pthread_create(&fs[i].thread, NULL, follow, &fs[i]) != 0) {
 			rc = aerr_set(err, AEGIS_EFAIL, "cannot start a thread for the logs of %s",
 				      t[i].container);

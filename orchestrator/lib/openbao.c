@@ -23,8 +23,8 @@
  * asking again every KV_UPGRADE_POLL_MS, and retries nothing else.  A write
  * refused that way was not carried out, so even a create (cas 0) may be sent
  * again. */
-#define KV_UPGRADING                                                                             \
-	"Upgrading from non-versioned to versioned data. This backend will be unavailable for a " \
+#define KV_UPGRADING                                                                               \
+	"Upgrading from non-versioned to versioned data. This backend will be unavailable for a "  \
 	"brief period and will resume service shortly."
 #define KV_UPGRADE_WAIT_MS 10000
 #define KV_UPGRADE_POLL_MS 100
@@ -154,8 +154,8 @@ int openbao_init_split(const openbao_opts *o, int *shares, int *threshold, aerr_
 {
 	const json_t *decl = json_object_get(o->desired, "init");
 	bool from_decl_n = o->shares <= 0, from_decl_t = o->threshold <= 0;
-	json_int_t n = from_decl_n ? json_integer_value(json_object_get(decl, "secret_shares"))
-				   : o->shares;
+	json_int_t n =
+	    from_decl_n ? json_integer_value(json_object_get(decl, "secret_shares")) : o->shares;
 	json_int_t t = from_decl_t ? json_integer_value(json_object_get(decl, "secret_threshold"))
 				   : o->threshold;
 	if (from_decl_n && n <= 0)
@@ -179,15 +179,15 @@ int openbao_init_split(const openbao_opts *o, int *shares, int *threshold, aerr_
 	else if (t > n)
 		why = "threshold cannot be larger than shares";
 	if (why)
-		return aerr_set(err, AEGIS_ECONFIG,
-				"%lld key share%s (%s) with threshold %lld (%s): OpenBao refuses "
-				"it: %s",
-				(long long)n, n == 1 ? "" : "s",
-				from_decl_n ? "init.secret_shares of the declaration" : "--key-shares",
-				(long long)t,
-				from_decl_t ? "init.secret_threshold of the declaration"
-					    : "--key-threshold",
-				why);
+		return aerr_set(
+		    err, AEGIS_ECONFIG,
+		    "%lld key share%s (%s) with threshold %lld (%s): OpenBao refuses "
+		    "it: %s",
+		    (long long)n, n == 1 ? "" : "s",
+		    from_decl_n ? "init.secret_shares of the declaration" : "--key-shares",
+		    (long long)t,
+		    from_decl_t ? "init.secret_threshold of the declaration" : "--key-threshold",
+		    why);
 	*shares = (int)n;
 	*threshold = (int)t;
 	return 0;

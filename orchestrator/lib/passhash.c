@@ -54,7 +54,8 @@ int passhash_verify(const char *password, const char *hash, aerr_t *err)
 	const char *h = crypt_r(password, hash, cd);
 	int rc;
 	if (!h || h[0] == '*')
-		rc = aerr_set(err, AEGIS_EFAIL, "crypt: cannot check the password against the hash");
+		rc =
+		    aerr_set(err, AEGIS_EFAIL, "crypt: cannot check the password against the hash");
 	else
 		rc = strcmp(h, hash) == 0;
 	OPENSSL_cleanse(cd, sizeof *cd);

@@ -17,7 +17,7 @@ typedef struct plan_tier {
 typedef struct plan {
 	plan_tier *tiers;
 	size_t ntiers;
-	size_t *tier_of; /* tier index of each pod */
+	size_t *tier_of;  /* tier index of each pod */
 	char ***external; /* per pod: dependencies outside the set */
 	size_t *nexternal;
 	size_t npods;

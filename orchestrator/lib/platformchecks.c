@@ -12,8 +12,7 @@ static void add_row(json_t *rows, const char *kind, const char *pod, const char 
 					      warning, "detail", detail ? detail : ""));
 }
 
-int platform_checks_run(podman *pm, const deployment *d, json_t **rows, size_t *failed,
-			aerr_t *err)
+int platform_checks_run(podman *pm, const deployment *d, json_t **rows, size_t *failed, aerr_t *err)
 {
 	*rows = json_array();
 	*failed = 0;
@@ -24,7 +23,8 @@ int platform_checks_run(podman *pm, const deployment *d, json_t **rows, size_t *
 			goto fail;
 		for (size_t i = 0; i < n; i++) {
 			cleanup_free char *what = xasprintf("https://%s", c[i].host);
-			add_row(*rows, "edge-route", c[i].pod, what, c[i].ok, c[i].warning, c[i].detail);
+			add_row(*rows, "edge-route", c[i].pod, what, c[i].ok, c[i].warning,
+				c[i].detail);
 			*failed += !c[i].ok;
 		}
 		edge_checks_free(c, n);
@@ -36,7 +36,8 @@ int platform_checks_run(podman *pm, const deployment *d, json_t **rows, size_t *
 		if (sealkeys_check(pm, d, want, &c, &n, err) < 0)
 			goto fail;
 		for (size_t i = 0; i < n; i++) {
-			cleanup_free char *what = xasprintf("SEAL key %s", c[i].path ? c[i].path : "-");
+			cleanup_free char *what =
+			    xasprintf("SEAL key %s", c[i].path ? c[i].path : "-");
 			cleanup_free char *detail =
 			    c[i].ok ? xasprintf("fingerprint %s", c[i].fingerprint)
 				    : xstrdup(c[i].detail);

@@ -18,12 +18,12 @@ typedef enum { PROBE_NONE = 0, PROBE_HTTP, PROBE_TCP, PROBE_EXEC } probe_kind;
 
 typedef struct probe {
 	probe_kind kind;
-	char *path;      /* httpGet path */
-	int port;        /* container port (httpGet/tcpSocket) */
-	int host_port;   /* the published host port for PORT, 0 if not published */
-	char host[48];   /* the address the probe connects to: the port's hostIP,
-			  * or loopback when it is published on every address */
-	char **command;  /* exec argv (NULL-terminated) */
+	char *path;	/* httpGet path */
+	int port;	/* container port (httpGet/tcpSocket) */
+	int host_port;	/* the published host port for PORT, 0 if not published */
+	char host[48];	/* the address the probe connects to: the port's hostIP,
+			 * or loopback when it is published on every address */
+	char **command; /* exec argv (NULL-terminated) */
 	size_t ncommand;
 	int initial_delay_s;
 	int period_s;
@@ -45,7 +45,7 @@ typedef struct port_map {
 } port_map;
 
 typedef struct pod {
-	char *name;     /* logical name: core, database, ... */
+	char *name;	/* logical name: core, database, ... */
 	char *pod_name; /* metadata.name of the Pod object (what Podman calls it) */
 	char **depends; /* logical names */
 	size_t ndepends;
@@ -54,7 +54,7 @@ typedef struct pod {
 	char **volumes; /* persistentVolumeClaim claim names */
 	size_t nvolumes;
 	char *manifest_hash; /* label aegis.io/manifest-hash (see render.h), or NULL */
-	char **sockets; /* hostPath volumes of type Socket: paths that must exist */
+	char **sockets;	     /* hostPath volumes of type Socket: paths that must exist */
 	size_t nsockets;
 	port_map *ports;
 	size_t nports;

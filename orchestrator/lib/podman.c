@@ -366,7 +366,8 @@ static int start_service(podman *pm, aerr_t *err)
 		char tail[512];
 		if (spawn_service_exited(&pm->service)) {
 			log_tail(pm->log, tail, sizeof tail);
-			return aerr_set(err, AEGIS_EFAIL, "podman system service ended at start%s%s",
+			return aerr_set(err, AEGIS_EFAIL,
+					"podman system service ended at start%s%s",
 					tail[0] ? ": " : "", tail);
 		}
 		if (access(pm->sock, F_OK) == 0 && ping(pm, &last) == 0)
@@ -408,11 +409,10 @@ int podman_open(podman **out, const char *sock, aerr_t *err)
 	int rc;
 	if (sock && *sock && stat(sock, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
-			rc = aerr_set(
-			    err, AEGIS_ECONFIG,
-			    "cannot reach the Podman API at %s: it is %s, not a socket "
-			    "(CONTAINER_SOCK must name Podman's API socket)",
-			    sock, file_kind(st.st_mode));
+			rc = aerr_set(err, AEGIS_ECONFIG,
+				      "cannot reach the Podman API at %s: it is %s, not a socket "
+				      "(CONTAINER_SOCK must name Podman's API socket)",
+				      sock, file_kind(st.st_mode));
 		else
 			rc = ping(pm, err);
 	} else if (sock && *sock && errno != ENOENT && errno != ENOTDIR) {
@@ -509,7 +509,8 @@ static int collect_sink(void *ctx, const char *p, size_t n, aerr_t *err)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0)
-				return aerr_sys(err, AEGIS_EFAIL, errno, "writing container output");
+				return aerr_sys(err, AEGIS_EFAIL, errno,
+						"writing container output");
 			done += (size_t)w;
 		}
 	}
@@ -698,7 +699,8 @@ static int remove_object(podman *pm, const char *kind, const char *name, const c
 	json_t *one = json_is_array(report) ? json_array_get(report, 0) : report;
 	const char *e = json_string_value(json_object_get(one, "Err"));
 	if (e && *e)
-		return aerr_set(err, AEGIS_EFAIL, "podman API DELETE /libpod/%s/%s: %s", kind, n, e);
+		return aerr_set(err, AEGIS_EFAIL, "podman API DELETE /libpod/%s/%s: %s", kind, n,
+				e);
 	return 0;
 }
 

@@ -95,8 +95,7 @@ static int probe_tcp(const probe *p, int timeout_s, aerr_t *err)
 	return 0;
 }
 
-static int probe_exec(podman *pm, const char *container, const probe *p, int timeout_s,
-		      aerr_t *err)
+static int probe_exec(podman *pm, const char *container, const probe *p, int timeout_s, aerr_t *err)
 {
 	int code = -1;
 	cleanup_free char *out = NULL;
@@ -119,8 +118,9 @@ int probe_run(podman *pm, const char *container, const probe *p, double *latency
 	case PROBE_HTTP:
 	case PROBE_TCP:
 		if (p->host_port <= 0)
-			rc = aerr_set(err, AEGIS_EFAIL,
-				      "port %d is not published on the host (no hostPort)", p->port);
+			rc =
+			    aerr_set(err, AEGIS_EFAIL,
+				     "port %d is not published on the host (no hostPort)", p->port);
 		else if (p->kind == PROBE_HTTP)
 			rc = probe_http(p, timeout_s, err);
 		else

@@ -1,9 +1,9 @@
 #include "render.h"
 
 #include <ctype.h>
+#include <openssl/evp.h>
 #include <stdint.h>
 #include <string.h>
-#include <openssl/evp.h>
 #include <yaml.h>
 
 #include "fsutil.h"
@@ -86,12 +86,12 @@ static int bad_reference(struct render_ctx *c, int line, const char *text, size_
 			c->path, line, (int)len, text);
 }
 
-static int unset_variable(struct render_ctx *c, int line, const char *name,
-			  const schema_var *sv)
+static int unset_variable(struct render_ctx *c, int line, const char *name, const schema_var *sv)
 {
 	if (sv && sv->description && *sv->description)
-		return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: ${%s} is not set (%s) — set it in %s",
-				c->path, line, name, sv->description, c->cfg->env_path);
+		return aerr_set(c->err, AEGIS_ECONFIG,
+				"%s:%d: ${%s} is not set (%s) — set it in %s", c->path, line, name,
+				sv->description, c->cfg->env_path);
 	return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: ${%s} is not set — set it in %s", c->path,
 			line, name, c->cfg->env_path);
 }
@@ -119,7 +119,8 @@ static int reference_value(struct render_ctx *c, int line, const char *name, con
  * would answer nobody. */
 static void add_host_ip(strbuf *out, const char *value, size_t len)
 {
-	if ((len == 7 && memcmp(value, "0.0.0.0", 7) == 0) || (len == 2 && memcmp(value, "::", 2) == 0))
+	if ((len == 7 && memcmp(value, "0.0.0.0", 7) == 0) ||
+	    (len == 2 && memcmp(value, "::", 2) == 0))
 		return;
 	sb_add(out, value, len);
 }
@@ -130,8 +131,8 @@ static const struct {
 	const char *name;
 	filter_fn apply;
 } filters[] = {
-	{URL_FILTER, render_url_encode},
-	{"hostip", add_host_ip},
+    {URL_FILTER, render_url_encode},
+    {"hostip", add_host_ip},
 };
 
 /* Expand the reference TEXT[0..len): "${NAME}" or "${NAME:-default}", and
@@ -151,7 +152,8 @@ static int expand_reference(struct render_ctx *c, int line, const char *text, si
 	if (text[i] == '|') {
 		for (size_t f = 0; f < ARRAY_SIZE(filters) && !filter; f++) {
 			size_t fl = strlen(filters[f].name);
-			if (len - 1 - (i + 1) >= fl && strncmp(text + i + 1, filters[f].name, fl) == 0 &&
+			if (len - 1 - (i + 1) >= fl &&
+			    strncmp(text + i + 1, filters[f].name, fl) == 0 &&
 			    (text[i + 1 + fl] == '}' || text[i + 1 + fl] == ':')) {
 				filter = filters[f].apply;
 				i += 1 + fl;
@@ -474,7 +476,8 @@ static int mapping_value(yaml_document_t *doc, int id, const char *key)
 	yaml_node_t *m = yaml_document_get_node(doc, id);
 	if (!m || m->type != YAML_MAPPING_NODE)
 		return 0;
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = yaml_document_get_node(doc, p->key);
 		if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == strlen(key) &&
 		    memcmp(k->data.scalar.value, key, k->data.scalar.length) == 0)
@@ -527,15 +530,17 @@ static int stamp_manifest(const char *path, rendered *out, aerr_t *err)
 			int meta = mapping_value(&doc, 1, "metadata");
 			int labels = mapping_value(&doc, meta, "labels");
 			if (meta && !labels) {
-				int k = yaml_document_add_scalar(&doc, NULL, (yaml_char_t *)"labels", -1,
-								 YAML_PLAIN_SCALAR_STYLE);
-				labels = yaml_document_add_mapping(&doc, NULL, YAML_BLOCK_MAPPING_STYLE);
+				int k =
+				    yaml_document_add_scalar(&doc, NULL, (yaml_char_t *)"labels",
+							     -1, YAML_PLAIN_SCALAR_STYLE);
+				labels =
+				    yaml_document_add_mapping(&doc, NULL, YAML_BLOCK_MAPPING_STYLE);
 				yaml_document_append_mapping_pair(&doc, meta, k, labels);
 			}
 			if (labels) {
 				int k = yaml_document_add_scalar(&doc, NULL,
-								 (yaml_char_t *)MANIFEST_HASH_LABEL, -1,
-								 YAML_PLAIN_SCALAR_STYLE);
+								 (yaml_char_t *)MANIFEST_HASH_LABEL,
+								 -1, YAML_PLAIN_SCALAR_STYLE);
 				int v = yaml_document_add_scalar(&doc, NULL, (yaml_char_t *)hex, -1,
 								 YAML_DOUBLE_QUOTED_SCALAR_STYLE);
 				yaml_document_append_mapping_pair(&doc, labels, k, v);

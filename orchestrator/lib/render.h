@@ -26,7 +26,7 @@ typedef struct render_opts {
 } render_opts;
 
 typedef struct rendered {
-	char *yaml;       /* the manifest (all documents) */
+	char *yaml; /* the manifest (all documents) */
 	size_t len;
 	bool has_secrets; /* a secret variable was substituted */
 } rendered;

@@ -17,7 +17,9 @@ int rollback_target(const char *state_dir, int rev, json_t **target, aerr_t *err
 	if (history_list(state_dir, &revs, err) < 0)
 		return -1;
 	size_t n = json_array_size(revs);
-	int latest = n ? (int)json_integer_value(json_object_get(json_array_get(revs, n - 1), "revision")) : 0;
+	int latest =
+	    n ? (int)json_integer_value(json_object_get(json_array_get(revs, n - 1), "revision"))
+	      : 0;
 	for (size_t i = n; i-- > 0 && !*target;) {
 		json_t *r = json_array_get(revs, i);
 		int number = (int)json_integer_value(json_object_get(r, "revision"));
@@ -26,7 +28,7 @@ int rollback_target(const char *state_dir, int rev, json_t **target, aerr_t *err
 		bool deployed = command && strcmp(command, "teardown") != 0;
 		if (rev > 0 ? number == rev
 			    : (number < latest || rev < 0) && deployed && result &&
-				      strcmp(result, "ok") == 0)
+				  strcmp(result, "ok") == 0)
 			*target = json_incref(r);
 	}
 	json_decref(revs);
@@ -36,17 +38,19 @@ int rollback_target(const char *state_dir, int rev, json_t **target, aerr_t *err
 			json_decref(*target);
 			*target = NULL;
 			return aerr_set(err, AEGIS_ECONFIG,
-					"revision %d is a teardown: there is nothing to go back to", rev);
+					"revision %d is a teardown: there is nothing to go back to",
+					rev);
 		}
 		return 0;
 	}
 	if (rev > 0)
-		return aerr_set(err, AEGIS_ECONFIG, "no revision %d in the release history %s/%s", rev,
-				state_dir, HISTORY_DIR);
-	return aerr_set(err, AEGIS_ECONFIG,
-			"no successful deploy before the latest revision in the release history %s/%s "
-			"(nothing to roll back to)",
-			state_dir, HISTORY_DIR);
+		return aerr_set(err, AEGIS_ECONFIG, "no revision %d in the release history %s/%s",
+				rev, state_dir, HISTORY_DIR);
+	return aerr_set(
+	    err, AEGIS_ECONFIG,
+	    "no successful deploy before the latest revision in the release history %s/%s "
+	    "(nothing to roll back to)",
+	    state_dir, HISTORY_DIR);
 }
 
 /* Where the tool runs and what it talks to, not what was released: these
@@ -82,8 +86,9 @@ static int unplaceholder(const config *cfg, const char *var, const char *value, 
 		const char *current = config_get(cfg, n);
 		if (!current || !*current) {
 			sb_wipe(&b);
-			return aerr_set(err, AEGIS_ECONFIG,
-					"%s of the revision uses the secret %s, which is not set now", var, n);
+			return aerr_set(
+			    err, AEGIS_ECONFIG,
+			    "%s of the revision uses the secret %s, which is not set now", var, n);
 		}
 		sb_add(&b, p, (size_t)(at - p));
 		sb_adds(&b, current);
@@ -120,7 +125,8 @@ static int apply_recorded(config *cfg, const json_t *recorded, aerr_t *err)
 	const json_t *r;
 	json_object_foreach((json_t *)recorded, name, r)
 	{
-		if (config_find(cfg, name) || host_fact(name) || strstr(json_string_value(r), "<secret:"))
+		if (config_find(cfg, name) || host_fact(name) ||
+		    strstr(json_string_value(r), "<secret:"))
 			continue;
 		config_set(cfg, name, json_string_value(r), SRC_FILE);
 	}
@@ -146,7 +152,8 @@ int rollback_load(const char *state_dir, int rev, const char *env_path, const ch
 	const char *profile_name = json_string_value(json_object_get(plan, "profile"));
 	int rc = -1;
 	if (!json_is_object(recorded) || !profile_name) {
-		aerr_set(err, AEGIS_EFAIL, "revision %d: config.json or plan.json is not readable", rev);
+		aerr_set(err, AEGIS_EFAIL, "revision %d: config.json or plan.json is not readable",
+			 rev);
 		goto out;
 	}
 	/* deployment_load's steps, with the recorded values applied between

@@ -45,11 +45,12 @@ int rollout_prepare(podman *pm, const deployment *d, const char *network,
 		bool dns = json_is_true(json_object_get(net, "dns_enabled"));
 		json_decref(net);
 		if (!dns)
-			return aerr_set(err, AEGIS_ECONFIG,
-					"network %s exists without DNS, so pods could not reach each "
-					"other by name; remove it (aegis-deploy clean, or podman "
-					"network rm %s) and deploy again",
-					network, network);
+			return aerr_set(
+			    err, AEGIS_ECONFIG,
+			    "network %s exists without DNS, so pods could not reach each "
+			    "other by name; remove it (aegis-deploy clean, or podman "
+			    "network rm %s) and deploy again",
+			    network, network);
 	}
 	for (size_t i = 0; i < d->npods; i++) {
 		const pod *p = &d->pods[i];
@@ -127,8 +128,7 @@ static void replace_str(char **slot, char *value)
 	*slot = value;
 }
 
-static void fail_pod(struct shared *sh, size_t i, podman *pm, const container *c,
-		     const char *error)
+static void fail_pod(struct shared *sh, size_t i, podman *pm, const container *c, const char *error)
 {
 	const pod *p = &sh->d->pods[i];
 	char *logs = NULL;
@@ -196,8 +196,8 @@ static bool pod_unchanged(podman *pm, const pod *p)
 	const char *label =
 	    json_string_value(json_object_get(json_object_get(js, "Labels"), MANIFEST_HASH_LABEL));
 	const char *state = json_string_value(json_object_get(js, "State"));
-	bool same = label && strcmp(label, p->manifest_hash) == 0 && state &&
-		    strcmp(state, "Running") == 0;
+	bool same =
+	    label && strcmp(label, p->manifest_hash) == 0 && state && strcmp(state, "Running") == 0;
 	json_decref(js);
 	for (size_t c = 0; same && c < p->ncontainers; c++) {
 		cleanup_free char *name = rollout_container_name(p, &p->containers[c]);
@@ -277,14 +277,15 @@ static void *pod_worker(void *arg)
 		}
 		if (swept == 1) {
 			set_state(sh, i, ROLL_READY);
-			if (sh->opts->on_ready && sh->opts->on_ready(sh->opts->ctx, sh->d, i, &err) < 0)
+			if (sh->opts->on_ready &&
+			    sh->opts->on_ready(sh->opts->ctx, sh->d, i, &err) < 0)
 				fail_pod(sh, i, pm, NULL, err.msg);
 			break;
 		}
 		if (clock_mono_s() >= deadline) {
 			cleanup_free char *msg =
-				xasprintf("not ready after %d s: %s", sh->opts->timeout_s,
-					  last && *last ? last : "probe never passed");
+			    xasprintf("not ready after %d s: %s", sh->opts->timeout_s,
+				      last && *last ? last : "probe never passed");
 			fail_pod(sh, i, pm, &p->containers[last_c], msg);
 			break;
 		}
@@ -313,29 +314,33 @@ int rollout_check(const deployment *d, const bool *selected, aerr_t *err)
 			if (found && S_ISSOCK(sb.st_mode))
 				continue;
 			if (found)
-				return aerr_set(err, AEGIS_ECONFIG,
-						"pod %s mounts the socket %s, which is %s, not a socket; "
-						"set CONTAINER_SOCK to Podman's API socket",
-						p->name, p->sockets[k],
-						S_ISREG(sb.st_mode)   ? "a regular file"
-						: S_ISDIR(sb.st_mode) ? "a directory"
-								      : "another kind of file");
-			return aerr_set(err, AEGIS_ECONFIG,
-					"pod %s mounts the socket %s, which does not exist; start "
-					"Podman's API socket first (systemctl --user enable --now "
-					"podman.socket, or: podman system service --time=0 unix://%s &) "
-					"or set CONTAINER_SOCK to the socket it listens on",
-					p->name, p->sockets[k], p->sockets[k]);
+				return aerr_set(
+				    err, AEGIS_ECONFIG,
+				    "pod %s mounts the socket %s, which is %s, not a socket; "
+				    "set CONTAINER_SOCK to Podman's API socket",
+				    p->name, p->sockets[k],
+				    S_ISREG(sb.st_mode)	  ? "a regular file"
+				    : S_ISDIR(sb.st_mode) ? "a directory"
+							  : "another kind of file");
+			return aerr_set(
+			    err, AEGIS_ECONFIG,
+			    "pod %s mounts the socket %s, which does not exist; start "
+			    "Podman's API socket first (systemctl --user enable --now "
+			    "podman.socket, or: podman system service --time=0 unix://%s &) "
+			    "or set CONTAINER_SOCK to the socket it listens on",
+			    p->name, p->sockets[k], p->sockets[k]);
 		}
 		for (size_t c = 0; c < p->ncontainers; c++) {
 			const probe *pr = &p->containers[c].readiness;
-			if ((pr->kind == PROBE_HTTP || pr->kind == PROBE_TCP) && pr->host_port <= 0) {
+			if ((pr->kind == PROBE_HTTP || pr->kind == PROBE_TCP) &&
+			    pr->host_port <= 0) {
 				cleanup_free char *what = probe_describe(pr);
-				return aerr_set(err, AEGIS_ECONFIG,
-						"pod %s, container %s: readiness probe %s uses port %d, "
-						"which is not published on the host (give it a hostPort in "
-						"kube/%s/pod.yaml)",
-						p->name, p->containers[c].name, what, pr->port, p->name);
+				return aerr_set(
+				    err, AEGIS_ECONFIG,
+				    "pod %s, container %s: readiness probe %s uses port %d, "
+				    "which is not published on the host (give it a hostPort in "
+				    "kube/%s/pod.yaml)",
+				    p->name, p->containers[c].name, what, pr->port, p->name);
 			}
 		}
 	}
@@ -346,12 +351,12 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 		aerr_t *err)
 {
 	struct shared sh = {
-		.d = d,
-		.opts = opts,
-		.states = states,
-		.socket = podman_socket(pm),
-		.t0_mono = clock_mono_s(),
-		.t0_wall = clock_wall_s(),
+	    .d = d,
+	    .opts = opts,
+	    .states = states,
+	    .socket = podman_socket(pm),
+	    .t0_mono = clock_mono_s(),
+	    .t0_wall = clock_wall_s(),
 	};
 	for (size_t i = 0; i < d->npods; i++) {
 		states[i] = (rollout_pod){.start = -1, .ready = -1};
@@ -410,8 +415,8 @@ void rollout_pod_free(rollout_pod *st)
  * Podman takes seconds to remove a pod even when its containers stop at
  * once, so the pods of a tier are stopped and removed together. */
 struct removal {
-	const pod *p;      /* teardown: the pod (else NULL) */
-	const char *name;  /* its Podman name */
+	const pod *p;	  /* teardown: the pod (else NULL) */
+	const char *name; /* its Podman name */
 	const char *socket;
 	int timeout_s;
 	bool existed;
@@ -470,8 +475,10 @@ int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
 		struct removal *jobs = xcalloc(tier->n, sizeof *jobs);
 		for (size_t k = 0; k < tier->n; k++) {
 			const pod *p = &d->pods[tier->pods[k]];
-			jobs[k] = (struct removal){.p = p, .name = p->pod_name,
-						   .socket = podman_socket(pm), .timeout_s = timeout_s};
+			jobs[k] = (struct removal){.p = p,
+						   .name = p->pod_name,
+						   .socket = podman_socket(pm),
+						   .timeout_s = timeout_s};
 		}
 		rc = remove_together(jobs, tier->n, err);
 		/* reported in the tier's order, after the whole tier is gone */
@@ -514,8 +521,8 @@ int rollout_clean(podman *pm, const rollout_clean_set *c, int timeout_s,
 {
 	struct removal *jobs = xcalloc(c->npods ? c->npods : 1, sizeof *jobs);
 	for (size_t k = 0; k < c->npods; k++)
-		jobs[k] = (struct removal){.name = c->pods[k], .socket = podman_socket(pm),
-					   .timeout_s = timeout_s};
+		jobs[k] = (struct removal){
+		    .name = c->pods[k], .socket = podman_socket(pm), .timeout_s = timeout_s};
 	int rc = remove_together(jobs, c->npods, err);
 	for (size_t k = 0; k < c->npods && removed; k++)
 		if (jobs[k].rc == 0 && jobs[k].existed)

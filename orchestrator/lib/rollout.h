@@ -14,29 +14,29 @@
 
 typedef enum {
 	ROLL_WAITING = 0, /* its tier has not started */
-	ROLL_CREATING,    /* kube play in progress */
-	ROLL_STARTING,    /* played; waiting for readiness */
+	ROLL_CREATING,	  /* kube play in progress */
+	ROLL_STARTING,	  /* played; waiting for readiness */
 	ROLL_READY,
 	ROLL_FAILED,
 	ROLL_CANCELLED, /* another pod failed first */
-	ROLL_SKIPPED,   /* not selected (redeploy of another pod) */
+	ROLL_SKIPPED,	/* not selected (redeploy of another pod) */
 } rollout_state;
 
 typedef struct rollout_pod {
 	rollout_state state;
-	double start;    /* seconds since the rollout began, when play started (-1: never) */
-	double ready;    /* seconds since the rollout began, when ready (-1: never) */
+	double start; /* seconds since the rollout began, when play started (-1: never) */
+	double ready; /* seconds since the rollout began, when ready (-1: never) */
 	double start_epoch, ready_epoch; /* the same as wall-clock times */
-	char *container; /* on failure: the container that failed */
-	char *probe;     /* on failure: its probe ("httpGet :8088/health") */
-	char *error;     /* on failure: the last error */
-	char *logs;      /* on failure: the container's last log lines */
-	bool kept;       /* already running with the same manifest: not replaced */
+	char *container;		 /* on failure: the container that failed */
+	char *probe;			 /* on failure: its probe ("httpGet :8088/health") */
+	char *error;			 /* on failure: the last error */
+	char *logs;			 /* on failure: the container's last log lines */
+	bool kept;			 /* already running with the same manifest: not replaced */
 } rollout_pod;
 
 typedef struct rollout_opts {
-	const char *network; /* pods are played on this network */
-	int timeout_s;       /* per pod, from the start of its play */
+	const char *network;  /* pods are played on this network */
+	int timeout_s;	      /* per pod, from the start of its play */
 	const bool *selected; /* NULL: every pod; else only pods with selected[i] */
 	/* Replace every pod.  Otherwise a pod already running with every container
 	 * up and the same manifest (label aegis.io/manifest-hash) is kept and

@@ -1,14 +1,14 @@
 #include "schema.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
 
 #include "text.h"
 #include "yamldoc.h"
 
-static const char *const validators[] = {"string", "secret", "port",    "path",
+static const char *const validators[] = {"string", "secret",   "port", "path",
 					 "image",  "loglevel", "bool", "address"};
 
 static int known_validator(const char *v)
@@ -48,7 +48,8 @@ int schema_load(const char *path, schema *out, aerr_t *err)
 		int line = ydoc_line(n);
 		const char *name = ydoc_str(ydoc_get(&doc, n, "name"));
 		if (!name || !*name) {
-			rc = aerr_set(err, AEGIS_ECONFIG, "%s:%d: variable without a name", path, line);
+			rc = aerr_set(err, AEGIS_ECONFIG, "%s:%d: variable without a name", path,
+				      line);
 			goto done;
 		}
 		if (schema_find(out, name)) {
@@ -152,7 +153,8 @@ static const char *image_problem(const char *v)
 	if (path >= v + repo_len)
 		return "the image name is missing";
 	for (const char *s = path; s < v + repo_len; s++)
-		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && !strchr("._-/", *s))
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) &&
+		    !strchr("._-/", *s))
 			return "repository names are lowercase letters, digits and . _ - /";
 	return NULL;
 }
@@ -229,8 +231,8 @@ int schema_check(const schema_var *v, const char *value, aerr_t *err)
 		return 0;
 	/* a secret's value is never shown, not even when it is wrong */
 	if (v->secret)
-		return aerr_set(err, AEGIS_ECONFIG, "the value %s%s%s", problem,
-				detail ? ": " : "", detail ? detail : "");
+		return aerr_set(err, AEGIS_ECONFIG, "the value %s%s%s", problem, detail ? ": " : "",
+				detail ? detail : "");
 	return aerr_set(err, AEGIS_ECONFIG, "'%s' %s%s%s", value, problem, detail ? ": " : "",
 			detail ? detail : "");
 }

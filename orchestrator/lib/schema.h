@@ -11,14 +11,14 @@
 
 typedef struct schema_var {
 	char *name;
-	bool required;      /* must have a value wherever it is used */
+	bool required;	     /* must have a value wherever it is used */
 	char *default_value; /* may reference other variables: ${AEGIS_IMAGE_TAG} */
-	char *default_root; /* default when running as root (e.g. the rootful socket) */
-	bool secret;        /* masked in output, never logged */
-	bool generate;      /* `init` fills it with a random value when empty */
-	char *validator;    /* port, path, image, loglevel, bool, string, secret */
+	char *default_root;  /* default when running as root (e.g. the rootful socket) */
+	bool secret;	     /* masked in output, never logged */
+	bool generate;	     /* `init` fills it with a random value when empty */
+	char *validator;     /* port, path, image, loglevel, bool, string, secret */
 	char *description;
-	char *group;        /* images, ports, secrets, ... (for docs and `config`) */
+	char *group; /* images, ports, secrets, ... (for docs and `config`) */
 } schema_var;
 
 typedef struct schema {

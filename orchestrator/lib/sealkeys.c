@@ -17,8 +17,7 @@ static char *seal_key_annotation(const rendered *manifest)
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser))
 		return NULL;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)manifest->yaml,
-				     manifest->len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)manifest->yaml, manifest->len);
 	char *found = NULL;
 	for (;;) {
 		yaml_document_t doc;
@@ -33,8 +32,8 @@ static char *seal_key_annotation(const rendered *manifest)
 		if (kind && strcmp(kind, "Pod") == 0) {
 			yaml_node_t *ann =
 			    ydoc_get(&doc, ydoc_get(&doc, root, "metadata"), "annotations");
-			const char *v = ann ? ydoc_str(ydoc_get(&doc, ann, SEALKEYS_ANNOTATION))
-					    : NULL;
+			const char *v =
+			    ann ? ydoc_str(ydoc_get(&doc, ann, SEALKEYS_ANNOTATION)) : NULL;
 			found = v && *v ? xstrdup(v) : NULL;
 		}
 		yaml_document_delete(&doc);
@@ -124,8 +123,8 @@ static void check_pod(podman *pm, const deployment *d, size_t i, const char *wan
 	}
 }
 
-int sealkeys_check(podman *pm, const deployment *d, char want[96], sealkey_check **out,
-		   size_t *n, aerr_t *err)
+int sealkeys_check(podman *pm, const deployment *d, char want[96], sealkey_check **out, size_t *n,
+		   aerr_t *err)
 {
 	*out = NULL;
 	*n = 0;

@@ -37,8 +37,8 @@ typedef struct sealkey_check {
  * container (the private key only in memory, wiped) and compare its
  * fingerprint with the keypair in SEAL_KEYS_DIR (WANT gets that
  * fingerprint).  Returns 0 when the checks ran, whatever their results. */
-int sealkeys_check(podman *pm, const deployment *d, char want[96], sealkey_check **out,
-		   size_t *n, aerr_t *err);
+int sealkeys_check(podman *pm, const deployment *d, char want[96], sealkey_check **out, size_t *n,
+		   aerr_t *err);
 void sealkey_checks_free(sealkey_check *c, size_t n);
 
 #endif

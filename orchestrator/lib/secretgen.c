@@ -40,8 +40,8 @@ int secret_generate(size_t bytes, char **out, aerr_t *err)
 
 /* Generate a value for every variable of SC to generate that BASE leaves
  * empty: names in OUT, values in VALUES (both SC->n long). */
-static int generate_missing(const schema *sc, const env_file *base, secret_fill *out,
-			    char **values, aerr_t *err)
+static int generate_missing(const schema *sc, const env_file *base, secret_fill *out, char **values,
+			    aerr_t *err)
 {
 	for (size_t i = 0; i < sc->n; i++) {
 		const schema_var *v = &sc->vars[i];

@@ -13,8 +13,8 @@ int secret_generate(size_t bytes, char **out, aerr_t *err);
 
 /* What secret_fill_env did. */
 typedef struct secret_fill {
-	bool created;  /* ENV_PATH did not exist and was created from FROM */
-	char **names;  /* the variables that were given a generated value */
+	bool created; /* ENV_PATH did not exist and was created from FROM */
+	char **names; /* the variables that were given a generated value */
 	size_t n;
 } secret_fill;
 

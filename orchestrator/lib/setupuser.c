@@ -110,14 +110,14 @@ int setupuser_user(const setupuser_opts *o, setupuser_state *st, aerr_t *err)
 	cleanup_free char *home = o->home ? xstrdup(o->home) : xasprintf("/home/%s", o->user);
 	set_paths(st, home);
 	if (o->check_only) {
-		setupuser_note(st, "would create system user %s (home %s, shell %s)", o->user,
-			       home, SETUPUSER_SHELL);
+		setupuser_note(st, "would create system user %s (home %s, shell %s)", o->user, home,
+			       SETUPUSER_SHELL);
 		st->uid = (uid_t)-1;
 		return 0;
 	}
-	char *argv[] = {"useradd", "--system",   "--create-home", "--home-dir", home,
-			"--shell", SETUPUSER_SHELL, "--user-group",  "--comment",  "AEGIS platform",
-			(char *)o->user, NULL};
+	char *argv[] = {"useradd",   "--system",       "--create-home", "--home-dir",
+			home,	     "--shell",	       SETUPUSER_SHELL, "--user-group",
+			"--comment", "AEGIS platform", (char *)o->user, NULL};
 	if (run(argv, err) < 0)
 		return -1;
 	pw = getpwnam(o->user);
@@ -174,10 +174,11 @@ int setupuser_subids(const setupuser_opts *o, setupuser_state *st, aerr_t *err)
 		}
 		if (clash) {
 			/* never rewrite another user's line or silently move ours */
-			rc = aerr_set(err, AEGIS_EFAIL,
-				      "%s:%d: the range of %s overlaps that of %s (line %d); "
-				      "replace it with %s",
-				      paths[k], own->line, o->user, clash->owner, clash->line, line);
+			rc =
+			    aerr_set(err, AEGIS_EFAIL,
+				     "%s:%d: the range of %s overlaps that of %s (line %d); "
+				     "replace it with %s",
+				     paths[k], own->line, o->user, clash->owner, clash->line, line);
 			break;
 		}
 		if (o->check_only) {

@@ -20,13 +20,13 @@
 
 typedef struct setupuser_opts {
 	const char *user;
-	const char *home;   /* NULL: /home/USER for a new user */
-	bool check_only;    /* change nothing; say what would be done */
+	const char *home; /* NULL: /home/USER for a new user */
+	bool check_only;  /* change nothing; say what would be done */
 	/* the host's files (tests point them elsewhere) */
-	const char *subuid; /* /etc/subuid */
-	const char *subgid; /* /etc/subgid */
+	const char *subuid;	 /* /etc/subuid */
+	const char *subgid;	 /* /etc/subgid */
 	const char *systemd_dir; /* /run/systemd/system */
-	const char *linger_dir;  /* /var/lib/systemd/linger */
+	const char *linger_dir;	 /* /var/lib/systemd/linger */
 } setupuser_opts;
 
 typedef struct setupuser_state {
@@ -34,10 +34,10 @@ typedef struct setupuser_state {
 	gid_t gid;
 	char *home;
 	char *config_dir; /* HOME/.config/aegis-deploy */
-	char *env_path;   /* CONFIG_DIR/.env */
-	char **lines;     /* what was done (or would be), one line each */
+	char *env_path;	  /* CONFIG_DIR/.env */
+	char **lines;	  /* what was done (or would be), one line each */
 	size_t nlines;
-	bool incomplete;  /* a step could not be done here (e.g. lingering) */
+	bool incomplete; /* a step could not be done here (e.g. lingering) */
 } setupuser_state;
 
 void setupuser_opts_default(setupuser_opts *o);
@@ -56,7 +56,8 @@ int setupuser_config_dir(const setupuser_opts *o, setupuser_state *st, aerr_t *e
 int setupuser_own_env(const setupuser_opts *o, setupuser_state *st, aerr_t *err);
 
 /* Append a line to ST (printf-style). */
-void setupuser_note(setupuser_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void setupuser_note(setupuser_state *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void setupuser_state_free(setupuser_state *st);
 
 #endif

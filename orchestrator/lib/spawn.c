@@ -283,8 +283,8 @@ int spawn_service_start(char *const argv[], const char *output, const char *cons
 	for (size_t i = 0; i < nl; i++)
 		svc->leave[i] = xstrdup(leave[i]);
 
-	int out = open(output ? output : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		       0600);
+	int out =
+	    open(output ? output : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (out < 0) {
 		int e = errno;
 		free(args);

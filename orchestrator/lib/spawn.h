@@ -57,7 +57,10 @@ typedef struct spawn_service {
 	char **leave; /* NULL-terminated copy */
 	int status;   /* how the service ended on its own: waitpid's status */
 } spawn_service;
-#define SPAWN_SERVICE_INIT {.pipe = -1}
+#define SPAWN_SERVICE_INIT                                                                         \
+	{                                                                                          \
+		.pipe = -1                                                                         \
+	}
 
 /* ARGV[0] looked up in $PATH unless it holds a '/'; OUTPUT as spawn_start. */
 int spawn_service_start(char *const argv[], const char *output, const char *const *leave,

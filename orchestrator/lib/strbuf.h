@@ -18,8 +18,14 @@ typedef struct strbuf {
 	bool secret;
 } strbuf;
 
-#define STRBUF_INIT {0}
-#define STRBUF_SECRET {.secret = true}
+#define STRBUF_INIT                                                                                \
+	{                                                                                          \
+		0                                                                                  \
+	}
+#define STRBUF_SECRET                                                                              \
+	{                                                                                          \
+		.secret = true                                                                     \
+	}
 
 void sb_add(strbuf *b, const void *data, size_t len);
 void sb_addc(strbuf *b, char c);

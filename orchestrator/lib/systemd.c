@@ -163,7 +163,8 @@ static void add_pod_service(strbuf *b, const deployment *d, const pod *p, const 
 	if (plain) {
 		sb_adds(b, "ExecStart=");
 		add_path(b, o->podman);
-		sb_addf(b, " kube play --replace --service-container=true --network %s %s/%s.yaml\n",
+		sb_addf(b,
+			" kube play --replace --service-container=true --network %s %s/%s.yaml\n",
 			o->network, manifest_dir, p->name);
 	}
 	sb_adds(b, "ExecStartPost=");
@@ -188,12 +189,11 @@ static void add_install(strbuf *b, const char *wanted_by)
 static void add_file(systemd_units *u, char *name, char *text, bool quadlet, bool is_pod)
 {
 	u->files = xrealloc(u->files, (u->n + 1) * sizeof *u->files);
-	u->files[u->n++] = (systemd_file){
-	    .name = name, .text = text, .quadlet = quadlet, .pod = is_pod};
+	u->files[u->n++] =
+	    (systemd_file){.name = name, .text = text, .quadlet = quadlet, .pod = is_pod};
 }
 
-static char *pod_plain(const deployment *d, const pod *p, const systemd_opts *o,
-		       const char *target)
+static char *pod_plain(const deployment *d, const pod *p, const systemd_opts *o, const char *target)
 {
 	strbuf b = STRBUF_INIT;
 	sb_addf(&b, "# aegis-deploy systemd: pod %s (%s) of profile %s\n", p->name, p->pod_name,
@@ -300,8 +300,8 @@ int systemd_generate(const deployment *d, const systemd_opts *o, systemd_units *
 	for (size_t t = 0; t < d->plan.ntiers; t++)
 		for (size_t k = 0; k < d->plan.tiers[t].n; k++) {
 			const pod *p = &d->pods[d->plan.tiers[t].pods[k]];
-			char *text = q ? pod_quadlet(d, p, o, out->target)
-				       : pod_plain(d, p, o, out->target);
+			char *text =
+			    q ? pod_quadlet(d, p, o, out->target) : pod_plain(d, p, o, out->target);
 			char *name = q ? xasprintf("aegis-%s.kube", p->name) : systemd_pod_unit(p);
 			add_file(out, name, text, q, true);
 			cleanup_free char *unit = systemd_pod_unit(p);
@@ -319,8 +319,9 @@ int systemd_generate(const deployment *d, const systemd_opts *o, systemd_units *
 		}
 
 	strbuf b = STRBUF_INIT;
-	sb_addf(&b, "# aegis-deploy systemd: profile %s; `systemctl%s start %s` brings its pods\n"
-		    "# up in dependency order, each once ready; stop takes them down in reverse.\n",
+	sb_addf(&b,
+		"# aegis-deploy systemd: profile %s; `systemctl%s start %s` brings its pods\n"
+		"# up in dependency order, each once ready; stop takes them down in reverse.\n",
 		d->prof.name, o->scope == SYSTEMD_USER ? " --user" : "", out->target);
 	sb_addf(&b, "[Unit]\nDescription=AEGIS platform, profile %s (%zu pods)\n", d->prof.name,
 		d->npods);
@@ -383,8 +384,8 @@ static int user_home(const char *xdg, const char *fallback, char **out, aerr_t *
 	}
 	const char *home = getenv("HOME");
 	if (!home || *home != '/')
-		return aerr_set(err, AEGIS_ECONFIG, "neither %s nor HOME is set to an absolute path",
-				xdg);
+		return aerr_set(err, AEGIS_ECONFIG,
+				"neither %s nor HOME is set to an absolute path", xdg);
 	*out = fs_join(home, fallback);
 	return 0;
 }
@@ -479,9 +480,9 @@ static void note_written(systemd_result *r, const char *path, bool changed)
 /* Write D's manifests (0600 in 0700: they hold secret values until
  * secretKeyRef is used) and the units U, then reload and enable them where
  * systemd runs (INSTALL only). */
-static int write_all(const deployment *d, const systemd_units *u, bool install,
-		     systemd_scope scope, const char *unit_dir, const char *quadlet_dir,
-		     const char *manifest_dir, systemd_result *r, aerr_t *err)
+static int write_all(const deployment *d, const systemd_units *u, bool install, systemd_scope scope,
+		     const char *unit_dir, const char *quadlet_dir, const char *manifest_dir,
+		     systemd_result *r, aerr_t *err)
 {
 	/* The manifests hold secret values (secretKeyRef is not used yet):
 	 * 0600 in a 0700 directory, like render --out. */
@@ -532,7 +533,7 @@ static int write_all(const deployment *d, const systemd_units *u, bool install,
 int systemd_write(const deployment *d, const systemd_request *a, systemd_result *r, aerr_t *err)
 {
 	*r = (systemd_result){0};
-	systemd_scope scope = a->scope >= 0 ? (systemd_scope)a->scope
+	systemd_scope scope = a->scope >= 0    ? (systemd_scope)a->scope
 			      : geteuid() == 0 ? SYSTEMD_SYSTEM
 					       : SYSTEMD_USER;
 	r->scope = scope;
@@ -601,7 +602,6 @@ out:
 	systemd_units_free(&u);
 	return rc;
 }
-
 
 void systemd_result_free(systemd_result *r)
 {

@@ -39,7 +39,7 @@ typedef struct systemd_opts {
 } systemd_opts;
 
 typedef struct systemd_file {
-	char *name;   /* file name: aegis-core.service, aegis-core.kube, ... */
+	char *name; /* file name: aegis-core.service, aegis-core.kube, ... */
 	char *text;
 	bool quadlet; /* goes to Quadlet's directory, not systemd's */
 	bool pod;     /* the unit of a pod (enabled on install, unless Quadlet) */
@@ -62,8 +62,7 @@ int systemd_wait_seconds(const pod *p);
 /* The service unit name of pod P ("aegis-core.service"; newly allocated). */
 char *systemd_pod_unit(const pod *p);
 
-int systemd_generate(const deployment *d, const systemd_opts *o, systemd_units *out,
-		     aerr_t *err);
+int systemd_generate(const deployment *d, const systemd_opts *o, systemd_units *out, aerr_t *err);
 void systemd_units_free(systemd_units *u);
 
 /* Write DATA to PATH (atomically, never through a symlink) unless PATH
@@ -73,11 +72,11 @@ int systemd_write_if_changed(const char *path, const char *data, size_t len, mod
 
 /* What `aegis-deploy systemd` asks for. */
 typedef struct systemd_request {
-	const char *dir;            /* without INSTALL: write here (manifests in DIR/manifests) */
-	bool install;               /* write where systemd looks; reload and enable where it runs */
-	int scope;                  /* SYSTEMD_USER, SYSTEMD_SYSTEM, or -1: by uid */
-	const char *config_dir;     /* AEGIS_CONFIG_DIR of the units (NULL: from ENV_PATH) */
-	const char *data_dir;       /* AEGIS_DATA_DIR of the units (NULL: %S/aegis-deploy) */
+	const char *dir;	    /* without INSTALL: write here (manifests in DIR/manifests) */
+	bool install;		    /* write where systemd looks; reload and enable where it runs */
+	int scope;		    /* SYSTEMD_USER, SYSTEMD_SYSTEM, or -1: by uid */
+	const char *config_dir;	    /* AEGIS_CONFIG_DIR of the units (NULL: from ENV_PATH) */
+	const char *data_dir;	    /* AEGIS_DATA_DIR of the units (NULL: %S/aegis-deploy) */
 	const char *podman_version; /* NULL: the installed podman's */
 	const char *env_path, *root;
 } systemd_request;
@@ -92,15 +91,14 @@ typedef struct systemd_result {
 	size_t nfiles;
 	systemd_flavor flavor;
 	systemd_scope scope;
-	char *target;  /* aegis-<profile>.target */
-	bool enabled;  /* reloaded and enabled (only with INSTALL where systemd runs) */
+	char *target; /* aegis-<profile>.target */
+	bool enabled; /* reloaded and enabled (only with INSTALL where systemd runs) */
 } systemd_result;
 
 /* Generate the units of D and write them and the manifests they run (0600
  * in 0700: they hold secret values until secretKeyRef is used), changing no
  * file whose content is the same. */
-int systemd_write(const deployment *d, const systemd_request *req, systemd_result *r,
-		  aerr_t *err);
+int systemd_write(const deployment *d, const systemd_request *req, systemd_result *r, aerr_t *err);
 void systemd_result_free(systemd_result *r);
 
 #endif

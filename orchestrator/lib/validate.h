@@ -9,7 +9,7 @@
 
 typedef struct check {
 	size_t pod, container; /* indexes into the deployment */
-	char *target;          /* the probe, described */
+	char *target;	       /* the probe, described */
 	bool ok;
 	double latency_ms;
 	char *detail; /* why it failed, or what was found (never NULL once run) */

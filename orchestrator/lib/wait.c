@@ -53,8 +53,9 @@ int wait_pod_ready(podman *pm, const deployment *d, size_t i, int timeout_s, rol
 			break;
 		}
 		if (clock_mono_s() >= deadline) {
-			cleanup_free char *msg = xasprintf("not ready after %d s: %s", timeout_s,
-							   last && *last ? last : "probe never passed");
+			cleanup_free char *msg =
+			    xasprintf("not ready after %d s: %s", timeout_s,
+				      last && *last ? last : "probe never passed");
 			rc = fail(pm, p, &p->containers[last_c], st, msg, err);
 			break;
 		}

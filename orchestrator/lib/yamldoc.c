@@ -32,10 +32,11 @@ yaml_node_t *ydoc_get(yaml_document_t *doc, yaml_node_t *node, const char *key)
 {
 	if (!node || node->type != YAML_MAPPING_NODE)
 		return NULL;
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-	     p < node->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = yaml_document_get_node(doc, p->key);
-		if (k && k->type == YAML_SCALAR_NODE && strcmp((char *)k->data.scalar.value, key) == 0)
+		if (k && k->type == YAML_SCALAR_NODE &&
+		    strcmp((char *)k->data.scalar.value, key) == 0)
 			return yaml_document_get_node(doc, p->value);
 	}
 	return NULL;

@@ -12,7 +12,7 @@ typedef void (*test_fn)(void);
 void harness_register(const char *name, test_fn fn);
 void harness_fail(const char *file, int line, const char *expr);
 void harness_failf(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Mark the running test skipped (prints "SKIP name (why)" instead of PASS).
  * With AEGIS_TEST_NO_SKIP=1 in the environment a skip counts as a failure,
  * so CI cannot go green with the Podman tests silently not run. */

@@ -92,11 +92,10 @@ static bool servers(void)
  * not override it. */
 static char *write_env(const char *dir)
 {
-	static const char *const mine[] = {"OPENBAO_ADDR",	     "KEYCLOAK_URL",
-					   "KEYCLOAK_PUBLIC_URL",
-					   "OPENBAO_ROLE_ID",	     "OPENBAO_SECRET_ID",
-					   "OIDC_CLIENT_SECRET",     "POSTGRES_PASSWORD",
-					   "GRAFANA_ADMIN_PASSWORD", "AEGIS_CACERT"};
+	static const char *const mine[] = {
+	    "OPENBAO_ADDR",	 "KEYCLOAK_URL",	   "KEYCLOAK_PUBLIC_URL",
+	    "OPENBAO_ROLE_ID",	 "OPENBAO_SECRET_ID",	   "OIDC_CLIENT_SECRET",
+	    "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "AEGIS_CACERT"};
 	for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
 		unsetenv(mine[i]);
 	char text[1024];

@@ -18,8 +18,8 @@ TEST(config_sources_and_defaults)
 {
 	char *root = fixture();
 	char *dir = harness_tmpdir();
-	char *env = harness_write(dir, ".env",
-				  "# x\nAPP_PASSWORD=s3cret\nAPP_TAG=1.2.3\nUNKNOWN_KEY=1\n");
+	char *env =
+	    harness_write(dir, ".env", "# x\nAPP_PASSWORD=s3cret\nAPP_TAG=1.2.3\nUNKNOWN_KEY=1\n");
 	setenv("APP_LOG", "debug", 1);
 	config cfg;
 	aerr_t err = {0};
@@ -173,7 +173,8 @@ TEST(config_errors_never_show_secret_values)
 	v.validator = "image";
 	v.secret = true;
 	CHECK(schema_check(&v, "Hunter2 Secret", &err) < 0);
-	CHECK_CONTAINS(err.msg, "not a valid image reference: an image reference has no whitespace");
+	CHECK_CONTAINS(err.msg,
+		       "not a valid image reference: an image reference has no whitespace");
 	CHECK(!strstr(err.msg, "Hunter2"));
 }
 

@@ -24,9 +24,9 @@ static const json_t *pod_entry(const json_t *js, const char *name)
 {
 	size_t i;
 	json_t *p;
-	json_array_foreach(json_object_get(js, "pods"), i, p)
-		if (strcmp(json_string_value(json_object_get(p, "name")), name) == 0)
-			return p;
+	json_array_foreach(json_object_get(js, "pods"), i,
+			   p) if (strcmp(json_string_value(json_object_get(p, "name")), name) ==
+				  0) return p;
 	return NULL;
 }
 
@@ -110,14 +110,15 @@ TEST(diff_live_from_labels)
 	for (size_t i = 0; i < a.npods; i++) {
 		if (strcmp(a.pods[i].name, "storage") == 0)
 			continue;
-		const char *hash = strcmp(a.pods[i].name, "temporal") == 0 ? "0000000000000000"
-									    : a.pods[i].manifest_hash;
-		json_array_append_new(live, json_pack("{s:s, s:{s:s, s:s}}", "Name", a.pods[i].pod_name,
-						      "Labels", POD_LABEL, a.pods[i].name,
-						      MANIFEST_HASH_LABEL, hash));
+		const char *hash = strcmp(a.pods[i].name, "temporal") == 0
+				       ? "0000000000000000"
+				       : a.pods[i].manifest_hash;
+		json_array_append_new(live, json_pack("{s:s, s:{s:s, s:s}}", "Name",
+						      a.pods[i].pod_name, "Labels", POD_LABEL,
+						      a.pods[i].name, MANIFEST_HASH_LABEL, hash));
 	}
-	json_array_append_new(live, json_pack("{s:s, s:{s:s}}", "Name", "pod-legacy", "Labels",
-					      POD_LABEL, "legacy"));
+	json_array_append_new(
+	    live, json_pack("{s:s, s:{s:s}}", "Name", "pod-legacy", "Labels", POD_LABEL, "legacy"));
 	json_t *js = NULL;
 	CHECK(diff_live(state, &b, live, &js, &err) == 0);
 	CHECK_STR(status_of(js, "core"), "changed");
@@ -126,8 +127,9 @@ TEST(diff_live_from_labels)
 	CHECK_STR(status_of(js, "storage"), "added");
 	CHECK_STR(status_of(js, "legacy"), "removed");
 	CHECK_STR(status_of(js, "temporal"), "changed");
-	CHECK_CONTAINS(json_string_value(json_object_get(pod_entry(js, "temporal"), "note")),
-		       "no revision of the release history recorded manifest hash 0000000000000000");
+	CHECK_CONTAINS(
+	    json_string_value(json_object_get(pod_entry(js, "temporal"), "note")),
+	    "no revision of the release history recorded manifest hash 0000000000000000");
 	CHECK(json_integer_value(json_object_get(js, "changes")) == 5);
 	json_decref(js);
 	json_decref(live);

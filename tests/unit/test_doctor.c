@@ -142,7 +142,8 @@ TEST(doctor_runtime_missing)
 	doctor_report_free(&r);
 	json_decref(info);
 	free_host(&h);
-	CHECK_CONTAINS(f, "error runtime: podman info failed: Error: default OCI runtime \"nosuch\"");
+	CHECK_CONTAINS(f,
+		       "error runtime: podman info failed: Error: default OCI runtime \"nosuch\"");
 	CHECK_CONTAINS(f, "| set runtime = \"runc\" under [engine] in containers.conf");
 	CHECK_CONTAINS(f2, "error runtime: OCI runtime runc (/nonexistent/runc) does not run");
 	CHECK_CONTAINS(f2, "install runc");
@@ -200,7 +201,7 @@ TEST(doctor_tun_and_linger)
 	doctor_host h = rootless_host(dir);
 	doctor_report r = {0};
 	doctor_check_tun(&r, &h); /* missing */
-	mkdir(h.tun, 0755);       /* a directory cannot be opened read-write */
+	mkdir(h.tun, 0755);	  /* a directory cannot be opened read-write */
 	doctor_check_tun(&r, &h);
 	doctor_check_linger(&r, &h); /* no systemd here */
 	mkdir(h.systemd_dir, 0755);

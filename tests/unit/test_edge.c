@@ -19,10 +19,10 @@
 #define PASSWORD "edge-test-password-0123456789abcdef"
 
 static const char *const edge_vars[] = {
-    "AEGIS_DOMAIN",	    "AEGIS_TLS_MODE",	   "AEGIS_ACME_EMAIL",	   "EDGE_TLS_CERT_FILE",
-    "EDGE_TLS_KEY_FILE",    "EDGE_API_HOST",	   "EDGE_GRAFANA_HOST",	   "EDGE_PROMETHEUS_HOST",
-    "EDGE_JAEGER_HOST",	    "EDGE_BASIC_AUTH_USER", "EDGE_BASIC_AUTH_PASSWORD", "EDGE_HTTP_PORT",
-    "EDGE_HTTPS_PORT",	    "AEGIS_GENERATED_DIR",
+    "AEGIS_DOMAIN",	 "AEGIS_TLS_MODE",	 "AEGIS_ACME_EMAIL",	     "EDGE_TLS_CERT_FILE",
+    "EDGE_TLS_KEY_FILE", "EDGE_API_HOST",	 "EDGE_GRAFANA_HOST",	     "EDGE_PROMETHEUS_HOST",
+    "EDGE_JAEGER_HOST",	 "EDGE_BASIC_AUTH_USER", "EDGE_BASIC_AUTH_PASSWORD", "EDGE_HTTP_PORT",
+    "EDGE_HTTPS_PORT",	 "AEGIS_GENERATED_DIR",
 };
 
 /* A configuration of ROOT from an .env with TEXT. */
@@ -85,7 +85,8 @@ TEST(edge_routes_and_caddyfile)
 	const char *file = config_get(&cfg, EDGE_CADDYFILE_VAR);
 	CHECK(file);
 	CHECK_CONTAINS(file, "api.example.org {\n\ttls internal\n\treverse_proxy pod-core:8088\n}");
-	CHECK_CONTAINS(file, "temporal.example.org {\n\ttls internal\n\tbasicauth {\n\t\taegis $2b$10$");
+	CHECK_CONTAINS(file,
+		       "temporal.example.org {\n\ttls internal\n\tbasicauth {\n\t\taegis $2b$10$");
 	CHECK(!strstr(file, PASSWORD));
 	CHECK(config_find(&cfg, EDGE_CADDYFILE_VAR)->schema->secret);
 	config_free(&cfg);
@@ -179,9 +180,10 @@ static int caddy_start(struct caddy *c, const char *text, int http_port, int htt
 	setenv("XDG_DATA_HOME", c->dir, 1);
 	setenv("XDG_CONFIG_HOME", c->dir, 1);
 	aerr_t err = {0};
-	char *const up[] = {"caddy", "respond", "--listen", "127.0.0.1:28399", "--body",
-			    "standin", NULL};
-	char *const edge[] = {"caddy", "run", "--config", caddyfile, "--adapter", "caddyfile", NULL};
+	char *const up[] = {"caddy",  "respond", "--listen", "127.0.0.1:28399",
+			    "--body", "standin", NULL};
+	char *const edge[] = {"caddy",	   "run",	"--config", caddyfile,
+			      "--adapter", "caddyfile", NULL};
 	int rc = spawn_start(up, log, &c->upstream, &err);
 	if (rc == 0)
 		rc = spawn_start(edge, log, &c->edge, &err);
@@ -200,9 +202,9 @@ TEST(edgecheck_against_real_caddy)
 	free(bin);
 	int http_port = 20000 + getpid() % 20000, https_port = http_port + 1;
 	cleanup_free char *root = fs_join(harness_root(), "tests/fixtures/edge");
-	cleanup_free char *text =
-	    xasprintf("EDGE_BASIC_AUTH_PASSWORD=" PASSWORD "\nEDGE_HTTP_PORT=%d\nEDGE_HTTPS_PORT=%d\n",
-		      http_port, https_port);
+	cleanup_free char *text = xasprintf("EDGE_BASIC_AUTH_PASSWORD=" PASSWORD
+					    "\nEDGE_HTTP_PORT=%d\nEDGE_HTTPS_PORT=%d\n",
+					    http_port, https_port);
 	aerr_t err = {0};
 	deployment d = {0};
 	CHECK(load(&d.cfg, root, text, &err) == 0);
@@ -234,8 +236,9 @@ TEST(edgecheck_against_real_caddy)
 	size_t nu = 0;
 	setenv("AEGIS_GENERATED_DIR", c.dir, 1);
 	aerr_t uerr = {0};
-	int urc = edgecheck_run(&d, &(edgecheck_opts){.cacert = "/etc/ssl/certs/ca-certificates.crt"},
-				&untrusted, &nu, &uerr);
+	int urc =
+	    edgecheck_run(&d, &(edgecheck_opts){.cacert = "/etc/ssl/certs/ca-certificates.crt"},
+			  &untrusted, &nu, &uerr);
 	unsetenv("AEGIS_GENERATED_DIR");
 	caddy_stop(&c);
 	config_free(&d.cfg);
@@ -255,8 +258,8 @@ TEST(edgecheck_against_real_caddy)
 			       checks[i].detail);
 	edge_checks_free(checks, n);
 	CHECK(ok);
-	bool verify_failed = urc == 0 && nu == 4 && !untrusted[0].ok &&
-			     strstr(untrusted[0].detail, "certificate");
+	bool verify_failed =
+	    urc == 0 && nu == 4 && !untrusted[0].ok && strstr(untrusted[0].detail, "certificate");
 	if (!verify_failed && urc == 0)
 		printf("  untrusted: %s\n", untrusted[0].detail);
 	edge_checks_free(untrusted, nu);
@@ -280,12 +283,26 @@ TEST(edgecheck_warns_about_expiring_certificates)
 	cleanup_free char *cert = fs_join(dir, "cert.pem");
 	cleanup_free char *key = fs_join(dir, "key.pem");
 	cleanup_free char *out = fs_join(dir, "openssl.log");
-	char *const argv[] = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-			      "ec_paramgen_curve:P-256", "-nodes", "-days", "5", "-subj",
-			      "/CN=aegis.localhost", "-addext",
+	char *const argv[] = {"openssl",
+			      "req",
+			      "-x509",
+			      "-newkey",
+			      "ec",
+			      "-pkeyopt",
+			      "ec_paramgen_curve:P-256",
+			      "-nodes",
+			      "-days",
+			      "5",
+			      "-subj",
+			      "/CN=aegis.localhost",
+			      "-addext",
 			      "subjectAltName=DNS:api.aegis.localhost,DNS:grafana.aegis.localhost,"
 			      "DNS:prometheus.aegis.localhost,DNS:jaeger.aegis.localhost",
-			      "-keyout", key, "-out", cert, NULL};
+			      "-keyout",
+			      key,
+			      "-out",
+			      cert,
+			      NULL};
 	aerr_t err = {0};
 	int st = -1;
 	free(dir);
@@ -301,7 +318,8 @@ TEST(edgecheck_warns_about_expiring_certificates)
 	deployment d = {0};
 	CHECK(load(&d.cfg, root, text, &err) == 0);
 	CHECK(edge_prepare(&d.cfg, false, &err) == 0);
-	CHECK_CONTAINS(config_get(&d.cfg, EDGE_CADDYFILE_VAR), "tls {$EDGE_TEST_CERT} {$EDGE_TEST_KEY}");
+	CHECK_CONTAINS(config_get(&d.cfg, EDGE_CADDYFILE_VAR),
+		       "tls {$EDGE_TEST_CERT} {$EDGE_TEST_KEY}");
 	struct caddy c;
 	if (caddy_start(&c, config_get(&d.cfg, EDGE_CADDYFILE_VAR), http_port, https_port) < 0) {
 		caddy_stop(&c);
@@ -315,8 +333,8 @@ TEST(edgecheck_warns_about_expiring_certificates)
 		edge_checks_free(checks, n);
 		checks = NULL;
 		n = 0;
-		if (edgecheck_run(&d, &(edgecheck_opts){.cacert = cert, .timeout_s = 5}, &checks, &n,
-				  &err) == 0 &&
+		if (edgecheck_run(&d, &(edgecheck_opts){.cacert = cert, .timeout_s = 5}, &checks,
+				  &n, &err) == 0 &&
 		    (api = find(checks, n, "runtime-api")) && api->ok)
 			break;
 		struct timespec ts = {0, 250 * 1000 * 1000};
@@ -344,9 +362,9 @@ TEST(edgecheck_fails_a_route_without_its_basic_auth)
 	free(bin);
 	int http_port = 20000 + (getpid() + 13) % 20000, https_port = http_port + 1;
 	cleanup_free char *root = fs_join(harness_root(), "tests/fixtures/edge");
-	cleanup_free char *text =
-	    xasprintf("EDGE_BASIC_AUTH_PASSWORD=" PASSWORD "\nEDGE_HTTP_PORT=%d\nEDGE_HTTPS_PORT=%d\n",
-		      http_port, https_port);
+	cleanup_free char *text = xasprintf("EDGE_BASIC_AUTH_PASSWORD=" PASSWORD
+					    "\nEDGE_HTTP_PORT=%d\nEDGE_HTTPS_PORT=%d\n",
+					    http_port, https_port);
 	aerr_t err = {0};
 	deployment d = {0};
 	CHECK(load(&d.cfg, root, text, &err) == 0);

@@ -99,8 +99,9 @@ TEST(env_broken_line_seven)
 
 TEST(env_quote_round_trips)
 {
-	const char *values[] = {"plain", "", "with space", "it's", "a\"b", "$HOME", "${X}",
-				"line\nbreak", "#hash", "back\\slash", "mix'\"$\\\n end", " lead"};
+	const char *values[] = {"plain",	   "",	   "with space",  "it's",  "a\"b",
+				"$HOME",	   "${X}", "line\nbreak", "#hash", "back\\slash",
+				"mix'\"$\\\n end", " lead"};
 	for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
 		char *q = env_quote(values[i]);
 		char *text = NULL;
@@ -207,8 +208,8 @@ TEST(env_update_refuses_symlink)
 }
 
 /* env_load of BYTES (LEN of them, NUL bytes included) written to DIR/NAME */
-static int load_bytes(const char *dir, const char *name, const char *bytes, size_t len,
-		      env_file *e, aerr_t *err)
+static int load_bytes(const char *dir, const char *name, const char *bytes, size_t len, env_file *e,
+		      aerr_t *err)
 {
 	cleanup_free char *path = fs_join(dir, name);
 	if (fs_write_atomic(path, bytes, len, 0600, err) < 0)
@@ -219,8 +220,9 @@ static int load_bytes(const char *dir, const char *name, const char *bytes, size
 TEST(env_nul_byte_is_not_a_text_file)
 {
 	cleanup_free char *dir = harness_tmpdir();
-	static const char text[] = "POSTGRES_PASSWORD=p\nKEYCLOAK_ADMIN_PASSWORD=k\n"
-				   "GRAFANA_ADMIN_PASSWORD=g\nRUST_LOG=info\0j\nAEGIS_HTTP_PORT=18088\n";
+	static const char text[] =
+	    "POSTGRES_PASSWORD=p\nKEYCLOAK_ADMIN_PASSWORD=k\n"
+	    "GRAFANA_ADMIN_PASSWORD=g\nRUST_LOG=info\0j\nAEGIS_HTTP_PORT=18088\n";
 	env_file e;
 	aerr_t err = {0};
 	int rc = load_bytes(dir, "nul.env", text, sizeof text - 1, &e, &err);
@@ -281,9 +283,9 @@ TEST(env_errors_never_show_values)
 TEST(env_symlink_to_foreign_file_shows_no_content)
 {
 	cleanup_free char *dir = harness_tmpdir();
-	cleanup_free char *target =
-	    harness_write(dir, "shadow", "root:$6$Hunter2Secret$abc:19000:0:99999:7:::\n"
-					 "daemon:*:19000:0:99999:7:::\n");
+	cleanup_free char *target = harness_write(dir, "shadow",
+						  "root:$6$Hunter2Secret$abc:19000:0:99999:7:::\n"
+						  "daemon:*:19000:0:99999:7:::\n");
 	cleanup_free char *link = fs_join(dir, ".env");
 	CHECK(symlink(target, link) == 0);
 	env_file e;
@@ -308,7 +310,10 @@ TEST(env_leading_bom_is_skipped)
 {
 	env_file e;
 	aerr_t err = {0};
-	CHECK(env_parse("bom.env", "\xef\xbb\xbf" "A=1\nB='x'\n", &e, &err) == 0);
+	CHECK(env_parse("bom.env",
+			"\xef\xbb\xbf"
+			"A=1\nB='x'\n",
+			&e, &err) == 0);
 	CHECK_STR(val(&e, "A"), "1");
 	CHECK_STR(val(&e, "B"), "x");
 	CHECK(env_find(&e, "A")->line == 1);
@@ -316,7 +321,8 @@ TEST(env_leading_bom_is_skipped)
 	bool changed = false;
 	const char *keys[] = {"A"}, *values[] = {"2"};
 	cleanup_free char *edited = env_edit(&e, 1, keys, values, &changed);
-	CHECK_STR(edited, "\xef\xbb\xbf" "A=2\nB='x'\n");
+	CHECK_STR(edited, "\xef\xbb\xbf"
+			  "A=2\nB='x'\n");
 	env_free(&e);
 	/* a BOM inside a value is content */
 	CHECK(env_parse("bom.env", "A='\xef\xbb\xbfx'\n", &e, &err) == 0);

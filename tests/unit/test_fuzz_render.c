@@ -59,11 +59,63 @@ static void add_codepoint(strbuf *b, uint32_t cp)
 /* The pieces hostile values are made of: YAML and dotenv syntax, line
  * breaks of every kind, URL-reserved characters. */
 static const char *const pieces[] = {
-    "\r", "\n", "\r\n", "\t", "\xc2\x85", "\xe2\x80\xa8", "\xe2\x80\xa9", "\xef\xbb\xbf",
-    "\xf0\x9f\x98\x80", "'", "\"", "$", "${", "${POSTGRES_PASSWORD}", "${X:-y}", "\\", "\\n",
-    " ", ": ", "#", " #", "%", "%41", "@", ":", "/", "?", "&", "*", "!", "|", ">", "-", "- ",
-    "---", "...", "{", "}", "[", "]", ",", "=", "~", "`", "true", "null", "no", "0x1F", "1e3",
-    "<<", "export ", "\x7f", "\xc2\xa0", "\xef\xbf\xbe", "\xef\xbf\xbd", "+", " ",
+    "\r",
+    "\n",
+    "\r\n",
+    "\t",
+    "\xc2\x85",
+    "\xe2\x80\xa8",
+    "\xe2\x80\xa9",
+    "\xef\xbb\xbf",
+    "\xf0\x9f\x98\x80",
+    "'",
+    "\"",
+    "$",
+    "${",
+    "${POSTGRES_PASSWORD}",
+    "${X:-y}",
+    "\\",
+    "\\n",
+    " ",
+    ": ",
+    "#",
+    " #",
+    "%",
+    "%41",
+    "@",
+    ":",
+    "/",
+    "?",
+    "&",
+    "*",
+    "!",
+    "|",
+    ">",
+    "-",
+    "- ",
+    "---",
+    "...",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    "=",
+    "~",
+    "`",
+    "true",
+    "null",
+    "no",
+    "0x1F",
+    "1e3",
+    "<<",
+    "export ",
+    "\x7f",
+    "\xc2\xa0",
+    "\xef\xbf\xbe",
+    "\xef\xbf\xbd",
+    "+",
+    " ",
 };
 
 /* One value (LEN bytes in B); with WITH_NUL a NUL byte somewhere in it. */
@@ -75,15 +127,22 @@ static void generate(strbuf *b, bool with_nul)
 	for (unsigned i = 0; i < n; i++) {
 		switch (pick(6)) {
 		case 0:
-		case 1: sb_adds(b, pieces[pick(ARRAY_SIZE(pieces))]); break;
-		case 2: sb_addc(b, (char)(0x21 + pick(0x5e))); break; /* printable ASCII */
-		case 3: add_codepoint(b, 1 + pick(0x1f)); break;      /* C0 controls */
+		case 1:
+			sb_adds(b, pieces[pick(ARRAY_SIZE(pieces))]);
+			break;
+		case 2:
+			sb_addc(b, (char)(0x21 + pick(0x5e)));
+			break; /* printable ASCII */
+		case 3:
+			add_codepoint(b, 1 + pick(0x1f));
+			break; /* C0 controls */
 		case 4: {
 			uint32_t cp = 0x80 + pick(0xff80); /* the BMP, no surrogates */
 			add_codepoint(b, cp >= 0xd800 && cp <= 0xdfff ? cp + 0x800 : cp);
 			break;
 		}
-		default: add_codepoint(b, 0x10000 + pick(0x100000)); /* astral */
+		default:
+			add_codepoint(b, 0x10000 + pick(0x100000)); /* astral */
 		}
 	}
 	if (pick(8) == 0)
@@ -147,8 +206,9 @@ static bool url_password(const char *url, size_t len, strbuf *out)
 				return false;
 			sb_addc(out, (char)(h * 16 + l));
 			i += 2;
-		} else if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~",
-				  c)) {
+		} else if (strchr(
+			       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~",
+			       c)) {
 			sb_addc(out, c);
 		} else {
 			return false;
@@ -178,7 +238,8 @@ static yaml_node_t *get(yaml_document_t *d, yaml_node_t *m, const char *key)
 {
 	if (!m || m->type != YAML_MAPPING_NODE)
 		return NULL;
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = yaml_document_get_node(d, p->key);
 		if (k->type == YAML_SCALAR_NODE && strcmp((char *)k->data.scalar.value, key) == 0)
 			return yaml_document_get_node(d, p->value);
@@ -198,10 +259,10 @@ static yaml_node_t *item(yaml_document_t *d, yaml_node_t *s, long i)
  * other than a string (a bool, null or number)? */
 static bool resolves_non_string(const char *s)
 {
-	static const char *const words[] = {"", "~", "null", "Null", "NULL", "true", "True",
-					    "TRUE", "false", "False", "FALSE", "yes", "Yes",
-					    "YES", "no", "No", "NO", "on", "On", "ON",
-					    "off", "Off", "OFF", "y", "Y", "n", "N", "<<", "="};
+	static const char *const words[] = {
+	    "",	     "~",   "null", "Null", "NULL", "true", "True", "TRUE", "false", "False",
+	    "FALSE", "yes", "Yes",  "YES",  "no",   "No",   "NO",   "on",   "On",    "ON",
+	    "off",   "Off", "OFF",  "y",    "Y",    "n",    "N",    "<<",   "="};
 	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
 		if (strcmp(s, words[i]) == 0)
 			return true;

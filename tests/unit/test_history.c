@@ -18,13 +18,9 @@ static const char env_text[] = "POSTGRES_PASSWORD=" PW "\n"
 			       "KEYCLOAK_ADMIN_PASSWORD=kc-admin-pw-42\n"
 			       "GRAFANA_ADMIN_PASSWORD=graf-pw-77\n"
 			       "OIDC_CLIENT_SECRET=oidc-secret-99\n";
-static const char *const secret_values[] = {PW,
-					    PW_ESCAPED,
-					    "role-0123456789",
-					    "sid-abcdefabcdef",
-					    "kc-admin-pw-42",
-					    "graf-pw-77",
-					    "oidc-secret-99"};
+static const char *const secret_values[] = {
+    PW,		  PW_ESCAPED,	   "role-0123456789", "sid-abcdefabcdef", "kc-admin-pw-42",
+    "graf-pw-77", "oidc-secret-99"};
 
 static int load(const char *dir, const char *env, deployment *d, aerr_t *err)
 {
@@ -58,7 +54,8 @@ static rollout_pod *states_all(const deployment *d, bool kept)
 {
 	rollout_pod *st = xcalloc(d->npods, sizeof *st);
 	for (size_t i = 0; i < d->npods; i++)
-		st[i] = (rollout_pod){.state = ROLL_READY, .start = 0.1, .ready = 0.2, .kept = kept};
+		st[i] =
+		    (rollout_pod){.state = ROLL_READY, .start = 0.1, .ready = 0.2, .kept = kept};
 	return st;
 }
 
@@ -73,8 +70,8 @@ TEST(history_records_revisions_without_secrets)
 		CHECK_STR(err.msg, "");
 	rollout_pod *st = states_all(&d, false);
 	json_t *report = json_pack("{s:s, s:s}", "result", "ok", "logs", "db says " PW);
-	history_entry e = {.command = "deploy", .ok = true, .duration_s = 1.5, .states = st,
-			   .report = report};
+	history_entry e = {
+	    .command = "deploy", .ok = true, .duration_s = 1.5, .states = st, .report = report};
 	int rev = 0;
 	int rc = history_record(state, &d, &e, &rev, &err);
 	if (rc < 0)

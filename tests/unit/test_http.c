@@ -474,7 +474,8 @@ TEST(http_perform_silent_socket_times_out)
 	/* listening, never accepting: the connection is made, nothing answers */
 	struct unix_server s = {0};
 	unix_server_start(&s, false);
-	http_exchange x = {.method = "GET", .url = "http://d/x", .unix_socket = s.path, .timeout_ms = 300};
+	http_exchange x = {
+	    .method = "GET", .url = "http://d/x", .unix_socket = s.path, .timeout_ms = 300};
 	aerr_t err = {0};
 	http_failure f;
 	double took;
@@ -491,7 +492,8 @@ TEST(http_perform_stall_is_bounded)
 	/* headers and part of the body, then nothing */
 	struct unix_server s = {.answer = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart"};
 	unix_server_start(&s, true);
-	http_exchange x = {.method = "GET", .url = "http://d/x", .unix_socket = s.path, .stall_s = 1};
+	http_exchange x = {
+	    .method = "GET", .url = "http://d/x", .unix_socket = s.path, .stall_s = 1};
 	aerr_t err = {0};
 	http_failure f;
 	double took;
@@ -507,7 +509,10 @@ TEST(http_perform_stall_is_bounded)
 
 TEST(http_perform_missing_socket_is_a_connect_failure)
 {
-	http_exchange x = {.method = "GET", .url = "http://d/x", .unix_socket = "/nonexistent/api.sock", .timeout_ms = 1000};
+	http_exchange x = {.method = "GET",
+			   .url = "http://d/x",
+			   .unix_socket = "/nonexistent/api.sock",
+			   .timeout_ms = 1000};
 	aerr_t err = {0};
 	http_failure f;
 	double took;

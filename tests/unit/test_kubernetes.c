@@ -141,7 +141,8 @@ static char *make_root(const char *alpha, const char *beta, char **env)
 	put(a, "alpha.conf", "listen = 8080\nname = \"alpha\"\n");
 	put(b, "pod.yaml", beta);
 	put(g, "pod.yaml", gamma_template);
-	put(profiles, "test.yaml", "name: test\ndescription: fake pods\npods: [alpha, beta, gamma]\n");
+	put(profiles, "test.yaml",
+	    "name: test\ndescription: fake pods\npods: [alpha, beta, gamma]\n");
 	*env = harness_write(root, ".env",
 			     "POSTGRES_PASSWORD='" SECRET_VALUE "'\n"
 			     "KEYCLOAK_ADMIN_PASSWORD=unused-by-these-pods\n"
@@ -177,17 +178,13 @@ TEST(kubernetes_converts_a_new_pod_without_code)
 	aerr_t err = {0};
 	if (convert(alpha_template, beta_template, "team-a", &m, &err) < 0)
 		CHECK_STR(err.msg, "");
-	const char *want[] = {"namespace-team-a.yaml",
-			      "secret-aegis-secrets.yaml",
-			      "configmap-alpha-config.yaml",
-			      "service-pod-alpha.yaml",
-			      "deployment-pod-alpha.yaml",
-			      "persistentvolumeclaim-alpha-data.yaml",
-			      "service-pod-beta.yaml",
-			      "statefulset-pod-beta.yaml",
-			      "service-pod-gamma.yaml",
-			      "deployment-pod-gamma.yaml",
-			      "kustomization.yaml"};
+	const char *want[] = {
+	    "namespace-team-a.yaml",	   "secret-aegis-secrets.yaml",
+	    "configmap-alpha-config.yaml", "service-pod-alpha.yaml",
+	    "deployment-pod-alpha.yaml",   "persistentvolumeclaim-alpha-data.yaml",
+	    "service-pod-beta.yaml",	   "statefulset-pod-beta.yaml",
+	    "service-pod-gamma.yaml",	   "deployment-pod-gamma.yaml",
+	    "kustomization.yaml"};
 	bool all = m.n == ARRAY_SIZE(want);
 	for (size_t i = 0; all && i < m.n; i++)
 		all = strcmp(m.files[i].name, want[i]) == 0;
@@ -215,8 +212,9 @@ TEST(kubernetes_converts_a_new_pod_without_code)
 	CHECK(!leaked);
 	/* secrets: a whole value by reference, an embedded one by expansion,
 	 * literal "$(" and "$$" escaped so Kubernetes gives them back */
-	CHECK_CONTAINS(d, "- name: PASSWORD\n          valueFrom:\n            secretKeyRef:\n"
-			  "              name: aegis-secrets\n              key: POSTGRES_PASSWORD\n");
+	CHECK_CONTAINS(d,
+		       "- name: PASSWORD\n          valueFrom:\n            secretKeyRef:\n"
+		       "              name: aegis-secrets\n              key: POSTGRES_PASSWORD\n");
 	CHECK_CONTAINS(d, "- name: AEGIS_SECRET_POSTGRES_PASSWORD\n          valueFrom:");
 	CHECK_CONTAINS(d, "value: postgresql://aegis:$(AEGIS_SECRET_POSTGRES_PASSWORD)"
 			  "@pod-beta:5432/x?a=$$(b)\n");
@@ -272,8 +270,9 @@ TEST(kubernetes_secret_outside_env_is_an_error)
 	free(beta);
 	CHECK(rc < 0);
 	CHECK(err.status == AEGIS_ECONFIG);
-	CHECK_CONTAINS(err.msg, "kube/beta/pod.yaml: spec: containers[0].livenessProbe.exec.command[1]"
-				" holds the secret variable POSTGRES_PASSWORD");
+	CHECK_CONTAINS(err.msg,
+		       "kube/beta/pod.yaml: spec: containers[0].livenessProbe.exec.command[1]"
+		       " holds the secret variable POSTGRES_PASSWORD");
 	CHECK(!strstr(err.msg, "s3cr3t"));
 }
 

@@ -18,7 +18,8 @@ TEST(logs_targets_every_container_of_the_pod)
 	logs_target *t = NULL;
 	size_t n = 0;
 	int rc = logs_targets(&d, "database", NULL, &t, &n, &err);
-	cleanup_free char *first = rc == 0 && n ? xasprintf("%s=%s", t[0].container, t[0].podman) : NULL;
+	cleanup_free char *first =
+	    rc == 0 && n ? xasprintf("%s=%s", t[0].container, t[0].podman) : NULL;
 	logs_targets_free(t, n);
 	deployment_free(&d);
 	CHECK(rc == 0);
@@ -67,5 +68,7 @@ TEST(logs_unknown_container_lists_the_pod_s)
 	int rc = logs_targets(&d, "database", "nope", &t, &n, &err);
 	deployment_free(&d);
 	CHECK(rc < 0 && err.status == AEGIS_ECONFIG);
-	CHECK_STR(err.msg, "pod database has no container 'nope'; its containers: postgres, postgres-exporter");
+	CHECK_STR(
+	    err.msg,
+	    "pod database has no container 'nope'; its containers: postgres, postgres-exporter");
 }

@@ -61,7 +61,10 @@ TEST(probe_connects_to_the_bound_address)
 		return;
 	}
 	probe tcp = {.kind = PROBE_TCP, .port = 80, .host_port = s.port, .host = "127.0.0.2"};
-	probe http = {.kind = PROBE_HTTP, .port = 80, .host_port = s.port, .host = "127.0.0.2",
+	probe http = {.kind = PROBE_HTTP,
+		      .port = 80,
+		      .host_port = s.port,
+		      .host = "127.0.0.2",
 		      .path = (char *)"/ready"};
 	probe loopback = {.kind = PROBE_TCP, .port = 80, .host_port = s.port, .host = "127.0.0.1"};
 	aerr_t e1 = {0}, e2 = {0}, e3 = {0};

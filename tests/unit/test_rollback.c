@@ -42,7 +42,7 @@ TEST(rollback_rebuilds_the_revision_with_current_secrets)
 	cleanup_free char *env_a = write_env(dir, "a.env", "");
 	cleanup_free char *env_b = write_env(dir, "b.env", "RUST_LOG=debug\n");
 	cleanup_free char *env_c =
-		write_env(dir, "c.env", "RUST_LOG=debug\nPOSTGRES_PASSWORD=pg-secret-value-2\n");
+	    write_env(dir, "c.env", "RUST_LOG=debug\nPOSTGRES_PASSWORD=pg-secret-value-2\n");
 	deployment a, b, r;
 	CHECK(deployment_load(&a, harness_root(), env_a, "full", 0, &err) == 0);
 	CHECK(deployment_load(&b, harness_root(), env_b, "full", 0, &err) == 0);

@@ -26,7 +26,8 @@ TEST(fingerprint_of_private_and_public_pem_match_generate_keys)
 	CHECK(keys_fingerprint_pem(pub, ulen, "public.pem", b, sizeof b, &err) == 0);
 	CHECK_STR(a, k.fingerprint);
 	CHECK_STR(b, k.fingerprint);
-	CHECK(keys_fingerprint_pem("not a key", 9, "pod-core-aegis-runtime:/x", a, sizeof a, &err) < 0);
+	CHECK(keys_fingerprint_pem("not a key", 9, "pod-core-aegis-runtime:/x", a, sizeof a, &err) <
+	      0);
 	CHECK_CONTAINS(err.msg, "pod-core-aegis-runtime:/x is not an unencrypted PEM key");
 	free(priv);
 	free(pub);
@@ -41,10 +42,10 @@ TEST(deploy_generates_missing_seal_keys_once)
 {
 	char *dir = harness_tmpdir();
 	cleanup_free char *keys = fs_join(dir, "seal");
-	cleanup_free char *text = xasprintf(
-	    "POSTGRES_PASSWORD=p\nKEYCLOAK_ADMIN_PASSWORD=k\nGRAFANA_ADMIN_PASSWORD=g\n"
-	    "SEAL_KEYS_DIR=%s\nCONTAINER_SOCK=/run/podman/podman.sock\n",
-	    keys);
+	cleanup_free char *text =
+	    xasprintf("POSTGRES_PASSWORD=p\nKEYCLOAK_ADMIN_PASSWORD=k\nGRAFANA_ADMIN_PASSWORD=g\n"
+		      "SEAL_KEYS_DIR=%s\nCONTAINER_SOCK=/run/podman/podman.sock\n",
+		      keys);
 	char *env = harness_write(dir, ".env", text);
 	unsetenv("SEAL_KEYS_DIR");
 	aerr_t err = {0};

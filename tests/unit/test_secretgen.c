@@ -81,9 +81,10 @@ TEST(secretgen_fill_adds_only_missing_values)
 	CHECK(pw && strlen(pw) == 43);
 	cleanup_free char *after = NULL;
 	CHECK(fs_read_file(env, &after, NULL, &err) == 0);
-	cleanup_free char *want = xasprintf("# mine\nexport APP_TAG=v2   # note\n\nAPP_PASSWORD= %s "
-					    "# to fill\n",
-					    pw);
+	cleanup_free char *want =
+	    xasprintf("# mine\nexport APP_TAG=v2   # note\n\nAPP_PASSWORD= %s "
+		      "# to fill\n",
+		      pw);
 	CHECK_STR(after, want);
 	/* nothing missing: nothing generated, the file unchanged */
 	CHECK(secret_fill_env(schema, env, "/nonexistent", true, &done, &err) == 0);

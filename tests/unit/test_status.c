@@ -48,12 +48,12 @@ TEST(status_model_counts_ready_running_absent_and_extra)
 	 * an AEGIS pod outside the profile; pod-secrets is absent. */
 	json_error_t je;
 	json_t *live = json_loads(
-		"[{\"Name\":\"pod-core\",\"Status\":\"Degraded\",\"Created\":\"2025-11-29T09:52:20Z\","
-		"  \"Containers\":[{\"Names\":\"0123456789ab-infra\",\"Status\":\"running\"},"
-		"                 {\"Names\":\"pod-core-a\",\"Status\":\"running\"},"
-		"                 {\"Names\":\"pod-core-b\",\"Status\":\"exited\"}]},"
-		" {\"Name\":\"pod-other\",\"Status\":\"Running\",\"Containers\":[]}]",
-		0, &je);
+	    "[{\"Name\":\"pod-core\",\"Status\":\"Degraded\",\"Created\":\"2025-11-29T09:52:20Z\","
+	    "  \"Containers\":[{\"Names\":\"0123456789ab-infra\",\"Status\":\"running\"},"
+	    "                 {\"Names\":\"pod-core-a\",\"Status\":\"running\"},"
+	    "                 {\"Names\":\"pod-core-b\",\"Status\":\"exited\"}]},"
+	    " {\"Name\":\"pod-other\",\"Status\":\"Running\",\"Containers\":[]}]",
+	    0, &je);
 	check checks[3] = {{.pod = (size_t)core, .ok = true},
 			   {.pod = (size_t)core, .ok = false},
 			   {.pod = 99, .ok = true}};

@@ -146,7 +146,8 @@ TEST(systemd_edges_follow_the_plan)
 
 TEST(systemd_wait_budget_from_probes)
 {
-	probe pr = {.kind = PROBE_HTTP, .initial_delay_s = 3, .period_s = 5, .failure_threshold = 36};
+	probe pr = {
+	    .kind = PROBE_HTTP, .initial_delay_s = 3, .period_s = 5, .failure_threshold = 36};
 	container c = {.name = "x", .readiness = pr};
 	pod p = {.name = "x", .containers = &c, .ncontainers = 1};
 	CHECK(systemd_wait_seconds(&p) == 3 + 36 * 5);
@@ -177,8 +178,13 @@ TEST(systemd_quadlet_needs_absolute_data_dir)
 	if (deployment_load(&d, harness_root(), "/nonexistent/.env", "minimal", DEPLOYMENT_LENIENT,
 			    &err) < 0)
 		CHECK_STR(err.msg, "");
-	systemd_opts o = {.flavor = SYSTEMD_QUADLET, .binary = "/b", .podman = "/p", .root = "/r",
-			  .config_dir = "%E/x", .data_dir = "%S/x", .network = "n"};
+	systemd_opts o = {.flavor = SYSTEMD_QUADLET,
+			  .binary = "/b",
+			  .podman = "/p",
+			  .root = "/r",
+			  .config_dir = "%E/x",
+			  .data_dir = "%S/x",
+			  .network = "n"};
 	systemd_units u;
 	int rc = systemd_generate(&d, &o, &u, &err);
 	deployment_free(&d);
