@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/env.h"
+#include "lib/fsutil.h"
 #include "lib/secretgen.h"
 #include "lib/setupuser.h"
 #include "options.h"
@@ -37,7 +39,21 @@ static int write_env(struct cli *cli, const char *env_path, aerr_t *err)
 	if (secret_fill_env(schema, env_path, from, true, &done, err) < 0)
 		return -1;
 	report_secret_fill(env_path, from, &done);
+	bool created = done.created;
 	secret_fill_free(&done);
+	if (!created)
+		return 0;
+	/* the defaults under the product's tree are not the service user's to
+	 * write: its keys and bootstrap output live beside its .env */
+	cleanup_free char *dir = fs_dirname(env_path);
+	cleanup_free char *seal = fs_join(dir, "seal");
+	cleanup_free char *generated = fs_join(dir, "generated");
+	const char *keys[] = {"SEAL_KEYS_DIR", "AEGIS_GENERATED_DIR"};
+	const char *values[] = {seal, generated};
+	if (env_update(env_path, 2, keys, values, NULL, err) < 0)
+		return -1;
+	printf("set SEAL_KEYS_DIR=%s and AEGIS_GENERATED_DIR=%s in %s\n", seal, generated,
+	       env_path);
 	return 0;
 }
 

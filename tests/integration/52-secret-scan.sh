@@ -104,9 +104,9 @@ for d, _, files in os.walk(sys.argv[3]):
         if "PRIVATE KEY" in text:
             found.add("".join(l for l in text.splitlines() if not l.startswith("-----"))[:40])
             continue
+        if "PUBLIC KEY" in text or "BEGIN CERTIFICATE" in text:
+            continue  # public by design (the SEAL public key, the edge's CA)
         for line in text.splitlines():
-            if "PUBLIC KEY" in text:
-                break
             found.add(line.split("=", 1)[-1].split(":", 1)[-1].strip())
 for s in sorted(v for v in found if len(v) >= 8):
     print(s)
