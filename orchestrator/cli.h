@@ -53,6 +53,12 @@ struct deploy_args {
 	int timeout_s;	      /* per-pod readiness timeout */
 	bool replace;	      /* replace pods even when running with the same manifest */
 	bool no_bootstrap;    /* do not bootstrap OpenBao and Keycloak once they are ready */
+	bool atomic;	      /* deploy --atomic: restore what a failed rollout replaced */
+	/* rollback: the revision deployed again and its source (for the
+	 * history), and where its bootstrap writes (NULL: AEGIS_GENERATED_DIR) */
+	int rollback_of;
+	const json_t *source;
+	const char *generated_dir;
 };
 int deploy_main(struct cli *cli, const struct deploy_args *args);
 

@@ -6,15 +6,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "history.h"
-#include "lib/bootstrap.h"
-#include "lib/clock.h"
+#include "engine.h"
 #include "lib/fsutil.h"
-#include "lib/history.h"
 #include "lib/rollback.h"
 #include "lib/state.h"
 #include "options.h"
-#include "report.h"
 
 static const char help[] =
     "Usage: aegis-deploy rollback [REV] [--timeout SECONDS] [--no-bootstrap]\n"
@@ -32,68 +28,6 @@ static const char help[] =
     "  --no-bootstrap      do not bootstrap OpenBao and Keycloak\n"
     "  --json              print the final report, as deploy does\n"
     "\n";
-
-/* progress goes to the reporter, readiness to the bootstrap hook */
-struct rollout_ctx {
-	reporter *rep;
-	bootstrap_hook *hook;
-};
-
-static void on_progress(void *ctx, const deployment *d, size_t pod, const rollout_pod *st)
-{
-	reporter_progress(((struct rollout_ctx *)ctx)->rep, d, pod, st);
-}
-
-static int on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
-{
-	struct rollout_ctx *rc = ctx;
-	return rc->hook ? bootstrap_on_ready(rc->hook, d, pod, err) : 0;
-}
-
-/* Roll D out; returns the rollout's result (ERR set on failure). */
-static int roll(const struct cli *cli, deployment *d, int timeout_s, bool no_bootstrap,
-		rollout_pod *states, double *took, aerr_t *err)
-{
-	podman *pm = NULL;
-	const char *network = config_get(&d->cfg, "AEGIS_NETWORK");
-	if (!network)
-		network = "aegis-network";
-	double t0 = clock_mono_s();
-	int rc = rollout_check(d, NULL, err);
-	if (rc == 0)
-		rc = cli_open_podman(cli, &d->cfg, &pm, err);
-	if (rc == 0)
-		rc = rollout_prepare(pm, d, network, reporter_pull, NULL, err);
-	if (rc == 0) {
-		/* what bootstrap generates (unseal keys) belongs with the checkout,
-		 * not with the revision's files, which are removed afterwards */
-		cleanup_free char *generated = fs_join(cli->root, "generated");
-		bootstrap_opts bo = {.generated_dir = generated};
-		struct rollout_ctx ctx = {
-		    .rep = reporter_new(cli, d, NULL),
-		    .hook = no_bootstrap ? NULL : bootstrap_hook_new(d, &bo),
-		};
-		rollout_opts opts = {
-		    .network = network,
-		    .timeout_s = timeout_s,
-		    .progress = on_progress,
-		    .on_ready = on_ready,
-		    .ctx = &ctx,
-		};
-		rc = rollout_run(pm, d, &opts, states, err);
-		reporter_finish(ctx.rep);
-		reporter_free(ctx.rep);
-		bootstrap_hook_free(ctx.hook);
-	}
-	*took = clock_mono_s() - t0;
-	if (cli->json && pm) {
-		json_t *js = report_rollout_json(d, states, rc, *took);
-		report_print_json(js);
-		json_decref(js);
-	}
-	podman_close(pm);
-	return rc;
-}
 
 COMMAND(rollback)
 {
@@ -146,22 +80,23 @@ COMMAND(rollback)
 		 json_string_value(json_object_get(target, "command")),
 		 json_string_value(json_object_get(json_object_get(target, "source"), "commit"))
 		     ?: "no source commit");
-	rollout_pod *states = xcalloc(d.npods, sizeof *states);
+	/* what bootstrap generates (unseal keys) belongs with the checkout,
+	 * not with the revision's files, which are removed afterwards */
+	cleanup_free char *generated = fs_join(cli->root, "generated");
+	struct deploy_args da = {
+	    .timeout_s = timeout_s,
+	    .no_bootstrap = no_bootstrap,
+	    .rollback_of = rev,
+	    .source = json_object_get(target, "source"),
+	    .generated_dir = generated,
+	};
 	double took = 0;
-	rc = roll(cli, &d, timeout_s, no_bootstrap, states, &took, &err);
-	for (size_t i = 0; i < d.npods; i++)
-		if (states[i].state == ROLL_FAILED)
-			report_failure(&d, i, &states[i]);
-	history_note_rollback(cli, &d, states, rc, &err, took, rev,
-			      json_object_get(target, "source"));
+	rc = engine_release(cli, "rollback", &d, &da, &took, &err);
 	int status = 0;
 	if (rc < 0)
 		status = cli_fail(cli, &err);
 	else
 		cli_info(cli, "%s: rolled back to revision %d in %.1f s", d.prof.name, rev, took);
-	for (size_t i = 0; i < d.npods; i++)
-		rollout_pod_free(&states[i]);
-	free(states);
 	deployment_free(&d);
 	rollback_cleanup(work);
 	json_decref(target);

@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "history.h"
+#include "engine.h"
 #include "lib/rollout.h"
 #include "options.h"
 #include "report.h"
@@ -36,7 +36,7 @@ COMMAND(teardown)
 	if (cli_load(cli, true, DEPLOYMENT_LENIENT, &d, &pm, &err) < 0)
 		return cli_fail(cli, &err);
 	int rc = rollout_teardown(pm, &d, timeout_s, removed, cli, &err);
-	history_note(cli, "teardown", &d, NULL, rc, &err, -1);
+	history_note(cli, "teardown", &d, NULL, rc, &err, -1, NULL, NULL);
 	podman_close(pm);
 	deployment_free(&d);
 	return rc < 0 ? cli_fail(cli, &err) : 0;

@@ -1,0 +1,31 @@
+/* What the rolling commands share above the library: one rollout of a
+ * loaded deployment with its display (deploy, redeploy, rollback, and
+ * deploy --atomic's restore all go through engine_release), and the
+ * revision every locked command records in the release history
+ * (lib/history.h).  In orchestrator/engine.c. */
+#ifndef AEGIS_ENGINE_H
+#define AEGIS_ENGINE_H
+
+#include "cli.h"
+#include "lib/deployment.h"
+#include "lib/rollout.h"
+
+/* Roll D out as ARGS say (ARGS->only_pod: that pod alone), with the live
+ * display, each failed pod's diagnostic, the --json report and the
+ * bootstrap summary; with ARGS->atomic, a failed rollout's replaced pods
+ * are restored (lib/release.h); then the revision of COMMAND is recorded.
+ * Returns the rollout's result (ERR set on failure); *TOOK its duration. */
+int engine_release(const struct cli *cli, const char *command, deployment *d,
+		   const struct deploy_args *args, double *took, aerr_t *err);
+
+/* Record COMMAND's revision: STATES (d->npods) of a rollout, or NULL for a
+ * teardown (D loaded leniently); RC and ERR the command's result; TOOK its
+ * duration in seconds (< 0: since the process started); RESTORE deploy
+ * --atomic's record, or NULL.  Says which revision it recorded; a history
+ * that cannot be written is a warning, not a change of the command's own
+ * result. */
+void history_note(const struct cli *cli, const char *command, deployment *d,
+		  const rollout_pod *states, int rc, const aerr_t *err, double took,
+		  const struct deploy_args *args, const json_t *restore);
+
+#endif

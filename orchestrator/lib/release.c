@@ -1,0 +1,114 @@
+#include "release.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bootstrap.h"
+#include "rollback.h"
+
+/* The rollout's one context: progress to the caller, readiness to the
+ * bootstrap hook. */
+struct release_ctx {
+	const release_opts *o;
+	bootstrap_hook *hook;
+};
+
+static void on_progress(void *ctx, const deployment *d, size_t pod, const rollout_pod *st)
+{
+	const release_opts *o = ((struct release_ctx *)ctx)->o;
+	if (o->progress)
+		o->progress(o->ctx, d, pod, st);
+}
+
+static int on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
+{
+	struct release_ctx *rc = ctx;
+	return rc->hook ? bootstrap_on_ready(rc->hook, d, pod, err) : 0;
+}
+
+int release_run(podman *pm, deployment *d, const release_opts *o, rollout_pod *states,
+		json_t **bootstrap, aerr_t *err)
+{
+	*bootstrap = NULL;
+	/* kube/variables.yaml gives it its default */
+	const char *network = config_get(&d->cfg, "AEGIS_NETWORK");
+	if (rollout_prepare(pm, d, network, o->pull, o->ctx, err) < 0)
+		return -1;
+	if (o->begin)
+		o->begin(o->ctx, d);
+	bootstrap_opts bo = {
+	    .generated_dir = o->generated_dir, .trace = o->trace, .trace_ctx = o->ctx};
+	struct release_ctx ctx = {.o = o,
+				  .hook = o->no_bootstrap ? NULL : bootstrap_hook_new(d, &bo)};
+	rollout_opts ro = {
+	    .network = network,
+	    .timeout_s = o->timeout_s,
+	    .replace = o->replace,
+	    .selected = o->selected,
+	    .progress = on_progress,
+	    .on_ready = on_ready,
+	    .ctx = &ctx,
+	};
+	int rc = rollout_run(pm, d, &ro, states, err);
+	if (ctx.hook)
+		*bootstrap = bootstrap_hook_report(ctx.hook);
+	bootstrap_hook_free(ctx.hook);
+	return rc;
+}
+
+int release_restore_load(const char *state_dir, const char *env_path, const deployment *d,
+			 const rollout_pod *states, release_restore *r, aerr_t *err)
+{
+	*r = (release_restore){.pods = json_array()};
+	for (size_t i = 0; i < d->npods; i++)
+		if (states[i].start >= 0 && !states[i].kept)
+			json_array_append_new(r->pods, json_string(d->pods[i].name));
+	if (!json_array_size(r->pods))
+		return 0;
+	json_t *target = NULL;
+	if (rollback_target(state_dir, -1, &target, err) < 0)
+		return -1;
+	r->revision = (int)json_integer_value(json_object_get(target, "revision"));
+	json_decref(target);
+	char *work = xasprintf("%s/restore-XXXXXX", state_dir);
+	if (!mkdtemp(work)) {
+		aerr_sys(err, AEGIS_EFAIL, errno, "cannot create %s", work);
+		free(work);
+		return -1;
+	}
+	r->workdir = work;
+	if (rollback_load(state_dir, r->revision, env_path, work, &r->prev, err) < 0)
+		return -1;
+	r->selected = xcalloc(r->prev.npods ? r->prev.npods : 1, sizeof *r->selected);
+	size_t i;
+	json_t *v;
+	json_array_foreach(r->pods, i, v)
+	{
+		int idx = deployment_pod_index(&r->prev, json_string_value(v));
+		if (idx >= 0)
+			r->selected[idx] = true;
+	}
+	return 0;
+}
+
+json_t *release_restore_record(const release_restore *r, const char *result, const aerr_t *err)
+{
+	json_t *out = json_pack("{s:o}", "pods", r->pods ? json_incref(r->pods) : json_array());
+	if (r->revision)
+		json_object_set_new(out, "revision", json_integer(r->revision));
+	json_object_set_new(out, "result", json_string(result));
+	if (err && err->msg[0])
+		json_object_set_new(out, "error", json_string(err->msg));
+	return out;
+}
+
+void release_restore_free(release_restore *r)
+{
+	json_decref(r->pods);
+	deployment_free(&r->prev);
+	free(r->selected);
+	if (r->workdir)
+		rollback_cleanup(r->workdir);
+	free(r->workdir);
+	*r = (release_restore){0};
+}
