@@ -91,6 +91,77 @@ static json_t *result(const deployment *d, json_t *against, json_t *pods, size_t
 			 "changes", (json_int_t)changes, "pods", pods);
 }
 
+static const char *hash_label(const json_t *lp)
+{
+	return json_string_value(
+	    json_object_get(json_object_get(lp, "Labels"), MANIFEST_HASH_LABEL));
+}
+
+/* The entry of pod P of the profile (YAML its redacted manifest) against
+ * the live pod of its name in LIVE, if any. */
+static int live_entry(const char *state_dir, const pod *p, const char *yaml, const json_t *live,
+		      json_t *pods, size_t *changes, aerr_t *err)
+{
+	side new = {.name = p->name,
+		    .pod_name = p->pod_name,
+		    .hash = p->manifest_hash,
+		    .yaml = (char *)yaml};
+	const json_t *lp = NULL;
+	size_t k;
+	json_t *v;
+	json_array_foreach(live, k, v)
+	{
+		if (strcmp(str_or(json_string_value(json_object_get(v, "Name")), ""),
+			   p->pod_name) == 0)
+			lp = v;
+	}
+	if (!lp)
+		return entry(pods, changes, NULL, &new, err);
+	const char *label = hash_label(lp);
+	side old = {.name = p->name, .pod_name = p->pod_name, .hash = label};
+	cleanup_free char *note = NULL;
+	int rc = 0;
+	if (!label)
+		old.note = "the live pod has no " MANIFEST_HASH_LABEL " label";
+	else if (!new.hash || strcmp(label, new.hash) != 0) {
+		if (history_find_manifest(state_dir, p->name, label, &old.yaml, NULL, err) < 0)
+			rc = -1;
+		else if (!old.yaml)
+			old.note = note = xasprintf("no revision of the release history "
+						    "recorded manifest hash %s of %s",
+						    label, p->name);
+	} else {
+		old.yaml = xstrdup(new.yaml);
+	}
+	if (rc == 0)
+		rc = entry(pods, changes, &old, &new, err);
+	free(old.yaml);
+	return rc;
+}
+
+/* The entry of a live AEGIS pod V that D does not have (0 when V is none). */
+static int removed_entry(const char *state_dir, const deployment *d, const json_t *v, json_t *pods,
+			 size_t *changes, aerr_t *err)
+{
+	const char *name =
+	    json_string_value(json_object_get(json_object_get(v, "Labels"), POD_LABEL));
+	const char *pod_name = json_string_value(json_object_get(v, "Name"));
+	if (!name || !pod_name || deployment_pod_index(d, name) >= 0)
+		return 0;
+	const char *label = hash_label(v);
+	side old = {.name = name,
+		    .pod_name = pod_name,
+		    .hash = label,
+		    .note = "no recorded manifest for this pod"};
+	int rc = 0;
+	if (label && history_find_manifest(state_dir, name, label, &old.yaml, NULL, err) < 0)
+		rc = -1;
+	if (rc == 0)
+		rc = entry(pods, changes, &old, NULL, err);
+	free(old.yaml);
+	return rc;
+}
+
 int diff_live(const char *state_dir, deployment *d, const json_t *live, json_t **out, aerr_t *err)
 {
 	char **mine = NULL;
@@ -100,68 +171,15 @@ int diff_live(const char *state_dir, deployment *d, const json_t *live, json_t *
 	size_t changes = 0;
 	int rc = 0;
 	git_libgit2_init();
-	for (size_t i = 0; i < d->npods && rc == 0; i++) {
-		const pod *p = &d->pods[i];
-		side new = {.name = p->name,
-			    .pod_name = p->pod_name,
-			    .hash = p->manifest_hash,
-			    .yaml = mine[i]};
-		const json_t *lp = NULL;
-		size_t k;
-		json_t *v;
-		json_array_foreach(
-		    live, k,
-		    v) if (strcmp(str_or(json_string_value(json_object_get(v, "Name")), ""),
-				  p->pod_name) == 0) lp = v;
-		if (!lp) {
-			rc = entry(pods, &changes, NULL, &new, err);
-			continue;
-		}
-		const char *label = json_string_value(
-		    json_object_get(json_object_get(lp, "Labels"), MANIFEST_HASH_LABEL));
-		side old = {.name = p->name, .pod_name = p->pod_name, .hash = label};
-		cleanup_free char *note = NULL;
-		if (!label)
-			old.note = "the live pod has no " MANIFEST_HASH_LABEL " label";
-		else if (!new.hash || strcmp(label, new.hash) != 0) {
-			if (history_find_manifest(state_dir, p->name, label, &old.yaml, NULL, err) <
-			    0)
-				rc = -1;
-			else if (!old.yaml)
-				old.note = note = xasprintf("no revision of the release history "
-							    "recorded manifest hash %s of %s",
-							    label, p->name);
-		} else {
-			old.yaml = xstrdup(new.yaml);
-		}
-		if (rc == 0)
-			rc = entry(pods, &changes, &old, &new, err);
-		free(old.yaml);
-	}
+	for (size_t i = 0; i < d->npods && rc == 0; i++)
+		rc = live_entry(state_dir, &d->pods[i], mine[i], live, pods, &changes, err);
 	/* live AEGIS pods this profile does not have */
 	size_t k;
 	json_t *v;
 	json_array_foreach(live, k, v)
 	{
-		if (rc < 0)
-			break;
-		const char *name =
-		    json_string_value(json_object_get(json_object_get(v, "Labels"), POD_LABEL));
-		const char *pod_name = json_string_value(json_object_get(v, "Name"));
-		if (!name || !pod_name || deployment_pod_index(d, name) >= 0)
-			continue;
-		const char *label = json_string_value(
-		    json_object_get(json_object_get(v, "Labels"), MANIFEST_HASH_LABEL));
-		side old = {.name = name,
-			    .pod_name = pod_name,
-			    .hash = label,
-			    .note = "no recorded manifest for this pod"};
-		if (label &&
-		    history_find_manifest(state_dir, name, label, &old.yaml, NULL, err) < 0)
-			rc = -1;
 		if (rc == 0)
-			rc = entry(pods, &changes, &old, NULL, err);
-		free(old.yaml);
+			rc = removed_entry(state_dir, d, v, pods, &changes, err);
 	}
 	git_libgit2_shutdown();
 	history_strv_free(mine, d->npods);

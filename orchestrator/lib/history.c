@@ -651,58 +651,26 @@ static char *signature_email(void)
 	return xasprintf("%s@%s", pw && pw->pw_name ? pw->pw_name : "aegis", host);
 }
 
-int history_record(const char *state_dir, deployment *d, const history_entry *e, int *rev,
-		   aerr_t *err)
+/* The revision.json of revision NUMBER, secrets scrubbed; NULL on failure. */
+static json_t *revision_json(const deployment *d, const history_entry *e, const secrets *s,
+			     int number, aerr_t *err)
 {
-	secrets s;
-	if (secrets_collect(state_dir, &d->cfg, &s, err) < 0)
-		return -1;
-	files f = {0};
-	char **manifests = NULL;
-	json_t *revjs = NULL;
-	char *message = NULL;
-	git_repository *repo = NULL;
-	git_commit *parent = NULL;
-	git_tree *tree = NULL;
-	git_signature *sig = NULL;
-	char *email = NULL;
-	int rc = -1;
-	git_libgit2_init();
-
-	if (render_redacted(d, &s, e->lenient, &manifests, err) < 0)
-		goto out;
-	for (size_t i = 0; i < d->npods; i++) {
-		files_add(&f, xasprintf("manifests/%s.yaml", d->pods[i].name), manifests[i],
-			  strlen(manifests[i]));
-		manifests[i] = NULL;
-	}
-	if (add_sources(&f, &s, d, err) < 0)
-		goto out;
-
-	if (open_repo(state_dir, true, &repo, err) < 0 || head_commit(repo, &parent, err) < 0)
-		goto out;
-	int number = 1;
-	if (parent) {
-		json_t *prev = revision_of(parent);
-		number = (int)json_integer_value(json_object_get(prev, "revision")) + 1;
-		json_decref(prev);
-	}
-
 	json_t *src = e->source ? json_deep_copy(e->source) : json_object();
 	json_object_del(src, "ci_job");
 	json_object_del(src, "ci_pipeline");
 	char *commit = NULL;
-	if (!e->source && history_source_commit(d->cfg.root, &commit, err) < 0)
-		goto out_src;
+	if (!e->source && history_source_commit(d->cfg.root, &commit, err) < 0) {
+		json_decref(src);
+		return NULL;
+	}
 	if (commit)
 		json_object_set_new(src, "commit", json_string(commit));
 	free(commit);
 	ci_source(src);
-	revjs = json_pack("{s:i, s:I, s:s, s:s, s:s, s:f, s:o}", "revision", number, "time",
-			  (json_int_t)time(NULL), "command", e->command, "profile", d->prof.name,
-			  "result", e->ok ? "ok" : "failed", "duration_s", e->duration_s, "source",
-			  src);
-	src = NULL;
+	json_t *revjs = json_pack("{s:i, s:I, s:s, s:s, s:s, s:f, s:o}", "revision", number, "time",
+				  (json_int_t)time(NULL), "command", e->command, "profile",
+				  d->prof.name, "result", e->ok ? "ok" : "failed", "duration_s",
+				  e->duration_s, "source", src);
 	if (e->states) {
 		json_object_set_new(revjs, "replaced", names_with(d, e, "replaced"));
 		json_object_set_new(revjs, "kept", names_with(d, e, "kept"));
@@ -724,35 +692,36 @@ int history_record(const char *state_dir, deployment *d, const history_entry *e,
 			      d->pods[i].manifest_hash ? json_string(d->pods[i].manifest_hash)
 						       : json_null()));
 	json_object_set_new(revjs, "pods", pods);
-	scrub_json(&s, revjs);
+	scrub_json(s, revjs);
+	return revjs;
+}
 
+/* NAME: JS as the revision keeps it (secrets scrubbed), added to F. */
+static void add_json(files *f, const secrets *s, const char *name, const json_t *js)
+{
 	size_t len;
-	char *text = dump_json(&s, revjs, &len);
-	files_add(&f, xstrdup("revision.json"), text, len);
-	json_t *plan = plan_json(d);
-	text = dump_json(&s, plan, &len);
-	json_decref(plan);
-	files_add(&f, xstrdup("plan.json"), text, len);
-	json_t *cfgjs = config_json(&d->cfg, &s);
-	text = dump_json(&s, cfgjs, &len);
-	json_decref(cfgjs);
-	files_add(&f, xstrdup("config.json"), text, len);
-	if (e->report) {
-		json_t *copy = json_deep_copy(e->report);
-		text = dump_json(&s, copy, &len);
-		json_decref(copy);
-		files_add(&f, xstrdup("report.json"), text, len);
-	}
-	qsort(f.v, f.n, sizeof *f.v, by_path);
+	json_t *copy = json_deep_copy(js);
+	char *text = dump_json(s, copy, &len);
+	json_decref(copy);
+	files_add(f, xstrdup(name), text, len);
+}
 
+/* Commit the files F (sorted) on PARENT with REVJS's message. */
+static int commit_files(git_repository *repo, git_commit *parent, files *f, const json_t *revjs,
+			aerr_t *err)
+{
 	git_oid tree_id, commit_id;
-	if (write_tree(repo, f.v, f.n, 0, &tree_id, err) < 0)
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	char *message = NULL;
+	char *email = signature_email();
+	int rc = -1;
+	if (write_tree(repo, f->v, f->n, 0, &tree_id, err) < 0)
 		goto out;
 	if (git_tree_lookup(&tree, repo, &tree_id) < 0) {
 		git_fail(err, "%s", "cannot read back the tree just written");
 		goto out;
 	}
-	email = signature_email();
 	if (git_signature_now(&sig, "aegis-deploy", email) < 0) {
 		git_fail(err, "%s", "cannot make a commit signature");
 		goto out;
@@ -764,17 +733,65 @@ int history_record(const char *state_dir, deployment *d, const history_entry *e,
 		git_fail(err, "%s", "cannot commit to the release history");
 		goto out;
 	}
-	if (rev)
-		*rev = number;
 	rc = 0;
-	goto out;
-out_src:
-	json_decref(src);
 out:
 	free(email);
 	free(message);
 	git_signature_free(sig);
 	git_tree_free(tree);
+	return rc;
+}
+
+int history_record(const char *state_dir, deployment *d, const history_entry *e, int *rev,
+		   aerr_t *err)
+{
+	secrets s;
+	if (secrets_collect(state_dir, &d->cfg, &s, err) < 0)
+		return -1;
+	files f = {0};
+	char **manifests = NULL;
+	json_t *revjs = NULL;
+	git_repository *repo = NULL;
+	git_commit *parent = NULL;
+	int rc = -1;
+	git_libgit2_init();
+
+	if (render_redacted(d, &s, e->lenient, &manifests, err) < 0)
+		goto out;
+	for (size_t i = 0; i < d->npods; i++) {
+		files_add(&f, xasprintf("manifests/%s.yaml", d->pods[i].name), manifests[i],
+			  strlen(manifests[i]));
+		manifests[i] = NULL;
+	}
+	if (add_sources(&f, &s, d, err) < 0)
+		goto out;
+	if (open_repo(state_dir, true, &repo, err) < 0 || head_commit(repo, &parent, err) < 0)
+		goto out;
+	int number = 1;
+	if (parent) {
+		json_t *prev = revision_of(parent);
+		number = (int)json_integer_value(json_object_get(prev, "revision")) + 1;
+		json_decref(prev);
+	}
+	revjs = revision_json(d, e, &s, number, err);
+	if (!revjs)
+		goto out;
+	add_json(&f, &s, "revision.json", revjs);
+	json_t *plan = plan_json(d);
+	add_json(&f, &s, "plan.json", plan);
+	json_decref(plan);
+	json_t *cfgjs = config_json(&d->cfg, &s);
+	add_json(&f, &s, "config.json", cfgjs);
+	json_decref(cfgjs);
+	if (e->report)
+		add_json(&f, &s, "report.json", e->report);
+	qsort(f.v, f.n, sizeof *f.v, by_path);
+	if (commit_files(repo, parent, &f, revjs, err) < 0)
+		goto out;
+	if (rev)
+		*rev = number;
+	rc = 0;
+out:
 	git_commit_free(parent);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
