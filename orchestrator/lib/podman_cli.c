@@ -48,9 +48,8 @@ int podman_cli_version(const char *podman, char **version, aerr_t *err)
 	/* "podman version 4.3.1" */
 	const char *v = strstr(out, "version ");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !v) {
-		char why[64];
-		aerr_set(err, AEGIS_EFAIL, "%s --version %s: %.200s", podman,
-			 spawn_describe(status, why, sizeof why), out);
+		cleanup_free char *why = spawn_describe(status);
+		aerr_set(err, AEGIS_EFAIL, "%s --version %s: %.200s", podman, why, out);
 		free(out);
 		return -1;
 	}

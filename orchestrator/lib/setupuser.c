@@ -54,9 +54,8 @@ static int run(char *const argv[], aerr_t *err)
 	if (spawn_run(argv, NULL, &status, err) < 0)
 		return aerr_wrap(err, "cannot run %s", argv[0]);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		char why[64];
-		return aerr_set(err, AEGIS_EFAIL, "%s %s %s", argv[0], argv[1],
-				spawn_describe(status, why, sizeof why));
+		cleanup_free char *why = spawn_describe(status);
+		return aerr_set(err, AEGIS_EFAIL, "%s %s %s", argv[0], argv[1], why);
 	}
 	return 0;
 }

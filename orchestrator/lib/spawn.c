@@ -343,15 +343,13 @@ void spawn_service_stop(spawn_service *svc)
 	svc->leave = NULL;
 }
 
-const char *spawn_describe(int status, char *buf, size_t n)
+char *spawn_describe(int status)
 {
 	if (status == -1)
-		snprintf(buf, n, "ended (status unknown)");
-	else if (WIFEXITED(status))
-		snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, n, "killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(buf, n, "ended (status %d)", status);
-	return buf;
+		return xstrdup("ended (status unknown)");
+	if (WIFEXITED(status))
+		return xasprintf("exited with status %d", WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		return xasprintf("killed by signal %d", WTERMSIG(status));
+	return xasprintf("ended (status %d)", status);
 }

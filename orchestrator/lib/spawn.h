@@ -71,7 +71,8 @@ bool spawn_service_exited(spawn_service *svc);
  * SVC never started (SPAWN_SERVICE_INIT) or already stopped is fine. */
 void spawn_service_stop(spawn_service *svc);
 
-/* "exited with status 3", "killed by signal 9" for a waitpid status. */
-const char *spawn_describe(int status, char *buf, size_t n);
+/* "exited with status 3", "killed by signal 9" for a waitpid status
+ * (newly allocated). */
+char *spawn_describe(int status);
 
 #endif

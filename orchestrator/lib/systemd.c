@@ -437,10 +437,9 @@ static int systemctl(systemd_scope scope, const char *verb, const char *const *u
 	if (rc < 0)
 		return aerr_wrap(err, "systemctl %s", verb);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		char why[64];
+		cleanup_free char *why = spawn_describe(status);
 		return aerr_set(err, AEGIS_EFAIL, "systemctl%s %s %s",
-				scope == SYSTEMD_USER ? " --user" : "", verb,
-				spawn_describe(status, why, sizeof why));
+				scope == SYSTEMD_USER ? " --user" : "", verb, why);
 	}
 	return 0;
 }
