@@ -1,25 +1,19 @@
 #include "edgecheck.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <openssl/pem.h>
-#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "clock.h"
 #include "fsutil.h"
+#include "http.h"
 #include "rollout.h"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static bool is_pem_certificate(const char *pem, size_t len)
 {
@@ -68,8 +62,7 @@ int edgecheck_export_ca(podman *pm, const deployment *d, int wait_s, char **path
 			return -1;
 		}
 		aerr_clear(err);
-		struct timespec ts = {0, 250 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+		clock_sleep_ms(250);
 	}
 	edge_free(&e);
 	char *dest = edge_ca_path(&d->cfg);
@@ -101,57 +94,9 @@ int edgecheck_on_ready(const deployment *d, size_t pod, aerr_t *err)
 
 /* --- checks ------------------------------------------------------------- */
 
-struct probe_ctx {
-	bool want_expiry;
-	bool have_expiry;
-	double days_left;
-	CURL *h;
-	char location[512];
-};
-
-static double days_until(const ASN1_TIME *t)
+static double days_until(time_t t)
 {
-	int days = 0, secs = 0;
-	if (!ASN1_TIME_diff(&days, &secs, NULL, t))
-		return -1e9;
-	return days + secs / 86400.0;
-}
-
-/* The peer certificate is looked at while the connection is certainly alive:
- * in the header callback of the response. */
-static size_t on_header(char *buf, size_t size, size_t n, void *arg)
-{
-	struct probe_ctx *pc = arg;
-	size_t len = size * n;
-	if (pc->want_expiry && !pc->have_expiry) {
-		const struct curl_tlssessioninfo *ti = NULL;
-		if (curl_easy_getinfo(pc->h, CURLINFO_TLS_SSL_PTR, &ti) == CURLE_OK && ti &&
-		    ti->backend == CURLSSLBACKEND_OPENSSL && ti->internals) {
-			X509 *x = SSL_get1_peer_certificate((SSL *)ti->internals);
-			if (x) {
-				pc->days_left = days_until(X509_get0_notAfter(x));
-				pc->have_expiry = true;
-				X509_free(x);
-			}
-		}
-	}
-	if (len > 9 && strncasecmp(buf, "location:", 9) == 0) {
-		const char *v = buf + 9;
-		size_t vl = len - 9;
-		while (vl && (*v == ' ' || *v == '\t'))
-			v++, vl--;
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
-			vl--;
-		snprintf(pc->location, sizeof pc->location, "%.*s", (int)vl, v);
-	}
-	return len;
-}
-
-static size_t discard(char *buf, size_t size, size_t n, void *arg)
-{
-	(void)buf;
-	(void)arg;
-	return size * n;
+	return difftime(t, time(NULL)) / 86400.0;
 }
 
 struct request {
@@ -164,52 +109,115 @@ struct request {
 	int timeout_s;
 };
 
-/* One GET of "/" at HOST, connected to ADDRESS:PORT.  Returns the status, 0
- * when nothing answered (WHY says why). */
-static long get(const struct request *rq, struct probe_ctx *pc, char *why, size_t n)
+/* the page itself is not looked at */
+static int discard(void *ctx, const char *p, size_t n, aerr_t *err)
 {
-	char url[600], resolve_entry[600];
-	snprintf(url, sizeof url, "%s://%s:%d/", rq->scheme, rq->host, rq->port);
-	snprintf(resolve_entry, sizeof resolve_entry, "%s:%d:%s", rq->host, rq->port, rq->address);
-	struct curl_slist *resolve = curl_slist_append(NULL, resolve_entry);
-	CURL *h = curl_easy_init();
-	long status = 0;
-	if (!h || !resolve) {
-		snprintf(why, n, "cannot set up a request");
-		goto out;
-	}
-	char errbuf[CURL_ERROR_SIZE] = "";
-	pc->h = h;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)rq->timeout_s);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (rq->cacert)
-		curl_easy_setopt(h, CURLOPT_CAINFO, rq->cacert);
-	if (rq->user) {
-		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(h, CURLOPT_USERNAME, rq->user);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, rq->password);
-	}
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, pc);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	CURLcode rc = curl_easy_perform(h);
-	if (rc != CURLE_OK)
-		snprintf(why, n, "%.200s: %.190s", url,
-			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
-	else
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-out:
-	curl_easy_cleanup(h);
-	curl_slist_free_all(resolve);
-	return status;
+	(void)ctx, (void)p, (void)n, (void)err;
+	return 0;
+}
+
+/* One GET of "/" at HOST, connected to ADDRESS:PORT (no DNS).  0 when an
+ * answer came (RES: status, Location, certificate expiry), < 0 with ERR
+ * naming the URL. */
+static int get(const struct request *rq, bool expiry, http_result *res, aerr_t *err)
+{
+	cleanup_free char *url = xasprintf("%s://%s:%d/", rq->scheme, rq->host, rq->port);
+	cleanup_free char *resolve = xasprintf("%s:%d:%s", rq->host, rq->port, rq->address);
+	http_exchange x = {
+	    .method = "GET",
+	    .url = url,
+	    .cacert = rq->cacert,
+	    .resolve = resolve,
+	    .user = rq->user,
+	    .password = rq->password,
+	    .cert_expiry = expiry,
+	    .timeout_ms = rq->timeout_s * 1000L,
+	    .max_body = 1024 * 1024,
+	    .sink = discard,
+	};
+	http_conn *c = NULL;
+	int rc = http_conn_new(&c, err);
+	if (rc == 0)
+		rc = http_perform(c, &x, res, err);
+	http_conn_free(c);
+	return rc < 0 ? aerr_wrap(err, "%s", url) : 0;
+}
+
+static void fail(edge_check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(edge_check *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	c->ok = false;
+	free(c->detail);
+	if (vasprintf(&c->detail, fmt, ap) < 0)
+		c->detail = NULL;
+	va_end(ap);
+}
+
+/* With EDGE_BASIC_AUTH_USER's credentials: neither 401 nor a 5xx. */
+static void check_auth(const struct request *rq, const edge_route *r, const char *user,
+		       const char *password, edge_check *c)
+{
+	struct request auth = *rq;
+	auth.user = user;
+	auth.password = password;
+	http_result res = {0};
+	aerr_t err = {0};
+	if (get(&auth, false, &res, &err) < 0)
+		fail(c, "https://%s/ with EDGE_BASIC_AUTH_USER's credentials: %s", r->host,
+		     err.msg);
+	else if (res.status == 401 || res.status >= 500)
+		fail(c, "https://%s/ with EDGE_BASIC_AUTH_USER's credentials: %s", r->host,
+		     res.status == 401 ? "401, the password is refused" : "a 5xx answer");
+	http_result_free(&res);
+}
+
+/* Plain HTTP redirects to https://HOST. */
+static void check_redirect(const struct request *rq, const edge_route *r, int http_port,
+			   edge_check *c)
+{
+	struct request plain = *rq;
+	plain.scheme = "http";
+	plain.port = http_port;
+	http_result res = {0};
+	aerr_t err = {0};
+	int rc = get(&plain, false, &res, &err);
+	cleanup_free char *want = xasprintf("https://%s", r->host);
+	const char *location = res.location ? res.location : "";
+	if (rc < 0)
+		fail(c, "http://%s/ does not redirect to HTTPS (%s)", r->host, err.msg);
+	else if (res.status < 300 || res.status > 399 || strncmp(location, want, strlen(want)) != 0)
+		fail(c, "http://%s/ does not redirect to HTTPS (status %ld%s%s)", r->host,
+		     res.status, *location ? ", Location " : "", location);
+	http_result_free(&res);
+}
+
+static void check_route(const edge_config *e, const edge_route *r, const struct request *base,
+			int http_port, const char *password, bool expiry_here, edge_check *c)
+{
+	double t0 = clock_mono_s();
+	struct request rq = *base;
+	rq.host = r->host;
+	http_result res = {0};
+	aerr_t err = {0};
+	c->ok = true;
+	if (get(&rq, expiry_here, &res, &err) < 0)
+		fail(c, "%s", err.msg);
+	else if (r->basic_auth && res.status != 401)
+		fail(c, "https://%s/ answered %ld without credentials, expected 401 (basic auth)",
+		     r->host, res.status);
+	else if (!r->basic_auth && res.status >= 500)
+		fail(c, "https://%s/ answered %ld (upstream %s)", r->host, res.status, r->upstream);
+	c->status = res.status;
+	if (expiry_here && res.cert_not_after)
+		c->days_left = days_until(res.cert_not_after);
+	http_result_free(&res);
+	if (c->ok && r->basic_auth)
+		check_auth(&rq, r, e->auth_user, password, c);
+	if (c->ok)
+		check_redirect(&rq, r, http_port, c);
+	c->latency_ms = (clock_mono_s() - t0) * 1e3;
 }
 
 static int port_of(const config *cfg, const char *name, int def)
@@ -227,67 +235,13 @@ static int ca_days_left(const char *path, double *days, aerr_t *err)
 	fclose(f);
 	if (!x)
 		return aerr_set(err, AEGIS_EFAIL, "%s is not a PEM certificate", path);
-	*days = days_until(X509_get0_notAfter(x));
+	struct tm tm;
+	int ok = ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1;
 	X509_free(x);
+	if (!ok)
+		return aerr_set(err, AEGIS_EFAIL, "%s: unreadable expiry date", path);
+	*days = days_until(timegm(&tm));
 	return 0;
-}
-
-static void check_route(const edge_config *e, const edge_route *r, const struct request *base,
-			int http_port, const char *password, bool expiry_here, edge_check *c)
-{
-	double t0 = clock_mono_s();
-	char why[400] = "";
-	struct request rq = *base;
-	rq.host = r->host;
-	struct probe_ctx pc = {.want_expiry = expiry_here};
-	c->status = get(&rq, &pc, why, sizeof why);
-	c->ok = true;
-	if (!c->status) {
-		c->ok = false;
-		snprintf(c->detail, sizeof c->detail, "%s", why);
-	} else if (r->basic_auth && c->status != 401) {
-		c->ok = false;
-		snprintf(c->detail, sizeof c->detail,
-			 "https://%s/ answered %ld without credentials, expected 401 (basic auth)",
-			 r->host, c->status);
-	} else if (!r->basic_auth && c->status >= 500) {
-		c->ok = false;
-		snprintf(c->detail, sizeof c->detail, "https://%s/ answered %ld (upstream %s)",
-			 r->host, c->status, r->upstream);
-	}
-	if (expiry_here && pc.have_expiry)
-		c->days_left = pc.days_left;
-	if (c->ok && r->basic_auth) {
-		struct request auth = rq;
-		auth.user = e->auth_user;
-		auth.password = password;
-		struct probe_ctx apc = {0};
-		long st = get(&auth, &apc, why, sizeof why);
-		if (!st || st == 401 || st >= 500) {
-			c->ok = false;
-			snprintf(c->detail, sizeof c->detail,
-				 "https://%s/ with EDGE_BASIC_AUTH_USER's credentials: %s", r->host,
-				 st ? (st == 401 ? "401, the password is refused" : "a 5xx answer")
-				    : why);
-		}
-	}
-	if (c->ok) {
-		struct request plain = rq;
-		plain.scheme = "http";
-		plain.port = http_port;
-		struct probe_ctx hpc = {0};
-		long st = get(&plain, &hpc, why, sizeof why);
-		char want[300];
-		snprintf(want, sizeof want, "https://%s", r->host);
-		if (st < 300 || st > 399 || strncmp(hpc.location, want, strlen(want)) != 0) {
-			c->ok = false;
-			snprintf(c->detail, sizeof c->detail,
-				 "http://%.100s/ does not redirect to HTTPS (%s%ld%s%.300s)",
-				 r->host, st ? "status " : "", st,
-				 hpc.location[0] ? ", Location " : "", st ? hpc.location : why);
-		}
-	}
-	c->latency_ms = (clock_mono_s() - t0) * 1e3;
 }
 
 int edgecheck_run(const deployment *d, const edgecheck_opts *opts, edge_check **out, size_t *n,
@@ -295,7 +249,6 @@ int edgecheck_run(const deployment *d, const edgecheck_opts *opts, edge_check **
 {
 	*out = NULL;
 	*n = 0;
-	pthread_once(&curl_once, curl_init_once);
 	edge_config e;
 	if (edge_load(&d->cfg, &e, err) < 0)
 		return -1;
@@ -339,9 +292,10 @@ int edgecheck_run(const deployment *d, const edgecheck_opts *opts, edge_check **
 			c->days_left = ca_days;
 		if (c->ok && c->days_left < EDGECHECK_WARN_DAYS) {
 			c->warning = true;
-			snprintf(c->detail, sizeof c->detail,
-				 "warning: the %s certificate expires in %.1f days",
-				 e.expiry_of_ca ? "internal CA's root" : "site's", c->days_left);
+			free(c->detail);
+			c->detail = xasprintf("warning: the %s certificate expires in %.1f days",
+					      e.expiry_of_ca ? "internal CA's root" : "site's",
+					      c->days_left);
 		}
 	}
 	*out = checks;
@@ -356,6 +310,7 @@ void edge_checks_free(edge_check *c, size_t n)
 		free(c[i].route);
 		free(c[i].host);
 		free(c[i].pod);
+		free(c[i].detail);
 	}
 	free(c);
 }

@@ -34,7 +34,7 @@ typedef struct edge_check {
 	long status;	  /* HTTPS status without credentials */
 	double days_left; /* of the certificate the expiry check looked at */
 	double latency_ms;
-	char detail[512];
+	char *detail; /* why it failed, the expiry warning, or NULL */
 } edge_check;
 
 typedef struct edgecheck_opts {

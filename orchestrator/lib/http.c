@@ -3,6 +3,8 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -224,12 +226,29 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The end of the peer certificate's validity, looked at while the
+ * connection is certainly alive: in the header callback. */
+static void peer_not_after(struct xfer *t)
+{
+	const struct curl_tlssessioninfo *ti = NULL;
+	if (curl_easy_getinfo(t->curl, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
+	    ti->backend != CURLSSLBACKEND_OPENSSL || !ti->internals)
+		return;
+	X509 *x = SSL_get1_peer_certificate((SSL *)ti->internals);
+	struct tm tm;
+	if (x && ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+		t->res->cert_not_after = timegm(&tm);
+	X509_free(x);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer *t = arg;
 	char **location = &t->res->location;
 	size_t len = size * n;
 	t->last_byte = clock_mono_s();
+	if (t->x->cert_expiry && !t->res->cert_not_after)
+		peer_not_after(t);
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		/* a new response (after 100 Continue): forget the previous one */
 		free(*location);
@@ -365,6 +384,14 @@ int http_perform(http_conn *c, const http_exchange *x, http_result *res, aerr_t 
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (x->cacert)
 		curl_easy_setopt(h, CURLOPT_CAINFO, x->cacert);
+	struct curl_slist *resolve = x->resolve ? curl_slist_append(NULL, x->resolve) : NULL;
+	if (resolve)
+		curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
+	if (x->user) {
+		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(h, CURLOPT_USERNAME, x->user);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, x->password ? x->password : "");
+	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
@@ -387,6 +414,7 @@ int http_perform(http_conn *c, const http_exchange *x, http_result *res, aerr_t 
 	}
 	CURLcode rc = curl_easy_perform(h);
 	curl_slist_free_all(headers);
+	curl_slist_free_all(resolve);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
 	if (rc == CURLE_OK && !t.aborted)
 		return 0;

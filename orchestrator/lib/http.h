@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "error.h"
 #include "strbuf.h"
@@ -55,11 +56,16 @@ typedef struct http_exchange {
 	const char *const *headers; /* "Name: value" lines, NULL-terminated */
 	const void *body;	    /* sent when not NULL (a POST always sends one) */
 	size_t body_len;
-	const char *cacert;	 /* CA bundle for https, NULL: the system's */
-	long connect_timeout_ms; /* 0: 5000 */
-	long timeout_ms;	 /* the whole exchange; 0: no total bound (give stall_s) */
-	long stall_s;		 /* fail when nothing arrives for this long; 0: no bound */
-	size_t max_body;	 /* a bigger collected body is an error; 0: no limit */
+	const char *cacert; /* CA bundle for https, NULL: the system's */
+	/* "HOST:PORT:ADDRESS": reach HOST:PORT of the URL at ADDRESS, no DNS;
+	 * the URL's host still names the site (SNI, Host, certificate) */
+	const char *resolve;
+	const char *user, *password; /* basic auth, when USER is not NULL */
+	bool cert_expiry;	     /* fill RES->cert_not_after (https) */
+	long connect_timeout_ms;     /* 0: 5000 */
+	long timeout_ms;	     /* the whole exchange; 0: no total bound (give stall_s) */
+	long stall_s;		     /* fail when nothing arrives for this long; 0: no bound */
+	size_t max_body;	     /* a bigger collected body is an error; 0: no limit */
 	/* Optional: the body of an answer below 400 goes here as it arrives
 	 * instead of into RES->body; returning < 0 (ERR set) aborts. */
 	int (*sink)(void *ctx, const char *p, size_t n, aerr_t *err);
@@ -75,6 +81,7 @@ typedef struct http_result {
 	strbuf body;	/* what did not go to the sink */
 	char *location; /* the Location header, or NULL */
 	http_failure failure;
+	time_t cert_not_after; /* the server certificate's end (X->cert_expiry), 0: unknown */
 } http_result;
 
 /* Perform X on C.  0 when a complete HTTP answer arrived, whatever its

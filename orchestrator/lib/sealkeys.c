@@ -88,10 +88,9 @@ static void check_pod(podman *pm, const deployment *d, size_t i, const char *wan
 		    strncmp(p->containers[k].name, annotation, (size_t)(colon - annotation)) == 0)
 			ct = &p->containers[k];
 	if (!ct || colon[1] != '/') {
-		snprintf(c->detail, sizeof c->detail,
-			 "annotation %s \"%.200s\": expected CONTAINER:/path with a container of "
-			 "the pod",
-			 SEALKEYS_ANNOTATION, annotation);
+		c->detail = xasprintf("annotation %s \"%s\": expected CONTAINER:/path with a "
+				      "container of the pod",
+				      SEALKEYS_ANNOTATION, annotation);
 		return;
 	}
 	c->container = rollout_container_name(p, ct);
@@ -101,19 +100,18 @@ static void check_pod(podman *pm, const deployment *d, size_t i, const char *wan
 	int code = -1;
 	aerr_t err = {0};
 	if (podman_exec(pm, c->container, argv, 10, &code, &pem, &err) < 0) {
-		snprintf(c->detail, sizeof c->detail, "%.500s", err.msg);
+		c->detail = xstrdup(err.msg);
 	} else if (code != 0) {
-		snprintf(c->detail, sizeof c->detail, "%.300s: cannot read %.150s (exit %d)",
-			 c->container, c->path, code);
+		c->detail = xasprintf("%s: cannot read %s (exit %d)", c->container, c->path, code);
 	} else {
 		cleanup_free char *source = xasprintf("%s:%s", c->container, c->path);
 		if (keys_fingerprint_pem(pem, strlen(pem), source, c->fingerprint,
 					 sizeof c->fingerprint, &err) < 0)
-			snprintf(c->detail, sizeof c->detail, "%.500s", err.msg);
+			c->detail = xstrdup(err.msg);
 		else if (strcmp(c->fingerprint, want) != 0)
-			snprintf(c->detail, sizeof c->detail,
-				 "%.200s holds %.80s, not the keypair's %.80s (redeploy the pod)",
-				 c->path, c->fingerprint, want);
+			c->detail =
+			    xasprintf("%s holds %s, not the keypair's %s (redeploy the pod)",
+				      c->path, c->fingerprint, want);
 		else
 			c->ok = true;
 	}
@@ -163,6 +161,7 @@ void sealkey_checks_free(sealkey_check *c, size_t n)
 		free(c[i].pod);
 		free(c[i].container);
 		free(c[i].path);
+		free(c[i].detail);
 	}
 	free(c);
 }

@@ -30,7 +30,7 @@ typedef struct sealkey_check {
 	char *path;	 /* the key's path in the container */
 	bool ok;
 	char fingerprint[96]; /* of the key found in the container */
-	char detail[512];
+	char *detail;	      /* why it failed, or NULL */
 } sealkey_check;
 
 /* For every pod of D that holds a key: read it inside the running
