@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +13,26 @@
 #include "lib/state.h"
 #include "lib/strbuf.h"
 #include "report.h"
+
+int cli_revision(const char *cmd, const char *what, const char *s, int min, int *rev)
+{
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < min || v > 1000000000)
+		return cli_usage(cmd, "%s a revision number, not '%s'", what, s);
+	*rev = (int)v;
+	return 0;
+}
+
+int cli_state_dir(const struct cli *cli, char **dir, aerr_t *err)
+{
+	config cfg;
+	if (config_load(&cfg, cli->root, cli->env_path, err) < 0)
+		return -1;
+	int rc = state_dir(&cfg, dir, err);
+	config_free(&cfg);
+	return rc;
+}
 
 /* How long each restored pod may take to be ready again. */
 #define RESTORE_TIMEOUT_S 300

@@ -1,8 +1,9 @@
-/* What the rolling commands share above the library: one rollout of a
- * loaded deployment with its display (deploy, redeploy, rollback, and
- * deploy --atomic's restore all go through engine_release), and the
- * revision every locked command records in the release history
- * (lib/history.h).  In orchestrator/engine.c. */
+/* What the rolling and release-history commands share above the library:
+ * one rollout of a loaded deployment with its display (deploy, redeploy,
+ * rollback, and deploy --atomic's restore all go through engine_release),
+ * the revision every locked command records in the release history
+ * (lib/history.h), and how history, diff and rollback read a revision
+ * number and find the state directory.  In orchestrator/engine.c. */
 #ifndef AEGIS_ENGINE_H
 #define AEGIS_ENGINE_H
 
@@ -27,5 +28,11 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 void history_note(const struct cli *cli, const char *command, deployment *d,
 		  const rollout_pod *states, int rc, const aerr_t *err, double took,
 		  const struct deploy_args *args, const json_t *restore);
+
+/* REV from S, a revision number >= MIN; otherwise a usage error of CMD,
+ * "WHAT a revision number, not 'S'" (returns 2). */
+int cli_revision(const char *cmd, const char *what, const char *s, int min, int *rev);
+/* The state directory of the command's configuration (lib/state.h). */
+int cli_state_dir(const struct cli *cli, char **dir, aerr_t *err);
 
 #endif

@@ -1,10 +1,10 @@
 /* aegis-deploy diff: what a deploy would change, per pod, against the live
  * pods or a revision of the release history. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "engine.h"
 #include "lib/diff.h"
 #include "lib/state.h"
 #include "options.h"
@@ -85,14 +85,8 @@ COMMAND(diff)
 	if (st >= 0)
 		return st;
 	int rev = -1;
-	if (against) {
-		char *end = NULL;
-		long v = strtol(against, &end, 10);
-		if (!*against || *end || v < 0 || v > 1000000000)
-			return cli_usage("diff", "--against needs a revision number, not '%s'",
-					 against);
-		rev = (int)v;
-	}
+	if (against && cli_revision("diff", "--against needs", against, 0, &rev))
+		return AEGIS_ECONFIG;
 	aerr_t err = {0};
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)

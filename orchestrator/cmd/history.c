@@ -1,14 +1,12 @@
 /* aegis-deploy history: the release history (lib/history.h), one line per
  * revision, or one revision with `history show REV`. */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "engine.h"
 #include "lib/history.h"
-#include "lib/state.h"
 #include "options.h"
 #include "report.h"
 
@@ -31,16 +29,6 @@ static const char help[] =
     "  --json             the revisions (or the revision) as JSON\n"
     "\n";
 
-static int state_of(const struct cli *cli, char **dir, aerr_t *err)
-{
-	config cfg;
-	if (config_load(&cfg, cli->root, cli->env_path, err) < 0)
-		return -1;
-	int rc = state_dir(&cfg, dir, err);
-	config_free(&cfg);
-	return rc;
-}
-
 static void print_list(const json_t *revs)
 {
 	printf("%-4s %-20s %-9s %-12s %-7s %s\n", "REV", "TIME", "COMMAND", "PROFILE", "RESULT",
@@ -60,16 +48,6 @@ static void print_list(const json_t *revs)
 		       json_string_value(json_object_get(r, "profile")),
 		       json_string_value(json_object_get(r, "result")), src ? src : "-");
 	}
-}
-
-static int parse_rev(const char *s, int *rev)
-{
-	char *end = NULL;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < 0 || v > 1000000000)
-		return cli_usage("history", "REV must be a revision number, not '%s'", s);
-	*rev = (int)v;
-	return 0;
 }
 
 static int show(const struct cli *cli, const char *dir, int rev, const char *file)
@@ -117,11 +95,11 @@ COMMAND(history)
 		return cli_usage("history", "show needs a revision number");
 	if (!args[0] && args[1])
 		return cli_usage("history", "unexpected argument '%s'", args[1]);
-	if (args[1] && parse_rev(args[1], &rev))
+	if (args[1] && cli_revision("history", "REV must be", args[1], 0, &rev))
 		return AEGIS_ECONFIG;
 	aerr_t err = {0};
 	cleanup_free char *dir = NULL;
-	if (state_of(cli, &dir, &err) < 0)
+	if (cli_state_dir(cli, &dir, &err) < 0)
 		return cli_fail(cli, &err);
 	if (args[0])
 		return show(cli, dir, rev, args[2]);
@@ -129,17 +107,14 @@ COMMAND(history)
 	if (history_list(dir, &revs, &err) < 0)
 		return cli_fail(cli, &err);
 	if (cli->json) {
-		json_t *js = json_pack("{s:s, s:o}", "repository", "", "revisions", revs);
 		cleanup_free char *repo = xasprintf("%s/%s", dir, HISTORY_DIR);
-		json_object_set_new(js, "repository", json_string(repo));
+		json_t *js = json_pack("{s:s, s:O}", "repository", repo, "revisions", revs);
 		report_print_json(js);
 		json_decref(js);
-	} else if (json_array_size(revs) == 0) {
-		json_decref(revs);
+	} else if (json_array_size(revs) == 0)
 		printf("no revisions yet in %s/%s\n", dir, HISTORY_DIR);
-	} else {
+	else
 		print_list(revs);
-		json_decref(revs);
-	}
+	json_decref(revs);
 	return 0;
 }

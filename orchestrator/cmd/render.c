@@ -6,7 +6,6 @@
 #include "cli.h"
 #include "lib/deployment.h"
 #include "lib/kubernetes.h"
-#include "lib/profile.h"
 #include "options.h"
 #include "report.h"
 

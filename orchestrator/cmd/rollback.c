@@ -43,21 +43,11 @@ COMMAND(rollback)
 	if (st >= 0)
 		return st;
 	int rev = 0;
-	if (args[0]) {
-		char *end = NULL;
-		long v = strtol(args[0], &end, 10);
-		if (!*args[0] || *end || v < 1 || v > 1000000000)
-			return cli_usage("rollback", "REV must be a revision number, not '%s'",
-					 args[0]);
-		rev = (int)v;
-	}
+	if (args[0] && cli_revision("rollback", "REV must be", args[0], 1, &rev))
+		return AEGIS_ECONFIG;
 	aerr_t err = {0};
-	config cfg;
-	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
-		return cli_fail(cli, &err);
 	cleanup_free char *dir = NULL;
-	int rc = state_dir(&cfg, &dir, &err);
-	config_free(&cfg);
+	int rc = cli_state_dir(cli, &dir, &err);
 	json_t *target = NULL;
 	if (rc == 0)
 		rc = rollback_target(dir, rev, &target, &err);

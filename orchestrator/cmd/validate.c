@@ -5,12 +5,8 @@
 #include <time.h>
 
 #include "cli.h"
-#include "lib/bootstrap.h"
-#include "lib/clock.h"
 #include "lib/junit.h"
 #include "lib/platformchecks.h"
-#include "lib/rollout.h"
-#include "lib/validate.h"
 #include "options.h"
 #include "report.h"
 
@@ -61,66 +57,42 @@ COMMAND(validate)
 	podman *pm = NULL;
 	if (cli_load(cli, true, DEPLOYMENT_LENIENT, &d, &pm, &err) < 0)
 		return cli_fail(cli, &err);
-	check *checks = NULL;
-	size_t n = 0;
-	double t0 = clock_mono_s();
-	if (validate_run(pm, &d, bootstrap_validate_check, &checks, &n, &err) < 0) {
-		podman_close(pm);
+	validation v;
+	int rc = platform_validate(pm, &d, &v, &err);
+	podman_close(pm);
+	if (rc < 0) {
 		deployment_free(&d);
 		return cli_fail(cli, &err);
 	}
-	json_t *more = NULL;
-	size_t more_failed = 0;
-	if (platform_checks_run(pm, &d, &more, &more_failed, &err) < 0) {
-		checks_free(checks, n);
-		podman_close(pm);
-		deployment_free(&d);
-		return cli_fail(cli, &err);
-	}
-	double took = clock_mono_s() - t0;
-	size_t failed = 0;
-	for (size_t i = 0; i < n; i++)
-		failed += !checks[i].ok;
 	if (cli->json) {
-		json_t *arr = json_array();
-		for (size_t i = 0; i < n; i++) {
-			const check *k = &checks[i];
-			const pod *p = &d.pods[k->pod];
-			json_array_append_new(
-			    arr,
-			    json_pack("{s:s, s:s, s:s, s:b, s:f, s:s}", "pod", p->name, "container",
-				      p->containers[k->container].name, "check", k->target, "ok",
-				      k->ok, "latency_ms", round(k->latency_ms * 10.0) / 10.0,
-				      "detail", k->detail));
-		}
-		json_t *js = json_pack(
-		    "{s:s, s:b, s:i, s:i, s:f, s:o, s:O}", "profile", d.prof.name, "ok",
-		    failed + more_failed == 0, "passed", (int)(n - failed), "failed", (int)failed,
-		    "duration_s", round(took * 1000.0) / 1000.0, "checks", arr, "platform", more);
+		json_t *js = json_pack("{s:s, s:b, s:i, s:i, s:f, s:o, s:O}", "profile",
+				       d.prof.name, "ok", v.failed + v.platform_failed == 0,
+				       "passed", (int)(v.n - v.failed), "failed", (int)v.failed,
+				       "duration_s", round(v.took * 1000.0) / 1000.0, "checks",
+				       validation_checks_json(&d, &v), "platform", v.platform);
 		report_print_json(js);
 		json_decref(js);
 	} else {
 		printf("%-14s %-24s %-34s %-6s %9s  %s\n", "POD", "CONTAINER", "CHECK", "RESULT",
 		       "LATENCY", "DETAIL");
-		for (size_t i = 0; i < n; i++) {
-			const check *k = &checks[i];
+		for (size_t i = 0; i < v.n; i++) {
+			const check *k = &v.checks[i];
 			const pod *p = &d.pods[k->pod];
 			printf("%-14s %-24s %-34s %-6s %7.0fms  %s\n", p->name,
 			       p->containers[k->container].name, k->target, k->ok ? "ok" : "FAIL",
 			       k->latency_ms, k->ok ? "" : k->detail);
 		}
-		print_platform(more);
-		printf("\n%zu of %zu checks passed (%.2f s)\n", n - failed, n, took);
-		if (json_array_size(more))
+		print_platform(v.platform);
+		printf("\n%zu of %zu checks passed (%.2f s)\n", v.n - v.failed, v.n, v.took);
+		if (json_array_size(v.platform))
 			printf("%zu of %zu edge and SEAL key checks passed\n",
-			       json_array_size(more) - more_failed, json_array_size(more));
+			       json_array_size(v.platform) - v.platform_failed,
+			       json_array_size(v.platform));
 	}
-	json_decref(more);
-	int status = failed || more_failed ? AEGIS_EFAIL : 0;
-	if (junit && junit_write_checks(junit, &d, checks, n, took, &err) < 0)
+	int status = v.failed || v.platform_failed ? AEGIS_EFAIL : 0;
+	if (junit && junit_write_checks(junit, &d, v.checks, v.n, v.took, &err) < 0)
 		status = cli_fail(cli, &err);
-	checks_free(checks, n);
-	podman_close(pm);
+	validation_free(&v);
 	deployment_free(&d);
 	return status;
 }

@@ -1,5 +1,9 @@
 #include "platformchecks.h"
 
+#include <math.h>
+
+#include "bootstrap.h"
+#include "clock.h"
 #include "edge.h"
 #include "edgecheck.h"
 #include "sealkeys.h"
@@ -51,4 +55,41 @@ fail:
 	json_decref(*rows);
 	*rows = NULL;
 	return -1;
+}
+
+int platform_validate(podman *pm, const deployment *d, validation *v, aerr_t *err)
+{
+	*v = (validation){0};
+	double t0 = clock_mono_s();
+	if (validate_run(pm, d, bootstrap_validate_check, &v->checks, &v->n, err) < 0 ||
+	    platform_checks_run(pm, d, &v->platform, &v->platform_failed, err) < 0) {
+		validation_free(v);
+		return -1;
+	}
+	v->took = clock_mono_s() - t0;
+	for (size_t i = 0; i < v->n; i++)
+		v->failed += !v->checks[i].ok;
+	return 0;
+}
+
+json_t *validation_checks_json(const deployment *d, const validation *v)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < v->n; i++) {
+		const check *k = &v->checks[i];
+		const pod *p = &d->pods[k->pod];
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:b, s:f, s:s}", "pod", p->name, "container",
+				   p->containers[k->container].name, "check", k->target, "ok",
+				   k->ok, "latency_ms", round(k->latency_ms * 10.0) / 10.0,
+				   "detail", k->detail));
+	}
+	return arr;
+}
+
+void validation_free(validation *v)
+{
+	checks_free(v->checks, v->n);
+	json_decref(v->platform);
+	*v = (validation){0};
 }

@@ -9,10 +9,26 @@
 
 #include "deployment.h"
 #include "podman.h"
+#include "validate.h"
 
 /* *ROWS: [{"kind": "edge-route"|"seal-key", "pod", "check", "ok",
  * "warning", "detail"}]; *FAILED: how many did not pass. */
 int platform_checks_run(podman *pm, const deployment *d, json_t **rows, size_t *failed,
 			aerr_t *err);
+
+/* Everything validate checks: the containers' readiness probes with the
+ * bootstrap's own conditions (validate.h, bootstrap.h), then the checks
+ * above. */
+typedef struct validation {
+	check *checks; /* one per probe */
+	size_t n, failed;
+	json_t *platform; /* platform_checks_run's rows */
+	size_t platform_failed;
+	double took; /* seconds, both together */
+} validation;
+int platform_validate(podman *pm, const deployment *d, validation *v, aerr_t *err);
+/* validate --json's "checks": [{pod, container, check, ok, latency_ms, detail}] */
+json_t *validation_checks_json(const deployment *d, const validation *v);
+void validation_free(validation *v);
 
 #endif
