@@ -11,6 +11,7 @@
 
 #include "fsutil.h"
 #include "strbuf.h"
+#include "yamldoc.h"
 
 /* A secret variable is rendered as MARK_START NAME MARK_END instead of its
  * value, so the conversion sees where each secret lands without ever
@@ -822,17 +823,12 @@ static int convert_template(struct conv *c, size_t i)
 	int rc = 0;
 	while (rc == 0) {
 		yaml_document_t doc;
-		if (!yaml_parser_load(&parser, &doc)) {
-			rc = aerr_set(c->err, AEGIS_EFAIL, "%s: re-reading the rendering: %s", path,
-				      parser.problem ? parser.problem : "cannot parse");
-			yaml_document_delete(&doc);
+		int more = ydoc_next(&parser, path, &doc, c->err);
+		if (more <= 0) {
+			rc = more < 0 ? aerr_wrap(c->err, "re-reading the rendering") : 0;
 			break;
 		}
 		yaml_node_t *root = yaml_document_get_root_node(&doc);
-		if (!root) {
-			yaml_document_delete(&doc);
-			break;
-		}
 		json_t *obj = node_to_json(&doc, root, 0);
 		yaml_document_delete(&doc);
 		if (!json_is_object(obj)) {

@@ -316,18 +316,12 @@ int pod_from_manifest(const char *source, const char *yaml, size_t len, pod *out
 	int rc = 1; /* 1: no Pod document yet */
 	while (rc > 0) {
 		yaml_document_t doc;
-		if (!yaml_parser_load(&parser, &doc)) {
-			rc = aerr_set(err, AEGIS_ECONFIG, "%s:%zu:%zu: YAML error: %s", source,
-				      parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-				      parser.problem ? parser.problem : "cannot parse");
-			yaml_document_delete(&doc);
+		int more = ydoc_next(&parser, source, &doc, err);
+		if (more <= 0) {
+			rc = more < 0 ? -1 : rc;
 			break;
 		}
 		yaml_node_t *root = yaml_document_get_root_node(&doc);
-		if (!root) {
-			yaml_document_delete(&doc);
-			break;
-		}
 		struct reader r = {source, &doc, err};
 		const char *kind = get_str(&r, root, "kind");
 		if (kind && strcmp(kind, "Pod") == 0)

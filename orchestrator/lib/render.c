@@ -10,6 +10,7 @@
 #include "strbuf.h"
 #include "text.h"
 #include "wipe.h"
+#include "yamldoc.h"
 
 #define FILE_TAG "!file"
 #define URL_FILTER "url"
@@ -516,16 +517,13 @@ static int stamp_manifest(const char *path, rendered *out, aerr_t *err)
 		goto emit_error;
 	for (;;) {
 		yaml_document_t doc;
-		if (!yaml_parser_load(&parser, &doc)) {
-			yaml_document_delete(&doc);
-			aerr_set(err, AEGIS_EFAIL, "%s: re-reading the rendered manifest: %s", path,
-				 parser.problem ? parser.problem : "cannot parse");
+		int more = ydoc_next(&parser, path, &doc, err);
+		if (more < 0) {
+			aerr_wrap(err, "re-reading the rendered manifest");
 			goto out;
 		}
-		if (!yaml_document_get_root_node(&doc)) {
-			yaml_document_delete(&doc);
+		if (!more)
 			break;
-		}
 		if (scalar_is(&doc, mapping_value(&doc, 1, "kind"), "Pod")) {
 			int meta = mapping_value(&doc, 1, "metadata");
 			int labels = mapping_value(&doc, meta, "labels");
@@ -596,18 +594,11 @@ int render_template(const char *path, const config *cfg, const render_opts *opts
 	}
 	for (;;) {
 		yaml_document_t doc;
-		if (!yaml_parser_load(&parser, &doc)) {
-			aerr_set(err, AEGIS_ECONFIG, "%s:%zu:%zu: YAML error: %s%s%s", path,
-				 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-				 parser.problem ? parser.problem : "cannot parse",
-				 parser.context ? " " : "", parser.context ? parser.context : "");
-			yaml_document_delete(&doc);
+		int more = ydoc_next(&parser, path, &doc, err);
+		if (more < 0)
 			goto out;
-		}
-		if (!yaml_document_get_root_node(&doc)) {
-			yaml_document_delete(&doc);
+		if (!more)
 			break;
-		}
 		size_t nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
 		c.visited = xcalloc(nnodes, sizeof *c.visited);
 		int r = render_node(&c, &doc, 1, NULL);

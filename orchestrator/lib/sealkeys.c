@@ -21,13 +21,10 @@ static char *seal_key_annotation(const rendered *manifest)
 	char *found = NULL;
 	for (;;) {
 		yaml_document_t doc;
-		if (!yaml_parser_load(&parser, &doc))
+		aerr_t err = {0};
+		if (ydoc_next(&parser, "manifest", &doc, &err) <= 0)
 			break;
 		yaml_node_t *root = yaml_document_get_root_node(&doc);
-		if (!root) {
-			yaml_document_delete(&doc);
-			break;
-		}
 		const char *kind = ydoc_str(ydoc_get(&doc, root, "kind"));
 		if (kind && strcmp(kind, "Pod") == 0) {
 			yaml_node_t *ann =

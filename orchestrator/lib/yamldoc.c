@@ -28,6 +28,22 @@ int ydoc_load_file(const char *path, yaml_document_t *doc, aerr_t *err)
 	return rc;
 }
 
+int ydoc_next(yaml_parser_t *parser, const char *source, yaml_document_t *doc, aerr_t *err)
+{
+	if (!yaml_parser_load(parser, doc)) {
+		yaml_document_delete(doc);
+		return aerr_set(err, AEGIS_ECONFIG, "%s:%zu:%zu: YAML error: %s%s%s", source,
+				parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+				parser->problem ? parser->problem : "cannot parse",
+				parser->context ? " " : "", parser->context ? parser->context : "");
+	}
+	if (!yaml_document_get_root_node(doc)) {
+		yaml_document_delete(doc);
+		return 0;
+	}
+	return 1;
+}
+
 yaml_node_t *ydoc_get(yaml_document_t *doc, yaml_node_t *node, const char *key)
 {
 	if (!node || node->type != YAML_MAPPING_NODE)

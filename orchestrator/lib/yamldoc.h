@@ -10,6 +10,11 @@
 
 /* Load the first document of PATH.  Errors name PATH:LINE:COL. */
 int ydoc_load_file(const char *path, yaml_document_t *doc, aerr_t *err);
+/* The next document of a stream (a manifest holds several): 1 with DOC
+ * loaded (its root node present; the caller deletes it, or hands it to
+ * yaml_emitter_dump), 0 at the end of the stream, < 0 on a YAML error
+ * naming SOURCE:LINE:COL (DOC then needs nothing). */
+int ydoc_next(yaml_parser_t *parser, const char *source, yaml_document_t *doc, aerr_t *err);
 /* Value node of KEY in mapping NODE, or NULL. */
 yaml_node_t *ydoc_get(yaml_document_t *doc, yaml_node_t *node, const char *key);
 /* Scalar text of NODE, or NULL when NODE is not a scalar. */
