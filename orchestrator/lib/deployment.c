@@ -10,8 +10,7 @@
 #include "fsutil.h"
 #include "strbuf.h"
 
-/* The rest of the pipeline once the configuration and the profile are there. */
-static int load_pods(deployment *d, const char *root, unsigned flags, aerr_t *err)
+int deployment_load_pods(deployment *d, const char *root, unsigned flags, aerr_t *err)
 {
 	/* the edge's Caddyfile is a value computed from the configuration */
 	for (size_t i = 0; i < d->prof.npods; i++)
@@ -55,7 +54,7 @@ int deployment_load(deployment *d, const char *root, const char *env_path, const
 		deployment_free(d);
 		return -1;
 	}
-	return load_pods(d, root, flags, err);
+	return deployment_load_pods(d, root, flags, err);
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -108,7 +107,7 @@ int deployment_load_deployed(deployment *d, const char *root, const char *env_pa
 	}
 	strv_free(live_names, nlive);
 	strv_free(catalog, ncatalog);
-	return load_pods(d, root, flags, err);
+	return deployment_load_pods(d, root, flags, err);
 }
 
 int deployment_pod_index(const deployment *d, const char *name)

@@ -38,6 +38,11 @@ int deployment_load_deployed(deployment *d, const char *root, const char *env_pa
 /* The AEGIS pod names (label aegis.io/pod) in LIVE, sorted (free with strv_free). */
 void deployment_deployed_pods(json_t *live, char ***names, size_t *n);
 
+/* The rest of the pipeline once D's configuration and profile are loaded
+ * (templates under ROOT): the pods rendered, read and planned.  On failure
+ * D is freed.  (rollback.c loads a revision's configuration its own way.) */
+int deployment_load_pods(deployment *d, const char *root, unsigned flags, aerr_t *err);
+
 /* Index of the pod named NAME, or -1. */
 int deployment_pod_index(const deployment *d, const char *name);
 /* Same, but a missing pod is a configuration error naming the profile and

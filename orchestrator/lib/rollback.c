@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "catalog.h"
 #include "history.h"
 #include <openssl/crypto.h>
 
@@ -156,24 +155,12 @@ int rollback_load(const char *state_dir, int rev, const char *env_path, const ch
 			 rev);
 		goto out;
 	}
-	/* deployment_load's steps, with the recorded values applied between
-	 * loading the configuration and rendering */
+	/* deployment_load, with the recorded values applied between loading
+	 * the configuration and rendering */
 	if (config_load(&d->cfg, workdir, env_path, err) < 0 ||
 	    apply_recorded(&d->cfg, recorded, err) < 0 ||
-	    profile_load(workdir, profile_name, &d->prof, err) < 0)
-		goto out;
-	d->npods = d->prof.npods;
-	d->pods = xcalloc(d->npods, sizeof *d->pods);
-	d->manifests = xcalloc(d->npods, sizeof *d->manifests);
-	render_opts opts = {0};
-	for (size_t i = 0; i < d->npods; i++) {
-		cleanup_free char *tmpl = catalog_template(workdir, d->prof.pods[i]);
-		if (render_template(tmpl, &d->cfg, &opts, &d->manifests[i], err) < 0 ||
-		    pod_from_manifest(tmpl, d->manifests[i].yaml, d->manifests[i].len, &d->pods[i],
-				      err) < 0)
-			goto out;
-	}
-	if (plan_build(d->pods, d->npods, &d->plan, err) < 0)
+	    profile_load(workdir, profile_name, &d->prof, err) < 0 ||
+	    deployment_load_pods(d, workdir, 0, err) < 0)
 		goto out;
 	rc = 0;
 out:
