@@ -494,6 +494,40 @@ static int apply_user(struct kc *k, const char *realm, const char *esc_realm, co
 	return rc;
 }
 
+/* A realm's roles and clients: declared in an array under COLLECTION,
+ * named by ID_KEY, created at /admin/realms/REALM/COLLECTION. */
+struct named_kind {
+	const char *word; /* in messages */
+	const char *collection;
+	const char *id_key;
+	int (*lookup)(struct kc *k, const void *ctx, json_t **actual, aerr_t *err);
+	char *(*update_path)(const void *ctx, const json_t *actual);
+};
+static const struct named_kind role_kind = {"role", "roles", "name", lookup_role, role_path};
+static const struct named_kind client_kind = {"client", "clients", "clientId", lookup_client,
+					      client_path};
+
+/* The declared item D of KIND in realm REALM (ESC: escaped) as REP. */
+static int apply_named(struct kc *k, const struct named_kind *kind, const char *realm,
+		       const char *esc, const json_t *d, const json_t *rep, json_t **actual,
+		       aerr_t *err)
+{
+	*actual = NULL;
+	const char *id = desired_str(d, kind->id_key);
+	if (!id)
+		return aerr_set(err, AEGIS_ECONFIG, "a %s of realm %s has no %s", kind->word, realm,
+				kind->id_key);
+	cleanup_free char *item = xasprintf("realm %s %s %s", realm, kind->word, id);
+	cleanup_free char *list = xasprintf("/admin/realms/%s/%s", esc, kind->collection);
+	struct named n = {.realm = esc, .name = id};
+	struct item it = {.item = item,
+			  .create_path = list,
+			  .lookup = kind->lookup,
+			  .ctx = &n,
+			  .update_path = kind->update_path};
+	return apply_item(k, &it, rep, actual, NULL, err);
+}
+
 /* --- realms -------------------------------------------------------------- */
 
 static int apply_realm(struct kc *k, const json_t *decl, keycloak_result *res, aerr_t *err)
@@ -519,44 +553,19 @@ static int apply_realm(struct kc *k, const json_t *decl, keycloak_result *res, a
 	if (rc < 0)
 		return -1;
 
-	cleanup_free char *roles_path = xasprintf("/admin/realms/%s/roles", esc);
 	size_t i;
 	json_t *d;
 	json_array_foreach(json_object_get(decl, "roles"), i, d)
 	{
-		const char *name = desired_str(d, "name");
-		if (!name)
-			return aerr_set(err, AEGIS_ECONFIG, "a role of realm %s has no name",
-					realm);
-		cleanup_free char *role_item = xasprintf("realm %s role %s", realm, name);
-		struct named n = {.realm = esc, .name = name};
-		struct item ri = {.item = role_item,
-				  .create_path = roles_path,
-				  .lookup = lookup_role,
-				  .ctx = &n,
-				  .update_path = role_path};
-		rc = apply_item(k, &ri, d, &actual, NULL, err);
+		rc = apply_named(k, &role_kind, realm, esc, d, d, &actual, err);
 		json_decref(actual);
 		if (rc < 0)
 			return -1;
 	}
-
-	cleanup_free char *clients_path = xasprintf("/admin/realms/%s/clients", esc);
 	json_array_foreach(json_object_get(decl, "clients"), i, d)
 	{
-		const char *client_id = desired_str(d, "clientId");
-		if (!client_id)
-			return aerr_set(err, AEGIS_ECONFIG, "a client of realm %s has no clientId",
-					realm);
-		cleanup_free char *client_item = xasprintf("realm %s client %s", realm, client_id);
-		struct named n = {.realm = esc, .name = client_id};
-		struct item ci = {.item = client_item,
-				  .create_path = clients_path,
-				  .lookup = lookup_client,
-				  .ctx = &n,
-				  .update_path = client_path};
 		rep = representation(d, client_ours, ARRAY_SIZE(client_ours));
-		rc = apply_item(k, &ci, rep, &actual, NULL, err);
+		rc = apply_named(k, &client_kind, realm, esc, d, rep, &actual, err);
 		json_decref(rep);
 		const char *variable = desired_str(d, "secret_env");
 		if (rc == 0 && variable)

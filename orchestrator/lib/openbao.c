@@ -83,6 +83,18 @@ static int call_kv(struct bao *b, const char *method, const char *path, const js
 	}
 }
 
+/* A POST whose answer is not looked at: BODY (consumed) to PATH, through
+ * call_kv when KV (a KV version 2 path). */
+static int post(struct bao *b, const char *path, json_t *body, bool kv, aerr_t *err)
+{
+	http_response r;
+	int rc = kv ? call_kv(b, "POST", path, body, NULL, &r, err)
+		    : call(b, "POST", path, body, NULL, false, &r, err);
+	json_decref(body);
+	http_response_free(&r);
+	return rc;
+}
+
 /* Vault-style answers carry their payload in "data" (sys/auth and sys/mounts
  * repeat it at the top level too). */
 static json_t *payload(const http_response *r)
@@ -395,11 +407,7 @@ static int ensure_mounts(struct bao *b, const char *kind, const json_t *list, ae
 			}
 			cleanup_free char *tune =
 			    xasprintf("sys/%s/%s/tune", auth ? "auth" : "mounts", path);
-			json_t *body = json_pack("{s:O}", "options", options);
-			http_response r;
-			rc = call(b, "POST", tune, body, NULL, false, &r, err);
-			json_decref(body);
-			http_response_free(&r);
+			rc = post(b, tune, json_pack("{s:O}", "options", options), false, err);
 			if (rc < 0)
 				break;
 			desired_note(b->log, DESIRED_CHANGED, "options", "%s %s (%s)", what, key,
@@ -414,10 +422,7 @@ static int ensure_mounts(struct bao *b, const char *kind, const json_t *list, ae
 		if (options)
 			json_object_set(body, "options", options);
 		cleanup_free char *enable = xasprintf("%s/%s", table_path, path);
-		http_response r;
-		rc = call(b, "POST", enable, body, NULL, false, &r, err);
-		json_decref(body);
-		http_response_free(&r);
+		rc = post(b, enable, body, false, err);
 		if (rc < 0)
 			break;
 		desired_note(b->log, DESIRED_CREATED, NULL, "%s %s (%s)", what, key, type);
@@ -448,14 +453,9 @@ static int ensure_policies(struct bao *b, const json_t *list, aerr_t *err)
 				     : strcmp(have, text) == 0 ? DESIRED_UNCHANGED
 							       : DESIRED_CHANGED;
 		http_response_free(&r);
-		if (strcmp(result, DESIRED_UNCHANGED) != 0) {
-			json_t *body = json_pack("{s:s}", "policy", text);
-			int rc = call(b, "POST", path, body, NULL, false, &r, err);
-			json_decref(body);
-			http_response_free(&r);
-			if (rc < 0)
-				return -1;
-		}
+		if (strcmp(result, DESIRED_UNCHANGED) != 0 &&
+		    post(b, path, json_pack("{s:s}", "policy", text), false, err) < 0)
+			return -1;
 		desired_note(b->log, result, NULL, "policy %s", name);
 	}
 	return 0;
@@ -482,10 +482,7 @@ static int ensure_settings(struct bao *b, const char *path, const json_t *settin
 		json_t *body = json_deep_copy(settings);
 		if (hidden)
 			json_object_update(body, (json_t *)hidden);
-		int rc = call(b, "POST", path, body, NULL, false, &r, err);
-		json_decref(body);
-		http_response_free(&r);
-		if (rc < 0)
+		if (post(b, path, body, false, err) < 0)
 			return -1;
 	}
 	desired_note(b->log, *result, NULL, "%s", item);
@@ -524,10 +521,7 @@ static int ensure_tenants(struct bao *b, const json_t *tenants, aerr_t *err)
 		 * got there first */
 		json_t *body = json_pack("{s:{s:i}, s:{s:s}}", "options", "cas", 0, "data",
 					 "provisioned_at", stamp);
-		int rc = call_kv(b, "POST", path, body, NULL, &r, err);
-		json_decref(body);
-		http_response_free(&r);
-		if (rc < 0)
+		if (post(b, path, body, true, err) < 0)
 			return -1;
 		desired_note(b->log, DESIRED_CREATED, NULL, "tenant %s", slug);
 	}
