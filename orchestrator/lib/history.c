@@ -835,24 +835,42 @@ static void commits_free(git_commit **v, size_t n)
 	free(v);
 }
 
+/* Every revision of the history in a state directory, oldest first (none
+ * when it has no history yet). */
+struct all_commits {
+	git_repository *repo;
+	git_commit **v;
+	size_t n;
+};
+
+static int all_commits_open(const char *state_dir, struct all_commits *c, aerr_t *err)
+{
+	*c = (struct all_commits){0};
+	git_libgit2_init();
+	int rc = open_repo(state_dir, false, &c->repo, err);
+	if (rc > 0)
+		rc = walk(c->repo, &c->v, &c->n, err);
+	return rc < 0 ? -1 : 0;
+}
+
+static void all_commits_close(struct all_commits *c)
+{
+	commits_free(c->v, c->n);
+	git_repository_free(c->repo);
+	git_libgit2_shutdown();
+}
+
 int history_list(const char *state_dir, json_t **revisions, aerr_t *err)
 {
 	*revisions = json_array();
-	git_libgit2_init();
-	git_repository *repo = NULL;
-	git_commit **commits = NULL;
-	size_t n = 0;
-	int rc = open_repo(state_dir, false, &repo, err);
-	if (rc > 0)
-		rc = walk(repo, &commits, &n, err);
-	for (size_t i = 0; rc >= 0 && i < n; i++) {
-		json_t *js = revision_of(commits[i]);
+	struct all_commits c;
+	int rc = all_commits_open(state_dir, &c, err);
+	for (size_t i = 0; rc >= 0 && i < c.n; i++) {
+		json_t *js = revision_of(c.v[i]);
 		if (js)
 			json_array_append_new(*revisions, js);
 	}
-	commits_free(commits, n);
-	git_repository_free(repo);
-	git_libgit2_shutdown();
+	all_commits_close(&c);
 	if (rc < 0) {
 		json_decref(*revisions);
 		*revisions = NULL;
@@ -1008,27 +1026,20 @@ int history_find_manifest(const char *state_dir, const char *name, const char *h
 			  int *rev, aerr_t *err)
 {
 	*yaml = NULL;
-	git_libgit2_init();
-	git_repository *repo = NULL;
-	git_commit **commits = NULL;
-	size_t n = 0;
-	int rc = open_repo(state_dir, false, &repo, err);
-	if (rc > 0)
-		rc = walk(repo, &commits, &n, err);
-	for (size_t i = n; rc >= 0 && i-- > 0 && !*yaml;) {
-		json_t *js = revision_of(commits[i]);
+	struct all_commits c;
+	int rc = all_commits_open(state_dir, &c, err);
+	for (size_t i = c.n; rc >= 0 && i-- > 0 && !*yaml;) {
+		json_t *js = revision_of(c.v[i]);
 		const char *h = json_string_value(json_object_get(
 		    json_object_get(json_object_get(js, "pods"), name), "manifest_hash"));
 		if (h && strcmp(h, hash) == 0) {
 			cleanup_free char *path = xasprintf("manifests/%s.yaml", name);
-			if (blob_at(commits[i], path, yaml) == 0 && rev)
+			if (blob_at(c.v[i], path, yaml) == 0 && rev)
 				*rev = (int)json_integer_value(json_object_get(js, "revision"));
 		}
 		json_decref(js);
 	}
-	commits_free(commits, n);
-	git_repository_free(repo);
-	git_libgit2_shutdown();
+	all_commits_close(&c);
 	return rc < 0 ? -1 : 0;
 }
 
