@@ -28,32 +28,13 @@ if ! podman_available; then
 	exit 0
 fi
 
-SOCK=$TMP/podman.sock
-podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
-service_pid=$!
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
-ENV=$TMP/.env
 CHECKOUT=$TMP/checkout
-cleanup() {
-	"$AEGIS_BIN" --root "$CHECKOUT" --env "$ENV" clean --yes >/dev/null 2>&1
-	kill "$service_pid" 2>/dev/null
-	wait "$service_pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
 mkdir -p "$CHECKOUT"
 cp -r "$ROOT/kube" "$ROOT/profiles" "$ROOT/.env.example" "$CHECKOUT/"
 g() { git -C "$CHECKOUT" -c user.name=test -c user.email=test@localhost "$@"; }
 g init -q && g add -A && g commit -qm "templates" || { for n in "${names[@]}"; do fail "$n" "cannot make the test checkout"; done; exit 0; }
 HEAD_SHA=$(g rev-parse HEAD)
-
-cp "$ROOT/.env.example" "$TMP/.env.example"
-(cd "$TMP" && "$AEGIS_BIN" --root "$CHECKOUT" init >/dev/null)
-{
-	echo "CONTAINER_SOCK=$SOCK"
-	for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done
-} >>"$ENV"
+podman_test_stack "$CHECKOUT"
 A() { "$AEGIS_BIN" --root "$CHECKOUT" --env "$ENV" "$@"; }
 json() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
 REPO=$AEGIS_STATE_DIR/history

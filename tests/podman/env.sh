@@ -83,3 +83,33 @@ standin_variant() {
 image_vars() {
 	sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*_IMAGE\)$/\1/p' "$PODMAN_TEST_DIR/../../kube/variables.yaml"
 }
+
+# podman_test_stack [ROOT_DIR]: what a test deploying onto the test Podman
+# needs (lib.sh sourced): a long-lived API service on $SOCK ($TMP/podman.sock,
+# which the pods mount as CONTAINER_SOCK); a stand-in .env in $ENV
+# ($TMP/.env: init's generated secrets, the test socket, every image the
+# stand-in); and an EXIT trap that removes what the test deployed (clean
+# --yes), stops the service and removes $TMP.  ROOT_DIR (default $ROOT) is
+# the --root of init and of that clean.
+podman_test_stack() {
+	PODMAN_STACK_ROOT=${1:-$ROOT}
+	SOCK=$TMP/podman.sock
+	podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
+	podman_service_pid=$!
+	for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
+	ENV=$TMP/.env
+	trap podman_test_stack_cleanup EXIT
+	cp "$ROOT/.env.example" "$TMP/.env.example"
+	(cd "$TMP" && "$AEGIS_BIN" --root "$PODMAN_STACK_ROOT" init >/dev/null)
+	{
+		echo "CONTAINER_SOCK=$SOCK"
+		for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done
+	} >>"$ENV"
+}
+
+podman_test_stack_cleanup() {
+	"$AEGIS_BIN" --root "$PODMAN_STACK_ROOT" --env "$ENV" clean --yes >/dev/null 2>&1
+	kill "$podman_service_pid" 2>/dev/null
+	wait "$podman_service_pid" 2>/dev/null
+	rm -rf "$TMP"
+}
