@@ -47,7 +47,8 @@ bool cli_is_help(const char *arg);
 /* Shared option text appended to each command's --help. */
 extern const char cli_global_help[];
 
-/* deploy and redeploy share one body. */
+/* deploy and redeploy share one body (deploy_main); with rollback, one
+ * rollout (engine_release, orchestrator/engine.h). */
 struct deploy_args {
 	const char *only_pod; /* redeploy: this pod only (always replaced); NULL: the profile */
 	int timeout_s;	      /* per-pod readiness timeout */

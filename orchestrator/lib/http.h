@@ -1,7 +1,9 @@
 /* The one HTTP layer of the project, over libcurl: the libpod client
- * (podman.c, over a unix socket), the readiness probes (probe.c) and the
- * bootstrap (OpenBao, Keycloak) all go through http_perform, the only place
- * that sets up a libcurl transfer.
+ * (podman.c, over a unix socket), the readiness probes (probe.c), the
+ * bootstrap (OpenBao, Keycloak) and the checks of the TLS edge
+ * (edgecheck.c: a hostname resolved to a given address, the certificate's
+ * expiry) all go through http_perform, the only place that sets up a
+ * libcurl transfer.
  *
  * Below: first the transport (http_conn, http_perform: one exchange, with
  * its time bounds, an optional unix socket and an optional streaming sink),
