@@ -135,12 +135,7 @@ static int get(const struct request *rq, bool expiry, http_result *res, aerr_t *
 	    .max_body = 1024 * 1024,
 	    .sink = discard,
 	};
-	http_conn *c = NULL;
-	int rc = http_conn_new(&c, err);
-	if (rc == 0)
-		rc = http_perform(c, &x, res, err);
-	http_conn_free(c);
-	return rc < 0 ? aerr_wrap(err, "%s", url) : 0;
+	return http_perform_once(&x, res, err) < 0 ? aerr_wrap(err, "%s", url) : 0;
 }
 
 static void fail(edge_check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -421,6 +421,17 @@ int http_perform(http_conn *c, const http_exchange *x, http_result *res, aerr_t 
 	return failed(&t, rc, c->errbuf, connect_ms);
 }
 
+int http_perform_once(const http_exchange *x, http_result *res, aerr_t *err)
+{
+	*res = (http_result){0};
+	http_conn *c = NULL;
+	int rc = http_conn_new(&c, err);
+	if (rc == 0)
+		rc = http_perform(c, x, res, err);
+	http_conn_free(c);
+	return rc;
+}
+
 /* --- the bootstrap's JSON client ------------------------------------------ */
 
 static bool idempotent(const char *method)
@@ -493,11 +504,7 @@ static int attempt(http_client *c, const http_request *rq, const char *url, cons
 	    .timeout_ms = c->timeout_s * 1000L,
 	    .max_body = BODY_MAX,
 	};
-	http_conn *conn = NULL;
-	int rc = http_conn_new(&conn, err);
-	if (rc == 0)
-		rc = http_perform(conn, &x, res, err);
-	http_conn_free(conn);
+	int rc = http_perform_once(&x, res, err);
 	wipe_free(credential);
 	return rc;
 }

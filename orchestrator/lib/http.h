@@ -92,6 +92,8 @@ typedef struct http_result {
  * for the caller to wrap with the endpoint.  RES is filled either way: free
  * it with http_result_free (which wipes the body). */
 int http_perform(http_conn *c, const http_exchange *x, http_result *res, aerr_t *err);
+/* The same on a connection of its own, closed afterwards. */
+int http_perform_once(const http_exchange *x, http_result *res, aerr_t *err);
 void http_result_free(http_result *res);
 
 /* --- the bootstrap's JSON client ------------------------------------------ */

@@ -18,25 +18,7 @@ if ! podman_available; then
 	exit 0
 fi
 
-SOCK=$TMP/podman.sock
-podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
-service_pid=$!
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
-ENV=$TMP/.env
-cleanup() {
-	aegis --env "$ENV" clean --yes >/dev/null 2>&1
-	kill "$service_pid" 2>/dev/null
-	wait "$service_pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-cp "$ROOT/.env.example" "$TMP/.env.example"
-(cd "$TMP" && "$AEGIS_BIN" --root "$ROOT" init >/dev/null)
-{
-	echo "CONTAINER_SOCK=$SOCK"
-	for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done
-} >>"$ENV"
+podman_test_stack
 # Whatever temporary files the tool makes go here, so "nothing left" is
 # checked on a directory no one else uses.
 mkdir -p -m 0700 "$TMP/run" "$TMP/out"
