@@ -1,9 +1,10 @@
 /* Rolling back without Podman: the deployment of a revision rebuilt from
  * the revision's own templates and non-secret values with the current
- * secrets; the default target. */
+ * secrets; the default target; what deploy --atomic restores. */
 #include "harness.h"
 #include "lib/fsutil.h"
 #include "lib/history.h"
+#include "lib/release.h"
 #include "lib/rollback.h"
 
 static const char env_text[] = "POSTGRES_PASSWORD=pg-secret-value-1\n"
@@ -104,4 +105,54 @@ TEST(rollback_skips_failed_revisions)
 	CHECK(json_integer_value(json_object_get(target, "revision")) == 1);
 	json_decref(target);
 	deployment_free(&a);
+}
+
+/* deploy --atomic's restore: only the pods the failed rollout replaced
+ * (played and not kept) are selected, from the last successful revision. */
+TEST(restore_selects_the_replaced_pods)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	cleanup_free char *state = fs_join(dir, "state");
+	aerr_t err = {0};
+	CHECK(fs_mkdir_private(state, 0700, &err) == 0);
+	cleanup_free char *env_a = write_env(dir, "a.env", "");
+	cleanup_free char *env_b = write_env(dir, "b.env", "RUST_LOG=debug\n");
+	deployment a, b;
+	CHECK(deployment_load(&a, harness_root(), env_a, "full", 0, &err) == 0);
+	CHECK(deployment_load(&b, harness_root(), env_b, "full", 0, &err) == 0);
+	CHECK(record(state, &a, true, &err) == 0);
+
+	rollout_pod *st = xcalloc(b.npods, sizeof *st);
+	for (size_t i = 0; i < b.npods; i++)
+		st[i].start = -1; /* never played */
+	release_restore r;
+	CHECK(release_restore_load(state, env_b, &b, st, &r, &err) == 0);
+	CHECK(json_array_size(r.pods) == 0 && r.revision == 0 && !r.selected);
+	json_t *rec = release_restore_record(&r, "nothing replaced", NULL);
+	CHECK_STR(json_string_value(json_object_get(rec, "result")), "nothing replaced");
+	json_decref(rec);
+	release_restore_free(&r);
+
+	int core = deployment_pod_index(&b, "core");
+	int database = deployment_pod_index(&b, "database");
+	st[core].start = 1.0;	  /* replaced */
+	st[database].start = 1.0; /* kept: its manifest was unchanged */
+	st[database].kept = true;
+	if (release_restore_load(state, env_b, &b, st, &r, &err) < 0)
+		CHECK_STR(err.msg, "");
+	CHECK(r.revision == 1 && json_array_size(r.pods) == 1);
+	CHECK_STR(json_string_value(json_array_get(r.pods, 0)), "core");
+	size_t selected = 0;
+	for (size_t i = 0; i < r.prev.npods; i++)
+		selected += r.selected[i];
+	CHECK(selected == 1 && r.selected[deployment_pod_index(&r.prev, "core")]);
+	CHECK_STR(hash_of(&r.prev, "core"), hash_of(&a, "core"));
+	cleanup_free char *work = xstrdup(r.workdir);
+	CHECK(fs_exists(work));
+	release_restore_free(&r);
+	CHECK(!fs_exists(work));
+
+	free(st);
+	deployment_free(&a);
+	deployment_free(&b);
 }
