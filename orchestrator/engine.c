@@ -116,8 +116,9 @@ static void trace(void *ctx, const char *line)
 	cli_debug(((struct view *)ctx)->cli, "  bootstrap: %s", line);
 }
 
-/* The one rollout of every rolling command: D's pods (O->selected) on the
- * Podman of D's configuration, shown as they go; each failed pod's
+/* The one rollout of every rolling command: D's pods (IN->selected) on the
+ * Podman of D's configuration, shown as they go (ANNOUNCE: first a line
+ * naming the profile and network, as deploy says it); each failed pod's
  * diagnostic afterwards.  *PM stays open for the caller (NULL when it could
  * not be opened). */
 static int roll(const struct cli *cli, deployment *d, const release_opts *in, bool announce,
