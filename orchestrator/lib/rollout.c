@@ -421,6 +421,58 @@ static void *ahead_worker(void *arg)
 	return NULL;
 }
 
+/* One app container's start, in its own thread and API connection. */
+struct container_start {
+	const char *socket;
+	char *name;
+	int rc;
+	aerr_t err;
+	pthread_t thread;
+};
+
+static void *start_one(void *arg)
+{
+	struct container_start *cs = arg;
+	podman *pm = NULL;
+	cs->rc = podman_open(&pm, cs->socket, &cs->err);
+	if (cs->rc == 0)
+		cs->rc = podman_start_container(pm, cs->name, &cs->err);
+	podman_close(pm);
+	return NULL;
+}
+
+/* Start the app containers of P together: Podman's pod start starts them
+ * one after the other, each a runtime call of its own. */
+static int start_containers(struct shared *sh, const pod *p, podman *pm, aerr_t *err)
+{
+	size_t n = p->ncontainers;
+	struct container_start *cs = xcalloc(n ? n : 1, sizeof *cs);
+	bool *threaded = xcalloc(n ? n : 1, sizeof *threaded);
+	for (size_t c = 0; c < n; c++) {
+		cs[c] = (struct container_start){
+		    .socket = sh->socket, .name = rollout_container_name(p, &p->containers[c])};
+		if (c > 0)
+			threaded[c] = pthread_create(&cs[c].thread, NULL, start_one, &cs[c]) == 0;
+	}
+	/* the first here, and any whose thread could not start */
+	for (size_t c = 0; c < n; c++)
+		if (!threaded[c])
+			cs[c].rc = podman_start_container(pm, cs[c].name, &cs[c].err);
+	int rc = 0;
+	for (size_t c = 0; c < n; c++) {
+		if (threaded[c])
+			pthread_join(cs[c].thread, NULL);
+		if (cs[c].rc < 0 && rc == 0) {
+			*err = cs[c].err;
+			rc = -1;
+		}
+		free(cs[c].name);
+	}
+	free(threaded);
+	free(cs);
+	return rc;
+}
+
 static bool same_str(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
@@ -462,7 +514,7 @@ static int start_on_gate(struct shared *sh, size_t i, podman *pm, aerr_t *err)
 	pthread_mutex_lock(&sh->ahead_lock);
 	a->started = true;
 	pthread_mutex_unlock(&sh->ahead_lock);
-	return podman_start_pod(pm, p->pod_name, err) < 0 ? -1 : 0;
+	return start_containers(sh, p, pm, err) < 0 ? -1 : 0;
 }
 
 static void *pod_worker(void *arg)
