@@ -188,6 +188,7 @@ struct ahead {
 	size_t len;
 	char *hash;
 	ahead_state state; /* under shared.ahead_lock from here on */
+	bool made;	   /* its pod exists (created by this rollout) */
 	bool started;	   /* its containers were (or are being) started */
 	char *error;	   /* AHEAD_FAILED: why */
 	double created_mono, created_wall;
@@ -366,10 +367,11 @@ static int create_pod(podman *pm, const pod *p, const char *yaml, size_t len, co
 		      aerr_t *err)
 {
 	cleanup_free char *infra = NULL;
-	if (podman_create_kube(pm, yaml, len, network, err) < 0 ||
-	    podman_pod_infra_id(pm, p->pod_name, &infra, err) < 0 ||
-	    podman_start_container(pm, infra, err) < 0)
+	if (podman_create_kube(pm, yaml, len, network, err) < 0)
 		return -1;
+	if (podman_pod_infra_id(pm, p->pod_name, &infra, err) < 0 ||
+	    podman_start_container(pm, infra, err) < 0)
+		return -2; /* the pod exists, its network does not */
 	return 0;
 }
 
@@ -411,10 +413,10 @@ static void *ahead_worker(void *arg)
 			set_ahead(sh, i, AHEAD_KEPT, NULL);
 		} else {
 			aerr_t cerr = {0};
-			if (create_pod(pm, p, a->yaml, a->len, sh->opts->network, &cerr) < 0)
-				set_ahead(sh, i, AHEAD_FAILED, xstrdup(cerr.msg));
-			else
-				set_ahead(sh, i, AHEAD_CREATED, NULL);
+			int rc = create_pod(pm, p, a->yaml, a->len, sh->opts->network, &cerr);
+			a->made = rc == 0 || rc == -2; /* only this thread writes it */
+			set_ahead(sh, i, rc < 0 ? AHEAD_FAILED : AHEAD_CREATED,
+				  rc < 0 ? xstrdup(cerr.msg) : NULL);
 		}
 	}
 	podman_close(pm);
@@ -499,9 +501,9 @@ static int start_on_gate(struct shared *sh, size_t i, podman *pm, aerr_t *err)
 		if (!sh->opts->replace && pod_unchanged(pm, p, p->manifest_hash)) {
 			state = AHEAD_KEPT;
 		} else {
-			state = create_pod(pm, p, m->yaml, m->len, sh->opts->network, err) < 0
-				    ? AHEAD_FAILED
-				    : AHEAD_CREATED;
+			int rc = create_pod(pm, p, m->yaml, m->len, sh->opts->network, err);
+			a->made = rc == 0 || rc == -2;
+			state = rc < 0 ? AHEAD_FAILED : AHEAD_CREATED;
 			free(error);
 			error = state == AHEAD_FAILED ? xstrdup(err->msg) : NULL;
 		}
@@ -820,15 +822,18 @@ static int remove_unstarted(struct shared *sh, aerr_t *err)
 	for (size_t k = 0; k < sh->norder; k++) {
 		size_t i = sh->order[k];
 		struct ahead *a = &sh->ahead[i];
-		if (a->state != AHEAD_CREATED || a->started)
+		/* a creation that failed half-way may have left its pod too */
+		if (!a->made || a->started)
 			continue;
 		const pod *p = &sh->d->pods[i];
 		jobs[n++] = (struct removal){
 		    .p = p, .name = p->pod_name, .socket = sh->socket, .timeout_s = 0};
 		pthread_mutex_lock(&sh->lock);
 		rollout_pod *st = &sh->states[i];
-		st->start = a->created_mono - sh->t0_mono;
-		st->start_epoch = a->created_wall;
+		if (st->start < 0) {
+			st->start = a->created_mono - sh->t0_mono;
+			st->start_epoch = a->created_wall;
+		}
 		pthread_mutex_unlock(&sh->lock);
 	}
 	int rc = remove_together(jobs, n, err);
