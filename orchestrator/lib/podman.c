@@ -555,13 +555,15 @@ static int kube_down(podman *pm, const char *yaml, size_t len, aerr_t *err)
 	return rc;
 }
 
-int podman_play_kube(podman *pm, const char *yaml, size_t len, const char *network, aerr_t *err)
+static int play_kube(podman *pm, const char *yaml, size_t len, const char *network, bool start,
+		     aerr_t *err)
 {
 	if (kube_down(pm, yaml, len, err) < 0)
 		return aerr_wrap(err, "removing the previous pod");
 	cleanup_free char *net = network && *network ? http_escape(network) : NULL;
 	cleanup_free char *path =
-	    xasprintf("/libpod/play/kube?replace=true%s%s", net ? "&network=" : "", net ? net : "");
+	    xasprintf("/libpod/play/kube?replace=true%s%s%s", start ? "" : "&start=false",
+		      net ? "&network=" : "", net ? net : "");
 	struct request rq = {
 	    .method = "POST",
 	    .path = path,
@@ -601,6 +603,11 @@ int podman_play_kube(podman *pm, const char *yaml, size_t len, const char *netwo
 		return -1;
 	}
 	return 0;
+}
+
+int podman_play_kube(podman *pm, const char *yaml, size_t len, const char *network, aerr_t *err)
+{
+	return play_kube(pm, yaml, len, network, true, err);
 }
 
 int podman_list_pods(podman *pm, json_t **pods, aerr_t *err)
@@ -983,4 +990,47 @@ int podman_image_pull(podman *pm, const char *ref, void (*progress)(void *, cons
 	sb_release(&pl.line);
 	free(pl.error);
 	return rc;
+}
+
+/* --- created ahead, started on the gate ------------------------------------ */
+
+int podman_create_kube(podman *pm, const char *yaml, size_t len, const char *network, aerr_t *err)
+{
+	return play_kube(pm, yaml, len, network, false, err);
+}
+
+/* POST .../start: already running (304) is fine.  A pod whose containers
+ * did not all start answers 409, an error naming them. */
+static int start_object(podman *pm, const char *kind, const char *name, aerr_t *err)
+{
+	static const long ok[] = {304, 0};
+	cleanup_free char *n = http_escape(name);
+	cleanup_free char *path = xasprintf("/libpod/%s/%s/start", kind, n);
+	return podman_call(pm, "POST", path, NULL, NULL, 0, ok, NULL, NULL, err);
+}
+
+int podman_start_pod(podman *pm, const char *name, aerr_t *err)
+{
+	return start_object(pm, "pods", name, err);
+}
+
+int podman_start_container(podman *pm, const char *name, aerr_t *err)
+{
+	return start_object(pm, "containers", name, err);
+}
+
+int podman_pod_infra_id(podman *pm, const char *name, char **id, aerr_t *err)
+{
+	*id = NULL;
+	json_auto_t *js = NULL;
+	if (podman_inspect_pod(pm, name, &js, err) < 0)
+		return -1;
+	if (!js)
+		return aerr_set(err, AEGIS_EFAIL, "pod %s does not exist", name);
+	const char *infra = json_string_value(json_object_get(js, "InfraContainerID"));
+	if (!infra || !*infra)
+		return aerr_set(err, AEGIS_EFAIL,
+				"podman API GET /libpod/pods/%s/json: no InfraContainerID", name);
+	*id = xstrdup(infra);
+	return 0;
 }

@@ -90,4 +90,19 @@ int podman_image_exists(podman *pm, const char *ref, bool *exists, aerr_t *err);
 int podman_image_pull(podman *pm, const char *ref, void (*progress)(void *, const char *),
 		      void *ctx, aerr_t *err);
 
+/* --- created ahead, started on the gate ------------------------------------ */
+
+/* kube play with start=false: the pod and its containers are created (the
+ * previous pod of that name removed first, as podman_play_kube does), none
+ * is started. */
+int podman_create_kube(podman *pm, const char *yaml, size_t len, const char *network, aerr_t *err);
+/* Start every container of the pod not yet running; a container that did
+ * not start is an error naming it. */
+int podman_start_pod(podman *pm, const char *name, aerr_t *err);
+/* Start one container (name or id); already running is fine. */
+int podman_start_container(podman *pm, const char *name, aerr_t *err);
+/* The id of the pod's infra container (its network namespace and ports),
+ * newly allocated in *ID. */
+int podman_pod_infra_id(podman *pm, const char *name, char **id, aerr_t *err);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "probe.h"
+#include "wipe.h"
 
 /* Poll readiness at most every 250 ms; after the first few seconds back off
  * to 500 ms.  Most services are ready within seconds, and each tier waits for
@@ -19,6 +20,11 @@
 #define POLL_MAX_MS 500
 #define POLL_BACKOFF_AFTER_S 5.0
 #define FAILURE_LOG_LINES 20
+/* Pods created ahead at once, and images checked at once: each creation is
+ * a few hundred ms of Podman's CPU, so more than a few together on a small
+ * machine only slow each other (and the probes of the first tier). */
+#define AHEAD_WORKERS 4
+#define IMAGE_WORKERS 4
 
 const char *rollout_state_name(rollout_state s)
 {
@@ -30,6 +36,105 @@ const char *rollout_state_name(rollout_state s)
 char *rollout_container_name(const pod *p, const container *c)
 {
 	return xasprintf("%s-%s", p->pod_name, c->name);
+}
+
+/* The images of a deployment, each checked (and pulled when missing) by a
+ * small pool of threads, one API connection each. */
+struct image_check {
+	const char **refs;
+	const char **where; /* "pod P, container C" of each */
+	size_t n, next;
+	const char *socket;
+	void (*progress)(void *, const char *);
+	void *ctx;
+	pthread_mutex_t lock; /* NEXT, the progress callback, the first error */
+	int rc;
+	aerr_t err;
+};
+
+static void image_progress(void *arg, const char *line)
+{
+	struct image_check *ic = arg;
+	pthread_mutex_lock(&ic->lock);
+	ic->progress(ic->ctx, line);
+	pthread_mutex_unlock(&ic->lock);
+}
+
+static void *image_worker(void *arg)
+{
+	struct image_check *ic = arg;
+	podman *pm = NULL;
+	aerr_t err = {0};
+	int rc = podman_open(&pm, ic->socket, &err);
+	for (;;) {
+		pthread_mutex_lock(&ic->lock);
+		size_t k = ic->rc == 0 && rc == 0 ? ic->next++ : ic->n;
+		pthread_mutex_unlock(&ic->lock);
+		if (k >= ic->n)
+			break;
+		bool exists = false;
+		rc = podman_image_exists(pm, ic->refs[k], &exists, &err);
+		if (rc == 0 && !exists)
+			rc = podman_image_pull(pm, ic->refs[k],
+					       ic->progress ? image_progress : NULL, ic, &err);
+		if (rc < 0)
+			aerr_wrap(&err, "%s", ic->where[k]);
+	}
+	pthread_mutex_lock(&ic->lock);
+	if (rc < 0 && ic->rc == 0) {
+		ic->rc = -1;
+		ic->err = err;
+	}
+	pthread_mutex_unlock(&ic->lock);
+	podman_close(pm);
+	return NULL;
+}
+
+static int check_images(podman *pm, const deployment *d,
+			void (*pull_progress)(void *, const char *), void *ctx, aerr_t *err)
+{
+	struct image_check ic = {
+	    .socket = podman_socket(pm), .progress = pull_progress, .ctx = ctx};
+	size_t max = 0;
+	for (size_t i = 0; i < d->npods; i++)
+		max += d->pods[i].ncontainers;
+	ic.refs = xcalloc(max ? max : 1, sizeof *ic.refs);
+	char **where = xcalloc(max ? max : 1, sizeof *where);
+	ic.where = (const char **)where;
+	for (size_t i = 0; i < d->npods; i++) {
+		const pod *p = &d->pods[i];
+		for (size_t c = 0; c < p->ncontainers; c++) {
+			const char *image = p->containers[c].image;
+			bool seen = false;
+			for (size_t k = 0; k < ic.n && !seen; k++)
+				seen = strcmp(ic.refs[k], image) == 0;
+			if (seen)
+				continue;
+			where[ic.n] =
+			    xasprintf("pod %s, container %s", p->name, p->containers[c].name);
+			ic.refs[ic.n++] = image;
+		}
+	}
+	pthread_mutex_init(&ic.lock, NULL);
+	pthread_t threads[IMAGE_WORKERS];
+	size_t started = 0;
+	for (; started < IMAGE_WORKERS && started < ic.n; started++)
+		if (pthread_create(&threads[started], NULL, image_worker, &ic) != 0)
+			break;
+	if (ic.n && !started) {
+		ic.rc = -1;
+		aerr_set(&ic.err, AEGIS_EFAIL, "cannot start a thread to check images");
+	}
+	for (size_t k = 0; k < started; k++)
+		pthread_join(threads[k], NULL);
+	pthread_mutex_destroy(&ic.lock);
+	if (ic.rc < 0)
+		*err = ic.err;
+	for (size_t k = 0; k < ic.n; k++)
+		free(where[k]);
+	free(where);
+	free(ic.refs);
+	return ic.rc;
 }
 
 int rollout_prepare(podman *pm, const deployment *d, const char *network,
@@ -60,17 +165,34 @@ int rollout_prepare(podman *pm, const deployment *d, const char *network,
 			if (!exists && podman_volume_create(pm, p->volumes[v], err) < 0)
 				return -1;
 		}
-		for (size_t c = 0; c < p->ncontainers; c++) {
-			const char *image = p->containers[c].image;
-			if (podman_image_exists(pm, image, &exists, err) < 0)
-				return -1;
-			if (!exists && podman_image_pull(pm, image, pull_progress, ctx, err) < 0)
-				return aerr_wrap(err, "pod %s, container %s", p->name,
-						 p->containers[c].name);
-		}
 	}
-	return 0;
+	return check_images(pm, d, pull_progress, ctx, err);
 }
+
+/* What became of a pod before its tier: created ahead (containers created,
+ * infra container started: network and ports ready), kept, or failed. */
+typedef enum {
+	AHEAD_PENDING = 0,
+	AHEAD_KEPT,
+	AHEAD_CREATED,
+	AHEAD_FAILED,
+	AHEAD_SKIPPED, /* not selected, or the rollout failed before its turn */
+} ahead_state;
+
+struct ahead {
+	/* The manifest as it was when the rollout began.  A bootstrap hook may
+	 * re-render the manifests of later tiers (rollout_opts.on_ready) while
+	 * pods are created ahead, so creation works from this copy and the
+	 * pod's own thread compares it with the manifest at its turn. */
+	char *yaml;
+	size_t len;
+	char *hash;
+	ahead_state state; /* under shared.ahead_lock from here on */
+	bool made;	   /* its pod exists (created by this rollout) */
+	bool started;	   /* its containers were (or are being) started */
+	char *error;	   /* AHEAD_FAILED: why */
+	double created_mono, created_wall;
+};
 
 struct shared {
 	deployment *d;
@@ -83,6 +205,12 @@ struct shared {
 	 * happens under this one lock; a pod's own thread may read its record
 	 * without it, since only that thread writes it. */
 	pthread_mutex_t lock;
+	/* Creating ahead: the pods in tier order, the next one to create, each
+	 * pod's AHEAD record; CREATED is signalled when a record changes. */
+	struct ahead *ahead;
+	size_t *order, norder, next;
+	pthread_mutex_t ahead_lock;
+	pthread_cond_t created;
 };
 
 struct worker {
@@ -184,10 +312,11 @@ int rollout_container_running(podman *pm, const char *name, aerr_t *err)
 	return rc;
 }
 
-/* Is the pod running, every container up, with the manifest we would play? */
-static bool pod_unchanged(podman *pm, const pod *p)
+/* Is the pod running, every container up, with the manifest (HASH) we would
+ * play? */
+static bool pod_unchanged(podman *pm, const pod *p, const char *hash)
 {
-	if (!p->manifest_hash)
+	if (!hash)
 		return false;
 	json_t *js = NULL;
 	aerr_t err = {0};
@@ -196,8 +325,7 @@ static bool pod_unchanged(podman *pm, const pod *p)
 	const char *label =
 	    json_string_value(json_object_get(json_object_get(js, "Labels"), MANIFEST_HASH_LABEL));
 	const char *state = json_string_value(json_object_get(js, "State"));
-	bool same =
-	    label && strcmp(label, p->manifest_hash) == 0 && state && strcmp(state, "Running") == 0;
+	bool same = label && strcmp(label, hash) == 0 && state && strcmp(state, "Running") == 0;
 	json_decref(js);
 	for (size_t c = 0; same && c < p->ncontainers; c++) {
 		cleanup_free char *name = rollout_container_name(p, &p->containers[c]);
@@ -232,6 +360,165 @@ int rollout_probe_sweep(podman *pm, const pod *p, bool *ready, char **last, size
 	return all ? 1 : 0;
 }
 
+/* Create the pod from YAML without starting its containers, then start its
+ * infra container: what is left for its turn is starting the app
+ * containers. */
+static int create_pod(podman *pm, const pod *p, const char *yaml, size_t len, const char *network,
+		      aerr_t *err)
+{
+	cleanup_free char *infra = NULL;
+	if (podman_create_kube(pm, yaml, len, network, err) < 0)
+		return -1;
+	if (podman_pod_infra_id(pm, p->pod_name, &infra, err) < 0 ||
+	    podman_start_container(pm, infra, err) < 0)
+		return -2; /* the pod exists, its network does not */
+	return 0;
+}
+
+static void set_ahead(struct shared *sh, size_t i, ahead_state state, char *error)
+{
+	pthread_mutex_lock(&sh->ahead_lock);
+	struct ahead *a = &sh->ahead[i];
+	a->state = state;
+	replace_str(&a->error, error);
+	pthread_cond_broadcast(&sh->created);
+	pthread_mutex_unlock(&sh->ahead_lock);
+}
+
+/* One of the pool that creates pods ahead, in tier order (the first tier's
+ * pods first, since they are needed first). */
+static void *ahead_worker(void *arg)
+{
+	struct shared *sh = arg;
+	podman *pm = NULL;
+	aerr_t err = {0};
+	int open_rc = podman_open(&pm, sh->socket, &err);
+	for (;;) {
+		pthread_mutex_lock(&sh->ahead_lock);
+		size_t i = sh->next < sh->norder ? sh->order[sh->next++] : SIZE_MAX;
+		if (i != SIZE_MAX) {
+			sh->ahead[i].created_mono = clock_mono_s();
+			sh->ahead[i].created_wall = clock_wall_s();
+		}
+		pthread_mutex_unlock(&sh->ahead_lock);
+		if (i == SIZE_MAX)
+			break;
+		struct ahead *a = &sh->ahead[i];
+		const pod *p = &sh->d->pods[i];
+		if (atomic_load(&sh->cancel)) {
+			set_ahead(sh, i, AHEAD_SKIPPED, NULL);
+		} else if (open_rc < 0) {
+			set_ahead(sh, i, AHEAD_FAILED, xstrdup(err.msg));
+		} else if (!sh->opts->replace && pod_unchanged(pm, p, a->hash)) {
+			set_ahead(sh, i, AHEAD_KEPT, NULL);
+		} else {
+			aerr_t cerr = {0};
+			int rc = create_pod(pm, p, a->yaml, a->len, sh->opts->network, &cerr);
+			a->made = rc == 0 || rc == -2; /* only this thread writes it */
+			set_ahead(sh, i, rc < 0 ? AHEAD_FAILED : AHEAD_CREATED,
+				  rc < 0 ? xstrdup(cerr.msg) : NULL);
+		}
+	}
+	podman_close(pm);
+	return NULL;
+}
+
+/* One app container's start, in its own thread and API connection. */
+struct container_start {
+	const char *socket;
+	char *name;
+	int rc;
+	aerr_t err;
+	pthread_t thread;
+};
+
+static void *start_one(void *arg)
+{
+	struct container_start *cs = arg;
+	podman *pm = NULL;
+	cs->rc = podman_open(&pm, cs->socket, &cs->err);
+	if (cs->rc == 0)
+		cs->rc = podman_start_container(pm, cs->name, &cs->err);
+	podman_close(pm);
+	return NULL;
+}
+
+/* Start the app containers of P together: Podman's pod start starts them
+ * one after the other, each a runtime call of its own. */
+static int start_containers(struct shared *sh, const pod *p, podman *pm, aerr_t *err)
+{
+	size_t n = p->ncontainers;
+	struct container_start *cs = xcalloc(n ? n : 1, sizeof *cs);
+	bool *threaded = xcalloc(n ? n : 1, sizeof *threaded);
+	for (size_t c = 0; c < n; c++) {
+		cs[c] = (struct container_start){
+		    .socket = sh->socket, .name = rollout_container_name(p, &p->containers[c])};
+		if (c > 0)
+			threaded[c] = pthread_create(&cs[c].thread, NULL, start_one, &cs[c]) == 0;
+	}
+	/* the first here, and any whose thread could not start */
+	for (size_t c = 0; c < n; c++)
+		if (!threaded[c])
+			cs[c].rc = podman_start_container(pm, cs[c].name, &cs[c].err);
+	int rc = 0;
+	for (size_t c = 0; c < n; c++) {
+		if (threaded[c])
+			pthread_join(cs[c].thread, NULL);
+		if (cs[c].rc < 0 && rc == 0) {
+			*err = cs[c].err;
+			rc = -1;
+		}
+		free(cs[c].name);
+	}
+	free(threaded);
+	free(cs);
+	return rc;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The pod's turn: its dependencies are ready.  Once created ahead, only its
+ * app containers are started; kept, nothing; its manifest changed since
+ * (a bootstrap hook wrote values it uses), it is created again first.
+ * Returns 1 kept, 0 started, -1 failed (ERR). */
+static int start_on_gate(struct shared *sh, size_t i, podman *pm, aerr_t *err)
+{
+	pod *p = &sh->d->pods[i];
+	pthread_mutex_lock(&sh->ahead_lock);
+	struct ahead *a = &sh->ahead[i];
+	while (a->state == AHEAD_PENDING)
+		pthread_cond_wait(&sh->created, &sh->ahead_lock);
+	ahead_state state = a->state;
+	cleanup_free char *error = a->error ? xstrdup(a->error) : NULL;
+	pthread_mutex_unlock(&sh->ahead_lock);
+	if (state == AHEAD_SKIPPED)
+		return aerr_set(err, AEGIS_EFAIL, "cancelled");
+	if (!same_str(a->hash, p->manifest_hash)) {
+		const rendered *m = &sh->d->manifests[i];
+		if (!sh->opts->replace && pod_unchanged(pm, p, p->manifest_hash)) {
+			state = AHEAD_KEPT;
+		} else {
+			int rc = create_pod(pm, p, m->yaml, m->len, sh->opts->network, err);
+			a->made = rc == 0 || rc == -2;
+			state = rc < 0 ? AHEAD_FAILED : AHEAD_CREATED;
+			free(error);
+			error = state == AHEAD_FAILED ? xstrdup(err->msg) : NULL;
+		}
+		set_ahead(sh, i, state, NULL);
+	}
+	if (state == AHEAD_FAILED)
+		return aerr_set(err, AEGIS_EFAIL, "%s", error ? error : "not created");
+	if (state == AHEAD_KEPT)
+		return 1;
+	pthread_mutex_lock(&sh->ahead_lock);
+	a->started = true;
+	pthread_mutex_unlock(&sh->ahead_lock);
+	return start_containers(sh, p, pm, err) < 0 ? -1 : 0;
+}
+
 static void *pod_worker(void *arg)
 {
 	struct worker *w = arg;
@@ -246,10 +533,14 @@ static void *pod_worker(void *arg)
 		fail_pod(sh, i, NULL, NULL, err.msg);
 		return NULL;
 	}
-	const rendered *m = &sh->d->manifests[i];
-	bool kept = !sh->opts->replace && pod_unchanged(pm, p);
-	set_kept(sh, i, kept);
-	if (!kept && podman_play_kube(pm, m->yaml, m->len, sh->opts->network, &err) < 0) {
+	int gate = start_on_gate(sh, i, pm, &err);
+	if (gate < 0 && atomic_load(&sh->cancel)) {
+		set_state(sh, i, ROLL_CANCELLED);
+		podman_close(pm);
+		return NULL;
+	}
+	set_kept(sh, i, gate == 1);
+	if (gate < 0) {
 		fail_pod(sh, i, pm, NULL, err.msg);
 		podman_close(pm);
 		return NULL;
@@ -347,6 +638,8 @@ int rollout_check(const deployment *d, const bool *selected, aerr_t *err)
 	return 0;
 }
 
+static int remove_unstarted(struct shared *sh, aerr_t *err);
+
 int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod *states,
 		aerr_t *err)
 {
@@ -365,7 +658,41 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 	}
 	if (rollout_check(d, opts->selected, err) < 0)
 		return -1;
+	/* Every pod the rollout may replace is created now, in tier order, by a
+	 * small pool: creation and network set-up leave the critical path, and
+	 * each tier only starts its app containers once its dependencies are
+	 * ready. */
+	sh.ahead = xcalloc(d->npods ? d->npods : 1, sizeof *sh.ahead);
+	sh.order = xcalloc(d->npods ? d->npods : 1, sizeof *sh.order);
+	for (size_t t = 0; t < d->plan.ntiers; t++)
+		for (size_t k = 0; k < d->plan.tiers[t].n; k++) {
+			size_t i = d->plan.tiers[t].pods[k];
+			struct ahead *a = &sh.ahead[i];
+			if (states[i].state == ROLL_SKIPPED) {
+				a->state = AHEAD_SKIPPED;
+				continue;
+			}
+			a->yaml = xstrndup(d->manifests[i].yaml, d->manifests[i].len);
+			a->len = d->manifests[i].len;
+			a->hash =
+			    d->pods[i].manifest_hash ? xstrdup(d->pods[i].manifest_hash) : NULL;
+			sh.order[sh.norder++] = i;
+		}
 	pthread_mutex_init(&sh.lock, NULL);
+	pthread_mutex_init(&sh.ahead_lock, NULL);
+	pthread_cond_init(&sh.created, NULL);
+	pthread_t creators[AHEAD_WORKERS];
+	size_t ncreators = 0;
+	for (; ncreators < AHEAD_WORKERS && ncreators < sh.norder; ncreators++)
+		if (pthread_create(&creators[ncreators], NULL, ahead_worker, &sh) != 0)
+			break;
+	if (sh.norder && !ncreators) {
+		/* nothing would ever create them: each pod fails at its turn */
+		for (size_t k = 0; k < sh.norder; k++) {
+			sh.ahead[sh.order[k]].state = AHEAD_FAILED;
+			sh.ahead[sh.order[k]].error = xstrdup("cannot start a thread");
+		}
+	}
 	int rc = 0;
 	for (size_t t = 0; t < d->plan.ntiers && rc == 0; t++) {
 		const plan_tier *tier = &d->plan.tiers[t];
@@ -397,8 +724,27 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 			}
 		}
 	}
+	if (rc < 0)
+		atomic_store(&sh.cancel, 1);
+	for (size_t k = 0; k < ncreators; k++)
+		pthread_join(creators[k], NULL);
+	if (rc < 0) {
+		/* a failed rollout never starts what it created ahead; its
+		 * failure stays the error of the rollout */
+		aerr_t rerr = {0};
+		remove_unstarted(&sh, &rerr);
+	}
+	for (size_t i = 0; i < d->npods; i++) {
+		struct ahead *a = &sh.ahead[i];
+		wipe_free_len(a->yaml, a->len);
+		free(a->hash);
+		free(a->error);
+	}
+	free(sh.ahead);
+	free(sh.order);
+	pthread_cond_destroy(&sh.created);
+	pthread_mutex_destroy(&sh.ahead_lock);
 	pthread_mutex_destroy(&sh.lock);
-	(void)pm;
 	return rc;
 }
 
@@ -463,6 +809,35 @@ static int remove_together(struct removal *jobs, size_t n, aerr_t *err)
 			*err = jobs[k].err;
 			rc = -1;
 		}
+	return rc;
+}
+
+/* After a failed rollout: remove the pods created ahead whose turn never
+ * came.  They replaced what ran before (its pod removed to create them), so
+ * each is recorded as touched at its creation time: --atomic restores it. */
+static int remove_unstarted(struct shared *sh, aerr_t *err)
+{
+	struct removal *jobs = xcalloc(sh->norder ? sh->norder : 1, sizeof *jobs);
+	size_t n = 0;
+	for (size_t k = 0; k < sh->norder; k++) {
+		size_t i = sh->order[k];
+		struct ahead *a = &sh->ahead[i];
+		/* a creation that failed half-way may have left its pod too */
+		if (!a->made || a->started)
+			continue;
+		const pod *p = &sh->d->pods[i];
+		jobs[n++] = (struct removal){
+		    .p = p, .name = p->pod_name, .socket = sh->socket, .timeout_s = 0};
+		pthread_mutex_lock(&sh->lock);
+		rollout_pod *st = &sh->states[i];
+		if (st->start < 0) {
+			st->start = a->created_mono - sh->t0_mono;
+			st->start_epoch = a->created_wall;
+		}
+		pthread_mutex_unlock(&sh->lock);
+	}
+	int rc = remove_together(jobs, n, err);
+	free(jobs);
 	return rc;
 }
 

@@ -1,9 +1,16 @@
-/* The rollout: play the deployment's pods tier by tier and wait until every
+/* The rollout: start the deployment's pods tier by tier and wait until every
  * container of every pod in a tier passes its readiness probe before the next
- * tier starts.  Pods of one tier are played and probed concurrently (one
- * thread and one API connection each).  The first pod that fails stops the
- * rollout; pods already up stay up.  The library prints nothing: progress
- * and results go through callbacks and the per-pod records. */
+ * tier starts.  When the rollout begins, every pod it replaces is created
+ * ahead by a small pool of threads (kube play with start=false, then its
+ * infra container started: network and ports ready), in tier order; at a
+ * pod's turn only its app containers are started, and probing begins at
+ * once.  A pod whose manifest changed in the meantime (a bootstrap hook wrote
+ * values it uses) is created again at its turn.  Pods of one tier are started
+ * and probed concurrently (one thread and one API connection each).  The
+ * first pod that fails stops the rollout; pods already up stay up, pods
+ * created ahead whose turn never came are removed, never started.  The
+ * library prints nothing: progress and results go through callbacks and the
+ * per-pod records. */
 #ifndef AEGIS_ROLLOUT_H
 #define AEGIS_ROLLOUT_H
 
@@ -14,8 +21,8 @@
 
 typedef enum {
 	ROLL_WAITING = 0, /* its tier has not started */
-	ROLL_CREATING,	  /* kube play in progress */
-	ROLL_STARTING,	  /* played; waiting for readiness */
+	ROLL_CREATING,	  /* its turn: being created (if not yet) and started */
+	ROLL_STARTING,	  /* started; waiting for readiness */
 	ROLL_READY,
 	ROLL_FAILED,
 	ROLL_CANCELLED, /* another pod failed first */
@@ -24,7 +31,11 @@ typedef enum {
 
 typedef struct rollout_pod {
 	rollout_state state;
-	double start; /* seconds since the rollout began, when play started (-1: never) */
+	/* Seconds since the rollout began when its turn came (its dependencies
+	 * ready; -1: never).  A pod created ahead and removed unstarted (the
+	 * rollout failed first) has its creation time here: it replaced what
+	 * ran before, so deploy --atomic restores it. */
+	double start;
 	double ready; /* seconds since the rollout began, when ready (-1: never) */
 	double start_epoch, ready_epoch; /* the same as wall-clock times */
 	char *container;		 /* on failure: the container that failed */
