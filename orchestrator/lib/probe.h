@@ -17,4 +17,16 @@
  * how long it took, either way. */
 int probe_run(podman *pm, const char *container, const probe *p, double *latency_ms, aerr_t *err);
 
+/* When the pods run on another host (an ssh:// host), the published ports
+ * are there: ROUTE gives a local unix socket that reaches HOST:PORT as seen
+ * from that host (*UNIX_SOCKET newly allocated).  Process-wide, set before
+ * any probe runs (NULL: probes connect directly).  Through such a route a
+ * TCP probe passes when the forwarded connection is not closed within
+ * PROBE_ROUTE_SETTLE_MS (the probe's timeout if shorter): ssh closes it
+ * at once when the remote connect is refused. */
+typedef int (*probe_route_fn)(void *ctx, const char *host, int port, char **unix_socket,
+			      aerr_t *err);
+void probe_set_route(probe_route_fn route, void *ctx);
+#define PROBE_ROUTE_SETTLE_MS 500
+
 #endif
