@@ -7,8 +7,8 @@
 #include "cli.h"
 #include "lib/config.h"
 #include "lib/deployment.h"
+#include "lib/http.h"
 #include "lib/podman.h"
-#include "lib/probe.h"
 #include "lib/sshtunnel.h"
 
 int cli_set_host(struct cli *cli, aerr_t *err)
@@ -51,12 +51,12 @@ static sshtunnel *tunnel;
 
 static void close_tunnel(void)
 {
-	probe_set_route(NULL, NULL);
+	http_set_route(NULL, NULL);
 	sshtunnel_close(tunnel);
 	tunnel = NULL;
 }
 
-static int route_probe(void *ctx, const char *host, int port, char **sock, aerr_t *err)
+static int route_port(void *ctx, const char *host, int port, char **sock, aerr_t *err)
 {
 	return sshtunnel_forward(ctx, host, port, sock, err);
 }
@@ -69,7 +69,7 @@ static int open_remote(const struct cli *cli, podman **pm, aerr_t *err)
 		if (sshtunnel_open(&tunnel, cli->host, &opt, err) < 0)
 			return -1;
 		atexit(close_tunnel);
-		probe_set_route(route_probe, tunnel);
+		http_set_route(route_port, tunnel);
 		cli_debug(cli, "podman API socket: %s, forwarded by ssh to %s",
 			  sshtunnel_url(tunnel), sshtunnel_socket(tunnel));
 	}
@@ -122,6 +122,26 @@ static int load_deployed(const struct cli *cli, unsigned flags, deployment *d, p
 	return rc;
 }
 
+/* Before a rollout, the sockets the pods mount are checked to exist on this
+ * machine (rollout_check).  On an ssh:// host the API socket they mount is
+ * the one the tunnel reaches, which therefore exists there: it is not
+ * looked for here. */
+static void forget_remote_socket(deployment *d)
+{
+	const char *remote = config_get(&d->cfg, "CONTAINER_SOCK");
+	for (size_t i = 0; remote && i < d->npods; i++) {
+		pod *p = &d->pods[i];
+		size_t kept = 0;
+		for (size_t k = 0; k < p->nsockets; k++) {
+			if (strcmp(p->sockets[k], remote) == 0)
+				free(p->sockets[k]);
+			else
+				p->sockets[kept++] = p->sockets[k];
+		}
+		p->nsockets = kept;
+	}
+}
+
 int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d, podman **pm,
 	     aerr_t *err)
 {
@@ -140,6 +160,8 @@ int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d
 	if (rc < 0) {
 		podman_close(*pm);
 		*pm = NULL;
+	} else if (cli->host) {
+		forget_remote_socket(d);
 	}
 	podman_close(own);
 	return rc;

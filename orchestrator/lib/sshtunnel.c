@@ -358,12 +358,9 @@ int sshtunnel_open(sshtunnel **out, const char *url, const sshtunnel_options *op
 		char said[512];
 		if (spawn_service_exited(&t->service)) {
 			sshtunnel_last_message(t, said, sizeof said);
-			char how[64];
-			aerr_set(err, AEGIS_EFAIL,
-				 "cannot reach the Podman API at %s: %s (ssh %s%s%s)", shown,
-				 diagnose(t->log),
-				 spawn_describe(t->service.status, how, sizeof how),
-				 said[0] ? ": " : "", said);
+			aerr_set(err, AEGIS_EFAIL, "cannot reach the Podman API at %s: %s%s%s%s",
+				 shown, diagnose(t->log), said[0] ? " (ssh: " : "", said,
+				 said[0] ? ")" : "");
 			sshtunnel_close(t);
 			return -1;
 		}
@@ -374,10 +371,9 @@ int sshtunnel_open(sshtunnel **out, const char *url, const sshtunnel_options *op
 			aerr_set(
 			    err, AEGIS_EFAIL,
 			    "cannot reach the Podman API at %s: the ssh tunnel did not come up "
-			    "within %d s%s%s",
-			    shown, timeout_s + AUTH_GRACE_S, said[0] ? " (ssh: " : "", said);
-			if (said[0])
-				strncat(err->msg, ")", sizeof err->msg - strlen(err->msg) - 1);
+			    "within %d s%s%s%s",
+			    shown, timeout_s + AUTH_GRACE_S, said[0] ? " (ssh: " : "", said,
+			    said[0] ? ")" : "");
 			sshtunnel_close(t);
 			return -1;
 		}
