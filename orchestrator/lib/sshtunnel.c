@@ -69,6 +69,7 @@ int ssh_url_parse(const char *url, ssh_url *out, aerr_t *err)
 	if (!h)
 		return aerr_set(err, AEGIS_EFAIL, "out of memory");
 	int rc = 0;
+	cleanup_free char *shown_host = NULL;
 	if (curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
 		rc = aerr_set(err, AEGIS_ECONFIG,
 			      "'%.200s' is not a valid URL (ssh://[user@]host[:port]/path/to/"
@@ -83,7 +84,7 @@ int ssh_url_parse(const char *url, ssh_url *out, aerr_t *err)
 	out->path = url_part(h, CURLUPART_PATH, CURLU_URLDECODE);
 	char *query = url_part(h, CURLUPART_QUERY, 0);
 	/* [::1] -> ::1 for ssh; the display keeps the brackets */
-	cleanup_free char *shown_host = out->host ? xstrdup(out->host) : NULL;
+	shown_host = out->host ? xstrdup(out->host) : NULL;
 	if (out->host && out->host[0] == '[') {
 		size_t k = strlen(out->host);
 		memmove(out->host, out->host + 1, k - 1);
@@ -99,8 +100,11 @@ int ssh_url_parse(const char *url, ssh_url *out, aerr_t *err)
 			      "%s: a password in the URL is not supported (ssh runs in batch "
 			      "mode: use a key, --identity or CONTAINER_SSHKEY, or an agent)",
 			      out->display);
-	else if (!out->host || !*out->host || out->host[0] == '-')
+	else if (!out->host || !*out->host)
 		rc = aerr_set(err, AEGIS_ECONFIG, "%s: no host name", out->display);
+	else if (out->host[0] == '-')
+		rc = aerr_set(err, AEGIS_ECONFIG, "%s: '%s' is not a host name", out->display,
+			      out->host);
 	else if (out->user && (!*out->user || out->user[0] == '-'))
 		rc = aerr_set(err, AEGIS_ECONFIG, "%s: '%s' is not a user name", out->display,
 			      out->user);
