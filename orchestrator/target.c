@@ -77,6 +77,13 @@ static int open_remote(const struct cli *cli, podman **pm, aerr_t *err)
 		return 0;
 	char said[512];
 	sshtunnel_last_message(tunnel, said, sizeof said);
+	/* sshd could not connect to the remote socket: that is the error, not
+	 * the dropped connection it made here */
+	if (strstr(said, "open failed"))
+		return aerr_set(err, AEGIS_EFAIL,
+				"cannot reach the Podman API at %s: the remote socket %s cannot be "
+				"opened there: is Podman's API service running? (ssh: %s)",
+				sshtunnel_url(tunnel), sshtunnel_remote_socket(tunnel), said);
 	aerr_wrap(err, "Podman API at %s (through ssh)", sshtunnel_url(tunnel));
 	if (said[0]) {
 		size_t k = strlen(err->msg);

@@ -422,6 +422,11 @@ const char *sshtunnel_url(const sshtunnel *t)
 	return t->url.display;
 }
 
+const char *sshtunnel_remote_socket(const sshtunnel *t)
+{
+	return t->url.path;
+}
+
 int sshtunnel_forward(sshtunnel *t, const char *host, int port, char **local, aerr_t *err)
 {
 	*local = NULL;

@@ -51,6 +51,8 @@ void sshtunnel_close(sshtunnel *t);
 /* The local socket that reaches the remote API socket. */
 const char *sshtunnel_socket(const sshtunnel *t);
 const char *sshtunnel_url(const sshtunnel *t);
+/* The API socket on the remote host (the URL's path). */
+const char *sshtunnel_remote_socket(const sshtunnel *t);
 /* ssh's last message (its stderr), "" when it said nothing: after the API
  * did not answer through the tunnel (the remote socket is missing, ...). */
 void sshtunnel_last_message(const sshtunnel *t, char *buf, size_t n);

@@ -187,7 +187,8 @@ else
 fi
 missing_url=ssh://$USER_NAME@127.0.0.1:$port$run/podman/missing.sock
 out=$(aegis --env "$work/.env" --host "$missing_url" --identity "$S/id" status --profile minimal 2>&1); rc=$?
-if [ $rc -eq 1 ] && grep -qF "$missing_url" <<<"$out" && grep -q '(ssh: ' <<<"$out"; then
+if [ $rc -eq 1 ] && grep -qF "$missing_url" <<<"$out" && grep -q 'remote socket .* cannot be opened' <<<"$out" &&
+	grep -q '(ssh: .*open failed' <<<"$out"; then
 	pass ssh-remote-socket-missing
 else
 	fail ssh-remote-socket-missing "rc=$rc: $out"
