@@ -247,9 +247,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (take_globals(&cli, &argc, argv) < 0)
 		return AEGIS_ECONFIG;
-	aerr_t host_err = {0};
-	if (cli_set_host(&cli, &host_err) < 0)
-		return cli_fail(&cli, &host_err);
 	if (argc < 2) {
 		usage(stderr);
 		return AEGIS_ECONFIG;
@@ -274,6 +271,9 @@ int main(int argc, char **argv)
 			else
 				cli.root = ".";
 		}
+		aerr_t host_err = {0};
+		if (cli_set_host(&cli, &host_err) < 0)
+			return cli_fail(&cli, &host_err);
 		if (commands[i].locks) {
 			int st = take_lock(&cli, name, argc - 1, argv + 1);
 			if (st)
