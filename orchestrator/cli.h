@@ -20,6 +20,8 @@ struct cli {
 	bool json;	      /* --json */
 	int verbosity;	      /* -q: -1, default 0, -v: 1 (repeatable) */
 	int lock_timeout_s;   /* --lock-timeout (default 600) */
+	const char *host; /* --host, else CONTAINER_HOST: ssh://... or unix://...; NULL: local */
+	const char *identity; /* --identity, else CONTAINER_SSHKEY: ssh's key file */
 };
 
 struct command {
@@ -80,6 +82,11 @@ struct config;
  * (a private service is started when the socket does not exist). */
 int cli_open_podman(const struct cli *cli, const struct config *cfg, struct podman **pm,
 		    aerr_t *err);
+/* Take in --host/CONTAINER_HOST: a unix:// URL names the local socket, an
+ * ssh:// URL a remote one (what the pods there mount, so it becomes
+ * CONTAINER_SOCK for rendering too; cli_open_podman then reaches it through
+ * an ssh tunnel).  Usage errors are returned (status 2). */
+int cli_set_host(struct cli *cli, aerr_t *err);
 int cli_load(const struct cli *cli, bool deployed, unsigned flags, struct deployment *d,
 	     struct podman **pm, aerr_t *err);
 

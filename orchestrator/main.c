@@ -54,6 +54,11 @@ const char cli_global_help[] =
     "  -v, --verbose    more detail on stderr (repeatable)\n"
     "  --lock-timeout S how long a command that changes pods waits for another\n"
     "                   one to finish (default 600 s; 0: do not wait)\n"
+    "  --host URL       the Podman to deploy to (default: CONTAINER_HOST, else\n"
+    "                   CONTAINER_SOCK): ssh://[user@]host[:port]/path/to/podman.sock\n"
+    "                   reaches another host through the OpenSSH client\n"
+    "  --identity FILE  ssh key for an ssh:// host (default: CONTAINER_SSHKEY, else\n"
+    "                   ssh's own defaults and agent)\n"
     "\n"
     "Exit status: 0 success, 1 the operation failed (or the lock stayed busy past\n"
     "--lock-timeout), 2 usage or configuration error.\n";
@@ -167,6 +172,10 @@ static int take_globals(struct cli *cli, int *argc, char **argv)
 			slot = &cli->root, flag = "--root";
 		else if (strncmp(a, "--profile", 9) == 0 && (a[9] == '\0' || a[9] == '='))
 			slot = &cli->profile, flag = "--profile", cli->profile_given = true;
+		else if (strncmp(a, "--host", 6) == 0 && (a[6] == '\0' || a[6] == '='))
+			slot = &cli->host, flag = "--host";
+		else if (strncmp(a, "--identity", 10) == 0 && (a[10] == '\0' || a[10] == '='))
+			slot = &cli->identity, flag = "--identity";
 		if (!slot) {
 			argv[out++] = argv[i];
 			continue;
@@ -262,6 +271,9 @@ int main(int argc, char **argv)
 			else
 				cli.root = ".";
 		}
+		aerr_t host_err = {0};
+		if (cli_set_host(&cli, &host_err) < 0)
+			return cli_fail(&cli, &host_err);
 		if (commands[i].locks) {
 			int st = take_lock(&cli, name, argc - 1, argv + 1);
 			if (st)

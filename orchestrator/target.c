@@ -1,15 +1,101 @@
 /* Where a command acts: the Podman API it talks to, and which pods -- the
  * profile it is given, or without one (status, validate, logs, teardown,
  * redeploy) the pods that are deployed. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "lib/config.h"
 #include "lib/deployment.h"
+#include "lib/http.h"
 #include "lib/podman.h"
+#include "lib/sshtunnel.h"
+
+int cli_set_host(struct cli *cli, aerr_t *err)
+{
+	if (!cli->host) {
+		const char *env = getenv("CONTAINER_HOST");
+		cli->host = env && *env ? env : NULL;
+	}
+	if (!cli->identity) {
+		const char *env = getenv("CONTAINER_SSHKEY");
+		cli->identity = env && *env ? env : NULL;
+	}
+	if (!cli->host)
+		return 0;
+	const char *path;
+	ssh_url url;
+	if (strncmp(cli->host, "unix://", 7) == 0) {
+		path = cli->host + 7;
+		if (path[0] != '/')
+			return aerr_set(err, AEGIS_ECONFIG,
+					"host %s: a unix:// URL needs an absolute socket path",
+					cli->host);
+		setenv("CONTAINER_SOCK", path, 1);
+		cli->host = NULL;
+		return 0;
+	}
+	if (ssh_url_parse(cli->host, &url, err) < 0)
+		return aerr_wrap(err, "--host/CONTAINER_HOST");
+	/* the pods on that host mount its socket; the environment overrides
+	 * the .env file for every configuration this process loads */
+	setenv("CONTAINER_SOCK", url.path, 1);
+	ssh_url_free(&url);
+	return 0;
+}
+
+/* One tunnel per process, opened by the first command that talks to
+ * Podman and closed at exit (the watchdog of spawn.h stops ssh even when
+ * this process is killed). */
+static sshtunnel *tunnel;
+
+static void close_tunnel(void)
+{
+	http_set_route(NULL, NULL);
+	sshtunnel_close(tunnel);
+	tunnel = NULL;
+}
+
+static int route_port(void *ctx, const char *host, int port, char **sock, aerr_t *err)
+{
+	return sshtunnel_forward(ctx, host, port, sock, err);
+}
+
+static int open_remote(const struct cli *cli, podman **pm, aerr_t *err)
+{
+	if (!tunnel) {
+		sshtunnel_options opt = {.identity = cli->identity,
+					 .config = getenv("AEGIS_SSH_CONFIG")};
+		if (sshtunnel_open(&tunnel, cli->host, &opt, err) < 0)
+			return -1;
+		atexit(close_tunnel);
+		http_set_route(route_port, tunnel);
+		cli_debug(cli, "podman API socket: %s, forwarded by ssh to %s",
+			  sshtunnel_url(tunnel), sshtunnel_socket(tunnel));
+	}
+	if (podman_open(pm, sshtunnel_socket(tunnel), err) == 0)
+		return 0;
+	char said[512];
+	sshtunnel_last_message(tunnel, said, sizeof said);
+	/* sshd could not connect to the remote socket: that is the error, not
+	 * the dropped connection it made here */
+	if (strstr(said, "open failed"))
+		return aerr_set(err, AEGIS_EFAIL,
+				"cannot reach the Podman API at %s: the remote socket %s cannot be "
+				"opened there: is Podman's API service running? (ssh: %s)",
+				sshtunnel_url(tunnel), sshtunnel_remote_socket(tunnel), said);
+	aerr_wrap(err, "Podman API at %s (through ssh)", sshtunnel_url(tunnel));
+	if (said[0]) {
+		size_t k = strlen(err->msg);
+		snprintf(err->msg + k, sizeof err->msg - k, " (ssh: %s)", said);
+	}
+	return -1;
+}
 
 int cli_open_podman(const struct cli *cli, const config *cfg, podman **pm, aerr_t *err)
 {
+	if (cli->host)
+		return open_remote(cli, pm, err);
 	const char *sock = config_get(cfg, "CONTAINER_SOCK");
 	if (!sock || !*sock)
 		return aerr_set(err, AEGIS_ECONFIG, "CONTAINER_SOCK is not set");
@@ -43,6 +129,26 @@ static int load_deployed(const struct cli *cli, unsigned flags, deployment *d, p
 	return rc;
 }
 
+/* Before a rollout, the sockets the pods mount are checked to exist on this
+ * machine (rollout_check).  On an ssh:// host the API socket they mount is
+ * the one the tunnel reaches, which therefore exists there: it is not
+ * looked for here. */
+static void forget_remote_socket(deployment *d)
+{
+	const char *remote = config_get(&d->cfg, "CONTAINER_SOCK");
+	for (size_t i = 0; remote && i < d->npods; i++) {
+		pod *p = &d->pods[i];
+		size_t kept = 0;
+		for (size_t k = 0; k < p->nsockets; k++) {
+			if (strcmp(p->sockets[k], remote) == 0)
+				free(p->sockets[k]);
+			else
+				p->sockets[kept++] = p->sockets[k];
+		}
+		p->nsockets = kept;
+	}
+}
+
 int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d, podman **pm,
 	     aerr_t *err)
 {
@@ -61,6 +167,8 @@ int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d
 	if (rc < 0) {
 		podman_close(*pm);
 		*pm = NULL;
+	} else if (cli->host) {
+		forget_remote_socket(d);
 	}
 	podman_close(own);
 	return rc;

@@ -15,6 +15,9 @@ packages=(
   # bcrypt for the edge's basic auth (build); real Caddy for the edge in the
   # tests and the demo (its system service is kept off below)
   libcrypt-dev caddy
+  # ssh:// hosts: the OpenSSH client; the server only for the tests' own sshd
+  # (its system service is kept off below when this script installed it)
+  openssh-client openssh-server
 )
 
 # Root is needed only for what is missing: installing packages and opening
@@ -61,6 +64,15 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] &&
   systemctl is-enabled caddy >/dev/null 2>&1; then
   as_root systemctl disable --now caddy >/dev/null 2>&1 &&
     echo "setup: disabled the caddy system service (the edge runs Caddy in a pod)"
+fi
+
+# openssh-server is only for tests/integration/48-ssh-remote.sh, which runs an
+# sshd of its own on 127.0.0.1; the package would start one on port 22.  Only
+# when this run installed it: a host's own sshd is never touched.
+if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null 2>&1 &&
+  [ -d /run/systemd/system ] && systemctl is-enabled ssh >/dev/null 2>&1; then
+  as_root systemctl disable --now ssh >/dev/null 2>&1 &&
+    echo "setup: disabled the ssh system service it installed (the tests start their own sshd)"
 fi
 
 # Rootless networking (slirp4netns) opens /dev/net/tun; some hosts ship it 0600 root.

@@ -352,9 +352,53 @@ static int failed(struct xfer *t, CURLcode rc, const char *errbuf, long connect_
 	}
 }
 
+/* --- another host's ports ------------------------------------------------- */
+
+static http_route_fn route;
+static void *route_ctx;
+
+void http_set_route(http_route_fn fn, void *ctx)
+{
+	route = fn;
+	route_ctx = ctx;
+}
+
+int http_route(const char *host, int port, char **unix_socket, aerr_t *err)
+{
+	*unix_socket = NULL;
+	return route ? route(route_ctx, host, port, unix_socket, err) : 0;
+}
+
+/* The route's socket for URL when its host is a loopback address. */
+static int route_loopback(const char *url, char **unix_socket, aerr_t *err)
+{
+	*unix_socket = NULL;
+	if (!route)
+		return 0;
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL;
+	int rc = 0;
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+		bool v6 = strcmp(host, "[::1]") == 0;
+		if (v6 || strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0)
+			rc = route(route_ctx, v6 ? "::1" : host, atoi(port), unix_socket, err);
+	}
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 int http_perform(http_conn *c, const http_exchange *x, http_result *res, aerr_t *err)
 {
 	*res = (http_result){0};
+	cleanup_free char *routed = NULL;
+	if (!x->unix_socket && route_loopback(x->url, &routed, err) < 0) {
+		res->failure = HTTP_FAIL_CONNECT;
+		return -1;
+	}
 	CURL *h = c->curl;
 	struct xfer t = {.curl = h, .x = x, .res = res, .err = err};
 	long connect_ms = x->connect_timeout_ms > 0 ? x->connect_timeout_ms : 5000;
@@ -367,8 +411,9 @@ int http_perform(http_conn *c, const http_exchange *x, http_result *res, aerr_t 
 	curl_easy_reset(h);
 	c->errbuf[0] = '\0';
 	curl_easy_setopt(h, CURLOPT_URL, x->url);
-	if (x->unix_socket)
-		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, x->unix_socket);
+	if (x->unix_socket || routed)
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH,
+				 x->unix_socket ? x->unix_socket : routed);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	/* timeouts without SIGALRM: safe in threads */
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

@@ -86,6 +86,19 @@ typedef struct http_result {
 	time_t cert_not_after; /* the server certificate's end (X->cert_expiry), 0: unknown */
 } http_result;
 
+/* Another host's ports (an ssh:// host, sshtunnel.h): ROUTE gives a local
+ * unix socket that reaches HOST:PORT as seen from that host (*UNIX_SOCKET
+ * newly allocated).  Process-wide, set before any exchange (NULL: none).
+ * http_perform then sends every exchange with a loopback address
+ * (127.0.0.0/8, ::1, localhost) and no unix socket of its own through it:
+ * the platform's services published there, for the probes and the
+ * bootstrap alike. */
+typedef int (*http_route_fn)(void *ctx, const char *host, int port, char **unix_socket,
+			     aerr_t *err);
+void http_set_route(http_route_fn route, void *ctx);
+/* The route's socket for HOST:PORT, *UNIX_SOCKET NULL when no route is set. */
+int http_route(const char *host, int port, char **unix_socket, aerr_t *err);
+
 /* Perform X on C.  0 when a complete HTTP answer arrived, whatever its
  * status; < 0 otherwise, RES->failure saying how and ERR holding the
  * transport's reason alone ("Connection refused", "no answer within 5 s"),

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -17,6 +18,10 @@ static int discard(void *ctx, const char *p, size_t n, aerr_t *err)
 	(void)ctx, (void)p, (void)n, (void)err;
 	return 0;
 }
+
+/* Through a route, how long a forwarded connection must stay open for a
+ * tcpSocket probe to pass (the probe's timeout if shorter). */
+#define ROUTE_SETTLE_MS 500
 
 /* The address a published port answers on (pod.c: loopback when it is
  * published on every address). */
@@ -32,9 +37,15 @@ static int probe_http(const probe *p, int timeout_s, aerr_t *err)
 	cleanup_free char *url =
 	    xasprintf("http://%s%s%s:%d%s%s", v6 ? "[" : "", host, v6 ? "]" : "", p->host_port,
 		      (p->path && p->path[0] == '/') ? "" : "/", p->path ? p->path : "");
+	/* through the route even when the port is published on another
+	 * address than loopback: that address is the other host's */
+	cleanup_free char *via = NULL;
+	if (http_route(host, p->host_port, &via, err) < 0)
+		return aerr_wrap(err, "GET %.200s", url);
 	http_exchange x = {
 	    .method = "GET",
 	    .url = url,
+	    .unix_socket = via,
 	    .connect_timeout_ms = timeout_s * 1000L,
 	    .timeout_ms = timeout_s * 1000L,
 	    .sink = discard,
@@ -55,9 +66,41 @@ static int probe_http(const probe *p, int timeout_s, aerr_t *err)
 	return 0;
 }
 
+/* Through a route: ssh accepts the local connection first and closes it
+ * when the remote connect fails, so a connection still open (or already
+ * answering) after the settle time is one the port accepted. */
+static int probe_tcp_routed(const probe *p, const char *via, int timeout_s, aerr_t *err)
+{
+	const char *host = probe_host(p);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", via);
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return aerr_sys(err, AEGIS_EFAIL, errno, "socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		return aerr_sys(err, AEGIS_EFAIL, errno, "connect %s:%d (forwarded to %s)", host,
+				p->host_port, via);
+	int settle = timeout_s * 1000 < ROUTE_SETTLE_MS ? timeout_s * 1000 : ROUTE_SETTLE_MS;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	if (poll(&pfd, 1, settle) <= 0)
+		return 0;
+	char c;
+	if (recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+		return 0;
+	return aerr_set(err, AEGIS_EFAIL,
+			"connect %s:%d: the forwarded connection was closed (refused on the "
+			"remote host)",
+			host, p->host_port);
+}
+
 static int probe_tcp(const probe *p, int timeout_s, aerr_t *err)
 {
 	const char *host = probe_host(p);
+	cleanup_free char *via = NULL;
+	if (http_route(host, p->host_port, &via, err) < 0)
+		return aerr_wrap(err, "connect %s:%d", host, p->host_port);
+	if (via)
+		return probe_tcp_routed(p, via, timeout_s, err);
 	struct sockaddr_storage ss = {0};
 	socklen_t sslen;
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;

@@ -2,6 +2,8 @@
  * published host port on the address it listens on (127.0.0.1 unless the
  * template binds it elsewhere; through the one HTTP layer, http.h),
  * tcpSocket likewise, exec inside the container through the Podman API.
+ * When the pods run on another host (an ssh:// host), httpGet and tcpSocket
+ * go through the route of http.h (http_route) to that host's ports.
  * Safe to call from several threads, each with its own podman handle. */
 #ifndef AEGIS_PROBE_H
 #define AEGIS_PROBE_H

@@ -520,3 +520,34 @@ TEST(http_perform_missing_socket_is_a_connect_failure)
 	CHECK(f == HTTP_FAIL_CONNECT);
 	CHECK_STR(err.msg, "No such file or directory");
 }
+
+/* With a route (an ssh:// host's ports), an exchange with a loopback address
+ * goes to the route's socket. */
+static int routed_port;
+static int route_to(void *ctx, const char *host, int port, char **sock, aerr_t *err)
+{
+	(void)host, (void)err;
+	routed_port = port;
+	*sock = xstrdup(ctx);
+	return 0;
+}
+
+TEST(http_perform_loopback_through_the_route)
+{
+	struct unix_server s = {.answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"};
+	unix_server_start(&s, true);
+	http_set_route(route_to, s.path);
+	/* nothing listens on port 1 of this machine */
+	http_exchange x = {
+	    .method = "GET", .url = "http://127.0.0.1:1/v1/sys/health", .timeout_ms = 5000};
+	http_failure how;
+	double took;
+	aerr_t err = {0};
+	int rc = perform(&x, &how, &took, &err);
+	int port = routed_port;
+	http_set_route(NULL, NULL);
+	unix_server_stop(&s, true);
+	CHECK_STR(err.msg, "");
+	CHECK(rc == 0);
+	CHECK(port == 1);
+}
