@@ -19,11 +19,16 @@
 #   4. `podman restart` of the container (a reboot): with no command, the target
 #      comes back active, every pod runs again with new containers, and step
 #      3's ordering holds again
+#   5. `systemctl stop aegis-minimal.target`: each pod's unit stopped before
+#      the units of the pods it depends on began stopping, ends inactive (not
+#      failed); no pod left
 #
 # Usage (the host Podman is shared by the tests: hold their lock):
 #   flock -o /tmp/aegis-podman-test.lock scripts/systemd-trial.sh [--keep] [--results FILE]
 # --keep leaves the container running (name printed) for a look inside;
 # --results FILE also writes one line per check, "ok NAME" or "fail NAME why".
+# SYSTEMD_TRIAL_BREAK=no-wait removes ExecStartPost (the readiness wait) from
+# the installed units: the ordering checks must then fail.
 # Exit 0 every check passed, 1 a check failed, 2 the image cannot be built here
 # (needs root, debootstrap and the package archive).  Uses the isolated test
 # Podman of tests/podman/env.sh; removes only its own container, volume and
@@ -116,7 +121,7 @@ standin_build >&2 && SLOW=$(standin_variant "systemd-trial-$$" "STANDIN_READY_DE
 	exit 1
 }
 podman volume create "$VOLUME" >/dev/null || exit 1
-if ! podman run -d --name "$NAME" --privileged --systemd=always --cgroupns=private \
+if ! podman run -d --name "$NAME" --privileged --systemd=always --cgroupns=private --network none \
 	-v "$VOLUME:/var/lib/containers" "$IMAGE" >/dev/null; then
 	fail boot "podman run of $IMAGE failed"
 	exit 1
@@ -155,12 +160,17 @@ log "machine up: systemd, podman $(inside podman --version | awk '{print $3}'), 
 # --- install and start ------------------------------------------------------------
 out=$(inside aegis-deploy --env /etc/aegis-deploy/.env --profile $PROFILE systemd --install 2>&1)
 rc=$?
-units=$(inside sh -c 'ls /etc/systemd/system/aegis-*' 2>/dev/null | xargs -n1 basename 2>/dev/null | tr '\n' ' ')
+units=$(inside sh -c 'cd /etc/systemd/system && ls -d aegis-*.service aegis-*.target' 2>/dev/null | tr '\n' ' ')
 if [ $rc -eq 0 ] && inside systemctl is-enabled -q aegis-$PROFILE.target; then
 	ok install "$units"
 else
 	fail install "systemd --install exit $rc: $(printf '%s' "$out" | tail -n 2 | tr '\n' ' ')"
 	exit 1
+fi
+
+if [ "${SYSTEMD_TRIAL_BREAK:-}" = no-wait ]; then
+	log "SYSTEMD_TRIAL_BREAK=no-wait: ExecStartPost removed from the units"
+	inside sh -c "sed -i '/^ExecStartPost=/d' /etc/systemd/system/aegis-*.service && systemctl daemon-reload"
 fi
 
 # The pods of the profile and, per pod, its dependencies inside the profile.
@@ -222,9 +232,12 @@ check_up() {
 		awk -v a="$a" -v l="$last" -v d="$READY_DELAY" 'BEGIN { exit !(a >= l + d) }' ||
 			bad+=" $p: unit active at $(fmt "$a"), less than ${READY_DELAY}s after its last container started $(fmt "$last");"
 		for d in $(deps_of "$p"); do
+			# ready: its unit active, and its containers up READY_DELAY s
 			dep_at=$(active_at "$d")
-			awk -v f="$first" -v r="$dep_at" 'BEGIN { exit !(r != "" && f >= r) }' ||
-				bad+=" $p: a container started $(fmt "$first") before $d was ready (${dep_at:+$(fmt "$dep_at")});"
+			dep_up=$(started_at "$d" | sort -n | tail -n1)
+			dep_up=$(awk -v u="$dep_up" -v d="$READY_DELAY" 'BEGIN { if (u != "") printf "%.6f", u + d }')
+			awk -v f="$first" -v r="$dep_at" -v u="$dep_up" 'BEGIN { exit !(r != "" && u != "" && f >= r && f >= u) }' ||
+				bad+=" $p: a container started $(fmt "$first") before $d was ready (unit active ${dep_at:+$(fmt "$dep_at")}, up ${READY_DELAY}s at ${dep_up:+$(fmt "$dep_up")});"
 			detail+=" $d ready $(fmt "$dep_at") < $p started $(fmt "$first");"
 		done
 		detail+=" $p started $(fmt "$first") ready $(fmt "$a");"
@@ -270,5 +283,47 @@ if [ "$state" != active ]; then
 	exit 1
 fi
 check_up reboot "$t0"
+# --- stop ---------------------------------------------------------------------------
+# `systemctl stop` of the target: each pod's unit stopped (ExecStop: kube down)
+# before the units of the pods it depends on began stopping (systemd's own
+# journal lines), and no pod is left.
+t0=$(date +%s.%N)
+out=$(timeout 300 podman exec "$NAME" systemctl stop aegis-$PROFILE.target 2>&1)
+rc=$?
+# the target's own stop job ends first (it is ordered after the pods): wait
+# for the pods' units
+for _ in $(seq 1 240); do
+	busy=0
+	for p in $pods; do
+		case $(inside systemctl is-active "aegis-$p.service") in active | deactivating | activating) busy=1 ;; esac
+	done
+	[ $busy -eq 0 ] && break
+	sleep 0.5
+done
+journal=$(inside journalctl -o short-unix --no-pager --since "@${t0%.*}" _PID=1 2>/dev/null)
+bad=""
+[ $rc -eq 0 ] || bad+=" systemctl stop: exit $rc $out;"
+detail=""
+for p in $pods; do
+	st=$(inside systemctl is-active "aegis-$p.service")
+	[ "$st" = inactive ] || bad+=" aegis-$p.service is $st after the stop ($(inside systemctl show -P Result "aegis-$p.service"));"
+	inside podman pod exists "pod-$p" && bad+=" pod-$p still exists;"
+	stopped=$(awk -v u="aegis-$p.service" '$4 == "Stopped" && $5 == u { print $1; exit }' <<<"$journal")
+	[ -n "$stopped" ] || {
+		bad+=" aegis-$p.service: no 'Stopped' in the journal;"
+		continue
+	}
+	for d in $(deps_of "$p"); do
+		stopping=$(awk -v u="aegis-$d.service" '$4 == "Stopping" && $5 == u { print $1; exit }' <<<"$journal")
+		awk -v a="$stopped" -v b="$stopping" 'BEGIN { exit !(b != "" && a <= b) }' ||
+			bad+=" $p stopped $(fmt "$stopped") after $d began stopping ${stopping:+$(fmt "$stopping")};"
+		detail+=" $p stopped $(fmt "$stopped") <= $d stopping $(fmt "$stopping");"
+	done
+done
+if [ -z "$bad" ]; then
+	ok stop-order "${detail# } no pod left"
+else
+	fail stop-order "${bad# }"
+fi
 log "done in $(($(date +%s) - t_start)) s"
 exit $failed
