@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lib/sealkeys.h"
 #include "lib/systemd.h"
 #include "options.h"
 #include "report.h"
@@ -109,6 +110,17 @@ COMMAND(systemd)
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
 		return cli_fail(cli, &err);
+	/* installed units start the pods at boot, where nothing runs deploy:
+	 * the SEAL keypair they mount is generated now when missing, as deploy
+	 * would */
+	keys_result keys = {0};
+	if (req.install && sealkeys_ensure(&d, &keys, &err) < 0) {
+		deployment_free(&d);
+		return cli_fail(cli, &err);
+	}
+	if (keys.generated && !cli->json)
+		printf("generated the SEAL keypair %s (%s)\n", keys.private_path, keys.fingerprint);
+	keys_result_free(&keys);
 	systemd_result r;
 	int rc = systemd_write(&d, &req, &r, &err);
 	if (rc == 0)
