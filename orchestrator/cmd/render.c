@@ -6,20 +6,26 @@
 #include "cli.h"
 #include "lib/deployment.h"
 #include "lib/kubernetes.h"
+#include "lib/podsecret.h"
 #include "lib/profile.h"
 #include "options.h"
 #include "report.h"
 
 static const char usage_text[] =
-    "Usage: aegis-deploy render [--profile NAME] [--pod NAME] [--out DIR]\n"
+    "Usage: aegis-deploy render [--profile NAME] [--pod NAME] [--out DIR] [--podman-secrets]\n"
     "       aegis-deploy render --target kubernetes [--profile NAME] [--namespace NS] --out DIR\n"
     "\n"
     "Render the Kube YAML of the profile's pods from kube/<pod>/pod.yaml and the\n"
     "configuration.  Without --out the manifests are printed as one YAML stream.\n"
+    "Secret values are not in them: a container's env value holding one refers\n"
+    "to it (secretKeyRef) in the pod's Podman secret, aegis-secrets-<pod>.\n"
     "\n"
     "  --pod NAME   only this pod of the profile\n"
     "  --out DIR    write DIR/<pod>.yaml instead; when a manifest holds a secret,\n"
     "               DIR is made 0700 and that manifest 0600\n"
+    "  --podman-secrets  also store each pod's secret values in its Podman secret\n"
+    "               (on CONTAINER_SOCK), as deploy does before playing a pod; the\n"
+    "               systemd units run this before `podman kube play`\n"
     "  --target T   podman (default): the manifests Podman plays;\n"
     "               kubernetes: a directory for `kubectl apply -k DIR` (Namespace,\n"
     "               one Secret (0600, DIR 0700), ConfigMaps, PersistentVolumeClaims,\n"
@@ -79,15 +85,26 @@ static int write_kubernetes(const struct cli *cli, const deployment *d, const ch
 	return 0;
 }
 
+/* The Podman secrets of D's pods (only pod ONLY when >= 0). */
+static int store_secrets(const struct cli *cli, const deployment *d, int only, aerr_t *err)
+{
+	podman *pm = NULL;
+	int rc = cli_open_podman(cli, &d->cfg, &pm, err);
+	for (size_t i = 0; rc == 0 && i < d->npods; i++)
+		if (only < 0 || (size_t)only == i)
+			rc = podsecret_store(pm, d->prof.pods[i], &d->manifests[i], err);
+	podman_close(pm);
+	return rc;
+}
+
 COMMAND(render)
 {
 	const char *pod_name = NULL, *out_dir = NULL, *target = "podman", *ns = NULL;
+	bool store = false;
 	const struct opt opts[] = {
-	    {"pod", 0, OPT_STRING, &pod_name},
-	    {"out", 0, OPT_STRING, &out_dir},
-	    {"target", 0, OPT_STRING, &target},
-	    {"namespace", 0, OPT_STRING, &ns},
-	    OPT_END,
+	    {"podman-secrets", 0, OPT_BOOL, &store}, {"pod", 0, OPT_STRING, &pod_name},
+	    {"out", 0, OPT_STRING, &out_dir},	     {"target", 0, OPT_STRING, &target},
+	    {"namespace", 0, OPT_STRING, &ns},	     OPT_END,
 	};
 	int st = opts_parse("render", usage_text, opts, argc, argv, 0, NULL);
 	if (st >= 0)
@@ -100,6 +117,8 @@ COMMAND(render)
 				 "--target kubernetes needs --out DIR and takes no --pod");
 	if (!kubernetes && ns)
 		return cli_usage("render", "--namespace goes with --target kubernetes");
+	if (kubernetes && store)
+		return cli_usage("render", "--podman-secrets goes with --target podman");
 	aerr_t err = {0};
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
@@ -114,6 +133,8 @@ COMMAND(render)
 		rc = write_manifests(cli, &d, only, out_dir, &err);
 	else
 		deployment_print(&d, only, stdout);
+	if (rc == 0 && store)
+		rc = store_secrets(cli, &d, only, &err);
 	if (rc < 0)
 		rc = cli_fail(cli, &err);
 	deployment_free(&d);

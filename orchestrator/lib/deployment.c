@@ -24,6 +24,8 @@ static int load_pods(deployment *d, const char *root, unsigned flags, aerr_t *er
 	render_opts opts = {.lenient = (flags & DEPLOYMENT_LENIENT) != 0};
 	for (size_t i = 0; i < d->npods; i++) {
 		cleanup_free char *tmpl = catalog_template(root, d->prof.pods[i]);
+		cleanup_free char *secret = render_pod_secret_name(d->prof.pods[i]);
+		opts.secret_name = secret;
 		if (render_template(tmpl, &d->cfg, &opts, &d->manifests[i], err) < 0)
 			goto fail;
 		if (pod_from_manifest(tmpl, d->manifests[i].yaml, d->manifests[i].len, &d->pods[i],

@@ -90,4 +90,16 @@ int podman_image_exists(podman *pm, const char *ref, bool *exists, aerr_t *err);
 int podman_image_pull(podman *pm, const char *ref, void (*progress)(void *, const char *),
 		      void *ctx, aerr_t *err);
 
+/* --- secrets ------------------------------------------------------------ */
+
+/* Create secret NAME holding DATA (it must not exist: Podman 4.3 has no
+ * replace).  Podman keeps it in its own store (the file driver: 0600 files
+ * under its storage); DATA never appears in a request line or an error. */
+int podman_secret_create(podman *pm, const char *name, const void *data, size_t len, aerr_t *err);
+/* Removing an absent secret is not an error. */
+int podman_secret_remove(podman *pm, const char *name, aerr_t *err);
+/* Names of the secrets whose name starts with PREFIX (each and the array
+ * newly allocated). */
+int podman_list_secrets(podman *pm, const char *prefix, char ***names, size_t *n, aerr_t *err);
+
 #endif

@@ -168,6 +168,8 @@ int rollback_load(const char *state_dir, int rev, const char *env_path, const ch
 	render_opts opts = {0};
 	for (size_t i = 0; i < d->npods; i++) {
 		cleanup_free char *tmpl = catalog_template(workdir, d->prof.pods[i]);
+		cleanup_free char *secret = render_pod_secret_name(d->prof.pods[i]);
+		opts.secret_name = secret;
 		if (render_template(tmpl, &d->cfg, &opts, &d->manifests[i], err) < 0 ||
 		    pod_from_manifest(tmpl, d->manifests[i].yaml, d->manifests[i].len, &d->pods[i],
 				      err) < 0)

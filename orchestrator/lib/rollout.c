@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "podsecret.h"
 #include "probe.h"
 
 /* Poll readiness at most every 250 ms; after the first few seconds back off
@@ -249,7 +250,9 @@ static void *pod_worker(void *arg)
 	const rendered *m = &sh->d->manifests[i];
 	bool kept = !sh->opts->replace && pod_unchanged(pm, p);
 	set_kept(sh, i, kept);
-	if (!kept && podman_play_kube(pm, m->yaml, m->len, sh->opts->network, &err) < 0) {
+	/* the pod's secret first: its secretKeyRefs are resolved by the play */
+	if (!kept && (podsecret_store(pm, p->name, m, &err) < 0 ||
+		      podman_play_kube(pm, m->yaml, m->len, sh->opts->network, &err) < 0)) {
 		fail_pod(sh, i, pm, NULL, err.msg);
 		podman_close(pm);
 		return NULL;
@@ -496,7 +499,8 @@ int rollout_clean_list(podman *pm, const char *network, rollout_clean_set *out, 
 	json_t *pods = NULL;
 	if (podman_list_pods(pm, &pods, err) < 0 ||
 	    podman_list_volumes(pm, &out->volumes, &out->nvolumes, err) < 0 ||
-	    podman_network_exists(pm, network, &out->network_exists, err) < 0) {
+	    podman_network_exists(pm, network, &out->network_exists, err) < 0 ||
+	    podsecret_list(pm, &out->secrets, &out->nsecrets, err) < 0) {
 		json_decref(pods);
 		rollout_clean_set_free(out);
 		return -1;
@@ -538,6 +542,11 @@ int rollout_clean(podman *pm, const rollout_clean_set *c, int timeout_s,
 		if (rc == 0 && removed)
 			removed(ctx, "network", c->network);
 	}
+	for (size_t s = 0; rc == 0 && s < c->nsecrets; s++) {
+		rc = podman_secret_remove(pm, c->secrets[s], err);
+		if (rc == 0 && removed)
+			removed(ctx, "secret", c->secrets[s]);
+	}
 	return rc;
 }
 
@@ -549,6 +558,9 @@ void rollout_clean_set_free(rollout_clean_set *c)
 	for (size_t i = 0; i < c->nvolumes; i++)
 		free(c->volumes[i]);
 	free(c->volumes);
+	for (size_t i = 0; i < c->nsecrets; i++)
+		free(c->secrets[i]);
+	free(c->secrets);
 	free(c->network);
 	*c = (rollout_clean_set){0};
 }
