@@ -15,7 +15,8 @@
 #include "strbuf.h"
 
 /* The Pod of a (non-lenient) rendering carries this label: the first
- * MANIFEST_HASH_BYTES bytes of the SHA-256 of the manifest without it, in hex. */
+ * MANIFEST_HASH_BYTES bytes of the SHA-256 of the manifest without it and of
+ * the values its secretKeyRefs name (rendered.secrets), in hex. */
 #define MANIFEST_HASH_LABEL "aegis.io/manifest-hash"
 #define MANIFEST_HASH_BYTES 8
 
