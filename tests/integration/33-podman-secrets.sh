@@ -5,13 +5,14 @@
 # the YAML deploy sends; inside the running containers the values are there
 # and exact; changing one secret in .env and deploying replaces exactly the
 # pods that use it (the others keep their container IDs); teardown keeps the
-# secrets, clean removes them.
+# secrets, `render --podman-secrets` (the units' ExecStartPre) stores them,
+# clean removes them.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 names=(secrets-deploy secrets-none-in-render-out secrets-none-in-units secrets-stored-per-pod
 	secrets-in-containers secrets-embedded-in-url secrets-change-replaces-users secrets-new-value-in-container
-	secrets-teardown-keeps secrets-clean-removes)
+	secrets-teardown-keeps secrets-render-stores secrets-clean-removes)
 if [ "$(id -u)" -ne 0 ]; then
 	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
 	exit 0
@@ -152,6 +153,14 @@ fi
 A teardown --profile $PROFILE >/dev/null 2>&1; rc=$?
 n=$(podman secret ls --format '{{.Name}}' | grep -c '^aegis-secrets-')
 if [ $rc -eq 0 ] && [ "$n" = 5 ]; then pass secrets-teardown-keeps; else fail secrets-teardown-keeps "rc=$rc secrets=$n"; fi
+# what the systemd units run before kube play stores the pod's secret again
+podman secret rm aegis-secrets-database >/dev/null 2>&1
+A render --profile $PROFILE --pod database --out "$TMP/unit-manifests" --podman-secrets >/dev/null 2>"$TMP/store.err"; rc=$?
+if [ $rc -eq 0 ] && podman secret ls --format '{{.Name}}' | grep -qx aegis-secrets-database; then
+	pass secrets-render-stores
+else
+	fail secrets-render-stores "rc=$rc $(cat "$TMP/store.err")"
+fi
 out=$(A clean --yes 2>&1); rc=$?
 n=$(podman secret ls --format '{{.Name}}' | grep -c '^aegis-secrets-')
 if [ $rc -eq 0 ] && [ "$n" = 0 ] && grep -q '^removed secret aegis-secrets-core$' <<<"$out"; then
