@@ -6,19 +6,24 @@
 #include "cli.h"
 #include "lib/deployment.h"
 #include "lib/kubernetes.h"
+#include "lib/podsecret.h"
 #include "options.h"
 #include "report.h"
 
 static const char usage_text[] =
-    "Usage: aegis-deploy render [--profile NAME] [--pod NAME] [--out DIR]\n"
+    "Usage: aegis-deploy render [--profile NAME] [--pod NAME] [--out DIR] [--podman-secrets]\n"
     "       aegis-deploy render --target kubernetes [--profile NAME] [--namespace NS] --out DIR\n"
     "\n"
     "Render the Kube YAML of the profile's pods from kube/<pod>/pod.yaml and the\n"
     "configuration.  Without --out the manifests are printed as one YAML stream.\n"
+    "Secret values are not in them: a container's env value holding one refers\n"
+    "to it (secretKeyRef) in the pod's Podman secret, aegis-secrets-<pod>.\n"
     "\n"
     "  --pod NAME   only this pod of the profile\n"
     "  --out DIR    write DIR/<pod>.yaml instead; when a manifest holds a secret,\n"
     "               DIR is made 0700 and that manifest 0600\n"
+    "  --podman-secrets  also store each pod's secret values in its Podman secret,\n"
+    "               as deploy does before creating a pod (the systemd units do)\n"
     "  --target T   podman (default): the manifests Podman plays;\n"
     "               kubernetes: a directory for `kubectl apply -k DIR` (Namespace,\n"
     "               one Secret (0600, DIR 0700), ConfigMaps, PersistentVolumeClaims,\n"
@@ -42,24 +47,6 @@ static void print_files(const struct cli *cli, json_t *extra, json_t *files)
 	json_decref(extra);
 }
 
-static int write_manifests(const struct cli *cli, const deployment *d, int only, const char *dir,
-			   aerr_t *err)
-{
-	char **paths = NULL;
-	size_t n = 0;
-	if (deployment_write_manifests(d, only, dir, &paths, &n, err) < 0)
-		return -1;
-	json_t *files = json_array();
-	for (size_t i = 0, k = 0; i < d->npods && k < n; i++)
-		if (only < 0 || (size_t)only == i)
-			json_array_append_new(
-			    files, json_pack("{s:s, s:s, s:b}", "pod", d->pods[i].name, "path",
-					     paths[k++], "secrets", d->manifests[i].has_secrets));
-	strv_free(paths, n);
-	print_files(cli, json_pack("{s:s}", "profile", d->prof.name), files);
-	return 0;
-}
-
 static int write_kubernetes(const struct cli *cli, const deployment *d, const char *ns,
 			    const char *dir, aerr_t *err)
 {
@@ -78,15 +65,24 @@ static int write_kubernetes(const struct cli *cli, const deployment *d, const ch
 	return 0;
 }
 
+/* The Podman secrets of D's pods (only pod ONLY when >= 0). */
+static int store_secrets(const struct cli *cli, const deployment *d, int only, aerr_t *err)
+{
+	podman *pm = NULL;
+	int rc = cli_open_podman(cli, &d->cfg, &pm, err);
+	rc = rc < 0 ? rc : podsecret_store_all(pm, d, only, err);
+	podman_close(pm);
+	return rc;
+}
+
 COMMAND(render)
 {
 	const char *pod_name = NULL, *out_dir = NULL, *target = "podman", *ns = NULL;
+	bool store = false;
 	const struct opt opts[] = {
-	    {"pod", 0, OPT_STRING, &pod_name},
-	    {"out", 0, OPT_STRING, &out_dir},
-	    {"target", 0, OPT_STRING, &target},
-	    {"namespace", 0, OPT_STRING, &ns},
-	    OPT_END,
+	    {"podman-secrets", 0, OPT_BOOL, &store}, {"pod", 0, OPT_STRING, &pod_name},
+	    {"out", 0, OPT_STRING, &out_dir},	     {"target", 0, OPT_STRING, &target},
+	    {"namespace", 0, OPT_STRING, &ns},	     OPT_END,
 	};
 	int st = opts_parse("render", usage_text, opts, argc, argv, 0, NULL);
 	if (st >= 0)
@@ -99,20 +95,24 @@ COMMAND(render)
 				 "--target kubernetes needs --out DIR and takes no --pod");
 	if (!kubernetes && ns)
 		return cli_usage("render", "--namespace goes with --target kubernetes");
+	if (kubernetes && store)
+		return cli_usage("render", "--podman-secrets goes with --target podman");
 	aerr_t err = {0};
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
 		return cli_fail(cli, &err);
-	int rc = 0;
-	int only = -1;
+	int rc = 0, only = -1;
+	json_t *files = NULL;
 	if (kubernetes)
 		rc = write_kubernetes(cli, &d, ns, out_dir, &err);
 	else if (pod_name && (only = deployment_find_pod(&d, pod_name, &err)) < 0)
 		rc = -1;
-	else if (out_dir)
-		rc = write_manifests(cli, &d, only, out_dir, &err);
-	else
+	else if (out_dir && (rc = deployment_write_manifests(&d, only, out_dir, &files, &err)) == 0)
+		print_files(cli, json_pack("{s:s}", "profile", d.prof.name), files);
+	else if (!out_dir)
 		deployment_print(&d, only, stdout);
+	if (rc == 0 && store)
+		rc = store_secrets(cli, &d, only, &err);
 	if (rc < 0)
 		rc = cli_fail(cli, &err);
 	deployment_free(&d);

@@ -26,7 +26,10 @@ static const char help[] =
     "  --install            write where systemd looks (user: ~/.config/systemd/user;\n"
     "                       system: /etc/systemd/system; Quadlet files under\n"
     "                       containers/systemd), the manifests into the data\n"
-    "                       directory; where systemd runs, daemon-reload and enable\n"
+    "                       directory; store the pods' secret values in their\n"
+    "                       Podman secrets (aegis-secrets-<pod>, on CONTAINER_SOCK;\n"
+    "                       each unit stores its pod's again before it plays it);\n"
+    "                       where systemd runs, daemon-reload and enable\n"
     "  --user, --system     user units (default unless root) or system units\n"
     "  --config-dir DIR     AEGIS_CONFIG_DIR of the units, holding .env and the\n"
     "                       optional service.env (default: the --env file's\n"
@@ -50,9 +53,10 @@ static void print_result(const struct cli *cli, const deployment *d, const syste
 			json_array_append_new(files,
 					      json_pack("{s:s, s:b}", "path", r->files[i].path,
 							"written", r->files[i].changed));
-		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b}", "profile", d->prof.name,
+		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b}", "profile", d->prof.name,
 				      "flavor", r->flavor == SYSTEMD_QUADLET ? "quadlet" : "plain",
-				      "target", r->target, "files", files, "enabled", r->enabled);
+				      "target", r->target, "files", files, "enabled", r->enabled,
+				      "secrets_stored", r->secrets_stored);
 		report_print_json(o);
 		json_decref(o);
 		return;
@@ -60,6 +64,8 @@ static void print_result(const struct cli *cli, const deployment *d, const syste
 	for (size_t i = 0; i < r->nfiles; i++)
 		printf("%s %s\n", r->files[i].changed ? "wrote    " : "unchanged",
 		       r->files[i].path);
+	if (r->secrets_stored)
+		printf("stored   the pods' Podman secrets (aegis-secrets-<pod>)\n");
 	const char *sc = r->scope == SYSTEMD_USER ? "systemctl --user" : "systemctl";
 	if (!req->install)
 		printf("next: review them, then `aegis-deploy systemd --install%s`\n",

@@ -343,6 +343,8 @@ static int refresh_later_pods(deployment *d, size_t ready, const json_t *changed
 		if (d->plan.tier_of[j] <= tier)
 			continue;
 		cleanup_free char *tmpl = catalog_template(d->cfg.root, d->prof.pods[j]);
+		cleanup_free char *secret = render_pod_secret_name(d->prof.pods[j]);
+		ropts.secret_name = secret;
 		rendered r;
 		pod np;
 		if (render_template(tmpl, &d->cfg, &ropts, &r, err) < 0)

@@ -23,6 +23,8 @@ int deployment_load_pods(deployment *d, const char *root, unsigned flags, aerr_t
 	render_opts opts = {.lenient = (flags & DEPLOYMENT_LENIENT) != 0};
 	for (size_t i = 0; i < d->npods; i++) {
 		cleanup_free char *tmpl = catalog_template(root, d->prof.pods[i]);
+		cleanup_free char *secret = render_pod_secret_name(d->prof.pods[i]);
+		opts.secret_name = secret;
 		if (render_template(tmpl, &d->cfg, &opts, &d->manifests[i], err) < 0)
 			goto fail;
 		if (pod_from_manifest(tmpl, d->manifests[i].yaml, d->manifests[i].len, &d->pods[i],
@@ -165,33 +167,31 @@ static int prepare_dir(const char *dir, bool private, aerr_t *err)
 	return 0;
 }
 
-int deployment_write_manifests(const deployment *d, int only, const char *dir, char ***paths,
-			       size_t *n, aerr_t *err)
+int deployment_write_manifests(const deployment *d, int only, const char *dir, json_t **files,
+			       aerr_t *err)
 {
-	*paths = NULL;
-	*n = 0;
+	*files = NULL;
 	bool secrets = false;
 	for (size_t i = 0; i < d->npods; i++)
 		if (only < 0 || (size_t)only == i)
 			secrets |= d->manifests[i].has_secrets;
 	if (prepare_dir(dir, secrets, err) < 0)
 		return -1;
+	json_t *list = json_array();
 	for (size_t i = 0; i < d->npods; i++) {
 		if (only >= 0 && (size_t)only != i)
 			continue;
 		const rendered *m = &d->manifests[i];
 		cleanup_free char *name = xasprintf("%s.yaml", d->pods[i].name);
-		char *path = fs_join(dir, name);
+		cleanup_free char *path = fs_join(dir, name);
 		if (fs_write_atomic(path, m->yaml, m->len, m->has_secrets ? 0600 : 0644, err) < 0) {
-			free(path);
-			strv_free(*paths, *n);
-			*paths = NULL;
-			*n = 0;
+			json_decref(list);
 			return -1;
 		}
-		*paths = xrealloc(*paths, (*n + 1) * sizeof **paths);
-		(*paths)[(*n)++] = path;
+		json_array_append_new(list, json_pack("{s:s, s:s, s:b}", "pod", d->pods[i].name,
+						      "path", path, "secrets", m->has_secrets));
 	}
+	*files = list;
 	return 0;
 }
 

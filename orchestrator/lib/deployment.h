@@ -49,10 +49,10 @@ int deployment_pod_index(const deployment *d, const char *name);
  * listing its pods. */
 int deployment_find_pod(const deployment *d, const char *name, aerr_t *err);
 /* Write the manifests of D (only pod ONLY when >= 0) to DIR/<pod>.yaml,
- * atomically: 0600 when it holds a secret, and DIR then made 0700.  *PATHS
- * (free with strv_free) lists the files written, in order. */
-int deployment_write_manifests(const deployment *d, int only, const char *dir, char ***paths,
-			       size_t *n, aerr_t *err);
+ * atomically: 0600 when it holds a secret, and DIR then made 0700.  *FILES
+ * lists the files written, in order: [{"pod", "path", "secrets"}, ...]. */
+int deployment_write_manifests(const deployment *d, int only, const char *dir, json_t **files,
+			       aerr_t *err);
 /* The manifests of D (only pod ONLY when >= 0) to OUT as one YAML stream. */
 void deployment_print(const deployment *d, int only, FILE *out);
 /* The plan as `plan --json` prints it: {"profile", "tiers": [[pod names]],

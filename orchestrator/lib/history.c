@@ -207,7 +207,8 @@ static void secrets_swap(secrets *s, bool in)
 
 /* Render D's templates again with the placeholders as the secrets' values:
  * a secret lands exactly where the template put it, whatever YAML quoting it
- * would need.  The manifest-hash label is then set back to the live one (the
+ * would need (inline, not as the secretKeyRef Podman gets, so a revision
+ * shows which secret changed where).  The manifest-hash label is then set back to the live one (the
  * hash of the manifest with the real values), which is what `diff` matches
  * running pods against. */
 static int render_redacted(deployment *d, secrets *s, bool lenient, char ***out, aerr_t *err)

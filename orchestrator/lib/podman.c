@@ -1034,3 +1034,45 @@ int podman_pod_infra_id(podman *pm, const char *name, char **id, aerr_t *err)
 	*id = xstrdup(infra);
 	return 0;
 }
+
+/* --- secrets ------------------------------------------------------------ */
+
+int podman_secret_create(podman *pm, const char *name, const void *data, size_t len, aerr_t *err)
+{
+	cleanup_free char *n = http_escape(name);
+	cleanup_free char *path = xasprintf("/libpod/secrets/create?name=%s", n);
+	return podman_call(pm, "POST", path, "application/octet-stream", data, len, NULL, NULL,
+			   NULL, err);
+}
+
+int podman_secret_remove(podman *pm, const char *name, aerr_t *err)
+{
+	cleanup_free char *n = http_escape(name);
+	cleanup_free char *path = xasprintf("/libpod/secrets/%s", n);
+	return podman_call(pm, "DELETE", path, NULL, NULL, 0, OK_404, NULL, NULL, err);
+}
+
+int podman_list_secrets(podman *pm, const char *prefix, char ***names, size_t *n, aerr_t *err)
+{
+	*names = NULL;
+	*n = 0;
+	json_auto_t *list = NULL;
+	if (podman_call(pm, "GET", "/libpod/secrets/json", NULL, NULL, 0, NULL, NULL, &list, err) <
+	    0)
+		return -1;
+	if (!json_is_array(list))
+		return aerr_set(err, AEGIS_EFAIL,
+				"podman API GET /libpod/secrets/json: not a JSON array");
+	size_t i;
+	json_t *s;
+	json_array_foreach(list, i, s)
+	{
+		const char *name =
+		    json_string_value(json_object_get(json_object_get(s, "Spec"), "Name"));
+		if (!name || strncmp(name, prefix, strlen(prefix)) != 0)
+			continue;
+		*names = xrealloc(*names, (*n + 1) * sizeof **names);
+		(*names)[(*n)++] = xstrdup(name);
+	}
+	return 0;
+}

@@ -104,5 +104,16 @@ int podman_start_container(podman *pm, const char *name, aerr_t *err);
 /* The id of the pod's infra container (its network namespace and ports),
  * newly allocated in *ID. */
 int podman_pod_infra_id(podman *pm, const char *name, char **id, aerr_t *err);
+/* --- secrets ------------------------------------------------------------ */
+
+/* Create secret NAME holding DATA (it must not exist: Podman 4.3 has no
+ * replace).  Podman keeps it in its own store (the file driver: 0600 files
+ * under its storage); DATA never appears in a request line or an error. */
+int podman_secret_create(podman *pm, const char *name, const void *data, size_t len, aerr_t *err);
+/* Removing an absent secret is not an error. */
+int podman_secret_remove(podman *pm, const char *name, aerr_t *err);
+/* Names of the secrets whose name starts with PREFIX (each and the array
+ * newly allocated). */
+int podman_list_secrets(podman *pm, const char *prefix, char ***names, size_t *n, aerr_t *err);
 
 #endif

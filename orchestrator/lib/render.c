@@ -20,9 +20,14 @@ struct render_ctx {
 	char *dir;	  /* where !file names are looked up */
 	const config *cfg;
 	bool lenient;
-	bool has_secrets;
-	bool scalar_secret; /* the scalar being rendered holds a secret */
-	bool *visited;	    /* per node: aliases share nodes; substitute each once */
+	const char *secret_name; /* render_opts.secret_name */
+	int secret_scalars;	 /* scalars holding a secret, left in the manifest */
+	bool scalar_secret;	 /* the scalar being rendered holds a secret */
+	bool *visited;		 /* per node: aliases share nodes; substitute each once */
+	size_t nnodes;		 /* of the document being rendered */
+	bool *secret_at;	 /* per node: the scalar holds a secret */
+	render_secret *secrets;	 /* moved out of env values (render_opts.secret_name) */
+	size_t nsecrets;
 	aerr_t *err;
 };
 
@@ -63,6 +68,7 @@ static const schema_var *variable_schema(const config *cfg, const char *name)
 }
 
 static int expand(struct render_ctx *c, int line, const char *text, size_t len, strbuf *out);
+static void render_secrets_free(render_secret *s, size_t n);
 
 void render_url_encode(strbuf *out, const char *text, size_t len)
 {
@@ -109,7 +115,7 @@ static int reference_value(struct render_ctx *c, int line, const char *name, con
 	if (!value || (!*value && sv && sv->required))
 		return unset_variable(c, line, name, sv);
 	if (sv && sv->secret && *value)
-		c->has_secrets = c->scalar_secret = true;
+		c->scalar_secret = true;
 	sb_adds(out, value);
 	return 0;
 }
@@ -367,7 +373,7 @@ static int include_file(struct render_ctx *c, yaml_node_t *node, int line)
 	return 0;
 }
 
-static int render_scalar(struct render_ctx *c, yaml_node_t *node, const char *key)
+static int render_scalar(struct render_ctx *c, yaml_node_t *node, int id, const char *key)
 {
 	int line = (int)node->start_mark.line + 1;
 	const char *tag = (const char *)node->tag;
@@ -398,6 +404,10 @@ static int render_scalar(struct render_ctx *c, yaml_node_t *node, const char *ke
 	 * to double quotes when the value does not fit it */
 	yaml_scalar_style_t *style = &node->data.scalar.style;
 	bool block = *style == YAML_LITERAL_SCALAR_STYLE || *style == YAML_FOLDED_SCALAR_STYLE;
+	if (c->scalar_secret) {
+		c->secret_scalars++;
+		c->secret_at[id - 1] = true;
+	}
 	if (c->scalar_secret && !block) {
 		/* a secret reads the same whatever it holds, and stands out */
 		*style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
@@ -409,16 +419,110 @@ static int render_scalar(struct render_ctx *c, yaml_node_t *node, const char *ke
 	return 0;
 }
 
+static int mapping_value(yaml_document_t *doc, int id, const char *key);
+static int render_node(struct render_ctx *c, yaml_document_t *doc, int id, const char *key);
+
+/* KEY for VALUE in the pod's secret: KEY itself unless it holds another
+ * value already, else KEY_2, KEY_3, ... (newly allocated). */
+static char *add_secret(struct render_ctx *c, const char *key, const char *value, size_t len)
+{
+	for (int n = 1;; n++) {
+		cleanup_free char *k = n == 1 ? xstrdup(key) : xasprintf("%s_%d", key, n);
+		render_secret *same = NULL;
+		for (size_t i = 0; i < c->nsecrets && !same; i++)
+			if (strcmp(c->secrets[i].key, k) == 0)
+				same = &c->secrets[i];
+		if (same && (same->len != len || memcmp(same->value, value, len) != 0))
+			continue;
+		if (!same) {
+			c->secrets = xrealloc(c->secrets, (c->nsecrets + 1) * sizeof *c->secrets);
+			char *v = xmalloc(len + 1);
+			memcpy(v, value, len);
+			v[len] = '\0';
+			c->secrets[c->nsecrets++] = (render_secret){xstrdup(k), v, len};
+		}
+		return xstrdup(k);
+	}
+}
+
+/* The secret key of an env value rendered from template TEXT: the
+ * variable of a value that is exactly ${VAR} or ${VAR|url} (with
+ * "_URLENCODED"), else ENV_NAME, the env var the value is for. */
+static char *secret_key_for(const char *text, const char *env_name)
+{
+	size_t len = strlen(text);
+	if (single_reference(text)) {
+		size_t n = 2;
+		while (n < len && is_name_char((unsigned char)text[n]))
+			n++;
+		if (strncmp(text + n, "|" URL_FILTER, 4) == 0)
+			return xasprintf("%.*s_URLENCODED", (int)(n - 2), text + 2);
+		return xstrndup(text + 2, n - 2);
+	}
+	return xstrdup(env_name);
+}
+
+static int add_plain(yaml_document_t *doc, const char *text)
+{
+	return yaml_document_add_scalar(doc, NULL, (yaml_char_t *)text, -1, computed_style(text));
+}
+
+/* One item of a container's env list, with render_opts.secret_name: a value
+ * holding a secret becomes valueFrom.secretKeyRef into the pod's secret
+ * (render.h), the value itself wiped from the document. */
+static int render_env_entry(struct render_ctx *c, yaml_document_t *doc, int id)
+{
+	int value_id = mapping_value(doc, id, "value");
+	yaml_node_t *v = value_id ? yaml_document_get_node(doc, value_id) : NULL;
+	cleanup_free char *text = v && v->type == YAML_SCALAR_NODE &&
+					  (size_t)value_id <= c->nnodes && !c->visited[value_id - 1]
+				      ? xstrdup((const char *)v->data.scalar.value)
+				      : NULL;
+	if (render_node(c, doc, id, NULL) < 0)
+		return -1;
+	if (!text || !c->secret_at[value_id - 1])
+		return 0;
+	yaml_node_t *name = yaml_document_get_node(doc, mapping_value(doc, id, "name"));
+	if (!name || name->type != YAML_SCALAR_NODE)
+		return aerr_set(c->err, AEGIS_ECONFIG, "%s:%d: an env entry without a name",
+				c->path, (int)yaml_document_get_node(doc, id)->start_mark.line + 1);
+	cleanup_free char *key_wanted = secret_key_for(text, (const char *)name->data.scalar.value);
+	v = yaml_document_get_node(doc, value_id);
+	cleanup_free char *key =
+	    add_secret(c, key_wanted, (const char *)v->data.scalar.value, v->data.scalar.length);
+	wipe(v->data.scalar.value, v->data.scalar.length);
+	set_scalar(v, xstrdup(""), 0);
+	c->secret_scalars--;
+
+	int ref = yaml_document_add_mapping(doc, NULL, YAML_BLOCK_MAPPING_STYLE);
+	yaml_document_append_mapping_pair(doc, ref, add_plain(doc, "name"),
+					  add_plain(doc, c->secret_name));
+	yaml_document_append_mapping_pair(doc, ref, add_plain(doc, "key"), add_plain(doc, key));
+	int from = yaml_document_add_mapping(doc, NULL, YAML_BLOCK_MAPPING_STYLE);
+	yaml_document_append_mapping_pair(doc, from, add_plain(doc, "secretKeyRef"), ref);
+	int from_key = add_plain(doc, "valueFrom");
+	/* the pair "value: ..." becomes "valueFrom: {secretKeyRef: ...}" in place */
+	yaml_node_t *entry = yaml_document_get_node(doc, id);
+	for (yaml_node_pair_t *p = entry->data.mapping.pairs.start;
+	     p < entry->data.mapping.pairs.top; p++)
+		if (p->value == value_id) {
+			p->key = from_key;
+			p->value = from;
+		}
+	return 0;
+}
+
 static int render_node(struct render_ctx *c, yaml_document_t *doc, int id, const char *key)
 {
 	yaml_node_t *node = yaml_document_get_node(doc, id);
-	if (!node || c->visited[id - 1])
+	/* nodes added on the way (secretKeyRef) are not templates */
+	if (!node || (size_t)id > c->nnodes || c->visited[id - 1])
 		return 0;
 	c->visited[id - 1] = true;
 	const char *tag = (const char *)node->tag;
 	switch (node->type) {
 	case YAML_SCALAR_NODE:
-		return render_scalar(c, node, key);
+		return render_scalar(c, node, id, key);
 	case YAML_SEQUENCE_NODE:
 	case YAML_MAPPING_NODE:
 		if (tag && tag[0] == '!')
@@ -429,22 +533,32 @@ static int render_node(struct render_ctx *c, yaml_document_t *doc, int id, const
 		return 0;
 	}
 	if (node->type == YAML_SEQUENCE_NODE) {
-		for (yaml_node_item_t *it = node->data.sequence.items.start;
-		     it < node->data.sequence.items.top; it++)
-			if (render_node(c, doc, *it, NULL) < 0)
+		bool env = c->secret_name && key && strcmp(key, "env") == 0;
+		size_t n =
+		    (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+		for (size_t k = 0; k < n; k++) {
+			/* render_env_entry adds nodes: NODE may have moved */
+			yaml_node_t *seq = yaml_document_get_node(doc, id);
+			int item = seq->data.sequence.items.start[k];
+			if ((env ? render_env_entry(c, doc, item)
+				 : render_node(c, doc, item, NULL)) < 0)
 				return -1;
+		}
 		return 0;
 	}
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+	size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+	for (size_t i = 0; i < n; i++) {
+		/* render_env_entry adds nodes: NODE may have moved */
+		yaml_node_pair_t pair =
+		    yaml_document_get_node(doc, id)->data.mapping.pairs.start[i];
+		yaml_node_t *k = yaml_document_get_node(doc, pair.key);
 		/* the key as written selects integer fields, so copy it before
 		 * the key itself is rendered */
 		cleanup_free char *kname = k && k->type == YAML_SCALAR_NODE
 					       ? xstrdup((const char *)k->data.scalar.value)
 					       : NULL;
-		if (render_node(c, doc, p->key, NULL) < 0 ||
-		    render_node(c, doc, p->value, kname) < 0)
+		if (render_node(c, doc, pair.key, NULL) < 0 ||
+		    render_node(c, doc, pair.value, kname) < 0)
 			return -1;
 	}
 	return 0;
@@ -502,7 +616,17 @@ static int stamp_manifest(const char *path, rendered *out, aerr_t *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	if (!EVP_Digest(out->yaml, out->len, md, &mdlen, EVP_sha256(), NULL))
+	/* the values behind its secretKeyRefs count as part of the manifest */
+	EVP_MD_CTX *x = EVP_MD_CTX_new();
+	bool ok = x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) &&
+		  EVP_DigestUpdate(x, out->yaml, out->len);
+	for (size_t i = 0; ok && i < out->nsecrets; i++)
+		ok = EVP_DigestUpdate(x, out->secrets[i].key, strlen(out->secrets[i].key) + 1) &&
+		     EVP_DigestUpdate(x, out->secrets[i].value, out->secrets[i].len) &&
+		     EVP_DigestUpdate(x, "", 1);
+	ok = ok && EVP_DigestFinal_ex(x, md, &mdlen);
+	EVP_MD_CTX_free(x);
+	if (!ok)
 		return aerr_set(err, AEGIS_EFAIL, "%s: SHA-256 failed", path);
 	char hex[2 * MANIFEST_HASH_BYTES + 1];
 	for (int i = 0; i < MANIFEST_HASH_BYTES; i++)
@@ -580,6 +704,7 @@ int render_template(const char *path, const config *cfg, const render_opts *opts
 	    .dir = fs_dirname(path),
 	    .cfg = cfg,
 	    .lenient = opts && opts->lenient,
+	    .secret_name = opts ? opts->secret_name : NULL,
 	    .err = err,
 	};
 	strbuf result = STRBUF_SECRET;
@@ -600,10 +725,14 @@ int render_template(const char *path, const config *cfg, const render_opts *opts
 		if (!more)
 			break;
 		size_t nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
+		c.nnodes = nnodes;
 		c.visited = xcalloc(nnodes, sizeof *c.visited);
+		c.secret_at = xcalloc(nnodes, sizeof *c.secret_at);
 		int r = render_node(&c, &doc, 1, NULL);
 		free(c.visited);
+		free(c.secret_at);
 		c.visited = NULL;
+		c.secret_at = NULL;
 		if (r < 0) {
 			yaml_document_delete(&doc);
 			goto out;
@@ -625,16 +754,31 @@ int render_template(const char *path, const config *cfg, const render_opts *opts
 	}
 	out->len = result.len;
 	out->yaml = sb_take(&result);
-	out->has_secrets = c.has_secrets;
+	out->has_secrets = c.secret_scalars > 0;
+	out->secrets = c.secrets;
+	out->nsecrets = c.nsecrets;
+	out->secret_name = c.nsecrets ? xstrdup(c.secret_name) : NULL;
+	c.secrets = NULL;
+	c.nsecrets = 0;
 	rc = c.lenient ? 0 : stamp_manifest(path, out, err);
 	if (rc < 0)
 		rendered_free(out);
 out:
+	render_secrets_free(c.secrets, c.nsecrets);
 	sb_wipe(&result);
 	free(c.dir);
 	yaml_parser_delete(&parser);
 	yaml_emitter_delete(&emitter);
 	return rc;
+}
+
+static void render_secrets_free(render_secret *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].key);
+		wipe_free_len(s[i].value, s[i].len);
+	}
+	free(s);
 }
 
 void rendered_free(rendered *r)
@@ -643,5 +787,12 @@ void rendered_free(rendered *r)
 		return;
 	/* a manifest may hold substituted secrets */
 	wipe_free_len(r->yaml, r->len);
+	render_secrets_free(r->secrets, r->nsecrets);
+	free(r->secret_name);
 	*r = (rendered){0};
+}
+
+char *render_pod_secret_name(const char *pod)
+{
+	return xasprintf(RENDER_POD_SECRET_PREFIX "%s", pod);
 }

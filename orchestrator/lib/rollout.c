@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "podsecret.h"
 #include "probe.h"
 #include "wipe.h"
 
@@ -186,6 +187,8 @@ struct ahead {
 	 * pod's own thread compares it with the manifest at its turn. */
 	char *yaml;
 	size_t len;
+	char *secret; /* its Podman secret's content (podsecret.h), or NULL */
+	size_t secret_len;
 	char *hash;
 	ahead_state state; /* under shared.ahead_lock from here on */
 	bool made;	   /* its pod exists (created by this rollout) */
@@ -363,11 +366,13 @@ int rollout_probe_sweep(podman *pm, const pod *p, bool *ready, char **last, size
 /* Create the pod from YAML without starting its containers, then start its
  * infra container: what is left for its turn is starting the app
  * containers. */
-static int create_pod(podman *pm, const pod *p, const char *yaml, size_t len, const char *network,
-		      aerr_t *err)
+static int create_pod(podman *pm, const pod *p, const char *yaml, size_t len, const char *secret,
+		      size_t secret_len, const char *network, aerr_t *err)
 {
 	cleanup_free char *infra = NULL;
-	if (podman_create_kube(pm, yaml, len, network, err) < 0)
+	/* the pod's secret first: its secretKeyRefs are resolved at creation */
+	if (podsecret_put(pm, p->name, secret, secret_len, err) < 0 ||
+	    podman_create_kube(pm, yaml, len, network, err) < 0)
 		return -1;
 	if (podman_pod_infra_id(pm, p->pod_name, &infra, err) < 0 ||
 	    podman_start_container(pm, infra, err) < 0)
@@ -413,7 +418,8 @@ static void *ahead_worker(void *arg)
 			set_ahead(sh, i, AHEAD_KEPT, NULL);
 		} else {
 			aerr_t cerr = {0};
-			int rc = create_pod(pm, p, a->yaml, a->len, sh->opts->network, &cerr);
+			int rc = create_pod(pm, p, a->yaml, a->len, a->secret, a->secret_len,
+					    sh->opts->network, &cerr);
 			a->made = rc == 0 || rc == -2; /* only this thread writes it */
 			set_ahead(sh, i, rc < 0 ? AHEAD_FAILED : AHEAD_CREATED,
 				  rc < 0 ? xstrdup(cerr.msg) : NULL);
@@ -501,7 +507,11 @@ static int start_on_gate(struct shared *sh, size_t i, podman *pm, aerr_t *err)
 		if (!sh->opts->replace && pod_unchanged(pm, p, p->manifest_hash)) {
 			state = AHEAD_KEPT;
 		} else {
-			int rc = create_pod(pm, p, m->yaml, m->len, sh->opts->network, err);
+			size_t slen = 0;
+			char *secret = podsecret_content(m, &slen);
+			int rc = create_pod(pm, p, m->yaml, m->len, secret, slen, sh->opts->network,
+					    err);
+			wipe_free_len(secret, slen);
 			a->made = rc == 0 || rc == -2;
 			state = rc < 0 ? AHEAD_FAILED : AHEAD_CREATED;
 			free(error);
@@ -674,6 +684,7 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 			}
 			a->yaml = xstrndup(d->manifests[i].yaml, d->manifests[i].len);
 			a->len = d->manifests[i].len;
+			a->secret = podsecret_content(&d->manifests[i], &a->secret_len);
 			a->hash =
 			    d->pods[i].manifest_hash ? xstrdup(d->pods[i].manifest_hash) : NULL;
 			sh.order[sh.norder++] = i;
@@ -737,6 +748,7 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 	for (size_t i = 0; i < d->npods; i++) {
 		struct ahead *a = &sh.ahead[i];
 		wipe_free_len(a->yaml, a->len);
+		wipe_free_len(a->secret, a->secret_len);
 		free(a->hash);
 		free(a->error);
 	}
@@ -871,7 +883,8 @@ int rollout_clean_list(podman *pm, const char *network, rollout_clean_set *out, 
 	json_t *pods = NULL;
 	if (podman_list_pods(pm, &pods, err) < 0 ||
 	    podman_list_volumes(pm, &out->volumes, &out->nvolumes, err) < 0 ||
-	    podman_network_exists(pm, network, &out->network_exists, err) < 0) {
+	    podman_network_exists(pm, network, &out->network_exists, err) < 0 ||
+	    podsecret_list(pm, &out->secrets, &out->nsecrets, err) < 0) {
 		json_decref(pods);
 		rollout_clean_set_free(out);
 		return -1;
@@ -913,6 +926,11 @@ int rollout_clean(podman *pm, const rollout_clean_set *c, int timeout_s,
 		if (rc == 0 && removed)
 			removed(ctx, "network", c->network);
 	}
+	for (size_t s = 0; rc == 0 && s < c->nsecrets; s++) {
+		rc = podman_secret_remove(pm, c->secrets[s], err);
+		if (rc == 0 && removed)
+			removed(ctx, "secret", c->secrets[s]);
+	}
 	return rc;
 }
 
@@ -924,6 +942,9 @@ void rollout_clean_set_free(rollout_clean_set *c)
 	for (size_t i = 0; i < c->nvolumes; i++)
 		free(c->volumes[i]);
 	free(c->volumes);
+	for (size_t i = 0; i < c->nsecrets; i++)
+		free(c->secrets[i]);
+	free(c->secrets);
 	free(c->network);
 	*c = (rollout_clean_set){0};
 }

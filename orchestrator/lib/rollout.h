@@ -96,11 +96,14 @@ typedef struct rollout_clean_set {
 	size_t nvolumes;
 	char *network;
 	bool network_exists;
+	char **secrets; /* the pods' Podman secrets (podsecret.h) */
+	size_t nsecrets;
 } rollout_clean_set;
 
 int rollout_clean_list(podman *pm, const char *network, rollout_clean_set *out, aerr_t *err);
 /* Stop and remove every pod of C at once, then its volumes, then the
- * network; REMOVED (optional) hears of each ("pod", "volume", "network"). */
+ * network, then the secrets; REMOVED (optional) hears of each ("pod",
+ * "volume", "network", "secret"). */
 int rollout_clean(podman *pm, const rollout_clean_set *c, int timeout_s,
 		  void (*removed)(void *ctx, const char *kind, const char *name), void *ctx,
 		  aerr_t *err);

@@ -451,11 +451,11 @@ int sshtunnel_forward(sshtunnel *t, const char *host, int port, char **local, ae
 	int status = 0;
 	int rc = spawn_run((char *const *)argv, t->log, &status, err);
 	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		char said[512], how[64];
+		char said[512];
+		cleanup_free char *how = spawn_describe(status);
 		sshtunnel_last_message(t, said, sizeof said);
 		rc = aerr_set(err, AEGIS_EFAIL, "%s: cannot forward %s:%d (ssh -O forward %s%s%s)",
-			      t->url.display, host, port, spawn_describe(status, how, sizeof how),
-			      said[0] ? ": " : "", said);
+			      t->url.display, host, port, how, said[0] ? ": " : "", said);
 	}
 	if (rc == 0) {
 		t->fwd = xrealloc(t->fwd, (t->nfwd + 1) * sizeof *t->fwd);

@@ -11,6 +11,7 @@
 
 #include "fsutil.h"
 #include "podman_cli.h"
+#include "podsecret.h"
 #include "spawn.h"
 #include "strbuf.h"
 
@@ -159,7 +160,7 @@ static void add_pod_service(strbuf *b, const deployment *d, const pod *p, const 
 		sb_adds(b, "Environment=PODMAN_SYSTEMD_UNIT=%n\nType=notify\nNotifyAccess=all\n");
 	sb_adds(b, "ExecStartPre=");
 	add_aegis(b, o, d);
-	sb_addf(b, " render --pod %s --out %s\n", p->name, manifest_dir);
+	sb_addf(b, " render --pod %s --out %s --podman-secrets\n", p->name, manifest_dir);
 	if (plain) {
 		sb_adds(b, "ExecStart=");
 		add_path(b, o->podman);
@@ -478,15 +479,14 @@ static void note_written(systemd_result *r, const char *path, bool changed)
 	r->files[r->nfiles++] = (systemd_written){xstrdup(path), changed};
 }
 
-/* Write D's manifests (0600 in 0700: they hold secret values until
- * secretKeyRef is used) and the units U, then reload and enable them where
- * systemd runs (INSTALL only). */
+/* Write D's manifests (0600 in 0700, though no secret value is in them: env
+ * values holding one are secretKeyRefs into the pods' Podman secrets) and
+ * the units U, then reload and enable them where systemd runs (INSTALL
+ * only). */
 static int write_all(const deployment *d, const systemd_units *u, bool install, systemd_scope scope,
 		     const char *unit_dir, const char *quadlet_dir, const char *manifest_dir,
 		     systemd_result *r, aerr_t *err)
 {
-	/* The manifests hold secret values (secretKeyRef is not used yet):
-	 * 0600 in a 0700 directory, like render --out. */
 	if (fs_mkdir_private(manifest_dir, 0700, err) < 0)
 		return -1;
 	for (size_t i = 0; i < d->npods; i++) {
@@ -529,6 +529,17 @@ static int write_all(const deployment *d, const systemd_units *u, bool install, 
 	}
 	free(enable);
 	return 0;
+}
+
+static int store_secrets(const deployment *d, systemd_result *r, aerr_t *err)
+{
+	podman *pm = NULL;
+	if (podman_open(&pm, config_get(&d->cfg, "CONTAINER_SOCK"), err) < 0)
+		return aerr_wrap(err, "storing the pods' Podman secrets");
+	int rc = podsecret_store_all(pm, d, -1, err);
+	podman_close(pm);
+	r->secrets_stored = rc == 0;
+	return rc;
 }
 
 int systemd_write(const deployment *d, const systemd_request *a, systemd_result *r, aerr_t *err)
@@ -595,6 +606,10 @@ int systemd_write(const deployment *d, const systemd_request *a, systemd_result 
 		manifest_dir = fs_join(a->dir, "manifests");
 	}
 	if (write_all(d, &u, a->install, scope, unit_dir, quadlet_dir, manifest_dir, r, err) < 0)
+		goto out;
+	/* the units' manifests refer to the pods' Podman secrets: there from
+	 * now on (each unit stores its pod's again before it plays it) */
+	if (a->install && store_secrets(d, r, err) < 0)
 		goto out;
 	r->flavor = flavor;
 	r->target = xstrdup(u.target);

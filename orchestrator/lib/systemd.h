@@ -91,13 +91,15 @@ typedef struct systemd_result {
 	size_t nfiles;
 	systemd_flavor flavor;
 	systemd_scope scope;
-	char *target; /* aegis-<profile>.target */
-	bool enabled; /* reloaded and enabled (only with INSTALL where systemd runs) */
+	char *target;	     /* aegis-<profile>.target */
+	bool enabled;	     /* reloaded and enabled (only with INSTALL where systemd runs) */
+	bool secrets_stored; /* the pods' Podman secrets stored (INSTALL) */
 } systemd_result;
 
 /* Generate the units of D and write them and the manifests they run (0600
- * in 0700: they hold secret values until secretKeyRef is used), changing no
- * file whose content is the same. */
+ * in 0700, with no secret value: the pods' Podman secrets hold those),
+ * changing no file whose content is the same.  With INSTALL, also store the
+ * pods' Podman secrets (podsecret.h) on CONTAINER_SOCK. */
 int systemd_write(const deployment *d, const systemd_request *req, systemd_result *r, aerr_t *err);
 void systemd_result_free(systemd_result *r);
 

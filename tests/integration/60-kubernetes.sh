@@ -62,9 +62,10 @@ if [ -z "$leaks" ]; then pass "k8s-secrets-only-in-secret-file"; else fail "k8s-
 
 # --- every container gets on Kubernetes the environment, command and args it gets
 # from Podman: resolve secretKeyRef from the Secret and $(VAR) / $$ the way the
-# kubelet does, and compare with the Podman rendering of the same pods.
+# kubelet does, and compare with the Podman rendering of the same pods (its
+# secretKeyRefs resolved from what the pods' Podman secrets hold).
 aegis --env "$TMP/.env" --profile full render --out "$TMP/podman" >/dev/null 2>&1
-same=$("$PY" - "$K8S" "$TMP/podman" <<'EOF' 2>&1
+same=$(TMP=$TMP ROOT=$ROOT "$PY" - "$K8S" "$TMP/podman" <<'EOF' 2>&1
 import base64, glob, os, re, sys, yaml
 k8s, podman = sys.argv[1], sys.argv[2]
 docs = [d for f in glob.glob(f"{k8s}/*.yaml") for d in yaml.safe_load_all(open(f)) if d]
@@ -91,8 +92,35 @@ def kube_view(c):
     argv = [expand(a, env) for a in c.get("command", []) + ["--"] + c.get("args", [])]
     return {k: v for k, v in env.items() if not k.startswith("AEGIS_SECRET_")}, argv
 
-def podman_view(c):
-    env = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+# What the pod's Podman secret (aegis-secrets-<pod>) holds under KEY
+# (README, "Secrets in the pods"): the variable's value, VAR_URLENCODED its
+# percent-encoding, else the env value ENV_NAME of the template with its
+# variables substituted.  Values: the environment over .env, as the tool does.
+from urllib.parse import quote
+dotenv = dict(l.rstrip("\n").split("=", 1) for l in open(os.path.join(os.environ["TMP"], ".env")) if "=" in l and not l.startswith("#"))
+class Template(yaml.SafeLoader):
+    pass
+Template.add_constructor("!file", lambda loader, node: loader.construct_scalar(node))
+def var(name):
+    return os.environ.get(name, dotenv.get(name, ""))
+def podman_secret(pod, key, env_name):
+    if key.endswith("_URLENCODED"):
+        return quote(var(key[:-len("_URLENCODED")]), safe="-._~")
+    if key != env_name or key in dotenv or key in os.environ:
+        return var(key)
+    tmpl = [d for d in yaml.load_all(open(os.path.join(os.environ["ROOT"], "kube", pod, "pod.yaml")), Template) if d and d["kind"] == "Pod"][0]
+    text = next(e["value"] for c in tmpl["spec"]["containers"] for e in c.get("env", []) if e["name"] == env_name)
+    return re.sub(r"\$\{([A-Z_0-9]+)(\|url)?\}", lambda m: quote(var(m.group(1)), safe="-._~") if m.group(2) else var(m.group(1)), text)
+
+def podman_view(pod, c):
+    env = {}
+    for e in c.get("env", []):
+        if "valueFrom" in e:
+            ref = e["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == "aegis-secrets-" + pod, ref
+            env[e["name"]] = podman_secret(pod, ref["key"], e["name"])
+        else:
+            env[e["name"]] = e.get("value", "")
     return env, c.get("command", []) + ["--"] + c.get("args", [])
 
 compared, problems = 0, []
@@ -104,7 +132,7 @@ for f in glob.glob(f"{podman}/*.yaml"):
         kc = {c["name"]: c for c in w["spec"]["template"]["spec"]["containers"]}
         for c in pod["spec"]["containers"]:
             compared += 1
-            if kube_view(kc[c["name"]]) != podman_view(c):
+            if kube_view(kc[c["name"]]) != podman_view(pod["metadata"]["labels"]["aegis.io/pod"], c):
                 problems.append(f'{pod["metadata"]["name"]}/{c["name"]}')
 print(f"{compared} containers" if not problems else "differ: " + ", ".join(problems))
 sys.exit(1 if problems or not compared else 0)

@@ -114,10 +114,17 @@ static char *write_env(const char *dir)
 	return harness_write(dir, "test.env", text);
 }
 
+/* POD's containers get TEXT: a value of its Podman secret, not in its
+ * manifest (render.h, render_opts.secret_name). */
 static bool manifest_has(const deployment *d, const char *pod, const char *text)
 {
 	int i = deployment_pod_index(d, pod);
-	return i >= 0 && text && *text && strstr(d->manifests[i].yaml, text) != NULL;
+	if (i < 0 || !text || !*text || strstr(d->manifests[i].yaml, text))
+		return false;
+	for (size_t k = 0; k < d->manifests[i].nsecrets; k++)
+		if (strcmp(d->manifests[i].secrets[k].value, text) == 0)
+			return true;
+	return false;
 }
 
 static size_t count(const bootstrap_hook *h, const char *service, const char *item_prefix,

@@ -531,7 +531,9 @@ TEST(render_golden_manifests)
 		cleanup_free char *tmpl = catalog_template(root, pods[i]);
 		cleanup_free char *name = xasprintf("tests/golden/%s.yaml", pods[i]);
 		cleanup_free char *golden = fs_join(root, name);
-		render_opts opts = {0};
+		/* as deployment_load renders them: env secrets as secretKeyRefs */
+		cleanup_free char *secret = render_pod_secret_name(pods[i]);
+		render_opts opts = {.secret_name = secret};
 		rendered r;
 		if (render_template(tmpl, &cfg, &opts, &r, &err) < 0) {
 			harness_failf(__FILE__, __LINE__, "%s", err.msg);
@@ -559,6 +561,140 @@ TEST(render_golden_manifests)
 	}
 	strv_free(pods, npods);
 	config_free(&cfg);
+}
+
+/* With a pod secret named: every env value holding a secret becomes a
+ * secretKeyRef, the values move to rendered.secrets (whole when embedded in
+ * other text), and they still count in the manifest-hash label. */
+static const char secret_pod[] = "apiVersion: v1\n"
+				 "kind: Pod\n"
+				 "metadata:\n"
+				 "  name: pod-x\n"
+				 "spec:\n"
+				 "  containers:\n"
+				 "  - name: a\n"
+				 "    env:\n"
+				 "    - name: PW\n"
+				 "      value: ${SECRET_VALUE}\n"
+				 "    - name: URL\n"
+				 "      value: postgresql://u:${SECRET_VALUE|url}@h/db\n"
+				 "    - name: PW_ENCODED\n"
+				 "      value: ${SECRET_VALUE|url}\n"
+				 "    - name: PLAIN\n"
+				 "      value: ${PLAIN_VALUE}\n"
+				 "    - name: EMPTY\n"
+				 "      value: ${UNSET_ONE:-}\n"
+				 "  - name: b\n"
+				 "    env:\n"
+				 "    - name: URL\n"
+				 "      value: mysql://u:${SECRET_VALUE|url}@h/db\n"
+				 "    - value: ${SECRET_VALUE}\n"
+				 "      name: PASSWORD\n";
+
+static int render_secret_pod(const char *dir, const char *secret, rendered *r)
+{
+	config cfg;
+	cleanup_free char *env = xasprintf("SECRET_VALUE='%s'\nPLAIN_VALUE=plain\n", secret);
+	if (fixture_config(dir, env, &cfg) < 0)
+		return -1;
+	cleanup_free char *path = harness_write(dir, "pod.yaml", secret_pod);
+	render_opts opts = {.secret_name = "aegis-secrets-x"};
+	aerr_t err = {0};
+	int rc = render_template(path, &cfg, &opts, r, &err);
+	if (rc < 0)
+		printf("  %s\n", err.msg);
+	config_free(&cfg);
+	return rc;
+}
+
+static const char *secret_of(const rendered *r, const char *key)
+{
+	for (size_t i = 0; i < r->nsecrets; i++)
+		if (strcmp(r->secrets[i].key, key) == 0)
+			return r->secrets[i].value;
+	return NULL;
+}
+
+TEST(render_secret_env_values_become_secret_refs)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	rendered r, again, other;
+	CHECK(render_secret_pod(dir, "p@ss w:rd", &r) == 0);
+	CHECK(!strstr(r.yaml, "p@ss"));
+	CHECK(!strstr(r.yaml, "p%40ss"));
+	CHECK(!r.has_secrets);
+	CHECK_STR(r.secret_name, "aegis-secrets-x");
+	CHECK(r.nsecrets == 4);
+	CHECK_STR(secret_of(&r, "SECRET_VALUE"), "p@ss w:rd");
+	CHECK_STR(secret_of(&r, "URL"), "postgresql://u:p%40ss%20w%3Ard@h/db");
+	CHECK_STR(secret_of(&r, "SECRET_VALUE_URLENCODED"), "p%40ss%20w%3Ard");
+	/* the same key with another value gets a suffix; an equal one is shared */
+	CHECK_STR(secret_of(&r, "URL_2"), "mysql://u:p%40ss%20w%3Ard@h/db");
+	cleanup_free char *pw = scalar_at(
+	    r.yaml, r.len, 0, "spec/containers/0/env/0/valueFrom/secretKeyRef/key", NULL, NULL);
+	cleanup_free char *pwname = scalar_at(
+	    r.yaml, r.len, 0, "spec/containers/0/env/0/valueFrom/secretKeyRef/name", NULL, NULL);
+	cleanup_free char *url = scalar_at(
+	    r.yaml, r.len, 0, "spec/containers/0/env/1/valueFrom/secretKeyRef/key", NULL, NULL);
+	cleanup_free char *plain =
+	    scalar_at(r.yaml, r.len, 0, "spec/containers/0/env/3/value", NULL, NULL);
+	cleanup_free char *empty =
+	    scalar_at(r.yaml, r.len, 0, "spec/containers/0/env/4/value", NULL, NULL);
+	cleanup_free char *url2 = scalar_at(
+	    r.yaml, r.len, 0, "spec/containers/1/env/0/valueFrom/secretKeyRef/key", NULL, NULL);
+	cleanup_free char *pw2 = scalar_at(
+	    r.yaml, r.len, 0, "spec/containers/1/env/1/valueFrom/secretKeyRef/key", NULL, NULL);
+	cleanup_free char *pw2name =
+	    scalar_at(r.yaml, r.len, 0, "spec/containers/1/env/1/name", NULL, NULL);
+	CHECK_STR(pw, "SECRET_VALUE");
+	CHECK_STR(pwname, "aegis-secrets-x");
+	CHECK_STR(url, "URL");
+	CHECK_STR(plain, "plain");
+	CHECK_STR(empty, "");
+	CHECK_STR(url2, "URL_2");
+	CHECK_STR(pw2, "SECRET_VALUE");
+	CHECK_STR(pw2name, "PASSWORD");
+	/* the same secret: the same manifest; another one: only the label moves */
+	CHECK(render_secret_pod(dir, "p@ss w:rd", &again) == 0);
+	CHECK(render_secret_pod(dir, "another", &other) == 0);
+	CHECK(again.len == r.len && memcmp(again.yaml, r.yaml, r.len) == 0);
+	const char *h1 = strstr(r.yaml, MANIFEST_HASH_LABEL ": \"");
+	const char *h2 = strstr(other.yaml, MANIFEST_HASH_LABEL ": \"");
+	CHECK(h1 && h2 && memcmp(h1, h2, strlen(MANIFEST_HASH_LABEL) + 3 + 16) != 0);
+	CHECK(other.len == r.len && h1 - r.yaml == h2 - other.yaml);
+	rendered_free(&r);
+	rendered_free(&again);
+	rendered_free(&other);
+}
+
+/* Without a pod secret (the Kubernetes conversion's own rendering), and for
+ * a secret outside env values, the value stays where the template put it. */
+TEST(render_secret_refs_only_for_env_values)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	config cfg;
+	CHECK(fixture_config(dir, "SECRET_VALUE=s3cret\n", &cfg) == 0);
+	cleanup_free char *path =
+	    harness_write(dir, "pod.yaml",
+			  "kind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n"
+			  "    args: [\"--pw=${SECRET_VALUE}\"]\n    env:\n    - name: PW\n"
+			  "      value: ${SECRET_VALUE}\n");
+	aerr_t err = {0};
+	rendered inline_r, args_r;
+	render_opts none = {0}, named = {.secret_name = "aegis-secrets-p"};
+	CHECK(render_template(path, &cfg, &none, &inline_r, &err) == 0);
+	CHECK(render_template(path, &cfg, &named, &args_r, &err) == 0);
+	config_free(&cfg);
+	cleanup_free char *pw =
+	    scalar_at(inline_r.yaml, inline_r.len, 0, "spec/containers/0/env/0/value", NULL, NULL);
+	CHECK_STR(pw, "s3cret");
+	CHECK(inline_r.has_secrets && inline_r.nsecrets == 0 && !inline_r.secret_name);
+	cleanup_free char *arg =
+	    scalar_at(args_r.yaml, args_r.len, 0, "spec/containers/0/args/0", NULL, NULL);
+	CHECK_STR(arg, "--pw=s3cret");
+	CHECK(args_r.has_secrets && args_r.nsecrets == 1);
+	rendered_free(&inline_r);
+	rendered_free(&args_r);
 }
 
 /* ${VAR|url}: the value percent-encoded where it is a URL component, exact
