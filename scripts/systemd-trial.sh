@@ -100,8 +100,8 @@ rc=$?
 if [ $rc -ne 0 ]; then
 	echo "$out" >&2
 	echo "image $(printf '%s' "$out" | tail -n 1)" >>"$results"
-	[ $rc -eq 2 ] && exit 2
-	# debootstrap failing is taken as the package archive being out of reach
+	# not root, no debootstrap, or debootstrap failing: the package archive
+	# out of reach
 	exit 2
 fi
 log "image $IMAGE ready"
