@@ -9,6 +9,7 @@
 #include "history.h"
 #include "lib/bootstrap.h"
 #include "lib/clock.h"
+#include "lib/edgecheck.h"
 #include "lib/fsutil.h"
 #include "lib/history.h"
 #include "lib/rollback.h"
@@ -47,6 +48,8 @@ static void on_progress(void *ctx, const deployment *d, size_t pod, const rollou
 static int on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
 {
 	struct rollout_ctx *rc = ctx;
+	if (edgecheck_on_ready(d, pod, err) < 0)
+		return -1;
 	return rc->hook ? bootstrap_on_ready(rc->hook, d, pod, err) : 0;
 }
 

@@ -115,10 +115,10 @@ COMMAND(validate)
 			printf("%zu of %zu edge and SEAL key checks passed\n",
 			       json_array_size(more) - more_failed, json_array_size(more));
 	}
-	json_decref(more);
 	int status = failed || more_failed ? AEGIS_EFAIL : 0;
-	if (junit && junit_write_checks(junit, &d, checks, n, took, &err) < 0)
+	if (junit && junit_write_checks(junit, &d, checks, n, more, took, &err) < 0)
 		status = cli_fail(cli, &err);
+	json_decref(more);
 	checks_free(checks, n);
 	podman_close(pm);
 	deployment_free(&d);
