@@ -15,6 +15,8 @@ packages=(
   # bcrypt for the edge's basic auth (build); real Caddy for the edge in the
   # tests and the demo (its system service is kept off below)
   libcrypt-dev caddy
+  # pebble, the ACME test server, for the edge's acme mode in the tests
+  pebble
 )
 
 # Root is needed only for what is missing: installing packages and opening
