@@ -44,9 +44,9 @@ int edge_load(const config *cfg, edge_config *out, aerr_t *err);
 void edge_free(edge_config *e);
 
 /* The Caddyfile (newly allocated): the global options (the file's, then the
- * mode's), then one site per
- * route with the mode's `tls` line, basic auth (AUTH_HASH, a crypt(3)
- * bcrypt hash) where the route asks for it, and the reverse proxy. */
+ * mode's), then one site per route with the mode's `tls` line, basic auth
+ * (AUTH_HASH, a crypt(3) bcrypt hash) where the route asks for it, and the
+ * reverse proxy. */
 char *edge_caddyfile(const edge_config *e, const char *auth_hash);
 
 /* Set EDGE_CADDYFILE in CFG: the Caddyfile of routes.yaml with the bcrypt
