@@ -18,6 +18,8 @@ packages=(
   # ssh:// hosts: the OpenSSH client; the server only for the tests' own sshd
   # (its system service is kept off below when this script installed it)
   openssh-client openssh-server
+  # pebble, the ACME test server, for the edge's acme mode in the tests
+  pebble
 )
 
 # Root is needed only for what is missing: installing packages and opening

@@ -90,7 +90,7 @@ COMMAND(validate)
 			       json_array_size(v.platform));
 	}
 	int status = v.failed || v.platform_failed ? AEGIS_EFAIL : 0;
-	if (junit && junit_write_checks(junit, &d, v.checks, v.n, v.took, &err) < 0)
+	if (junit && junit_write_checks(junit, &d, v.checks, v.n, v.platform, v.took, &err) < 0)
 		status = cli_fail(cli, &err);
 	validation_free(&v);
 	deployment_free(&d);

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "desired.h"
-#include "edgecheck.h"
 #include "env.h"
 #include "fsutil.h"
 #include "keycloak.h"
@@ -370,8 +369,6 @@ int bootstrap_on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
 	const char *name = d->pods[pod].name;
 	bool secrets = strcmp(name, BOOTSTRAP_SECRETS_POD) == 0;
 	bool iam = strcmp(name, BOOTSTRAP_IAM_POD) == 0;
-	if (strcmp(name, EDGE_POD) == 0)
-		return edgecheck_on_ready(d, pod, err);
 	if (!secrets && !iam)
 		return 0;
 	pthread_mutex_lock(&h->lock);

@@ -23,6 +23,7 @@ void edge_free(edge_config *e)
 	free(e->routes);
 	free(e->path);
 	free(e->global);
+	free(e->mode_options);
 	free(e->tls_mode);
 	free(e->tls_line);
 	free(e->ca_certificate);
@@ -42,6 +43,36 @@ static bool caddy_token(const char *s)
 		      (*p >= '0' && *p <= '9') || strchr(".-_:*", *p)))
 			return false;
 	return true;
+}
+
+/* options: [{when: VAR, line: ...}]: global options that apply only when
+ * VAR is set (an ACME directory other than Caddy's default, its root), so
+ * an unset variable leaves Caddy's own default in place. */
+static int load_mode_options(const config *cfg, yaml_document_t *doc, yaml_node_t *m,
+			     edge_config *e, aerr_t *err)
+{
+	yaml_node_t *opts = ydoc_get(doc, m, "options");
+	strbuf b = STRBUF_INIT;
+	if (opts && opts->type != YAML_SEQUENCE_NODE)
+		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: options: expected a list", e->path,
+				ydoc_line(opts));
+	for (yaml_node_item_t *it = opts ? opts->data.sequence.items.start : NULL;
+	     opts && it < opts->data.sequence.items.top; it++) {
+		yaml_node_t *o = yaml_document_get_node(doc, *it);
+		const char *when = ydoc_str(ydoc_get(doc, o, "when"));
+		const char *line = ydoc_str(ydoc_get(doc, o, "line"));
+		if (!when || !line || !*line || strchr(line, '\n')) {
+			sb_release(&b);
+			return aerr_set(err, AEGIS_ECONFIG,
+					"%s:%d: an option needs 'when' (a variable) and one 'line'",
+					e->path, ydoc_line(o));
+		}
+		const char *v = config_get(cfg, when);
+		if (v && *v)
+			sb_addf(&b, "%s\n", line);
+	}
+	e->mode_options = sb_take(&b);
+	return 0;
 }
 
 static int load_mode(const config *cfg, yaml_document_t *doc, edge_config *e, aerr_t *err)
@@ -79,6 +110,8 @@ static int load_mode(const config *cfg, yaml_document_t *doc, edge_config *e, ae
 	if (e->expiry_of_ca && !ca)
 		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: check_expiry: ca needs ca_certificate",
 				e->path, ydoc_line(m));
+	if (load_mode_options(cfg, doc, m, e, err) < 0)
+		return -1;
 	yaml_node_t *req = ydoc_get(doc, m, "requires");
 	if (req && req->type == YAML_SEQUENCE_NODE) {
 		for (yaml_node_item_t *it = req->data.sequence.items.start;
@@ -174,13 +207,16 @@ char *edge_caddyfile(const edge_config *e, const char *auth_hash)
 {
 	strbuf b = STRBUF_INIT;
 	sb_adds(&b, "# Built by aegis-deploy from kube/edge/routes.yaml; do not edit.\n{\n");
-	for (const char *p = e->global; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		if (len)
-			sb_addf(&b, "\t%.*s", (int)len, p);
-		sb_addc(&b, '\n');
-		p += len + (nl != NULL);
+	const char *const blocks[] = {e->global, e->mode_options};
+	for (size_t i = 0; i < 2; i++) {
+		for (const char *p = blocks[i] ? blocks[i] : ""; *p;) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			if (len)
+				sb_addf(&b, "\t%.*s", (int)len, p);
+			sb_addc(&b, '\n');
+			p += len + (nl != NULL);
+		}
 	}
 	sb_adds(&b, "}\n");
 	for (size_t i = 0; i < e->n; i++) {

@@ -27,6 +27,7 @@ typedef struct edge_route {
 typedef struct edge_config {
 	char *path;	      /* routes.yaml, for messages */
 	char *global;	      /* Caddy's global options */
+	char *mode_options;   /* the mode's global options whose variable is set */
 	char *tls_mode;	      /* AEGIS_TLS_MODE */
 	char *tls_line;	      /* the mode's `tls` line */
 	char *ca_certificate; /* the mode's CA root in the container, or NULL */
@@ -42,9 +43,10 @@ typedef struct edge_config {
 int edge_load(const config *cfg, edge_config *out, aerr_t *err);
 void edge_free(edge_config *e);
 
-/* The Caddyfile (newly allocated): the global options, then one site per
- * route with the mode's `tls` line, basic auth (AUTH_HASH, a crypt(3)
- * bcrypt hash) where the route asks for it, and the reverse proxy. */
+/* The Caddyfile (newly allocated): the global options (the file's, then the
+ * mode's), then one site per route with the mode's `tls` line, basic auth
+ * (AUTH_HASH, a crypt(3) bcrypt hash) where the route asks for it, and the
+ * reverse proxy. */
 char *edge_caddyfile(const edge_config *e, const char *auth_hash);
 
 /* Set EDGE_CADDYFILE in CFG: the Caddyfile of routes.yaml with the bcrypt

@@ -81,7 +81,8 @@ int edgecheck_export_ca(podman *pm, const deployment *d, int wait_s, char **path
 
 int edgecheck_on_ready(const deployment *d, size_t pod, aerr_t *err)
 {
-	(void)pod;
+	if (strcmp(d->pods[pod].name, EDGE_POD) != 0)
+		return 0;
 	podman *pm = NULL;
 	char *path = NULL;
 	int rc = podman_open(&pm, config_get(&d->cfg, "CONTAINER_SOCK"), err);
@@ -249,6 +250,9 @@ int edgecheck_run(const deployment *d, const edgecheck_opts *opts, edge_check **
 		return -1;
 	edgecheck_opts o = opts ? *opts : (edgecheck_opts){0};
 	cleanup_free char *ca = NULL;
+	const char *verify = config_get(&d->cfg, "EDGE_VERIFY_CA_FILE");
+	if (!o.cacert && verify && *verify)
+		o.cacert = verify;
 	if (!o.cacert && e.ca_certificate) {
 		ca = edge_ca_path(&d->cfg);
 		o.cacert = ca;

@@ -39,7 +39,8 @@ typedef struct edge_check {
 
 typedef struct edgecheck_opts {
 	const char *address; /* where the edge listens (NULL: 127.0.0.1) */
-	const char *cacert;  /* NULL: edge-ca.crt with AEGIS_TLS_MODE=internal, else the system's */
+	const char *cacert;  /* NULL: EDGE_VERIFY_CA_FILE, else edge-ca.crt with
+				AEGIS_TLS_MODE=internal, else the system's */
 	int timeout_s;	     /* per request (0: 10) */
 } edgecheck_opts;
 
@@ -49,8 +50,9 @@ typedef struct edgecheck_opts {
  * to do (0, *PATH NULL) when the TLS mode has no CA of its own. */
 int edgecheck_export_ca(podman *pm, const deployment *d, int wait_s, char **path, aerr_t *err);
 
-/* The deploy hook of pod-edge, once it is ready: export the CA (above)
- * through its own connection to CONTAINER_SOCK. */
+/* Deploy's (and rollback's) hook for every pod once it is ready, whether or
+ * not the services are bootstrapped: for pod-edge, export the CA (above)
+ * through its own connection to CONTAINER_SOCK; nothing for other pods. */
 int edgecheck_on_ready(const deployment *d, size_t pod, aerr_t *err);
 
 /* Check every route; returns 0 when the checks ran, whatever their results

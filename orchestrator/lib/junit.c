@@ -69,8 +69,14 @@ int junit_write(const char *path, const char *suite, const junit_case *cases, si
 		sb_adds(&b, "\" name=\"");
 		add_escaped(&b, c->name);
 		sb_addf(&b, "\" time=\"%.3f\"", c->time_s);
-		if (!c->failed) {
+		if (!c->failed && !c->output) {
 			sb_adds(&b, "/>\n");
+			continue;
+		}
+		if (!c->failed) {
+			sb_adds(&b, ">\n      <system-out>");
+			add_escaped(&b, c->output);
+			sb_adds(&b, "</system-out>\n    </testcase>\n");
 			continue;
 		}
 		sb_adds(&b, ">\n      <failure type=\"check\" message=\"");
@@ -86,10 +92,11 @@ int junit_write(const char *path, const char *suite, const junit_case *cases, si
 }
 
 int junit_write_checks(const char *path, const deployment *d, const check *checks, size_t n,
-		       double time_s, aerr_t *err)
+		       const json_t *platform, double time_s, aerr_t *err)
 {
-	junit_case *cases = xcalloc(n ? n : 1, sizeof *cases);
-	char **owned = xcalloc(2 * (n ? n : 1), sizeof *owned);
+	size_t np = json_array_size(platform), total = n + np;
+	junit_case *cases = xcalloc(total ? total : 1, sizeof *cases);
+	char **owned = xcalloc(2 * (total ? total : 1), sizeof *owned);
 	for (size_t i = 0; i < n; i++) {
 		const check *k = &checks[i];
 		const pod *p = &d->pods[k->pod];
@@ -101,9 +108,26 @@ int junit_write_checks(const char *path, const deployment *d, const check *check
 					.failed = !k->ok,
 					.detail = k->detail ? k->detail : "failed"};
 	}
+	for (size_t j = 0; j < np; j++) {
+		const json_t *r = json_array_get(platform, j);
+		size_t i = n + j;
+		const char *detail = json_string_value(json_object_get(r, "detail"));
+		bool ok = json_is_true(json_object_get(r, "ok"));
+		owned[2 * i] =
+		    xasprintf("%s.%s", d->prof.name, json_string_value(json_object_get(r, "pod")));
+		owned[2 * i + 1] =
+		    xasprintf("%s: %s", json_string_value(json_object_get(r, "kind")),
+			      json_string_value(json_object_get(r, "check")));
+		cases[i] = (junit_case){
+		    .classname = owned[2 * i],
+		    .name = owned[2 * i + 1],
+		    .failed = !ok,
+		    .detail = detail && *detail ? detail : "failed",
+		    .output = ok && json_is_true(json_object_get(r, "warning")) ? detail : NULL};
+	}
 	cleanup_free char *suite = xasprintf("aegis-deploy validate %s", d->prof.name);
-	int rc = junit_write(path, suite, cases, n, time_s, err);
-	for (size_t i = 0; i < 2 * n; i++)
+	int rc = junit_write(path, suite, cases, total, time_s, err);
+	for (size_t i = 0; i < 2 * total; i++)
 		free(owned[i]);
 	free(owned);
 	free(cases);

@@ -4,10 +4,11 @@
 #include <stdlib.h>
 
 #include "bootstrap.h"
+#include "edgecheck.h"
 #include "rollback.h"
 
 /* The rollout's one context: progress to the caller, readiness to the
- * bootstrap hook. */
+ * edge's CA export and the bootstrap hook. */
 struct release_ctx {
 	const release_opts *o;
 	bootstrap_hook *hook;
@@ -23,6 +24,9 @@ static void on_progress(void *ctx, const deployment *d, size_t pod, const rollou
 static int on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
 {
 	struct release_ctx *rc = ctx;
+	/* the edge's internal CA is exported whether or not bootstrap runs */
+	if (edgecheck_on_ready(d, pod, err) < 0)
+		return -1;
 	return rc->hook ? bootstrap_on_ready(rc->hook, d, pod, err) : 0;
 }
 

@@ -1,6 +1,7 @@
 # validate --junit against real Podman (isolated test Podman, stand-in
 # images, minimal profile): the file is valid XML (Python's xml.etree) with
-# one test case per check of `validate --json` and a failure, carrying the
+# one test case per check of `validate --json` (the containers' checks and
+# the platform rows: pod-core's SEAL key) and a failure, carrying the
 # detail, exactly where a check failed; it is replaced atomically, never
 # written through a symlink.
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +24,11 @@ A() { aegis --env "$ENV" "$@"; }
 junit_py='
 import json, sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
-checks = json.load(open(sys.argv[2]))["checks"]
+report = json.load(open(sys.argv[2]))
+checks = report["checks"] + [
+    {"pod": r["pod"], "container": r["kind"], "check": r["check"], "ok": r["ok"],
+     "detail": r["detail"] or "failed"} for r in report["platform"]]
+assert any(r["kind"] == "seal-key" for r in report["platform"]), report["platform"]
 cases = root.findall("./testsuite/testcase")
 assert root.tag == "testsuites" and len(cases) == len(checks) > 0, (len(cases), len(checks))
 suite = root.find("testsuite")

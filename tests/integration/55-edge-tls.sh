@@ -7,14 +7,17 @@
 # answers through Caddy; the UIs without a login answer 401 without
 # credentials; plain HTTP redirects to HTTPS.  The library's own checks
 # (edgecheck, sealkeys; tests/podman/edge-probe.c) run too, and the SEAL
-# keys inside pod-core and pod-seal-gateway must match generate-keys.
+# keys inside pod-core and pod-seal-gateway must match generate-keys, also
+# when read at the path their environment names (SEAL_SIGNING_KEY_FILE,
+# SEAL_VERIFY_KEY_FILE).  The CA is exported by `deploy --no-bootstrap`
+# itself, not by the bootstrap.
 # Edge ports 18080/18443 (EDGE_HTTP_PORT/EDGE_HTTPS_PORT) keep 80/443 free.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 names=(edge-deploy-production edge-seal-keys-generated edge-ca-exported edge-https-every-route
 	edge-untrusted-without-ca edge-basic-auth-401 edge-basic-auth-credentials edge-http-redirects
-	edge-checks-pass edge-seal-keys-match edge-seal-key-mismatch-detected)
+	edge-checks-pass edge-seal-keys-match edge-seal-key-env-path edge-seal-key-mismatch-detected)
 if [ "$(id -u)" -ne 0 ]; then
 	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
 	exit 0
@@ -76,12 +79,15 @@ else
 	fail edge-seal-keys-generated "$(ls -la "$TMP/seal" 2>&1)"
 fi
 
-out=$(probe export-ca 2>&1); rc=$?
+# exported by the deploy (no bootstrap ran), the same as on the edge's volume
 CA=$TMP/generated/edge-ca.crt
-if [ $rc -eq 0 ] && openssl x509 -in "$CA" -noout -subject 2>/dev/null | grep -q 'Caddy Local Authority'; then
+cp "$CA" "$TMP/deployed-ca.crt" 2>/dev/null
+out=$(probe export-ca 2>&1); rc=$?
+if [ -s "$TMP/deployed-ca.crt" ] && [ $rc -eq 0 ] && cmp -s "$CA" "$TMP/deployed-ca.crt" &&
+	openssl x509 -in "$CA" -noout -subject 2>/dev/null | grep -q 'Caddy Local Authority'; then
 	pass edge-ca-exported
 else
-	fail edge-ca-exported "rc=$rc $out"
+	fail edge-ca-exported "after deploy: $(ls -la "$TMP/generated" 2>&1); probe rc=$rc $out"
 fi
 
 get() { # host [curl options...]: "status body" of https://host/
@@ -142,6 +148,21 @@ if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$(grep -c "^seal-key .* ok $want" <<<"$
 	pass edge-seal-keys-match
 else
 	fail edge-seal-keys-match "rc=$rc want=$want $out"
+fi
+
+# the key at the path the container's environment names, fingerprinted here
+# (SHA-256 of the DER public key, as generate-keys prints it)
+key_at_env_path() { # container variable openssl-pkey-options...
+	local ctr=$1 var=$2; shift 2
+	podman exec "$ctr" /bin/sh -c "test -n \"\$$var\" && cat \"\$$var\"" 2>/dev/null |
+		openssl pkey "$@" -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+core_fp=SHA256:$(key_at_env_path pod-core-aegis-runtime SEAL_SIGNING_KEY_FILE -pubout)
+gw_fp=SHA256:$(key_at_env_path pod-seal-gateway-seal-gateway SEAL_VERIFY_KEY_FILE -pubin)
+if [ -n "$want" ] && [ "$core_fp" = "$want" ] && [ "$gw_fp" = "$want" ]; then
+	pass edge-seal-key-env-path
+else
+	fail edge-seal-key-env-path "want $want, core $core_fp, seal-gateway $gw_fp"
 fi
 
 # a new keypair on the host: the running pods still hold the old one

@@ -19,10 +19,12 @@
 #define PASSWORD "edge-test-password-0123456789abcdef"
 
 static const char *const edge_vars[] = {
-    "AEGIS_DOMAIN",	 "AEGIS_TLS_MODE",	 "AEGIS_ACME_EMAIL",	     "EDGE_TLS_CERT_FILE",
-    "EDGE_TLS_KEY_FILE", "EDGE_API_HOST",	 "EDGE_GRAFANA_HOST",	     "EDGE_PROMETHEUS_HOST",
-    "EDGE_JAEGER_HOST",	 "EDGE_BASIC_AUTH_USER", "EDGE_BASIC_AUTH_PASSWORD", "EDGE_HTTP_PORT",
-    "EDGE_HTTPS_PORT",	 "AEGIS_GENERATED_DIR",
+    "AEGIS_DOMAIN",	    "AEGIS_TLS_MODE",		"AEGIS_ACME_EMAIL",
+    "EDGE_TLS_CERT_FILE",   "EDGE_TLS_KEY_FILE",	"EDGE_API_HOST",
+    "EDGE_GRAFANA_HOST",    "EDGE_PROMETHEUS_HOST",	"EDGE_JAEGER_HOST",
+    "EDGE_BASIC_AUTH_USER", "EDGE_BASIC_AUTH_PASSWORD", "EDGE_HTTP_PORT",
+    "EDGE_HTTPS_PORT",	    "AEGIS_GENERATED_DIR",	"AEGIS_ACME_CA",
+    "AEGIS_ACME_CA_ROOT",   "EDGE_VERIFY_CA_FILE",
 };
 
 /* A configuration of ROOT from an .env with TEXT. */
@@ -90,6 +92,39 @@ TEST(edge_routes_and_caddyfile)
 	CHECK(!strstr(file, PASSWORD));
 	CHECK(config_find(&cfg, EDGE_CADDYFILE_VAR)->schema->secret);
 	config_free(&cfg);
+}
+
+/* acme mode: the acme_ca / acme_ca_root global options only when their
+ * variables are set, so an unset one leaves Caddy's default (Let's Encrypt). */
+TEST(edge_acme_options)
+{
+	static const struct {
+		const char *env;
+		bool ca, root;
+	} cases[] = {
+	    {"", false, false},
+	    {"AEGIS_ACME_CA=https://pod-pebble:14000/dir\n", true, false},
+	    {"AEGIS_ACME_CA=https://pod-pebble:14000/dir\nAEGIS_ACME_CA_ROOT=/r.pem\n", true, true},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		aerr_t err = {0};
+		config cfg;
+		cleanup_free char *text =
+		    xasprintf("AEGIS_TLS_MODE=acme\nAEGIS_ACME_EMAIL=a@b.org\n"
+			      "%sEDGE_BASIC_AUTH_PASSWORD=" PASSWORD "\n",
+			      cases[i].env);
+		CHECK(load(&cfg, harness_root(), text, &err) == 0);
+		CHECK(edge_prepare(&cfg, false, &err) == 0);
+		const char *file = config_get(&cfg, EDGE_CADDYFILE_VAR);
+		CHECK(file && strstr(file, "\tskip_install_trust\n"));
+		CHECK(file && strstr(file, "api.aegis.localhost {\n\ttls {$ACME_EMAIL}\n"));
+		CHECK(file && !!strstr(file, "\tacme_ca {$ACME_CA}\n") == cases[i].ca);
+		CHECK(file && !!strstr(file, "\tacme_ca_root /etc/aegis-tls/acme-ca-root.pem\n") ==
+				  cases[i].root);
+		/* the options are global: before the first site */
+		CHECK(file && (!cases[i].ca || strstr(file, "acme_ca ") < strstr(file, "}\n")));
+		config_free(&cfg);
+	}
 }
 
 TEST(edge_configuration_errors)

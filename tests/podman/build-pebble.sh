@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Build localhost/aegis-test/pebble:latest: pebble, the ACME (RFC 8555) test
+# server of the machine's Debian package (`pebble`, installed by
+# scripts/setup.sh), with the libraries it links, so the edge's acme mode is
+# tested against a real ACME server without a registry or the Internet
+# (tests/integration/56-edge-acme.sh).  Its configuration, its own HTTPS
+# certificate and key are mounted at /etc/pebble when it runs.
+#
+# Rebuilt only when this script or pebble changed (image label
+# aegis.pebble.hash).  Usage: build-pebble.sh [--force]
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${CONTAINERS_CONF:=$here/../../scripts/podman-containers.conf}"
+export CONTAINERS_CONF
+image=${PEBBLE_TEST_IMAGE:-localhost/aegis-test/pebble:latest}
+
+pebble=$(command -v pebble || true)
+if [ -z "$pebble" ]; then
+	echo "build-pebble: pebble is needed: run 'make setup' (scripts/setup.sh)" >&2
+	exit 2
+fi
+hash=$(cat "${BASH_SOURCE[0]}" "$pebble" | sha256sum | cut -c1-16)
+
+exec 9>"${XDG_RUNTIME_DIR:-/tmp}/aegis-pebble-build.lock"
+flock 9
+current=$(podman image inspect --format '{{index .Labels "aegis.pebble.hash"}}' "$image" 2>/dev/null || true)
+if [ "${1:-}" != --force ] && [ "$current" = "$hash" ]; then
+	exit 0
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/aegis-pebble-XXXXXX")
+chmod 0755 "$dir"
+trap 'rm -rf "$dir"' EXIT
+mkdir -p "$dir"/{usr/bin,etc/pebble,proc,sys,dev}
+mkdir -m 1777 "$dir/tmp"
+cp "$pebble" "$dir/usr/bin/pebble"
+for lib in $(ldd "$pebble" | grep -o '/[^ ]*'); do
+	mkdir -p "$dir$(dirname "$lib")"
+	cp -L "$lib" "$dir$lib"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/etc/passwd"
+echo 'root:x:0:' >"$dir/etc/group"
+
+tar -C "$dir" -c . | podman import --quiet \
+	--change 'CMD ["/usr/bin/pebble", "-config", "/etc/pebble/pebble-config.json"]' \
+	--change "LABEL aegis.pebble.hash=$hash" \
+	- "$image" >/dev/null
+echo "build-pebble: built $image ($hash)"
