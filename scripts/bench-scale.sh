@@ -44,19 +44,23 @@ trap cleanup EXIT
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 printf 'CONTAINER_SOCK=%s\n' "$sock" >"$work/.env"
 
-# generate N: a root with N pods s<tier>-<i> in 4 tiers
+# generate N: a root with N pods <tier letter a-d><i> in 4 tiers
 generate() {
 	local n=$1 r=$work/root w=$(( $1 / 4 ))
 	rm -rf "$r"; mkdir -p "$r/profiles" "$r/kube"
 	cp kube/variables.yaml "$r/kube/"
 	local pods=() t i prev name
+	# Short names: Podman 4.3 refuses an annotation value over 63 characters,
+	# and aegis.io/depends-on lists the whole tier before (16 pods at N = 64:
+	# "a1,a2,...,a16" is 54 characters).
+	local letters=(a b c d)
 	for t in 0 1 2 3; do
 		for i in $(seq 1 "$w"); do
-			name=s$t-$i
+			name=${letters[t]}$i
 			pods+=("$name")
 			prev=
 			if [ "$t" -gt 0 ]; then
-				prev=$(seq 1 "$w" | sed "s/^/s$((t - 1))-/" | paste -sd, -)
+				prev=$(seq 1 "$w" | sed "s/^/${letters[t - 1]}/" | paste -sd, -)
 			fi
 			mkdir -p "$r/kube/$name"
 			cat >"$r/kube/$name/pod.yaml" <<YAML

@@ -13,11 +13,11 @@
 #include "probe.h"
 #include "wipe.h"
 
-/* Poll readiness at most every 250 ms; after the first few seconds back off
+/* Poll readiness at most every 200 ms; after the first few seconds back off
  * to 500 ms.  Most services are ready within seconds, and each tier waits for
  * its slowest pod, so the early polls keep a rollout close to its critical
  * path; a slow starter is not hammered for minutes. */
-#define POLL_FIRST_MS 250
+#define POLL_FIRST_MS 200
 #define POLL_MAX_MS 500
 #define POLL_BACKOFF_AFTER_S 5.0
 #define FAILURE_LOG_LINES 20
@@ -212,6 +212,7 @@ struct shared {
 	 * pod's AHEAD record; CREATED is signalled when a record changes. */
 	struct ahead *ahead;
 	size_t *order, norder, next;
+	size_t first_tier; /* the first tier with a pod to roll out: its turn is now */
 	pthread_mutex_t ahead_lock;
 	pthread_cond_t created;
 };
@@ -416,6 +417,17 @@ static void *ahead_worker(void *arg)
 			set_ahead(sh, i, AHEAD_FAILED, xstrdup(err.msg));
 		} else if (!sh->opts->replace && pod_unchanged(pm, p, a->hash)) {
 			set_ahead(sh, i, AHEAD_KEPT, NULL);
+		} else if (sh->d->plan.tier_of[i] == sh->first_tier) {
+			/* nothing to wait for: created and started in one call,
+			 * cheaper than creating, then starting */
+			pthread_mutex_lock(&sh->ahead_lock);
+			a->started = true;
+			pthread_mutex_unlock(&sh->ahead_lock);
+			aerr_t cerr = {0};
+			int rc = podman_play_kube(pm, a->yaml, a->len, sh->opts->network, &cerr);
+			a->made = true;
+			set_ahead(sh, i, rc < 0 ? AHEAD_FAILED : AHEAD_CREATED,
+				  rc < 0 ? xstrdup(cerr.msg) : NULL);
 		} else {
 			aerr_t cerr = {0};
 			int rc = create_pod(pm, p, a->yaml, a->len, a->secret, a->secret_len,
@@ -504,6 +516,9 @@ static int start_on_gate(struct shared *sh, size_t i, podman *pm, aerr_t *err)
 		return aerr_set(err, AEGIS_EFAIL, "cancelled");
 	if (!same_str(a->hash, p->manifest_hash)) {
 		const rendered *m = &sh->d->manifests[i];
+		pthread_mutex_lock(&sh->ahead_lock);
+		a->started = false; /* what is created now is not */
+		pthread_mutex_unlock(&sh->ahead_lock);
 		if (!sh->opts->replace && pod_unchanged(pm, p, p->manifest_hash)) {
 			state = AHEAD_KEPT;
 		} else {
@@ -524,8 +539,11 @@ static int start_on_gate(struct shared *sh, size_t i, podman *pm, aerr_t *err)
 	if (state == AHEAD_KEPT)
 		return 1;
 	pthread_mutex_lock(&sh->ahead_lock);
+	bool played = a->started; /* the first tier's, played at once */
 	a->started = true;
 	pthread_mutex_unlock(&sh->ahead_lock);
+	if (played)
+		return 0;
 	return start_containers(sh, p, pm, err) < 0 ? -1 : 0;
 }
 
@@ -674,6 +692,7 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 	 * ready. */
 	sh.ahead = xcalloc(d->npods ? d->npods : 1, sizeof *sh.ahead);
 	sh.order = xcalloc(d->npods ? d->npods : 1, sizeof *sh.order);
+	sh.first_tier = SIZE_MAX;
 	for (size_t t = 0; t < d->plan.ntiers; t++)
 		for (size_t k = 0; k < d->plan.tiers[t].n; k++) {
 			size_t i = d->plan.tiers[t].pods[k];
@@ -688,6 +707,8 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 			a->hash =
 			    d->pods[i].manifest_hash ? xstrdup(d->pods[i].manifest_hash) : NULL;
 			sh.order[sh.norder++] = i;
+			if (sh.first_tier == SIZE_MAX)
+				sh.first_tier = t;
 		}
 	pthread_mutex_init(&sh.lock, NULL);
 	pthread_mutex_init(&sh.ahead_lock, NULL);

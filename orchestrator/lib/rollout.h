@@ -4,7 +4,8 @@
  * ahead by a small pool of threads (kube play with start=false, then its
  * infra container started: network and ports ready), in tier order; at a
  * pod's turn only its app containers are started, and probing begins at
- * once.  A pod whose manifest changed in the meantime (a bootstrap hook wrote
+ * once.  The first tier's pods, whose turn is at once, are played and
+ * started in one call.  A pod whose manifest changed in the meantime (a bootstrap hook wrote
  * values it uses) is created again at its turn.  Pods of one tier are started
  * and probed concurrently (one thread and one API connection each).  The
  * first pod that fails stops the rollout; pods already up stay up, pods
