@@ -424,7 +424,10 @@ static void *ahead_worker(void *arg)
 			a->started = true;
 			pthread_mutex_unlock(&sh->ahead_lock);
 			aerr_t cerr = {0};
-			int rc = podman_play_kube(pm, a->yaml, a->len, sh->opts->network, &cerr);
+			int rc = podsecret_put(pm, p->name, a->secret, a->secret_len, &cerr);
+			if (rc == 0)
+				rc =
+				    podman_play_kube(pm, a->yaml, a->len, sh->opts->network, &cerr);
 			a->made = true;
 			set_ahead(sh, i, rc < 0 ? AHEAD_FAILED : AHEAD_CREATED,
 				  rc < 0 ? xstrdup(cerr.msg) : NULL);
