@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/sealkeys.h"
 #include "lib/systemd.h"
 #include "options.h"
 #include "report.h"
@@ -48,19 +47,14 @@ static void print_result(const struct cli *cli, const deployment *d, const syste
 			 const systemd_result *r)
 {
 	if (cli->json) {
-		json_t *files = json_array();
-		for (size_t i = 0; i < r->nfiles; i++)
-			json_array_append_new(files,
-					      json_pack("{s:s, s:b}", "path", r->files[i].path,
-							"written", r->files[i].changed));
-		json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b}", "profile", d->prof.name,
-				      "flavor", r->flavor == SYSTEMD_QUADLET ? "quadlet" : "plain",
-				      "target", r->target, "files", files, "enabled", r->enabled,
-				      "secrets_stored", r->secrets_stored);
+		json_t *o = systemd_result_json(d, r);
 		report_print_json(o);
 		json_decref(o);
 		return;
 	}
+	if (r->keys.generated)
+		printf("generated the SEAL keypair %s (%s)\n", r->keys.private_path,
+		       r->keys.fingerprint);
 	for (size_t i = 0; i < r->nfiles; i++)
 		printf("%s %s\n", r->files[i].changed ? "wrote    " : "unchanged",
 		       r->files[i].path);
@@ -106,27 +100,16 @@ COMMAND(systemd)
 		return cli_usage("systemd", "--dir and --install exclude each other");
 	if (dir)
 		req.dir = dir;
-	if (req.config_dir && req.config_dir[0] != '/')
-		return cli_usage("systemd", "--config-dir needs an absolute path, not '%s'",
-				 req.config_dir);
-	if (req.data_dir && req.data_dir[0] != '/')
-		return cli_usage("systemd", "--data-dir needs an absolute path, not '%s'",
-				 req.data_dir);
+	const char *rel = req.config_dir && req.config_dir[0] != '/' ? "--config-dir"
+			  : req.data_dir && req.data_dir[0] != '/'   ? "--data-dir"
+								     : NULL;
+	if (rel)
+		return cli_usage("systemd", "%s needs an absolute path, not '%s'", rel,
+				 rel[2] == 'c' ? req.config_dir : req.data_dir);
 	aerr_t err = {0};
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
 		return cli_fail(cli, &err);
-	/* installed units start the pods at boot, where nothing runs deploy:
-	 * the SEAL keypair they mount is generated now when missing, as deploy
-	 * would */
-	keys_result keys = {0};
-	if (req.install && sealkeys_ensure(&d, &keys, &err) < 0) {
-		deployment_free(&d);
-		return cli_fail(cli, &err);
-	}
-	if (keys.generated && !cli->json)
-		printf("generated the SEAL keypair %s (%s)\n", keys.private_path, keys.fingerprint);
-	keys_result_free(&keys);
 	systemd_result r;
 	int rc = systemd_write(&d, &req, &r, &err);
 	if (rc == 0)

@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "podman_cli.h"
 #include "podsecret.h"
+#include "sealkeys.h"
 #include "spawn.h"
 #include "strbuf.h"
 
@@ -545,6 +546,8 @@ static int store_secrets(const deployment *d, systemd_result *r, aerr_t *err)
 int systemd_write(const deployment *d, const systemd_request *a, systemd_result *r, aerr_t *err)
 {
 	*r = (systemd_result){0};
+	if (a->install && sealkeys_ensure(d, &r->keys, err) < 0)
+		return -1;
 	systemd_scope scope = a->scope >= 0    ? (systemd_scope)a->scope
 			      : geteuid() == 0 ? SYSTEMD_SYSTEM
 					       : SYSTEMD_USER;
@@ -619,11 +622,24 @@ out:
 	return rc;
 }
 
+json_t *systemd_result_json(const deployment *d, const systemd_result *r)
+{
+	json_t *files = json_array();
+	for (size_t i = 0; i < r->nfiles; i++)
+		json_array_append_new(files, json_pack("{s:s, s:b}", "path", r->files[i].path,
+						       "written", r->files[i].changed));
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:b}", "profile", d->prof.name, "flavor",
+			 r->flavor == SYSTEMD_QUADLET ? "quadlet" : "plain", "target", r->target,
+			 "files", files, "enabled", r->enabled, "secrets_stored", r->secrets_stored,
+			 "keys_generated", r->keys.generated);
+}
+
 void systemd_result_free(systemd_result *r)
 {
 	for (size_t i = 0; i < r->nfiles; i++)
 		free(r->files[i].path);
 	free(r->files);
 	free(r->target);
+	keys_result_free(&r->keys);
 	*r = (systemd_result){0};
 }

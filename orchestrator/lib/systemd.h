@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "deployment.h"
+#include "keys.h"
 
 typedef enum { SYSTEMD_PLAIN = 0, SYSTEMD_QUADLET } systemd_flavor;
 typedef enum { SYSTEMD_USER = 0, SYSTEMD_SYSTEM } systemd_scope;
@@ -94,14 +95,20 @@ typedef struct systemd_result {
 	char *target;	     /* aegis-<profile>.target */
 	bool enabled;	     /* reloaded and enabled (only with INSTALL where systemd runs) */
 	bool secrets_stored; /* the pods' Podman secrets stored (INSTALL) */
+	keys_result keys;    /* INSTALL: the SEAL keypair (keys.generated: made now) */
 } systemd_result;
 
 /* Generate the units of D and write them and the manifests they run (0600
  * in 0700, with no secret value: the pods' Podman secrets hold those),
  * changing no file whose content is the same.  With INSTALL, also store the
- * pods' Podman secrets (podsecret.h) on CONTAINER_SOCK. */
+ * pods' Podman secrets (podsecret.h) on CONTAINER_SOCK, and generate the
+ * SEAL keypair the pods mount when it is missing, as deploy would (at boot
+ * nothing runs deploy). */
 int systemd_write(const deployment *d, const systemd_request *req, systemd_result *r, aerr_t *err);
 void systemd_result_free(systemd_result *r);
+/* R as `systemd --json` reports it: profile, flavor, target, files
+ * [{path, written}], enabled, secrets_stored, keys_generated. */
+json_t *systemd_result_json(const deployment *d, const systemd_result *r);
 
 #endif
 
