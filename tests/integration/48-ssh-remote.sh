@@ -43,8 +43,11 @@ service_pid=
 sshd_pid=
 cleanup() {
 	as_user podman pod rm -f pod-core pod-secrets >/dev/null 2>&1
-	[ -n "$service_pid" ] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null
 	[ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null && wait "$sshd_pid" 2>/dev/null
+	# runuser does not pass SIGTERM on: the test user's own processes (its API
+	# service, the rootless pause process), by PID, as 62-service.sh does
+	[ -n "$service_pid" ] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null
+	for p in $(pgrep -u "$uid"); do kill "$p" 2>/dev/null; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
