@@ -690,6 +690,32 @@ out:
 	return rc;
 }
 
+/* Render one document of the template and emit it (DOC is consumed). */
+static int render_doc(struct render_ctx *c, yaml_document_t *doc, yaml_emitter_t *emitter)
+{
+	size_t nnodes = (size_t)(doc->nodes.top - doc->nodes.start);
+	c->nnodes = nnodes;
+	c->visited = xcalloc(nnodes, sizeof *c->visited);
+	c->secret_at = xcalloc(nnodes, sizeof *c->secret_at);
+	int r = render_node(c, doc, 1, NULL);
+	free(c->visited);
+	free(c->secret_at);
+	c->visited = NULL;
+	c->secret_at = NULL;
+	if (r < 0) {
+		yaml_document_delete(doc);
+		return -1;
+	}
+	/* one layout whatever the template wrote: "---" only between documents */
+	doc->start_implicit = 1;
+	doc->end_implicit = 1;
+	/* yaml_emitter_dump destroys the document, even on failure */
+	if (!yaml_emitter_dump(emitter, doc))
+		return aerr_set(c->err, AEGIS_EFAIL, "%s: YAML emitter: %s", c->path,
+				emitter->problem ? emitter->problem : "cannot write");
+	return 0;
+}
+
 int render_template(const char *path, const config *cfg, const render_opts *opts, rendered *out,
 		    aerr_t *err)
 {
@@ -724,28 +750,8 @@ int render_template(const char *path, const config *cfg, const render_opts *opts
 			goto out;
 		if (!more)
 			break;
-		size_t nnodes = (size_t)(doc.nodes.top - doc.nodes.start);
-		c.nnodes = nnodes;
-		c.visited = xcalloc(nnodes, sizeof *c.visited);
-		c.secret_at = xcalloc(nnodes, sizeof *c.secret_at);
-		int r = render_node(&c, &doc, 1, NULL);
-		free(c.visited);
-		free(c.secret_at);
-		c.visited = NULL;
-		c.secret_at = NULL;
-		if (r < 0) {
-			yaml_document_delete(&doc);
+		if (render_doc(&c, &doc, &emitter) < 0)
 			goto out;
-		}
-		/* one layout whatever the template wrote: "---" only between documents */
-		doc.start_implicit = 1;
-		doc.end_implicit = 1;
-		/* yaml_emitter_dump destroys the document, even on failure */
-		if (!yaml_emitter_dump(&emitter, &doc)) {
-			aerr_set(err, AEGIS_EFAIL, "%s: YAML emitter: %s", path,
-				 emitter.problem ? emitter.problem : "cannot write");
-			goto out;
-		}
 	}
 	if (!yaml_emitter_close(&emitter) || !yaml_emitter_flush(&emitter)) {
 		aerr_set(err, AEGIS_EFAIL, "%s: YAML emitter: %s", path,

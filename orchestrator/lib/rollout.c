@@ -671,6 +671,83 @@ int rollout_check(const deployment *d, const bool *selected, aerr_t *err)
 
 static int remove_unstarted(struct shared *sh, aerr_t *err);
 
+/* Every pod the rollout may replace, in tier order, with a copy of its
+ * manifest and secret as they are now (see struct ahead). */
+static void ahead_plan(struct shared *sh)
+{
+	const deployment *d = sh->d;
+	sh->ahead = xcalloc(d->npods ? d->npods : 1, sizeof *sh->ahead);
+	sh->order = xcalloc(d->npods ? d->npods : 1, sizeof *sh->order);
+	sh->first_tier = SIZE_MAX;
+	for (size_t t = 0; t < d->plan.ntiers; t++)
+		for (size_t k = 0; k < d->plan.tiers[t].n; k++) {
+			size_t i = d->plan.tiers[t].pods[k];
+			struct ahead *a = &sh->ahead[i];
+			if (sh->states[i].state == ROLL_SKIPPED) {
+				a->state = AHEAD_SKIPPED;
+				continue;
+			}
+			a->yaml = xstrndup(d->manifests[i].yaml, d->manifests[i].len);
+			a->len = d->manifests[i].len;
+			a->secret = podsecret_content(&d->manifests[i], &a->secret_len);
+			a->hash =
+			    d->pods[i].manifest_hash ? xstrdup(d->pods[i].manifest_hash) : NULL;
+			sh->order[sh->norder++] = i;
+			if (sh->first_tier == SIZE_MAX)
+				sh->first_tier = t;
+		}
+}
+
+static void ahead_free(struct shared *sh)
+{
+	for (size_t i = 0; i < sh->d->npods; i++) {
+		struct ahead *a = &sh->ahead[i];
+		wipe_free_len(a->yaml, a->len);
+		wipe_free_len(a->secret, a->secret_len);
+		free(a->hash);
+		free(a->error);
+	}
+	free(sh->ahead);
+	free(sh->order);
+}
+
+/* Tier T's turn: one thread per pod, all joined; the first failed pod is
+ * the rollout's error. */
+static int run_tier(struct shared *sh, size_t t, aerr_t *err)
+{
+	const deployment *d = sh->d;
+	rollout_pod *states = sh->states;
+	const plan_tier *tier = &d->plan.tiers[t];
+	struct worker *workers = xcalloc(tier->n ? tier->n : 1, sizeof *workers);
+	size_t started = 0;
+	for (size_t k = 0; k < tier->n; k++) {
+		size_t i = tier->pods[k];
+		if (states[i].state == ROLL_SKIPPED)
+			continue;
+		workers[started] = (struct worker){.sh = sh, .index = i};
+		if (pthread_create(&workers[started].thread, NULL, pod_worker, &workers[started]) !=
+		    0) {
+			fail_pod(sh, i, NULL, NULL, "cannot start a thread");
+			break;
+		}
+		started++;
+	}
+	for (size_t k = 0; k < started; k++)
+		pthread_join(workers[k].thread, NULL);
+	free(workers);
+	for (size_t k = 0; k < tier->n; k++) {
+		size_t i = tier->pods[k];
+		if (states[i].state == ROLL_FAILED) {
+			const rollout_pod *st = &states[i];
+			return aerr_set(err, AEGIS_EFAIL, "pod %s failed%s%s: %s", d->pods[i].name,
+					st->container ? ", container " : "",
+					st->container ? st->container : "",
+					st->error ? st->error : "unknown error");
+		}
+	}
+	return 0;
+}
+
 int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod *states,
 		aerr_t *err)
 {
@@ -693,26 +770,7 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 	 * small pool: creation and network set-up leave the critical path, and
 	 * each tier only starts its app containers once its dependencies are
 	 * ready. */
-	sh.ahead = xcalloc(d->npods ? d->npods : 1, sizeof *sh.ahead);
-	sh.order = xcalloc(d->npods ? d->npods : 1, sizeof *sh.order);
-	sh.first_tier = SIZE_MAX;
-	for (size_t t = 0; t < d->plan.ntiers; t++)
-		for (size_t k = 0; k < d->plan.tiers[t].n; k++) {
-			size_t i = d->plan.tiers[t].pods[k];
-			struct ahead *a = &sh.ahead[i];
-			if (states[i].state == ROLL_SKIPPED) {
-				a->state = AHEAD_SKIPPED;
-				continue;
-			}
-			a->yaml = xstrndup(d->manifests[i].yaml, d->manifests[i].len);
-			a->len = d->manifests[i].len;
-			a->secret = podsecret_content(&d->manifests[i], &a->secret_len);
-			a->hash =
-			    d->pods[i].manifest_hash ? xstrdup(d->pods[i].manifest_hash) : NULL;
-			sh.order[sh.norder++] = i;
-			if (sh.first_tier == SIZE_MAX)
-				sh.first_tier = t;
-		}
+	ahead_plan(&sh);
 	pthread_mutex_init(&sh.lock, NULL);
 	pthread_mutex_init(&sh.ahead_lock, NULL);
 	pthread_cond_init(&sh.created, NULL);
@@ -729,36 +787,8 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 		}
 	}
 	int rc = 0;
-	for (size_t t = 0; t < d->plan.ntiers && rc == 0; t++) {
-		const plan_tier *tier = &d->plan.tiers[t];
-		struct worker *workers = xcalloc(tier->n, sizeof *workers);
-		size_t started = 0;
-		for (size_t k = 0; k < tier->n; k++) {
-			size_t i = tier->pods[k];
-			if (states[i].state == ROLL_SKIPPED)
-				continue;
-			workers[started] = (struct worker){.sh = &sh, .index = i};
-			if (pthread_create(&workers[started].thread, NULL, pod_worker,
-					   &workers[started]) != 0) {
-				fail_pod(&sh, i, NULL, NULL, "cannot start a thread");
-				break;
-			}
-			started++;
-		}
-		for (size_t k = 0; k < started; k++)
-			pthread_join(workers[k].thread, NULL);
-		free(workers);
-		for (size_t k = 0; k < tier->n && rc == 0; k++) {
-			size_t i = tier->pods[k];
-			if (states[i].state == ROLL_FAILED) {
-				const rollout_pod *st = &states[i];
-				rc = aerr_set(err, AEGIS_EFAIL, "pod %s failed%s%s: %s",
-					      d->pods[i].name, st->container ? ", container " : "",
-					      st->container ? st->container : "",
-					      st->error ? st->error : "unknown error");
-			}
-		}
-	}
+	for (size_t t = 0; t < d->plan.ntiers && rc == 0; t++)
+		rc = run_tier(&sh, t, err);
 	if (rc < 0)
 		atomic_store(&sh.cancel, 1);
 	for (size_t k = 0; k < ncreators; k++)
@@ -769,15 +799,7 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 		aerr_t rerr = {0};
 		remove_unstarted(&sh, &rerr);
 	}
-	for (size_t i = 0; i < d->npods; i++) {
-		struct ahead *a = &sh.ahead[i];
-		wipe_free_len(a->yaml, a->len);
-		wipe_free_len(a->secret, a->secret_len);
-		free(a->hash);
-		free(a->error);
-	}
-	free(sh.ahead);
-	free(sh.order);
+	ahead_free(&sh);
 	pthread_cond_destroy(&sh.created);
 	pthread_mutex_destroy(&sh.ahead_lock);
 	pthread_mutex_destroy(&sh.lock);

@@ -283,47 +283,37 @@ static size_t common_args(const sshtunnel *t, const char **a)
 	return n;
 }
 
-int sshtunnel_open(sshtunnel **out, const char *url, const sshtunnel_options *opt, aerr_t *err)
+/* The ssh client, the identity and config files, the private directory. */
+static int tunnel_setup(sshtunnel *t, const sshtunnel_options *opt, aerr_t *err)
 {
-	*out = NULL;
-	sshtunnel *t = xcalloc(1, sizeof *t);
-	t->service = (spawn_service)SPAWN_SERVICE_INIT;
-	pthread_mutex_init(&t->lock, NULL);
-	if (ssh_url_parse(url, &t->url, err) < 0) {
-		sshtunnel_close(t);
-		return -1;
-	}
 	const char *shown = t->url.display;
 	t->ssh = spawn_which("ssh");
-	if (!t->ssh) {
-		aerr_set(err, AEGIS_ECONFIG,
-			 "%s: the OpenSSH client (ssh) is not installed: run `make setup` "
-			 "(scripts/setup.sh)",
-			 shown);
-		sshtunnel_close(t);
-		return -1;
-	}
+	if (!t->ssh)
+		return aerr_set(err, AEGIS_ECONFIG,
+				"%s: the OpenSSH client (ssh) is not installed: run `make setup` "
+				"(scripts/setup.sh)",
+				shown);
 	if (opt && opt->identity && *opt->identity) {
-		if (access(opt->identity, R_OK) < 0) {
-			aerr_sys(err, AEGIS_ECONFIG, errno, "%s: cannot read the identity file %s",
-				 shown, opt->identity);
-			sshtunnel_close(t);
-			return -1;
-		}
+		if (access(opt->identity, R_OK) < 0)
+			return aerr_sys(err, AEGIS_ECONFIG, errno,
+					"%s: cannot read the identity file %s", shown,
+					opt->identity);
 		t->identity = xstrdup(opt->identity);
 	}
 	if (opt && opt->config && *opt->config)
 		t->config = xstrdup(opt->config);
-	if (make_dir(t, err) < 0) {
-		sshtunnel_close(t);
+	if (make_dir(t, err) < 0)
 		return -1;
-	}
 	t->sock = xasprintf("%s/podman.sock", t->dir);
 	t->ctl = xasprintf("%s/ctl", t->dir);
 	t->log = xasprintf("%s/ssh.log", t->dir);
+	return 0;
+}
 
-	int timeout_s =
-	    opt && opt->connect_timeout_s > 0 ? opt->connect_timeout_s : CONNECT_TIMEOUT_S;
+/* Start the master connection, forwarding the local socket to the remote
+ * API socket, under the watchdog. */
+static int start_master(sshtunnel *t, int timeout_s, aerr_t *err)
+{
 	cleanup_free char *timeout = xasprintf("ConnectTimeout=%d", timeout_s);
 	cleanup_free char *port = t->url.port ? xasprintf("%d", t->url.port) : NULL;
 	cleanup_free char *forward = xasprintf("%s:%s", t->sock, t->url.path);
@@ -352,36 +342,51 @@ int sshtunnel_open(sshtunnel **out, const char *url, const sshtunnel_options *op
 	 * however it ends */
 	const char *leave[] = {t->sock, t->ctl, t->log, t->dir, NULL};
 	if (spawn_service_start((char *const *)argv, t->log, leave, STOP_GRACE_MS, &t->service,
-				err) < 0) {
-		aerr_wrap(err, "%s", shown);
-		sshtunnel_close(t);
-		return -1;
-	}
+				err) < 0)
+		return aerr_wrap(err, "%s", t->url.display);
+	return 0;
+}
+
+/* Until the local socket accepts, ssh exits, or the time is up. */
+static int wait_up(sshtunnel *t, int timeout_s, aerr_t *err)
+{
+	const char *shown = t->url.display;
 	double deadline = clock_mono_s() + timeout_s + AUTH_GRACE_S;
 	for (;;) {
 		char said[512];
 		if (spawn_service_exited(&t->service)) {
 			sshtunnel_last_message(t, said, sizeof said);
-			aerr_set(err, AEGIS_EFAIL, "cannot reach the Podman API at %s: %s%s%s%s",
-				 shown, diagnose(t->log), said[0] ? " (ssh: " : "", said,
-				 said[0] ? ")" : "");
-			sshtunnel_close(t);
-			return -1;
+			return aerr_set(
+			    err, AEGIS_EFAIL, "cannot reach the Podman API at %s: %s%s%s%s", shown,
+			    diagnose(t->log), said[0] ? " (ssh: " : "", said, said[0] ? ")" : "");
 		}
 		if (accepts(t->sock))
-			break;
+			return 0;
 		if (clock_mono_s() >= deadline) {
 			sshtunnel_last_message(t, said, sizeof said);
-			aerr_set(
+			return aerr_set(
 			    err, AEGIS_EFAIL,
 			    "cannot reach the Podman API at %s: the ssh tunnel did not come up "
 			    "within %d s%s%s%s",
 			    shown, timeout_s + AUTH_GRACE_S, said[0] ? " (ssh: " : "", said,
 			    said[0] ? ")" : "");
-			sshtunnel_close(t);
-			return -1;
 		}
 		clock_sleep_ms(POLL_MS);
+	}
+}
+
+int sshtunnel_open(sshtunnel **out, const char *url, const sshtunnel_options *opt, aerr_t *err)
+{
+	*out = NULL;
+	sshtunnel *t = xcalloc(1, sizeof *t);
+	t->service = (spawn_service)SPAWN_SERVICE_INIT;
+	pthread_mutex_init(&t->lock, NULL);
+	int timeout_s =
+	    opt && opt->connect_timeout_s > 0 ? opt->connect_timeout_s : CONNECT_TIMEOUT_S;
+	if (ssh_url_parse(url, &t->url, err) < 0 || tunnel_setup(t, opt, err) < 0 ||
+	    start_master(t, timeout_s, err) < 0 || wait_up(t, timeout_s, err) < 0) {
+		sshtunnel_close(t);
+		return -1;
 	}
 	*out = t;
 	return 0;
