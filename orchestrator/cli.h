@@ -82,6 +82,9 @@ struct config;
  * (a private service is started when the socket does not exist). */
 int cli_open_podman(const struct cli *cli, const struct config *cfg, struct podman **pm,
 		    aerr_t *err);
+/* Load the configuration (the --env file) into CFG, or print why it cannot
+ * be: returns -1 when loaded, else the command's exit status. */
+int cli_config(const struct cli *cli, struct config *cfg);
 /* Take in --host/CONTAINER_HOST: a unix:// URL names the local socket, an
  * ssh:// URL a remote one (what the pods there mount, so it becomes
  * CONTAINER_SOCK for rendering too; cli_open_podman then reaches it through

@@ -149,6 +149,12 @@ static void forget_remote_socket(deployment *d)
 	}
 }
 
+int cli_config(const struct cli *cli, config *cfg)
+{
+	aerr_t err = {0};
+	return config_load(cfg, cli->root, cli->env_path, &err) < 0 ? cli_fail(cli, &err) : -1;
+}
+
 int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d, podman **pm,
 	     aerr_t *err)
 {

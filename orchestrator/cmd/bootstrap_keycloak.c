@@ -45,10 +45,10 @@ COMMAND(bootstrap_keycloak)
 	if (st >= 0)
 		return st;
 
-	aerr_t err = {0};
 	config cfg;
-	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
-		return cli_fail(cli, &err);
+	if ((st = cli_config(cli, &cfg)) >= 0)
+		return st;
+	aerr_t err = {0};
 	bootstrap_result res;
 	int rc = bootstrap_keycloak(&cfg, &bo, &res, &err);
 	if (rc == 0) {

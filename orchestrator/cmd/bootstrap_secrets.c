@@ -53,10 +53,10 @@ COMMAND(bootstrap_secrets)
 	if (st >= 0)
 		return st;
 
-	aerr_t err = {0};
 	config cfg;
-	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
-		return cli_fail(cli, &err);
+	if ((st = cli_config(cli, &cfg)) >= 0)
+		return st;
+	aerr_t err = {0};
 	profile prof;
 	if (profile_load(cli->root, cli->profile, &prof, &err) < 0) {
 		config_free(&cfg);

@@ -52,10 +52,10 @@ COMMAND(clean)
 	int st = opts_parse("clean", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)
 		return st;
-	aerr_t err = {0};
 	config cfg;
-	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
-		return cli_fail(cli, &err);
+	if ((st = cli_config(cli, &cfg)) >= 0)
+		return st;
+	aerr_t err = {0};
 	podman *pm = NULL;
 	rollout_clean_set set = {0};
 	int rc = cli_open_podman(cli, &cfg, &pm, &err);

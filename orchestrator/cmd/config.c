@@ -31,10 +31,9 @@ COMMAND(config)
 	int st = opts_parse("config", help, opts, argc, argv, 0, NULL);
 	if (st >= 0)
 		return st;
-	aerr_t err = {0};
 	config cfg;
-	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
-		return cli_fail(cli, &err);
+	if ((st = cli_config(cli, &cfg)) >= 0)
+		return st;
 	for (size_t i = 0; i < cfg.nwarnings; i++)
 		cli_debug(cli, "warning: %s", cfg.warnings[i]);
 	if (!cfg.env_exists)

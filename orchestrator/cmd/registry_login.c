@@ -30,10 +30,10 @@ COMMAND(registry_login)
 	int done = opts_parse("registry-login", help, opts, argc, argv, 0, NULL);
 	if (done >= 0)
 		return done;
-	aerr_t err = {0};
 	config cfg;
-	if (config_load(&cfg, cli->root, cli->env_path, &err) < 0)
-		return cli_fail(cli, &err);
+	if ((done = cli_config(cli, &cfg)) >= 0)
+		return done;
+	aerr_t err = {0};
 	const char *user = config_get(&cfg, "GHCR_USERNAME");
 	const char *token = config_get(&cfg, "GHCR_TOKEN");
 	int rc = 0;

@@ -11,6 +11,7 @@
 
 #include "fsutil.h"
 #include "strbuf.h"
+#include "wipe.h"
 #include "yamldoc.h"
 
 /* A secret variable is rendered as MARK_START NAME MARK_END instead of its
@@ -901,14 +902,10 @@ static int add_secret(struct conv *c)
 	    json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:s, s:o}", "apiVersion", "v1", "kind",
 		      "Secret", "metadata", "name", KUBE_SECRET_NAME, "namespace", c->ns, "labels",
 		      part_of_labels(), "type", "Opaque", "data", data);
+	json_incref(data);
 	int rc = add_file(c, secret, true);
-	const char *key;
-	json_t *val;
-	json_object_foreach(data, key, val)
-	{
-		OPENSSL_cleanse((char *)json_string_value(val), json_string_length(val));
-	}
 	json_decref(secret);
+	wipe_json_decref(data);
 	return rc;
 }
 

@@ -261,82 +261,9 @@ static int ping(podman *pm, aerr_t *err)
 	return ping_socket(pm->sock, pm->conn, err);
 }
 
-/* Last non-empty line of the private service's log, for error messages. */
-static void log_tail(const char *path, char *out, size_t n)
-{
-	out[0] = '\0';
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	char line[1024];
-	while (fgets(line, sizeof line, f)) {
-		size_t k = strcspn(line, "\n");
-		if (k == 0)
-			continue;
-		k = k < n ? k : n - 1;
-		memcpy(out, line, k);
-		out[k] = '\0';
-	}
-	fclose(f);
-}
-
-#define DIR_PREFIX "aegis-podman-"
-
-/* Remove the private directories (DIR_PREFIX<pid>-XXXXXX) in BASE of our
- * commands that were killed before their service's watchdog could tidy up
- * (the watchdog killed too): only their service's socket and log are in
- * them. */
-static void remove_stale_dirs(const char *base)
-{
-	DIR *d = opendir(base);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		char *end;
-		if (strncmp(e->d_name, DIR_PREFIX, strlen(DIR_PREFIX)) != 0)
-			continue;
-		long pid = strtol(e->d_name + strlen(DIR_PREFIX), &end, 10);
-		struct stat st;
-		if (pid <= 0 || *end != '-' || (kill((pid_t)pid, 0) == 0 || errno != ESRCH) ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-			continue;
-		cleanup_free char *path = xasprintf("%s/%s", base, e->d_name);
-		cleanup_free char *sock = xasprintf("%s/podman.sock", path);
-		cleanup_free char *log = xasprintf("%s/service.log", path);
-		unlink(sock);
-		unlink(log);
-		rmdir(path);
-	}
-	closedir(d);
-}
-
 static int make_runtime_dir(podman *pm, aerr_t *err)
 {
-	const char *bases[] = {getenv("XDG_RUNTIME_DIR"), "/tmp"};
-	cleanup_free char *name = xasprintf(DIR_PREFIX "%ld-XXXXXX", (long)getpid());
-	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
-		struct stat st;
-		const char *base = bases[i];
-		if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
-			continue;
-		/* the socket path must fit in sockaddr_un */
-		if (strlen(base) + 1 + strlen(name) + sizeof "/podman.sock" >
-		    sizeof(((struct sockaddr_un *)0)->sun_path))
-			continue;
-		remove_stale_dirs(base);
-		pm->dir = xasprintf("%s/%s", base, name);
-		if (mkdtemp(pm->dir))
-			return 0;
-		int e = errno;
-		free(pm->dir);
-		pm->dir = NULL;
-		if (i + 1 == ARRAY_SIZE(bases))
-			return aerr_sys(err, AEGIS_EFAIL, e,
-					"cannot create a private directory in %s", base);
-	}
-	return aerr_set(err, AEGIS_EFAIL, "no directory for a private podman service socket");
+	return spawn_private_dir("aegis-podman-", sizeof "/podman.sock", &pm->dir, err);
 }
 
 static int start_service(podman *pm, aerr_t *err)
@@ -365,7 +292,7 @@ static int start_service(podman *pm, aerr_t *err)
 	for (;;) {
 		char tail[512];
 		if (spawn_service_exited(&pm->service)) {
-			log_tail(pm->log, tail, sizeof tail);
+			spawn_log_tail(pm->log, tail, sizeof tail);
 			return aerr_set(err, AEGIS_EFAIL,
 					"podman system service ended at start%s%s",
 					tail[0] ? ": " : "", tail);
@@ -373,7 +300,7 @@ static int start_service(podman *pm, aerr_t *err)
 		if (access(pm->sock, F_OK) == 0 && ping(pm, &last) == 0)
 			return 0;
 		if (clock_mono_s() * 1e3 >= deadline) {
-			log_tail(pm->log, tail, sizeof tail);
+			spawn_log_tail(pm->log, tail, sizeof tail);
 			const char *why = tail[0] ? tail : last.msg;
 			return aerr_set(
 			    err, AEGIS_EFAIL,

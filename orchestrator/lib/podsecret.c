@@ -23,14 +23,7 @@ char *podsecret_content(const rendered *m, size_t *len)
 	char *text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		abort();
-	/* jansson keeps its own copies of the values */
-	const char *key;
-	json_t *v;
-	json_object_foreach(data, key, v)
-	{
-		wipe((char *)json_string_value(v), json_string_length(v));
-	}
-	json_decref(data);
+	wipe_json_decref(data);
 	*len = strlen(text);
 	return text;
 }

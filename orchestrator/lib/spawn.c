@@ -1,16 +1,20 @@
 #include "spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "clock.h"
 
@@ -352,4 +356,88 @@ char *spawn_describe(int status)
 	if (WIFSIGNALED(status))
 		return xasprintf("killed by signal %d", WTERMSIG(status));
 	return xasprintf("ended (status %d)", status);
+}
+
+/* --- private directories --------------------------------------------------- */
+
+static void remove_stale_dirs(const char *base, const char *prefix)
+{
+	DIR *d = opendir(base);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		char *end;
+		long pid = strtol(e->d_name + strlen(prefix), &end, 10);
+		struct stat st;
+		if (pid <= 0 || *end != '-' || (kill((pid_t)pid, 0) == 0 || errno != ESRCH) ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		int fd =
+		    openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		DIR *sub = fd >= 0 ? fdopendir(fd) : NULL;
+		if (!sub) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		struct dirent *f;
+		while ((f = readdir(sub)))
+			if (strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0)
+				unlinkat(dirfd(sub), f->d_name, 0);
+		closedir(sub);
+		unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}
+
+int spawn_private_dir(const char *prefix, size_t longest, char **dir, aerr_t *err)
+{
+	*dir = NULL;
+	const char *bases[] = {getenv("XDG_RUNTIME_DIR"), "/tmp"};
+	cleanup_free char *name = xasprintf("%s%ld-XXXXXX", prefix, (long)getpid());
+	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
+		struct stat st;
+		const char *base = bases[i];
+		if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (strlen(base) + 1 + strlen(name) + longest >
+		    sizeof(((struct sockaddr_un *)0)->sun_path))
+			continue;
+		remove_stale_dirs(base, prefix);
+		*dir = xasprintf("%s/%s", base, name);
+		if (mkdtemp(*dir))
+			return 0;
+		int e = errno;
+		free(*dir);
+		*dir = NULL;
+		if (i + 1 == ARRAY_SIZE(bases))
+			return aerr_sys(err, AEGIS_EFAIL, e,
+					"cannot create a private directory in %s", base);
+	}
+	return aerr_set(err, AEGIS_EFAIL,
+			"no directory for private sockets (%s*): "
+			"$XDG_RUNTIME_DIR and /tmp are missing or their paths too long",
+			prefix);
+}
+
+void spawn_log_tail(const char *path, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	char line[1024];
+	while (fgets(line, sizeof line, f)) {
+		size_t k = strcspn(line, "\r\n");
+		if (k == 0)
+			continue;
+		k = k < n ? k : n - 1;
+		memcpy(buf, line, k);
+		buf[k] = '\0';
+	}
+	fclose(f);
 }

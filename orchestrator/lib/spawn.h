@@ -75,4 +75,15 @@ void spawn_service_stop(spawn_service *svc);
  * (newly allocated). */
 char *spawn_describe(int status);
 
+/* A private directory PREFIX<pid>-XXXXXX (0700, newly allocated in *DIR)
+ * under $XDG_RUNTIME_DIR, else /tmp, in which a file name of LONGEST more
+ * characters still fits in a unix socket address.  First the directories of
+ * that prefix left by dead processes of ours (killed before their watchdog
+ * could tidy up) are removed with the files in them. */
+int spawn_private_dir(const char *prefix, size_t longest, char **dir, aerr_t *err);
+
+/* The last non-empty line of the log file PATH (a service's, for error
+ * messages) into BUF of N bytes, cut to fit; empty when there is none. */
+void spawn_log_tail(const char *path, char *buf, size_t n);
+
 #endif

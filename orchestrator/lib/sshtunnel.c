@@ -140,70 +140,11 @@ void ssh_url_free(ssh_url *u)
 
 /* --- the private directory ---------------------------------------------- */
 
-/* Remove what ssh tunnels of our commands that were killed left behind:
- * their watchdog stopped ssh and removed its fixed files, but not the
- * probe sockets forwarded later.  Only directories of dead processes that
- * are ours. */
-static void remove_stale_dirs(const char *base)
-{
-	DIR *d = opendir(base);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, DIR_PREFIX, strlen(DIR_PREFIX)) != 0)
-			continue;
-		char *end;
-		long pid = strtol(e->d_name + strlen(DIR_PREFIX), &end, 10);
-		struct stat st;
-		if (pid <= 0 || *end != '-' || (kill((pid_t)pid, 0) == 0 || errno != ESRCH) ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
-			continue;
-		int fd =
-		    openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		DIR *sub = fd >= 0 ? fdopendir(fd) : NULL;
-		if (!sub) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		struct dirent *f;
-		while ((f = readdir(sub)))
-			if (strcmp(f->d_name, ".") != 0 && strcmp(f->d_name, "..") != 0)
-				unlinkat(dirfd(sub), f->d_name, 0);
-		closedir(sub);
-		unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
-	}
-	closedir(d);
-}
-
+/* the control socket (ssh adds a 17-character suffix while it creates it)
+ * must fit in sockaddr_un */
 static int make_dir(sshtunnel *t, aerr_t *err)
 {
-	const char *bases[] = {getenv("XDG_RUNTIME_DIR"), "/tmp"};
-	cleanup_free char *name = xasprintf(DIR_PREFIX "%ld-XXXXXX", (long)getpid());
-	for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
-		struct stat st;
-		const char *base = bases[i];
-		if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
-			continue;
-		/* the control socket (ssh adds a 17-character suffix while it
-		 * creates it) must fit in sockaddr_un */
-		if (strlen(base) + 1 + strlen(name) + sizeof "/ctl.0123456789abcdef" >
-		    sizeof(((struct sockaddr_un *)0)->sun_path))
-			continue;
-		remove_stale_dirs(base);
-		t->dir = xasprintf("%s/%s", base, name);
-		if (mkdtemp(t->dir))
-			return 0;
-		int e = errno;
-		free(t->dir);
-		t->dir = NULL;
-		if (i + 1 == ARRAY_SIZE(bases))
-			return aerr_sys(err, AEGIS_EFAIL, e,
-					"cannot create a private directory in %s", base);
-	}
-	return aerr_set(err, AEGIS_EFAIL, "no directory for the ssh tunnel's sockets");
+	return spawn_private_dir(DIR_PREFIX, sizeof "/ctl.0123456789abcdef", &t->dir, err);
 }
 
 /* --- ssh ---------------------------------------------------------------- */
@@ -211,19 +152,8 @@ static int make_dir(sshtunnel *t, aerr_t *err)
 void sshtunnel_last_message(const sshtunnel *t, char *buf, size_t n)
 {
 	buf[0] = '\0';
-	FILE *f = t && t->log ? fopen(t->log, "r") : NULL;
-	if (!f)
-		return;
-	char line[1024];
-	while (fgets(line, sizeof line, f)) {
-		size_t k = strcspn(line, "\r\n");
-		if (k == 0)
-			continue;
-		k = k < n ? k : n - 1;
-		memcpy(buf, line, k);
-		buf[k] = '\0';
-	}
-	fclose(f);
+	if (t && t->log)
+		spawn_log_tail(t->log, buf, n);
 }
 
 /* What ssh's log says went wrong, in the words of the error. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 /* Overwrite N bytes at P in a way the compiler cannot drop (a plain
@@ -40,5 +41,19 @@ static inline void wipe_freep(char **s)
 
 /* cleanup_wipe char *tok = ...: wiped and freed on every return */
 #define cleanup_wipe __attribute__((cleanup(wipe_freep)))
+
+/* Wipe the string values of the JSON object OBJ in place (jansson keeps its
+ * own copies of the secrets set into it), then drop the reference. */
+static inline void wipe_json_decref(json_t *obj)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v)
+	{
+		if (json_is_string(v))
+			wipe((char *)json_string_value(v), json_string_length(v));
+	}
+	json_decref(obj);
+}
 
 #endif
