@@ -95,6 +95,18 @@ static int check_key_file(const char *path, bool *exists, struct stat *st, aerr_
 	return 0;
 }
 
+/* The PEM private (PKCS#8, unencrypted) or public (SPKI) key in PEM, or NULL. */
+static EVP_PKEY *pem_key(const char *pem, size_t len, bool private_key)
+{
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	EVP_PKEY *pkey = NULL;
+	if (bio)
+		pkey = private_key ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)
+				   : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	return pkey;
+}
+
 /* Read a PEM private (PKCS#8) or public (SPKI) key; the file buffer is wiped
  * before it is freed because it may hold the private key. */
 static int load_key(const char *path, bool private_key, EVP_PKEY **out, aerr_t *err)
@@ -103,12 +115,7 @@ static int load_key(const char *path, bool private_key, EVP_PKEY **out, aerr_t *
 	size_t len = 0;
 	if (fs_read_file(path, &pem, &len, err) < 0)
 		return -1;
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	EVP_PKEY *pkey = NULL;
-	if (bio)
-		pkey = private_key ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)
-				   : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-	BIO_free(bio);
+	EVP_PKEY *pkey = pem_key(pem, len, private_key);
 	OPENSSL_cleanse(pem, len);
 	free(pem);
 	if (!pkey)
@@ -249,12 +256,7 @@ int keys_fingerprint_pem(const char *pem, size_t len, const char *source, char *
 			 aerr_t *err)
 {
 	bool private_key = memmem(pem, len, "PRIVATE KEY-----", 16) != NULL;
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	EVP_PKEY *pkey = NULL;
-	if (bio)
-		pkey = private_key ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)
-				   : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-	BIO_free(bio);
+	EVP_PKEY *pkey = pem_key(pem, len, private_key);
 	if (!pkey)
 		return ossl_fail(err, "%s is not an unencrypted PEM key", source);
 	int rc = -1;
