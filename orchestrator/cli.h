@@ -85,6 +85,10 @@ int cli_open_podman(const struct cli *cli, const struct config *cfg, struct podm
 /* Load the configuration (the --env file) into CFG, or print why it cannot
  * be: returns -1 when loaded, else the command's exit status. */
 int cli_config(const struct cli *cli, struct config *cfg);
+/* On an ssh:// host (--host), the API socket the pods of D mount is the
+ * remote one: it is not looked for on this machine before a rollout
+ * (rollout_check).  Nothing without --host. */
+void cli_host_sockets(const struct cli *cli, struct deployment *d);
 /* Take in --host/CONTAINER_HOST: a unix:// URL names the local socket, an
  * ssh:// URL a remote one (what the pods there mount, so it becomes
  * CONTAINER_SOCK for rendering too; cli_open_podman then reaches it through

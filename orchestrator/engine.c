@@ -126,6 +126,7 @@ static int roll(const struct cli *cli, deployment *d, const release_opts *in, bo
 {
 	*bootstrap = NULL;
 	*pm = NULL;
+	cli_host_sockets(cli, d);
 	int rc = rollout_check(d, in->selected, err);
 	if (rc == 0)
 		rc = cli_open_podman(cli, &d->cfg, pm, err);

@@ -133,9 +133,9 @@ static int load_deployed(const struct cli *cli, unsigned flags, deployment *d, p
  * machine (rollout_check).  On an ssh:// host the API socket they mount is
  * the one the tunnel reaches, which therefore exists there: it is not
  * looked for here. */
-static void forget_remote_socket(deployment *d)
+void cli_host_sockets(const struct cli *cli, deployment *d)
 {
-	const char *remote = config_get(&d->cfg, "CONTAINER_SOCK");
+	const char *remote = cli->host ? config_get(&d->cfg, "CONTAINER_SOCK") : NULL;
 	for (size_t i = 0; remote && i < d->npods; i++) {
 		pod *p = &d->pods[i];
 		size_t kept = 0;
@@ -173,8 +173,8 @@ int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d
 	if (rc < 0) {
 		podman_close(*pm);
 		*pm = NULL;
-	} else if (cli->host) {
-		forget_remote_socket(d);
+	} else {
+		cli_host_sockets(cli, d);
 	}
 	podman_close(own);
 	return rc;

@@ -79,13 +79,13 @@ int edgecheck_export_ca(podman *pm, const deployment *d, int wait_s, char **path
 	return 0;
 }
 
-int edgecheck_on_ready(const deployment *d, size_t pod, aerr_t *err)
+int edgecheck_on_ready(const deployment *d, size_t pod, const char *socket, aerr_t *err)
 {
 	if (strcmp(d->pods[pod].name, EDGE_POD) != 0)
 		return 0;
 	podman *pm = NULL;
 	char *path = NULL;
-	int rc = podman_open(&pm, config_get(&d->cfg, "CONTAINER_SOCK"), err);
+	int rc = podman_open(&pm, socket, err);
 	if (rc == 0)
 		rc = edgecheck_export_ca(pm, d, 30, &path, err);
 	podman_close(pm);

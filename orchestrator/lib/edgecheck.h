@@ -52,8 +52,9 @@ int edgecheck_export_ca(podman *pm, const deployment *d, int wait_s, char **path
 
 /* Deploy's (and rollback's) hook for every pod once it is ready, whether or
  * not the services are bootstrapped: for pod-edge, export the CA (above)
- * through its own connection to CONTAINER_SOCK; nothing for other pods. */
-int edgecheck_on_ready(const deployment *d, size_t pod, aerr_t *err);
+ * through its own connection to SOCKET, the rollout's API socket (through
+ * an ssh:// host's tunnel too); nothing for other pods. */
+int edgecheck_on_ready(const deployment *d, size_t pod, const char *socket, aerr_t *err);
 
 /* Check every route; returns 0 when the checks ran, whatever their results
  * (*OUT: one entry per route, in routes.yaml order). */

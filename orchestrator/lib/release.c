@@ -12,6 +12,7 @@
 struct release_ctx {
 	const release_opts *o;
 	bootstrap_hook *hook;
+	const char *socket; /* the rollout's API socket */
 };
 
 static void on_progress(void *ctx, const deployment *d, size_t pod, const rollout_pod *st)
@@ -25,7 +26,7 @@ static int on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
 {
 	struct release_ctx *rc = ctx;
 	/* the edge's internal CA is exported whether or not bootstrap runs */
-	if (edgecheck_on_ready(d, pod, err) < 0)
+	if (edgecheck_on_ready(d, pod, rc->socket, err) < 0)
 		return -1;
 	return rc->hook ? bootstrap_on_ready(rc->hook, d, pod, err) : 0;
 }
@@ -43,7 +44,8 @@ int release_run(podman *pm, deployment *d, const release_opts *o, rollout_pod *s
 	bootstrap_opts bo = {
 	    .generated_dir = o->generated_dir, .trace = o->trace, .trace_ctx = o->ctx};
 	struct release_ctx ctx = {.o = o,
-				  .hook = o->no_bootstrap ? NULL : bootstrap_hook_new(d, &bo)};
+				  .hook = o->no_bootstrap ? NULL : bootstrap_hook_new(d, &bo),
+				  .socket = podman_socket(pm)};
 	rollout_opts ro = {
 	    .network = network,
 	    .timeout_s = o->timeout_s,
