@@ -19,27 +19,9 @@ if ! podman_available; then
 	exit 0
 fi
 
-# A long-lived API service on a test socket: the pods mount CONTAINER_SOCK.
-SOCK=$TMP/podman.sock
-podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
-service_pid=$!
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
-ENV=$TMP/.env
-cleanup() {
-	aegis --env "$ENV" clean --yes >/dev/null 2>&1
-	kill "$service_pid" 2>/dev/null
-	wait "$service_pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# .env: generated secrets (init), the test socket, every image the stand-in.
-cp "$ROOT/.env.example" "$TMP/.env.example"
-(cd "$TMP" && "$AEGIS_BIN" --root "$ROOT" init >/dev/null)
-{
-	echo "CONTAINER_SOCK=$SOCK"
-	for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done
-} >>"$ENV"
+# A long-lived API service on a test socket (the pods mount CONTAINER_SOCK),
+# a .env of generated secrets with every image the stand-in, and the cleanup.
+podman_test_stack
 A() { aegis --env "$ENV" "$@"; }
 json() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
 

@@ -22,29 +22,11 @@ if ! podman_available; then
 	exit 0
 fi
 
-SOCK=$TMP/podman.sock
-podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
-service_pid=$!
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
-ENV=$TMP/.env
-cleanup() {
-	aegis --env "$ENV" clean --yes >/dev/null 2>&1
-	kill "$service_pid" 2>/dev/null
-	wait "$service_pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# Generated secrets, plus a PostgreSQL password that needs quoting in YAML and
-# percent-encoding in a URL, so "exact" means something.
+podman_test_stack
+# Plus a PostgreSQL password that needs quoting in YAML and percent-encoding
+# in a URL, so "exact" means something.
 PGPW='p@ss:w/rd#"x y'\''z'
-cp "$ROOT/.env.example" "$TMP/.env.example"
-(cd "$TMP" && "$AEGIS_BIN" --root "$ROOT" init >/dev/null)
-{
-	echo "CONTAINER_SOCK=$SOCK"
-	for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done
-	printf "POSTGRES_PASSWORD=\"%s\"\n" 'p@ss:w/rd#\"x y'\''z'
-} >>"$ENV"
+printf "POSTGRES_PASSWORD=\"%s\"\n" 'p@ss:w/rd#\"x y'\''z' >>"$ENV"
 A() { aegis --env "$ENV" "$@"; }
 json() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
 # Every secret value set in .env (the last assignment wins; POSTGRES_PASSWORD
