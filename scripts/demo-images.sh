@@ -27,38 +27,23 @@ export CONTAINERS_CONF
 force=${1:-}
 prefix=localhost/aegis-demo
 base=$prefix/debian-services:latest
+app=$prefix/debian-services-app:latest
+. "$root/tests/podman/image-cache.sh"
 
 log() { echo "demo-images: $*" >&2; }
 
 # Distribution packages of the base image (real services, Caddy for the edge,
-# and python3 for the OpenBao and Keycloak stand-ins).
+# and python3 for the OpenBao and Keycloak stand-ins).  The base holds only
+# the packages (debootstrap: the package archive, about 1.5 min), so a change
+# of the stand-in servers rebuilds only the small layer above it.
 packages=postgresql,prometheus,prometheus-postgres-exporter,caddy,python3,busybox,ca-certificates
-# The hash of what the base image is built from: a change rebuilds it.
-src_hash=$( (echo "$packages rootfs-0755"; cat "$here"/demo/* "$root"/tests/servers/*.py) | sha256sum | cut -c1-16)
-label() { podman image inspect --format '{{index .Labels "aegis.demo.hash"}}' "$1" 2>/dev/null || true; }
-
-mirror() {
-	# The first deb URI of the host's apt sources for its own release.
-	local codename f
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk -v c="$codename" '
-			/^Types:/ { deb = ($0 ~ /deb( |$)/) }
-			/^URIs:/ { uri = $2 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == c && deb && uri != "") { print uri; exit } }
-			/^$/ { deb = 0; uri = "" }' "$f" | head -1
-	done | head -1
-	if [ -f /etc/apt/sources.list ]; then
-		awk -v c="$codename" '$1 == "deb" && $0 ~ (" " c " ") { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; exit } }' /etc/apt/sources.list | head -1
-	fi
-	true
-}
+base_hash=$(image_hash /dev/null -- "$packages rootfs-0755")
+app_hash=$(image_hash "$here"/demo/* "$root"/tests/servers/*.py -- "$base_hash")
 
 build_base() {
 	local codename url dir t0
 	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	url=$(mirror | head -1)
+	url=$(image_mirror)
 	[ -n "$codename" ] && [ -n "$url" ] || { log "cannot find this machine's distribution mirror in /etc/apt (codename '$codename')"; exit 2; }
 	# debootstrap needs root; as an ordinary user (rootless Podman) it runs
 	# through sudo and only the import runs as the user.
@@ -83,14 +68,10 @@ build_base() {
 		--include="$packages" \
 		"$codename" "$dir" "$url" >"$dir.log" 2>&1 || { log "debootstrap failed; see $dir.log"; exit 1; }
 	$sudo rm -f "$dir.log"
-	$sudo mkdir -p "$dir/aegis-demo/servers"
-	$sudo cp "$here"/demo/*.sh "$dir/aegis-demo/"
-	$sudo chmod 0755 "$dir"/aegis-demo/*.sh
-	$sudo cp "$root"/tests/servers/*.py "$dir/aegis-demo/servers/"
 	$sudo sh -c "rm -rf '$dir'/var/cache/apt/archives/*.deb '$dir'/var/lib/apt/lists/*"
 	log "debootstrap took $(($(date +%s) - t0)) s; importing…"
 	$sudo tar -C "$dir" -c . | podman import --quiet \
-		--change "LABEL aegis.demo.hash=$src_hash" \
+		--change "LABEL aegis.build.hash=$base_hash" \
 		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 		- "$base" >/dev/null
 	$sudo rm -rf "$dir"
@@ -98,31 +79,44 @@ build_base() {
 	log "base image built in $(($(date +%s) - t0)) s"
 }
 
-# derive NAME ENTRYPOINT-JSON: an image of the base with its own entrypoint.
-derive() {
-	local name=$1 entrypoint=$2 ctr="aegis-demo-derive-$$"
+# The stand-in servers and entry points on top of the base.
+build_app() {
+	local ctr="aegis-demo-app-$$" stage
+	stage=$(mktemp -d)
+	mkdir -p "$stage/aegis-demo/servers"
+	cp "$here"/demo/*.sh "$stage/aegis-demo/"
+	chmod 0755 "$stage/aegis-demo" "$stage"/aegis-demo/*.sh
+	cp "$root"/tests/servers/*.py "$stage/aegis-demo/servers/"
 	podman create --name "$ctr" "$base" /bin/true >/dev/null
-	podman commit -q --change "ENTRYPOINT $entrypoint" --change 'CMD []' \
-		--change "LABEL aegis.demo.hash=$src_hash" "$ctr" "$prefix/$name:latest" >/dev/null
+	podman cp "$stage/aegis-demo" "$ctr:/" &&
+		podman commit -q --change "LABEL aegis.build.hash=$app_hash" "$ctr" "$app" >/dev/null
+	local rc=$?
 	podman rm -f "$ctr" >/dev/null
-	log "built $prefix/$name"
+	rm -rf "$stage"
+	[ $rc -eq 0 ] || { log "cannot build $app"; exit 1; }
+	log "built $app"
 }
 
-if [ "$force" = --force ] || [ "$(label "$base")" != "$src_hash" ]; then
-	build_base
-fi
-[ "$force" = --force ] || [ "$(label "$prefix/postgres:latest")" != "$src_hash" ] &&
-	derive postgres '["/aegis-demo/postgres-entrypoint.sh"]'
-[ "$force" = --force ] || [ "$(label "$prefix/postgres-exporter:latest")" != "$src_hash" ] &&
-	derive postgres-exporter '["/usr/bin/prometheus-postgres-exporter"]'
-[ "$force" = --force ] || [ "$(label "$prefix/prometheus:latest")" != "$src_hash" ] &&
-	derive prometheus '["/usr/bin/prometheus"]'
-[ "$force" = --force ] || [ "$(label "$prefix/caddy:latest")" != "$src_hash" ] &&
-	derive caddy '["/usr/bin/caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]'
-[ "$force" = --force ] || [ "$(label "$prefix/openbao-standin:latest")" != "$src_hash" ] &&
-	derive openbao-standin '["/aegis-demo/openbao-standin.sh"]'
-[ "$force" = --force ] || [ "$(label "$prefix/keycloak-standin:latest")" != "$src_hash" ] &&
-	derive keycloak-standin '["/aegis-demo/keycloak-standin.sh"]'
+image_current "$base" "$base_hash" "$force" || build_base
+exec 8>&-
+image_current "$app" "$app_hash" "$force" || build_app
+exec 8>&-
+
+# derive NAME ENTRYPOINT-JSON: an image of the app layer with its own entrypoint.
+derive() {
+	local image=$prefix/$1:latest hash
+	hash=$(image_hash /dev/null -- "$app_hash $2")
+	image_current "$image" "$hash" "$force" && { exec 8>&-; return; }
+	image_derive "$app" "$image" "$hash" --change "ENTRYPOINT $2"
+	exec 8>&-
+	log "built $image"
+}
+derive postgres '["/aegis-demo/postgres-entrypoint.sh"]'
+derive postgres-exporter '["/usr/bin/prometheus-postgres-exporter"]'
+derive prometheus '["/usr/bin/prometheus"]'
+derive caddy '["/usr/bin/caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]'
+derive openbao-standin '["/aegis-demo/openbao-standin.sh"]'
+derive keycloak-standin '["/aegis-demo/keycloak-standin.sh"]'
 STANDIN_IMAGE_NAME=$prefix/standin:latest bash "$root/tests/podman/build-standin.sh" ${force:+--force} >&2
 
 # The ports of the containers using each image variable, from the templates
@@ -154,15 +148,12 @@ PY
 }
 standin_hash=$(podman image inspect --format '{{.Id}}' "$prefix/standin:latest")
 while read -r var ports; do
-	name=standin-$(echo "$var" | tr 'A-Z_' 'a-z-')
-	want="$standin_hash $ports"
-	have=$(podman image inspect --format '{{index .Labels "aegis.demo.standin"}}' "$prefix/$name:latest" 2>/dev/null || true)
-	[ "$force" != --force ] && [ "$have" = "$want" ] && continue
-	ctr="aegis-demo-derive-$$"
-	podman create --name "$ctr" "$prefix/standin:latest" >/dev/null
-	podman commit -q --change "ENV STANDIN_HTTP=$ports" --change "LABEL aegis.demo.standin=$want" \
-		"$ctr" "$prefix/$name:latest" >/dev/null
-	podman rm -f "$ctr" >/dev/null
-	log "built $prefix/$name (ports $ports)"
+	image=$prefix/standin-$(echo "$var" | tr 'A-Z_' 'a-z-'):latest
+	hash=$(image_hash /dev/null -- "$standin_hash $ports")
+	if ! image_current "$image" "$hash" "$force"; then
+		image_derive "$prefix/standin:latest" "$image" "$hash" --change "ENV STANDIN_HTTP=$ports"
+		log "built $image (ports $ports)"
+	fi
+	exec 8>&-
 done < <(container_ports)
 true

@@ -208,12 +208,36 @@ for pod in (d for d in docs if d.get("kind") == "Pod"):
 assert refs == 2, refs
 PY
 then pass "render-url-secret-ref"; else fail "render-url-secret-ref" "rc=$rc $(cat "$TMP/url.err")"; fi
-# a 100,000-line .env renders in linear time (it took 9-15 s)
-{ printf 'POSTGRES_PASSWORD=p\nKEYCLOAK_ADMIN_PASSWORD=k\nGRAFANA_ADMIN_PASSWORD=g\n'; seq 1 100000 | sed 's/.*/EXTRA_&=value&/'; } > big.env
-start=$(date +%s%N)
-aegis --env big.env render --profile full >/dev/null 2>"$TMP/big.err"; rc=$?
-ms=$((($(date +%s%N) - start) / 1000000))
-if [ $rc -eq 0 ] && [ $ms -lt 30000 ]; then pass "env-100k-lines-fast"; else fail "env-100k-lines-fast" "rc=$rc ${ms} ms $(head -c 300 "$TMP/big.err")"; fi
+# A 100,000-line .env renders in linear time.  The quadratic parser took
+# 9-15 s on 100,000 lines; the release build takes about 0.4 s.  Two checks
+# that each catch it: 100,000 lines within 3 s (release build), and 100,000
+# lines within 12 times 20,000 lines (linear: about 5; quadratic: about 25),
+# the best of two runs each.
+big_env() {
+	{ printf 'POSTGRES_PASSWORD=p\nKEYCLOAK_ADMIN_PASSWORD=k\nGRAFANA_ADMIN_PASSWORD=g\n'; seq 1 "$1" | sed 's/.*/EXTRA_&=value&/'; } >"big$1.env"
+}
+render_ms() { # lines: the best of two renders, in ms (-1 if one failed)
+	local best= ms start i big_rc
+	for i in 1 2; do
+		start=$(date +%s%N)
+		"$ROOT/build/aegis-deploy" --root "$ROOT" --env "big$1.env" render --profile full >/dev/null 2>"$TMP/big.err"
+		big_rc=$?
+		ms=$((($(date +%s%N) - start) / 1000000))
+		[ "$big_rc" -eq 0 ] || { echo -1; return; }
+		[ -z "$best" ] || [ "$ms" -lt "$best" ] && best=$ms
+	done
+	echo "$best"
+}
+big_env 20000
+big_env 100000
+ms20=$(render_ms 20000)
+ms100=$(render_ms 100000)
+echo "   100,000-line .env: ${ms100} ms; 20,000 lines: ${ms20} ms (release build)"
+if [ "$ms20" -ge 0 ] && [ "$ms100" -ge 0 ] && [ "$ms100" -lt 3000 ] && [ "$ms100" -le $((12 * (ms20 + 1))) ]; then
+	pass "env-100k-lines-fast"
+else
+	fail "env-100k-lines-fast" "100k: ${ms100} ms, 20k: ${ms20} ms $(head -c 300 "$TMP/big.err")"
+fi
 # --- the service commands: help and usage errors -------------------------------------
 for c in wait systemd doctor setup-user; do
 	out=$(aegis "$c" --help 2>&1); rc=$?

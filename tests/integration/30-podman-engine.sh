@@ -13,14 +13,7 @@ names=(deploy-full ports-on-loopback-only no-profile-acts-on-deployed tiers-in-o
 	validate-stopped-container redeploy-keeps-others redeploy-unknown-pod teardown-keeps-volumes
 	volume-data-survives clean-removes logs-tail logs-follow tty-progress failing-probe-diagnostic failing-probe-json
 	pull-error-names-image api-error-names-endpoint missing-socket-refused)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 
 # A long-lived API service on a test socket (the pods mount CONTAINER_SOCK)
 # and a .env: generated secrets (init), the test socket, every image the

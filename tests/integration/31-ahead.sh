@@ -10,14 +10,7 @@
 
 names=(ahead-deploy ahead-created-before-deps-ready ahead-app-started-after-deps ahead-dep-fails-never-started
 	ahead-dep-fails-removed ahead-kept-keep-ids ahead-change-replaces-only-affected)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 
 # A long-lived API service on a test socket (the pods mount CONTAINER_SOCK),
 # a .env of generated secrets with every image the stand-in, and the cleanup.

@@ -5,14 +5,7 @@
 . "$ROOT/tests/podman/env.sh"
 
 names=(pull-missing-image-with-progress pull-quiet-prints-no-progress pull-unknown-image-names-registry)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 if ! command -v docker-registry >/dev/null 2>&1; then
 	for n in "${names[@]}"; do skip "$n" "docker-registry is not installed: run 'make setup'"; done
 	exit 0
@@ -40,31 +33,20 @@ location = "$reg"
 insecure = true
 EOF
 export CONTAINERS_REGISTRIES_CONF=$TMP/registries.conf
-SOCK=$TMP/podman.sock
-podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
-service_pid=$!
-ENV=$TMP/.env
-cleanup() {
+image=$reg/aegis-test/standin:pull-test
+podman_test_stack_before_cleanup() {
 	aegis --env "$ENV" clean --yes >/dev/null 2>&1
 	podman rmi -f "$image" >/dev/null 2>&1
-	kill "$service_pid" "$registry_pid" 2>/dev/null
-	wait "$service_pid" "$registry_pid" 2>/dev/null
-	rm -rf "$TMP"
+	kill "$registry_pid" 2>/dev/null
+	wait "$registry_pid" 2>/dev/null
 }
-trap cleanup EXIT
-for _ in $(seq 50); do [ -S "$SOCK" ] && curl -fs "http://$reg/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+podman_test_stack
+for _ in $(seq 50); do [ -S "$SOCK" ] && curl -fs --max-time 2 "http://$reg/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
 
-image=$reg/aegis-test/standin:pull-test
 podman push -q "$STANDIN_IMAGE" "docker://$image" >"$TMP/push.log" 2>&1
 podman rmi "$image" >/dev/null 2>&1 # only a tag: the stand-in stays
 
-cp "$ROOT/.env.example" "$TMP/.env.example"
-(cd "$TMP" && "$AEGIS_BIN" --root "$ROOT" init >/dev/null)
-{
-	echo "CONTAINER_SOCK=$SOCK"
-	for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done
-	echo "OPENBAO_IMAGE=$image"
-} >>"$ENV"
+echo "OPENBAO_IMAGE=$image" >>"$ENV"
 had=$(podman image exists "$image" && echo yes || echo no)
 out=$(aegis --env "$ENV" deploy --no-bootstrap --profile minimal --timeout 60 2>&1); rc=$?
 if [ "$had" = no ] && [ $rc -eq 0 ] && grep -q '^pull: ' <<<"$out" && podman image exists "$image"; then

@@ -13,14 +13,7 @@
 names=(secrets-deploy secrets-none-in-render-out secrets-none-in-units secrets-stored-per-pod
 	secrets-in-containers secrets-embedded-in-url secrets-change-replaces-users secrets-new-value-in-container
 	secrets-teardown-keeps secrets-render-stores secrets-clean-removes)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 
 podman_test_stack
 # Plus a PostgreSQL password that needs quoting in YAML and percent-encoding

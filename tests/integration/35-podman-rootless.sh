@@ -7,14 +7,8 @@
 
 names=(rootless-deploy-full rootless-validate rootless-status rootless-clean)
 USER_NAME=aegis-rootless-test
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root to create the test user"; done
-	exit 0
-fi
-if ! command -v podman >/dev/null 2>&1; then
-	for n in "${names[@]}"; do skip "$n" "podman is not installed: run 'make setup'"; done
-	exit 0
-fi
+[ "$(id -u)" -eq 0 ] || skip_all "needs root to create the test user"
+command -v podman >/dev/null 2>&1 || skip_all "podman is not installed: run 'make setup'"
 if ! id "$USER_NAME" >/dev/null 2>&1; then
 	useradd -m -s /usr/sbin/nologin "$USER_NAME" || { for n in "${names[@]}"; do fail "$n" "useradd failed"; done; exit 0; }
 fi

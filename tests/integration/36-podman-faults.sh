@@ -107,14 +107,7 @@ names=(kill-leaves-no-private-service sigterm-status-exit-143 sigterm-deploy-kee
 if [ "${AEGIS_FAULTS_ONLY:-}" = 1 ]; then
 	exit 0
 fi
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 
 # leftovers PID...: the private services and directories of those commands
 # still there (nothing printed: none)

@@ -15,14 +15,7 @@ if [ ! -x "$TSAN_BIN" ]; then
 	for n in "${names[@]}"; do fail "$n" "$TSAN_BIN is missing: make tsan"; done
 	exit 0
 fi
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 
 podman_test_stack
 mkdir -p "$TMP/tsan"

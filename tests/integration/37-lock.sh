@@ -10,14 +10,7 @@
 
 names=(lock-state-dir-private lock-readonly-no-wait lock-timeout-names-holder lock-replace-serialize
 	lock-waiting-names-holder lock-deploy-teardown-serialize lock-killed-holder-releases)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 
 podman_test_stack
 # A deploy that holds the lock for a while: OpenBao's stand-in answers after 8 s.

@@ -9,14 +9,8 @@
 
 trials=${AEGIS_KILL_TRIALS:-5}
 seed=${AEGIS_KILL_SEED:-$(( $(date +%s) % 100000 ))}
-if [ "$(id -u)" -ne 0 ]; then
-	skip kill-trials "needs root for the rootful Podman tests"
-	exit 0
-fi
-if ! podman_available; then
-	skip kill-trials "$PODMAN_UNAVAILABLE"
-	exit 0
-fi
+names=(kill-trials)
+require_rootful_podman
 
 podman_test_stack
 # Whatever temporary files the tool makes go here, so "nothing left" is

@@ -19,14 +19,7 @@ names=(history-three-deploys history-json-lists history-git-log history-no-secre
 	history-source-commit history-dirty-marked history-ci-trailer history-show rollback-to-revision
 	rollback-default atomic-restores-replaced atomic-keeps-untouched without-atomic-left history-teardown
 	history-overlap-in-order)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 
 CHECKOUT=$TMP/checkout
 mkdir -p "$CHECKOUT"

@@ -8,14 +8,7 @@
 . "$ROOT/tests/podman/env.sh"
 
 names=(junit-all-pass junit-failure-detail junit-refuses-symlink)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 
 podman_test_stack
 A() { aegis --env "$ENV" "$@"; }

@@ -13,7 +13,6 @@ names=(ssh-deploy ssh-pods-on-remote ssh-probes-through-tunnel ssh-validate ssh-
 	ssh-teardown ssh-unreachable ssh-bad-key ssh-remote-socket-missing ssh-bad-url
 	ssh-killed-leaves-nothing ssh-nothing-left)
 USER_NAME=aegis-ssh-test
-skip_all() { for n in "${names[@]}"; do skip "$n" "$1"; done; exit 0; }
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (a second user, sshd)"
 command -v podman >/dev/null 2>&1 || skip_all "podman is not installed: run 'make setup'"
 [ -x /usr/sbin/sshd ] || skip_all "openssh-server is not installed: run 'make setup'"

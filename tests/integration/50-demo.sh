@@ -3,19 +3,13 @@
 # wiring through real PostgreSQL, postgres-exporter and Prometheus, OpenBao
 # and Keycloak stand-ins bootstrapped, a second run idempotent with data
 # kept, and demo-down leaving nothing behind.
+# test-images: demo
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 names=(demo-up demo-pods-ready demo-edge-https demo-pg-up demo-openbao-bootstrapped demo-keycloak-realm
 	demo-oidc-discovery-from-pod demo-second-run-idempotent demo-data-kept demo-down-clean)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "the demo images need root (debootstrap)"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 export AEGIS_DEMO_DIR=$TMP/demo CONTAINER_SOCK=$TMP/podman.sock
 demo() { bash "$ROOT/scripts/demo.sh" "$@"; }
 trap 'demo down >/dev/null 2>&1; rm -rf "$TMP"' EXIT
@@ -58,7 +52,7 @@ else
 fi
 
 prom=$(port PROMETHEUS_PORT)
-pgup=$(curl -fsS "http://127.0.0.1:$prom/api/v1/query?query=pg_up" | "$PY" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")' 2>&1)
+pgup=$(curl -fsS --max-time 10 "http://127.0.0.1:$prom/api/v1/query?query=pg_up" | "$PY" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")' 2>&1)
 if [ "$pgup" = 1 ] && grep -q 'reports pg_up = 1' "$TMP/up1.out"; then
 	pass demo-pg-up
 else
@@ -68,11 +62,11 @@ fi
 # OpenBao stand-in: initialised, unsealed, and the AppRole credentials that
 # bootstrap wrote into the demo .env log in.
 bao=$(port OPENBAO_PORT)
-health=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$bao/v1/sys/health")
+health=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$bao/v1/sys/health")
 role_id=$(sed -n 's/^OPENBAO_ROLE_ID=//p' "$ENV" | tr -d "'\"")
 secret_id=$(sed -n 's/^OPENBAO_SECRET_ID=//p' "$ENV" | tr -d "'\"")
 ( umask 077; printf '{"role_id":"%s","secret_id":"%s"}' "$role_id" "$secret_id" >"$TMP/login.json" )
-login=$(curl -s -w ' %{http_code}' -X POST --data @"$TMP/login.json" "http://127.0.0.1:$bao/v1/auth/approle/login")
+login=$(curl -s --max-time 10 -w ' %{http_code}' -X POST --data @"$TMP/login.json" "http://127.0.0.1:$bao/v1/auth/approle/login")
 if [ "$health" = 200 ] && [ -n "$role_id" ] && [[ "$login" == *'"client_token"'*' 200' ]] && [[ "$login" == *aegis-platform* ]]; then
 	pass demo-openbao-bootstrapped
 else
@@ -82,7 +76,7 @@ fi
 # Keycloak stand-in: the declared realm exists.
 kc=$(port KEYCLOAK_PORT)
 realm=$("$PY" -c 'import yaml,sys; d=yaml.safe_load(open(sys.argv[1])); r=d["realms"]; print((r[0] if isinstance(r,list) else next(iter(r.values())))["realm"] if isinstance(r,list) else next(iter(r)))' "$ROOT/kube/iam/realm.yaml" 2>/dev/null || echo aegis-system)
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$kc/realms/$realm/.well-known/openid-configuration")
+code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$kc/realms/$realm/.well-known/openid-configuration")
 if [ "$code" = 200 ]; then pass demo-keycloak-realm; else fail demo-keycloak-realm "realm $realm: HTTP $code"; fi
 
 # OpenBao's OIDC login was configured: the stand-in fetched Keycloak's
@@ -91,7 +85,7 @@ if [ "$code" = 200 ]; then pass demo-keycloak-realm; else fail demo-keycloak-rea
 public=$(port KEYCLOAK_PUBLIC_URL)
 root_token=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["root_token"])' "$AEGIS_DEMO_DIR/generated/openbao-init.json" 2>/dev/null)
 ( umask 077; printf 'X-Vault-Token: %s\n' "$root_token" >"$TMP/bao.hdr" )
-oidc=$(curl -s -H @"$TMP/bao.hdr" "http://127.0.0.1:$bao/v1/auth/oidc/config" |
+oidc=$(curl -s --max-time 10 -H @"$TMP/bao.hdr" "http://127.0.0.1:$bao/v1/auth/oidc/config" |
 	"$PY" -c 'import json,sys; print(json.load(sys.stdin)["data"]["oidc_discovery_url"])' 2>&1)
 if [ -n "$public" ] && [ "$oidc" = "$public/realms/$realm" ]; then
 	pass demo-oidc-discovery-from-pod

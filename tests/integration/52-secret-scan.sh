@@ -7,18 +7,12 @@
 # token, AppRole credentials, client secrets, passwords, the SEAL private key)
 # must be absent from every sampled argv, from all output, and from every file
 # of the run that group or others can read.
+# test-images: demo
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 names=(secret-scan-demo-up secret-scan-argv secret-scan-output secret-scan-readable-files secret-scan-generated-modes)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "the demo images need root (debootstrap)"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 export AEGIS_DEMO_DIR=$TMP/demo CONTAINER_SOCK=$TMP/podman.sock
 demo() { bash "$ROOT/scripts/demo.sh" "$@"; }
 sampler_pid=

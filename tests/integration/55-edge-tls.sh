@@ -18,14 +18,7 @@
 names=(edge-deploy-production edge-seal-keys-generated edge-ca-exported edge-https-every-route
 	edge-untrusted-without-ca edge-basic-auth-401 edge-basic-auth-credentials edge-http-redirects
 	edge-checks-pass edge-seal-keys-match edge-seal-key-env-path edge-seal-key-mismatch-detected)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 PROBE=$ROOT/build/asan/tests/edge-probe
 if ! out=$(bash "$ROOT/tests/podman/build-caddy.sh" 2>&1) || [ ! -x "$PROBE" ]; then
 	for n in "${names[@]}"; do fail "$n" "caddy image or $PROBE: $out"; done
@@ -34,24 +27,8 @@ fi
 CADDY_TEST_IMAGE=localhost/aegis-test/caddy:latest
 HTTP_PORT=18080 HTTPS_PORT=18443
 
-SOCK=$TMP/podman.sock
-podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
-service_pid=$!
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
-ENV=$TMP/.env
-cleanup() {
-	aegis --env "$ENV" clean --yes >/dev/null 2>&1
-	kill "$service_pid" 2>/dev/null
-	wait "$service_pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-cp "$ROOT/.env.example" "$TMP/.env.example"
-(cd "$TMP" && "$AEGIS_BIN" --root "$ROOT" init >/dev/null)
+podman_test_stack
 {
-	echo "CONTAINER_SOCK=$SOCK"
-	for v in $(image_vars); do [ "$v" = CADDY_IMAGE ] || echo "$v=$STANDIN_IMAGE"; done
 	echo "CADDY_IMAGE=$CADDY_TEST_IMAGE"
 	echo "EDGE_HTTP_PORT=$HTTP_PORT"
 	echo "EDGE_HTTPS_PORT=$HTTPS_PORT"

@@ -19,14 +19,7 @@
 names=(acme-deploy-production acme-no-internal-ca acme-certificate-from-pebble
 	acme-every-route-verified acme-validate-passes acme-validate-junit-edge-rows
 	acme-validate-other-ca-fails)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root for the rootful Podman tests"; done
-	exit 0
-fi
-if ! podman_available; then
-	for n in "${names[@]}"; do skip "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 if ! out=$( { bash "$ROOT/tests/podman/build-caddy.sh" && bash "$ROOT/tests/podman/build-pebble.sh"; } 2>&1); then
 	for n in "${names[@]}"; do fail "$n" "caddy or pebble image: $out"; done
 	exit 0
@@ -37,19 +30,8 @@ HTTP_PORT=18080 HTTPS_PORT=18443 PEBBLE_MGMT_PORT=18150
 PEBBLE=aegis-test-pebble # container name = its hostname on the network
 NETWORK=aegis-network
 
-SOCK=$TMP/podman.sock
-podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
-service_pid=$!
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
-ENV=$TMP/.env
-cleanup() {
-	podman rm -f -t 1 "$PEBBLE" >/dev/null 2>&1
-	aegis --env "$ENV" clean --yes >/dev/null 2>&1
-	kill "$service_pid" 2>/dev/null
-	wait "$service_pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+podman_test_stack_before_cleanup() { podman rm -f -t 1 "$PEBBLE" >/dev/null 2>&1; }
+podman_test_stack
 
 # pebble's own HTTPS (the ACME directory and the management endpoint): a
 # test CA and a certificate for its hostname on the network
@@ -67,11 +49,7 @@ cat >"$P/pebble-config.json" <<JSON
  "httpPort": 5002, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
 JSON
 
-cp "$ROOT/.env.example" "$TMP/.env.example"
-(cd "$TMP" && "$AEGIS_BIN" --root "$ROOT" init >/dev/null)
 {
-	echo "CONTAINER_SOCK=$SOCK"
-	for v in $(image_vars); do [ "$v" = CADDY_IMAGE ] || echo "$v=$STANDIN_IMAGE"; done
 	echo "CADDY_IMAGE=$CADDY_TEST_IMAGE"
 	echo "EDGE_HTTP_PORT=$HTTP_PORT"
 	echo "EDGE_HTTPS_PORT=$HTTPS_PORT"

@@ -15,10 +15,7 @@ names=(install-destdir installed-finds-share install-root-overrides uninstall-re
 	doctor-runtime-missing doctor-occupied-port doctor-missing-socket doctor-incomplete-env doctor-user-without-subuid
 	wait-ready wait-timeout-diagnostic wait-unknown-pod
 	rootless-deploy-as-service-user rootless-validate-as-service-user doctor-ok-as-service-user)
-if [ "$(id -u)" -ne 0 ]; then
-	for n in "${names[@]}"; do skip "$n" "needs root (install, useradd, rootful Podman)"; done
-	exit 0
-fi
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (install, useradd, rootful Podman)"
 USER_NAME=aegis-svc-test
 INSTALLED=$TMP/destdir
 SOCK=$TMP/podman.sock

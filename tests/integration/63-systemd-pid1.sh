@@ -7,18 +7,14 @@
 # about a minute the first time).  Uses the isolated test Podman (run under
 # the one-Podman lock); the binary inside is the release build (the image has
 # no sanitizer runtime).
+# test-images: systemd
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 checks=(boot install start-active start-order reboot-active reboot-order stop-order)
 names=()
 for c in "${checks[@]}"; do names+=("systemd-pid1-$c"); done
-skip_all() {
-	for n in "${names[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
-[ "$(id -u)" -eq 0 ] || skip_all "needs root (debootstrap, a privileged container)"
-podman_available || skip_all "$PODMAN_UNAVAILABLE"
+require_rootful_podman
 
 results=$TMP/results
 out=$(bash "$ROOT/scripts/systemd-trial.sh" --results "$results" 2>&1)

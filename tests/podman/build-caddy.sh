@@ -5,8 +5,8 @@
 # the edge tests run real Caddy and real TLS without a registry.  It starts
 # as the pod template says (/usr/bin/caddy run --config /etc/caddy/Caddyfile).
 #
-# Rebuilt only when this script, caddy or busybox changed (image label
-# aegis.caddy.hash).  Usage: build-caddy.sh [--force]
+# Rebuilt only when this script, caddy or busybox changed (image-cache.sh).
+# Usage: build-caddy.sh [--force]
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,14 +20,9 @@ if [ -z "$caddy" ] || [ -z "$busybox" ]; then
 	echo "build-caddy: caddy and busybox-static are needed: run 'make setup' (scripts/setup.sh)" >&2
 	exit 2
 fi
-hash=$(cat "${BASH_SOURCE[0]}" "$caddy" "$busybox" | sha256sum | cut -c1-16)
-
-exec 9>"${XDG_RUNTIME_DIR:-/tmp}/aegis-caddy-build.lock"
-flock 9
-current=$(podman image inspect --format '{{index .Labels "aegis.caddy.hash"}}' "$image" 2>/dev/null || true)
-if [ "${1:-}" != --force ] && [ "$current" = "$hash" ]; then
-	exit 0
-fi
+. "$here/image-cache.sh"
+hash=$(image_hash "${BASH_SOURCE[0]}" "$caddy" "$busybox")
+image_current "$image" "$hash" "${1:-}" && exit 0
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/aegis-caddy-XXXXXX")
 chmod 0755 "$dir"
@@ -45,11 +40,9 @@ done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/etc/passwd"
 echo 'root:x:0:' >"$dir/etc/group"
 
-tar -C "$dir" -c . | podman import --quiet \
+image_import "$dir" "$image" "$hash" \
 	--change 'CMD ["/usr/bin/caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]' \
 	--change 'ENV PATH=/usr/bin:/bin' \
 	--change 'ENV XDG_DATA_HOME=/data' \
-	--change 'ENV XDG_CONFIG_HOME=/config' \
-	--change "LABEL aegis.caddy.hash=$hash" \
-	- "$image" >/dev/null
+	--change 'ENV XDG_CONFIG_HOME=/config'
 echo "build-caddy: built $image ($hash)"

@@ -6,8 +6,8 @@
 # (tests/integration/56-edge-acme.sh).  Its configuration, its own HTTPS
 # certificate and key are mounted at /etc/pebble when it runs.
 #
-# Rebuilt only when this script or pebble changed (image label
-# aegis.pebble.hash).  Usage: build-pebble.sh [--force]
+# Rebuilt only when this script or pebble changed (image-cache.sh).
+# Usage: build-pebble.sh [--force]
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,14 +20,9 @@ if [ -z "$pebble" ]; then
 	echo "build-pebble: pebble is needed: run 'make setup' (scripts/setup.sh)" >&2
 	exit 2
 fi
-hash=$(cat "${BASH_SOURCE[0]}" "$pebble" | sha256sum | cut -c1-16)
-
-exec 9>"${XDG_RUNTIME_DIR:-/tmp}/aegis-pebble-build.lock"
-flock 9
-current=$(podman image inspect --format '{{index .Labels "aegis.pebble.hash"}}' "$image" 2>/dev/null || true)
-if [ "${1:-}" != --force ] && [ "$current" = "$hash" ]; then
-	exit 0
-fi
+. "$here/image-cache.sh"
+hash=$(image_hash "${BASH_SOURCE[0]}" "$pebble")
+image_current "$image" "$hash" "${1:-}" && exit 0
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/aegis-pebble-XXXXXX")
 chmod 0755 "$dir"
@@ -42,8 +37,6 @@ done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/etc/passwd"
 echo 'root:x:0:' >"$dir/etc/group"
 
-tar -C "$dir" -c . | podman import --quiet \
-	--change 'CMD ["/usr/bin/pebble", "-config", "/etc/pebble/pebble-config.json"]' \
-	--change "LABEL aegis.pebble.hash=$hash" \
-	- "$image" >/dev/null
+image_import "$dir" "$image" "$hash" \
+	--change 'CMD ["/usr/bin/pebble", "-config", "/etc/pebble/pebble-config.json"]'
 echo "build-pebble: built $image ($hash)"

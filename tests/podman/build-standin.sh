@@ -26,7 +26,7 @@
 # naming them, which replaces the ENTRYPOINT) they become /standin.
 #
 # Rebuilt only when this script, busybox or the template ports changed: their
-# hash is the image label aegis.standin.hash.  Usage: build-standin.sh [--force]
+# hash is the image's label (tests/podman/image-cache.sh).  Usage: build-standin.sh [--force]
 # STANDIN_IMAGE_NAME names the image (the demo builds localhost/aegis-demo/standin).
 set -euo pipefail
 
@@ -53,17 +53,9 @@ fi
 
 default_ports=$(cat "$here"/../../kube/*/pod.yaml 2>/dev/null |
 	sed -n 's/^[[:space:]-]*containerPort:[[:space:]]*\([0-9][0-9]*\).*/\1/p' | sort -un | tr '\n' ' ')
-hash=$( (cat "${BASH_SOURCE[0]}" "$busybox"; echo "$default_ports") | sha256sum | cut -c1-16)
-
-# Concurrent test runs must not build (and tag) the image twice at once.
-lockdir=${XDG_RUNTIME_DIR:-/tmp}
-exec 9>"$lockdir/aegis-standin-build.lock"
-flock 9
-
-current=$(podman image inspect --format '{{index .Labels "aegis.standin.hash"}}' "$image" 2>/dev/null || true)
-if [ "${1:-}" != --force ] && [ "$current" = "$hash" ]; then
-	exit 0
-fi
+. "$here/image-cache.sh"
+hash=$(image_hash "${BASH_SOURCE[0]}" "$busybox" -- "$default_ports")
+image_current "$image" "$hash" "${1:-}" && exit 0
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/aegis-standin-XXXXXX")
 chmod 0755 "$dir" # becomes the image's "/"
@@ -172,9 +164,7 @@ for stub in "${stubs[@]}"; do
 	chmod 0755 "$dir/usr/bin/$stub"
 done
 
-tar -C "$dir" -c . | podman import --quiet \
+image_import "$dir" "$image" "$hash" \
 	--change 'ENTRYPOINT ["/standin"]' \
-	--change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
-	--change "LABEL aegis.standin.hash=$hash" \
-	- "$image" >/dev/null
+	--change 'ENV PATH=/usr/local/bin:/usr/bin:/bin'
 echo "build-standin: built $image ($hash)"

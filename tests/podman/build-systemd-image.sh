@@ -8,7 +8,7 @@
 # the binary never rebuilds this image.
 #
 # Built once (debootstrap needs root and the package archive, about 2 min) and
-# reused while its label aegis.systemd.hash matches this script.
+# reused while it is current (image-cache.sh: this script's hash).
 # Usage: build-systemd-image.sh [--force].  Exit 0 built or current, 1 failed,
 # 2 cannot be built here (not root, no mirror, no debootstrap).
 set -euo pipefail
@@ -20,12 +20,9 @@ log() { echo "build-systemd-image: $*" >&2; }
 
 packages=systemd,systemd-sysv,dbus,podman,runc,conmon,netavark,aardvark-dns,iptables,catatonit,uidmap
 packages+=,libyaml-0-2,libjansson4,libcurl4,libgit2-1.5,libssl3,ca-certificates,procps
-hash=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
-
-current=$(podman image inspect --format '{{index .Labels "aegis.systemd.hash"}}' "$image" 2>/dev/null || true)
-if [ "${1:-}" != --force ] && [ "$current" = "$hash" ]; then
-	exit 0
-fi
+. "$here/image-cache.sh"
+hash=$(image_hash "${BASH_SOURCE[0]}" "$here/image-cache.sh")
+image_current "$image" "$hash" "${1:-}" && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	log "debootstrap needs root"
 	exit 2
@@ -35,8 +32,7 @@ command -v debootstrap >/dev/null || {
 	exit 2
 }
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-url=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-[ -n "$url" ] || url=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/) { print $i; exit } }' /etc/apt/sources.list 2>/dev/null || true)
+url=$(image_mirror)
 [ -n "$codename" ] && [ -n "$url" ] || {
 	log "cannot find this machine's distribution mirror in /etc/apt (codename '$codename')"
 	exit 2
@@ -74,10 +70,8 @@ for u in getty@tty1.service console-getty.service systemd-logind.service; do
 done
 rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
 log "debootstrap took $(($(date +%s) - t0)) s; importing…"
-tar -C "$dir" -c . | podman import --quiet \
-	--change "LABEL aegis.systemd.hash=$hash" \
+image_import "$dir" "$image" "$hash" \
 	--change 'ENV container=podman' \
 	--change 'STOPSIGNAL SIGRTMIN+3' \
-	--change 'CMD ["/sbin/init"]' \
-	- "$image" >/dev/null
+	--change 'CMD ["/sbin/init"]'
 log "built $image in $(($(date +%s) - t0)) s"

@@ -7,6 +7,7 @@
 # (the machine's own configuration is never changed) and provides the
 # stand-in image, localhost/aegis-test/standin:latest (see build-standin.sh).
 PODMAN_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$PODMAN_TEST_DIR/image-cache.sh"
 
 # An isolated Podman for the tests: as root, its own storage, volumes, run
 # state and network configuration under $PODMAN_TEST_HOME, so `make test` on a
@@ -63,20 +64,24 @@ podman_available() {
 	[ -z "$PODMAN_UNAVAILABLE" ]
 }
 
+# require_rootful_podman: the script's tests (its "names" array) need root
+# and a working test Podman; otherwise each FAILs with the reason (a skip
+# only under AEGIS_TEST_ALLOW_SKIP=1) and the script ends.
+require_rootful_podman() {
+	[ "$(id -u)" -eq 0 ] || skip_all "needs root for the rootful Podman tests"
+	podman_available || skip_all "$PODMAN_UNAVAILABLE"
+}
+
 # standin_variant TAG KEY=VALUE...: the stand-in with those environment
 # variables baked in, as localhost/aegis-test/standin:TAG (kube play keeps
 # an image's ENV, so one pod can be made slow or broken without touching the
 # templates).  Prints the image name.
 standin_variant() {
-	local tag=$1 ctr="aegis-standin-variant-$$-$RANDOM" image="localhost/aegis-test/standin:$1"
+	local tag=$1 image="localhost/aegis-test/standin:$1"
 	shift
 	local changes=()
 	for kv in "$@"; do changes+=(--change "ENV $kv"); done
-	podman create --name "$ctr" "$STANDIN_IMAGE" >/dev/null &&
-		podman commit -q "${changes[@]}" "$ctr" "$image" >/dev/null
-	local rc=$?
-	podman rm -f "$ctr" >/dev/null 2>&1
-	[ $rc -eq 0 ] && echo "$image"
+	image_derive "$STANDIN_IMAGE" "$image" "variant" "${changes[@]}" && echo "$image"
 }
 
 # The image variables of every pod template, from the variable schema.
@@ -90,7 +95,9 @@ image_vars() {
 # ($TMP/.env: init's generated secrets, the test socket, every image the
 # stand-in); and an EXIT trap that removes what the test deployed (clean
 # --yes), stops the service and removes $TMP.  ROOT_DIR (default $ROOT) is
-# the --root of init and of that clean.
+# the --root of init and of that clean.  A script appends its own settings to
+# $ENV (a later line wins), and may define podman_test_stack_before_cleanup
+# for what else it started.
 podman_test_stack() {
 	PODMAN_STACK_ROOT=${1:-$ROOT}
 	SOCK=$TMP/podman.sock
@@ -108,6 +115,7 @@ podman_test_stack() {
 }
 
 podman_test_stack_cleanup() {
+	if declare -F podman_test_stack_before_cleanup >/dev/null; then podman_test_stack_before_cleanup; fi
 	"$AEGIS_BIN" --root "$PODMAN_STACK_ROOT" --env "$ENV" clean --yes >/dev/null 2>&1
 	kill "$podman_service_pid" 2>/dev/null
 	wait "$podman_service_pid" 2>/dev/null

@@ -6,13 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_TESTS 512
-
-static struct {
+/* Registered by constructors before main; grown as needed, so no test is
+ * ever dropped (an earlier fixed array of 512 silently dropped the rest). */
+static struct test_entry {
 	const char *name;
 	test_fn fn;
-} tests[MAX_TESTS];
-static int ntests;
+} * tests;
+static int ntests, cap_tests;
 static bool failed_current;
 static bool skipped_current;
 static char skip_why[1024];
@@ -21,8 +21,13 @@ static int tmp_seq;
 
 void harness_register(const char *name, test_fn fn)
 {
-	if (ntests < MAX_TESTS)
-		tests[ntests++] = (typeof(tests[0])){name, fn};
+	if (ntests == cap_tests) {
+		cap_tests = cap_tests ? cap_tests * 2 : 256;
+		tests = realloc(tests, (size_t)cap_tests * sizeof *tests);
+		if (!tests)
+			abort();
+	}
+	tests[ntests++] = (struct test_entry){name, fn};
 }
 
 void harness_fail(const char *file, int line, const char *expr)
@@ -43,9 +48,11 @@ void harness_failf(const char *file, int line, const char *fmt, ...)
 
 void harness_skip(const char *why)
 {
-	const char *strict = getenv("AEGIS_TEST_NO_SKIP");
-	if (strict && strcmp(strict, "1") == 0) {
-		harness_failf(__FILE__, __LINE__, "would skip (AEGIS_TEST_NO_SKIP=1): %s", why);
+	/* A skip is a failure unless a developer opts out (tests/README.md). */
+	const char *allow = getenv("AEGIS_TEST_ALLOW_SKIP");
+	if (!allow || strcmp(allow, "1") != 0) {
+		harness_failf(__FILE__, __LINE__, "cannot run (AEGIS_TEST_ALLOW_SKIP=1 skips): %s",
+			      why);
 		return;
 	}
 	skipped_current = true;
@@ -99,13 +106,14 @@ int main(int argc, char **argv)
 	tmp_root = mkdtemp(tmpl);
 	if (!tmp_root)
 		return 2;
-	int failures = 0;
+	int failures = 0, ran = 0;
 	for (int i = 0; i < ntests; i++) {
 		if (only && strcmp(only, tests[i].name) != 0)
 			continue;
 		failed_current = false;
 		skipped_current = false;
 		fflush(stdout);
+		ran++;
 		tests[i].fn();
 		if (skipped_current && !failed_current)
 			printf("SKIP %s (%s)\n", tests[i].name, skip_why);
@@ -115,5 +123,12 @@ int main(int argc, char **argv)
 		failures += failed_current;
 	}
 	rm_rf(tmp_root);
+	free(tests);
+	if (ran == 0) {
+		/* a binary (or a name given on the command line) that runs nothing */
+		printf("FAIL %s (no test ran%s%s)\n", argv[0], only ? " named " : "",
+		       only ? only : "");
+		return 1;
+	}
 	return failures ? 1 : 0;
 }
