@@ -149,10 +149,25 @@ void cli_host_sockets(const struct cli *cli, deployment *d)
 	}
 }
 
+/* The configuration as the profile sees it: with the edge's defaults when
+ * it holds the edge.  A profile that does not load is left to the commands
+ * that use it to report. */
 int cli_config(const struct cli *cli, config *cfg)
 {
 	aerr_t err = {0};
-	return config_load(cfg, cli->root, cli->env_path, &err) < 0 ? cli_fail(cli, &err) : -1;
+	if (config_load(cfg, cli->root, cli->env_path, &err) < 0)
+		return cli_fail(cli, &err);
+	profile prof;
+	aerr_t ignored = {0};
+	if (profile_load(cli->root, cli->profile, &prof, &ignored) < 0)
+		return -1;
+	int rc = config_use_edge(cfg, deployment_profile_has_edge(&prof), &err);
+	profile_free(&prof);
+	if (rc < 0) {
+		config_free(cfg);
+		return cli_fail(cli, &err);
+	}
+	return -1;
 }
 
 int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d, podman **pm,

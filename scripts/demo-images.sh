@@ -127,6 +127,7 @@ import re, sys, yaml
 class Loader(yaml.SafeLoader):
     pass
 Loader.add_constructor("!file", lambda loader, node: loader.construct_scalar(node))
+Loader.add_constructor("!template", lambda loader, node: loader.construct_scalar(node))
 ports = {}
 for path in sys.argv[1:]:
     for doc in yaml.load_all(open(path), Loader=Loader):

@@ -141,11 +141,6 @@ up() {
 		for v in $(image_vars); do echo "$v=$(demo_image "$v")"; done
 		echo "AEGIS_GENERATED_DIR=$DEMO_DIR/generated"
 		echo "AEGIS_STATE_DIR=$DEMO_DIR/state"
-		# OpenBao's OIDC login fetches Keycloak's public URL (the host as
-		# pods see it, host.containers.internal) from inside pod-secrets: a
-		# Keycloak published on loopback only cannot be reached from there,
-		# so the demo publishes it on every address
-		echo "IAM_BIND_ADDRESS=0.0.0.0"
 		echo "SEAL_KEYS_DIR=$DEMO_DIR/seal"
 		echo "AEGIS_TLS_MODE=internal"
 		# a user's Podman cannot publish ports below 1024

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "desired.h"
+#include "edge.h"
 #include "env.h"
 #include "fsutil.h"
 #include "keycloak.h"
@@ -85,6 +86,36 @@ static void saved_credentials(const config *cfg, const char *dir, char **role_id
 	env_free(&f);
 }
 
+/* The CA OpenBao verifies KEYCLOAK_PUBLIC_URL's https with, when that URL
+ * is the edge's: EDGE_VERIFY_CA_FILE, else the internal CA's root that deploy
+ * exported.  OpenBao then trusts only it for the discovery (v2.4.1,
+ * builtin/credential/jwt/path_config.go: createProvider passes
+ * oidc_discovery_ca_pem as oidc.WithProviderCA; OverrideRootCAs replaces the
+ * system's roots with it).  Added to the declared OIDC configuration, so a
+ * new CA rewrites it.  Nothing when the URL is plain http or the edge is not
+ * in the profile (OpenBao uses its system CAs). */
+static int add_discovery_ca(const config *cfg, json_t *decl, aerr_t *err)
+{
+	const char *url = config_get(cfg, "KEYCLOAK_PUBLIC_URL");
+	json_t *conf = json_object_get(json_object_get(decl, "oidc"), "config");
+	if (!cfg->edge || !conf || !url || strncmp(url, "https://", 8) != 0)
+		return 0;
+	const char *verify = config_get(cfg, "EDGE_VERIFY_CA_FILE");
+	const char *mode = config_get(cfg, "AEGIS_TLS_MODE");
+	cleanup_free char *path = verify && *verify			  ? xstrdup(verify)
+				  : mode && strcmp(mode, "internal") == 0 ? edge_ca_path(cfg)
+									  : NULL;
+	if (!path)
+		return 0;
+	char *pem = NULL;
+	size_t len = 0;
+	if (fs_read_file(path, &pem, &len, err) < 0)
+		return aerr_wrap(err, "the CA of %s for OpenBao's OIDC discovery", url);
+	json_object_set_new(conf, "oidc_discovery_ca_pem", json_stringn(pem, len));
+	free(pem);
+	return 0;
+}
+
 int bootstrap_secrets(const config *cfg, const bootstrap_opts *o, unsigned steps,
 		      bootstrap_result *res, aerr_t *err)
 {
@@ -98,6 +129,10 @@ int bootstrap_secrets(const config *cfg, const bootstrap_opts *o, unsigned steps
 	bool pending = (steps & OPENBAO_OIDC) && (!oidc_secret || !*oidc_secret);
 	if (pending)
 		steps &= ~(unsigned)OPENBAO_OIDC;
+	if ((steps & OPENBAO_OIDC) && add_discovery_ca(cfg, decl, err) < 0) {
+		json_decref(decl);
+		return -1;
+	}
 	cleanup_wipe char *role_id = NULL;
 	cleanup_wipe char *secret_id = NULL;
 	if (steps & OPENBAO_CORE)
@@ -248,8 +283,8 @@ int bootstrap_check_iam(const config *cfg, char **found, aerr_t *err)
 struct bootstrap_hook {
 	pthread_mutex_t lock;
 	bootstrap_opts opts;
-	bool has_secrets, has_iam; /* in the deployment */
-	bool secrets_done, iam_done, oidc_done;
+	bool has_secrets, has_iam, has_edge; /* in the deployment */
+	bool secrets_done, iam_done, edge_done, oidc_done;
 	json_t *services; /* {"OpenBao": [items], "Keycloak": [items]} */
 	json_t *env_changed;
 };
@@ -266,6 +301,7 @@ bootstrap_hook *bootstrap_hook_new(const deployment *d, const bootstrap_opts *o)
 	h->opts = *o;
 	h->has_secrets = has_pod(d, BOOTSTRAP_SECRETS_POD);
 	h->has_iam = has_pod(d, BOOTSTRAP_IAM_POD);
+	h->has_edge = has_pod(d, EDGE_POD);
 	h->services = json_object();
 	h->env_changed = json_array();
 	return h;
@@ -286,11 +322,23 @@ static void collect(bootstrap_hook *h, const char *service, const bootstrap_resu
 
 /* Each bootstrap reads the configuration as .env has it now: an earlier
  * hook may have written to it. */
+/* The configuration as .env has it now, with D's profile's defaults. */
+static int load_config(const deployment *d, config *cfg, aerr_t *err)
+{
+	if (config_load(cfg, d->cfg.root, d->cfg.env_path, err) < 0)
+		return -1;
+	if (config_use_edge(cfg, deployment_profile_has_edge(&d->prof), err) < 0) {
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
 static int run_secrets(bootstrap_hook *h, const deployment *d, unsigned steps, json_t *changed,
 		       bool *oidc_ran, aerr_t *err)
 {
 	config cfg;
-	if (config_load(&cfg, d->cfg.root, d->cfg.env_path, err) < 0)
+	if (load_config(d, &cfg, err) < 0)
 		return -1;
 	bootstrap_result res;
 	int rc = bootstrap_secrets(&cfg, &h->opts, steps, &res, err);
@@ -305,7 +353,7 @@ static int run_secrets(bootstrap_hook *h, const deployment *d, unsigned steps, j
 static int run_keycloak(bootstrap_hook *h, const deployment *d, json_t *changed, aerr_t *err)
 {
 	config cfg;
-	if (config_load(&cfg, d->cfg.root, d->cfg.env_path, err) < 0)
+	if (load_config(d, &cfg, err) < 0)
 		return -1;
 	bootstrap_result res;
 	int rc = bootstrap_keycloak(&cfg, &h->opts, &res, err);
@@ -325,7 +373,7 @@ static int refresh_later_pods(deployment *d, size_t ready, const json_t *changed
 	if (json_array_size(changed) == 0)
 		return 0;
 	config fresh;
-	if (config_load(&fresh, d->cfg.root, d->cfg.env_path, err) < 0)
+	if (load_config(d, &fresh, err) < 0)
 		return -1;
 	size_t i;
 	json_t *name;
@@ -369,21 +417,30 @@ int bootstrap_on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
 	const char *name = d->pods[pod].name;
 	bool secrets = strcmp(name, BOOTSTRAP_SECRETS_POD) == 0;
 	bool iam = strcmp(name, BOOTSTRAP_IAM_POD) == 0;
-	if (!secrets && !iam)
+	bool edge = strcmp(name, EDGE_POD) == 0;
+	if (!secrets && !iam && !edge)
 		return 0;
 	pthread_mutex_lock(&h->lock);
 	json_t *changed = json_array();
 	bool oidc_ran = false;
-	int rc;
+	int rc = 0;
+	/* The OIDC step once Keycloak has handed out the client secret and, with
+	 * the edge, once the edge routes Keycloak's public URL: OpenBao fetches
+	 * the discovery document through it. */
+	bool front_ready = !h->has_edge || h->edge_done || edge;
 	if (secrets) {
-		/* the OIDC step only once Keycloak has handed out the client secret */
-		unsigned steps = OPENBAO_CORE | (h->has_iam && h->iam_done ? OPENBAO_OIDC : 0);
+		unsigned steps =
+		    OPENBAO_CORE | (h->has_iam && h->iam_done && front_ready ? OPENBAO_OIDC : 0);
 		rc = run_secrets(h, d, steps, changed, &oidc_ran, err);
 		h->secrets_done = rc == 0;
-	} else {
+	} else if (iam) {
 		rc = run_keycloak(h, d, changed, err);
 		h->iam_done = rc == 0;
-		if (rc == 0 && h->secrets_done && !h->oidc_done)
+		if (rc == 0 && h->secrets_done && !h->oidc_done && front_ready)
+			rc = run_secrets(h, d, OPENBAO_OIDC, changed, &oidc_ran, err);
+	} else {
+		h->edge_done = true;
+		if (h->secrets_done && h->iam_done && !h->oidc_done)
 			rc = run_secrets(h, d, OPENBAO_OIDC, changed, &oidc_ran, err);
 	}
 	h->oidc_done = h->oidc_done || oidc_ran;

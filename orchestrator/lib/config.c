@@ -88,8 +88,9 @@ static const char *resolve_for_default(config *cfg, const char *name, int depth,
 	config_value *v = (config_value *)config_find(cfg, name);
 	if (v && !v->value && v->schema && v->source == SRC_UNSET && depth < 8) {
 		const schema_var *s = v->schema;
-		const char *def =
-		    (geteuid() == 0 && s->default_root) ? s->default_root : s->default_value;
+		const char *def = (cfg->edge && s->default_edge)	? s->default_edge
+				  : (geteuid() == 0 && s->default_root) ? s->default_root
+									: s->default_value;
 		if (def) {
 			v->value = expand_default(cfg, def, depth + 1);
 			v->source = SRC_DEFAULT;
@@ -107,6 +108,41 @@ static const char *resolve_for_default(config *cfg, const char *name, int depth,
 	return NULL;
 }
 
+/* "|host": the host of a URL (no scheme, user, port or path). */
+static void filter_host(strbuf *out, const char *v)
+{
+	const char *s = strstr(v, "://");
+	s = s ? s + 3 : v;
+	const char *at = strchr(s, '@'), *slash = strchr(s, '/');
+	if (at && (!slash || at < slash))
+		s = at + 1;
+	size_t n = strcspn(s, "/?#");
+	if (*s == '[') {
+		const char *close = memchr(s, ']', n);
+		sb_add(out, s, close ? (size_t)(close - s) + 1 : n);
+		return;
+	}
+	const char *colon = memchr(s, ':', n);
+	sb_add(out, s, colon ? (size_t)(colon - s) : n);
+}
+
+/* "|httpsport": ":PORT" for a URL's authority, nothing for https's 443 (a
+ * browser writes https://host, never https://host:443, in the redirect URIs
+ * and origins it sends). */
+static void filter_https_port(strbuf *out, const char *v)
+{
+	if (*v && strcmp(v, "443") != 0)
+		sb_addf(out, ":%s", v);
+}
+
+static const struct {
+	const char *name;
+	void (*apply)(strbuf *out, const char *value);
+} default_filters[] = {
+    {"host", filter_host},
+    {"httpsport", filter_https_port},
+};
+
 static char *expand_default(config *cfg, const char *text, int depth)
 {
 	strbuf out = STRBUF_SECRET;
@@ -117,11 +153,23 @@ static char *expand_default(config *cfg, const char *text, int depth)
 			continue;
 		}
 		const char *name_end = s + 2;
-		while (*name_end && *name_end != '}' && *name_end != ':')
+		while (*name_end && *name_end != '}' && *name_end != ':' && *name_end != '|')
 			name_end++;
 		cleanup_free char *name = xstrndup(s + 2, (size_t)(name_end - s - 2));
 		char *tmp = NULL;
 		const char *val = resolve_for_default(cfg, name, depth, &tmp);
+		/* ${X|filter}: the value through one of default_filters */
+		if (*name_end == '|') {
+			size_t flen = (size_t)(end - name_end - 1);
+			for (size_t f = 0; f < ARRAY_SIZE(default_filters); f++)
+				if (strlen(default_filters[f].name) == flen &&
+				    strncmp(name_end + 1, default_filters[f].name, flen) == 0 &&
+				    val)
+					default_filters[f].apply(&out, val);
+			wipe_free(tmp);
+			s = end + 1;
+			continue;
+		}
 		/* ${X:-fallback}: nested braces in the fallback are allowed */
 		if (*name_end == ':' && name_end[1] == '-') {
 			int level = 1;
@@ -219,6 +267,32 @@ int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err
 fail:
 	config_free(cfg);
 	return -1;
+}
+
+int config_use_edge(config *cfg, bool edge, aerr_t *err)
+{
+	if (cfg->edge == edge)
+		return 0;
+	cfg->edge = edge;
+	for (size_t i = 0; i < cfg->schema.n; i++) {
+		config_value *v = &cfg->values[i];
+		if (v->schema && v->schema->default_edge && v->source == SRC_DEFAULT) {
+			wipe_free(v->value);
+			v->value = NULL;
+			v->source = SRC_UNSET;
+		}
+	}
+	for (size_t i = 0; i < cfg->schema.n; i++) {
+		char *tmp = NULL;
+		if (cfg->values[i].source == SRC_UNSET && cfg->values[i].schema &&
+		    cfg->values[i].schema->default_edge) {
+			resolve_for_default(cfg, cfg->values[i].name, 0, &tmp);
+			free(tmp);
+			if (validate_value(cfg, &cfg->values[i], err) < 0)
+				return -1;
+		}
+	}
+	return 0;
 }
 
 void config_free(config *cfg)

@@ -34,11 +34,16 @@ typedef struct config {
 	config_value
 	    *values; /* schema order (values[i] is schema.vars[i]), then unknown file keys */
 	size_t n, cap;
+	bool edge;	 /* defaults for a profile with the edge (config_use_edge) */
 	char **warnings; /* unknown keys etc.; shown with -v */
 	size_t nwarnings, warnings_cap;
 } config;
 
 int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err);
+/* The defaults of a profile with the TLS edge (EDGE true) or without: every
+ * variable with a `default_edge` whose value is a default is resolved again
+ * (the public URLs are the edge's https URLs when it is deployed). */
+int config_use_edge(config *cfg, bool edge, aerr_t *err);
 const config_value *config_find(const config *cfg, const char *name);
 /* The value, or NULL when unset. */
 const char *config_get(const config *cfg, const char *name);

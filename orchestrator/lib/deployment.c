@@ -10,13 +10,40 @@
 #include "fsutil.h"
 #include "strbuf.h"
 
+/* A network alias is a DNS name: it also goes unquoted into Podman's
+ * "NETWORK:alias=NAME,..." option. */
+static int check_aliases(const pod *p, const char *source, aerr_t *err)
+{
+	for (size_t k = 0; k < p->naliases; k++) {
+		const char *a = p->aliases[k];
+		if (!*a ||
+		    strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+			strlen(a))
+			return aerr_set(
+			    err, AEGIS_ECONFIG,
+			    "%s: %s: '%s' is not a hostname (letters, digits, '.', '-')", source,
+			    POD_ALIASES_ANNOTATION, a);
+	}
+	return 0;
+}
+
+bool deployment_profile_has_edge(const profile *prof)
+{
+	for (size_t i = 0; i < prof->npods; i++)
+		if (strcmp(prof->pods[i], EDGE_POD) == 0)
+			return true;
+	return false;
+}
+
 int deployment_load_pods(deployment *d, const char *root, unsigned flags, aerr_t *err)
 {
-	/* the edge's Caddyfile is a value computed from the configuration */
-	for (size_t i = 0; i < d->prof.npods; i++)
-		if (strcmp(d->prof.pods[i], EDGE_POD) == 0 &&
-		    edge_prepare(&d->cfg, (flags & DEPLOYMENT_LENIENT) != 0, err) < 0)
-			goto fail;
+	/* with the edge, the public URLs default to its https URLs; and its
+	 * Caddyfile is a value computed from the configuration */
+	bool edge = deployment_profile_has_edge(&d->prof);
+	if (config_use_edge(&d->cfg, edge, err) < 0)
+		goto fail;
+	if (edge && edge_prepare(&d->cfg, (flags & DEPLOYMENT_LENIENT) != 0, err) < 0)
+		goto fail;
 	d->npods = d->prof.npods;
 	d->pods = xcalloc(d->npods, sizeof *d->pods);
 	d->manifests = xcalloc(d->npods, sizeof *d->manifests);
@@ -29,6 +56,8 @@ int deployment_load_pods(deployment *d, const char *root, unsigned flags, aerr_t
 			goto fail;
 		if (pod_from_manifest(tmpl, d->manifests[i].yaml, d->manifests[i].len, &d->pods[i],
 				      err) < 0)
+			goto fail;
+		if (check_aliases(&d->pods[i], tmpl, err) < 0)
 			goto fail;
 		if (strcmp(d->pods[i].name, d->prof.pods[i]) != 0) {
 			aerr_set(err, AEGIS_ECONFIG, "%s: label %s is '%s', expected '%s'", tmpl,
@@ -110,6 +139,16 @@ int deployment_load_deployed(deployment *d, const char *root, const char *env_pa
 	strv_free(live_names, nlive);
 	strv_free(catalog, ncatalog);
 	return deployment_load_pods(d, root, flags, err);
+}
+
+char *deployment_pod_network(const deployment *d, size_t i, const char *network)
+{
+	const pod *p = &d->pods[i];
+	strbuf b = STRBUF_INIT;
+	sb_adds(&b, network);
+	for (size_t k = 0; k < p->naliases; k++)
+		sb_addf(&b, "%salias=%s", k ? "," : ":", p->aliases[k]);
+	return sb_take(&b);
 }
 
 int deployment_pod_index(const deployment *d, const char *name)

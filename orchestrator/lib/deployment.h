@@ -43,6 +43,15 @@ void deployment_deployed_pods(json_t *live, char ***names, size_t *n);
  * D is freed.  (rollback.c loads a revision's configuration its own way.) */
 int deployment_load_pods(deployment *d, const char *root, unsigned flags, aerr_t *err);
 
+/* Does PROF hold the TLS edge?  Then the configuration takes its defaults
+ * for the edge (config_use_edge): deployment_load_pods does that, and so
+ * must anything that loads the configuration again for the same profile. */
+bool deployment_profile_has_edge(const profile *prof);
+
+/* What Podman's play gets as the network of pod I: NETWORK, with the pod's
+ * network aliases as "NETWORK:alias=A,alias=B" (newly allocated). */
+char *deployment_pod_network(const deployment *d, size_t i, const char *network);
+
 /* Index of the pod named NAME, or -1. */
 int deployment_pod_index(const deployment *d, const char *name);
 /* Same, but a missing pod is a configuration error naming the profile and

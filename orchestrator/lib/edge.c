@@ -45,9 +45,9 @@ static bool caddy_token(const char *s)
 	return true;
 }
 
-/* options: [{when: VAR, line: ...}]: global options that apply only when
- * VAR is set (an ACME directory other than Caddy's default, its root), so
- * an unset variable leaves Caddy's own default in place. */
+/* options: [{when: VAR, line: ...}]: lines of each site's `tls` block that
+ * apply only when VAR is set (an ACME directory other than Caddy's default,
+ * its root), so an unset variable leaves Caddy's own default in place. */
 static int load_mode_options(const config *cfg, yaml_document_t *doc, yaml_node_t *m,
 			     edge_config *e, aerr_t *err)
 {
@@ -207,26 +207,38 @@ char *edge_caddyfile(const edge_config *e, const char *auth_hash)
 {
 	strbuf b = STRBUF_INIT;
 	sb_adds(&b, "# Built by aegis-deploy from kube/edge/routes.yaml; do not edit.\n{\n");
-	const char *const blocks[] = {e->global, e->mode_options};
-	for (size_t i = 0; i < 2; i++) {
-		for (const char *p = blocks[i] ? blocks[i] : ""; *p;) {
-			const char *nl = strchr(p, '\n');
-			size_t len = nl ? (size_t)(nl - p) : strlen(p);
-			if (len)
-				sb_addf(&b, "\t%.*s", (int)len, p);
-			sb_addc(&b, '\n');
-			p += len + (nl != NULL);
-		}
+	for (const char *p = e->global ? e->global : ""; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len)
+			sb_addf(&b, "\t%.*s", (int)len, p);
+		sb_addc(&b, '\n');
+		p += len + (nl != NULL);
 	}
 	sb_adds(&b, "}\n");
+	/* the mode's options inside each site's `tls` block: one issuer per
+	 * site, the one configured there (see routes.yaml) */
+	strbuf tls = STRBUF_INIT;
+	sb_adds(&tls, e->tls_line);
+	if (e->mode_options && *e->mode_options) {
+		sb_adds(&tls, " {\n");
+		for (const char *p = e->mode_options; *p;) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			sb_addf(&tls, "\t\t%.*s\n", (int)len, p);
+			p += len + (nl != NULL);
+		}
+		sb_adds(&tls, "\t}");
+	}
 	for (size_t i = 0; i < e->n; i++) {
 		const edge_route *r = &e->routes[i];
-		sb_addf(&b, "\n# %s\n%s {\n\t%s\n", r->name, r->host, e->tls_line);
+		sb_addf(&b, "\n# %s\n%s {\n\t%s\n", r->name, r->host, tls.s);
 		if (r->basic_auth)
 			sb_addf(&b, "\tbasicauth {\n\t\t%s %s\n\t}\n", e->auth_user,
 				auth_hash ? auth_hash : "");
 		sb_addf(&b, "\treverse_proxy %s\n}\n", r->upstream);
 	}
+	sb_release(&tls);
 	return sb_take(&b);
 }
 

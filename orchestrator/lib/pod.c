@@ -92,9 +92,11 @@ static void strv_push(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = xstrdup(s);
 }
 
-static int read_depends(const struct reader *r, yaml_node_t *meta, pod *out)
+/* A comma-separated annotation KEY into V, blanks around items dropped. */
+static int read_list(const struct reader *r, yaml_node_t *meta, const char *key, char ***v,
+		     size_t *n)
 {
-	const char *list = get_str(r, get(r, meta, "annotations"), POD_DEPENDS_ANNOTATION);
+	const char *list = get_str(r, get(r, meta, "annotations"), key);
 	if (!list)
 		return 0;
 	const char *p = list;
@@ -108,7 +110,7 @@ static int read_depends(const struct reader *r, yaml_node_t *meta, pod *out)
 			e--;
 		if (e > b) {
 			cleanup_free char *name = xstrndup(b, (size_t)(e - b));
-			strv_push(&out->depends, &out->ndepends, name);
+			strv_push(v, n, name);
 		}
 		p = comma ? comma + 1 : end;
 	}
@@ -301,8 +303,9 @@ static int read_pod(const struct reader *r, yaml_node_t *root, pod *out)
 	if (hash && *hash)
 		out->manifest_hash = xstrdup(hash);
 	yaml_node_t *spec = get(r, root, "spec");
-	if (read_depends(r, meta, out) < 0 || read_containers(r, spec, out) < 0 ||
-	    read_volumes(r, spec, out) < 0)
+	if (read_list(r, meta, POD_DEPENDS_ANNOTATION, &out->depends, &out->ndepends) < 0 ||
+	    read_list(r, meta, POD_ALIASES_ANNOTATION, &out->aliases, &out->naliases) < 0 ||
+	    read_containers(r, spec, out) < 0 || read_volumes(r, spec, out) < 0)
 		return -1;
 	return 0;
 }
@@ -353,6 +356,9 @@ void pod_free(pod *p)
 	for (size_t i = 0; i < p->ndepends; i++)
 		free(p->depends[i]);
 	free(p->depends);
+	for (size_t i = 0; i < p->naliases; i++)
+		free(p->aliases[i]);
+	free(p->aliases);
 	for (size_t i = 0; i < p->ncontainers; i++) {
 		free(p->containers[i].name);
 		free(p->containers[i].image);

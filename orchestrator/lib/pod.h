@@ -11,6 +11,10 @@
 
 /* metadata.annotations key listing the pods this pod depends on (comma-separated) */
 #define POD_DEPENDS_ANNOTATION "aegis.io/depends-on"
+/* metadata.annotations key listing the extra names (comma-separated) the pod
+ * answers to on the pod network, besides its own pod name: a public hostname
+ * the pods must reach at this pod (aardvark-dns network aliases). */
+#define POD_ALIASES_ANNOTATION "aegis.io/network-aliases"
 /* metadata.labels key naming the logical pod (core, database, ...) */
 #define POD_LABEL "aegis.io/pod"
 
@@ -49,6 +53,8 @@ typedef struct pod {
 	char *pod_name; /* metadata.name of the Pod object (what Podman calls it) */
 	char **depends; /* logical names */
 	size_t ndepends;
+	char **aliases; /* network aliases (POD_ALIASES_ANNOTATION) */
+	size_t naliases;
 	container *containers;
 	size_t ncontainers;
 	char **volumes; /* persistentVolumeClaim claim names */

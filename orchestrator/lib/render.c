@@ -13,6 +13,9 @@
 #include "yamldoc.h"
 
 #define FILE_TAG "!file"
+/* a file beside the template whose ${VAR} references are filled in, as in
+ * the template itself; secrets stay out of it (it becomes a ConfigMap) */
+#define TEMPLATE_TAG "!template"
 #define URL_FILTER "url"
 
 struct render_ctx {
@@ -377,12 +380,19 @@ static int render_scalar(struct render_ctx *c, yaml_node_t *node, int id, const 
 {
 	int line = (int)node->start_mark.line + 1;
 	const char *tag = (const char *)node->tag;
+	bool from_template = tag && strcmp(tag, TEMPLATE_TAG) == 0;
+	cleanup_free char *template_name = NULL;
 	if (tag && tag[0] == '!') {
 		if (strcmp(tag, FILE_TAG) == 0)
 			return include_file(c, node, line);
-		return aerr_set(c->err, AEGIS_ECONFIG,
-				"%s:%d: unknown tag %s (only " FILE_TAG " is supported)", c->path,
-				line, tag);
+		if (!from_template)
+			return aerr_set(c->err, AEGIS_ECONFIG,
+					"%s:%d: unknown tag %s (only " FILE_TAG " and " TEMPLATE_TAG
+					" are supported)",
+					c->path, line, tag);
+		template_name = xstrdup((const char *)node->data.scalar.value);
+		if (include_file(c, node, line) < 0)
+			return -1;
 	}
 	const char *text = (const char *)node->data.scalar.value;
 	if (!strstr(text, "${"))
@@ -391,7 +401,16 @@ static int render_scalar(struct render_ctx *c, yaml_node_t *node, int id, const 
 	c->scalar_secret = false;
 	if (expand(c, line, text, node->data.scalar.length, &out) < 0) {
 		sb_wipe(&out);
-		return -1;
+		return from_template ? aerr_wrap(c->err, "%s:%d: " TEMPLATE_TAG " %s", c->path,
+						 line, template_name)
+				     : -1;
+	}
+	if (from_template && c->scalar_secret) {
+		sb_wipe(&out);
+		return aerr_set(c->err, AEGIS_ECONFIG,
+				"%s:%d: " TEMPLATE_TAG " %s: a secret cannot go into a ConfigMap "
+				"file; give it to the container in its env instead",
+				c->path, line, template_name);
 	}
 	size_t n = out.len;
 	char *value = sb_take(&out);

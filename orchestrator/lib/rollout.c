@@ -424,17 +424,20 @@ static void *ahead_worker(void *arg)
 			a->started = true;
 			pthread_mutex_unlock(&sh->ahead_lock);
 			aerr_t cerr = {0};
+			cleanup_free char *net =
+			    deployment_pod_network(sh->d, i, sh->opts->network);
 			int rc = podsecret_put(pm, p->name, a->secret, a->secret_len, &cerr);
 			if (rc == 0)
-				rc =
-				    podman_play_kube(pm, a->yaml, a->len, sh->opts->network, &cerr);
+				rc = podman_play_kube(pm, a->yaml, a->len, net, &cerr);
 			a->made = true;
 			set_ahead(sh, i, rc < 0 ? AHEAD_FAILED : AHEAD_CREATED,
 				  rc < 0 ? xstrdup(cerr.msg) : NULL);
 		} else {
 			aerr_t cerr = {0};
-			int rc = create_pod(pm, p, a->yaml, a->len, a->secret, a->secret_len,
-					    sh->opts->network, &cerr);
+			cleanup_free char *net =
+			    deployment_pod_network(sh->d, i, sh->opts->network);
+			int rc = create_pod(pm, p, a->yaml, a->len, a->secret, a->secret_len, net,
+					    &cerr);
 			a->made = rc == 0 || rc == -2; /* only this thread writes it */
 			set_ahead(sh, i, rc < 0 ? AHEAD_FAILED : AHEAD_CREATED,
 				  rc < 0 ? xstrdup(cerr.msg) : NULL);
@@ -527,8 +530,9 @@ static int start_on_gate(struct shared *sh, size_t i, podman *pm, aerr_t *err)
 		} else {
 			size_t slen = 0;
 			char *secret = podsecret_content(m, &slen);
-			int rc = create_pod(pm, p, m->yaml, m->len, secret, slen, sh->opts->network,
-					    err);
+			cleanup_free char *net =
+			    deployment_pod_network(sh->d, i, sh->opts->network);
+			int rc = create_pod(pm, p, m->yaml, m->len, secret, slen, net, err);
 			wipe_free_len(secret, slen);
 			a->made = rc == 0 || rc == -2;
 			state = rc < 0 ? AHEAD_FAILED : AHEAD_CREATED;

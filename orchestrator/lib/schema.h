@@ -14,6 +14,7 @@ typedef struct schema_var {
 	bool required;	     /* must have a value wherever it is used */
 	char *default_value; /* may reference other variables: ${AEGIS_IMAGE_TAG} */
 	char *default_root;  /* default when running as root (e.g. the rootful socket) */
+	char *default_edge;  /* default when the profile holds the edge (config_use_edge) */
 	bool secret;	     /* masked in output, never logged */
 	bool generate;	     /* `init` fills it with a random value when empty */
 	char *validator;     /* port, path, image, loglevel, bool, string, secret */

@@ -165,9 +165,11 @@ static void add_pod_service(strbuf *b, const deployment *d, const pod *p, const 
 	if (plain) {
 		sb_adds(b, "ExecStart=");
 		add_path(b, o->podman);
+		cleanup_free char *net =
+		    deployment_pod_network(d, (size_t)(p - d->pods), o->network);
 		sb_addf(b,
 			" kube play --replace --service-container=true --network %s %s/%s.yaml\n",
-			o->network, manifest_dir, p->name);
+			net, manifest_dir, p->name);
 	}
 	sb_adds(b, "ExecStartPost=");
 	add_aegis(b, o, d);

@@ -82,7 +82,7 @@ if [ "$code" = 200 ]; then pass demo-keycloak-realm; else fail demo-keycloak-rea
 # OpenBao's OIDC login was configured: the stand-in fetched Keycloak's
 # discovery document at KEYCLOAK_PUBLIC_URL from inside pod-secrets and its
 # issuer (Keycloak's frontend hostname, the same URL) matched.
-public=$(port KEYCLOAK_PUBLIC_URL)
+public=$(A config --profile production --json | "$PY" -c 'import json,sys; print(next(v["value"] for v in json.load(sys.stdin)["variables"] if v["name"]=="KEYCLOAK_PUBLIC_URL"))')
 root_token=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["root_token"])' "$AEGIS_DEMO_DIR/generated/openbao-init.json" 2>/dev/null)
 ( umask 077; printf 'X-Vault-Token: %s\n' "$root_token" >"$TMP/bao.hdr" )
 oidc=$(curl -s --max-time 10 -H @"$TMP/bao.hdr" "http://127.0.0.1:$bao/v1/auth/oidc/config" |

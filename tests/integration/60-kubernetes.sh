@@ -101,6 +101,7 @@ dotenv = dict(l.rstrip("\n").split("=", 1) for l in open(os.path.join(os.environ
 class Template(yaml.SafeLoader):
     pass
 Template.add_constructor("!file", lambda loader, node: loader.construct_scalar(node))
+Template.add_constructor("!template", lambda loader, node: loader.construct_scalar(node))
 def var(name):
     return os.environ.get(name, dotenv.get(name, ""))
 def podman_secret(pod, key, env_name):

@@ -90,6 +90,7 @@ import json
 import os
 import re
 import secrets
+import ssl
 import sys
 import threading
 import time
@@ -1321,7 +1322,7 @@ class OpenBao(common.App):
                 cfg["oidc_discovery_url"] = trimmed
                 warnings.append('modifying provided `OIDCDiscoveryURL` to "%s"' % trimmed)
             try:
-                self._discover(cfg["oidc_discovery_url"])
+                self._discover(cfg["oidc_discovery_url"], cfg.get("oidc_discovery_ca_pem"))
             except ValueError as e:
                 sys.stderr.write("openbao: error checking oidc discovery URL: %s\n" % e)
                 if not skip_validation:
@@ -1340,14 +1341,24 @@ class OpenBao(common.App):
             return self._logical(req, None, warnings=warnings, mount_type=mtype)
         return self._no_content()
 
-    def _discover(self, issuer):
+    @staticmethod
+    def _provider_tls(ca_pem):
+        """The TLS context of every request to the provider: with
+        oidc_discovery_ca_pem, that CA and no other (v2.4.1,
+        builtin/credential/jwt/path_config.go: createProvider passes it as
+        oidc.WithProviderCA; OverrideRootCAs replaces the roots with it)."""
+        if not ca_pem:
+            return None
+        return ssl.create_default_context(cadata=ca_pem)
+
+    def _discover(self, issuer, ca_pem=None):
         """What go-oidc's NewProvider does (the jwt plugin's createProvider):
         GET <issuer>/.well-known/openid-configuration and insist that the
         document's issuer is exactly the URL configured.  The document, or
         ValueError with the cause (for the log)."""
         url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
+            with urllib.request.urlopen(url, timeout=5, context=self._provider_tls(ca_pem)) as resp:
                 body = resp.read()
         except urllib.error.HTTPError as e:
             raise ValueError("%d %s: %s" % (e.code, e.reason, e.read().decode(errors="replace").strip()))
@@ -1399,7 +1410,7 @@ class OpenBao(common.App):
             sys.stderr.write("openbao: unauthorized redirect_uri\n")
             return empty
         try:
-            doc = self._discover(cfg["oidc_discovery_url"])
+            doc = self._discover(cfg["oidc_discovery_url"], cfg.get("oidc_discovery_ca_pem"))
         except ValueError as e:
             sys.stderr.write("openbao: error getting provider for login operation: %s\n" % e)
             return empty
@@ -1456,7 +1467,7 @@ class OpenBao(common.App):
         if not code:
             raise ApiError(400, LOGIN_FAILED + " No code or id_token received.")
         try:
-            doc = self._discover(cfg["oidc_discovery_url"])
+            doc = self._discover(cfg["oidc_discovery_url"], cfg.get("oidc_discovery_ca_pem"))
             claims = self._exchange(cfg, doc, pending, code)
         except ValueError as e:
             raise ApiError(400, LOGIN_FAILED + ' Error exchanging oidc code: "%s".' % e)
@@ -1506,7 +1517,8 @@ class OpenBao(common.App):
                                     headers={"Content-Type": "application/x-www-form-urlencoded",
                                              "Authorization": "Basic " + basic})
         try:
-            with urllib.request.urlopen(rq, timeout=10) as resp:
+            with urllib.request.urlopen(rq, timeout=10,
+                                        context=self._provider_tls(cfg.get("oidc_discovery_ca_pem"))) as resp:
                 tokens = json.loads(resp.read())
         except urllib.error.HTTPError as e:
             raise ValueError("unable to exchange auth code with provider: oauth2: cannot fetch token: %d %s\n"
@@ -1520,7 +1532,8 @@ class OpenBao(common.App):
             h, p, sig = raw.split(".")
             header = json.loads(common.b64url_decode(h))
             claims = json.loads(common.b64url_decode(p))
-            with urllib.request.urlopen(doc["jwks_uri"], timeout=10) as resp:
+            with urllib.request.urlopen(doc["jwks_uri"], timeout=10,
+                                        context=self._provider_tls(cfg.get("oidc_discovery_ca_pem"))) as resp:
                 keys = json.loads(resp.read()).get("keys") or []
         except (ValueError, OSError, AttributeError) as e:
             raise ValueError("unable to verify id_token: %s" % e)
