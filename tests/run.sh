@@ -55,6 +55,22 @@ if [ "$only" != unit ]; then
 fi
 
 if [ -z "${AEGIS_TEST_NETNS:-}" ]; then
+	if [ "$(id -u)" -eq 0 ]; then
+		# The images built from the package archive (debootstrap) need the
+		# host's network: build the ones the selected scripts name in a
+		# "# test-images: ..." line, here, before entering the namespace.
+		# Built before the run's lock is taken (each image has a build lock of
+		# its own), so a long build does not hold up another run.
+		wanted=$(for t in "${scripts[@]}"; do header "$t" test-images; done | tr ' ' '\n' | sort -u)
+		for image in $wanted; do
+			echo "== image: $image (built once, then cached)"
+			case $image in
+			demo) bash scripts/demo-images.sh 2>&1 | tail -n 3 ;;
+			systemd) bash tests/podman/build-systemd-image.sh 2>&1 | tail -n 3 ;;
+			*) echo "unknown test image '$image'" ;;
+			esac
+		done
+	fi
 	# One run at a time per machine: the runs share the isolated test Podman,
 	# so a second `make test` (another checkout, a benchmark) waits here.  Every
 	# test runs with the lock's fd closed (9>&-), so nothing a test leaves
@@ -65,18 +81,6 @@ if [ -z "${AEGIS_TEST_NETNS:-}" ]; then
 		flock 9
 	fi
 	if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1; then
-		# The images built from the package archive (debootstrap) need the
-		# host's network: build the ones the selected scripts name in a
-		# "# test-images: ..." line, here, before entering the namespace.
-		wanted=$(for t in "${scripts[@]}"; do header "$t" test-images; done | tr ' ' '\n' | sort -u)
-		for image in $wanted; do
-			echo "== image: $image (built once, then cached)"
-			case $image in
-			demo) bash scripts/demo-images.sh 2>&1 | tail -n 3 ;;
-			systemd) bash tests/podman/build-systemd-image.sh 2>&1 | tail -n 3 ;;
-			*) echo "unknown test image '$image'" ;;
-			esac
-		done
 		# Under the lock no other run is active: a namespace left by a killed
 		# run is removed, and so is anything such a run left in the test Podman.
 		for ns in $(ip netns list 2>/dev/null | awk '/^aegis-test-[0-9]+/ { print $1 }'); do
@@ -174,6 +178,9 @@ run_limited() {
 		[ "$left" -gt 0 ] && echo "   note: $name left $left pod(s) in the test Podman: removed" >>"$log"
 	fi
 }
+
+left=$(test_podman_leftovers)
+[ "$left" -gt 0 ] && echo "note: removed $left pod(s) an earlier, killed run left in the test Podman"
 
 if [ "$only" != integration ]; then
 	for src in tests/unit/test_*.c; do
