@@ -14,6 +14,10 @@ typedef struct schema_var {
 	bool required;	     /* must have a value wherever it is used */
 	char *default_value; /* may reference other variables: ${AEGIS_IMAGE_TAG} */
 	char *default_root;  /* default when running as root (e.g. the rootful socket) */
+	/* default: the content of this file (its path may reference variables),
+	 * when it is a regular file; for values that are files of their own,
+	 * such as the SEAL JWT keys of generate-keys */
+	char *default_file;
 	bool secret;	     /* masked in output, never logged */
 	bool generate;	     /* `init` fills it with a random value when empty */
 	char *validator;     /* port, path, image, loglevel, bool, string, secret */
