@@ -46,12 +46,12 @@ static int print_result(const struct cli *cli, const keys_result *keys, aerr_t *
 		       keys->jwt_public_path, keys->jwt_fingerprint);
 		return 0;
 	}
-	json_t *obj = json_pack(
-	    "{s:s, s:s, s:s, s:b, s:{s:s, s:s, s:s, s:b}}", "private_key", keys->private_path,
-	    "public_key", keys->public_path, "fingerprint", keys->fingerprint, "generated",
-	    keys->generated, "jwt", "private_key", keys->jwt_private_path, "public_key",
-	    keys->jwt_public_path, "fingerprint", keys->jwt_fingerprint, "generated",
-	    keys->jwt_generated);
+	json_t *obj =
+	    json_pack("{s:s, s:s, s:s, s:b, s:{s:s, s:s, s:s, s:b}}", "private_key",
+		      keys->private_path, "public_key", keys->public_path, "fingerprint",
+		      keys->fingerprint, "generated", keys->generated, "jwt", "private_key",
+		      keys->jwt_private_path, "public_key", keys->jwt_public_path, "fingerprint",
+		      keys->jwt_fingerprint, "generated", keys->jwt_generated);
 	if (!obj)
 		return aerr_set(err, AEGIS_EFAIL, "cannot build the JSON result");
 	int rc = json_dumpf(obj, stdout, JSON_INDENT(2));

@@ -136,8 +136,8 @@ static int load_key(const char *path, bool private_key, EVP_PKEY **out, aerr_t *
 
 /* Check that the existing files are a matching pair of KIND (the same
  * public key, by fingerprint); fill FP. */
-static int check_existing(const struct pair_kind *kind, const char *priv_path,
-			  const char *pub_path, char *fp, size_t fp_size, aerr_t *err)
+static int check_existing(const struct pair_kind *kind, const char *priv_path, const char *pub_path,
+			  char *fp, size_t fp_size, aerr_t *err)
 {
 	EVP_PKEY *priv = NULL, *pub = NULL;
 	char fp_priv[96];

@@ -18,9 +18,9 @@ typedef struct schema_var {
 	 * when it is a regular file; for values that are files of their own,
 	 * such as the SEAL JWT keys of generate-keys */
 	char *default_file;
-	bool secret;	     /* masked in output, never logged */
-	bool generate;	     /* `init` fills it with a random value when empty */
-	char *validator;     /* port, path, image, loglevel, bool, string, secret */
+	bool secret;	 /* masked in output, never logged */
+	bool generate;	 /* `init` fills it with a random value when empty */
+	char *validator; /* port, path, image, loglevel, bool, string, secret */
 	char *description;
 	char *group; /* images, ports, secrets, ... (for docs and `config`) */
 } schema_var;

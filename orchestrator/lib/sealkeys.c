@@ -81,8 +81,9 @@ static char *read_key_script(const char *where, aerr_t *err)
 	if (strncmp(where, "env:", 4) != 0)
 		return xasprintf("cat -- '%s'", where);
 	const char *name = where + 4;
-	if (!*name || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
-			  strlen(name)) {
+	if (!*name ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+		strlen(name)) {
 		aerr_set(err, AEGIS_ECONFIG, "\"%s\": not an environment variable name", name);
 		return NULL;
 	}
@@ -121,8 +122,8 @@ static void check_pod(podman *pm, const deployment *d, size_t i, const char *wan
 	if (podman_exec(pm, c->container, argv, 10, &code, &pem, &err) < 0) {
 		c->detail = xstrdup(err.msg);
 	} else if (code != 0 || !pem || !*pem) {
-		c->detail = xasprintf("%s: cannot read %s (exit %d%s)", c->container, c->path,
-				      code, code == 0 ? ", empty" : "");
+		c->detail = xasprintf("%s: cannot read %s (exit %d%s)", c->container, c->path, code,
+				      code == 0 ? ", empty" : "");
 	} else {
 		cleanup_free char *source = xasprintf("%s:%s", c->container, c->path);
 		if (keys_fingerprint_pem(pem, strlen(pem), KEYS_RSA, source, c->fingerprint,

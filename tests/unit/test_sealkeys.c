@@ -22,7 +22,8 @@ TEST(fingerprint_of_private_and_public_pem_match_generate_keys)
 	CHECK(fs_read_file(k.private_path, &priv, &plen, &err) == 0);
 	CHECK(fs_read_file(k.public_path, &pub, &ulen, &err) == 0);
 	char a[96], b[96];
-	CHECK(keys_fingerprint_pem(priv, plen, KEYS_ED25519, "private.pem", a, sizeof a, &err) == 0);
+	CHECK(keys_fingerprint_pem(priv, plen, KEYS_ED25519, "private.pem", a, sizeof a, &err) ==
+	      0);
 	CHECK(keys_fingerprint_pem(pub, ulen, KEYS_ED25519, "public.pem", b, sizeof b, &err) == 0);
 	CHECK_STR(a, k.fingerprint);
 	CHECK_STR(b, k.fingerprint);
@@ -30,8 +31,8 @@ TEST(fingerprint_of_private_and_public_pem_match_generate_keys)
 				   sizeof a, &err) < 0);
 	CHECK_CONTAINS(err.msg, "pod-core-aegis-runtime:/x is not an unencrypted PEM key");
 	/* the Ed25519 key where the RSA key of the SEAL JWTs belongs */
-	CHECK(keys_fingerprint_pem(priv, plen, KEYS_RSA, "pod-core-aegis-runtime:env:K", a, sizeof a,
-				   &err) < 0);
+	CHECK(keys_fingerprint_pem(priv, plen, KEYS_RSA, "pod-core-aegis-runtime:env:K", a,
+				   sizeof a, &err) < 0);
 	CHECK_CONTAINS(err.msg, "not RSA");
 	free(priv);
 	free(pub);
