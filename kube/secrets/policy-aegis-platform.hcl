@@ -7,3 +7,24 @@ path "secret/data/aegis/*" {
 path "secret/metadata/aegis/*" {
   capabilities = ["list", "read", "delete"]
 }
+# The runtime's own KV version 2 mount (kv/, kube/secrets/bootstrap.yaml),
+# and the same mount inside each tenant's namespace ("+": OpenBao's whole-segment
+# wildcard; a namespace is tenant-<slug>), which the runtime
+# creates when a tenant is onboarded (sys/namespaces/tenant-<slug>):
+# aegis-orchestrator orchestrator/core/src/domain/secrets.rs:147-153,
+# orchestrator/core/src/infrastructure/secrets_manager.rs:420-490.
+path "kv/data/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+path "kv/metadata/*" {
+  capabilities = ["list", "read", "delete"]
+}
+path "+/kv/data/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+path "+/kv/metadata/*" {
+  capabilities = ["list", "read", "delete"]
+}
+path "sys/namespaces/tenant-*" {
+  capabilities = ["create", "read", "update", "delete"]
+}

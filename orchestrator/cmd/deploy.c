@@ -44,16 +44,21 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	/* redeploy without --profile finds its pod among those deployed */
 	if (cli_load(cli, args->only_pod != NULL, 0, &d, NULL, &err) < 0)
 		return cli_fail(cli, &err);
-	/* the pods mount the SEAL keypair: generated when missing, as
-	 * generate-keys would */
+	/* the pods hold the SEAL keys: generated when missing, as
+	 * generate-keys would, and then rendered again with them */
 	keys_result keys;
 	double took = 0;
 	int rc = sealkeys_ensure(&d, &keys, &err);
-	if (rc == 0) {
-		keys_result_free(&keys);
+	bool fresh = rc == 0 && (keys.generated || keys.jwt_generated);
+	keys_result_free(&keys);
+	if (fresh) {
+		deployment_free(&d);
+		if (cli_load(cli, args->only_pod != NULL, 0, &d, NULL, &err) < 0)
+			return cli_fail(cli, &err);
+	}
+	if (rc == 0)
 		rc = engine_release(cli, args->only_pod ? "redeploy" : "deploy", &d, args, &took,
 				    &err);
-	}
 	int status = 0;
 	if (rc < 0)
 		status = cli_fail(cli, &err);

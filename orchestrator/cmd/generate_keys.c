@@ -12,9 +12,16 @@
 static const char help[] =
     "Usage: aegis-deploy generate-keys [--dir DIR] [--force]\n"
     "\n"
-    "Generate the Ed25519 SEAL signing keypair: DIR/private.pem (PKCS#8 PEM, mode\n"
-    "0600) and DIR/public.pem (SPKI PEM, mode 0644), in DIR (mode 0700).  An\n"
-    "existing matching pair is kept.\n"
+    "Generate the SEAL keys in DIR (mode 0700), private keys PKCS#8 PEM (mode\n"
+    "0600), public keys SPKI PEM (mode 0644).  An existing matching pair is kept;\n"
+    "a missing one is generated.\n"
+    "  private.pem, public.pem     the Ed25519 SEAL signing keypair\n"
+    "  seal-jwt-private.pem, seal-jwt-public.pem\n"
+    "                              the RSA-2048 keypair of the SEAL JWTs, which\n"
+    "                              the AEGIS images use: pod-core signs with the\n"
+    "                              private key (AEGIS_SEAL_PRIVATE_KEY), the SEAL\n"
+    "                              gateway verifies with the public key; deploy\n"
+    "                              passes them, validate checks their fingerprint\n"
     "\n"
     "Options:\n"
     "  --dir DIR        where the keys live (default ROOT/generated/seal)\n"
@@ -28,14 +35,23 @@ static int print_result(const struct cli *cli, const keys_result *keys, aerr_t *
 		printf("%s Ed25519 keypair\n"
 		       "  private key: %s\n"
 		       "  public key:  %s\n"
-		       "  fingerprint: %s\n",
+		       "  fingerprint: %s\n"
+		       "%s RSA keypair of the SEAL JWTs\n"
+		       "  private key: %s\n"
+		       "  public key:  %s\n"
+		       "  jwt fingerprint: %s\n",
 		       keys->generated ? "generated" : "kept existing", keys->private_path,
-		       keys->public_path, keys->fingerprint);
+		       keys->public_path, keys->fingerprint,
+		       keys->jwt_generated ? "generated" : "kept existing", keys->jwt_private_path,
+		       keys->jwt_public_path, keys->jwt_fingerprint);
 		return 0;
 	}
-	json_t *obj = json_pack("{s:s, s:s, s:s, s:b}", "private_key", keys->private_path,
-				"public_key", keys->public_path, "fingerprint", keys->fingerprint,
-				"generated", keys->generated);
+	json_t *obj =
+	    json_pack("{s:s, s:s, s:s, s:b, s:{s:s, s:s, s:s, s:b}}", "private_key",
+		      keys->private_path, "public_key", keys->public_path, "fingerprint",
+		      keys->fingerprint, "generated", keys->generated, "jwt", "private_key",
+		      keys->jwt_private_path, "public_key", keys->jwt_public_path, "fingerprint",
+		      keys->jwt_fingerprint, "generated", keys->jwt_generated);
 	if (!obj)
 		return aerr_set(err, AEGIS_EFAIL, "cannot build the JSON result");
 	int rc = json_dumpf(obj, stdout, JSON_INDENT(2));

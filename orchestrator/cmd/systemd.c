@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lib/sealkeys.h"
 #include "lib/systemd.h"
 #include "options.h"
 #include "report.h"
@@ -110,6 +111,27 @@ COMMAND(systemd)
 	deployment d;
 	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
 		return cli_fail(cli, &err);
+	if (req.install) {
+		/* the units' pod secrets hold the SEAL keys: generated when
+		 * missing, then rendered again with them */
+		keys_result keys;
+		int krc = sealkeys_ensure(&d, &keys, &err);
+		bool fresh = krc == 0 && (keys.generated || keys.jwt_generated);
+		if (fresh)
+			cli_info(cli, "generated the SEAL keys in %s (JWT key %s)",
+				 config_get(&d.cfg, SEALKEYS_DIR_VAR), keys.jwt_fingerprint);
+		keys_result_free(&keys);
+		if (krc == 0 && fresh) {
+			deployment_free(&d);
+			krc = deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err);
+			if (krc < 0)
+				return cli_fail(cli, &err);
+		}
+		if (krc < 0) {
+			deployment_free(&d);
+			return cli_fail(cli, &err);
+		}
+	}
 	systemd_result r;
 	int rc = systemd_write(&d, &req, &r, &err);
 	if (rc == 0)

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -83,6 +84,26 @@ void config_set(config *cfg, const char *name, const char *value, config_source 
  * facts of the process: the environment and UID. */
 static char *expand_default(config *cfg, const char *text, int depth);
 
+/* The content of the regular file PATH (never through a symlink), or NULL
+ * when there is none: the variable is then unset, and whoever needs it says
+ * so where it is used. */
+static char *file_value(const char *path)
+{
+	struct stat st;
+	if (!*path || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	char *text = NULL;
+	size_t len = 0;
+	aerr_t err = {0};
+	if (fs_read_file(path, &text, &len, &err) < 0)
+		return NULL;
+	if (strlen(text) != len) { /* NUL bytes: not a value */
+		wipe_free_len(text, len);
+		return NULL;
+	}
+	return text;
+}
+
 static const char *resolve_for_default(config *cfg, const char *name, int depth, char **tmp)
 {
 	config_value *v = (config_value *)config_find(cfg, name);
@@ -94,6 +115,10 @@ static const char *resolve_for_default(config *cfg, const char *name, int depth,
 		if (def) {
 			v->value = expand_default(cfg, def, depth + 1);
 			v->source = SRC_DEFAULT;
+		} else if (s->default_file) {
+			cleanup_free char *path = expand_default(cfg, s->default_file, depth + 1);
+			v->value = file_value(path);
+			v->source = v->value ? SRC_DEFAULT : SRC_UNSET;
 		}
 	}
 	if (v && v->value)

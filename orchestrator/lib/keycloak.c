@@ -291,6 +291,20 @@ static char *client_path(const void *ctx, const json_t *actual)
 			 desired_str(actual, "id"));
 }
 
+/* Keycloak has no search by name for client scopes: the list, filtered. */
+static int lookup_scope(struct kc *k, const void *ctx, json_t **actual, aerr_t *err)
+{
+	const struct named *n = ctx;
+	cleanup_free char *path = xasprintf("/admin/realms/%s/client-scopes", n->realm);
+	return find_one(k, path, "name", n->name, false, actual, err);
+}
+
+static char *scope_path(const void *ctx, const json_t *actual)
+{
+	return xasprintf("/admin/realms/%s/client-scopes/%s", ((const struct named *)ctx)->realm,
+			 desired_str(actual, "id"));
+}
+
 static int lookup_user(struct kc *k, const void *ctx, json_t **actual, aerr_t *err)
 {
 	const struct named *n = ctx;
@@ -506,6 +520,8 @@ struct named_kind {
 static const struct named_kind role_kind = {"role", "roles", "name", lookup_role, role_path};
 static const struct named_kind client_kind = {"client", "clients", "clientId", lookup_client,
 					      client_path};
+static const struct named_kind scope_kind = {"client scope", "client-scopes", "name", lookup_scope,
+					     scope_path};
 
 /* The declared item D of KIND in realm REALM (ESC: escaped) as REP. */
 static int apply_named(struct kc *k, const struct named_kind *kind, const char *realm,
@@ -532,7 +548,7 @@ static int apply_named(struct kc *k, const struct named_kind *kind, const char *
 
 static int apply_realm(struct kc *k, const json_t *decl, keycloak_result *res, aerr_t *err)
 {
-	static const char *const realm_ours[] = {"roles", "clients", "users"};
+	static const char *const realm_ours[] = {"roles", "client_scopes", "clients", "users"};
 	static const char *const client_ours[] = {"secret_env"};
 	const char *realm = desired_str(decl, "realm");
 	if (!realm)
@@ -558,6 +574,14 @@ static int apply_realm(struct kc *k, const json_t *decl, keycloak_result *res, a
 	json_array_foreach(json_object_get(decl, "roles"), i, d)
 	{
 		rc = apply_named(k, &role_kind, realm, esc, d, d, &actual, err);
+		json_decref(actual);
+		if (rc < 0)
+			return -1;
+	}
+	/* before the clients, which name them in their scope lists */
+	json_array_foreach(json_object_get(decl, "client_scopes"), i, d)
+	{
+		rc = apply_named(k, &scope_kind, realm, esc, d, d, &actual, err);
 		json_decref(actual);
 		if (rc < 0)
 			return -1;

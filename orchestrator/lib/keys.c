@@ -15,10 +15,18 @@
 
 #include "fsutil.h"
 
-#define ED25519_RAW_LEN 32
+/* The two pairs (keys.h): what each is, and where. */
+struct pair_kind {
+	keys_type type;
+	int pkey_id;	  /* EVP_PKEY_ED25519, EVP_PKEY_RSA */
+	const char *name; /* in messages */
+	const char *private_file, *public_file;
+};
+static const struct pair_kind signing_pair = {KEYS_ED25519, EVP_PKEY_ED25519, "Ed25519",
+					      "private.pem", "public.pem"};
+static const struct pair_kind jwt_pair = {KEYS_RSA, EVP_PKEY_RSA, "RSA", KEYS_JWT_PRIVATE_FILE,
+					  KEYS_JWT_PUBLIC_FILE};
 
-/* Fill ERR with the formatted message and the first queued OpenSSL error,
- * then drop the rest of the queue so it cannot leak into a later message. */
 static int ossl_fail(aerr_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int ossl_fail(aerr_t *err, const char *fmt, ...)
 {
@@ -45,15 +53,15 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-static int require_ed25519(EVP_PKEY *pkey, const char *path, aerr_t *err)
+static int require_type(EVP_PKEY *pkey, int pkey_id, const char *name, const char *path,
+			aerr_t *err)
 {
-	if (EVP_PKEY_get_id(pkey) == EVP_PKEY_ED25519)
+	if (EVP_PKEY_get_id(pkey) == pkey_id)
 		return 0;
 	const char *type = EVP_PKEY_get0_type_name(pkey);
-	return aerr_set(
-	    err, AEGIS_EFAIL,
-	    "%s holds a key of type %s, not Ed25519 (use --force to replace the keypair)", path,
-	    type ? type : "unknown");
+	return aerr_set(err, AEGIS_EFAIL,
+			"%s holds a key of type %s, not %s (use --force to replace the keypair)",
+			path, type ? type : "unknown", name);
 }
 
 static int fingerprint(EVP_PKEY *pkey, char *out, size_t size, aerr_t *err)
@@ -126,37 +134,30 @@ static int load_key(const char *path, bool private_key, EVP_PKEY **out, aerr_t *
 	return 0;
 }
 
-static int raw_public(EVP_PKEY *pkey, unsigned char raw[ED25519_RAW_LEN], const char *path,
-		      aerr_t *err)
-{
-	size_t len = ED25519_RAW_LEN;
-	if (EVP_PKEY_get_raw_public_key(pkey, raw, &len) != 1 || len != ED25519_RAW_LEN)
-		return ossl_fail(err, "cannot read the public key of %s", path);
-	return 0;
-}
-
-/* Check that the existing files are a matching Ed25519 pair; fill FP. */
-static int check_existing(const char *priv_path, const char *pub_path, char *fp, size_t fp_size,
-			  aerr_t *err)
+/* Check that the existing files are a matching pair of KIND (the same
+ * public key, by fingerprint); fill FP. */
+static int check_existing(const struct pair_kind *kind, const char *priv_path, const char *pub_path,
+			  char *fp, size_t fp_size, aerr_t *err)
 {
 	EVP_PKEY *priv = NULL, *pub = NULL;
-	unsigned char raw_priv[ED25519_RAW_LEN], raw_pub[ED25519_RAW_LEN];
+	char fp_priv[96];
 	int rc = -1;
 	if (load_key(priv_path, true, &priv, err) < 0 || load_key(pub_path, false, &pub, err) < 0)
 		goto out;
-	if (require_ed25519(priv, priv_path, err) < 0 || require_ed25519(pub, pub_path, err) < 0)
+	if (require_type(priv, kind->pkey_id, kind->name, priv_path, err) < 0 ||
+	    require_type(pub, kind->pkey_id, kind->name, pub_path, err) < 0)
 		goto out;
-	if (raw_public(priv, raw_priv, priv_path, err) < 0 ||
-	    raw_public(pub, raw_pub, pub_path, err) < 0)
+	if (fingerprint(priv, fp_priv, sizeof fp_priv, err) < 0 ||
+	    fingerprint(pub, fp, fp_size, err) < 0)
 		goto out;
-	if (memcmp(raw_priv, raw_pub, sizeof raw_priv) != 0) {
+	if (strcmp(fp_priv, fp) != 0) {
 		aerr_set(err, AEGIS_EFAIL,
 			 "%s does not match the private key in %s (use --force to replace the "
 			 "keypair)",
 			 pub_path, priv_path);
 		goto out;
 	}
-	rc = fingerprint(pub, fp, fp_size, err);
+	rc = 0;
 out:
 	EVP_PKEY_free(priv);
 	EVP_PKEY_free(pub);
@@ -184,12 +185,14 @@ static int write_pem(const char *path, mode_t mode, EVP_PKEY *pkey, bool private
 	return rc;
 }
 
-static int generate(const char *priv_path, const char *pub_path, char *fp, size_t fp_size,
-		    aerr_t *err)
+static int generate(const struct pair_kind *kind, const char *priv_path, const char *pub_path,
+		    char *fp, size_t fp_size, aerr_t *err)
 {
-	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *pkey = kind->type == KEYS_RSA
+			     ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)KEYS_JWT_RSA_BITS)
+			     : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	if (!pkey)
-		return ossl_fail(err, "cannot generate an Ed25519 key");
+		return ossl_fail(err, "cannot generate an %s key", kind->name);
 	/* private first: a failure in between leaves a mismatched pair, which the
 	 * next run reports instead of silently using */
 	int rc = -1;
@@ -200,23 +203,23 @@ static int generate(const char *priv_path, const char *pub_path, char *fp, size_
 	return rc;
 }
 
-int keys_generate(const char *dir, bool force, keys_result *out, aerr_t *err)
+/* Ensure the pair KIND in DIR; its paths go to *PRIV_OUT / *PUB_OUT. */
+static int ensure_pair(const struct pair_kind *kind, const char *dir, bool force, char **priv_out,
+		       char **pub_out, char *fp, size_t fp_size, bool *generated, aerr_t *err)
 {
-	memset(out, 0, sizeof *out);
-	if (fs_mkdir_private(dir, 0700, err) < 0)
-		return -1;
-	char *priv_path = fs_join(dir, "private.pem");
-	char *pub_path = fs_join(dir, "public.pem");
+	char *priv_path = fs_join(dir, kind->private_file);
+	char *pub_path = fs_join(dir, kind->public_file);
 	struct stat priv_st, pub_st;
 	bool have_priv, have_pub;
 	int rc = -1;
+	*generated = false;
 	if (check_key_file(priv_path, &have_priv, &priv_st, err) < 0 ||
 	    check_key_file(pub_path, &have_pub, &pub_st, err) < 0)
 		goto out;
 
 	if (force || (!have_priv && !have_pub)) {
-		rc = generate(priv_path, pub_path, out->fingerprint, sizeof out->fingerprint, err);
-		out->generated = true;
+		rc = generate(kind, priv_path, pub_path, fp, fp_size, err);
+		*generated = true;
 	} else if (have_priv != have_pub) {
 		rc = aerr_set(err, AEGIS_EFAIL,
 			      "%s exists but %s is missing; restore it or use --force to replace "
@@ -227,19 +230,32 @@ int keys_generate(const char *dir, bool force, keys_result *out, aerr_t *err)
 			      "%s is accessible by group or others (mode %03o); run 'chmod 600 %s'",
 			      priv_path, (unsigned)(priv_st.st_mode & 0777), priv_path);
 	} else {
-		rc = check_existing(priv_path, pub_path, out->fingerprint, sizeof out->fingerprint,
-				    err);
-		out->generated = false;
+		rc = check_existing(kind, priv_path, pub_path, fp, fp_size, err);
 	}
 out:
 	if (rc < 0) {
 		free(priv_path);
 		free(pub_path);
-		memset(out, 0, sizeof *out);
 		return -1;
 	}
-	out->private_path = priv_path;
-	out->public_path = pub_path;
+	*priv_out = priv_path;
+	*pub_out = pub_path;
+	return 0;
+}
+
+int keys_generate(const char *dir, bool force, keys_result *out, aerr_t *err)
+{
+	memset(out, 0, sizeof *out);
+	if (fs_mkdir_private(dir, 0700, err) < 0)
+		return -1;
+	if (ensure_pair(&signing_pair, dir, force, &out->private_path, &out->public_path,
+			out->fingerprint, sizeof out->fingerprint, &out->generated, err) < 0 ||
+	    ensure_pair(&jwt_pair, dir, force, &out->jwt_private_path, &out->jwt_public_path,
+			out->jwt_fingerprint, sizeof out->jwt_fingerprint, &out->jwt_generated,
+			err) < 0) {
+		keys_result_free(out);
+		return -1;
+	}
 	return 0;
 }
 
@@ -249,18 +265,21 @@ void keys_result_free(keys_result *r)
 		return;
 	free(r->private_path);
 	free(r->public_path);
+	free(r->jwt_private_path);
+	free(r->jwt_public_path);
 	memset(r, 0, sizeof *r);
 }
 
-int keys_fingerprint_pem(const char *pem, size_t len, const char *source, char *out, size_t size,
-			 aerr_t *err)
+int keys_fingerprint_pem(const char *pem, size_t len, keys_type type, const char *source, char *out,
+			 size_t size, aerr_t *err)
 {
+	const struct pair_kind *kind = type == KEYS_RSA ? &jwt_pair : &signing_pair;
 	bool private_key = memmem(pem, len, "PRIVATE KEY-----", 16) != NULL;
 	EVP_PKEY *pkey = pem_key(pem, len, private_key);
 	if (!pkey)
 		return ossl_fail(err, "%s is not an unencrypted PEM key", source);
 	int rc = -1;
-	if (require_ed25519(pkey, source, err) == 0)
+	if (require_type(pkey, kind->pkey_id, kind->name, source, err) == 0)
 		rc = fingerprint(pkey, out, size, err);
 	EVP_PKEY_free(pkey);
 	return rc;

@@ -62,6 +62,7 @@ int schema_load(const char *path, schema *out, aerr_t *err)
 		v->default_value = opt_str(ydoc_get(&doc, n, "default"));
 		v->default_root = opt_str(ydoc_get(&doc, n, "default_root"));
 		v->default_edge = opt_str(ydoc_get(&doc, n, "default_edge"));
+		v->default_file = opt_str(ydoc_get(&doc, n, "default_file"));
 		v->description = opt_str(ydoc_get(&doc, n, "description"));
 		v->group = opt_str(ydoc_get(&doc, n, "group"));
 		v->validator = opt_str(ydoc_get(&doc, n, "validator"));
@@ -246,6 +247,7 @@ void schema_free(schema *s)
 		free(v->default_value);
 		free(v->default_root);
 		free(v->default_edge);
+		free(v->default_file);
 		free(v->validator);
 		free(v->description);
 		free(v->group);

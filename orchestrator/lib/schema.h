@@ -15,9 +15,13 @@ typedef struct schema_var {
 	char *default_value; /* may reference other variables: ${AEGIS_IMAGE_TAG} */
 	char *default_root;  /* default when running as root (e.g. the rootful socket) */
 	char *default_edge;  /* default when the profile holds the edge (config_use_edge) */
-	bool secret;	     /* masked in output, never logged */
-	bool generate;	     /* `init` fills it with a random value when empty */
-	char *validator;     /* port, path, image, loglevel, bool, string, secret */
+	/* default: the content of this file (its path may reference variables),
+	 * when it is a regular file; for values that are files of their own,
+	 * such as the SEAL JWT keys of generate-keys */
+	char *default_file;
+	bool secret;	 /* masked in output, never logged */
+	bool generate;	 /* `init` fills it with a random value when empty */
+	char *validator; /* port, path, image, loglevel, bool, string, secret */
 	char *description;
 	char *group; /* images, ports, secrets, ... (for docs and `config`) */
 } schema_var;

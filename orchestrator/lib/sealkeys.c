@@ -73,6 +73,23 @@ int sealkeys_ensure(const deployment *d, keys_result *out, aerr_t *err)
 	return 0;
 }
 
+/* The command that prints the key at WHERE inside the container: a file
+ * ("/path") or an environment variable ("env:NAME", whose value only the
+ * container's shell sees; argv holds its name, never the key). */
+static char *read_key_script(const char *where, aerr_t *err)
+{
+	if (strncmp(where, "env:", 4) != 0)
+		return xasprintf("cat -- '%s'", where);
+	const char *name = where + 4;
+	if (!*name ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+		strlen(name)) {
+		aerr_set(err, AEGIS_ECONFIG, "\"%s\": not an environment variable name", name);
+		return NULL;
+	}
+	return xasprintf("printf '%%s' \"$%s\"", name);
+}
+
 static void check_pod(podman *pm, const deployment *d, size_t i, const char *want,
 		      const char *annotation, sealkey_check *c)
 {
@@ -84,25 +101,32 @@ static void check_pod(podman *pm, const deployment *d, size_t i, const char *wan
 		if (strlen(p->containers[k].name) == (size_t)(colon - annotation) &&
 		    strncmp(p->containers[k].name, annotation, (size_t)(colon - annotation)) == 0)
 			ct = &p->containers[k];
-	if (!ct || colon[1] != '/') {
-		c->detail = xasprintf("annotation %s \"%s\": expected CONTAINER:/path with a "
-				      "container of the pod",
+	if (!ct || (colon[1] != '/' && strncmp(colon + 1, "env:", 4) != 0) ||
+	    strchr(colon + 1, '\'')) {
+		c->detail = xasprintf("annotation %s \"%s\": expected CONTAINER:/path or "
+				      "CONTAINER:env:NAME with a container of the pod",
 				      SEALKEYS_ANNOTATION, annotation);
 		return;
 	}
 	c->container = rollout_container_name(p, ct);
 	c->path = xstrdup(colon + 1);
-	char *const argv[] = {"/bin/cat", c->path, NULL};
+	aerr_t err = {0};
+	cleanup_free char *script = read_key_script(c->path, &err);
+	if (!script) {
+		c->detail = xstrdup(err.msg);
+		return;
+	}
+	char *const argv[] = {"/bin/sh", "-c", script, NULL};
 	char *pem = NULL;
 	int code = -1;
-	aerr_t err = {0};
 	if (podman_exec(pm, c->container, argv, 10, &code, &pem, &err) < 0) {
 		c->detail = xstrdup(err.msg);
-	} else if (code != 0) {
-		c->detail = xasprintf("%s: cannot read %s (exit %d)", c->container, c->path, code);
+	} else if (code != 0 || !pem || !*pem) {
+		c->detail = xasprintf("%s: cannot read %s (exit %d%s)", c->container, c->path, code,
+				      code == 0 ? ", empty" : "");
 	} else {
 		cleanup_free char *source = xasprintf("%s:%s", c->container, c->path);
-		if (keys_fingerprint_pem(pem, strlen(pem), source, c->fingerprint,
+		if (keys_fingerprint_pem(pem, strlen(pem), KEYS_RSA, source, c->fingerprint,
 					 sizeof c->fingerprint, &err) < 0)
 			c->detail = xstrdup(err.msg);
 		else if (strcmp(c->fingerprint, want) != 0)
@@ -129,12 +153,12 @@ int sealkeys_check(podman *pm, const deployment *d, char want[96], sealkey_check
 	const char *dir;
 	if (keys_dir(d, &dir, err) < 0)
 		return -1;
-	cleanup_free char *pub = fs_join(dir, "public.pem");
+	cleanup_free char *pub = fs_join(dir, KEYS_JWT_PUBLIC_FILE);
 	char *pem = NULL;
 	size_t len = 0;
 	if (fs_read_file(pub, &pem, &len, err) < 0)
-		return aerr_wrap(err, "the SEAL public key (run generate-keys)");
-	int rc = keys_fingerprint_pem(pem, len, pub, want, 96, err);
+		return aerr_wrap(err, "the SEAL JWT public key (run generate-keys)");
+	int rc = keys_fingerprint_pem(pem, len, KEYS_RSA, pub, want, 96, err);
 	free(pem);
 	if (rc < 0)
 		return -1;

@@ -1,8 +1,9 @@
-/* The SEAL keypair (generate-keys, keys.h) in use: the pods that need it
- * mount it read-only from SEAL_KEYS_DIR (pod-core the private signing key,
- * pod-seal-gateway the public key; see their templates), never through an
- * environment value or a manifest.  A pod names the key it holds in its
- * annotation aegis.io/seal-key ("container:/path/in/container"). */
+/* The SEAL keys (generate-keys, keys.h) in use.  The images read the RSA
+ * pair of the SEAL JWTs from their environment (kube/contracts.yaml):
+ * pod-core the private key as AEGIS_SEAL_PRIVATE_KEY, through the pod's
+ * Podman secret, pod-seal-gateway the public key.  A pod names the key it
+ * holds in its annotation aegis.io/seal-key: "container:env:NAME" (an
+ * environment variable of the container) or "container:/path" (a file). */
 #ifndef AEGIS_SEALKEYS_H
 #define AEGIS_SEALKEYS_H
 
@@ -19,8 +20,10 @@
 /* Does any pod of D hold a SEAL key? */
 bool sealkeys_needed(const deployment *d);
 
-/* Before the rollout: the keypair in SEAL_KEYS_DIR, generated when missing
- * (as generate-keys: an existing matching pair is kept).  Nothing to do (0,
+/* Before the rollout: the keypairs in SEAL_KEYS_DIR, generated when missing
+ * (as generate-keys: an existing matching pair is kept).  When it generated
+ * one (OUT->generated or OUT->jwt_generated), load the deployment again:
+ * its rendering read the keys that were there before.  Nothing to do (0,
  * OUT zeroed) when no pod of D holds a key. */
 int sealkeys_ensure(const deployment *d, keys_result *out, aerr_t *err);
 
@@ -35,8 +38,8 @@ typedef struct sealkey_check {
 
 /* For every pod of D that holds a key: read it inside the running
  * container (the private key only in memory, wiped) and compare its
- * fingerprint with the keypair in SEAL_KEYS_DIR (WANT gets that
- * fingerprint).  Returns 0 when the checks ran, whatever their results. */
+ * fingerprint with the RSA pair of the SEAL JWTs in SEAL_KEYS_DIR (WANT gets
+ * that fingerprint).  Returns 0 when the checks ran, whatever their results. */
 int sealkeys_check(podman *pm, const deployment *d, char want[96], sealkey_check **out, size_t *n,
 		   aerr_t *err);
 void sealkey_checks_free(sealkey_check *c, size_t n);

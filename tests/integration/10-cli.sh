@@ -82,7 +82,7 @@ tier = {}
 for i, t in enumerate(d["tiers"]):
     for p in t:
         tier[p] = i
-assert len(tier) == 8, tier
+assert len(tier) == 9, tier
 for later in ("iam", "temporal", "core"):
     assert tier["database"] < tier[later], (later, tier)
 assert tier["core"] < tier["seal-gateway"]

@@ -126,6 +126,7 @@ KEYCLOAK_PUBLIC_URL=$KC_PUBLIC
 OPENBAO_ROLE_ID=""   # filled in by bootstrap
 OPENBAO_SECRET_ID=
 OIDC_CLIENT_SECRET=
+TEMPORAL_WORKER_CLIENT_SECRET=
 RUST_LOG=info
 EOF
 chmod 600 "$ENVF"
@@ -353,13 +354,13 @@ if [ $rc -eq 0 ] && [ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/
 	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/roles"')" = 3 ] &&
 	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/users"')" = 1 ] &&
 	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"].endswith("/role-mappings/realm")')" = 1 ] &&
-	json_get "$OUT/kc-fresh.out" 'd["changed"]==0 and d["unchanged"]==0 and d["env_changed"]==["OIDC_CLIENT_SECRET"]' | grep -q True; then
+	json_get "$OUT/kc-fresh.out" 'd["changed"]==0 and d["unchanged"]==0 and d["env_changed"]==["OIDC_CLIENT_SECRET","TEMPORAL_WORKER_CLIENT_SECRET"]' | grep -q True; then
 	pass bootstrap-keycloak-fresh-apply
 else
 	fail bootstrap-keycloak-fresh-apply "rc=$rc $(cat "$OUT/kc-fresh.err") $(head -c 800 "$OUT/kc-fresh.out")"
 fi
 CLIENT_SECRET=$(envval "$ENVF" OIDC_CLIENT_SECRET)
-if [ -n "$CLIENT_SECRET" ] && only_keys_changed "$TMP/env.kc" "$ENVF" OIDC_CLIENT_SECRET >/dev/null 2>&1 &&
+if [ -n "$CLIENT_SECRET" ] && only_keys_changed "$TMP/env.kc" "$ENVF" OIDC_CLIENT_SECRET TEMPORAL_WORKER_CLIENT_SECRET >/dev/null 2>&1 &&
 	[ "$(mode_of "$GEN/keycloak-clients.env")" = 600 ] && [ "$(mode_of "$GEN/keycloak-passwords.json")" = 600 ] &&
 	grep -q "^OIDC_CLIENT_SECRET=$CLIENT_SECRET$" "$GEN/keycloak-clients.env"; then
 	pass bootstrap-keycloak-client-secret-stored

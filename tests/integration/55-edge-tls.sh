@@ -8,8 +8,8 @@
 # credentials; plain HTTP redirects to HTTPS.  The library's own checks
 # (edgecheck, sealkeys; tests/podman/edge-probe.c) run too, and the SEAL
 # keys inside pod-core and pod-seal-gateway must match generate-keys, also
-# when read at the path their environment names (SEAL_SIGNING_KEY_FILE,
-# SEAL_VERIFY_KEY_FILE).  The CA is exported by `deploy --no-bootstrap`
+# when read from their environment (AEGIS_SEAL_PRIVATE_KEY,
+# SEAL_GATEWAY_SEAL_JWT_PUBLIC_KEY_PEM).  The CA is exported by `deploy --no-bootstrap`
 # itself, not by the bootstrap.
 # Edge ports 18080/18443 (EDGE_HTTP_PORT/EDGE_HTTPS_PORT) keep 80/443 free.
 . "$(dirname "$0")/lib.sh"
@@ -117,25 +117,25 @@ else
 	fail edge-checks-pass "rc=$rc $out"
 fi
 
-want=$(A generate-keys --dir "$TMP/seal" 2>&1 | sed -n 's/^ *fingerprint: *//p')
+want=$(A generate-keys --dir "$TMP/seal" 2>&1 | sed -n 's/^ *jwt fingerprint: *//p')
 out=$(probe seal-keys 2>&1); rc=$?
 if [ $rc -eq 0 ] && [ -n "$want" ] && [ "$(grep -c "^seal-key .* ok $want" <<<"$out")" = 2 ] &&
-	grep -q "^seal-key core /etc/aegis-seal/private.pem ok" <<<"$out" &&
-	grep -q "^seal-key seal-gateway /etc/aegis-seal/public.pem ok" <<<"$out"; then
+	grep -q "^seal-key core env:AEGIS_SEAL_PRIVATE_KEY ok" <<<"$out" &&
+	grep -q "^seal-key seal-gateway env:SEAL_GATEWAY_SEAL_JWT_PUBLIC_KEY_PEM ok" <<<"$out"; then
 	pass edge-seal-keys-match
 else
 	fail edge-seal-keys-match "rc=$rc want=$want $out"
 fi
 
-# the key at the path the container's environment names, fingerprinted here
-# (SHA-256 of the DER public key, as generate-keys prints it)
+# the key in the container's environment (the images read it there),
+# fingerprinted here (SHA-256 of the DER public key, as generate-keys prints it)
 key_at_env_path() { # container variable openssl-pkey-options...
 	local ctr=$1 var=$2; shift 2
-	podman exec "$ctr" /bin/sh -c "test -n \"\$$var\" && cat \"\$$var\"" 2>/dev/null |
+	podman exec "$ctr" /bin/sh -c "printf '%s' \"\$$var\"" 2>/dev/null |
 		openssl pkey "$@" -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1
 }
-core_fp=SHA256:$(key_at_env_path pod-core-aegis-runtime SEAL_SIGNING_KEY_FILE -pubout)
-gw_fp=SHA256:$(key_at_env_path pod-seal-gateway-seal-gateway SEAL_VERIFY_KEY_FILE -pubin)
+core_fp=SHA256:$(key_at_env_path pod-core-aegis-runtime AEGIS_SEAL_PRIVATE_KEY -pubout)
+gw_fp=SHA256:$(key_at_env_path pod-seal-gateway-seal-gateway SEAL_GATEWAY_SEAL_JWT_PUBLIC_KEY_PEM -pubin)
 if [ -n "$want" ] && [ "$core_fp" = "$want" ] && [ "$gw_fp" = "$want" ]; then
 	pass edge-seal-key-env-path
 else

@@ -36,8 +36,8 @@ else
 	fail "k8s-output-modes" "$modes"
 fi
 kinds=$(grep -h '^kind:' "$K8S"/*.yaml | sort | uniq -c | tr -s ' ' | tr '\n' ';')
-if grep -q ' 1 kind: StatefulSet;' <<<"$kinds" && grep -q ' 7 kind: Deployment;' <<<"$kinds" &&
-	grep -q ' 8 kind: Service;' <<<"$kinds" && grep -q ' 1 kind: Secret;' <<<"$kinds" &&
+if grep -q ' 1 kind: StatefulSet;' <<<"$kinds" && grep -q ' 8 kind: Deployment;' <<<"$kinds" &&
+	grep -q ' 9 kind: Service;' <<<"$kinds" && grep -q ' 1 kind: Secret;' <<<"$kinds" &&
 	grep -q ' 1 kind: Namespace;' <<<"$kinds" && grep -q ' 11 kind: PersistentVolumeClaim;' <<<"$kinds" &&
 	! grep -q 'kind: Pod;' <<<"$kinds" && ! grep -rq hostPort "$K8S"; then
 	pass "k8s-objects-per-pod"

@@ -43,6 +43,8 @@ Endpoints:
   GET  POST        /admin/realms/{realm}/clients       (GET ?clientId=&first=&max=)
   GET  PUT DELETE  /admin/realms/{realm}/clients/{id}
   GET  POST        /admin/realms/{realm}/clients/{id}/client-secret
+  GET  POST        /admin/realms/{realm}/client-scopes
+  GET  PUT         /admin/realms/{realm}/client-scopes/{id}
   GET  POST        /admin/realms/{realm}/roles
   GET  PUT DELETE  /admin/realms/{realm}/roles/{role-name}
   GET  POST        /admin/realms/{realm}/users         (GET ?username=&email=
@@ -293,6 +295,8 @@ class Keycloak(common.App):
         for k, v in rep.items():
             if k not in ("id", "access", "protocolMappers", "authorizationSettings"):
                 c[k] = copy.deepcopy(v)
+        if rep.get("protocolMappers"):
+            c["protocolMappers"] = [dict(copy.deepcopy(m), id=new_uuid()) for m in rep["protocolMappers"]]
         if not c["publicClient"] and not c["bearerOnly"] and not c.get("secret"):
             c["secret"] = secrets.token_urlsafe(24)[:32]
         if c["publicClient"]:
@@ -908,6 +912,8 @@ class Keycloak(common.App):
         kind = rest[0]
         if kind == "clients":
             return self._clients(method, realm, rest[1:], q, body, url + "/clients")
+        if kind == "client-scopes":
+            return self._client_scopes(method, realm, rest[1:], body, url + "/client-scopes")
         if kind == "roles":
             return self._roles(method, realm, rest[1:], body, url + "/roles")
         if kind == "users":
@@ -950,6 +956,35 @@ class Keycloak(common.App):
             del self.realms[realm["name"]]
             for sid in [s for s, v in self.sessions.items() if v["realm"] == realm["name"]]:
                 del self.sessions[sid]
+            return self._no_content()
+        raise err(405, "HTTP 405 Method Not Allowed")
+
+    # client scopes (by name only what a bootstrap needs: list, create, read, update)
+
+    def _client_scopes(self, method, realm, rest, body, url):
+        scopes = realm.setdefault("client_scopes", {})
+        if not rest:
+            if method == "GET":
+                return self._json(200, [copy.deepcopy(c) for c in scopes.values()])
+            if method == "POST":
+                rep = self._body_json(body)
+                if not rep.get("name"):
+                    raise err_message(400, "Client Scope name cannot be empty")
+                if any(c["name"] == rep["name"] for c in scopes.values()):
+                    raise err_message(409, "Client Scope %s already exists" % rep["name"])
+                sid = new_uuid()
+                scopes[sid] = dict(copy.deepcopy(rep), id=sid)
+                return self._created("%s/%s" % (url, sid))
+            raise err(405, "HTTP 405 Method Not Allowed")
+        scope = scopes.get(rest[0])
+        if scope is None or len(rest) != 1:
+            raise err(404, "Could not find client scope")
+        if method == "GET":
+            return self._json(200, copy.deepcopy(scope))
+        if method == "PUT":
+            for k, v in self._body_json(body).items():
+                if k != "id":
+                    scope[k] = copy.deepcopy(v)
             return self._no_content()
         raise err(405, "HTTP 405 Method Not Allowed")
 

@@ -146,10 +146,10 @@ TEST(real_profiles_select_the_seed_pods)
 	CHECK(p.npods == 2);
 	profile_free(&p);
 	CHECK(profile_load(harness_root(), "development", &p, &err) == 0);
-	CHECK(p.npods == 6);
+	CHECK(p.npods == 7);
 	profile_free(&p);
 	CHECK(profile_load(harness_root(), "full", &p, &err) == 0);
-	CHECK(p.npods == 8);
+	CHECK(p.npods == 9);
 	profile_free(&p);
 }
 

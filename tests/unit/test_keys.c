@@ -120,6 +120,32 @@ TEST(keys_sign_with_private_verify_with_public)
 	CHECK(!tampered);
 }
 
+/* The SEAL JWT pair is RSA-2048 (the runtime signs RS256 with it), and a
+ * keys directory of an older release (Ed25519 pair only) gains it without
+ * --force, keeping the Ed25519 pair. */
+TEST(keys_jwt_pair_is_rsa_and_added_to_an_older_directory)
+{
+	keys_result first;
+	cleanup_free char *dir = fresh_keys(&first);
+	CHECK(dir);
+	EVP_PKEY *priv = load_pkey(first.jwt_private_path, true);
+	CHECK(priv && EVP_PKEY_get_id(priv) == EVP_PKEY_RSA && EVP_PKEY_get_bits(priv) == 2048);
+	EVP_PKEY_free(priv);
+	struct stat st;
+	CHECK(stat(first.jwt_private_path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK(first.jwt_generated);
+
+	CHECK(unlink(first.jwt_private_path) == 0 && unlink(first.jwt_public_path) == 0);
+	keys_result second;
+	aerr_t err = {0};
+	CHECK(keys_generate(dir, false, &second, &err) == 0);
+	CHECK(!second.generated && second.jwt_generated);
+	CHECK_STR(second.fingerprint, first.fingerprint);
+	CHECK(strcmp(second.jwt_fingerprint, first.jwt_fingerprint) != 0);
+	keys_result_free(&first);
+	keys_result_free(&second);
+}
+
 TEST(keys_second_run_keeps_existing_pair)
 {
 	keys_result first;

@@ -146,14 +146,16 @@ TEST(plan_full_profile)
 	bool levels = tiers_are_levels(&d);
 	size_t npods = d.npods, db = tier_of(&d, "database");
 	size_t iam = tier_of(&d, "iam"), temporal = tier_of(&d, "temporal");
-	size_t core = tier_of(&d, "core");
+	size_t core = tier_of(&d, "core"), worker = tier_of(&d, "temporal-worker");
 	size_t nexternal = 0;
 	for (size_t i = 0; i < d.npods; i++)
 		nexternal += d.plan.nexternal[i];
 	deployment_free(&d);
-	CHECK(npods == 8);
+	CHECK(npods == 9);
 	CHECK(levels);
 	CHECK(db < iam && db < temporal && db < core);
+	/* the worker reads the tables the runtime's migration creates */
+	CHECK(core < worker && temporal < worker);
 	CHECK(nexternal == 0);
 }
 
@@ -167,7 +169,7 @@ TEST(plan_development_profile)
 	size_t npods = d.npods, db = tier_of(&d, "database"), core = tier_of(&d, "core");
 	size_t secrets = tier_of(&d, "secrets");
 	deployment_free(&d);
-	CHECK(npods == 6);
+	CHECK(npods == 7);
 	CHECK(levels);
 	CHECK(secrets == 0 && db == 0);
 	CHECK(db < core);
