@@ -6,14 +6,12 @@
 # KEYCLOAK_PUBLIC_URL from inside pod-secrets (pod-iam's network alias), the
 # discovery document's issuer is that URL, Keycloak stays on loopback, and
 # core's configuration checks the same issuer.
+# test-images: demo
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 names=(oidc-defaults-deploy oidc-defaults-discovery oidc-defaults-loopback oidc-defaults-core-issuer)
-if ! podman_available; then
-	for n in "${names[@]}"; do fail "$n" "$PODMAN_UNAVAILABLE"; done
-	exit 0
-fi
+require_rootful_podman
 # the OpenBao and Keycloak stand-ins come with the demo's images
 if ! out=$(bash "$ROOT/scripts/demo-images.sh" 2>&1); then
 	for n in "${names[@]}"; do fail "$n" "cannot build the demo images: $(printf '%s' "$out" | tail -n 2)"; done
