@@ -166,15 +166,11 @@ fi
 # SIGTERM during a deploy (a long-lived API service on a test socket, which
 # the pods mount): exit 143, the pods already up stay up, no temporary file
 # left in the generated directory.
-SOCK=$TMP/podman.sock
-podman system service --time=0 "unix://$SOCK" >"$TMP/service.log" 2>&1 &
-servers+=($!)
-for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
-{
-	echo "CONTAINER_SOCK=$SOCK"
-	echo "AEGIS_GENERATED_DIR=$TMP/generated"
-	for v in $(image_vars); do echo "$v=$STANDIN_IMAGE"; done
-} >>"$ENV"
+podman_test_stack_before_cleanup() {
+	for p in "${servers[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}
+podman_test_stack
+echo "AEGIS_GENERATED_DIR=$TMP/generated" >>"$ENV"
 A clean --yes >/dev/null 2>&1
 A deploy --no-bootstrap --profile minimal --timeout 60 >"$TMP/deploy.out" 2>"$TMP/deploy.err" &
 pid=$!
