@@ -903,27 +903,139 @@ static int remove_unstarted(struct shared *sh, aerr_t *err)
 	return rc;
 }
 
+/* A teardown stops each pod once every pod of the later tiers (its
+ * dependents) has stopped, and removes it right after its own stop: a
+ * tier's stop never waits for the slower removals of the tiers after it
+ * (Podman takes seconds to remove a pod whose containers stopped at once). */
+struct teardown {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	size_t *left; /* per tier: pods not yet stopped (or known absent) */
+	bool *failed; /* per tier: a pod of it could not be stopped */
+	size_t ntiers;
+};
+
+struct teardown_job {
+	struct removal r;
+	struct teardown *td;
+	size_t tier;
+	bool skipped; /* a later tier failed: left running, as its dependents are */
+};
+
+/* Wait until every later tier has stopped; false when one of them failed. */
+static bool teardown_wait_dependents(struct teardown *td, size_t tier)
+{
+	bool ok = true;
+	pthread_mutex_lock(&td->lock);
+	for (size_t t = tier + 1; t < td->ntiers && ok; t++) {
+		while (td->left[t] > 0 && !td->failed[t])
+			pthread_cond_wait(&td->changed, &td->lock);
+		ok = !td->failed[t];
+	}
+	pthread_mutex_unlock(&td->lock);
+	return ok;
+}
+
+static void teardown_stopped(struct teardown *td, size_t tier, bool failed)
+{
+	pthread_mutex_lock(&td->lock);
+	td->left[tier]--;
+	td->failed[tier] |= failed;
+	pthread_cond_broadcast(&td->changed);
+	pthread_mutex_unlock(&td->lock);
+}
+
+static void *teardown_pod(void *arg)
+{
+	struct teardown_job *j = arg;
+	struct removal *r = &j->r;
+	podman *pm = NULL;
+	json_t *js = NULL;
+	r->rc = podman_open(&pm, r->socket, &r->err);
+	if (r->rc == 0)
+		r->rc = podman_inspect_pod(pm, r->name, &js, &r->err);
+	r->existed = js != NULL;
+	json_decref(js);
+	if (r->rc == 0 && r->existed && !teardown_wait_dependents(j->td, j->tier)) {
+		j->skipped = true;
+		teardown_stopped(j->td, j->tier, true);
+		podman_close(pm);
+		return NULL;
+	}
+	bool stopped =
+	    r->rc == 0 && (!r->existed || podman_stop_pod(pm, r->name, r->timeout_s, &r->err) == 0);
+	teardown_stopped(j->td, j->tier, !stopped);
+	if (stopped && r->existed && podman_remove_pod(pm, r->name, &r->err) < 0)
+		stopped = false;
+	if (!stopped && r->rc == 0)
+		r->rc = -1;
+	if (r->rc < 0)
+		aerr_wrap(&r->err, "pod %s", r->p->name);
+	podman_close(pm);
+	return NULL;
+}
+
 int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
 		     void (*done)(void *ctx, const pod *p, bool existed), void *ctx, aerr_t *err)
 {
-	int rc = 0;
-	for (size_t t = d->plan.ntiers; t-- > 0 && rc == 0;) {
+	size_t ntiers = d->plan.ntiers, n = 0;
+	struct teardown td = {.left = xcalloc(ntiers ? ntiers : 1, sizeof *td.left),
+			      .failed = xcalloc(ntiers ? ntiers : 1, sizeof *td.failed),
+			      .ntiers = ntiers};
+	pthread_mutex_init(&td.lock, NULL);
+	pthread_cond_init(&td.changed, NULL);
+	for (size_t t = 0; t < ntiers; t++)
+		n += d->plan.tiers[t].n;
+	struct teardown_job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
+	/* the last tier first, so that the jobs' order is the order of report */
+	size_t k = 0;
+	for (size_t t = ntiers; t-- > 0;) {
 		const plan_tier *tier = &d->plan.tiers[t];
-		struct removal *jobs = xcalloc(tier->n, sizeof *jobs);
-		for (size_t k = 0; k < tier->n; k++) {
-			const pod *p = &d->pods[tier->pods[k]];
-			jobs[k] = (struct removal){.p = p,
-						   .name = p->pod_name,
-						   .socket = podman_socket(pm),
-						   .timeout_s = timeout_s};
+		td.left[t] = tier->n;
+		for (size_t i = 0; i < tier->n; i++) {
+			const pod *p = &d->pods[tier->pods[i]];
+			jobs[k++] = (struct teardown_job){.r = {.p = p,
+								.name = p->pod_name,
+								.socket = podman_socket(pm),
+								.timeout_s = timeout_s},
+							  .td = &td,
+							  .tier = t};
 		}
-		rc = remove_together(jobs, tier->n, err);
-		/* reported in the tier's order, after the whole tier is gone */
-		for (size_t k = 0; k < tier->n && done; k++)
-			if (jobs[k].rc == 0)
-				done(ctx, jobs[k].p, jobs[k].existed);
-		free(jobs);
 	}
+	int rc = 0;
+	size_t started = 0;
+	for (; started < n; started++) {
+		if (pthread_create(&jobs[started].r.thread, NULL, teardown_pod, &jobs[started]) !=
+		    0) {
+			rc = aerr_set(err, AEGIS_EFAIL, "cannot start a thread for pod %s",
+				      jobs[started].r.name);
+			/* the pods not started count as failed stops: nothing below them
+			 * is stopped */
+			pthread_mutex_lock(&td.lock);
+			for (size_t s = started; s < n; s++)
+				td.failed[jobs[s].tier] = true;
+			pthread_cond_broadcast(&td.changed);
+			pthread_mutex_unlock(&td.lock);
+			break;
+		}
+	}
+	for (size_t s = 0; s < started; s++)
+		pthread_join(jobs[s].r.thread, NULL);
+	/* reported in reverse tier order, once all are done; the first error
+	 * (in that order) is returned */
+	for (size_t s = 0; s < started; s++) {
+		if (jobs[s].r.rc < 0 && rc == 0) {
+			*err = jobs[s].r.err;
+			rc = -1;
+		}
+		if (jobs[s].r.rc == 0 && !jobs[s].skipped && done)
+			done(ctx, jobs[s].r.p, jobs[s].r.existed);
+	}
+	pthread_cond_destroy(&td.changed);
+	pthread_mutex_destroy(&td.lock);
+	free(jobs);
+	free(td.left);
+	free(td.failed);
 	return rc;
 }
 

@@ -77,11 +77,14 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 void rollout_pod_free(rollout_pod *st);
 const char *rollout_state_name(rollout_state s);
 
-/* Stop (graceful, TIMEOUT_S) and remove the deployment's pods in reverse
- * tier order, the pods of one tier concurrently (one thread and one API
- * connection each); absent pods are skipped.  DONE (optional) is told each
- * pod and whether it existed, once its tier is done.  The first failure
- * stops before the next tier. */
+/* Stop (graceful, TIMEOUT_S) and remove the deployment's pods, one thread
+ * and one API connection each: a pod is stopped once every pod of the later
+ * tiers has stopped (reverse dependency order), and removed right after its
+ * own stop, without waiting for the other removals.  Absent pods are
+ * skipped.  DONE (optional) is told each pod and whether it existed, in
+ * reverse tier order, once all are done.  A pod that cannot be stopped
+ * leaves the pods of the earlier tiers running; the first failure is
+ * returned. */
 int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
 		     void (*done)(void *ctx, const pod *p, bool existed), void *ctx, aerr_t *err);
 
