@@ -62,6 +62,7 @@ struct deploy_args {
 	int rollback_of;
 	const json_t *source;
 	const char *generated_dir;
+	const char *trace_path; /* --trace FILE: the rollout's trace (lib/trace.h) */
 };
 int deploy_main(struct cli *cli, const struct deploy_args *args);
 

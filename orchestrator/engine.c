@@ -111,7 +111,7 @@ static void pull(void *ctx, const char *line)
 	reporter_pull((void *)((struct view *)ctx)->cli, line);
 }
 
-static void trace(void *ctx, const char *line)
+static void bootstrap_line(void *ctx, const char *line)
 {
 	cli_debug(((struct view *)ctx)->cli, "  bootstrap: %s", line);
 }
@@ -136,7 +136,7 @@ static int roll(const struct cli *cli, deployment *d, const release_opts *in, bo
 			 config_get(&d->cfg, "AEGIS_NETWORK"));
 	struct view v = {.cli = cli, .selected = in->selected};
 	release_opts o = *in;
-	o.begin = begin, o.progress = progress, o.pull = pull, o.trace = trace, o.ctx = &v;
+	o.begin = begin, o.progress = progress, o.pull = pull, o.trace = bootstrap_line, o.ctx = &v;
 	if (rc == 0)
 		rc = release_run(*pm, d, &o, states, bootstrap, err);
 	if (v.rep) {
@@ -254,6 +254,7 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 	    .selected = selected,
 	    .no_bootstrap = args->no_bootstrap,
 	    .generated_dir = args->generated_dir,
+	    .rollout_trace = args->trace_path ? trace_new() : NULL,
 	};
 	rollout_pod *states = xcalloc(d->npods ? d->npods : 1, sizeof *states);
 	podman *pm = NULL;
@@ -261,6 +262,14 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 	double t0 = clock_mono_s();
 	int rc = roll(cli, d, &o, !args->rollback_of, &pm, states, &bootstrap, err);
 	*took = clock_mono_s() - t0;
+	if (o.rollout_trace) {
+		trace_span(o.rollout_trace, 0, command, t0, t0 + *took);
+		trace_track(o.rollout_trace, 0, command);
+		aerr_t terr = {0};
+		if (trace_write(o.rollout_trace, args->trace_path, &terr) < 0)
+			fprintf(stderr, "aegis-deploy: warning: %s\n", terr.msg);
+		trace_free(o.rollout_trace);
+	}
 	if (pm)
 		print_result(cli, d, states, rc, *took, bootstrap);
 	json_decref(bootstrap);

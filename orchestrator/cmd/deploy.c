@@ -11,7 +11,7 @@
 
 static const char help[] =
     "Usage: aegis-deploy deploy [--profile P] [--timeout SECONDS] [--replace]\n"
-    "                           [--no-bootstrap] [--atomic]\n"
+    "                           [--no-bootstrap] [--atomic] [--trace FILE]\n"
     "\n"
     "Render the profile's pods, ensure the network and named volumes exist, pull\n"
     "missing images, then create every pod to replace at once (replacing the pod\n"
@@ -34,6 +34,9 @@ static const char help[] =
     "  --atomic            if the rollout fails, restore the pods it replaced to\n"
     "                      their manifests of the last successful revision (see\n"
     "                      'history') and wait for them; still exits 1\n"
+    "  --trace FILE        write every pod's phases (created ahead, started, probed\n"
+    "                      until ready, bootstrap) as a Chrome trace-event JSON file,\n"
+    "                      to open in Perfetto (ui.perfetto.dev) or chrome://tracing\n"
     "  --json              print a final report (per pod: tier, start, ready, result)\n"
     "\n";
 
@@ -77,6 +80,7 @@ COMMAND(deploy)
 	    {"replace", 0, OPT_BOOL, &args.replace},
 	    {"no-bootstrap", 0, OPT_BOOL, &args.no_bootstrap},
 	    {"atomic", 0, OPT_BOOL, &args.atomic},
+	    {"trace", 0, OPT_STRING, &args.trace_path},
 	    OPT_END,
 	};
 	int st = opts_parse("deploy", help, opts, argc, argv, 0, NULL);

@@ -6,7 +6,7 @@
 #include "options.h"
 
 static const char help[] =
-    "Usage: aegis-deploy redeploy [--profile P] [--timeout SECONDS] POD\n"
+    "Usage: aegis-deploy redeploy [--profile P] [--timeout SECONDS] [--trace FILE] POD\n"
     "       aegis-deploy redeploy --pod POD\n"
     "\n"
     "Re-render POD from its template and the current configuration, replace it,\n"
@@ -15,6 +15,7 @@ static const char help[] =
     "  --pod POD           the pod to redeploy (or give it as the argument)\n"
     "  --timeout SECONDS   readiness timeout (default 300)\n"
     "  --no-bootstrap      do not bootstrap OpenBao or Keycloak (secrets, iam) once ready\n"
+    "  --trace FILE        write the pod's phases as a Chrome trace-event JSON file\n"
     "\n";
 
 COMMAND(redeploy)
@@ -22,11 +23,13 @@ COMMAND(redeploy)
 	int timeout_s = 300;
 	const char *pod = NULL;
 	bool no_bootstrap = false;
+	const char *trace_path = NULL;
 	const char *pos[1] = {NULL};
 	const struct opt opts[] = {
 	    {"pod", 0, OPT_STRING, &pod},
 	    {"timeout", 0, OPT_SECONDS, &timeout_s},
 	    {"no-bootstrap", 0, OPT_BOOL, &no_bootstrap},
+	    {"trace", 0, OPT_STRING, &trace_path},
 	    OPT_END,
 	};
 	int st = opts_parse("redeploy", help, opts, argc, argv, 1, pos);
@@ -38,7 +41,10 @@ COMMAND(redeploy)
 		pod = pos[0];
 	if (!pod)
 		return cli_usage("redeploy", "which pod? (aegis-deploy redeploy POD)");
-	struct deploy_args args = {
-	    .only_pod = pod, .timeout_s = timeout_s, .replace = true, .no_bootstrap = no_bootstrap};
+	struct deploy_args args = {.only_pod = pod,
+				   .timeout_s = timeout_s,
+				   .replace = true,
+				   .no_bootstrap = no_bootstrap,
+				   .trace_path = trace_path};
 	return deploy_main(cli, &args);
 }

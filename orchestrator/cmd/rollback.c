@@ -26,6 +26,7 @@ static const char help[] =
     "\n"
     "  --timeout SECONDS   per-pod readiness timeout (default 300)\n"
     "  --no-bootstrap      do not bootstrap OpenBao and Keycloak\n"
+    "  --trace FILE        write every pod's phases as a Chrome trace-event JSON file\n"
     "  --json              print the final report, as deploy does\n"
     "\n";
 
@@ -33,9 +34,11 @@ COMMAND(rollback)
 {
 	int timeout_s = 300;
 	bool no_bootstrap = false;
+	const char *trace_path = NULL;
 	const struct opt opts[] = {
 	    {"timeout", 0, OPT_SECONDS, &timeout_s},
 	    {"no-bootstrap", 0, OPT_BOOL, &no_bootstrap},
+	    {"trace", 0, OPT_STRING, &trace_path},
 	    OPT_END,
 	};
 	const char *args[1] = {NULL};
@@ -76,6 +79,7 @@ COMMAND(rollback)
 	struct deploy_args da = {
 	    .timeout_s = timeout_s,
 	    .no_bootstrap = no_bootstrap,
+	    .trace_path = trace_path,
 	    .rollback_of = rev,
 	    .source = json_object_get(target, "source"),
 	    .generated_dir = generated,

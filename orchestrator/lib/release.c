@@ -54,6 +54,7 @@ int release_run(podman *pm, deployment *d, const release_opts *o, rollout_pod *s
 	    .progress = on_progress,
 	    .on_ready = on_ready,
 	    .ctx = &ctx,
+	    .trace = o->rollout_trace,
 	};
 	int rc = rollout_run(pm, d, &ro, states, err);
 	if (ctx.hook)

@@ -429,6 +429,8 @@ static void *ahead_worker(void *arg)
 			int rc = podsecret_put(pm, p->name, a->secret, a->secret_len, &cerr);
 			if (rc == 0)
 				rc = podman_play_kube(pm, a->yaml, a->len, net, &cerr);
+			trace_span(sh->opts->trace, (int)i + 1, "play and start (first tier)",
+				   a->created_mono, clock_mono_s());
 			a->made = true;
 			set_ahead(sh, i, rc < 0 ? AHEAD_FAILED : AHEAD_CREATED,
 				  rc < 0 ? xstrdup(cerr.msg) : NULL);
@@ -438,6 +440,8 @@ static void *ahead_worker(void *arg)
 			    deployment_pod_network(sh->d, i, sh->opts->network);
 			int rc = create_pod(pm, p, a->yaml, a->len, a->secret, a->secret_len, net,
 					    &cerr);
+			trace_span(sh->opts->trace, (int)i + 1, "create ahead (infra started)",
+				   a->created_mono, clock_mono_s());
 			a->made = rc == 0 || rc == -2; /* only this thread writes it */
 			set_ahead(sh, i, rc < 0 ? AHEAD_FAILED : AHEAD_CREATED,
 				  rc < 0 ? xstrdup(cerr.msg) : NULL);
@@ -532,7 +536,10 @@ static int start_on_gate(struct shared *sh, size_t i, podman *pm, aerr_t *err)
 			char *secret = podsecret_content(m, &slen);
 			cleanup_free char *net =
 			    deployment_pod_network(sh->d, i, sh->opts->network);
+			double t0 = clock_mono_s();
 			int rc = create_pod(pm, p, m->yaml, m->len, secret, slen, net, err);
+			trace_span(sh->opts->trace, (int)i + 1, "create again (manifest changed)",
+				   t0, clock_mono_s());
 			wipe_free_len(secret, slen);
 			a->made = rc == 0 || rc == -2;
 			state = rc < 0 ? AHEAD_FAILED : AHEAD_CREATED;
@@ -551,7 +558,10 @@ static int start_on_gate(struct shared *sh, size_t i, podman *pm, aerr_t *err)
 	pthread_mutex_unlock(&sh->ahead_lock);
 	if (played)
 		return 0;
-	return start_containers(sh, p, pm, err) < 0 ? -1 : 0;
+	double t0 = clock_mono_s();
+	int rc = start_containers(sh, p, pm, err);
+	trace_span(sh->opts->trace, (int)i + 1, "start app containers", t0, clock_mono_s());
+	return rc < 0 ? -1 : 0;
 }
 
 static void *pod_worker(void *arg)
@@ -564,6 +574,8 @@ static void *pod_worker(void *arg)
 	aerr_t err = {0};
 
 	set_state(sh, i, ROLL_CREATING);
+	trace_span(sh->opts->trace, (int)i + 1, "wait for dependencies", sh->t0_mono,
+		   clock_mono_s());
 	if (podman_open(&pm, sh->socket, &err) < 0) {
 		fail_pod(sh, i, NULL, NULL, err.msg);
 		return NULL;
@@ -602,16 +614,24 @@ static void *pod_worker(void *arg)
 			break;
 		}
 		if (swept == 1) {
+			double ready_at = clock_mono_s();
+			trace_span(sh->opts->trace, (int)i + 1, "probe until ready", played,
+				   ready_at);
 			set_state(sh, i, ROLL_READY);
 			if (sh->opts->on_ready &&
 			    sh->opts->on_ready(sh->opts->ctx, sh->d, i, &err) < 0)
 				fail_pod(sh, i, pm, NULL, err.msg);
+			if (sh->opts->on_ready)
+				trace_span(sh->opts->trace, (int)i + 1, "ready hook (bootstrap)",
+					   ready_at, clock_mono_s());
 			break;
 		}
 		if (clock_mono_s() >= deadline) {
 			cleanup_free char *msg =
 			    xasprintf("not ready after %d s: %s", sh->opts->timeout_s,
 				      last && *last ? last : "probe never passed");
+			trace_span(sh->opts->trace, (int)i + 1, "probe (never ready)", played,
+				   clock_mono_s());
 			fail_pod(sh, i, pm, &p->containers[last_c], msg);
 			break;
 		}
@@ -767,6 +787,8 @@ int rollout_run(podman *pm, deployment *d, const rollout_opts *opts, rollout_pod
 		states[i] = (rollout_pod){.start = -1, .ready = -1};
 		if (opts->selected && !opts->selected[i])
 			states[i].state = ROLL_SKIPPED;
+		else
+			trace_track(opts->trace, (int)i + 1, d->pods[i].pod_name);
 	}
 	if (rollout_check(d, opts->selected, err) < 0)
 		return -1;
@@ -908,6 +930,7 @@ static int remove_unstarted(struct shared *sh, aerr_t *err)
  * tier's stop never waits for the slower removals of the tiers after it
  * (Podman takes seconds to remove a pod whose containers stopped at once). */
 struct teardown {
+	trace *trace;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	size_t *left; /* per tier: pods not yet stopped (or known absent) */
@@ -919,6 +942,7 @@ struct teardown_job {
 	struct removal r;
 	struct teardown *td;
 	size_t tier;
+	size_t index; /* the pod's index in the deployment */
 	bool skipped; /* a later tier failed: left running, as its dependents are */
 };
 
@@ -956,17 +980,26 @@ static void *teardown_pod(void *arg)
 		r->rc = podman_inspect_pod(pm, r->name, &js, &r->err);
 	r->existed = js != NULL;
 	json_decref(js);
+	double t0 = clock_mono_s();
 	if (r->rc == 0 && r->existed && !teardown_wait_dependents(j->td, j->tier)) {
 		j->skipped = true;
 		teardown_stopped(j->td, j->tier, true);
 		podman_close(pm);
 		return NULL;
 	}
+	int tid = (int)j->index + 1;
+	double t1 = clock_mono_s();
 	bool stopped =
 	    r->rc == 0 && (!r->existed || podman_stop_pod(pm, r->name, r->timeout_s, &r->err) == 0);
+	double t2 = clock_mono_s();
 	teardown_stopped(j->td, j->tier, !stopped);
 	if (stopped && r->existed && podman_remove_pod(pm, r->name, &r->err) < 0)
 		stopped = false;
+	if (r->existed) {
+		trace_span(j->td->trace, tid, "wait for dependents to stop", t0, t1);
+		trace_span(j->td->trace, tid, "stop", t1, t2);
+		trace_span(j->td->trace, tid, "remove", t2, clock_mono_s());
+	}
 	if (!stopped && r->rc == 0)
 		r->rc = -1;
 	if (r->rc < 0)
@@ -975,11 +1008,12 @@ static void *teardown_pod(void *arg)
 	return NULL;
 }
 
-int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
+int rollout_teardown(podman *pm, const deployment *d, int timeout_s, trace *tr,
 		     void (*done)(void *ctx, const pod *p, bool existed), void *ctx, aerr_t *err)
 {
 	size_t ntiers = d->plan.ntiers, n = 0;
-	struct teardown td = {.left = xcalloc(ntiers ? ntiers : 1, sizeof *td.left),
+	struct teardown td = {.trace = tr,
+			      .left = xcalloc(ntiers ? ntiers : 1, sizeof *td.left),
 			      .failed = xcalloc(ntiers ? ntiers : 1, sizeof *td.failed),
 			      .ntiers = ntiers};
 	pthread_mutex_init(&td.lock, NULL);
@@ -994,12 +1028,14 @@ int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
 		td.left[t] = tier->n;
 		for (size_t i = 0; i < tier->n; i++) {
 			const pod *p = &d->pods[tier->pods[i]];
+			trace_track(tr, (int)tier->pods[i] + 1, p->pod_name);
 			jobs[k++] = (struct teardown_job){.r = {.p = p,
 								.name = p->pod_name,
 								.socket = podman_socket(pm),
 								.timeout_s = timeout_s},
 							  .td = &td,
-							  .tier = t};
+							  .tier = t,
+							  .index = tier->pods[i]};
 		}
 	}
 	int rc = 0;

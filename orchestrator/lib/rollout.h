@@ -19,6 +19,7 @@
 
 #include "deployment.h"
 #include "podman.h"
+#include "trace.h"
 
 typedef enum {
 	ROLL_WAITING = 0, /* its tier has not started */
@@ -60,6 +61,7 @@ typedef struct rollout_opts {
 	 * fails the pod.  Hooks of one tier may run concurrently. */
 	int (*on_ready)(void *ctx, deployment *d, size_t pod, aerr_t *err);
 	void *ctx;
+	trace *trace; /* NULL, or where each pod's phases are recorded */
 } rollout_opts;
 
 /* Refuse (status 2) what could never succeed: a missing socket that a pod
@@ -84,8 +86,8 @@ const char *rollout_state_name(rollout_state s);
  * skipped.  DONE (optional) is told each pod and whether it existed, in
  * reverse tier order, once all are done.  A pod that cannot be stopped
  * leaves the pods of the earlier tiers running; the first failure is
- * returned. */
-int rollout_teardown(podman *pm, const deployment *d, int timeout_s,
+ * returned.  TR (NULL: none) records each pod's wait, stop and removal. */
+int rollout_teardown(podman *pm, const deployment *d, int timeout_s, trace *tr,
 		     void (*done)(void *ctx, const pod *p, bool existed), void *ctx, aerr_t *err);
 
 /* Is the container running (and not crash-looping)?  1 running; 0 not yet
