@@ -146,16 +146,22 @@ SETUP_USER_ARGS = $(if $(SERVICE_USER),--user $(SERVICE_USER))
 
 .PHONY: install uninstall setup-user
 
-install: $(BIN)
-	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(SHAREDIR)
+# The man page, generated from the binary's own help texts.
+MANPAGE := build/aegis-deploy.1
+$(MANPAGE): $(BIN) scripts/manpage.sh
+	bash scripts/manpage.sh $(BIN) >$@.tmp && mv $@.tmp $@
+
+install: $(BIN) $(MANPAGE)
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(SHAREDIR) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/aegis-deploy
+	install -m 0644 $(MANPAGE) $(DESTDIR)$(PREFIX)/share/man/man1/aegis-deploy.1
 	rm -rf $(SHAREDIR)/kube $(SHAREDIR)/profiles
 	cp -R kube profiles $(SHAREDIR)/
 	install -m 0644 .env.example $(SHAREDIR)/.env.example
 	chmod -R u=rwX,go=rX $(SHAREDIR)
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/aegis-deploy
+	rm -f $(DESTDIR)$(PREFIX)/bin/aegis-deploy $(DESTDIR)$(PREFIX)/share/man/man1/aegis-deploy.1
 	rm -rf $(SHAREDIR)
 
 setup-user: $(BIN)

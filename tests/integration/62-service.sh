@@ -52,7 +52,8 @@ fi
 out=$(make -s -C "$ROOT" install DESTDIR="$INSTALLED" PREFIX=/usr/local 2>&1); rc=$?
 share=$INSTALLED/usr/local/share/aegis-deploy
 if [ $rc -eq 0 ] && [ -x "$INSTALLED/usr/local/bin/aegis-deploy" ] && [ -f "$share/kube/variables.yaml" ] &&
-	[ -f "$share/profiles/minimal.yaml" ] && [ -f "$share/.env.example" ]; then
+	[ -f "$share/profiles/minimal.yaml" ] && [ -f "$share/.env.example" ] &&
+	grep -q '^.SS rollback' "$INSTALLED/usr/local/share/man/man1/aegis-deploy.1"; then
 	pass install-destdir
 else
 	fail install-destdir "rc=$rc $out"
