@@ -855,9 +855,10 @@ struct removal {
 	pthread_t thread;
 };
 
-static void *remove_pod(void *arg)
+/* Open R's own API connection and find whether its pod exists (r->rc,
+ * r->existed); the connection is returned, NULL when it could not open. */
+static podman *removal_open(struct removal *r)
 {
-	struct removal *r = arg;
 	podman *pm = NULL;
 	json_t *js = NULL;
 	r->rc = podman_open(&pm, r->socket, &r->err);
@@ -865,6 +866,13 @@ static void *remove_pod(void *arg)
 		r->rc = podman_inspect_pod(pm, r->name, &js, &r->err);
 	r->existed = js != NULL;
 	json_decref(js);
+	return pm;
+}
+
+static void *remove_pod(void *arg)
+{
+	struct removal *r = arg;
+	podman *pm = removal_open(r);
 	if (r->rc == 0 && r->existed &&
 	    (podman_stop_pod(pm, r->name, r->timeout_s, &r->err) < 0 ||
 	     podman_remove_pod(pm, r->name, &r->err) < 0))
@@ -973,13 +981,7 @@ static void *teardown_pod(void *arg)
 {
 	struct teardown_job *j = arg;
 	struct removal *r = &j->r;
-	podman *pm = NULL;
-	json_t *js = NULL;
-	r->rc = podman_open(&pm, r->socket, &r->err);
-	if (r->rc == 0)
-		r->rc = podman_inspect_pod(pm, r->name, &js, &r->err);
-	r->existed = js != NULL;
-	json_decref(js);
+	podman *pm = removal_open(r);
 	double t0 = clock_mono_s();
 	if (r->rc == 0 && r->existed && !teardown_wait_dependents(j->td, j->tier)) {
 		j->skipped = true;
