@@ -26,9 +26,10 @@ json() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
 A clean --yes >/dev/null 2>&1
 
 # --- full deploy, tier order -----------------------------------------------------
+FULL=$(profile_pods full)
 start=$(date +%s)
 A deploy --no-bootstrap --profile full --json --timeout 120 >"$TMP/deploy.json" 2>"$TMP/deploy.err"; rc=$?
-if [ $rc -eq 0 ] && json "$TMP/deploy.json" 'assert d["result"]=="ok" and len(d["pods"])==8 and all(p["result"]=="ready" for p in d["pods"])'; then
+if [ $rc -eq 0 ] && json "$TMP/deploy.json" 'assert d["result"]=="ok" and len(d["pods"])=='"$FULL"' and all(p["result"]=="ready" for p in d["pods"])'; then
 	pass deploy-full
 else
 	fail deploy-full "rc=$rc $(tail -5 "$TMP/deploy.err")"
@@ -122,7 +123,7 @@ else
 	fail validate-all-pass "rc=$rc $(cat "$TMP/validate.err")"
 fi
 A status --profile full --json >"$TMP/status.json" 2>&1; rc=$?
-if [ $rc -eq 0 ] && json "$TMP/status.json" 'ps=d["pods"]; assert len(ps)==8 and all(p["state"]=="Running" and p["running"]==p["containers"]==p["ready"] for p in ps), ps'; then
+if [ $rc -eq 0 ] && json "$TMP/status.json" 'ps=d["pods"]; assert len(ps)=='"$FULL"' and all(p["state"]=="Running" and p["running"]==p["containers"]==p["ready"] for p in ps), ps'; then
 	pass status-all-running
 else
 	fail status-all-running "rc=$rc $(head -c 600 "$TMP/status.json")"
@@ -134,7 +135,7 @@ A status --json >"$TMP/status-any.json" 2>&1; s_rc=$?
 A validate --json >"$TMP/validate-any.json" 2>"$TMP/validate-any.err"; v_rc=$?
 A logs storage --tail 1 >"$TMP/logs-any.out" 2>&1; l_rc=$?
 if [ $s_rc -eq 0 ] && [ $v_rc -eq 0 ] && [ $l_rc -eq 0 ] &&
-	json "$TMP/status-any.json" 'assert d["profile"]=="deployed" and len(d["pods"])==8 and not d["absent"]' &&
+	json "$TMP/status-any.json" 'assert d["profile"]=="deployed" and len(d["pods"])=='"$FULL"' and not d["absent"]' &&
 	json "$TMP/validate-any.json" 'assert {c["pod"] for c in d["checks"]} >= {"storage", "seal-gateway"} and d["ok"]'; then
 	pass no-profile-acts-on-deployed
 else

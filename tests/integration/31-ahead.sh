@@ -30,8 +30,9 @@ for v in $(grep -o '\${[A-Z0-9_]*_IMAGE}' "$ROOT/kube/database/pod.yaml" | tr -d
 done
 
 # --- a full deploy --------------------------------------------------------------
+FULL=$(profile_pods full)
 A deploy --no-bootstrap --profile full --json --timeout 120 >"$TMP/deploy.json" 2>"$TMP/deploy.err"; rc=$?
-if [ $rc -eq 0 ] && json "$TMP/deploy.json" 'assert d["result"]=="ok" and len(d["pods"])==8 and all(p["result"]=="ready" for p in d["pods"])'; then
+if [ $rc -eq 0 ] && json "$TMP/deploy.json" 'assert d["result"]=="ok" and len(d["pods"])=='"$FULL"' and all(p["result"]=="ready" for p in d["pods"])'; then
 	pass ahead-deploy
 else
 	fail ahead-deploy "rc=$rc $(tail -5 "$TMP/deploy.err")"

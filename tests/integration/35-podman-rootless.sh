@@ -54,9 +54,10 @@ echo "SEAL_KEYS_DIR=$work/seal" >>"$work/.env"
 A() { as_user "$AEGIS_BIN" --root "$ROOT" --env "$work/.env" "$@"; }
 
 A clean --yes >/dev/null 2>&1
+FULL=$(ENV=$work/.env profile_pods full)
 A deploy --no-bootstrap --profile full --timeout 120 --json >"$work/deploy.json" 2>"$work/deploy.err"; rc=$?
 sock_used=$(A config 2>/dev/null | grep '^CONTAINER_SOCK')
-if [ $rc -eq 0 ] && "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])==8' "$work/deploy.json" &&
+if [ $rc -eq 0 ] && "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])=='"$FULL" "$work/deploy.json" &&
 	grep -q -- "$sock" <<<"$sock_used"; then
 	pass rootless-deploy-full
 else
@@ -71,7 +72,7 @@ fi
 # The pods belong to the user's Podman, not root's.
 user_pods=$(as_user podman pod ls --format '{{.Name}}' | grep -c '^pod-')
 root_has=$(podman pod exists pod-core && echo yes || echo no)
-if [ "$user_pods" = 8 ] && [ "$root_has" = no ]; then
+if [ "$user_pods" = "$FULL" ] && [ "$root_has" = no ]; then
 	pass rootless-status
 else
 	fail rootless-status "user pods=$user_pods root has pod-core: $root_has"

@@ -17,7 +17,9 @@ trap 'demo down >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 t0=$(date +%s)
 demo up >"$TMP/up1.out" 2>&1; rc=$?
 echo "   first run (images built if missing): $(( $(date +%s) - t0 )) s"
-if [ $rc -eq 0 ] && grep -q 'AEGIS demo: 9 pods' "$TMP/up1.out" && grep -q '19 of 19 checks passed' "$TMP/up1.out"; then
+ENV=$AEGIS_DEMO_DIR/demo.env
+PROD=$(profile_pods production)
+if [ $rc -eq 0 ] && grep -q "AEGIS demo: $PROD pods" "$TMP/up1.out" && grep -Eq '([0-9]+) of \1 checks passed' "$TMP/up1.out"; then
 	pass demo-up
 else
 	fail demo-up "rc=$rc $(tail -25 "$TMP/up1.out")"
@@ -27,7 +29,7 @@ A() { aegis --env "$ENV" "$@"; }
 port() { A config --json | "$PY" -c 'import json,sys; print(next(v["value"] for v in json.load(sys.stdin)["variables"] if v["name"]==sys.argv[1]))' "$1"; }
 
 A status --profile production --json >"$TMP/status.json" 2>&1
-if "$PY" -c 'import json,sys; ps=json.load(open(sys.argv[1]))["pods"]; assert len(ps)==9 and all(p["state"]=="Running" and p["running"]==p["containers"] for p in ps)' "$TMP/status.json" 2>/dev/null; then
+if "$PY" -c 'import json,sys; ps=json.load(open(sys.argv[1]))["pods"]; assert len(ps)=='"$PROD"' and all(p["state"]=="Running" and p["running"]==p["containers"] for p in ps)' "$TMP/status.json" 2>/dev/null; then
 	pass demo-pods-ready
 else
 	fail demo-pods-ready "$(head -c 500 "$TMP/status.json")"
@@ -103,7 +105,7 @@ took=$("$PY" -c "print(round($(date +%s.%N) - $t0, 1))")
 ids >"$TMP/ids2"
 echo "   second run (stack up): ${took} s"
 kept=$(grep -c 'ready (.*unchanged)' "$TMP/up2.out")
-if [ $rc -eq 0 ] && cmp -s "$TMP/ids1" "$TMP/ids2" && [ "$kept" = 9 ] &&
+if [ $rc -eq 0 ] && cmp -s "$TMP/ids1" "$TMP/ids2" && [ "$kept" = "$PROD" ] &&
 	grep -q 'bootstrap OpenBao: 0 created, 0 changed' "$TMP/up2.out" && grep -q 'bootstrap Keycloak: 0 created, 0 changed' "$TMP/up2.out"; then
 	pass demo-second-run-idempotent
 else

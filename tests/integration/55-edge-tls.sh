@@ -42,8 +42,9 @@ public=(api auth secrets grafana seal)
 protected=(temporal jaeger prometheus)
 
 A clean --yes >/dev/null 2>&1
+PROD=$(profile_pods production)
 A deploy --no-bootstrap --profile production --json --timeout 120 >"$TMP/deploy.json" 2>"$TMP/deploy.err"; rc=$?
-if [ $rc -eq 0 ] && "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])==9 and any(p["name"]=="edge" for p in d["pods"])' "$TMP/deploy.json"; then
+if [ $rc -eq 0 ] && "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])=='"$PROD"' and any(p["name"]=="edge" for p in d["pods"])' "$TMP/deploy.json"; then
 	pass edge-deploy-production
 else
 	fail edge-deploy-production "rc=$rc $(tail -8 "$TMP/deploy.err")"

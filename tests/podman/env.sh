@@ -84,6 +84,13 @@ standin_variant() {
 	image_derive "$STANDIN_IMAGE" "$image" "variant" "${changes[@]}" && echo "$image"
 }
 
+# profile_pods PROFILE: how many pods the profile has (from plan --json, so
+# that a test never hard-codes what a profile holds).
+profile_pods() {
+	"$AEGIS_BIN" --root "$ROOT" --env "${ENV:-/dev/null}" plan --profile "$1" --json 2>/dev/null |
+		/usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["pods"]))'
+}
+
 # The image variables of every pod template, from the variable schema.
 image_vars() {
 	sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*_IMAGE\)$/\1/p' "$PODMAN_TEST_DIR/../../kube/variables.yaml"
