@@ -1,6 +1,7 @@
 /* Where a command acts: the Podman API it talks to, and which pods -- the
  * profile it is given, or without one (status, validate, logs, teardown,
  * redeploy) the pods that are deployed. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,6 +156,22 @@ int cli_config(const struct cli *cli, config *cfg)
 	return config_load(cfg, cli->root, cli->env_path, &err) < 0 ? cli_fail(cli, &err) : -1;
 }
 
+size_t cli_unknown_variables(const struct cli *cli, const config *cfg)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->n; i++) {
+		const config_value *v = &cfg->values[i];
+		if (v->schema || !v->line)
+			continue;
+		n++;
+		if (!cli->strict && cli->verbosity < 0)
+			continue;
+		cleanup_free char *w = config_unknown_warning(cfg, v);
+		fprintf(stderr, "aegis-deploy: %s: %s\n", cli->strict ? "error" : "warning", w);
+	}
+	return n;
+}
+
 int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d, podman **pm,
 	     aerr_t *err)
 {
@@ -163,12 +180,20 @@ int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d
 		pm = &own;
 	*pm = NULL;
 	int rc;
+	bool check_vars = flags & CLI_UNKNOWN_VARS;
+	flags &= ~CLI_UNKNOWN_VARS;
 	if (deployed && !cli->profile_given) {
 		rc = load_deployed(cli, flags, d, pm, err);
 	} else {
 		rc = deployment_load(d, cli->root, cli->env_path, cli->profile, flags, err);
 		if (rc == 0 && pm != &own && (rc = cli_open_podman(cli, &d->cfg, pm, err)) < 0)
 			deployment_free(d);
+	}
+	size_t unknown = rc == 0 && check_vars ? cli_unknown_variables(cli, &d->cfg) : 0;
+	if (unknown && cli->strict) {
+		rc = aerr_set(err, AEGIS_ECONFIG, "%zu unknown variable%s in %s (--strict)",
+			      unknown, unknown == 1 ? "" : "s", d->cfg.env_path);
+		deployment_free(d);
 	}
 	if (rc < 0) {
 		podman_close(*pm);

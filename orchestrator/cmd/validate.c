@@ -55,7 +55,7 @@ COMMAND(validate)
 	aerr_t err = {0};
 	deployment d;
 	podman *pm = NULL;
-	if (cli_load(cli, true, DEPLOYMENT_LENIENT, &d, &pm, &err) < 0)
+	if (cli_load(cli, true, DEPLOYMENT_LENIENT | CLI_UNKNOWN_VARS, &d, &pm, &err) < 0)
 		return cli_fail(cli, &err);
 	validation v;
 	int rc = platform_validate(pm, &d, &v, &err);

@@ -20,6 +20,8 @@
 
 #define KEY_BYTES 32
 #define KEY_FILE "history.key"
+/* shortest value of an unknown variable looked for in texts (secrets_collect) */
+#define UNKNOWN_SCRUB_MIN 8
 
 static int git_fail(aerr_t *err, const char *fmt, const char *arg)
 {
@@ -92,6 +94,7 @@ typedef struct secret {
 	config_value *var;
 	char *placeholder;
 	char *saved; /* the value while the placeholder stands in for it */
+	bool scrub;  /* replaced wherever it occurs in a text (see secrets_collect) */
 } secret;
 
 typedef struct secrets {
@@ -123,15 +126,21 @@ static int secrets_collect(const char *state_dir, config *cfg, secrets *out, aer
 		return -1;
 	for (size_t i = 0; i < cfg->n; i++) {
 		config_value *v = &cfg->values[i];
-		if (!v->schema || !v->schema->secret || !v->value || !*v->value)
+		if (!v->secret || !v->value || !*v->value)
 			continue;
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;
 		HMAC(EVP_sha256(), key, KEY_BYTES, (const unsigned char *)v->value,
 		     strlen(v->value), md, &mdlen);
 		out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+		/* A variable the schema does not know reaches no template: its
+		 * value is a placeholder in config.json, and is looked for in
+		 * the texts only when long enough not to be a common word of
+		 * them (an unknown FLAG=1 must not turn every "1" of a manifest
+		 * into a placeholder). */
 		out->v[out->n++] = (secret){
 		    .var = v,
+		    .scrub = v->schema || strlen(v->value) >= UNKNOWN_SCRUB_MIN,
 		    .placeholder = xasprintf("<secret:%s:hmac-sha256:%02x%02x%02x%02x>", v->name,
 					     md[0], md[1], md[2], md[3]),
 		};
@@ -153,6 +162,8 @@ static char *scrub(const secrets *s, const char *text, size_t len, size_t *out_l
 	while (i < len) {
 		size_t k;
 		for (k = 0; k < s->n; k++) {
+			if (!s->v[k].scrub)
+				continue;
 			const char *v = s->v[k].var->value;
 			size_t vl = strlen(v);
 			if (vl <= len - i && memcmp(text + i, v, vl) == 0)
