@@ -94,6 +94,10 @@ size_t cli_unknown_variables(const struct cli *cli, const struct config *cfg);
  * (deploy, redeploy, render, validate), and fail with status 2 on them with
  * --strict. */
 #define CLI_UNKNOWN_VARS (1u << 8)
+/* Without --profile, the profile of the latest deploy, redeploy or rollback
+ * of the release history that still exists in profiles/ (diff); the pods
+ * deployed when there is none (with DEPLOYED true). */
+#define CLI_LAST_PROFILE (1u << 9)
 /* On an ssh:// host (--host), the API socket the pods of D mount is the
  * remote one: it is not looked for on this machine before a rollout
  * (rollout_check).  Nothing without --host. */

@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "engine.h"
 #include "lib/config.h"
 #include "lib/deployment.h"
+#include "lib/history.h"
 #include "lib/http.h"
 #include "lib/podman.h"
 #include "lib/sshtunnel.h"
@@ -172,6 +175,32 @@ size_t cli_unknown_variables(const struct cli *cli, const config *cfg)
 	return n;
 }
 
+/* The name of the profile last deployed, by the release history: a
+ * deploy, redeploy or rollback whose profile is still a file of profiles/
+ * (not the pods found deployed by a command without --profile); NULL when
+ * there is none or no history can be read. */
+static char *last_profile(const struct cli *cli)
+{
+	aerr_t err = {0};
+	cleanup_free char *dir = NULL;
+	json_t *revs = NULL;
+	if (cli_state_dir(cli, &dir, &err) < 0 || history_list(dir, &revs, &err) < 0)
+		return NULL;
+	char *name = NULL;
+	for (size_t i = json_array_size(revs); i-- > 0 && !name;) {
+		const json_t *r = json_array_get(revs, i);
+		const char *cmd = json_string_value(json_object_get(r, "command"));
+		const char *prof = json_string_value(json_object_get(r, "profile"));
+		if (!cmd || !prof || strchr(prof, '/') || strcmp(cmd, "teardown") == 0)
+			continue;
+		cleanup_free char *path = xasprintf("%s/profiles/%s.yaml", cli->root, prof);
+		if (access(path, R_OK) == 0)
+			name = xstrdup(prof);
+	}
+	json_decref(revs);
+	return name;
+}
+
 int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d, podman **pm,
 	     aerr_t *err)
 {
@@ -181,11 +210,18 @@ int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d
 	*pm = NULL;
 	int rc;
 	bool check_vars = flags & CLI_UNKNOWN_VARS;
-	flags &= ~CLI_UNKNOWN_VARS;
-	if (deployed && !cli->profile_given) {
+	cleanup_free char *last =
+	    (flags & CLI_LAST_PROFILE) && !cli->profile_given ? last_profile(cli) : NULL;
+	flags &= ~(CLI_UNKNOWN_VARS | CLI_LAST_PROFILE);
+	if (last)
+		cli_debug(cli,
+			  "profile %s, the last deployed (release history; no --profile given)",
+			  last);
+	if (!last && deployed && !cli->profile_given) {
 		rc = load_deployed(cli, flags, d, pm, err);
 	} else {
-		rc = deployment_load(d, cli->root, cli->env_path, cli->profile, flags, err);
+		rc = deployment_load(d, cli->root, cli->env_path, last ? last : cli->profile, flags,
+				     err);
 		if (rc == 0 && pm != &own && (rc = cli_open_podman(cli, &d->cfg, pm, err)) < 0)
 			deployment_free(d);
 	}

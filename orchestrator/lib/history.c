@@ -17,6 +17,7 @@
 #include "catalog.h"
 #include "fsutil.h"
 #include "strbuf.h"
+#include "unknownvars.h"
 
 #define KEY_BYTES 32
 #define KEY_FILE "history.key"
@@ -385,6 +386,37 @@ static int add_source(files *f, const secrets *s, const char *root, const char *
 	return 0;
 }
 
+/* The profile as source/profiles/NAME.yaml, where a rollback looks for it:
+ * its file, wherever it was (--profile may name a path), or for the pods
+ * found deployed (a command without --profile) a profile listing them. */
+static int add_profile(files *f, const secrets *s, const profile *prof, aerr_t *err)
+{
+	char *path = xasprintf("source/profiles/%s.yaml", prof->name);
+	struct stat st;
+	if (prof->path && stat(prof->path, &st) == 0 && S_ISREG(st.st_mode)) {
+		char *data = NULL;
+		size_t len = 0;
+		if (fs_read_file(prof->path, &data, &len, err) < 0) {
+			free(path);
+			return -1;
+		}
+		size_t clean_len;
+		char *clean = scrub(s, data, len, &clean_len);
+		free(data);
+		files_add(f, path, clean, clean_len);
+		return 0;
+	}
+	strbuf b = STRBUF_INIT;
+	sb_addf(&b, "# %s: the pods of the command, found by their labels\nname: %s\npods: [",
+		prof->path ? prof->path : prof->name, prof->name);
+	for (size_t i = 0; i < prof->npods; i++)
+		sb_addf(&b, "%s%s", i ? ", " : "", prof->pods[i]);
+	sb_adds(&b, "]\n");
+	size_t len = b.len;
+	files_add(f, path, sb_take(&b), len);
+	return 0;
+}
+
 /* What a revision needs to render its manifests again: each pod's template
  * directory, the profile and the variables' schema. */
 static int add_sources(files *f, const secrets *s, const deployment *d, aerr_t *err)
@@ -405,9 +437,11 @@ static int add_sources(files *f, const secrets *s, const deployment *d, aerr_t *
 		if (rc < 0)
 			return -1;
 	}
-	cleanup_free char *prof = xasprintf("profiles/%s.yaml", d->prof.name);
-	if (add_source(f, s, root, prof, err) < 0 ||
+	if (add_profile(f, s, &d->prof, err) < 0 ||
 	    add_source(f, s, root, "kube/variables.yaml", err) < 0)
+		return -1;
+	cleanup_free char *unknown = fs_join(root, UNKNOWNVARS_FILE);
+	if (fs_exists(unknown) && add_source(f, s, root, UNKNOWNVARS_FILE, err) < 0)
 		return -1;
 	return 0;
 }
