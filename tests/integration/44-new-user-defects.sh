@@ -94,7 +94,7 @@ podman_available || skip_all "$PODMAN_UNAVAILABLE"
 podman_test_stack
 unknown_lines >>"$ENV"
 A() { aegis --env "$ENV" "$@"; }
-revisions() { A history --json 2>/dev/null | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+revisions() { A history --json 2>/dev/null | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["revisions"]))'; }
 
 A clean --yes >/dev/null 2>&1
 A -v deploy --no-bootstrap --profile minimal --timeout 120 >"$TMP/deploy.log" 2>&1; rc=$?
