@@ -18,6 +18,7 @@ struct cli {
 	const char *profile;  /* --profile (default development) */
 	bool profile_given;   /* --profile was given (else some commands act on what is deployed) */
 	bool json;	      /* --json */
+	bool strict;	      /* --strict: an unknown variable in .env is an error */
 	int verbosity;	      /* -q: -1, default 0, -v: 1 (repeatable) */
 	int lock_timeout_s;   /* --lock-timeout (default 600) */
 	const char *host; /* --host, else CONTAINER_HOST: ssh://... or unix://...; NULL: local */
@@ -86,6 +87,18 @@ int cli_open_podman(const struct cli *cli, const struct config *cfg, struct podm
 /* Load the configuration (the --env file) into CFG, or print why it cannot
  * be: returns -1 when loaded, else the command's exit status. */
 int cli_config(const struct cli *cli, struct config *cfg);
+/* One line per key of CFG's .env file that the schema does not know, naming
+ * file and line, what replaces it or the closest declared name: warnings,
+ * or errors with --strict.  Returns how many. */
+size_t cli_unknown_variables(const struct cli *cli, const struct config *cfg);
+/* FLAGS of cli_load beside the deployment's own: say the unknown variables
+ * (deploy, redeploy, render, validate), and fail with status 2 on them with
+ * --strict. */
+#define CLI_UNKNOWN_VARS (1u << 8)
+/* Without --profile, the profile of the latest deploy, redeploy or rollback
+ * of the release history that still exists in profiles/ (diff); the pods
+ * deployed when there is none (with DEPLOYED true). */
+#define CLI_LAST_PROFILE (1u << 9)
 /* On an ssh:// host (--host), the API socket the pods of D mount is the
  * remote one: it is not looked for on this machine before a rollout
  * (rollout_check).  Nothing without --host. */

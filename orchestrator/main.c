@@ -50,6 +50,9 @@ const char cli_global_help[] =
     "                   repository containing the binary)\n"
     "  --profile NAME   deployment profile (default development)\n"
     "  --json           machine-readable output on stdout\n"
+    "  --strict         a variable of the .env that kube/variables.yaml does not\n"
+    "                   declare is an error (exit 2) for deploy, redeploy, render\n"
+    "                   and validate, not a warning\n"
     "  -q, --quiet      only errors on stderr\n"
     "  -v, --verbose    more detail on stderr (repeatable)\n"
     "  --lock-timeout S how long a command that changes pods waits for another\n"
@@ -141,6 +144,10 @@ static int take_globals(struct cli *cli, int *argc, char **argv)
 		}
 		if (strcmp(a, "--json") == 0) {
 			cli->json = true;
+			continue;
+		}
+		if (strcmp(a, "--strict") == 0) {
+			cli->strict = true;
 			continue;
 		}
 		if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {

@@ -3,6 +3,7 @@
 #include "lib/bootstrap.h"
 #include "lib/clock.h"
 #include "lib/desired.h"
+#include "lib/platformchecks.h"
 #include "lib/secretgen.h"
 
 #include <math.h>
@@ -287,4 +288,69 @@ void report_secret_fill(const char *env_path, const char *from, const secret_fil
 		printf("generated %s\n", done->names[i]);
 	if (!done->n)
 		printf("no missing secrets in %s\n", env_path);
+}
+
+/* --- validate's table ---------------------------------------------------- */
+
+/* One row of the table; CHECK in full (--json and JUnit have it too). */
+struct row {
+	const char *pod, *container, *check, *result, *detail;
+	double latency_ms; /* < 0: none */
+};
+
+static void widen(int *w, const char *s)
+{
+	int n = (int)strlen(s ? s : "");
+	if (n > *w)
+		*w = n;
+}
+
+/* Each column as wide as its longest cell, so RESULT and LATENCY stay
+ * aligned whatever a check says. */
+void report_validation(const deployment *d, const struct validation *v)
+{
+	size_t n = v->n + json_array_size(v->platform);
+	struct row *rows = xcalloc(n ? n : 1, sizeof *rows);
+	int wp = 3, wc = 9, wk = 5;
+	for (size_t i = 0; i < v->n; i++) {
+		const check *k = &v->checks[i];
+		const pod *p = &d->pods[k->pod];
+		rows[i] = (struct row){p->name,
+				       p->containers[k->container].name,
+				       k->target,
+				       k->ok ? "ok" : "FAIL",
+				       k->ok ? "" : k->detail,
+				       k->latency_ms};
+	}
+	for (size_t i = v->n; i < n; i++) {
+		json_t *r = json_array_get(v->platform, i - v->n);
+		bool ok = json_is_true(json_object_get(r, "ok"));
+		bool warn = ok && json_is_true(json_object_get(r, "warning"));
+		rows[i] =
+		    (struct row){json_string_value(json_object_get(r, "pod")),
+				 json_string_value(json_object_get(r, "kind")),
+				 json_string_value(json_object_get(r, "check")),
+				 !ok	? "FAIL"
+				 : warn ? "warn"
+					: "ok",
+				 ok && !warn ? "" : json_string_value(json_object_get(r, "detail")),
+				 -1};
+	}
+	for (size_t i = 0; i < n; i++) {
+		widen(&wp, rows[i].pod);
+		widen(&wc, rows[i].container);
+		widen(&wk, rows[i].check);
+	}
+	printf("%-*s %-*s %-*s %-6s %9s  %s\n", wp, "POD", wc, "CONTAINER", wk, "CHECK", "RESULT",
+	       "LATENCY", "DETAIL");
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		char latency[32] = "";
+		if (r->latency_ms >= 0)
+			snprintf(latency, sizeof latency, "%7.0fms", r->latency_ms);
+		printf("%-*s %-*s %-*s %-6s %9s  %s\n", wp, r->pod ? r->pod : "", wc,
+		       r->container ? r->container : "", wk, r->check ? r->check : "", r->result,
+		       latency, r->detail ? r->detail : "");
+	}
+	free(rows);
 }

@@ -36,4 +36,9 @@ void report_print_json(json_t *js);
 struct secret_fill;
 void report_secret_fill(const char *env_path, const char *from, const struct secret_fill *done);
 
+/* validate's table: the containers' checks, then the edge routes and SEAL
+ * keys (pod, container, check, result, latency, detail), on stdout. */
+struct validation;
+void report_validation(const deployment *d, const struct validation *v);
+
 #endif

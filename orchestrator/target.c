@@ -1,12 +1,16 @@
 /* Where a command acts: the Podman API it talks to, and which pods -- the
  * profile it is given, or without one (status, validate, logs, teardown,
  * redeploy) the pods that are deployed. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "engine.h"
 #include "lib/config.h"
 #include "lib/deployment.h"
+#include "lib/history.h"
 #include "lib/http.h"
 #include "lib/podman.h"
 #include "lib/sshtunnel.h"
@@ -170,6 +174,48 @@ int cli_config(const struct cli *cli, config *cfg)
 	return -1;
 }
 
+size_t cli_unknown_variables(const struct cli *cli, const config *cfg)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->n; i++) {
+		const config_value *v = &cfg->values[i];
+		if (v->schema || !v->line)
+			continue;
+		n++;
+		if (!cli->strict && cli->verbosity < 0)
+			continue;
+		cleanup_free char *w = config_unknown_warning(cfg, v);
+		fprintf(stderr, "aegis-deploy: %s: %s\n", cli->strict ? "error" : "warning", w);
+	}
+	return n;
+}
+
+/* The name of the profile last deployed, by the release history: a
+ * deploy, redeploy or rollback whose profile is still a file of profiles/
+ * (not the pods found deployed by a command without --profile); NULL when
+ * there is none or no history can be read. */
+static char *last_profile(const struct cli *cli)
+{
+	aerr_t err = {0};
+	cleanup_free char *dir = NULL;
+	json_t *revs = NULL;
+	if (cli_state_dir(cli, &dir, &err) < 0 || history_list(dir, &revs, &err) < 0)
+		return NULL;
+	char *name = NULL;
+	for (size_t i = json_array_size(revs); i-- > 0 && !name;) {
+		const json_t *r = json_array_get(revs, i);
+		const char *cmd = json_string_value(json_object_get(r, "command"));
+		const char *prof = json_string_value(json_object_get(r, "profile"));
+		if (!cmd || !prof || strchr(prof, '/') || strcmp(cmd, "teardown") == 0)
+			continue;
+		cleanup_free char *path = xasprintf("%s/profiles/%s.yaml", cli->root, prof);
+		if (access(path, R_OK) == 0)
+			name = xstrdup(prof);
+	}
+	json_decref(revs);
+	return name;
+}
+
 int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d, podman **pm,
 	     aerr_t *err)
 {
@@ -178,12 +224,27 @@ int cli_load(const struct cli *cli, bool deployed, unsigned flags, deployment *d
 		pm = &own;
 	*pm = NULL;
 	int rc;
-	if (deployed && !cli->profile_given) {
+	bool check_vars = flags & CLI_UNKNOWN_VARS;
+	cleanup_free char *last =
+	    (flags & CLI_LAST_PROFILE) && !cli->profile_given ? last_profile(cli) : NULL;
+	flags &= ~(CLI_UNKNOWN_VARS | CLI_LAST_PROFILE);
+	if (last)
+		cli_debug(cli,
+			  "profile %s, the last deployed (release history; no --profile given)",
+			  last);
+	if (!last && deployed && !cli->profile_given) {
 		rc = load_deployed(cli, flags, d, pm, err);
 	} else {
-		rc = deployment_load(d, cli->root, cli->env_path, cli->profile, flags, err);
+		rc = deployment_load(d, cli->root, cli->env_path, last ? last : cli->profile, flags,
+				     err);
 		if (rc == 0 && pm != &own && (rc = cli_open_podman(cli, &d->cfg, pm, err)) < 0)
 			deployment_free(d);
+	}
+	size_t unknown = rc == 0 && check_vars ? cli_unknown_variables(cli, &d->cfg) : 0;
+	if (unknown && cli->strict) {
+		rc = aerr_set(err, AEGIS_ECONFIG, "%zu unknown variable%s in %s (--strict)",
+			      unknown, unknown == 1 ? "" : "s", d->cfg.env_path);
+		deployment_free(d);
 	}
 	if (rc < 0) {
 		podman_close(*pm);

@@ -204,14 +204,9 @@ import json, sys, subprocess, urllib.request, urllib.error
 status = json.loads(sys.argv[1])
 
 def url(port):
-    # an HTTP URL where HTTP answers (any status), else the TCP address
-    try:
-        urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=1)
-    except urllib.error.HTTPError:
-        pass
-    except Exception:
-        return "127.0.0.1:%d" % port
-    return "http://127.0.0.1:%d" % port
+    # the scheme the port serves, as the edge serves it: 443 https, 80 http
+    return subprocess.run([sys.executable, "$ROOT/scripts/demo/port-url.py", "$(config_value EDGE_API_HOST)", str(port)],
+                          capture_output=True, text=True).stdout.strip()
 
 print()
 print("AEGIS demo: %d pods (profile $PROFILE)" % len(status["pods"]))

@@ -12,7 +12,9 @@ static const char help[] =
     "\n"
     "Print the resolved configuration: every variable of the schema\n"
     "(kube/variables.yaml) and every key of the .env file, with its value and where\n"
-    "it came from (file:line, environment, default).  Secrets are masked.\n"
+    "it came from (file:line, environment, default).  Secrets are masked, and so\n"
+    "is every variable the schema does not know, unless kube/unknown-variables.yaml\n"
+    "lists it as harmless (-v says what each unknown variable is).\n"
     "A variable set in the process environment overrides the file.\n"
     "\n";
 
@@ -20,7 +22,7 @@ static const char *shown_value(const config_value *v)
 {
 	if (!v->value)
 		return NULL;
-	if (v->schema && v->schema->secret && *v->value)
+	if (v->secret && *v->value)
 		return "********";
 	return v->value;
 }
@@ -34,8 +36,12 @@ COMMAND(config)
 	config cfg;
 	if ((st = cli_config(cli, &cfg)) >= 0)
 		return st;
-	for (size_t i = 0; i < cfg.nwarnings; i++)
-		cli_debug(cli, "warning: %s", cfg.warnings[i]);
+	for (size_t i = 0; cli->verbosity >= 1 && i < cfg.n; i++) {
+		if (cfg.values[i].schema || !cfg.values[i].line)
+			continue;
+		cleanup_free char *w = config_unknown_warning(&cfg, &cfg.values[i]);
+		cli_debug(cli, "warning: %s", w);
+	}
 	if (!cfg.env_exists)
 		cli_info(cli, "note: %s does not exist; showing defaults and the environment",
 			 cfg.env_path);
@@ -45,12 +51,11 @@ COMMAND(config)
 		for (size_t i = 0; i < cfg.n; i++) {
 			const config_value *v = &cfg.values[i];
 			const char *val = shown_value(v);
-			json_t *o =
-			    json_pack("{s:s, s:o, s:s, s:b, s:b, s:b}", "name", v->name, "value",
-				      val ? json_string(val) : json_null(), "source",
-				      config_source_name(v->source), "secret",
-				      v->schema && v->schema->secret, "required",
-				      v->schema && v->schema->required, "known", v->schema != NULL);
+			json_t *o = json_pack(
+			    "{s:s, s:o, s:s, s:b, s:b, s:b}", "name", v->name, "value",
+			    val ? json_string(val) : json_null(), "source",
+			    config_source_name(v->source), "secret", v->secret, "required",
+			    v->schema && v->schema->required, "known", v->schema != NULL);
 			if (v->source == SRC_FILE)
 				json_object_set_new(o, "line", json_integer(v->line));
 			if (v->schema && v->schema->description)

@@ -45,7 +45,7 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 	aerr_t err = {0};
 	deployment d;
 	/* redeploy without --profile finds its pod among those deployed */
-	if (cli_load(cli, args->only_pod != NULL, 0, &d, NULL, &err) < 0)
+	if (cli_load(cli, args->only_pod != NULL, CLI_UNKNOWN_VARS, &d, NULL, &err) < 0)
 		return cli_fail(cli, &err);
 	/* the pods hold the SEAL keys: generated when missing, as
 	 * generate-keys would, and then rendered again with them */

@@ -16,15 +16,15 @@
 static const char help[] =
     "Usage: aegis-deploy diff [--profile P] [--against REV] [--exit-code] [--json]\n"
     "\n"
-    "Render the profile's pods and compare them, per pod, with the live pods (their\n"
-    "aegis.io/manifest-hash labels: what deploy compares to keep a pod) or with\n"
-    "revision REV of the release history (see 'history'): unchanged, changed,\n"
-    "added or removed.  A changed pod comes with a unified diff of its manifests in\n"
-    "which secrets are placeholders (<secret:NAME:hmac-sha256:...>), so a changed\n"
-    "secret shows as a changed hash.  For a live pod the old manifest is the one\n"
-    "recorded by the latest revision with its manifest hash; without one, the pod\n"
-    "is still reported changed, saying so.  Live AEGIS pods outside the profile\n"
-    "are listed as removed (deploy does not remove them; teardown does).\n"
+    "Render the profile's pods (without --profile: the profile last deployed, by\n"
+    "the release history, else the pods deployed) and compare them, per pod, with\n"
+    "the live pods (their aegis.io/manifest-hash labels, as deploy does) or with\n"
+    "revision REV of the release history: unchanged, changed, added or removed.\n"
+    "A changed pod comes with a unified diff of its manifests, secrets as\n"
+    "placeholders (<secret:NAME:hmac-sha256:...>).  A live pod's old manifest is\n"
+    "the one recorded by the latest revision with its hash (without one, the pod\n"
+    "is reported changed, saying so).  Live AEGIS pods outside the profile are\n"
+    "listed as removed (deploy does not remove them; teardown does).\n"
     "\n"
     "  --against REV   compare with revision REV (0: the latest) instead of the\n"
     "                  live pods\n"
@@ -89,7 +89,7 @@ COMMAND(diff)
 		return AEGIS_ECONFIG;
 	aerr_t err = {0};
 	deployment d;
-	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
+	if (cli_load(cli, true, CLI_LAST_PROFILE, &d, NULL, &err) < 0)
 		return cli_fail(cli, &err);
 	cleanup_free char *dir = NULL;
 	json_t *js = NULL;

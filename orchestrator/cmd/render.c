@@ -99,7 +99,7 @@ COMMAND(render)
 		return cli_usage("render", "--podman-secrets goes with --target podman");
 	aerr_t err = {0};
 	deployment d;
-	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, 0, &err) < 0)
+	if (cli_load(cli, false, CLI_UNKNOWN_VARS, &d, NULL, &err) < 0)
 		return cli_fail(cli, &err);
 	int rc = 0, only = -1;
 	json_t *files = NULL;

@@ -24,27 +24,6 @@ static const char help[] =
     "                 check, a failure with the detail where it failed)\n"
     "\n";
 
-/* The edge routes and SEAL keys, after the containers' checks. */
-static void print_platform(json_t *rows)
-{
-	size_t i;
-	json_t *r;
-	json_array_foreach(rows, i, r)
-	{
-		bool ok = json_is_true(json_object_get(r, "ok"));
-		const char *result = !ok					   ? "FAIL"
-				     : json_is_true(json_object_get(r, "warning")) ? "warn"
-										   : "ok";
-		printf("%-14s %-24s %-34s %-6s %9s  %s\n",
-		       json_string_value(json_object_get(r, "pod")),
-		       json_string_value(json_object_get(r, "kind")),
-		       json_string_value(json_object_get(r, "check")), result, "",
-		       ok && strcmp(result, "warn") != 0
-			   ? ""
-			   : json_string_value(json_object_get(r, "detail")));
-	}
-}
-
 COMMAND(validate)
 {
 	const char *junit = NULL;
@@ -55,7 +34,7 @@ COMMAND(validate)
 	aerr_t err = {0};
 	deployment d;
 	podman *pm = NULL;
-	if (cli_load(cli, true, DEPLOYMENT_LENIENT, &d, &pm, &err) < 0)
+	if (cli_load(cli, true, DEPLOYMENT_LENIENT | CLI_UNKNOWN_VARS, &d, &pm, &err) < 0)
 		return cli_fail(cli, &err);
 	validation v;
 	int rc = platform_validate(pm, &d, &v, &err);
@@ -73,16 +52,7 @@ COMMAND(validate)
 		report_print_json(js);
 		json_decref(js);
 	} else {
-		printf("%-14s %-24s %-34s %-6s %9s  %s\n", "POD", "CONTAINER", "CHECK", "RESULT",
-		       "LATENCY", "DETAIL");
-		for (size_t i = 0; i < v.n; i++) {
-			const check *k = &v.checks[i];
-			const pod *p = &d.pods[k->pod];
-			printf("%-14s %-24s %-34s %-6s %7.0fms  %s\n", p->name,
-			       p->containers[k->container].name, k->target, k->ok ? "ok" : "FAIL",
-			       k->latency_ms, k->ok ? "" : k->detail);
-		}
-		print_platform(v.platform);
+		report_validation(&d, &v);
 		printf("\n%zu of %zu checks passed (%.2f s)\n", v.n - v.failed, v.n, v.took);
 		if (json_array_size(v.platform))
 			printf("%zu of %zu edge and SEAL key checks passed\n",

@@ -17,7 +17,8 @@ static const char help[] =
     "replaced.  Not ready in time: exit 1 with the diagnostic deploy prints\n"
     "(container, probe, last error, last log lines).\n"
     "\n"
-    "  --pod NAME          the pod (core, database, ...) of the profile\n"
+    "  --pod NAME          the pod (core, database, ...): one that is deployed, or\n"
+    "                      with --profile one of that profile\n"
     "  --timeout SECONDS   give up after this long (default 300)\n"
     "\n";
 
@@ -39,8 +40,7 @@ COMMAND(wait)
 	aerr_t err = {0};
 	deployment d;
 	/* the probes need no secrets */
-	if (deployment_load(&d, cli->root, cli->env_path, cli->profile, DEPLOYMENT_LENIENT, &err) <
-	    0)
+	if (cli_load(cli, true, DEPLOYMENT_LENIENT, &d, NULL, &err) < 0)
 		return cli_fail(cli, &err);
 	int idx = deployment_pod_index(&d, name);
 	if (idx < 0) {

@@ -30,18 +30,13 @@ static config_value *add_value(config *cfg, const char *name)
 		cfg->values = xrealloc(cfg->values, cfg->cap * sizeof *cfg->values);
 	}
 	config_value *v = &cfg->values[cfg->n++];
-	*v = (config_value){.name = xstrdup(name)};
+	const unknown_var *u = NULL;
+	*v = (config_value){.name = xstrdup(name), .schema = schema_find(&cfg->schema, name)};
+	if (v->schema)
+		v->secret = v->schema->secret;
+	else
+		v->secret = !((u = unknownvars_find(&cfg->unknown, name)) && u->harmless);
 	return v;
-}
-
-static void add_warning(config *cfg, char *w)
-{
-	/* grown by doubling: a .env of 100,000 unknown keys has as many warnings */
-	if (cfg->nwarnings == cfg->warnings_cap) {
-		cfg->warnings_cap = cfg->warnings_cap ? cfg->warnings_cap * 2 : 16;
-		cfg->warnings = xrealloc(cfg->warnings, cfg->warnings_cap * sizeof *cfg->warnings);
-	}
-	cfg->warnings[cfg->nwarnings++] = w;
 }
 
 /* The values of the schema's variables come first, in schema order, so a
@@ -70,14 +65,18 @@ const char *config_get(const config *cfg, const char *name)
 void config_set(config *cfg, const char *name, const char *value, config_source source)
 {
 	config_value *v = (config_value *)config_find(cfg, name);
-	if (!v) {
+	if (!v)
 		v = add_value(cfg, name);
-		v->schema = schema_find(&cfg->schema, name);
-	}
 	wipe_free(v->value);
 	v->value = value ? xstrdup(value) : NULL;
 	v->source = source;
 	v->line = 0;
+}
+
+char *config_unknown_warning(const config *cfg, const config_value *v)
+{
+	cleanup_free char *where = xasprintf("%s:%d", cfg->env_path, v->line);
+	return unknownvars_warning(&cfg->schema, &cfg->unknown, where, v->name);
 }
 
 /* Defaults may reference other variables (${AEGIS_IMAGE_TAG}) and a few
@@ -238,7 +237,9 @@ int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err
 {
 	*cfg = (config){.root = xstrdup(root), .env_path = xstrdup(env_path)};
 	cleanup_free char *schema_path = fs_join(root, "kube/variables.yaml");
-	if (schema_load(schema_path, &cfg->schema, err) < 0)
+	cleanup_free char *unknown_path = fs_join(root, UNKNOWNVARS_FILE);
+	if (schema_load(schema_path, &cfg->schema, err) < 0 ||
+	    unknownvars_load(unknown_path, &cfg->unknown, err) < 0)
 		goto fail;
 	cfg->env_exists = fs_exists(env_path);
 	if (env_load(env_path, true, &cfg->file, err) < 0)
@@ -248,7 +249,6 @@ int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err
 	for (size_t i = 0; i < cfg->schema.n; i++) {
 		const schema_var *s = &cfg->schema.vars[i];
 		config_value *v = add_value(cfg, s->name);
-		v->schema = s;
 		const char *e = getenv(s->name);
 		const env_entry *f = env_find(&cfg->file, s->name);
 		if (e && *e) {
@@ -269,8 +269,7 @@ int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err
 		v->value = xstrdup(e ? e : f->value);
 		v->source = e ? SRC_ENVIRONMENT : SRC_FILE;
 		v->line = f->line;
-		add_warning(cfg, xasprintf("%s:%d: unknown variable %s (not in %s)", env_path,
-					   f->line, f->key, cfg->schema.path));
+		cfg->nunknown++;
 	}
 	/* AEGIS_ROOT defaults to where this deployment's files are */
 	config_value *r = (config_value *)config_find(cfg, "AEGIS_ROOT");
@@ -327,10 +326,8 @@ void config_free(config *cfg)
 		wipe_free(cfg->values[i].value);
 	}
 	free(cfg->values);
-	for (size_t i = 0; i < cfg->nwarnings; i++)
-		free(cfg->warnings[i]);
-	free(cfg->warnings);
 	env_free(&cfg->file);
+	unknownvars_free(&cfg->unknown);
 	schema_free(&cfg->schema);
 	free(cfg->root);
 	free(cfg->env_path);

@@ -9,6 +9,7 @@
 
 #include "env.h"
 #include "schema.h"
+#include "unknownvars.h"
 
 typedef enum {
 	SRC_UNSET = 0,
@@ -23,6 +24,10 @@ typedef struct config_value {
 	config_source source;
 	int line;		  /* line in the .env file when SRC_FILE */
 	const schema_var *schema; /* NULL for keys the schema does not know */
+	/* masked wherever shown or stored: the schema says so, or the schema
+	 * does not know the variable and kube/unknown-variables.yaml does not
+	 * call it harmless (a value that cannot be classified is a secret) */
+	bool secret;
 } config_value;
 
 typedef struct config {
@@ -30,13 +35,13 @@ typedef struct config {
 	char *env_path; /* the .env file (may not exist) */
 	bool env_exists;
 	schema schema;
+	unknown_vars unknown; /* kube/unknown-variables.yaml */
 	env_file file;
 	config_value
 	    *values; /* schema order (values[i] is schema.vars[i]), then unknown file keys */
 	size_t n, cap;
 	bool edge;	 /* defaults for a profile with the edge (config_use_edge) */
-	char **warnings; /* unknown keys etc.; shown with -v */
-	size_t nwarnings, warnings_cap;
+	size_t nunknown; /* keys of the file the schema does not know */
 } config;
 
 int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err);
@@ -50,6 +55,11 @@ const char *config_get(const config *cfg, const char *name);
 /* Set a value (source SRC_DEFAULT-like override used after bootstrap). */
 void config_set(config *cfg, const char *name, const char *value, config_source source);
 const char *config_source_name(config_source s);
+/* The warning about V, a key of the .env file the schema does not know
+ * (!V->schema && V->line), newly allocated: "FILE:LINE: unknown variable
+ * ...", with what replaces it or the closest declared name.  Made on
+ * demand: finding the closest name costs, and most commands never say it. */
+char *config_unknown_warning(const config *cfg, const config_value *v);
 void config_free(config *cfg);
 
 #endif

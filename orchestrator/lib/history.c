@@ -17,9 +17,12 @@
 #include "catalog.h"
 #include "fsutil.h"
 #include "strbuf.h"
+#include "unknownvars.h"
 
 #define KEY_BYTES 32
 #define KEY_FILE "history.key"
+/* shortest value of an unknown variable looked for in texts (secrets_collect) */
+#define UNKNOWN_SCRUB_MIN 8
 
 static int git_fail(aerr_t *err, const char *fmt, const char *arg)
 {
@@ -92,6 +95,7 @@ typedef struct secret {
 	config_value *var;
 	char *placeholder;
 	char *saved; /* the value while the placeholder stands in for it */
+	bool scrub;  /* replaced wherever it occurs in a text (see secrets_collect) */
 } secret;
 
 typedef struct secrets {
@@ -123,15 +127,21 @@ static int secrets_collect(const char *state_dir, config *cfg, secrets *out, aer
 		return -1;
 	for (size_t i = 0; i < cfg->n; i++) {
 		config_value *v = &cfg->values[i];
-		if (!v->schema || !v->schema->secret || !v->value || !*v->value)
+		if (!v->secret || !v->value || !*v->value)
 			continue;
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;
 		HMAC(EVP_sha256(), key, KEY_BYTES, (const unsigned char *)v->value,
 		     strlen(v->value), md, &mdlen);
 		out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+		/* A variable the schema does not know reaches no template: its
+		 * value is a placeholder in config.json, and is looked for in
+		 * the texts only when long enough not to be a common word of
+		 * them (an unknown FLAG=1 must not turn every "1" of a manifest
+		 * into a placeholder). */
 		out->v[out->n++] = (secret){
 		    .var = v,
+		    .scrub = v->schema || strlen(v->value) >= UNKNOWN_SCRUB_MIN,
 		    .placeholder = xasprintf("<secret:%s:hmac-sha256:%02x%02x%02x%02x>", v->name,
 					     md[0], md[1], md[2], md[3]),
 		};
@@ -153,6 +163,8 @@ static char *scrub(const secrets *s, const char *text, size_t len, size_t *out_l
 	while (i < len) {
 		size_t k;
 		for (k = 0; k < s->n; k++) {
+			if (!s->v[k].scrub)
+				continue;
 			const char *v = s->v[k].var->value;
 			size_t vl = strlen(v);
 			if (vl <= len - i && memcmp(text + i, v, vl) == 0)
@@ -374,6 +386,37 @@ static int add_source(files *f, const secrets *s, const char *root, const char *
 	return 0;
 }
 
+/* The profile as source/profiles/NAME.yaml, where a rollback looks for it:
+ * its file, wherever it was (--profile may name a path), or for the pods
+ * found deployed (a command without --profile) a profile listing them. */
+static int add_profile(files *f, const secrets *s, const profile *prof, aerr_t *err)
+{
+	char *path = xasprintf("source/profiles/%s.yaml", prof->name);
+	struct stat st;
+	if (prof->path && stat(prof->path, &st) == 0 && S_ISREG(st.st_mode)) {
+		char *data = NULL;
+		size_t len = 0;
+		if (fs_read_file(prof->path, &data, &len, err) < 0) {
+			free(path);
+			return -1;
+		}
+		size_t clean_len;
+		char *clean = scrub(s, data, len, &clean_len);
+		free(data);
+		files_add(f, path, clean, clean_len);
+		return 0;
+	}
+	strbuf b = STRBUF_INIT;
+	sb_addf(&b, "# %s: the pods of the command, found by their labels\nname: %s\npods: [",
+		prof->path ? prof->path : prof->name, prof->name);
+	for (size_t i = 0; i < prof->npods; i++)
+		sb_addf(&b, "%s%s", i ? ", " : "", prof->pods[i]);
+	sb_adds(&b, "]\n");
+	size_t len = b.len;
+	files_add(f, path, sb_take(&b), len);
+	return 0;
+}
+
 /* What a revision needs to render its manifests again: each pod's template
  * directory, the profile and the variables' schema. */
 static int add_sources(files *f, const secrets *s, const deployment *d, aerr_t *err)
@@ -394,9 +437,11 @@ static int add_sources(files *f, const secrets *s, const deployment *d, aerr_t *
 		if (rc < 0)
 			return -1;
 	}
-	cleanup_free char *prof = xasprintf("profiles/%s.yaml", d->prof.name);
-	if (add_source(f, s, root, prof, err) < 0 ||
+	if (add_profile(f, s, &d->prof, err) < 0 ||
 	    add_source(f, s, root, "kube/variables.yaml", err) < 0)
+		return -1;
+	cleanup_free char *unknown = fs_join(root, UNKNOWNVARS_FILE);
+	if (fs_exists(unknown) && add_source(f, s, root, UNKNOWNVARS_FILE, err) < 0)
 		return -1;
 	return 0;
 }

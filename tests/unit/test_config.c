@@ -32,8 +32,14 @@ TEST(config_sources_and_defaults)
 	CHECK_STR(config_get(&cfg, "APP_LOG"), "debug");
 	CHECK(config_find(&cfg, "APP_LOG")->source == SRC_ENVIRONMENT);
 	CHECK_STR(config_get(&cfg, "AEGIS_ROOT"), root);
-	CHECK(cfg.nwarnings == 1);
-	CHECK_CONTAINS(cfg.warnings[0], "UNKNOWN_KEY");
+	CHECK(cfg.nunknown == 1);
+	const config_value *u = config_find(&cfg, "UNKNOWN_KEY");
+	CHECK(u && !u->schema && u->secret && u->line == 4);
+	CHECK(!config_find(&cfg, "APP_TAG")->secret && config_find(&cfg, "APP_PASSWORD")->secret);
+	char *w = config_unknown_warning(&cfg, u);
+	CHECK_CONTAINS(w, ".env:4: unknown variable UNKNOWN_KEY");
+	CHECK_CONTAINS(w, "treated as a secret");
+	free(w);
 	const char *sock = config_get(&cfg, "APP_SOCK");
 	CHECK(sock && sock[0] == '/');
 	if (geteuid() == 0)

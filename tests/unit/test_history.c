@@ -186,3 +186,48 @@ TEST(history_list_of_nothing_is_empty)
 	CHECK(json_array_size(revs) == 0);
 	json_decref(revs);
 }
+
+/* A variable the schema does not know is a placeholder in config.json, one
+ * listed harmless is recorded as written, and a deployment of the pods found
+ * deployed (no profile file) records a profile listing them. */
+TEST(history_unknown_variables_and_the_deployed_pods)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	cleanup_free char *state = fs_join(dir, "state");
+	aerr_t err = {0};
+	CHECK(fs_mkdir_private(state, 0700, &err) == 0);
+	cleanup_free char *text = xasprintf("%sZARU_LLM_API_KEY=zaru-canary-4242\nFLAG=1\n"
+					    "DOMAIN_API=api.example.com\n",
+					    env_text);
+	cleanup_free char *env = harness_write(dir, ".env", text);
+	json_t *live = json_pack("[{s:{s:s}}, {s:{s:s}}]", "Labels", "aegis.io/pod", "core",
+				 "Labels", "aegis.io/pod", "secrets");
+	deployment d;
+	if (deployment_load_deployed(&d, harness_root(), env, live, 0, &err) < 0)
+		CHECK_STR(err.msg, "");
+	json_decref(live);
+	rollout_pod *st = states_all(&d, false);
+	history_entry e = {.command = "redeploy", .ok = true, .states = st};
+	int rev = 0;
+	if (history_record(state, &d, &e, &rev, &err) < 0)
+		CHECK_STR(err.msg, "");
+	CHECK(rev == 1);
+	char *cfg = NULL;
+	CHECK(history_read_file(state, 1, "config.json", &cfg, NULL, &err) == 0);
+	CHECK(cfg && !strstr(cfg, "zaru-canary-4242"));
+	CHECK_CONTAINS(cfg, "<secret:ZARU_LLM_API_KEY:hmac-sha256:");
+	CHECK_CONTAINS(cfg, "<secret:FLAG:hmac-sha256:");
+	CHECK_CONTAINS(cfg, "\"DOMAIN_API\": \"api.example.com\"");
+	free(cfg);
+	char *prof = NULL;
+	CHECK(history_read_file(state, 1, "source/profiles/deployed.yaml", &prof, NULL, &err) == 0);
+	CHECK_CONTAINS(prof, "pods: [core, secrets]");
+	free(prof);
+	/* the value "1" of FLAG is too short to be looked for in texts */
+	char *plan = NULL;
+	CHECK(history_read_file(state, 1, "plan.json", &plan, NULL, &err) == 0);
+	CHECK(plan && !strstr(plan, "<secret:FLAG"));
+	free(plan);
+	free(st);
+	deployment_free(&d);
+}
