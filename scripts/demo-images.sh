@@ -74,6 +74,7 @@ build_base() {
 		--change "LABEL aegis.build.hash=$base_hash" \
 		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 		- "$base" >/dev/null
+	podman tag "$base" "$(image_hash_tag "$base" "$base_hash")"
 	$sudo rm -rf "$dir"
 	trap - EXIT
 	log "base image built in $(($(date +%s) - t0)) s"
@@ -89,7 +90,8 @@ build_app() {
 	cp "$root"/tests/servers/*.py "$stage/aegis-demo/servers/"
 	podman create --name "$ctr" "$base" /bin/true >/dev/null
 	podman cp "$stage/aegis-demo" "$ctr:/" &&
-		podman commit -q --change "LABEL aegis.build.hash=$app_hash" "$ctr" "$app" >/dev/null
+		podman commit -q --change "LABEL aegis.build.hash=$app_hash" "$ctr" "$app" >/dev/null &&
+		podman tag "$app" "$(image_hash_tag "$app" "$app_hash")"
 	local rc=$?
 	podman rm -f "$ctr" >/dev/null
 	rm -rf "$stage"

@@ -81,7 +81,7 @@ standin_variant() {
 	shift
 	local changes=()
 	for kv in "$@"; do changes+=(--change "ENV $kv"); done
-	image_derive "$STANDIN_IMAGE" "$image" "variant" "${changes[@]}" && echo "$image"
+	image_derive "$STANDIN_IMAGE" "$image" "variant-$tag" "${changes[@]}" && echo "$image"
 }
 
 # profile_pods PROFILE: how many pods the profile has (from plan --json, so

@@ -33,20 +33,34 @@ image_label() {
 
 # image_current IMAGE HASH [--force]: take IMAGE's build lock (fd 8, held
 # until the caller exits); true when IMAGE is current and --force not given.
+# Every build is also tagged NAME:h-HASH, so checkouts of different versions
+# sharing one store (the tests' Podman) only re-tag, never rebuild, when they
+# take turns: IMAGE is made current from that tag when it exists.
 image_current() {
-	local lockname
+	local lockname alt
 	lockname=$(printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_')
 	exec 8>"${XDG_RUNTIME_DIR:-/tmp}/aegis-build-$lockname.lock"
 	flock 8
-	[ "${3:-}" != --force ] && [ "$(image_label "$1")" = "$2" ]
+	[ "${3:-}" != --force ] || return 1
+	[ "$(image_label "$1")" = "$2" ] && return 0
+	alt=$(image_hash_tag "$1" "$2")
+	[ "$(image_label "$alt")" = "$2" ] && podman tag "$alt" "$1" >/dev/null 2>&1
+}
+
+# image_hash_tag IMAGE HASH: the name under which the build of HASH is kept.
+image_hash_tag() {
+	local name=${1%:*}
+	[ "$name" != "$1" ] || name=$1
+	echo "$name:h-$2"
 }
 
 # image_import DIR IMAGE HASH [--change ...]: import DIR as IMAGE, labelled
-# with HASH.
+# with HASH (and tagged NAME:h-HASH).
 image_import() {
 	local dir=$1 image=$2 hash=$3
 	shift 3
-	tar -C "$dir" -c . | podman import --quiet --change "LABEL aegis.build.hash=$hash" "$@" - "$image" >/dev/null
+	tar -C "$dir" -c . | podman import --quiet --change "LABEL aegis.build.hash=$hash" "$@" - "$image" >/dev/null &&
+		podman tag "$image" "$(image_hash_tag "$image" "$hash")"
 }
 
 # image_derive BASE IMAGE HASH [--change ...]: IMAGE as BASE with the
@@ -57,7 +71,8 @@ image_derive() {
 	shift 3
 	ctr="aegis-derive-$$-$RANDOM"
 	podman create --name "$ctr" "$base" /bin/true >/dev/null &&
-		podman commit -q --change "LABEL aegis.build.hash=$hash" --change 'CMD []' "$@" "$ctr" "$image" >/dev/null
+		podman commit -q --change "LABEL aegis.build.hash=$hash" --change 'CMD []' "$@" "$ctr" "$image" >/dev/null &&
+		podman tag "$image" "$(image_hash_tag "$image" "$hash")"
 	local rc=$?
 	podman rm -f "$ctr" >/dev/null 2>&1
 	return $rc
