@@ -31,8 +31,12 @@ for c in "${checks[@]}"; do names+=("podman5-$c"); done
 require_rootful_podman
 
 results=$TMP/results
-out=$(bash "$ROOT/scripts/podman5-trial.sh" --results "$results" 2>&1)
-rc=$?
+# the trial's progress as it goes (the runner shows the last lines of a
+# script that runs out of time)
+bash "$ROOT/scripts/podman5-trial.sh" --results "$results" ${PODMAN5_PHASES:+--phases "$PODMAN5_PHASES"} 2>&1 |
+	tee "$TMP/trial.log" | sed -u 's/^/   | /'
+rc=${PIPESTATUS[0]}
+out=$(cat "$TMP/trial.log")
 if [ $rc -eq 2 ]; then
 	skip_all "the Podman 5 image cannot be built here: $(grep -m1 '^image ' "$results" 2>/dev/null | cut -c7-)"
 fi
@@ -44,4 +48,3 @@ for c in "${checks[@]}"; do
 	*) fail "podman5-$c" "not reached (trial exit $rc): $(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')" ;;
 	esac
 done
-printf '%s\n' "$out" | grep -E '^podman5-trial: ' | sed 's/^/   /'
