@@ -67,6 +67,7 @@ if [ -z "${AEGIS_TEST_NETNS:-}" ]; then
 			case $image in
 			demo) bash scripts/demo-images.sh 2>&1 | tail -n 3 ;;
 			systemd) bash tests/podman/build-systemd-image.sh 2>&1 | tail -n 3 ;;
+			podman5) bash tests/podman/build-podman5-image.sh 2>&1 | tail -n 3 ;;
 			*) echo "unknown test image '$image'" ;;
 			esac
 		done

@@ -12,7 +12,8 @@
 #include "report.h"
 
 static const char help[] =
-    "Usage: aegis-deploy setup-user [--user NAME] [--home DIR] [--check-only]\n"
+    "Usage: aegis-deploy setup-user [--user NAME] [--home DIR] [--unprivileged-port-start N]\n"
+    "                               [--check-only]\n"
     "\n"
     "Set up the dedicated user that runs the platform rootless (as root; safe to\n"
     "run again, a second run changes nothing):\n"
@@ -25,6 +26,10 @@ static const char help[] =
     "\n"
     "  --user NAME    the user (default " SETUPUSER_DEFAULT_USER ")\n"
     "  --home DIR     its home when it is created (default /home/NAME)\n"
+    "  --unprivileged-port-start N\n"
+    "                 set net.ipv4.ip_unprivileged_port_start to N, now and at boot\n"
+    "                 (" SETUPUSER_SYSCTL_FILE "): a rootless edge on\n"
+    "                 80/443 needs 80.  Without it, only says what it is\n"
     "  --check-only   change nothing: print what would be done, and the exact\n"
     "                 subuid/subgid line to add\n"
     "\n";
@@ -65,6 +70,7 @@ COMMAND(setup_user)
 	    {"user", 0, OPT_STRING, &o.user},
 	    {"home", 0, OPT_STRING, &o.home},
 	    {"check-only", 0, OPT_BOOL, &o.check_only},
+	    {"unprivileged-port-start", 0, OPT_COUNT, &o.port_start, .min = 1, .max = 65535},
 	    OPT_END,
 	};
 	int done = opts_parse("setup-user", help, opts, argc, argv, 0, NULL);
@@ -83,6 +89,8 @@ COMMAND(setup_user)
 		rc = setupuser_subids(&o, &st, &err);
 	if (rc == 0)
 		rc = setupuser_linger(&o, &st, &err);
+	if (rc == 0)
+		rc = setupuser_ports(&o, &st, &err);
 	if (rc == 0)
 		rc = setupuser_config_dir(&o, &st, &err);
 	for (size_t i = 0; i < st.nlines; i++)

@@ -373,6 +373,14 @@ void doctor_check_ports(doctor_report *r, const deployment *d, const char *const
 			size_t nrunning)
 {
 	size_t nfree = 0, nours = 0;
+	/* the lowest host port of the profile: what a rootless user must be
+	 * allowed to bind (80 with the edge), not the kernel's default 1024 */
+	int lowest = 65536;
+	for (size_t i = 0; i < d->npods; i++)
+		for (size_t j = 0; j < d->pods[i].nports; j++)
+			if (d->pods[i].ports[j].host_port > 0 &&
+			    d->pods[i].ports[j].host_port < lowest)
+				lowest = d->pods[i].ports[j].host_port;
 	for (size_t i = 0; i < d->npods; i++) {
 		const pod *p = &d->pods[i];
 		bool ours = false;
@@ -406,12 +414,22 @@ void doctor_check_ports(doctor_report *r, const deployment *d, const char *const
 				add(r, DOCTOR_ERROR, check, fix,
 				    "host port %d of pod %s (container port %d) is in use",
 				    pm->host_port, p->name, pm->container_port);
-			else
-				add(r, DOCTOR_ERROR, check,
-				    errnum == EACCES
-					? "as root: sysctl net.ipv4.ip_unprivileged_port_start"
-					  "=1024 (or use a port >= 1024)"
-					: fix,
+			else if (errnum == EACCES) {
+				cleanup_free char *low =
+				    xasprintf("as root: aegis-deploy setup-user "
+					      "--unprivileged-port-start %d (or "
+					      "sysctl -w net.ipv4.ip_unprivileged_port_start=%d, "
+					      "and the same in "
+					      "/etc/sysctl.d/ to keep it at boot)",
+					      lowest, lowest);
+				add(r, DOCTOR_ERROR, check, low,
+				    "cannot bind host port %d of pod %s: %s (a rootless Podman "
+				    "publishes only ports from "
+				    "net.ipv4.ip_unprivileged_port_start; "
+				    "profile %s needs %d)",
+				    pm->host_port, p->name, strerror(errnum), d->prof.name, lowest);
+			} else
+				add(r, DOCTOR_ERROR, check, fix,
 				    "cannot bind host port %d of pod %s: %s", pm->host_port,
 				    p->name, strerror(errnum));
 		}

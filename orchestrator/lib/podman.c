@@ -46,6 +46,7 @@ struct podman {
 	spawn_service service;
 	char *dir;
 	char *log;
+	int major; /* podman_server_major, 0 until asked */
 };
 
 static const long OK_404[] = {404, 0};
@@ -959,6 +960,23 @@ int podman_pod_infra_id(podman *pm, const char *name, char **id, aerr_t *err)
 		return aerr_set(err, AEGIS_EFAIL,
 				"podman API GET /libpod/pods/%s/json: no InfraContainerID", name);
 	*id = xstrdup(infra);
+	return 0;
+}
+
+int podman_server_major(podman *pm, int *major, aerr_t *err)
+{
+	if (!pm->major) {
+		json_auto_t *js = NULL;
+		if (podman_call(pm, "GET", "/libpod/version", NULL, NULL, 0, NULL, NULL, &js, err) <
+		    0)
+			return -1;
+		const char *v = json_string_value(json_object_get(js, "Version"));
+		if (!v || sscanf(v, "%d", &pm->major) != 1 || pm->major <= 0)
+			return aerr_set(err, AEGIS_EFAIL,
+					"podman API GET /libpod/version: no \"Version\" (%s)",
+					v ? v : "missing");
+	}
+	*major = pm->major;
 	return 0;
 }
 

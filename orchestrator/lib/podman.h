@@ -104,6 +104,11 @@ int podman_start_container(podman *pm, const char *name, aerr_t *err);
 /* The id of the pod's infra container (its network namespace and ports),
  * newly allocated in *ID. */
 int podman_pod_infra_id(podman *pm, const char *name, char **id, aerr_t *err);
+
+/* The major version of the Podman behind the API (GET /libpod/version's
+ * "Version": 4 for Debian 12's 4.3, 5 for Debian 13's 5.4), asked once per
+ * connection.  What differs between them is decided on it. */
+int podman_server_major(podman *pm, int *major, aerr_t *err);
 /* --- secrets ------------------------------------------------------------ */
 
 /* Create secret NAME holding DATA (it must not exist: Podman 4.3 has no

@@ -881,12 +881,37 @@ static void *remove_pod(void *arg)
 	return NULL;
 }
 
-/* Stop and remove the N pods of JOBS together, one thread each; the first
- * error is returned once all are done. */
+/* Podman 5 (5.4.2 seen) deadlocks on pods stopped at the same time through
+ * one API service: a stop never answers, its log says "Cleaning up pod …:
+ * acquiring job control semaphore: context canceled" when the client gives
+ * up.  There the pods of a tier are stopped one after another. */
+static bool stops_together(const char *socket)
+{
+	podman *pm = NULL;
+	aerr_t ignored = {0};
+	int major = 0;
+	if (podman_open(&pm, socket, &ignored) == 0)
+		podman_server_major(pm, &major, &ignored);
+	podman_close(pm);
+	return major < 5;
+}
+
+/* Stop and remove the N pods of JOBS together, one thread each (one after
+ * another on Podman 5); the first error is returned once all are done. */
 static int remove_together(struct removal *jobs, size_t n, aerr_t *err)
 {
 	int rc = 0;
 	size_t started = 0;
+	if (n > 1 && !stops_together(jobs[0].socket)) {
+		for (size_t k = 0; k < n; k++) {
+			remove_pod(&jobs[k]);
+			if (jobs[k].rc < 0 && rc == 0) {
+				*err = jobs[k].err;
+				rc = -1;
+			}
+		}
+		return rc;
+	}
 	for (; started < n; started++) {
 		if (pthread_create(&jobs[started].thread, NULL, remove_pod, &jobs[started]) != 0) {
 			rc = aerr_set(err, AEGIS_EFAIL, "cannot start a thread for pod %s",
@@ -939,6 +964,8 @@ static int remove_unstarted(struct shared *sh, aerr_t *err)
  * (Podman takes seconds to remove a pod whose containers stopped at once). */
 struct teardown {
 	trace *trace;
+	/* Podman 5: one stop and removal at a time (stops_together); else NULL */
+	pthread_mutex_t *one_stop;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	size_t *left; /* per tier: pods not yet stopped (or known absent) */
@@ -991,12 +1018,17 @@ static void *teardown_pod(void *arg)
 	}
 	int tid = (int)j->index + 1;
 	double t1 = clock_mono_s();
+	if (j->td->one_stop)
+		pthread_mutex_lock(j->td->one_stop);
 	bool stopped =
 	    r->rc == 0 && (!r->existed || podman_stop_pod(pm, r->name, r->timeout_s, &r->err) == 0);
 	double t2 = clock_mono_s();
 	teardown_stopped(j->td, j->tier, !stopped);
 	if (stopped && r->existed && podman_remove_pod(pm, r->name, &r->err) < 0)
 		stopped = false;
+	/* held over the removal too: Podman 5 cleans the pod up there */
+	if (j->td->one_stop)
+		pthread_mutex_unlock(j->td->one_stop);
 	if (r->existed) {
 		trace_span(j->td->trace, tid, "wait for dependents to stop", t0, t1);
 		trace_span(j->td->trace, tid, "stop", t1, t2);
@@ -1020,8 +1052,11 @@ int rollout_teardown(podman *pm, const deployment *d, int timeout_s, trace *tr,
 			      .ntiers = ntiers};
 	pthread_mutex_init(&td.lock, NULL);
 	pthread_cond_init(&td.changed, NULL);
+	pthread_mutex_t one_stop = PTHREAD_MUTEX_INITIALIZER;
 	for (size_t t = 0; t < ntiers; t++)
 		n += d->plan.tiers[t].n;
+	if (n > 1 && !stops_together(podman_socket(pm)))
+		td.one_stop = &one_stop;
 	struct teardown_job *jobs = xcalloc(n ? n : 1, sizeof *jobs);
 	/* the last tier first, so that the jobs' order is the order of report */
 	size_t k = 0;

@@ -14,6 +14,7 @@
 #include "spawn.h"
 #include "strbuf.h"
 #include "subid.h"
+#include "systemd.h"
 
 void setupuser_opts_default(setupuser_opts *o)
 {
@@ -23,6 +24,9 @@ void setupuser_opts_default(setupuser_opts *o)
 	    .subgid = "/etc/subgid",
 	    .systemd_dir = "/run/systemd/system",
 	    .linger_dir = "/var/lib/systemd/linger",
+	    .port_start = -1,
+	    .port_start_proc = "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+	    .sysctl_file = SETUPUSER_SYSCTL_FILE,
 	};
 }
 
@@ -216,6 +220,57 @@ int setupuser_linger(const setupuser_opts *o, setupuser_state *st, aerr_t *err)
 	if (run(argv, err) < 0)
 		return -1;
 	setupuser_note(st, "enabled lingering for %s (its units start at boot)", o->user);
+	return 0;
+}
+
+#define EDGE_LOWEST_PORT 80
+
+int setupuser_ports(const setupuser_opts *o, setupuser_state *st, aerr_t *err)
+{
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	aerr_t rerr = {0};
+	int now = -1;
+	if (fs_read_file(o->port_start_proc, &text, &len, &rerr) == 0)
+		sscanf(text, "%d", &now);
+	if (o->port_start < 0) {
+		if (now > EDGE_LOWEST_PORT)
+			setupuser_note(
+			    st,
+			    "net.ipv4.ip_unprivileged_port_start is %d: %s cannot publish "
+			    "ports below it (the production profile's edge needs 80 and "
+			    "443); --unprivileged-port-start %d sets it",
+			    now, o->user, EDGE_LOWEST_PORT);
+		return 0;
+	}
+	cleanup_free char *line =
+	    xasprintf("# aegis-deploy setup-user: a rootless edge publishes ports from %d\n"
+		      "net.ipv4.ip_unprivileged_port_start = %d\n",
+		      o->port_start, o->port_start);
+	if (o->check_only) {
+		setupuser_note(st,
+			       "would write %s (net.ipv4.ip_unprivileged_port_start = %d, now %d)",
+			       o->sysctl_file, o->port_start, now);
+		return 0;
+	}
+	bool changed;
+	if (systemd_write_if_changed(o->sysctl_file, line, strlen(line), 0644, &changed, err) < 0)
+		return -1;
+	if (now != o->port_start) {
+		char value[16];
+		int n = snprintf(value, sizeof value, "%d\n", o->port_start);
+		int fd = open(o->port_start_proc, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		if (fd < 0 || write(fd, value, (size_t)n) != n) {
+			int e = errno;
+			if (fd >= 0)
+				close(fd);
+			return aerr_sys(err, AEGIS_EFAIL, e, "cannot set %s to %d",
+					o->port_start_proc, o->port_start);
+		}
+		close(fd);
+	}
+	setupuser_note(st, "net.ipv4.ip_unprivileged_port_start = %d (was %d; %s %s)",
+		       o->port_start, now, changed ? "written to" : "kept in", o->sysctl_file);
 	return 0;
 }
 

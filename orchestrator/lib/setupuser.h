@@ -17,6 +17,9 @@
 /* Below the home: where .env lives (the AEGIS_CONFIG_DIR of user units,
  * %E/aegis-deploy). */
 #define SETUPUSER_CONFIG_SUBDIR ".config/aegis-deploy"
+/* Where --unprivileged-port-start persists the setting (read at boot by
+ * systemd-sysctl). */
+#define SETUPUSER_SYSCTL_FILE "/etc/sysctl.d/60-aegis-unprivileged-ports.conf"
 
 typedef struct setupuser_opts {
 	const char *user;
@@ -27,6 +30,11 @@ typedef struct setupuser_opts {
 	const char *subgid;	 /* /etc/subgid */
 	const char *systemd_dir; /* /run/systemd/system */
 	const char *linger_dir;	 /* /var/lib/systemd/linger */
+	/* net.ipv4.ip_unprivileged_port_start to set (a rootless edge on
+	 * 80/443 needs 80); -1: only say what it is */
+	int port_start;
+	const char *port_start_proc; /* /proc/sys/net/ipv4/ip_unprivileged_port_start */
+	const char *sysctl_file;     /* SETUPUSER_SYSCTL_FILE */
 } setupuser_opts;
 
 typedef struct setupuser_state {
@@ -49,6 +57,10 @@ int setupuser_user(const setupuser_opts *o, setupuser_state *st, aerr_t *err);
 int setupuser_subids(const setupuser_opts *o, setupuser_state *st, aerr_t *err);
 /* loginctl enable-linger where systemd runs; otherwise says it could not. */
 int setupuser_linger(const setupuser_opts *o, setupuser_state *st, aerr_t *err);
+/* net.ipv4.ip_unprivileged_port_start: set now and in SETUPUSER_SYSCTL_FILE
+ * with port_start >= 0; otherwise a note of its value when it keeps the
+ * user from publishing 80. */
+int setupuser_ports(const setupuser_opts *o, setupuser_state *st, aerr_t *err);
 /* HOME and the configuration directory owned by the user, 0700; refuses a
  * .env that is not a regular file. */
 int setupuser_config_dir(const setupuser_opts *o, setupuser_state *st, aerr_t *err);

@@ -429,8 +429,18 @@ int systemd_unit_dirs(systemd_scope scope, char **units, char **quadlet, aerr_t 
 static int systemctl(systemd_scope scope, const char *verb, const char *const *units, size_t n,
 		     aerr_t *err)
 {
-	char **argv = xcalloc(n + 4, sizeof *argv);
+	char **argv = xcalloc(n + 6, sizeof *argv);
 	size_t k = 0;
+	/* `sudo -u aegis aegis-deploy systemd --install`, with no login session,
+	 * has no XDG_RUNTIME_DIR: systemctl --user finds the user's manager
+	 * (started by lingering) through /run/user/UID/bus */
+	cleanup_free char *runtime = NULL;
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (scope == SYSTEMD_USER && (!xdg || !*xdg)) {
+		runtime = xasprintf("XDG_RUNTIME_DIR=/run/user/%lu", (unsigned long)geteuid());
+		argv[k++] = "env";
+		argv[k++] = runtime;
+	}
 	argv[k++] = "systemctl";
 	if (scope == SYSTEMD_USER)
 		argv[k++] = "--user";

@@ -185,6 +185,45 @@ TEST(setupuser_linger_without_systemd_says_so)
 	CHECK_CONTAINS(note2, "already enabled");
 }
 
+/* --unprivileged-port-start: the value set now (a file standing for /proc)
+ * and in the sysctl.d file read at boot; without the flag only a note, and
+ * nothing written. */
+TEST(setupuser_ports_sysctl_only_with_the_flag)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	cleanup_free char *proc = harness_write(dir, "port_start", "1024\n");
+	cleanup_free char *conf = fs_join(dir, "60-aegis-unprivileged-ports.conf");
+	setupuser_opts o;
+	setupuser_opts_default(&o);
+	o.user = "carol";
+	o.port_start_proc = proc;
+	o.sysctl_file = conf;
+	setupuser_state st = {0};
+	aerr_t err = {0};
+	int rc = setupuser_ports(&o, &st, &err);
+	cleanup_free char *note = st.nlines ? xstrdup(st.lines[0]) : NULL;
+	bool absent = !fs_exists(conf);
+	setupuser_state_free(&st);
+	o.port_start = 80;
+	int rc2 = setupuser_ports(&o, &st, &err);
+	setupuser_state_free(&st);
+	char *now = NULL, *persisted = NULL;
+	size_t n1 = 0, n2 = 0;
+	fs_read_file(proc, &now, &n1, &err);
+	fs_read_file(conf, &persisted, &n2, &err);
+	struct stat sb = {0};
+	stat(conf, &sb);
+	CHECK(rc == 0 && rc2 == 0);
+	CHECK(absent);
+	CHECK_CONTAINS(note, "net.ipv4.ip_unprivileged_port_start is 1024");
+	CHECK_CONTAINS(note, "--unprivileged-port-start 80");
+	CHECK_STR(now, "80\n");
+	CHECK_CONTAINS(persisted, "\nnet.ipv4.ip_unprivileged_port_start = 80\n");
+	CHECK((sb.st_mode & 07777) == 0644);
+	free(now);
+	free(persisted);
+}
+
 TEST(setupuser_rejects_bad_names)
 {
 	setupuser_opts o;
