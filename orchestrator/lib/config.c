@@ -319,6 +319,25 @@ int config_use_edge(config *cfg, bool edge, aerr_t *err)
 	return 0;
 }
 
+int config_reload_file_defaults(config *cfg, aerr_t *err)
+{
+	for (size_t i = 0; i < cfg->schema.n; i++) {
+		config_value *v = &cfg->values[i];
+		if (v->schema && v->schema->default_file &&
+		    (v->source == SRC_DEFAULT || v->source == SRC_UNSET)) {
+			wipe_free(v->value);
+			v->value = NULL;
+			v->source = SRC_UNSET;
+			char *tmp = NULL;
+			resolve_for_default(cfg, v->name, 0, &tmp);
+			free(tmp);
+			if (validate_value(cfg, v, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 void config_free(config *cfg)
 {
 	for (size_t i = 0; i < cfg->n; i++) {

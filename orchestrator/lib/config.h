@@ -44,6 +44,11 @@ typedef struct config {
 	size_t nunknown; /* keys of the file the schema does not know */
 } config;
 
+/* Read again the values whose default is the content of a file
+ * (default_file) and that no .env or environment set, once values they
+ * depend on changed (a rollback applying a revision's directories). */
+int config_reload_file_defaults(config *cfg, aerr_t *err);
+
 int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err);
 /* The defaults of a profile with the TLS edge (EDGE true) or without: every
  * variable with a `default_edge` whose value is a default is resolved again

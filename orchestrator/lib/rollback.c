@@ -159,6 +159,7 @@ int rollback_load(const char *state_dir, int rev, const char *env_path, const ch
 	 * the configuration and rendering */
 	if (config_load(&d->cfg, workdir, env_path, err) < 0 ||
 	    apply_recorded(&d->cfg, recorded, err) < 0 ||
+	    config_reload_file_defaults(&d->cfg, err) < 0 ||
 	    profile_load(workdir, profile_name, &d->prof, err) < 0 ||
 	    deployment_load_pods(d, workdir, 0, err) < 0)
 		goto out;
