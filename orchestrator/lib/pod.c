@@ -117,6 +117,28 @@ static int read_list(const struct reader *r, yaml_node_t *meta, const char *key,
 	return 0;
 }
 
+/* The network aliases: the comma list of POD_ALIASES_ANNOTATION, then one
+ * hostname per annotation named POD_ALIAS_ANNOTATION_PREFIX + anything
+ * (Podman 4.3 refuses an annotation value over 63 characters, which a list
+ * of public hostnames soon is); empty values are skipped. */
+static int read_aliases(const struct reader *r, yaml_node_t *meta, pod *out)
+{
+	if (read_list(r, meta, POD_ALIASES_ANNOTATION, &out->aliases, &out->naliases) < 0)
+		return -1;
+	yaml_node_t *ann = get(r, meta, "annotations");
+	if (!ann || ann->type != YAML_MAPPING_NODE)
+		return 0;
+	size_t plen = strlen(POD_ALIAS_ANNOTATION_PREFIX);
+	for (yaml_node_pair_t *pr = ann->data.mapping.pairs.start; pr < ann->data.mapping.pairs.top;
+	     pr++) {
+		const char *k = ydoc_str(yaml_document_get_node(r->doc, pr->key));
+		const char *v = ydoc_str(yaml_document_get_node(r->doc, pr->value));
+		if (k && v && *v && strncmp(k, POD_ALIAS_ANNOTATION_PREFIX, plen) == 0)
+			strv_push(&out->aliases, &out->naliases, v);
+	}
+	return 0;
+}
+
 /* A port published on every address (no hostIP, 0.0.0.0, ::) is probed on
  * loopback; one published on a single address only answers there. */
 static void probe_host_for(const char *host_ip, char *buf, size_t size)
@@ -304,8 +326,8 @@ static int read_pod(const struct reader *r, yaml_node_t *root, pod *out)
 		out->manifest_hash = xstrdup(hash);
 	yaml_node_t *spec = get(r, root, "spec");
 	if (read_list(r, meta, POD_DEPENDS_ANNOTATION, &out->depends, &out->ndepends) < 0 ||
-	    read_list(r, meta, POD_ALIASES_ANNOTATION, &out->aliases, &out->naliases) < 0 ||
-	    read_containers(r, spec, out) < 0 || read_volumes(r, spec, out) < 0)
+	    read_aliases(r, meta, out) < 0 || read_containers(r, spec, out) < 0 ||
+	    read_volumes(r, spec, out) < 0)
 		return -1;
 	return 0;
 }

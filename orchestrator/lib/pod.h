@@ -15,6 +15,8 @@
  * answers to on the pod network, besides its own pod name: a public hostname
  * the pods must reach at this pod (aardvark-dns network aliases). */
 #define POD_ALIASES_ANNOTATION "aegis.io/network-aliases"
+/* one alias per annotation: aegis.io/network-alias.NAME */
+#define POD_ALIAS_ANNOTATION_PREFIX "aegis.io/network-alias."
 /* metadata.labels key naming the logical pod (core, database, ...) */
 #define POD_LABEL "aegis.io/pod"
 

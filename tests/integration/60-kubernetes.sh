@@ -20,6 +20,10 @@ export OPENAI_API_KEY='sk-test-0123456789abcdef'
 export POSTGRES_PASSWORD='pg-$(HOME)-$$-0123456789'
 export KEYCLOAK_ADMIN='admin-$(HOME)-$$'
 
+# the SEAL keys (the runtime's RSA key is a value read from its file) in a
+# directory of this test
+echo "SEAL_KEYS_DIR=$TMP/seal" >>"$TMP/.env"
+aegis --env "$TMP/.env" generate-keys >/dev/null 2>&1
 aegis --env "$TMP/.env" --profile full render --target kubernetes --out "$K8S" >"$TMP/render.out" 2>&1
 rc=$?
 if [ $rc -eq 0 ] && [ -f "$K8S/kustomization.yaml" ]; then pass "k8s-render-full"; else fail "k8s-render-full" "rc=$rc $(cat "$TMP/render.out")"; fi
@@ -102,12 +106,19 @@ class Template(yaml.SafeLoader):
     pass
 Template.add_constructor("!file", lambda loader, node: loader.construct_scalar(node))
 Template.add_constructor("!template", lambda loader, node: loader.construct_scalar(node))
+schema = {v["name"]: v for v in yaml.safe_load(open(os.path.join(os.environ["ROOT"], "kube", "variables.yaml")))["variables"]}
 def var(name):
-    return os.environ.get(name, dotenv.get(name, ""))
+    v = os.environ.get(name, dotenv.get(name))
+    if v is None and schema.get(name, {}).get("default_file"):
+        # a value read from a file (the SEAL JWT keys): its path's variables
+        # are all set in this test's .env
+        path = re.sub(r"\$\{([A-Z_0-9]+)\}", lambda m: var(m.group(1)), schema[name]["default_file"])
+        v = open(path).read() if os.path.isfile(path) else ""
+    return v or ""
 def podman_secret(pod, key, env_name):
     if key.endswith("_URLENCODED"):
         return quote(var(key[:-len("_URLENCODED")]), safe="-._~")
-    if key != env_name or key in dotenv or key in os.environ:
+    if key != env_name or key in dotenv or key in os.environ or schema.get(key, {}).get("default_file"):
         return var(key)
     tmpl = [d for d in yaml.load_all(open(os.path.join(os.environ["ROOT"], "kube", pod, "pod.yaml")), Template) if d and d["kind"] == "Pod"][0]
     text = next(e["value"] for c in tmpl["spec"]["containers"] for e in c.get("env", []) if e["name"] == env_name)

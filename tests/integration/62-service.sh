@@ -159,7 +159,7 @@ units=$TMP/units
 out=$(A systemd --profile full --dir "$units" 2>&1); rc=$?
 nunits=$(ls "$units"/*.service "$units"/*.target 2>/dev/null | wc -l)
 if [ $rc -eq 0 ] && [ "$nunits" -ge 10 ] && [ -f "$units/aegis-full.target" ] && [ -f "$units/aegis-core.service" ] &&
-	[ "$(grep -c '^wrote ' <<<"$out")" = $((nunits + 8)) ] && grep -q 'ExecStartPost=.* wait --pod core' "$units/aegis-core.service" &&
+	[ "$(grep -c '^wrote ' <<<"$out")" = $((nunits + $(ENV=$TMP/.env profile_pods full))) ] && grep -q 'ExecStartPost=.* wait --pod core' "$units/aegis-core.service" &&
 	grep -q 'ExecStart=.*podman kube play --replace --service-container=true' "$units/aegis-core.service"; then
 	pass systemd-units-written
 else
