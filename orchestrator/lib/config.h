@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "env.h"
 #include "schema.h"
 
@@ -39,6 +41,13 @@ typedef struct config {
 } config;
 
 int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err);
+/* config_load of a revision's files extracted into ROOT (rollback): their
+ * kube/variables.yaml may predate the `describes` field. */
+int config_load_recorded(config *cfg, const char *root, const char *env_path, aerr_t *err);
+/* The variables NAMES (a JSON array of strings) read again, the process
+ * environment still overriding the file: what a bootstrap has just written
+ * to it.  Every other value stays as it is. */
+int config_refresh(config *cfg, const json_t *names, aerr_t *err);
 const config_value *config_find(const config *cfg, const char *name);
 /* The value, or NULL when unset. */
 const char *config_get(const config *cfg, const char *name);
