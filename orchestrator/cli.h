@@ -58,11 +58,9 @@ struct deploy_args {
 	bool replace;	      /* replace pods even when running with the same manifest */
 	bool no_bootstrap;    /* do not bootstrap OpenBao and Keycloak once they are ready */
 	bool atomic;	      /* deploy --atomic: restore what a failed rollout replaced */
-	/* rollback: the revision deployed again and its source (for the
-	 * history), and where its bootstrap writes (NULL: AEGIS_GENERATED_DIR) */
+	/* rollback: the revision deployed again and its source (for the history) */
 	int rollback_of;
 	const json_t *source;
-	const char *generated_dir;
 	const char *trace_path; /* --trace FILE: the rollout's trace (lib/trace.h) */
 };
 int deploy_main(struct cli *cli, const struct deploy_args *args);

@@ -166,7 +166,7 @@ static json_t *restore(const struct cli *cli, const deployment *d, const rollout
 	release_restore r = {0};
 	int rc = state_dir(&d->cfg, &dir, &err);
 	if (rc == 0)
-		rc = release_restore_load(dir, cli->env_path, d, states, &r, &err);
+		rc = release_restore_load(dir, d, states, &r, &err);
 	if (rc == 0 && !json_array_size(r.pods)) {
 		fprintf(
 		    stderr,
@@ -253,7 +253,6 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 	    .replace = args->replace,
 	    .selected = selected,
 	    .no_bootstrap = args->no_bootstrap,
-	    .generated_dir = args->generated_dir,
 	    .rollout_trace = args->trace_path ? trace_new() : NULL,
 	};
 	rollout_pod *states = xcalloc(d->npods ? d->npods : 1, sizeof *states);

@@ -1,5 +1,5 @@
 /* aegis-deploy rollback: deploy a revision of the release history again,
- * with the current secrets. */
+ * with the current secrets and host values. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +7,6 @@
 
 #include "cli.h"
 #include "engine.h"
-#include "lib/fsutil.h"
 #include "lib/rollback.h"
 #include "lib/state.h"
 #include "options.h"
@@ -17,10 +16,12 @@ static const char help[] =
     "\n"
     "Deploy revision REV of the release history again (default: the last\n"
     "successful deploy, redeploy or rollback before the latest revision; see\n"
-    "'history'): its own templates, profile and non-secret values, as the revision\n"
-    "recorded them, with the current secrets (.env and the environment) where it\n"
-    "has placeholders.  AEGIS_ROOT, AEGIS_STATE_DIR and CONTAINER_SOCK keep their\n"
-    "current values.  As with deploy, a pod running with exactly the manifest it\n"
+    "'history'): its own templates, profile and the values of the variables that\n"
+    "describe the release, as the revision recorded them.  Secrets and the\n"
+    "variables that describe the host (paths, sockets, addresses: 'describes:\n"
+    "host' in kube/variables.yaml, e.g. AEGIS_GENERATED_DIR, SEAL_KEYS_DIR,\n"
+    "AEGIS_STATE_DIR, CONTAINER_SOCK) keep their current values (.env and the\n"
+    "environment).  As with deploy, a pod running with exactly the manifest it\n"
     "would get is kept; only the pods that differ are replaced.  Records a new\n"
     "revision (command rollback) naming the revision it went back to.\n"
     "\n"
@@ -29,6 +30,32 @@ static const char help[] =
     "  --trace FILE        write every pod's phases as a Chrome trace-event JSON file\n"
     "  --json              print the final report, as deploy does\n"
     "\n";
+
+/* The revision to go back to (REV; 0: the default) into *TARGET, and its
+ * deployment into D, rebuilt in *WORK (a new directory beside the history,
+ * which the caller removes) with the current configuration's secrets and
+ * host values. */
+static int load(const struct cli *cli, int rev, json_t **target, char **work, deployment *d,
+		aerr_t *err)
+{
+	config current;
+	if (config_load(&current, cli->root, cli->env_path, err) < 0)
+		return -1;
+	cleanup_free char *dir = NULL;
+	int rc = state_dir(&current, &dir, err);
+	if (rc == 0)
+		rc = rollback_target(dir, rev, target, err);
+	if (rc == 0) {
+		rev = (int)json_integer_value(json_object_get(*target, "revision"));
+		*work = xasprintf("%s/rollback-XXXXXX", dir);
+		if (!mkdtemp(*work))
+			rc = aerr_sys(err, AEGIS_EFAIL, errno, "cannot create %s", *work);
+		else
+			rc = rollback_load(dir, rev, &current, *work, d, err);
+	}
+	config_free(&current);
+	return rc;
+}
 
 COMMAND(rollback)
 {
@@ -49,49 +76,34 @@ COMMAND(rollback)
 	if (args[0] && cli_revision("rollback", "REV must be", args[0], 1, &rev))
 		return AEGIS_ECONFIG;
 	aerr_t err = {0};
-	cleanup_free char *dir = NULL;
-	int rc = cli_state_dir(cli, &dir, &err);
 	json_t *target = NULL;
-	if (rc == 0)
-		rc = rollback_target(dir, rev, &target, &err);
-	if (rc < 0)
-		return cli_fail(cli, &err);
-	rev = (int)json_integer_value(json_object_get(target, "revision"));
-	cleanup_free char *work = xasprintf("%s/rollback-XXXXXX", dir);
-	if (!mkdtemp(work)) {
-		json_decref(target);
-		aerr_sys(&err, AEGIS_EFAIL, errno, "cannot create %s", work);
-		return cli_fail(cli, &err);
-	}
+	cleanup_free char *work = NULL;
 	deployment d;
-	if (rollback_load(dir, rev, cli->env_path, work, &d, &err) < 0) {
-		rollback_cleanup(work);
-		json_decref(target);
-		return cli_fail(cli, &err);
-	}
-	cli_info(cli, "rolling back profile %s to revision %d (%s, %s)", d.prof.name, rev,
-		 json_string_value(json_object_get(target, "command")),
-		 json_string_value(json_object_get(json_object_get(target, "source"), "commit"))
-		     ?: "no source commit");
-	/* what bootstrap generates (unseal keys) belongs with the checkout,
-	 * not with the revision's files, which are removed afterwards */
-	cleanup_free char *generated = fs_join(cli->root, "generated");
-	struct deploy_args da = {
-	    .timeout_s = timeout_s,
-	    .no_bootstrap = no_bootstrap,
-	    .trace_path = trace_path,
-	    .rollback_of = rev,
-	    .source = json_object_get(target, "source"),
-	    .generated_dir = generated,
-	};
-	double took = 0;
-	rc = engine_release(cli, "rollback", &d, &da, &took, &err);
+	int rc = load(cli, rev, &target, &work, &d, &err);
 	int status = 0;
+	if (rc == 0) {
+		rev = (int)json_integer_value(json_object_get(target, "revision"));
+		cli_info(
+		    cli, "rolling back profile %s to revision %d (%s, %s)", d.prof.name, rev,
+		    json_string_value(json_object_get(target, "command")),
+		    json_string_value(json_object_get(json_object_get(target, "source"), "commit"))
+			?: "no source commit");
+		struct deploy_args da = {
+		    .timeout_s = timeout_s,
+		    .no_bootstrap = no_bootstrap,
+		    .trace_path = trace_path,
+		    .rollback_of = rev,
+		    .source = json_object_get(target, "source"),
+		};
+		double took = 0;
+		rc = engine_release(cli, "rollback", &d, &da, &took, &err);
+		if (rc == 0)
+			cli_info(cli, "%s: rolled back to revision %d in %.1f s", d.prof.name, rev,
+				 took);
+		deployment_free(&d);
+	}
 	if (rc < 0)
 		status = cli_fail(cli, &err);
-	else
-		cli_info(cli, "%s: rolled back to revision %d in %.1f s", d.prof.name, rev, took);
-	deployment_free(&d);
 	rollback_cleanup(work);
 	json_decref(target);
 	return status;

@@ -320,70 +320,44 @@ static void collect(bootstrap_hook *h, const char *service, const bootstrap_resu
 	json_array_extend(h->env_changed, res->env_changed);
 }
 
-/* Each bootstrap reads the configuration as .env has it now: an earlier
- * hook may have written to it. */
-/* The configuration as .env has it now, with D's profile's defaults. */
-static int load_config(const deployment *d, config *cfg, aerr_t *err)
-{
-	if (config_load(cfg, d->cfg.root, d->cfg.env_path, err) < 0)
-		return -1;
-	if (config_use_edge(cfg, deployment_profile_has_edge(&d->prof), err) < 0) {
-		config_free(cfg);
-		return -1;
-	}
-	return 0;
-}
-
-static int run_secrets(bootstrap_hook *h, const deployment *d, unsigned steps, json_t *changed,
+/* Each bootstrap works with D's configuration, the one the rollout renders
+ * with (for a rollback: the revision's release values, the current host
+ * values); what it writes to .env is read back into it at once, so a later
+ * hook sees it (OpenBao's OIDC step needs the Keycloak client secret). */
+static int run_secrets(bootstrap_hook *h, deployment *d, unsigned steps, json_t *changed,
 		       bool *oidc_ran, aerr_t *err)
 {
-	config cfg;
-	if (load_config(d, &cfg, err) < 0)
-		return -1;
 	bootstrap_result res;
-	int rc = bootstrap_secrets(&cfg, &h->opts, steps, &res, err);
+	int rc = bootstrap_secrets(&d->cfg, &h->opts, steps, &res, err);
 	if (res.log)
 		collect(h, "OpenBao", &res, changed);
+	if (rc == 0)
+		rc = config_refresh(&d->cfg, res.env_changed, err);
 	*oidc_ran = rc == 0 && (steps & OPENBAO_OIDC) && !res.oidc_pending;
 	bootstrap_result_free(&res);
-	config_free(&cfg);
 	return rc;
 }
 
-static int run_keycloak(bootstrap_hook *h, const deployment *d, json_t *changed, aerr_t *err)
+static int run_keycloak(bootstrap_hook *h, deployment *d, json_t *changed, aerr_t *err)
 {
-	config cfg;
-	if (load_config(d, &cfg, err) < 0)
-		return -1;
 	bootstrap_result res;
-	int rc = bootstrap_keycloak(&cfg, &h->opts, &res, err);
+	int rc = bootstrap_keycloak(&d->cfg, &h->opts, &res, err);
 	if (res.log)
 		collect(h, "Keycloak", &res, changed);
+	if (rc == 0)
+		rc = config_refresh(&d->cfg, res.env_changed, err);
 	bootstrap_result_free(&res);
-	config_free(&cfg);
 	return rc;
 }
 
-/* The variables in CHANGED, as the configuration now resolves them, into
- * D's configuration; then every pod of a later tier than READY rendered again.
+/* After a bootstrap wrote the variables in CHANGED (already in D's
+ * configuration): every pod of a later tier than READY rendered again.
  * Those pods have not been played yet: their tier starts after this one's
  * hooks have returned. */
 static int refresh_later_pods(deployment *d, size_t ready, const json_t *changed, aerr_t *err)
 {
 	if (json_array_size(changed) == 0)
 		return 0;
-	config fresh;
-	if (load_config(d, &fresh, err) < 0)
-		return -1;
-	size_t i;
-	json_t *name;
-	json_array_foreach((json_t *)changed, i, name)
-	{
-		const config_value *v = config_find(&fresh, json_string_value(name));
-		if (v)
-			config_set(&d->cfg, v->name, v->value, v->source);
-	}
-	config_free(&fresh);
 	size_t tier = d->plan.tier_of[ready];
 	render_opts ropts = {.lenient = false};
 	for (size_t j = 0; j < d->npods; j++) {

@@ -24,7 +24,7 @@
 
 typedef struct bootstrap_opts {
 	const char *cacert;	   /* --cacert; NULL: AEGIS_CACERT */
-	const char *generated_dir; /* NULL: ROOT/generated */
+	const char *generated_dir; /* NULL: AEGIS_GENERATED_DIR */
 	int shares, threshold;	   /* OpenBao's sys/init: > 0 overrides the declaration */
 	int wait_s;		   /* how long a service may take to answer (0: 60 s) */
 	void (*trace)(void *ctx, const char *line); /* each HTTP request, for -v */
@@ -71,9 +71,9 @@ int bootstrap_validate_check(const struct deployment *d, const struct check *k, 
  * bootstrap-secrets once pod-secrets is ready, bootstrap-keycloak once
  * pod-iam is, and OpenBao's OIDC login once both have run (it needs the
  * Keycloak client secret), whichever order the two pods become ready in.
- * Hooks run one at a time.  When a bootstrap wrote .env, the configuration
- * is read again and the pods of later tiers are rendered again, so they are
- * played with the fresh values. */
+ * Hooks run one at a time, with D's configuration.  What a bootstrap writes
+ * to .env is read back into it and the pods of later tiers are rendered
+ * again, so they are played with the fresh values. */
 typedef struct bootstrap_hook bootstrap_hook;
 
 bootstrap_hook *bootstrap_hook_new(const deployment *d, const bootstrap_opts *o);

@@ -233,12 +233,12 @@ static int validate_value(const config *cfg, const config_value *v, aerr_t *err)
 		return aerr_wrap(err, "environment variable %s", v->name);
 	return aerr_wrap(err, "%s: default of %s", cfg->schema.path, v->name);
 }
-int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err)
+static int load(config *cfg, const char *root, const char *env_path, bool recorded, aerr_t *err)
 {
 	*cfg = (config){.root = xstrdup(root), .env_path = xstrdup(env_path)};
 	cleanup_free char *schema_path = fs_join(root, "kube/variables.yaml");
 	cleanup_free char *unknown_path = fs_join(root, UNKNOWNVARS_FILE);
-	if (schema_load(schema_path, &cfg->schema, err) < 0 ||
+	if ((recorded ? schema_load_recorded : schema_load)(schema_path, &cfg->schema, err) < 0 ||
 	    unknownvars_load(unknown_path, &cfg->unknown, err) < 0)
 		goto fail;
 	cfg->env_exists = fs_exists(env_path);
@@ -335,6 +335,39 @@ int config_reload_file_defaults(config *cfg, aerr_t *err)
 				return -1;
 		}
 	}
+	return 0;
+}
+
+int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err)
+{
+	return load(cfg, root, env_path, false, err);
+}
+
+int config_load_recorded(config *cfg, const char *root, const char *env_path, aerr_t *err)
+{
+	return load(cfg, root, env_path, true, err);
+}
+
+int config_refresh(config *cfg, const json_t *names, aerr_t *err)
+{
+	if (!json_array_size(names))
+		return 0;
+	env_file file;
+	if (env_load(cfg->env_path, true, &file, err) < 0)
+		return -1;
+	size_t i;
+	json_t *n;
+	json_array_foreach(names, i, n)
+	{
+		const char *name = json_string_value(n);
+		const char *e = name ? getenv(name) : NULL;
+		const env_entry *f = name ? env_find(&file, name) : NULL;
+		if (e && *e)
+			config_set(cfg, name, e, SRC_ENVIRONMENT);
+		else if (f && *f->value)
+			config_set(cfg, name, f->value, SRC_FILE);
+	}
+	env_free(&file);
 	return 0;
 }
 

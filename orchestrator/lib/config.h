@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "env.h"
 #include "schema.h"
 #include "unknownvars.h"
@@ -54,6 +56,13 @@ int config_load(config *cfg, const char *root, const char *env_path, aerr_t *err
  * variable with a `default_edge` whose value is a default is resolved again
  * (the public URLs are the edge's https URLs when it is deployed). */
 int config_use_edge(config *cfg, bool edge, aerr_t *err);
+/* config_load of a revision's files extracted into ROOT (rollback): their
+ * kube/variables.yaml may predate the `describes` field. */
+int config_load_recorded(config *cfg, const char *root, const char *env_path, aerr_t *err);
+/* The variables NAMES (a JSON array of strings) read again, the process
+ * environment still overriding the file: what a bootstrap has just written
+ * to it.  Every other value stays as it is. */
+int config_refresh(config *cfg, const json_t *names, aerr_t *err);
 const config_value *config_find(const config *cfg, const char *name);
 /* The value, or NULL when unset. */
 const char *config_get(const config *cfg, const char *name);

@@ -41,8 +41,7 @@ int release_run(podman *pm, deployment *d, const release_opts *o, rollout_pod *s
 		return -1;
 	if (o->begin)
 		o->begin(o->ctx, d);
-	bootstrap_opts bo = {
-	    .generated_dir = o->generated_dir, .trace = o->trace, .trace_ctx = o->ctx};
+	bootstrap_opts bo = {.trace = o->trace, .trace_ctx = o->ctx};
 	struct release_ctx ctx = {.o = o,
 				  .hook = o->no_bootstrap ? NULL : bootstrap_hook_new(d, &bo),
 				  .socket = podman_socket(pm)};
@@ -63,8 +62,8 @@ int release_run(podman *pm, deployment *d, const release_opts *o, rollout_pod *s
 	return rc;
 }
 
-int release_restore_load(const char *state_dir, const char *env_path, const deployment *d,
-			 const rollout_pod *states, release_restore *r, aerr_t *err)
+int release_restore_load(const char *state_dir, const deployment *d, const rollout_pod *states,
+			 release_restore *r, aerr_t *err)
 {
 	*r = (release_restore){.pods = json_array()};
 	for (size_t i = 0; i < d->npods; i++)
@@ -84,7 +83,7 @@ int release_restore_load(const char *state_dir, const char *env_path, const depl
 		return -1;
 	}
 	r->workdir = work;
-	if (rollback_load(state_dir, r->revision, env_path, work, &r->prev, err) < 0)
+	if (rollback_load(state_dir, r->revision, &d->cfg, work, &r->prev, err) < 0)
 		return -1;
 	r->selected = xcalloc(r->prev.npods ? r->prev.npods : 1, sizeof *r->selected);
 	size_t i;

@@ -16,11 +16,10 @@
 #include "rollout.h"
 
 typedef struct release_opts {
-	int timeout_s;		   /* per pod, from the start of its play */
-	bool replace;		   /* replace pods even when unchanged */
-	const bool *selected;	   /* NULL: every pod */
-	bool no_bootstrap;	   /* no bootstrap hook */
-	const char *generated_dir; /* the bootstrap's output; NULL: ROOT/generated */
+	int timeout_s;	      /* per pod, from the start of its play */
+	bool replace;	      /* replace pods even when unchanged */
+	const bool *selected; /* NULL: every pod */
+	bool no_bootstrap;    /* no bootstrap hook */
 	/* Optional callbacks, all with CTX: the network, volumes and images are
 	 * ready and the first pod is about to be played; a pod changed state
 	 * (rollout_opts); an image pull status line; a bootstrap request line. */
@@ -50,11 +49,12 @@ typedef struct release_restore {
 
 /* The pods of D that the failed rollout (STATES) replaced, and the last
  * successful revision of the history in STATE_DIR rebuilt with the secrets
- * of ENV_PATH, its pods selected; a pod that the rollout added has no
- * earlier manifest and stays.  0 with R->pods empty when nothing was
- * replaced.  R is filled either way (free it with release_restore_free). */
-int release_restore_load(const char *state_dir, const char *env_path, const deployment *d,
-			 const rollout_pod *states, release_restore *r, aerr_t *err);
+ * and host variables of D's (the current) configuration, its pods
+ * selected; a pod that the rollout added has no earlier manifest and stays.
+ * 0 with R->pods empty when nothing was replaced.  R is filled either way
+ * (free it with release_restore_free). */
+int release_restore_load(const char *state_dir, const deployment *d, const rollout_pod *states,
+			 release_restore *r, aerr_t *err);
 /* The restore's record for the history: {"pods", "revision", "result"[, "error"]};
  * RESULT "ok", "failed" (ERR's message) or "nothing replaced". */
 json_t *release_restore_record(const release_restore *r, const char *result, const aerr_t *err);

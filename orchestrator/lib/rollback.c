@@ -52,15 +52,19 @@ int rollback_target(const char *state_dir, int rev, json_t **target, aerr_t *err
 	    state_dir, HISTORY_DIR);
 }
 
-/* Where the tool runs and what it talks to, not what was released: these
- * keep their current values. */
-static bool host_fact(const char *name)
+/* Whether NAME keeps its value of the current configuration CURRENT in the
+ * configuration REV of a revision: a secret (never recorded) or a variable
+ * describing the host, as the current schema says, or the revision's own
+ * schema for a variable the current one no longer declares.  A variable
+ * neither classifies belongs to the revision's templates alone: release. */
+static bool keeps_current(const config *current, const config *rev, const char *name)
 {
-	static const char *const names[] = {"AEGIS_ROOT", "AEGIS_STATE_DIR", "CONTAINER_SOCK"};
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-		if (strcmp(names[i], name) == 0)
-			return true;
-	return false;
+	const schema_var *now = schema_find(&current->schema, name);
+	const schema_var *then = schema_find(&rev->schema, name);
+	if ((now && now->secret) || (then && then->secret))
+		return true;
+	schema_describes d = now ? now->describes : then ? then->describes : DESCRIBES_UNSET;
+	return d == DESCRIBES_HOST;
 }
 
 /* VALUE with each <secret:NAME:...> placeholder replaced by NAME's current
@@ -98,13 +102,18 @@ static int unplaceholder(const config *cfg, const char *var, const char *value, 
 	return 0;
 }
 
-/* The revision's non-secret values over the current configuration. */
-static int apply_recorded(config *cfg, const json_t *recorded, aerr_t *err)
+/* The revision's release values (RECORDED, its config.json) over its
+ * configuration CFG, and the current configuration's host values. */
+static int merge(config *cfg, const config *current, const json_t *recorded, aerr_t *err)
 {
 	for (size_t i = 0; i < cfg->n; i++) {
 		config_value *v = &cfg->values[i];
-		if ((v->schema && v->schema->secret) || host_fact(v->name))
+		if (keeps_current(current, cfg, v->name)) {
+			const config_value *c = config_find(current, v->name);
+			if (c)
+				config_set(cfg, v->name, c->value, c->source);
 			continue;
+		}
 		const json_t *r = json_object_get(recorded, v->name);
 		if (!r) {
 			/* unset when the revision was made */
@@ -119,12 +128,18 @@ static int apply_recorded(config *cfg, const json_t *recorded, aerr_t *err)
 		OPENSSL_cleanse(value, strlen(value));
 		free(value);
 	}
-	/* recorded variables the current configuration does not list at all */
+	/* host variables newer than the revision's schema */
+	for (size_t i = 0; i < current->n; i++) {
+		const config_value *c = &current->values[i];
+		if (!config_find(cfg, c->name) && keeps_current(current, cfg, c->name))
+			config_set(cfg, c->name, c->value, c->source);
+	}
+	/* recorded variables neither configuration lists */
 	const char *name;
 	const json_t *r;
 	json_object_foreach((json_t *)recorded, name, r)
 	{
-		if (config_find(cfg, name) || host_fact(name) ||
+		if (config_find(cfg, name) || keeps_current(current, cfg, name) ||
 		    strstr(json_string_value(r), "<secret:"))
 			continue;
 		config_set(cfg, name, json_string_value(r), SRC_FILE);
@@ -132,7 +147,7 @@ static int apply_recorded(config *cfg, const json_t *recorded, aerr_t *err)
 	return 0;
 }
 
-int rollback_load(const char *state_dir, int rev, const char *env_path, const char *workdir,
+int rollback_load(const char *state_dir, int rev, const config *current, const char *workdir,
 		  deployment *d, aerr_t *err)
 {
 	*d = (deployment){0};
@@ -157,8 +172,8 @@ int rollback_load(const char *state_dir, int rev, const char *env_path, const ch
 	}
 	/* deployment_load, with the recorded values applied between loading
 	 * the configuration and rendering */
-	if (config_load(&d->cfg, workdir, env_path, err) < 0 ||
-	    apply_recorded(&d->cfg, recorded, err) < 0 ||
+	if (config_load_recorded(&d->cfg, workdir, current->env_path, err) < 0 ||
+	    merge(&d->cfg, current, recorded, err) < 0 ||
 	    config_reload_file_defaults(&d->cfg, err) < 0 ||
 	    profile_load(workdir, profile_name, &d->prof, err) < 0 ||
 	    deployment_load_pods(d, workdir, 0, err) < 0)

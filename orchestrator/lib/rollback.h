@@ -1,8 +1,10 @@
 /* Going back to a revision of the release history: the deployment it
  * recorded, rebuilt from its own templates (source/ of the revision) and
- * its non-secret values (config.json), with the current secrets put back
- * where the revision has placeholders.  Rolling it out replaces only the
- * pods whose manifests differ from the live ones, like any deploy. */
+ * the values of its variables that describe the release (config.json),
+ * with the current configuration's secrets (put back where the revision
+ * has placeholders) and variables that describe the host (`describes:` in
+ * kube/variables.yaml).  Rolling it out replaces only the pods whose
+ * manifests differ from the live ones, like any deploy. */
 #ifndef AEGIS_ROLLBACK_H
 #define AEGIS_ROLLBACK_H
 
@@ -18,9 +20,9 @@ int rollback_target(const char *state_dir, int rev, json_t **target, aerr_t *err
 
 /* Load revision REV's deployment into D: its files are extracted into
  * WORKDIR (an empty 0700 directory that must outlive D, since D's templates
- * live there), the secrets come from ENV_PATH and the process environment
- * as for every command. */
-int rollback_load(const char *state_dir, int rev, const char *env_path, const char *workdir,
+ * live there); secrets and host variables come from CURRENT, the current
+ * configuration (its .env and the process environment). */
+int rollback_load(const char *state_dir, int rev, const config *current, const char *workdir,
 		  deployment *d, aerr_t *err);
 
 /* Remove WORKDIR and everything in it. */

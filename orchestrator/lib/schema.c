@@ -25,7 +25,80 @@ static char *opt_str(yaml_node_t *n)
 	return s ? xstrdup(s) : NULL;
 }
 
-int schema_load(const char *path, schema *out, aerr_t *err)
+static const char describes_hint[] =
+    "host (this machine: a path, socket, address or credential; rollback keeps its current "
+    "value) or release (what is deployed; rollback brings back the revision's value)";
+
+/* The `describes` field of V (entry N), required unless RECORDED. */
+static int read_describes(yaml_document_t *doc, yaml_node_t *n, const char *path, bool recorded,
+			  schema_var *v, aerr_t *err)
+{
+	const char *d = ydoc_str(ydoc_get(doc, n, "describes"));
+	if (d && strcmp(d, "host") == 0)
+		v->describes = DESCRIBES_HOST;
+	else if (d && strcmp(d, "release") == 0)
+		v->describes = DESCRIBES_RELEASE;
+	else if (d)
+		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: %s: describes must be %s, not '%s'",
+				path, v->line, v->name, describes_hint, d);
+	else if (!recorded)
+		return aerr_set(err, AEGIS_ECONFIG,
+				"%s:%d: %s has no 'describes:' field; say whether it describes %s",
+				path, v->line, v->name, describes_hint);
+	/* a secret is never recorded in the history: only its current value exists */
+	if (v->secret && v->describes == DESCRIBES_RELEASE)
+		return aerr_set(err, AEGIS_ECONFIG,
+				"%s:%d: %s is secret, so it describes the host: a secret's value "
+				"is never recorded in the release history",
+				path, v->line, v->name);
+	return 0;
+}
+
+/* Entry N of the list into V (its name already set). */
+static int read_var(yaml_document_t *doc, yaml_node_t *n, const char *path, bool recorded,
+		    schema_var *v, aerr_t *err)
+{
+	v->default_value = opt_str(ydoc_get(doc, n, "default"));
+	v->default_root = opt_str(ydoc_get(doc, n, "default_root"));
+	v->default_edge = opt_str(ydoc_get(doc, n, "default_edge"));
+	v->default_file = opt_str(ydoc_get(doc, n, "default_file"));
+	v->description = opt_str(ydoc_get(doc, n, "description"));
+	v->group = opt_str(ydoc_get(doc, n, "group"));
+	v->validator = opt_str(ydoc_get(doc, n, "validator"));
+	if (!v->validator)
+		v->validator = xstrdup("string");
+	if (!known_validator(v->validator))
+		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: %s: unknown validator '%s'", path,
+				v->line, v->name, v->validator);
+	if (ydoc_bool(ydoc_get(doc, n, "required"), false, &v->required) < 0 ||
+	    ydoc_bool(ydoc_get(doc, n, "secret"), false, &v->secret) < 0 ||
+	    ydoc_bool(ydoc_get(doc, n, "generate"), false, &v->generate) < 0)
+		return aerr_set(err, AEGIS_ECONFIG,
+				"%s:%d: %s: required/secret/generate must be true or false", path,
+				v->line, v->name);
+	return read_describes(doc, n, path, recorded, v, err);
+}
+
+/* A host variable left at its default keeps the current configuration's
+ * default on rollback, so that default must not depend on a release value. */
+static int check_host_default(const schema *s, const schema_var *v, const char *def, aerr_t *err)
+{
+	for (const char *p = def ? strstr(def, "${") : NULL; p; p = strstr(p + 2, "${")) {
+		size_t len = strspn(p + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					   "0123456789_");
+		cleanup_free char *name = xstrndup(p + 2, len);
+		const schema_var *r = schema_find(s, name);
+		if (r && r->describes != DESCRIBES_HOST)
+			return aerr_set(err, AEGIS_ECONFIG,
+					"%s:%d: %s describes the host, but its default uses %s, "
+					"which does not (rollback keeps a host variable's current "
+					"value, default included)",
+					s->path, v->line, v->name, name);
+	}
+	return 0;
+}
+
+static int load(const char *path, schema *out, bool recorded, aerr_t *err)
 {
 	*out = (schema){.path = xstrdup(path)};
 	yaml_document_t doc;
@@ -58,35 +131,32 @@ int schema_load(const char *path, schema *out, aerr_t *err)
 			goto done;
 		}
 		schema_var *v = &out->vars[out->n++];
-		v->name = xstrdup(name);
-		v->default_value = opt_str(ydoc_get(&doc, n, "default"));
-		v->default_root = opt_str(ydoc_get(&doc, n, "default_root"));
-		v->default_edge = opt_str(ydoc_get(&doc, n, "default_edge"));
-		v->default_file = opt_str(ydoc_get(&doc, n, "default_file"));
-		v->description = opt_str(ydoc_get(&doc, n, "description"));
-		v->group = opt_str(ydoc_get(&doc, n, "group"));
-		v->validator = opt_str(ydoc_get(&doc, n, "validator"));
-		if (!v->validator)
-			v->validator = xstrdup("string");
-		if (!known_validator(v->validator)) {
-			rc = aerr_set(err, AEGIS_ECONFIG, "%s:%d: %s: unknown validator '%s'", path,
-				      line, name, v->validator);
+		*v = (schema_var){.name = xstrdup(name), .line = line};
+		if ((rc = read_var(&doc, n, path, recorded, v, err)) < 0)
 			goto done;
-		}
-		if (ydoc_bool(ydoc_get(&doc, n, "required"), false, &v->required) < 0 ||
-		    ydoc_bool(ydoc_get(&doc, n, "secret"), false, &v->secret) < 0 ||
-		    ydoc_bool(ydoc_get(&doc, n, "generate"), false, &v->generate) < 0) {
-			rc = aerr_set(err, AEGIS_ECONFIG,
-				      "%s:%d: %s: required/secret/generate must be true or false",
-				      path, line, name);
-			goto done;
-		}
+	}
+	for (size_t i = 0; !recorded && rc == 0 && i < out->n; i++) {
+		const schema_var *v = &out->vars[i];
+		if (v->describes == DESCRIBES_HOST &&
+		    (check_host_default(out, v, v->default_value, err) < 0 ||
+		     check_host_default(out, v, v->default_root, err) < 0))
+			rc = -1;
 	}
 done:
 	yaml_document_delete(&doc);
 	if (rc < 0)
 		schema_free(out);
 	return rc;
+}
+
+int schema_load(const char *path, schema *out, aerr_t *err)
+{
+	return load(path, out, false, err);
+}
+
+int schema_load_recorded(const char *path, schema *out, aerr_t *err)
+{
+	return load(path, out, true, err);
 }
 
 const schema_var *schema_find(const schema *s, const char *name)

@@ -1,6 +1,7 @@
 /* The schema of every known configuration variable, read from
- * kube/variables.yaml: name, required, default, secret, validator and a
- * one-line description.  This file is the one place variables are declared. */
+ * kube/variables.yaml: name, required, default, secret, validator, what it
+ * describes and a one-line description.  This file is the one place
+ * variables are declared. */
 #ifndef AEGIS_SCHEMA_H
 #define AEGIS_SCHEMA_H
 
@@ -9,8 +10,18 @@
 
 #include "error.h"
 
+/* What a value is about (the `describes` field).  A rollback and the
+ * restore of deploy --atomic take the host's variables from the current
+ * configuration and the release's from the revision. */
+typedef enum {
+	DESCRIBES_UNSET = 0, /* a revision's copy of the schema from before the field */
+	DESCRIBES_HOST,	     /* this machine: paths, sockets, addresses, credentials */
+	DESCRIBES_RELEASE,   /* what is deployed: images, ports, settings of the pods */
+} schema_describes;
+
 typedef struct schema_var {
 	char *name;
+	int line;	     /* in the schema file */
 	bool required;	     /* must have a value wherever it is used */
 	char *default_value; /* may reference other variables: ${AEGIS_IMAGE_TAG} */
 	char *default_root;  /* default when running as root (e.g. the rootful socket) */
@@ -24,6 +35,7 @@ typedef struct schema_var {
 	char *validator; /* port, path, image, loglevel, bool, string, secret */
 	char *description;
 	char *group; /* images, ports, secrets, ... (for docs and `config`) */
+	schema_describes describes;
 } schema_var;
 
 typedef struct schema {
@@ -32,7 +44,13 @@ typedef struct schema {
 	size_t n;
 } schema;
 
+/* Every variable must say what it describes; a secret (never recorded in
+ * the release history) describes the host, and so does a host variable's
+ * default only through other host variables. */
 int schema_load(const char *path, schema *out, aerr_t *err);
+/* A copy recorded with a revision of the release history, which may
+ * predate the `describes` field (DESCRIBES_UNSET). */
+int schema_load_recorded(const char *path, schema *out, aerr_t *err);
 const schema_var *schema_find(const schema *s, const char *name);
 /* Check VALUE against the variable's validator; on failure fill ERR
  * (AEGIS_ECONFIG) with what is wrong.  The message quotes VALUE unless the

@@ -207,3 +207,32 @@ TEST(config_env_directory_and_nul_are_configuration_errors)
 	CHECK(rc < 0 && err.status == AEGIS_ECONFIG);
 	CHECK_CONTAINS(err.msg, "nul.env:2: not a text file");
 }
+
+/* What a bootstrap wrote to .env, read back by name: the file's new value,
+ * unless the environment overrides it; other values are left alone. */
+TEST(config_refresh_reads_back_named_variables)
+{
+	char *root = fixture();
+	char *dir = harness_tmpdir();
+	char *env = harness_write(dir, ".env", "APP_PASSWORD=one\nAPP_TAG=t1\nAPP_LOG=warn\n");
+	config cfg;
+	aerr_t err = {0};
+	CHECK(config_load(&cfg, root, env, &err) == 0);
+	config_set(&cfg, "APP_LOG", "error", SRC_FILE); /* e.g. a revision's value */
+	free(harness_write(dir, ".env", "APP_PASSWORD=two\nAPP_TAG=t2\nAPP_LOG=warn\n"));
+	setenv("APP_TAG", "from-env", 1);
+	json_t *names = json_pack("[s, s, s]", "APP_PASSWORD", "APP_TAG", "NOT_SET");
+	CHECK(config_refresh(&cfg, names, &err) == 0);
+	json_decref(names);
+	unsetenv("APP_TAG");
+	CHECK_STR(config_get(&cfg, "APP_PASSWORD"), "two");
+	CHECK(config_find(&cfg, "APP_PASSWORD")->source == SRC_FILE);
+	CHECK_STR(config_get(&cfg, "APP_TAG"), "from-env");
+	CHECK(config_find(&cfg, "APP_TAG")->source == SRC_ENVIRONMENT);
+	CHECK_STR(config_get(&cfg, "APP_LOG"), "error");
+	CHECK(!config_find(&cfg, "NOT_SET"));
+	config_free(&cfg);
+	free(env);
+	free(dir);
+	free(root);
+}

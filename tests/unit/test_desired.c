@@ -47,8 +47,10 @@ TEST(desired_load_types_and_variables)
 	free(harness_write(kube, "variables.yaml",
 			   "variables:\n"
 			   "  - name: T_URL\n"
+			   "    describes: release\n"
 			   "    default: http://x:1\n"
 			   "  - name: T_NUM\n"
+			   "    describes: release\n"
 			   "    default: \"8200\"\n"));
 	free(harness_write(dir, "text.hcl", "path \"a\" {}\n"));
 	char *decl = harness_write(dir, "decl.yaml",

@@ -1,6 +1,11 @@
 /* Rolling back without Podman: the deployment of a revision rebuilt from
- * the revision's own templates and non-secret values with the current
- * secrets; the default target; what deploy --atomic restores. */
+ * the revision's own templates and release values with the current
+ * secrets and host values; the default target; what deploy --atomic
+ * restores. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "harness.h"
 #include "lib/fsutil.h"
 #include "lib/history.h"
@@ -34,6 +39,23 @@ static const char *hash_of(const deployment *d, const char *pod)
 	return d->pods[deployment_pod_index(d, pod)].manifest_hash;
 }
 
+static const char *manifest_of(const deployment *d, const char *pod)
+{
+	return d->manifests[deployment_pod_index(d, pod)].yaml;
+}
+
+/* rollback_load of revision REV with the current configuration of ENV. */
+static int load_revision(const char *state, int rev, const char *env, const char *work,
+			 deployment *r, aerr_t *err)
+{
+	config current;
+	if (config_load(&current, harness_root(), env, err) < 0)
+		return -1;
+	int rc = rollback_load(state, rev, &current, work, r, err);
+	config_free(&current);
+	return rc;
+}
+
 TEST(rollback_rebuilds_the_revision_with_current_secrets)
 {
 	cleanup_free char *dir = harness_tmpdir();
@@ -61,7 +83,7 @@ TEST(rollback_rebuilds_the_revision_with_current_secrets)
 	/* revision 1 with today's .env (RUST_LOG=debug): A's manifests exactly */
 	cleanup_free char *work = fs_join(dir, "work");
 	CHECK(fs_mkdir_private(work, 0700, &err) == 0);
-	if (rollback_load(state, 1, env_b, work, &r, &err) < 0)
+	if (load_revision(state, 1, env_b, work, &r, &err) < 0)
 		CHECK_STR(err.msg, "");
 	CHECK(r.npods == a.npods);
 	for (size_t i = 0; i < a.npods; i++)
@@ -75,7 +97,7 @@ TEST(rollback_rebuilds_the_revision_with_current_secrets)
 
 	/* a secret changed since: the current one is deployed */
 	CHECK(fs_mkdir_private(work, 0700, &err) == 0);
-	if (rollback_load(state, 1, env_c, work, &r, &err) < 0)
+	if (load_revision(state, 1, env_c, work, &r, &err) < 0)
 		CHECK_STR(err.msg, "");
 	CHECK_STR(config_get(&r.cfg, "POSTGRES_PASSWORD"), "pg-secret-value-2");
 	CHECK_STR(config_get(&r.cfg, "RUST_LOG"), "info");
@@ -126,7 +148,7 @@ TEST(restore_selects_the_replaced_pods)
 	for (size_t i = 0; i < b.npods; i++)
 		st[i].start = -1; /* never played */
 	release_restore r;
-	CHECK(release_restore_load(state, env_b, &b, st, &r, &err) == 0);
+	CHECK(release_restore_load(state, &b, st, &r, &err) == 0);
 	CHECK(json_array_size(r.pods) == 0 && r.revision == 0 && !r.selected);
 	json_t *rec = release_restore_record(&r, "nothing replaced", NULL);
 	CHECK_STR(json_string_value(json_object_get(rec, "result")), "nothing replaced");
@@ -138,7 +160,7 @@ TEST(restore_selects_the_replaced_pods)
 	st[core].start = 1.0;	  /* replaced */
 	st[database].start = 1.0; /* kept: its manifest was unchanged */
 	st[database].kept = true;
-	if (release_restore_load(state, env_b, &b, st, &r, &err) < 0)
+	if (release_restore_load(state, &b, st, &r, &err) < 0)
 		CHECK_STR(err.msg, "");
 	CHECK(r.revision == 1 && json_array_size(r.pods) == 1);
 	CHECK_STR(json_string_value(json_array_get(r.pods, 0)), "core");
@@ -155,4 +177,161 @@ TEST(restore_selects_the_replaced_pods)
 	free(st);
 	deployment_free(&a);
 	deployment_free(&b);
+}
+
+/* The host's paths as the demo and setup-user set them: the revision was
+ * deployed with one set, the current .env has moved them. */
+static const char host_then[] = "RUST_LOG=info\n"
+				"AEGIS_GENERATED_DIR=/srv/then/generated\n"
+				"SEAL_KEYS_DIR=/srv/then/seal\n"
+				"AEGIS_STATE_DIR=/srv/then/state\n"
+				"CONTAINER_SOCK=/srv/then/podman.sock\n";
+static const char host_now[] = "RUST_LOG=debug\n"
+			       "AEGIS_GENERATED_DIR=/srv/now/generated\n"
+			       "SEAL_KEYS_DIR=/srv/now/seal\n"
+			       "AEGIS_STATE_DIR=/srv/now/state\n"
+			       "CONTAINER_SOCK=/srv/now/podman.sock\n";
+
+/* R has the current host values of host_now and revision 1's release values. */
+static bool has_current_host_values(const deployment *r)
+{
+	return strcmp(config_get(&r->cfg, "AEGIS_GENERATED_DIR"), "/srv/now/generated") == 0 &&
+	       strcmp(config_get(&r->cfg, "SEAL_KEYS_DIR"), "/srv/now/seal") == 0 &&
+	       strcmp(config_get(&r->cfg, "AEGIS_STATE_DIR"), "/srv/now/state") == 0 &&
+	       strcmp(config_get(&r->cfg, "CONTAINER_SOCK"), "/srv/now/podman.sock") == 0 &&
+	       strcmp(config_get(&r->cfg, "AEGIS_ROOT"), harness_root()) == 0 &&
+	       strcmp(config_get(&r->cfg, "RUST_LOG"), "info") == 0 &&
+	       strstr(manifest_of(r, "core"), "/srv/now/podman.sock") &&
+	       !strstr(manifest_of(r, "core"), "/srv/then/");
+}
+
+TEST(rollback_keeps_the_current_host_values)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	cleanup_free char *state = fs_join(dir, "state");
+	aerr_t err = {0};
+	CHECK(fs_mkdir_private(state, 0700, &err) == 0);
+	cleanup_free char *env_then = write_env(dir, "then.env", host_then);
+	cleanup_free char *env_now = write_env(dir, "now.env", host_now);
+	cleanup_free char *env_default = write_env(dir, "default.env", "");
+	deployment a, now, r;
+	CHECK(deployment_load(&a, harness_root(), env_then, "full", 0, &err) == 0);
+	CHECK(record(state, &a, true, &err) == 0);
+
+	cleanup_free char *work = fs_join(dir, "work");
+	CHECK(fs_mkdir_private(work, 0700, &err) == 0);
+	if (load_revision(state, 1, env_now, work, &r, &err) < 0)
+		CHECK_STR(err.msg, "");
+	CHECK(has_current_host_values(&r));
+	/* a pod that uses no host value is the revision's exactly */
+	CHECK_STR(hash_of(&r, "database"), hash_of(&a, "database"));
+	deployment_free(&r);
+	rollback_cleanup(work);
+
+	/* nothing set now: the current defaults, under the checkout, never
+	 * under the revision's files (removed after the rollback) */
+	CHECK(fs_mkdir_private(work, 0700, &err) == 0);
+	if (load_revision(state, 1, env_default, work, &r, &err) < 0)
+		CHECK_STR(err.msg, "");
+	cleanup_free char *generated = fs_join(harness_root(), "generated");
+	cleanup_free char *seal = fs_join(generated, "seal");
+	CHECK_STR(config_get(&r.cfg, "AEGIS_GENERATED_DIR"), generated);
+	CHECK_STR(config_get(&r.cfg, "SEAL_KEYS_DIR"), seal);
+	CHECK_STR(config_get(&r.cfg, "AEGIS_ROOT"), harness_root());
+	deployment_free(&r);
+	rollback_cleanup(work);
+
+	/* deploy --atomic's restore: the failed deploy's configuration is the
+	 * current one */
+	CHECK(deployment_load(&now, harness_root(), env_now, "full", 0, &err) == 0);
+	rollout_pod *st = xcalloc(now.npods, sizeof *st);
+	for (size_t i = 0; i < now.npods; i++)
+		st[i].start = -1;
+	st[deployment_pod_index(&now, "core")].start = 1.0;
+	release_restore rr;
+	if (release_restore_load(state, &now, st, &rr, &err) < 0)
+		CHECK_STR(err.msg, "");
+	CHECK(rr.revision == 1 && has_current_host_values(&rr.prev));
+	release_restore_free(&rr);
+	free(st);
+	deployment_free(&now);
+	deployment_free(&a);
+}
+
+/* ROOT/kube: every entry of the repository's kube/ linked, but
+ * variables.yaml a copy without the `describes` lines, as the revisions
+ * recorded before the field have it; ROOT/profiles linked. */
+static void old_style_root(const char *root)
+{
+	cleanup_free char *kube = fs_join(root, "kube");
+	aerr_t err = {0};
+	fs_mkdir_private(kube, 0755, &err);
+	cleanup_free char *src = fs_join(harness_root(), "kube");
+	DIR *d = opendir(src);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "variables.yaml") == 0)
+			continue;
+		cleanup_free char *from = fs_join(src, e->d_name);
+		cleanup_free char *to = fs_join(kube, e->d_name);
+		if (symlink(from, to) < 0)
+			abort();
+	}
+	if (d)
+		closedir(d);
+	cleanup_free char *profiles = fs_join(harness_root(), "profiles");
+	cleanup_free char *to = fs_join(root, "profiles");
+	if (symlink(profiles, to) < 0)
+		abort();
+}
+
+static void strip_describes(const char *root)
+{
+	cleanup_free char *from = fs_join(harness_root(), "kube/variables.yaml");
+	cleanup_free char *to = fs_join(root, "kube/variables.yaml");
+	FILE *in = fopen(from, "r"), *out = fopen(to, "w");
+	char line[4096];
+	while (in && out && fgets(line, sizeof line, in))
+		if (!strstr(line, "    describes: "))
+			fputs(line, out);
+	if (in)
+		fclose(in);
+	if (out)
+		fclose(out);
+}
+
+/* A revision recorded before the field: its schema has no `describes`;
+ * the current schema classifies its variables. */
+TEST(rollback_to_a_revision_from_before_the_classification)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	cleanup_free char *state = fs_join(dir, "state");
+	cleanup_free char *root = fs_join(dir, "root");
+	aerr_t err = {0};
+	CHECK(fs_mkdir_private(state, 0700, &err) == 0);
+	CHECK(fs_mkdir_private(root, 0700, &err) == 0);
+	old_style_root(root);
+	/* loaded with the classified schema, recorded with the old one */
+	cleanup_free char *schema = fs_join(root, "kube/variables.yaml");
+	cleanup_free char *current_schema = fs_join(harness_root(), "kube/variables.yaml");
+	CHECK(symlink(current_schema, schema) == 0);
+	cleanup_free char *env_then = write_env(dir, "then.env", host_then);
+	cleanup_free char *env_now = write_env(dir, "now.env", host_now);
+	deployment a, r;
+	CHECK(deployment_load(&a, root, env_then, "full", 0, &err) == 0);
+	CHECK(unlink(schema) == 0);
+	strip_describes(root);
+	config strict;
+	CHECK(config_load(&strict, root, env_then, &err) < 0);
+	CHECK_CONTAINS(err.msg, "has no 'describes:' field");
+	CHECK(record(state, &a, true, &err) == 0);
+
+	cleanup_free char *work = fs_join(dir, "work");
+	CHECK(fs_mkdir_private(work, 0700, &err) == 0);
+	if (load_revision(state, 1, env_now, work, &r, &err) < 0)
+		CHECK_STR(err.msg, "");
+	CHECK(has_current_host_values(&r));
+	CHECK_STR(config_get(&r.cfg, "POSTGRES_PASSWORD"), "pg-secret-value-1");
+	deployment_free(&r);
+	rollback_cleanup(work);
+	deployment_free(&a);
 }
