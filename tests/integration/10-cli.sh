@@ -150,10 +150,10 @@ else
 	fail "generate-keys-ed25519" "rc=$rc $(cat "$TMP/keys.out")"
 fi
 # --- README ------------------------------------------------------------------------
-# The configuration reference lists every variable of the schema, every command
-# has a row, and the README names `make test`.
+# The configuration reference (docs/configuration.md) lists every variable of
+# the schema, the README has a row for every command and names `make test`.
 missing=$(for v in $(sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*\)$/\1/p' "$ROOT/kube/variables.yaml"); do
-	grep -q "\`$v\`" "$ROOT/README.md" || echo "$v"; done | tr '\n' ' ')
+	grep -q "\`$v\`" "$ROOT/docs/configuration.md" || echo "$v"; done | tr '\n' ' ')
 cmds_missing=$(for c in $("$AEGIS_BIN" --help | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p'); do
 	grep -q "^| \`$c" "$ROOT/README.md" || echo "$c"; done | tr '\n' ' ')
 if [ -z "$missing$cmds_missing" ] && grep -q 'make test' "$ROOT/README.md"; then
@@ -210,7 +210,7 @@ PY
 then pass "render-url-secret-ref"; else fail "render-url-secret-ref" "rc=$rc $(cat "$TMP/url.err")"; fi
 # A 100,000-line .env renders in linear time.  The quadratic parser took
 # 9-15 s on 100,000 lines; the release build takes about 0.4 s.  Two checks
-# that each catch it: 100,000 lines within 3 s (release build), and 100,000
+# that each catch it: 100,000 lines within 5 s (release build), and 100,000
 # lines within 12 times 20,000 lines (linear: about 5; quadratic: about 25),
 # the best of two runs each.
 big_env() {
@@ -233,7 +233,7 @@ big_env 100000
 ms20=$(render_ms 20000)
 ms100=$(render_ms 100000)
 echo "   100,000-line .env: ${ms100} ms; 20,000 lines: ${ms20} ms (release build)"
-if [ "$ms20" -ge 0 ] && [ "$ms100" -ge 0 ] && [ "$ms100" -lt 3000 ] && [ "$ms100" -le $((12 * (ms20 + 1))) ]; then
+if [ "$ms20" -ge 0 ] && [ "$ms100" -ge 0 ] && [ "$ms100" -lt 5000 ] && [ "$ms100" -le $((12 * (ms20 + 1))) ]; then
 	pass "env-100k-lines-fast"
 else
 	fail "env-100k-lines-fast" "100k: ${ms100} ms, 20k: ${ms20} ms $(head -c 300 "$TMP/big.err")"

@@ -41,10 +41,10 @@ else
 	pass "every-host-port-has-a-variable"
 fi
 
-# every port variable and bind-address variable has a README row
+# every port variable and bind-address variable has a row in the configuration reference (docs/configuration.md)
 missing=
 for v in $(sed -n 's/^  - name: \([A-Z0-9_]*\(_PORT\|_BIND_ADDRESS\)\)$/\1/p' "$ROOT/kube/variables.yaml"); do
-	grep -q "^| \`$v\` |" "$ROOT/README.md" || missing="$missing $v"
+	grep -q "^| \`$v\` |" "$ROOT/docs/configuration.md" || missing="$missing $v"
 done
 [ -z "$missing" ] && pass "port-variables-documented" || fail "port-variables-documented" "no README row:$missing"
 
