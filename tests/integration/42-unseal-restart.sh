@@ -103,6 +103,7 @@ podman pod stop pod-core >/dev/null 2>&1
 out=$(A wait --pod secrets --timeout 60 2>&1); rc=$?
 h=$(health)
 podman pod start pod-core >/dev/null 2>&1
+A wait --pod core --timeout 60 >/dev/null 2>&1
 out2=$(A validate --profile development 2>&1); rc2=$?
 if [ $rc -eq 0 ] && [ "$h" = 200 ] && [ $rc2 -eq 0 ]; then
 	pass unseal-wait-unseals
