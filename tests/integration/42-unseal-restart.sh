@@ -40,7 +40,7 @@ for line in sys.stdin:
         day, frac = stamp[:19], stamp[19:]
         sec = datetime.datetime.strptime(day, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
         if frac.startswith("."):
-            digits = "".join(c for c in frac[1:] if c.isdigit())
+            digits = frac[1:len(frac) - len(frac[1:].lstrip("0123456789"))]
             sec += float("0." + digits) if digits else 0
             frac = frac[1 + len(digits):]
         if frac and frac[0] in "+-":
