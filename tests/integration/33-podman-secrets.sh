@@ -79,7 +79,7 @@ fi
 # --- the Podman secrets and the containers ----------------------------------------------
 stored=$(podman secret ls --format '{{.Name}}' | grep '^aegis-secrets-' | sort | tr '\n' ' ')
 # the secrets pod (OpenBao) has no secret env value: no secret of its own
-want="aegis-secrets-core aegis-secrets-database aegis-secrets-iam aegis-secrets-observability aegis-secrets-temporal "
+want="aegis-secrets-core aegis-secrets-database aegis-secrets-iam aegis-secrets-observability aegis-secrets-temporal aegis-secrets-temporal-worker "
 if [ "$stored" = "$want" ]; then
 	pass secrets-stored-per-pod
 else
@@ -128,7 +128,7 @@ fi
 # --- teardown keeps the secrets, clean removes them --------------------------------------
 A teardown --profile $PROFILE >/dev/null 2>&1; rc=$?
 n=$(podman secret ls --format '{{.Name}}' | grep -c '^aegis-secrets-')
-if [ $rc -eq 0 ] && [ "$n" = 5 ]; then pass secrets-teardown-keeps; else fail secrets-teardown-keeps "rc=$rc secrets=$n"; fi
+if [ $rc -eq 0 ] && [ "$n" = 6 ]; then pass secrets-teardown-keeps; else fail secrets-teardown-keeps "rc=$rc secrets=$n"; fi
 # what the systemd units run before kube play stores the pod's secret again
 podman secret rm aegis-secrets-database >/dev/null 2>&1
 A render --profile $PROFILE --pod database --out "$TMP/unit-manifests" --podman-secrets >/dev/null 2>"$TMP/store.err"; rc=$?
