@@ -17,7 +17,8 @@ static const char help[] =
     "Show the pods: state, containers ready/total (readiness probe\n"
     "passing now; --json also gives the running count), uptime and\n"
     "published ports; the profile's pods that are absent; and AEGIS pods that are\n"
-    "running but not part of the profile.\n"
+    "running but not part of the profile.  pod-secrets whose OpenBao is sealed\n"
+    "(a restart) shows the state sealed and is not ready (--json: \"sealed\": true).\n"
     "\n";
 
 static void print_table(json_t *st)
@@ -40,8 +41,10 @@ static void print_table(json_t *st)
 		printf("%-14s %-20s %-10s %-8s %-7s %s\n",
 		       json_string_value(json_object_get(o, "name")),
 		       json_string_value(json_object_get(o, "pod_name")),
-		       json_string_value(json_object_get(o, "state")), ready, up,
-		       ports.s ? ports.s : "");
+		       json_is_true(json_object_get(o, "sealed"))
+			   ? "sealed"
+			   : json_string_value(json_object_get(o, "state")),
+		       ready, up, ports.s ? ports.s : "");
 		sb_release(&ports);
 	}
 	json_array_foreach(json_object_get(st, "absent"), i, o)

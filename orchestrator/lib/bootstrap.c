@@ -236,10 +236,37 @@ int bootstrap_check_secrets(const config *cfg, char **found, aerr_t *err)
 		*found = xstrdup("OpenBao initialised, unsealed, active (sys/health 200)");
 		return 0;
 	}
-	const char *what = status == 501   ? "not initialised: run aegis-deploy bootstrap-secrets"
-			   : status == 503 ? "sealed: run aegis-deploy bootstrap-secrets"
-					   : "a standby node, not the active one";
+	const char *what = status == 501 ? "not initialised: run aegis-deploy bootstrap-secrets"
+			   : status == 503
+			       ? "sealed: deploy, `wait --pod " BOOTSTRAP_SECRETS_POD
+				 "` or bootstrap-secrets unseal it from " OPENBAO_INIT_FILE
+			       : "a standby node, not the active one";
 	return aerr_set(err, AEGIS_EFAIL, "OpenBao %s (sys/health %ld)", what, status);
+}
+
+int bootstrap_unseal_gate(const config *cfg, const bootstrap_opts *o, bool allow_uninit,
+			  bool *unsealed, aerr_t *err)
+{
+	cleanup_free char *dir = generated_dir(cfg, o);
+	openbao_opts oo = {
+	    .addr = config_get(cfg, "OPENBAO_ADDR"),
+	    .cacert = cacert(cfg, o),
+	    .generated_dir = dir,
+	    .wait_s = o->wait_s,
+	    .trace = o->trace,
+	    .trace_ctx = o->trace_ctx,
+	};
+	if (openbao_unseal_saved(&oo, allow_uninit, unsealed, err) < 0)
+		return aerr_wrap(err, "pod %s is not ready for its dependents",
+				 BOOTSTRAP_SECRETS_POD);
+	return 0;
+}
+
+int bootstrap_status_check(const deployment *d, const check *k, char **detail, aerr_t *err)
+{
+	if (k->container != 0 || strcmp(d->pods[k->pod].name, BOOTSTRAP_SECRETS_POD) != 0)
+		return 0;
+	return bootstrap_check_secrets(&d->cfg, detail, err);
 }
 
 int bootstrap_check_iam(const config *cfg, char **found, aerr_t *err)

@@ -89,6 +89,23 @@ void bootstrap_hook_free(bootstrap_hook *h);
  * ERR saying what is wrong (not initialised, sealed, a realm missing, no
  * answer). */
 int bootstrap_check_secrets(const config *cfg, char **found, aerr_t *err);
+/* What bootstrap_check_secrets' message starts with when OpenBao is sealed
+ * (status shows the pod as sealed). */
+#define BOOTSTRAP_SEALED "OpenBao sealed"
+
+/* The readiness gate of pod-secrets, for its dependents: OpenBao
+ * initialised and unsealed, unsealed here from generated/openbao-init.json
+ * when a restart left it sealed (openbao_unseal_saved).  Run by the rollout
+ * without the bootstrap hook (which unseals too) and by `wait --pod
+ * secrets`, the systemd units' ExecStartPost.  ALLOW_UNINIT: a fresh
+ * OpenBao passes (deploy --no-bootstrap). */
+int bootstrap_unseal_gate(const config *cfg, const bootstrap_opts *o, bool allow_uninit,
+			  bool *unsealed, aerr_t *err);
+
+/* status's extra check: OpenBao's state behind pod-secrets' probe only
+ * (bootstrap_check_secrets). */
+int bootstrap_status_check(const struct deployment *d, const struct check *k, char **detail,
+			   aerr_t *err);
 int bootstrap_check_iam(const config *cfg, char **found, aerr_t *err);
 
 #endif

@@ -281,6 +281,22 @@ static int unseal(struct bao *b, const json_t *init, aerr_t *err)
 			b->http.base, b->init_path);
 }
 
+/* Sealed (a restart): unseal with the keys of the init file, which *INIT
+ * receives. */
+static int unseal_saved(struct bao *b, json_t **init, aerr_t *err)
+{
+	if (!fs_exists(b->init_path))
+		return aerr_set(err, AEGIS_EFAIL,
+				"OpenBao at %s is initialised and sealed, and there is no %s with "
+				"its unseal keys: its data volume (aegis-openbao-data) belongs to "
+				"another initialisation.  Put that initialisation's %s back, or "
+				"start afresh by removing the volume (aegis-deploy clean) -- which "
+				"destroys the secrets it holds",
+				b->http.base, b->init_path, OPENBAO_INIT_FILE);
+	int rc = read_init_file(b, init, err);
+	return rc == 0 ? unseal(b, *init, err) : rc;
+}
+
 static int wait_active(struct bao *b, aerr_t *err)
 {
 	double deadline = clock_mono_s() + ACTIVE_WAIT_S;
@@ -312,18 +328,7 @@ static int open_session(struct bao *b, aerr_t *err)
 			rc = unseal(b, init, err);
 		break;
 	case 503:
-		if (!fs_exists(b->init_path))
-			return aerr_set(
-			    err, AEGIS_EFAIL,
-			    "OpenBao at %s is initialised and sealed, and there is no %s with "
-			    "its unseal keys: its data volume (aegis-openbao-data) belongs to "
-			    "another initialisation.  Put that initialisation's %s back, or "
-			    "start afresh by removing the volume (aegis-deploy clean) -- which "
-			    "destroys the secrets it holds",
-			    b->http.base, b->init_path, OPENBAO_INIT_FILE);
-		rc = read_init_file(b, &init, err);
-		if (rc == 0)
-			rc = unseal(b, init, err);
+		rc = unseal_saved(b, &init, err);
 		break;
 	case 200:
 		if (!fs_exists(b->init_path))
@@ -742,6 +747,52 @@ int openbao_bootstrap(const openbao_opts *o, openbao_result *res, aerr_t *err)
 	if (rc == 0 && (o->steps & OPENBAO_OIDC))
 		rc = apply_oidc(&b, err);
 	wipe_free(b.token);
+	free(b.init_path);
+	http_client_free(&b.http);
+	return rc;
+}
+
+int openbao_unseal_saved(const openbao_opts *o, bool allow_uninit, bool *unsealed, aerr_t *err)
+{
+	*unsealed = false;
+	struct bao b = {.o = o, .log = json_array()};
+	int rc = http_client_init(&b.http, o->addr, o->cacert, err);
+	if (rc < 0) {
+		json_decref(b.log);
+		return aerr_wrap(err, "OPENBAO_ADDR");
+	}
+	b.http.trace = o->trace;
+	b.http.trace_ctx = o->trace_ctx;
+	b.init_path = fs_join(o->generated_dir, OPENBAO_INIT_FILE);
+	long status = 0;
+	json_t *init = NULL;
+	rc = wait_answer(&b, o->wait_s > 0 ? o->wait_s : 60, &status, err);
+	if (rc == 0) {
+		switch (status) {
+		case 200:
+			break;
+		case 501:
+			if (!allow_uninit)
+				rc = aerr_set(err, AEGIS_EFAIL,
+					      "OpenBao at %s is not initialised (sys/health 501): "
+					      "deploy or bootstrap-secrets initialises it",
+					      b.http.base);
+			break;
+		case 503:
+			rc = unseal_saved(&b, &init, err);
+			if (rc == 0)
+				rc = wait_active(&b, err);
+			*unsealed = rc == 0;
+			break;
+		default:
+			rc = aerr_set(err, AEGIS_EFAIL,
+				      "OpenBao at %s is a standby node (sys/health %ld): point "
+				      "OPENBAO_ADDR at the active node",
+				      b.http.base, status);
+		}
+	}
+	json_decref(init);
+	json_decref(b.log);
 	free(b.init_path);
 	http_client_free(&b.http);
 	return rc;

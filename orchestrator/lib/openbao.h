@@ -52,6 +52,16 @@ typedef struct openbao_result {
 int openbao_bootstrap(const openbao_opts *o, openbao_result *res, aerr_t *err);
 void openbao_result_free(openbao_result *res);
 
+/* The readiness gate of pod-secrets after a restart (OpenBao always starts
+ * sealed): sys/health, and when sealed, sys/unseal with the keys of
+ * O->generated_dir/openbao-init.json, then wait until active.  Only addr,
+ * cacert, generated_dir, wait_s and trace of O are used; nothing else is
+ * touched.  0 when OpenBao is initialised and unsealed (*UNSEALED: by this
+ * call), or not initialised and ALLOW_UNINIT (the bootstrap initialises it);
+ * -1 with ERR otherwise (sealed without the file, keys of another
+ * initialisation, a standby node, no answer). */
+int openbao_unseal_saved(const openbao_opts *o, bool allow_uninit, bool *unsealed, aerr_t *err);
+
 /* The unseal key shares and threshold sys/init would be given: O's
  * override (> 0), else the declaration's init (1 when absent), checked with
  * the rules OpenBao applies to a seal configuration, so that a split it would

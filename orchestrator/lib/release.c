@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bootstrap.h"
 #include "edgecheck.h"
@@ -28,7 +29,16 @@ static int on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
 	/* the edge's internal CA is exported whether or not bootstrap runs */
 	if (edgecheck_on_ready(d, pod, rc->socket, err) < 0)
 		return -1;
-	return rc->hook ? bootstrap_on_ready(rc->hook, d, pod, err) : 0;
+	if (rc->hook)
+		return bootstrap_on_ready(rc->hook, d, pod, err);
+	/* Without the bootstrap (which unseals too), pod-secrets' dependents
+	 * still wait for an unsealed OpenBao: a restart left it sealed. */
+	if (strcmp(d->pods[pod].name, BOOTSTRAP_SECRETS_POD) != 0)
+		return 0;
+	bootstrap_opts bo = {
+	    .generated_dir = rc->o->generated_dir, .trace = rc->o->trace, .trace_ctx = rc->o->ctx};
+	bool unsealed = false;
+	return bootstrap_unseal_gate(&d->cfg, &bo, true, &unsealed, err);
 }
 
 int release_run(podman *pm, deployment *d, const release_opts *o, rollout_pod *states,

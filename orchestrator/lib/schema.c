@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
+#include "strbuf.h"
 #include "text.h"
 #include "yamldoc.h"
 
@@ -65,6 +67,11 @@ static int read_var(yaml_document_t *doc, yaml_node_t *n, const char *path, bool
 	v->description = opt_str(ydoc_get(doc, n, "description"));
 	v->group = opt_str(ydoc_get(doc, n, "group"));
 	v->validator = opt_str(ydoc_get(doc, n, "validator"));
+	v->forbid = opt_str(ydoc_get(doc, n, "forbid"));
+	if (v->forbid && !*v->forbid) {
+		free(v->forbid);
+		v->forbid = NULL;
+	}
 	if (!v->validator)
 		v->validator = xstrdup("string");
 	if (!known_validator(v->validator))
@@ -72,10 +79,12 @@ static int read_var(yaml_document_t *doc, yaml_node_t *n, const char *path, bool
 				v->line, v->name, v->validator);
 	if (ydoc_bool(ydoc_get(doc, n, "required"), false, &v->required) < 0 ||
 	    ydoc_bool(ydoc_get(doc, n, "secret"), false, &v->secret) < 0 ||
-	    ydoc_bool(ydoc_get(doc, n, "generate"), false, &v->generate) < 0)
-		return aerr_set(err, AEGIS_ECONFIG,
-				"%s:%d: %s: required/secret/generate must be true or false", path,
-				v->line, v->name);
+	    ydoc_bool(ydoc_get(doc, n, "generate"), false, &v->generate) < 0 ||
+	    ydoc_bool(ydoc_get(doc, n, "printable"), false, &v->printable) < 0)
+		return aerr_set(
+		    err, AEGIS_ECONFIG,
+		    "%s:%d: %s: required/secret/generate/printable must be true or false", path,
+		    v->line, v->name);
 	return read_describes(doc, n, path, recorded, v, err);
 }
 
@@ -292,11 +301,47 @@ static const char *value_problem(const char *kind, const char *value)
 	return NULL;
 }
 
+/* The first control character (tab excepted), DEL or Unicode line break
+ * (NEL, LS, PS) of VALUE, or 0. */
+static uint32_t first_unprintable(const char *value)
+{
+	for (const unsigned char *s = (const unsigned char *)value; *s; s++) {
+		if ((*s < 0x20 && *s != '\t') || *s == 0x7f)
+			return *s;
+		if (s[0] == 0xc2 && s[1] == 0x85)
+			return 0x85;
+		if (s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9))
+			return s[2] == 0xa8 ? 0x2028 : 0x2029;
+	}
+	return 0;
+}
+
 int schema_check(const schema_var *v, const char *value, aerr_t *err)
 {
 	const char *kind = v->validator ? v->validator : "string";
 	const char *problem = value_problem(kind, value);
 	const char *detail = NULL;
+	uint32_t ctl = v->printable ? first_unprintable(value) : 0;
+	if (!problem && ctl)
+		return aerr_set(
+		    err, AEGIS_ECONFIG,
+		    "the value contains the control character or line break U+%04X, "
+		    "which %s may not contain (one line of printable characters; see its "
+		    "description in kube/variables.yaml)",
+		    (unsigned)ctl, v->name);
+	const char *bad = v->forbid ? strpbrk(value, v->forbid) : NULL;
+	if (!problem && bad) {
+		/* the character is named, never where it is nor the rest */
+		strbuf list = STRBUF_INIT;
+		for (const char *c = v->forbid; *c; c++)
+			sb_addf(&list, "%s'%c'", c == v->forbid ? "" : " ", *c);
+		int rc = aerr_set(err, AEGIS_ECONFIG,
+				  "the value contains '%c', which %s may not contain (none of %s; "
+				  "see its description in kube/variables.yaml)",
+				  *bad, v->name, list.s);
+		sb_release(&list);
+		return rc;
+	}
 	if (!problem && strcmp(kind, "image") == 0 && (detail = image_problem(value)))
 		problem = "is not a valid image reference";
 	if (!problem)
@@ -319,6 +364,7 @@ void schema_free(schema *s)
 		free(v->default_edge);
 		free(v->default_file);
 		free(v->validator);
+		free(v->forbid);
 		free(v->description);
 		free(v->group);
 	}

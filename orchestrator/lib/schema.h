@@ -33,6 +33,12 @@ typedef struct schema_var {
 	bool secret;	 /* masked in output, never logged */
 	bool generate;	 /* `init` fills it with a random value when empty */
 	char *validator; /* port, path, image, loglevel, bool, string, secret */
+	/* characters the value may not contain (a consumer that cannot take
+	 * them, e.g. a config template that quotes the value), or NULL */
+	char *forbid;
+	/* printable: no control character but tab, no DEL, none of the line
+	 * breaks U+0085, U+2028, U+2029 (a value quoted in YAML on one line) */
+	bool printable;
 	char *description;
 	char *group; /* images, ports, secrets, ... (for docs and `config`) */
 	schema_describes describes;

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bootstrap.h"
+
 long status_seconds_since(const char *t, time_t now)
 {
 	if (!t)
@@ -76,18 +78,29 @@ static json_t *pod_entry(const pod *p, size_t idx, json_t *live, const check *ch
 			 size_t nchecks, time_t now)
 {
 	int running, total, ready = 0;
+	bool sealed = false;
 	count_containers(live, &running, &total);
-	for (size_t k = 0; k < nchecks; k++)
+	for (size_t k = 0; k < nchecks; k++) {
 		ready += checks[k].pod == idx && checks[k].ok;
+		sealed |=
+		    checks[k].pod == idx && !checks[k].ok && checks[k].detail &&
+		    strncmp(checks[k].detail, BOOTSTRAP_SEALED, strlen(BOOTSTRAP_SEALED)) == 0;
+	}
 	json_t *ports = json_array();
 	for (size_t k = 0; k < p->nports; k++)
 		if (p->ports[k].host_port)
 			json_array_append_new(ports, json_integer(p->ports[k].host_port));
 	const char *state = json_string_value(json_object_get(live, "Status"));
 	long up = status_seconds_since(json_string_value(json_object_get(live, "Created")), now);
-	return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:o}", "name", p->name, "pod_name",
-			 p->pod_name, "state", state ? state : "unknown", "ready", ready, "running",
-			 running, "containers", total, "uptime_s", (json_int_t)up, "ports", ports);
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:o}", "name", p->name, "pod_name",
+		      p->pod_name, "state", state ? state : "unknown", "ready", ready, "running",
+		      running, "containers", total, "uptime_s", (json_int_t)up, "ports", ports);
+	/* OpenBao behind a passing probe, sealed (a restart): not ready for
+	 * its dependents */
+	if (sealed)
+		json_object_set_new(o, "sealed", json_true());
+	return o;
 }
 
 json_t *status_model(const deployment *d, json_t *live, const check *checks, size_t nchecks,
@@ -126,7 +139,8 @@ int status_collect(podman *pm, const deployment *d, json_t **out, aerr_t *err)
 	 * checks, run concurrently (as validate does). */
 	check *checks = NULL;
 	size_t nchecks = 0;
-	if (json_array_size(live) && validate_run(pm, d, NULL, &checks, &nchecks, err) < 0) {
+	if (json_array_size(live) &&
+	    validate_run(pm, d, bootstrap_status_check, &checks, &nchecks, err) < 0) {
 		json_decref(live);
 		return -1;
 	}

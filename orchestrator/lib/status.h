@@ -17,7 +17,7 @@ int status_collect(podman *pm, const deployment *d, json_t **out, aerr_t *err);
 /* The model, from Podman's pod list (GET /libpod/pods/json) and the checks
  * of validate_run, as of NOW:
  *   {"profile", "pods": [{name, pod_name, state, ready, running, containers,
- *    uptime_s, ports}], "absent": [names], "not_in_profile": [pod names]}
+ *    uptime_s, ports[, sealed: true]}], "absent": [names], "not_in_profile": [pod names]}
  * Pure: no Podman, no clock. */
 json_t *status_model(const deployment *d, json_t *live, const check *checks, size_t nchecks,
 		     time_t now);

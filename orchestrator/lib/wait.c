@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bootstrap.h"
 #include "clock.h"
 #include "probe.h"
 
@@ -26,6 +27,19 @@ static int fail(podman *pm, const pod *p, const container *c, rollout_pod *st, c
 			why);
 }
 
+/* pod-secrets is ready for its dependents once OpenBao is initialised and
+ * unsealed: after a restart (a reboot, `podman pod restart`) it is sealed,
+ * and is unsealed here from the init file (bootstrap_unseal_gate). */
+static int gate_secrets(const deployment *d, const pod *p, double deadline, aerr_t *err)
+{
+	if (strcmp(p->name, BOOTSTRAP_SECRETS_POD) != 0)
+		return 0;
+	int left = (int)(deadline - clock_mono_s());
+	bootstrap_opts bo = {.wait_s = left > 1 ? left : 1};
+	bool unsealed = false;
+	return bootstrap_unseal_gate(&d->cfg, &bo, false, &unsealed, err);
+}
+
 int wait_pod_ready(podman *pm, const deployment *d, size_t i, int timeout_s, rollout_pod *st,
 		   aerr_t *err)
 {
@@ -44,6 +58,11 @@ int wait_pod_ready(podman *pm, const deployment *d, size_t i, int timeout_s, rol
 		int swept = rollout_probe_sweep(pm, p, ready, &last, &last_c, &why);
 		if (swept < 0) {
 			rc = fail(pm, p, &p->containers[last_c], st, why.msg, err);
+			break;
+		}
+		if (swept == 1 && gate_secrets(d, p, deadline, err) < 0) {
+			cleanup_free char *why = xstrdup(err->msg);
+			rc = fail(pm, p, &p->containers[0], st, why, err);
 			break;
 		}
 		if (swept == 1) {

@@ -95,7 +95,8 @@ if aegis --env "$TMP/none.env" plan --profile full >/dev/null 2>&1; then pass "p
 # --- render: a hostile password stays out of the manifest ----------------------------
 # (its value reaches the container through the pod's Podman secret, exact:
 # tests/unit/test_podsecret.c and tests/integration/33-podman-secrets.sh)
-hostile=$' lead "dq" \'sq\' key: val #hash\nsecond line'
+# (no '"', no '\', one line: POSTGRES_PASSWORD refuses those, see below)
+hostile=$' lead \'sq\' key: val #hash dq-marker %41 @/:'
 {
 	printf 'POSTGRES_PASSWORD="%s"\n' "$(printf '%s' "$hostile" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\$/\\$/g' | awk 'BEGIN{ORS="\\n"} {print}' | sed 's/\\n$//')"
 	echo "KEYCLOAK_ADMIN_PASSWORD=k"
@@ -119,9 +120,28 @@ for c in pod["spec"]["containers"]:
             assert e["valueFrom"]["secretKeyRef"] == {"name": "aegis-secrets-database", "key": "POSTGRES_PASSWORD"}, e
             found = True
 assert found
-assert "dq" not in open(sys.argv[1]).read()
+assert "dq-marker" not in open(sys.argv[1]).read()
 PY
 then pass "render-hostile-password-secret-ref"; else fail "render-hostile-password-secret-ref" "rc=$rc $(cat "$TMP/render.err")"; fi
+
+# Temporal's server config quotes POSTGRES_PASSWORD unescaped: a value with
+# '"', with '\' or with a line break is refused (exit 2), naming the variable
+# and the character, never the value.
+bad_names=(quote backslash newline)
+bad_values=('Hunter2"Secret' 'Hunter2\Secret' $'Hunter2\nSecret')
+for i in 0 1 2; do
+	{
+		printf 'POSTGRES_PASSWORD="%s"\n' "$(printf '%s' "${bad_values[$i]}" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | awk 'BEGIN{ORS="\\n"} {print}' | sed 's/\\n$//')"
+		echo "KEYCLOAK_ADMIN_PASSWORD=k"
+		echo "GRAFANA_ADMIN_PASSWORD=g"
+	} >"$TMP/badpg.env"
+	out=$(aegis --env "$TMP/badpg.env" render --profile full --pod temporal 2>&1); rc=$?
+	if [ $rc -eq 2 ] && grep -q 'POSTGRES_PASSWORD: the value contains' <<<"$out" && ! grep -q Hunter2 <<<"$out"; then
+		pass "postgres-password-refuses-${bad_names[$i]}"
+	else
+		fail "postgres-password-refuses-${bad_names[$i]}" "rc=$rc $out"
+	fi
+done
 
 # an undefined variable without default names template file:line and the variable
 printf 'KEYCLOAK_ADMIN_PASSWORD=k\nGRAFANA_ADMIN_PASSWORD=g\n' >"$TMP/nopg.env"

@@ -17,9 +17,10 @@ require_rootful_podman
 
 podman_test_stack
 # Plus a PostgreSQL password that needs quoting in YAML and percent-encoding
-# in a URL, so "exact" means something.
-PGPW='p@ss:w/rd#"x y'\''z'
-printf "POSTGRES_PASSWORD=\"%s\"\n" 'p@ss:w/rd#\"x y'\''z' >>"$ENV"
+# in a URL, so "exact" means something (no '"' nor '\': kube/variables.yaml
+# refuses those for it).
+PGPW='p@ss:w/rd#x y'\''z%41&'
+printf "POSTGRES_PASSWORD=\"%s\"\n" "$PGPW" >>"$ENV"
 A() { aegis --env "$ENV" "$@"; }
 json() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
 # Every secret value set in .env (the last assignment wins; POSTGRES_PASSWORD

@@ -236,3 +236,29 @@ TEST(config_refresh_reads_back_named_variables)
 	free(dir);
 	free(root);
 }
+
+/* POSTGRES_PASSWORD of kube/variables.yaml: Temporal's config template
+ * quotes it unescaped, so '"' and '\' are refused (forbid), without the
+ * value in the message; other punctuation passes. */
+TEST(config_forbidden_characters_of_the_real_schema)
+{
+	schema s;
+	aerr_t err = {0};
+	cleanup_free char *path = fs_join(harness_root(), "kube/variables.yaml");
+	CHECK(schema_load(path, &s, &err) == 0);
+	const schema_var *v = schema_find(&s, "POSTGRES_PASSWORD");
+	CHECK(v && v->forbid);
+	if (!v) {
+		schema_free(&s);
+		return;
+	}
+	CHECK(schema_check(v, "p@ss:w/rd#%'x$y&z", &err) == 0);
+	CHECK(schema_check(v, "Hunter2\"Secret", &err) < 0);
+	CHECK_CONTAINS(err.msg, "contains '\"'");
+	CHECK(strstr(err.msg, "Hunter2") == NULL);
+	err = (aerr_t){0};
+	CHECK(schema_check(v, "Hunter2\\Secret", &err) < 0);
+	CHECK_CONTAINS(err.msg, "contains '\\'");
+	CHECK(strstr(err.msg, "Hunter2") == NULL);
+	schema_free(&s);
+}

@@ -12,15 +12,16 @@
 #define PW "p@ss\"w:rd# x'y\\z"
 #define PW_ESCAPED "p@ss\\\"w:rd# x'y\\\\z"
 
-static const char env_text[] = "POSTGRES_PASSWORD=" PW "\n"
+/* (in KEYCLOAK_ADMIN_PASSWORD: POSTGRES_PASSWORD refuses '"' and '\\') */
+static const char env_text[] = "KEYCLOAK_ADMIN_PASSWORD=" PW "\n"
 			       "OPENBAO_ROLE_ID=role-0123456789\n"
 			       "OPENBAO_SECRET_ID=sid-abcdefabcdef\n"
-			       "KEYCLOAK_ADMIN_PASSWORD=kc-admin-pw-42\n"
+			       "POSTGRES_PASSWORD=pg-pw-42\n"
 			       "GRAFANA_ADMIN_PASSWORD=graf-pw-77\n"
 			       "OIDC_CLIENT_SECRET=oidc-secret-99\n";
 static const char *const secret_values[] = {
-    PW,		  PW_ESCAPED,	   "role-0123456789", "sid-abcdefabcdef", "kc-admin-pw-42",
-    "graf-pw-77", "oidc-secret-99"};
+    PW,		PW_ESCAPED,   "role-0123456789", "sid-abcdefabcdef",
+    "pg-pw-42", "graf-pw-77", "oidc-secret-99"};
 
 static int load(const char *dir, const char *env, deployment *d, aerr_t *err)
 {
@@ -78,7 +79,7 @@ TEST(history_records_revisions_without_secrets)
 		CHECK_STR(err.msg, "");
 	CHECK(rev == 1);
 	/* the configuration is the same as before */
-	CHECK_STR(config_get(&d.cfg, "POSTGRES_PASSWORD"), PW);
+	CHECK_STR(config_get(&d.cfg, "KEYCLOAK_ADMIN_PASSWORD"), PW);
 	for (size_t i = 0; i < d.npods; i++)
 		st[i].kept = i != 0;
 	e.error = "pod x failed: " PW;
@@ -95,7 +96,7 @@ TEST(history_records_revisions_without_secrets)
 	CHECK(json_array_size(json_object_get(r2, "replaced")) == 1);
 	CHECK(json_array_size(json_object_get(r2, "kept")) == d.npods - 1);
 	CHECK_CONTAINS(json_string_value(json_object_get(r2, "error")),
-		       "<secret:POSTGRES_PASSWORD:hmac-sha256:");
+		       "<secret:KEYCLOAK_ADMIN_PASSWORD:hmac-sha256:");
 	json_decref(revs);
 
 	/* the manifest keeps the live hash label and shows the placeholder */

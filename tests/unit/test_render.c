@@ -781,3 +781,20 @@ TEST(render_templates_mark_secrets_in_urls)
 	strv_free(pods, npods);
 	schema_free(&sc);
 }
+
+/* pod-observability's readiness probe is Promtail's /ready: Promtail 3.0
+ * answers it 500 until a scrape target is active unless
+ * server.health_check_target is false (kube/observability/promtail.yaml). */
+TEST(render_promtail_ready_without_a_target)
+{
+	cleanup_free char *path = fs_join(harness_root(), "kube/observability/promtail.yaml");
+	char *text = NULL;
+	size_t len = 0;
+	aerr_t err = {0};
+	CHECK(fs_read_file(path, &text, &len, &err) == 0);
+	const char *server = text ? strstr(text, "\nserver:\n") : NULL;
+	const char *next = server ? strstr(server + 9, "\n\n") : NULL;
+	const char *flag = server ? strstr(server, "\n  health_check_target: false\n") : NULL;
+	CHECK(server && flag && (!next || flag < next));
+	free(text);
+}

@@ -1,6 +1,7 @@
 /* The status model without Podman: a pod list as the libpod API returns
  * it (GET /libpod/pods/json) and the checks of validate_run. */
 #include "harness.h"
+#include "lib/bootstrap.h"
 #include "lib/fsutil.h"
 #include "lib/status.h"
 
@@ -71,4 +72,36 @@ TEST(status_model_counts_ready_running_absent_and_extra)
 	CHECK_CONTAINS(text, "\"state\":\"Degraded\"");
 	CHECK_CONTAINS(text, "\"uptime_s\":60");
 	CHECK_CONTAINS(text, "\"profile\":\"minimal\"");
+}
+
+TEST(status_model_marks_sealed_openbao)
+{
+	deployment d;
+	aerr_t err = {0};
+	if (load("minimal", &d, &err) < 0)
+		CHECK_STR(err.msg, "");
+	int secrets = deployment_pod_index(&d, "secrets");
+	json_error_t je;
+	json_t *live = json_loads(
+	    "[{\"Name\":\"pod-secrets\",\"Status\":\"Running\",\"Created\":\"2025-11-29T09:52:"
+	    "20Z\","
+	    "  \"Containers\":[{\"Names\":\"pod-secrets-openbao\",\"Status\":\"running\"}]}]",
+	    0, &je);
+	/* its probe passed, OpenBao's own state did not (bootstrap_status_check) */
+	check sealed = {.pod = (size_t)secrets,
+			.ok = false,
+			.detail = (char *)BOOTSTRAP_SEALED ": deploy unseals it (sys/health 503)"};
+	json_t *m = status_model(&d, live, &sealed, 1, 1764410000);
+	cleanup_free char *text = json_dumps(m, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(m);
+	check other = {.pod = (size_t)secrets, .ok = false, .detail = (char *)"connection refused"};
+	m = status_model(&d, live, &other, 1, 1764410000);
+	cleanup_free char *text2 = json_dumps(m, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(m);
+	json_decref(live);
+	deployment_free(&d);
+	CHECK(secrets >= 0);
+	CHECK_CONTAINS(text, "\"sealed\":true");
+	CHECK_CONTAINS(text, "\"ready\":0,");
+	CHECK(strstr(text2, "sealed") == NULL);
 }
