@@ -35,8 +35,7 @@ static int on_ready(void *ctx, deployment *d, size_t pod, aerr_t *err)
 	 * still wait for an unsealed OpenBao: a restart left it sealed. */
 	if (strcmp(d->pods[pod].name, BOOTSTRAP_SECRETS_POD) != 0)
 		return 0;
-	bootstrap_opts bo = {
-	    .generated_dir = rc->o->generated_dir, .trace = rc->o->trace, .trace_ctx = rc->o->ctx};
+	bootstrap_opts bo = {.trace = rc->o->trace, .trace_ctx = rc->o->ctx};
 	bool unsealed = false;
 	return bootstrap_unseal_gate(&d->cfg, &bo, true, &unsealed, err);
 }
