@@ -123,13 +123,15 @@ else
 fi
 
 # The keys move, as setup-user moves them beside the service user's .env:
-# the restored core mounts them from the new place (the old one is gone).
+# the restored core gets its SEAL JWT key (AEGIS_SEAL_PRIVATE_KEY, read from
+# SEAL_KEYS_DIR) from the new place (the old one is gone).
 mkdir -p "$TMP/moved" && mv "$HOST/seal" "$TMP/moved/seal" && set_env SEAL_KEYS_DIR "$TMP/moved/seal"
 AEGIS_RUNTIME_IMAGE=$broken A deploy --profile minimal --atomic --timeout 4 >"$TMP/atomic2.out" 2>&1; rc=$?
 A validate --profile minimal >"$TMP/validate2.out" 2>&1; vrc=$?
-mounts=$(podman inspect --format '{{range .Mounts}}{{.Source}} {{end}}' pod-core-aegis-runtime 2>&1)
+podman exec pod-core-aegis-runtime printenv AEGIS_SEAL_PRIVATE_KEY >"$TMP/key.env" 2>&1
+mounts=$(if cmp -s <(tr -d '\n' <"$TMP/key.env") <(tr -d '\n' <"$TMP/moved/seal/seal-jwt-private.pem"); then echo same-key; else echo "key differs: $(head -c 60 "$TMP/key.env")"; fi)
 if [ $rc -eq 1 ] && grep -q -- '--atomic: restored core to revision 3, ready in' "$TMP/atomic2.out" &&
-	[ $vrc -eq 0 ] && grep -q "$TMP/moved/seal/private.pem" <<<"$mounts"; then
+	[ $vrc -eq 0 ] && [ "$mounts" = same-key ]; then
 	pass hostpaths-atomic-after-keys-moved
 else
 	fail hostpaths-atomic-after-keys-moved "rc=$rc validate rc=$vrc mounts: $mounts $(tail -6 "$TMP/atomic2.out") $(tail -3 "$TMP/validate2.out")"
