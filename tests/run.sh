@@ -141,13 +141,13 @@ test_podman_leftovers() {
 }
 
 # kill_marked ID: kill every process whose environment carries
-# AEGIS_TEST_SCRIPT_ID=ID (what left the process group: setsid services,
-# daemons); prints how many.
+# AEGIS_TEST_SCRIPT_ID=ID, or an ID a nested run made from it (what left the
+# process group: setsid services, daemons); prints how many.
 kill_marked() {
 	local pids=() p
 	for p in /proc/[0-9]*; do
 		[ "${p#/proc/}" = $$ ] && continue
-		if grep -qz "^AEGIS_TEST_SCRIPT_ID=$1\$" "$p/environ" 2>/dev/null; then pids+=("${p#/proc/}"); fi
+		if grep -qzF "AEGIS_TEST_SCRIPT_ID=$1" "$p/environ" 2>/dev/null; then pids+=("${p#/proc/}"); fi
 	done
 	[ ${#pids[@]} -gt 0 ] && kill -KILL "${pids[@]}" 2>/dev/null
 	echo ${#pids[@]}
@@ -160,7 +160,8 @@ kill_marked() {
 run_limited() {
 	local limit=$1 name=$2 id stray left
 	shift 2
-	id="$name-$$-$RANDOM"
+	# nested runs (06-runner) extend the ID, so the outer one still finds theirs
+	id="${AEGIS_TEST_SCRIPT_ID:+$AEGIS_TEST_SCRIPT_ID/}$name-$$-$RANDOM"
 	# timeout signals CMD's whole process group (TERM, then KILL 20 s later),
 	# so a script's EXIT trap runs first and cleans what it started.
 	AEGIS_TEST_SCRIPT_ID=$id timeout -k 20 "$limit" "$@" >"$log" 2>&1 9>&-
