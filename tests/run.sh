@@ -88,8 +88,17 @@ if [ -z "${AEGIS_TEST_NETNS:-}" ]; then
 			ip netns delete "$ns" 2>/dev/null
 		done
 		ns=aegis-test-$$
+		# Rootful Podman keeps netavark's IP allocations and aardvark-dns's
+		# configuration in /run/containers/networks whatever its storage, and
+		# one aardvark-dns serves every store: with a platform running, the
+		# tests' pods could not resolve each other.  In a mount namespace of
+		# their own, that directory is the test Podman's.
+		netrun=${PODMAN_TEST_HOME:-/var/tmp/aegis-test-podman}/networks-run
+		rm -rf "$netrun" && mkdir -p -m 0700 "$netrun" /run/containers/networks
 		if ip netns add "$ns" && nsenter --net="/run/netns/$ns" ip link set lo up; then
-			nsenter --net="/run/netns/$ns" env AEGIS_TEST_NETNS="$ns" bash "$0" "$@" 9>&-
+			nsenter --net="/run/netns/$ns" unshare --mount --propagation private \
+				sh -c 'mount --bind "$1" /run/containers/networks && shift && exec "$@"' sh "$netrun" \
+				env AEGIS_TEST_NETNS="$ns" bash "$0" "$@" 9>&-
 			rc=$?
 			ip netns delete "$ns" 2>/dev/null
 			exit $rc
