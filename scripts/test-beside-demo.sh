@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make test` beside a running demo, as tests/README.md promises: with the
 # demo up (`make demo`, the production profile, real Caddy on 80/443), run
-# the whole suite while a loop fetches every public demo URL through the edge
-# once a second, then check that the demo is exactly as it was:
+# the whole suite while a loop fetches the health URL of every public demo
+# service through the edge once a second, then check that the demo is exactly as it was:
 #   - the suite passed;
 #   - the loop saw no failed request;
 #   - the same pods and container IDs (podman ps -a --no-trunc);
@@ -35,10 +35,18 @@ rules() { for t in nat filter; do iptables-save -t "$t" | grep -v '^#' | sed 's/
 
 port=$(value EDGE_HTTPS_PORT)
 ca=$DEMO_DIR/generated/edge-ca.crt
-hosts=()
-for var in EDGE_API_HOST EDGE_KEYCLOAK_HOST EDGE_OPENBAO_HOST EDGE_GRAFANA_HOST EDGE_SEAL_GATEWAY_HOST; do
-	hosts+=("$(value "$var")")
-done
+# Each public service's health URL through the edge (a service's "/" may
+# well answer 404, as OpenBao's and Keycloak's do).
+urls=()
+while read -r var path; do
+	urls+=("$(value "$var")$path")
+done <<'URLS'
+EDGE_API_HOST /health
+EDGE_KEYCLOAK_HOST /realms/aegis-system/.well-known/openid-configuration
+EDGE_OPENBAO_HOST /v1/sys/health
+EDGE_GRAFANA_HOST /api/health
+EDGE_SEAL_GATEWAY_HOST /health
+URLS
 
 ids >"$out/ids.before"
 rows >"$out/rows.before"
@@ -50,10 +58,11 @@ say "demo: $(wc -l <"$out/ids.before") containers, rows $(cat "$out/rows.before"
 	ok=0 bad=0
 	trap 'echo "$ok $bad" >"$out/loop.counts"; exit 0' TERM
 	while :; do
-		for h in "${hosts[@]}"; do
+		for u in "${urls[@]}"; do
+			h=${u%%/*}
 			code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$ca" \
-				--resolve "$h:$port:127.0.0.1" "https://$h:$port/" 2>/dev/null)
-			case $code in [23]??) ok=$((ok + 1)) ;; *) bad=$((bad + 1)); echo "$(date +%T) $h $code" >>"$out/loop.failures" ;; esac
+				--resolve "$h:$port:127.0.0.1" "https://$h:$port/${u#*/}" 2>/dev/null)
+			case $code in [23]??) ok=$((ok + 1)) ;; *) bad=$((bad + 1)); echo "$(date +%T) $u $code" >>"$out/loop.failures" ;; esac
 		done
 		sleep 1
 	done
