@@ -128,7 +128,7 @@ fi
 mkdir -p "$TMP/moved" && mv "$HOST/seal" "$TMP/moved/seal" && set_env SEAL_KEYS_DIR "$TMP/moved/seal"
 AEGIS_RUNTIME_IMAGE=$broken A deploy --profile minimal --atomic --timeout 4 >"$TMP/atomic2.out" 2>&1; rc=$?
 A validate --profile minimal >"$TMP/validate2.out" 2>&1; vrc=$?
-podman exec pod-core-aegis-runtime printenv AEGIS_SEAL_PRIVATE_KEY >"$TMP/key.env" 2>&1
+podman exec pod-core-aegis-runtime /bin/sh -c 'printf "%s" "$AEGIS_SEAL_PRIVATE_KEY"' >"$TMP/key.env" 2>&1
 mounts=$(if cmp -s <(tr -d '\n' <"$TMP/key.env") <(tr -d '\n' <"$TMP/moved/seal/seal-jwt-private.pem"); then echo same-key; else echo "key differs: $(head -c 60 "$TMP/key.env")"; fi)
 if [ $rc -eq 1 ] && grep -q -- '--atomic: restored core to revision 3, ready in' "$TMP/atomic2.out" &&
 	[ $vrc -eq 0 ] && [ "$mounts" = same-key ]; then
