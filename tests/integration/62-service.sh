@@ -318,7 +318,7 @@ else
 	fail wait-timeout-diagnostic "rc=$rc took=${took}s $out"
 fi
 out=$(A wait --pod nosuch 2>&1); rc=$?
-if [ $rc -eq 2 ] && grep -q "unknown pod 'nosuch' in profile development" <<<"$out"; then
+if [ $rc -eq 2 ] && grep -q "unknown pod 'nosuch' in profile deployed" <<<"$out"; then
 	pass wait-unknown-pod
 else
 	fail wait-unknown-pod "rc=$rc $out"
