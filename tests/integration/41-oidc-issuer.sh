@@ -12,18 +12,7 @@
 
 names=(oidc-defaults-deploy oidc-defaults-discovery oidc-defaults-loopback oidc-defaults-core-issuer)
 require_rootful_podman
-# the OpenBao and Keycloak stand-ins come with the demo's images
-if ! out=$(bash "$ROOT/scripts/demo-images.sh" 2>&1); then
-	for n in "${names[@]}"; do fail "$n" "cannot build the demo images: $(printf '%s' "$out" | tail -n 2)"; done
-	exit 0
-fi
-podman_test_stack
-{
-	echo "OPENBAO_IMAGE=localhost/aegis-demo/openbao-standin:latest"
-	echo "KEYCLOAK_IMAGE=localhost/aegis-demo/keycloak-standin:latest"
-	echo "AEGIS_GENERATED_DIR=$TMP/generated"
-	echo "SEAL_KEYS_DIR=$TMP/seal"
-} >>"$ENV"
+podman_bootstrap_stack
 A() { "$AEGIS_BIN" --root "$ROOT" --env "$ENV" "$@"; }
 value() { A config --profile development --json | "$PY" -c 'import json,sys; print(next(v["value"] for v in json.load(sys.stdin)["variables"] if v["name"]==sys.argv[1]))' "$1"; }
 

@@ -14,17 +14,7 @@
 names=(unseal-deploy unseal-restart-sealed unseal-status-sealed unseal-validate-fails
 	unseal-wait-unseals unseal-wait-before-core unseal-rollout-before-core)
 require_rootful_podman
-if ! out=$(bash "$ROOT/scripts/demo-images.sh" 2>&1); then
-	for n in "${names[@]}"; do fail "$n" "cannot build the demo images: $(printf '%s' "$out" | tail -n 2)"; done
-	exit 0
-fi
-podman_test_stack
-{
-	echo "OPENBAO_IMAGE=localhost/aegis-demo/openbao-standin:latest"
-	echo "KEYCLOAK_IMAGE=localhost/aegis-demo/keycloak-standin:latest"
-	echo "AEGIS_GENERATED_DIR=$TMP/generated"
-	echo "SEAL_KEYS_DIR=$TMP/seal"
-} >>"$ENV"
+podman_bootstrap_stack
 A() { "$AEGIS_BIN" --root "$ROOT" --env "$ENV" "$@"; }
 health() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$bao/v1/sys/health"; }
 # the time (epoch seconds) OpenBao's container logged its successful sys/unseal

@@ -121,6 +121,24 @@ podman_test_stack() {
 	} >>"$ENV"
 }
 
+# podman_bootstrap_stack: podman_test_stack with the OpenBao and Keycloak API
+# test servers of the demo's images (bootstrap runs against them) and the
+# generated files and SEAL keys under $TMP.  The script's tests ("names")
+# fail when the demo images cannot be built.
+podman_bootstrap_stack() {
+	local out
+	if ! out=$(bash "$ROOT/scripts/demo-images.sh" 2>&1); then
+		skip_all "cannot build the demo images: $(printf '%s' "$out" | tail -n 2)"
+	fi
+	podman_test_stack
+	{
+		echo "OPENBAO_IMAGE=localhost/aegis-demo/openbao-standin:latest"
+		echo "KEYCLOAK_IMAGE=localhost/aegis-demo/keycloak-standin:latest"
+		echo "AEGIS_GENERATED_DIR=$TMP/generated"
+		echo "SEAL_KEYS_DIR=$TMP/seal"
+	} >>"$ENV"
+}
+
 podman_test_stack_cleanup() {
 	if declare -F podman_test_stack_before_cleanup >/dev/null; then podman_test_stack_before_cleanup; fi
 	"$AEGIS_BIN" --root "$PODMAN_STACK_ROOT" --env "$ENV" clean --yes >/dev/null 2>&1
