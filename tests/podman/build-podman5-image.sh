@@ -61,7 +61,7 @@ url=$(image_mirror)
 dir=$(mktemp -d /var/tmp/aegis-podman5-rootfs-XXXXXX)
 chmod 0755 "$dir"
 debs=$(mktemp -d /var/tmp/aegis-podman5-debs-XXXXXX)
-trap 'umount "$dir/proc" 2>/dev/null; rm -rf "$dir" "$dir.log" "$debs"' EXIT
+trap 'umount "$dir/proc" 2>/dev/null || :; rm -rf "$dir" "$dir.log" "$debs"' EXIT
 t0=$(date +%s)
 log "debootstrap $suite from $url (systemd)…"
 if ! debootstrap --variant=minbase --include="$base" "$suite" "$dir" "$url" >"$dir.log" 2>&1; then
