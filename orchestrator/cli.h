@@ -127,6 +127,8 @@ COMMAND(registry_login);
 COMMAND(bootstrap_secrets);
 COMMAND(bootstrap_keycloak);
 COMMAND(wait);
+COMMAND(backup);
+COMMAND(restore);
 COMMAND(systemd);
 COMMAND(doctor);
 COMMAND(setup_user);

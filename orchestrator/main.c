@@ -32,6 +32,8 @@ static const struct command commands[] = {
     {"bootstrap-keycloak", cmd_bootstrap_keycloak, "create Keycloak realms, clients and users",
      .locks = true},
     {"wait", cmd_wait, "wait until a running pod is ready"},
+    {"backup", cmd_backup, "copy the pods' volumes into a checked archive set", .locks = true},
+    {"restore", cmd_restore, "put a backup's volumes back and deploy their pods", .locks = true},
     {"systemd", cmd_systemd, "generate systemd units for the profile"},
     {"doctor", cmd_doctor, "check this host can run the platform"},
     {"setup-user", cmd_setup_user, "create the dedicated rootless service user"},

@@ -259,7 +259,7 @@ else
 	fail "env-100k-lines-fast" "100k: ${ms100} ms, 20k: ${ms20} ms $(head -c 300 "$TMP/big.err")"
 fi
 # --- the service commands: help and usage errors -------------------------------------
-for c in wait systemd doctor setup-user; do
+for c in wait systemd doctor setup-user backup restore; do
 	out=$(aegis "$c" --help 2>&1); rc=$?
 	if [ $rc -eq 0 ] && grep -q "Usage: aegis-deploy $c" <<<"$out" && grep -q "Exit status" <<<"$out"; then
 		pass "help-$c"
@@ -269,6 +269,11 @@ for c in wait systemd doctor setup-user; do
 done
 out=$(aegis wait 2>&1); rc=$?
 if [ $rc -eq 2 ] && grep -q 'which pod' <<<"$out"; then pass wait-needs-pod; else fail wait-needs-pod "rc=$rc $out"; fi
+out=$(aegis restore 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q 'which backup' <<<"$out"; then pass restore-needs-backup; else fail restore-needs-backup "rc=$rc $out"; fi
+mkdir -p "$TMP/not-a-backup"
+out=$(aegis restore "$TMP/not-a-backup" 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "not-a-backup: not a backup (no manifest.json)" <<<"$out"; then pass restore-not-a-backup; else fail restore-not-a-backup "rc=$rc $out"; fi
 out=$(aegis systemd --dir "$TMP/x" --install 2>&1); rc=$?
 if [ $rc -eq 2 ] && grep -q 'exclude each other' <<<"$out"; then pass systemd-dir-or-install; else fail systemd-dir-or-install "rc=$rc $out"; fi
 exit 0
