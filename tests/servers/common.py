@@ -27,6 +27,7 @@ more than Debian's python3-minimal.
 
 import argparse
 import base64
+import faulthandler
 import hashlib
 import ipaddress
 import json
@@ -358,6 +359,10 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingMixIn, HTTPServer):
     daemon_threads = True
+    # server_close() must not wait for request threads: one blocked reading a
+    # keep-alive connection its client never closes would hold the stop
+    # forever (socketserver joins them when block_on_close is true).
+    block_on_close = False
     allow_reuse_address = True
 
 
@@ -390,6 +395,10 @@ def write_private_json(path, obj):
 
 
 def run(prog, description, add_args, make_app):
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    for sig in stop_signals:
+        signal.signal(sig, lambda signum, frame: None)
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 inside a container)")
@@ -412,19 +421,36 @@ def run(prog, description, add_args, make_app):
     sys.stderr.write("%s: listening on %s:%d\n" % (prog, args.host, port))
     sys.stderr.flush()
 
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # SIGTERM and SIGINT are blocked in every thread and taken by sigwait in
+    # the main thread: no Python signal handler runs.  A handler that set a
+    # threading.Event could deadlock the main thread when the signal landed
+    # while it held that Event's lock inside Event.wait() (the same shape as
+    # python/cpython#126434): seen once, a test server alive ten minutes after
+    # its SIGTERM.  The no-op handlers keep the disposition off SIG_DFL, which
+    # a container's PID 1 would otherwise drop.  Blocked at the start of run(),
+    # before any thread exists, so that every thread inherits the mask.
+    # SIGUSR1 writes every thread's stack to the log: a test that finds a
+    # server still running after its SIGTERM asks it where it is stuck.
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
-    while not stop.wait(0.5):
-        pass
-    server.shutdown()
-    server.server_close()
+    signal.sigwait(stop_signals)
+    sys.stderr.write("%s: stopping\n" % prog)
+    sys.stderr.flush()
+    # The stop is bounded: a request still being served (a client holding a
+    # keep-alive connection open) must not keep the process alive, as a real
+    # server's graceful shutdown is bounded too.
+    def close_server():
+        server.shutdown()
+        server.server_close()
+
+    closer = threading.Thread(target=close_server, daemon=True)
+    closer.start()
+    closer.join(5)
+    if closer.is_alive():
+        sys.stderr.write("%s: the listener did not stop within 5 s; stacks follow\n" % prog)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
     app.close()
     sys.stderr.write("%s: stopped\n" % prog)
-    return 0
+    sys.stderr.flush()
+    os._exit(0)
