@@ -40,6 +40,10 @@ demo_image() {
 	CADDY_IMAGE) echo "$PREFIX/caddy:latest" ;;
 	OPENBAO_IMAGE) echo "$PREFIX/openbao-standin:latest" ;;
 	KEYCLOAK_IMAGE) echo "$PREFIX/keycloak-standin:latest" ;;
+	# the AEGIS images: stand-ins that enforce their contracts (kube/contracts.yaml)
+	AEGIS_RUNTIME_IMAGE) echo "$PREFIX/runtime-standin:latest" ;;
+	AEGIS_SEAL_GATEWAY_IMAGE) echo "$PREFIX/seal-gateway-standin:latest" ;;
+	AEGIS_TEMPORAL_WORKER_IMAGE) echo "$PREFIX/temporal-worker-standin:latest" ;;
 	*) echo "$PREFIX/standin-$(echo "$1" | tr 'A-Z_' 'a-z-'):latest" ;;
 	esac
 }
@@ -241,8 +245,10 @@ print("  rows in aegis.demo_runs (one per 'make demo'; kept across runs): $runs"
 print()
 print("Configuration and secrets: $ENV (0600); bootstrap output: $DEMO_DIR/generated/")
 print("Stand-ins are not the real services: OpenBao and Keycloak are the project's API test")
-print("servers; the AEGIS runtime, SEAL gateway, Temporal, SeaweedFS, Grafana, Loki, Promtail")
-print("and Jaeger are a busybox program answering their health checks; Caddy (the edge) is real.")
+print("servers; the AEGIS runtime, SEAL gateway and Temporal worker are stand-ins that enforce")
+print("the images' contracts (kube/contracts.yaml: configuration, keys, Keycloak client, database)")
+print("without running agents; Temporal, SeaweedFS, Grafana, Loki, Promtail and Jaeger are a")
+print("busybox program answering their health checks; Caddy (the edge) is real.")
 print("Tear down: make demo-down   (also the images: make demo-down IMAGES=1)")
 EOF
 }
