@@ -50,14 +50,19 @@ node_config.rs:1736) and those the SEAL gateway requires (sub, exec_id,
 tenant_id, jti, scp, wid: aegis-seal-gateway src/infrastructure/seal.rs:
 12-28 at c17803d5), so that a test can hand it to the gateway; run it with
 `podman exec`, never over the network.  `seal-envelope` wraps it in a SEAL
-envelope for POST /v1/seal/invoke.
+envelope for POST /v1/seal/invoke; `seal-probe` posts that envelope to the
+gateway the runtime is configured with (AEGIS_SEAL_GATEWAY_URL, default
+http://localhost:8089, server.rs:1387) and exits 0 when it is accepted.
 """
 
+import base64
 import json
 import os
 import secrets
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -425,26 +430,45 @@ def seal_claims():
             "iss": "aegis-orchestrator", "aud": ["aegis-agents"], "iat": now, "exp": now + 300}
 
 
+def seal_probe(envelope):
+    base = os.environ.get("AEGIS_SEAL_GATEWAY_URL", "http://localhost:8089").rstrip("/")
+    url = base + "/v1/seal/invoke"
+    req = urllib.request.Request(url, data=envelope.encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            status, body = r.status, r.read(2000)
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read(2000)
+    except (urllib.error.URLError, OSError) as e:
+        raise Fatal("SEAL gateway %s unreachable: %s" % (url, getattr(e, "reason", e)))
+    print("%s HTTP %d %s" % (url, status, body.decode(errors="replace")))
+    return 0 if status == 200 else 1
+
+
 def main(argv):
     if len(argv) > 1 and argv[1] in ("-h", "--help"):
         print(__doc__.strip())
-        print("\nUsage: runtime_standin.py [sign-seal-jwt | seal-envelope]")
+        print("\nUsage: runtime_standin.py [sign-seal-jwt | seal-envelope | seal-probe]")
         return 0
     try:
-        if len(argv) > 1 and argv[1] in ("sign-seal-jwt", "seal-envelope"):
+        if len(argv) > 1 and argv[1] in ("sign-seal-jwt", "seal-envelope", "seal-probe"):
             token = standin.jwt_sign_rs256(seal_key(), seal_claims())
             if argv[1] == "sign-seal-jwt":
                 print(token)
-            else:
-                # a SEAL envelope (aegis-seal-gateway src/domain/seal.rs:5-17);
-                # its Ed25519 signature is a placeholder: the gateway stand-in
-                # does not model agent sessions
-                print(json.dumps({"protocol": "seal/v1", "security_token": token,
-                                  "signature": common.b64url(secrets.token_bytes(64)),
-                                  "payload": {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                                              "params": {"name": "standin.echo", "arguments": {}}},
-                                  "container_id": "standin-workload", "timestamp": int(time.time())}))
-            return 0
+                return 0
+            # a SEAL envelope (aegis-seal-gateway src/domain/seal.rs:5-17);
+            # its Ed25519 signature is a placeholder: the gateway stand-in
+            # does not model agent sessions
+            envelope = json.dumps({"protocol": "seal/v1", "security_token": token,
+                                   "signature": base64.b64encode(secrets.token_bytes(64)).decode(),
+                                   "payload": {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                               "params": {"name": "standin.echo", "arguments": {}}},
+                                   "container_id": "standin-workload", "timestamp": int(time.time())})
+            if argv[1] == "seal-envelope":
+                print(envelope)
+                return 0
+            return seal_probe(envelope)
         if len(argv) > 1:
             # the image's entrypoint arguments (e.g. "daemon") are ignored
             standin.log(PROG, "ignoring arguments %s" % " ".join(argv[1:]))
