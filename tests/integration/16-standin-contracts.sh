@@ -102,7 +102,7 @@ for k in sorted(env):
     args += ["-e", k]
 os.execvpe("podman", args + podman_args, child)
 PY
-run() { local name=$1; ctrs+=("$name"); podman rm -f -t 0 "$name" >/dev/null 2>&1; "$PY" "$TMP/envrun.py" "$TMP/k8s" "$name" "$@"; }
+run() { local name=$1; shift; ctrs+=("$name"); podman rm -f -t 0 "$name" >/dev/null 2>&1; "$PY" "$TMP/envrun.py" "$TMP/k8s" "$name" "$@"; }
 # the ConfigMap files of a pod, as the pod mounts them
 configmap() {
 	mkdir -p "$2" && chmod 0755 "$2"
