@@ -12,6 +12,15 @@
 # Stand-ins, labelled as such in their names:
 #   localhost/aegis-demo/openbao-standin     tests/servers/openbao.py (the OpenBao HTTP API test server)
 #   localhost/aegis-demo/keycloak-standin    tests/servers/keycloak.py (the Keycloak admin API test server)
+#   localhost/aegis-demo/runtime-standin     tests/servers/runtime_standin.py: the AEGIS runtime's
+#                                            configuration, registry and SEAL key checks, its
+#                                            first migration in the real PostgreSQL
+#   localhost/aegis-demo/seal-gateway-standin  tests/servers/seal_gateway_standin.py: refuses a
+#                                            SEAL JWT its RSA public key does not verify
+#   localhost/aegis-demo/temporal-worker-standin  tests/servers/temporal_worker_standin.py:
+#                                            KEYCLOAK_* required, client credentials, exits
+#                                            without workflow_definitions
+#                                            (the three enforce kube/contracts.yaml)
 #   localhost/aegis-demo/standin             busybox stand-in answering health checks
 #                                            (tests/podman/build-standin.sh), and one
 #   localhost/aegis-demo/standin-VAR         per image variable (e.g. standin-jaeger-image),
@@ -33,10 +42,12 @@ app=$prefix/debian-services-app:latest
 log() { echo "demo-images: $*" >&2; }
 
 # Distribution packages of the base image (real services, Caddy for the edge,
-# and python3 for the OpenBao and Keycloak stand-ins).  The base holds only
+# python3 for the stand-ins, python3-yaml for the AEGIS stand-ins to read the
+# rendered configuration files, psql from postgresql for the runtime's
+# migration and the worker's check).  The base holds only
 # the packages (debootstrap: the package archive, about 1.5 min), so a change
 # of the stand-in servers rebuilds only the small layer above it.
-packages=postgresql,prometheus,prometheus-postgres-exporter,caddy,python3,busybox,ca-certificates
+packages=postgresql,prometheus,prometheus-postgres-exporter,caddy,python3,python3-yaml,busybox,ca-certificates
 base_hash=$(image_hash /dev/null -- "$packages rootfs-0755")
 app_hash=$(image_hash "$here"/demo/* "$root"/tests/servers/*.py -- "$base_hash")
 
@@ -119,6 +130,9 @@ derive prometheus '["/usr/bin/prometheus"]'
 derive caddy '["/usr/bin/caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]'
 derive openbao-standin '["/aegis-demo/openbao-standin.sh"]'
 derive keycloak-standin '["/aegis-demo/keycloak-standin.sh"]'
+derive runtime-standin '["/aegis-demo/runtime-standin.sh"]'
+derive seal-gateway-standin '["/aegis-demo/seal-gateway-standin.sh"]'
+derive temporal-worker-standin '["/aegis-demo/temporal-worker-standin.sh"]'
 STANDIN_IMAGE_NAME=$prefix/standin:latest bash "$root/tests/podman/build-standin.sh" ${force:+--force} >&2
 
 # The ports of the containers using each image variable, from the templates

@@ -40,6 +40,10 @@ demo_image() {
 	CADDY_IMAGE) echo "$PREFIX/caddy:latest" ;;
 	OPENBAO_IMAGE) echo "$PREFIX/openbao-standin:latest" ;;
 	KEYCLOAK_IMAGE) echo "$PREFIX/keycloak-standin:latest" ;;
+	# the AEGIS images: stand-ins that enforce their contracts (kube/contracts.yaml)
+	AEGIS_RUNTIME_IMAGE) echo "$PREFIX/runtime-standin:latest" ;;
+	AEGIS_SEAL_GATEWAY_IMAGE) echo "$PREFIX/seal-gateway-standin:latest" ;;
+	AEGIS_TEMPORAL_WORKER_IMAGE) echo "$PREFIX/temporal-worker-standin:latest" ;;
 	*) echo "$PREFIX/standin-$(echo "$1" | tr 'A-Z_' 'a-z-'):latest" ;;
 	esac
 }
@@ -191,13 +195,19 @@ pg_up() {
 }
 
 summary() {
-	local status prom_port runs pgup
+	local status prom_port runs pgup seal
 	status=$(A status --profile "$PROFILE" --json)
 	prom_port=$(config_value PROMETHEUS_PORT)
 	runs=$(podman exec pod-database-postgres psql -h /run/postgresql -p 5432 -U aegis -d aegis -tAq -c \
 		"CREATE TABLE IF NOT EXISTS demo_runs (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
 		 INSERT INTO demo_runs DEFAULT VALUES; SELECT count(*) FROM demo_runs" 2>&1 | tail -n 1)
 	pgup=$(pg_up "$prom_port")
+	# The SEAL JWT end to end: the runtime's stand-in signs one with
+	# pod-core's RSA key and posts it to the gateway it is configured with,
+	# whose stand-in verifies it with its RSA public key.
+	seal=$(podman exec pod-core-aegis-runtime /aegis-demo/runtime-standin.sh seal-probe 2>&1 |
+		sed -n 's/.* HTTP \([0-9][0-9]*\) .*/HTTP \1/p' | tail -n 1)
+	seal=${seal:-not accepted (see podman logs pod-seal-gateway-seal-gateway)}
 	edge_summary
 	"$PY" - "$status" <<EOF
 import json, sys, subprocess, urllib.request, urllib.error
@@ -238,11 +248,15 @@ print()
 print("Proof of wiring:")
 print("  Prometheus (real) reports pg_up = $pgup for PostgreSQL (real) through postgres-exporter (real)")
 print("  rows in aegis.demo_runs (one per 'make demo'; kept across runs): $runs")
+print("  a SEAL JWT signed with pod-core's RSA key, posted by the runtime (stand-in) to the")
+print("  SEAL gateway (stand-in), verified with its RSA public key: $seal")
 print()
 print("Configuration and secrets: $ENV (0600); bootstrap output: $DEMO_DIR/generated/")
 print("Stand-ins are not the real services: OpenBao and Keycloak are the project's API test")
-print("servers; the AEGIS runtime, SEAL gateway, Temporal, SeaweedFS, Grafana, Loki, Promtail")
-print("and Jaeger are a busybox program answering their health checks; Caddy (the edge) is real.")
+print("servers; the AEGIS runtime, SEAL gateway and Temporal worker are stand-ins that enforce")
+print("the images' contracts (kube/contracts.yaml: configuration, keys, Keycloak client, database)")
+print("without running agents; Temporal, SeaweedFS, Grafana, Loki, Promtail and Jaeger are a")
+print("busybox program answering their health checks; Caddy (the edge) is real.")
 print("Tear down: make demo-down   (also the images: make demo-down IMAGES=1)")
 EOF
 }

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# The demo's stand-ins for the three AEGIS images fail where the real images
+# fail (kube/contracts.yaml; tests/servers/*_standin.py): each runs in the
+# test Podman with what `render --profile full` gives its container (the
+# ConfigMap files mounted where the pod mounts them, the container's
+# environment, secrets resolved from the Kubernetes rendering's Secret and
+# handed to Podman through its environment, never argv), beside the demo's
+# real PostgreSQL and Keycloak test server, bootstrapped by
+# bootstrap-keycloak, on a network of its own where they have their pod names.
+#   - the worker started before the runtime exits: no workflow_definitions;
+#   - the runtime starts, creates the table, binds metrics as configured;
+#     the worker then starts (its client-credentials token from Keycloak);
+#   - the runtime signs a SEAL JWT and the gateway accepts it; one signed
+#     with another RSA key is refused (401), and so is every one while the
+#     gateway has no public key;
+#   - broken copies: no runtime-registry.yaml, an Ed25519 key as
+#     AEGIS_SEAL_PRIVATE_KEY, a worker without KEYCLOAK_CLIENT_SECRET: each
+#     stand-in exits non-zero with the reason.
+# test-images: demo
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/podman/env.sh"
+
+names=(standin-worker-without-table standin-runtime-starts standin-worker-starts
+	standin-seal-jwt-accepted standin-seal-jwt-other-key-refused standin-gateway-without-key-refuses
+	standin-runtime-without-registry standin-runtime-ed25519-key standin-worker-without-client-secret)
+require_rootful_podman
+if ! out=$(bash "$ROOT/scripts/demo-images.sh" 2>&1); then
+	skip_all "cannot build the demo images: $(printf '%s' "$out" | tail -n 2)"
+fi
+P=localhost/aegis-demo
+net=aegis-standin-$$
+ctrs=()
+cleanup() {
+	for c in "${ctrs[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1; done
+	podman network rm -f "$net" >/dev/null 2>&1
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# --- the configuration, as a user's: init, the SEAL keys, render -----------
+cp "$ROOT/.env.example" "$TMP/.env.example"
+(cd "$TMP" && aegis init >/dev/null) || skip_all "init failed"
+ENV=$TMP/.env
+aegis --env "$ENV" generate-keys --dir "$TMP/seal" >/dev/null || skip_all "generate-keys failed"
+{
+	echo "SEAL_KEYS_DIR=$TMP/seal"
+	echo "AEGIS_GENERATED_DIR=$TMP/generated"
+	echo "CONTAINER_SOCK=$TMP/podman.sock"
+} >>"$ENV"
+render() {
+	rm -rf "$TMP/k8s" && aegis --env "$ENV" --profile full render --target kubernetes --out "$TMP/k8s" >/dev/null 2>"$TMP/render.err"
+}
+render || skip_all "render failed: $(head -3 "$TMP/render.err")"
+
+# run NAME POD CONTAINER [--unset VAR] [--set VAR=FILE] -- PODMAN-RUN-ARGS... IMAGE [ARGS]:
+# podman run --name NAME with the container's rendered environment (secret
+# values from the rendered Secret), each variable passed as "-e VAR" from
+# Podman's own environment.
+cat >"$TMP/envrun.py" <<'PY'
+import base64, os, re, sys, yaml
+k8s, name, pod, ctr = sys.argv[1:5]
+rest = sys.argv[5:]
+unset, sets = set(), {}
+while rest and rest[0] != "--":
+    opt, arg = rest[0], rest[1]
+    if opt == "--unset":
+        unset.add(arg)
+    else:
+        k, f = arg.split("=", 1)
+        sets[k] = open(f).read()
+    rest = rest[2:]
+podman_args = rest[1:]
+secret = {}
+for f in os.listdir(k8s):
+    for d in yaml.safe_load_all(open(os.path.join(k8s, f))):
+        if d and d.get("kind") == "Secret":
+            secret.update({k: base64.b64decode(v).decode() for k, v in (d.get("data") or {}).items()})
+            secret.update(d.get("stringData") or {})
+env = {}
+for f in os.listdir(k8s):
+    for d in yaml.safe_load_all(open(os.path.join(k8s, f))):
+        if not d or d.get("kind") not in ("Deployment", "StatefulSet") or d["metadata"]["name"] != pod:
+            continue
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            if c["name"] != ctr:
+                continue
+            for e in c.get("env", []):
+                ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+                value = secret.get(ref["key"], "") if ref else str(e.get("value", ""))
+                # Kubernetes expands $(NAME) of a variable defined before it
+                env[e["name"]] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                                        lambda m: env.get(m.group(1), m.group(0)), value)
+if not env:
+    sys.exit("envrun: no container %s in %s of %s" % (ctr, pod, k8s))
+for k in unset:
+    env.pop(k, None)
+env.update(sets)
+child = dict(os.environ)
+child.update(env)
+args = ["podman", "run", "--name", name]
+for k in sorted(env):
+    args += ["-e", k]
+os.execvpe("podman", args + podman_args, child)
+PY
+run() { local name=$1; shift; ctrs+=("$name"); podman rm -f -t 0 "$name" >/dev/null 2>&1; "$PY" "$TMP/envrun.py" "$TMP/k8s" "$name" "$@"; }
+# the ConfigMap files of a pod, as the pod mounts them
+configmap() {
+	mkdir -p "$2" && chmod 0755 "$2"
+	"$PY" - "$TMP/k8s" "$1" "$2" <<'PY'
+import os, sys, yaml
+k8s, name, out = sys.argv[1:]
+for f in os.listdir(k8s):
+    for d in yaml.safe_load_all(open(os.path.join(k8s, f))):
+        if d and d.get("kind") == "ConfigMap" and d["metadata"]["name"] == name:
+            for k, v in d["data"].items():
+                with open(os.path.join(out, k), "w") as fh:
+                    fh.write(v)
+PY
+	chmod 0644 "$2"/*
+}
+# exited NAME SECONDS: wait for the container to exit; prints its exit code
+exited() {
+	local i
+	for i in $(seq "$2"); do
+		[ "$(podman inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = false ] && break
+		sleep 1
+	done
+	podman inspect -f '{{.State.Running}} {{.State.ExitCode}}' "$1" 2>/dev/null | awk '$1 == "true" { print "running"; next } { print $2 }'
+}
+# http_ok URL SECONDS: the URL answers 200 within SECONDS
+http_ok() {
+	local i
+	for i in $(seq "$2"); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1")" = 200 ] && return 0
+		sleep 1
+	done
+	return 1
+}
+hostport() { podman port "$1" "$2" | head -n 1 | sed 's/.*://'; }
+
+podman network create "$net" >/dev/null || skip_all "cannot create the network $net"
+
+# --- the demo's real PostgreSQL and Keycloak test server -----------------------
+run sc-db pod-database postgres -- -d --network "$net" --network-alias pod-database "$P/postgres:latest" >/dev/null
+run sc-iam pod-iam keycloak -- -d --network "$net" --network-alias pod-iam \
+	-p "127.0.0.1:$(aegis --env "$ENV" config --json | "$PY" -c 'import json,sys; print(next(v["value"] for v in json.load(sys.stdin)["variables"] if v["name"]=="KEYCLOAK_PORT"))'):8180" \
+	"$P/keycloak-standin:latest" >/dev/null
+for _ in $(seq 60); do
+	podman exec sc-db psql -h /run/postgresql -U aegis -d aegis -tAq -c 'SELECT 1' >/dev/null 2>&1 && break
+	sleep 1
+done
+if ! aegis --env "$ENV" bootstrap-keycloak --timeout 60 >"$TMP/bootstrap.out" 2>&1; then
+	skip_all "bootstrap-keycloak failed: $(tail -3 "$TMP/bootstrap.out")"
+fi
+# the worker's client secret is in .env now
+render || skip_all "render failed: $(head -3 "$TMP/render.err")"
+configmap aegis-core-config "$TMP/core-config"
+configmap aegis-seal-gateway-config "$TMP/gateway-config"
+table() { podman exec sc-db psql -h /run/postgresql -U aegis -d aegis -tAq -c "SELECT to_regclass('workflow_definitions') IS NOT NULL"; }
+
+# --- the worker first: the runtime has not migrated -----------------------------
+run sc-worker0 pod-temporal-worker temporal-worker -- -d --network "$net" "$P/temporal-worker-standin:latest" >/dev/null
+rc=$(exited sc-worker0 60)
+logs=$(podman logs sc-worker0 2>&1)
+if [ "$rc" != running ] && [ "$rc" != 0 ] && [[ "$logs" == *'workflow_definitions" does not exist'* ]] && [ "$(table)" = f ]; then
+	pass standin-worker-without-table
+else
+	fail standin-worker-without-table "exit=$rc table=$(table) $(tail -3 <<<"$logs")"
+fi
+
+# --- the runtime -------------------------------------------------------------
+run sc-core pod-core aegis-runtime -- -d --network "$net" --network-alias pod-core \
+	-v "$TMP/core-config:/etc/aegis:ro" -p 127.0.0.1::8088 -p 127.0.0.1::9091 \
+	"$P/runtime-standin:latest" >/dev/null
+core_http=$(hostport sc-core 8088) core_metrics=$(hostport sc-core 9091)
+if http_ok "http://127.0.0.1:$core_http/health" 90 &&
+	curl -fsS --max-time 5 "http://127.0.0.1:$core_metrics/metrics" | grep -q '^aegis_standin_up' &&
+	[ "$(table)" = t ]; then
+	pass standin-runtime-starts
+else
+	fail standin-runtime-starts "health port ${core_http:-none} metrics port ${core_metrics:-none} table=$(table) $(podman logs sc-core 2>&1 | tail -4)"
+fi
+
+run sc-worker pod-temporal-worker temporal-worker -- -d --network "$net" -p 127.0.0.1::3000 \
+	"$P/temporal-worker-standin:latest" >/dev/null
+worker_http=$(hostport sc-worker 3000)
+if http_ok "http://127.0.0.1:$worker_http/health" 60 && sleep 2 &&
+	podman logs sc-worker 2>&1 | grep -q 'service account token for aegis-temporal-worker' &&
+	[ "$(exited sc-worker 1)" = running ]; then
+	pass standin-worker-starts
+else
+	fail standin-worker-starts "$(podman logs sc-worker 2>&1 | tail -4)"
+fi
+
+# --- SEAL JWTs: signed by the runtime, verified by the gateway -----------------
+run sc-gateway pod-seal-gateway seal-gateway -- -d --network "$net" \
+	-v "$TMP/gateway-config:/etc/aegis/seal-gateway:ro" -p 127.0.0.1::8089 \
+	"$P/seal-gateway-standin:latest" >/dev/null
+gw=$(hostport sc-gateway 8089)
+http_ok "http://127.0.0.1:$gw/health" 60 || true
+invoke() {
+	curl -s -o "$TMP/invoke.out" -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
+		--data-binary @"$1" "http://127.0.0.1:$2/v1/seal/invoke"
+}
+podman exec sc-core /aegis-demo/runtime-standin.sh seal-envelope >"$TMP/good.json" 2>"$TMP/sign.err"
+code=$(invoke "$TMP/good.json" "$gw")
+if [ "$code" = 200 ] && grep -q '"verified":true' "$TMP/invoke.out"; then
+	pass standin-seal-jwt-accepted
+else
+	fail standin-seal-jwt-accepted "HTTP $code $(head -c 300 "$TMP/invoke.out") $(cat "$TMP/sign.err") $(podman logs sc-gateway 2>&1 | tail -3)"
+fi
+
+# the same envelope signed with another RSA key: its PEM given with "\n"
+# escapes, which the runtime reads too
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/other.pem" 2>/dev/null
+awk '{ printf "%s\\n", $0 }' "$TMP/other.pem" >"$TMP/other.escaped"
+run sc-other pod-core aegis-runtime --set "AEGIS_SEAL_PRIVATE_KEY=$TMP/other.escaped" -- --rm --network none \
+	"$P/runtime-standin:latest" seal-envelope >"$TMP/other.json" 2>"$TMP/other.err"
+code=$(invoke "$TMP/other.json" "$gw")
+if [ "$code" = 401 ] && grep -q 'security token invalid' "$TMP/invoke.out"; then
+	pass standin-seal-jwt-other-key-refused
+else
+	fail standin-seal-jwt-other-key-refused "HTTP $code $(head -c 300 "$TMP/invoke.out") $(cat "$TMP/other.err")"
+fi
+
+# a gateway without the public key starts and refuses every token
+: >"$TMP/empty"
+run sc-gateway-nokey pod-seal-gateway seal-gateway --set "SEAL_GATEWAY_SEAL_JWT_PUBLIC_KEY_PEM=$TMP/empty" -- -d --network "$net" \
+	-v "$TMP/gateway-config:/etc/aegis/seal-gateway:ro" -p 127.0.0.1::8089 \
+	"$P/seal-gateway-standin:latest" >/dev/null
+gw2=$(hostport sc-gateway-nokey 8089)
+http_ok "http://127.0.0.1:$gw2/health" 60 || true
+podman exec sc-core /aegis-demo/runtime-standin.sh seal-envelope >"$TMP/good2.json" 2>/dev/null
+code=$(invoke "$TMP/good2.json" "$gw2")
+if [ "$code" = 401 ] && grep -q 'public key is not configured' "$TMP/invoke.out"; then
+	pass standin-gateway-without-key-refuses
+else
+	fail standin-gateway-without-key-refuses "HTTP $code $(head -c 300 "$TMP/invoke.out")"
+fi
+
+# --- broken copies -----------------------------------------------------------
+# broken NAME POD CONTAINER IMAGE PATTERN [envrun options] [-- podman args]:
+# the container exits non-zero and its log matches PATTERN
+broken() {
+	local test=$1 name=$2 pod=$3 ctr=$4 image=$5 pattern=$6
+	shift 6
+	local opts=() extra=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+	[ "${1:-}" = -- ] && shift
+	extra=("$@")
+	run "$name" "$pod" "$ctr" "${opts[@]}" -- -d --network "$net" "${extra[@]}" "$image" >/dev/null
+	local rc logs
+	rc=$(exited "$name" 90)
+	logs=$(podman logs "$name" 2>&1)
+	if [ "$rc" != running ] && [ "$rc" != 0 ] && grep -Eq "$pattern" <<<"$logs"; then
+		pass "$test"
+		echo "   $(grep -E "$pattern" <<<"$logs" | head -n 1 | cut -c1-200)"
+	else
+		fail "$test" "exit=$rc $(tail -3 <<<"$logs")"
+	fi
+}
+mkdir -p "$TMP/core-noregistry" && cp "$TMP/core-config/aegis-config.yaml" "$TMP/core-noregistry/"
+broken standin-runtime-without-registry sc-core-noreg pod-core aegis-runtime "$P/runtime-standin:latest" \
+	"runtime-registry.yaml exists at the configured path" -- -v "$TMP/core-noregistry:/etc/aegis:ro"
+broken standin-runtime-ed25519-key sc-core-ed pod-core aegis-runtime "$P/runtime-standin:latest" \
+	"AEGIS_SEAL_PRIVATE_KEY: InvalidKeyFormat: a PKCS#8 Ed25519 key" --set "AEGIS_SEAL_PRIVATE_KEY=$TMP/seal/private.pem" \
+	-- -v "$TMP/core-config:/etc/aegis:ro"
+broken standin-worker-without-client-secret sc-worker-nosecret pod-temporal-worker temporal-worker \
+	"$P/temporal-worker-standin:latest" "KEYCLOAK_CLIENT_SECRET\): Required" --unset KEYCLOAK_CLIENT_SECRET
