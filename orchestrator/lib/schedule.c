@@ -610,12 +610,12 @@ int rollout_schedule(const rollout_ops *ops, deployment *d, const rollout_opts *
 		atomic_store(&sh.cancel, 1);
 	if (sh.norder)
 		pool_join(&creators);
-	if (rc < 0) {
-		/* a failed rollout never starts what it created ahead; its
-		 * failure stays the error of the rollout */
-		aerr_t rerr = {0};
-		remove_unstarted(&sh, &rerr);
-	}
+	/* A failed rollout never starts what it created ahead.  Its failure
+	 * stays the error of the rollout; a removal that fails too is added,
+	 * since those pods are left behind. */
+	aerr_t rerr = {0};
+	if (rc < 0 && remove_unstarted(&sh, &rerr) < 0)
+		aerr_append(err, "; the pods created ahead were not all removed: %s", rerr.msg);
 	ahead_free(&sh);
 	pthread_cond_destroy(&sh.created);
 	pthread_mutex_destroy(&sh.ahead_lock);

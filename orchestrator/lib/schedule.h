@@ -124,7 +124,8 @@ int rollout_check(const deployment *d, const bool *selected, aerr_t *err);
 
 /* Roll D out through OPS; STATES (d->npods entries, caller-allocated)
  * receive each pod's record.  Returns -1 with ERR naming the first failed
- * pod. */
+ * pod; when the pods created ahead cannot all be removed after it, ERR says
+ * so too. */
 int rollout_schedule(const rollout_ops *ops, deployment *d, const rollout_opts *opts,
 		     rollout_pod *states, aerr_t *err);
 

@@ -33,6 +33,7 @@ struct world {
 	strbuf log;
 	strbuf removed;
 	int opens, closes;
+	bool remove_fails;
 	/* the probes wait until this many pods were created ahead (or found
 	 * unchanged), so that what a failure removes does not depend on the
 	 * threads' timing */
@@ -170,12 +171,14 @@ static char *fake_logs(void *conn, const pod *p, size_t c)
 
 static int fake_remove(void *ctx, const pod *const *pods, size_t n, aerr_t *err)
 {
-	(void)err;
 	struct world *w = ctx;
 	pthread_mutex_lock(&w->lock);
 	for (size_t k = 0; k < n; k++)
 		sb_addf(&w->removed, "%s%s", k ? " " : "", pods[k]->name);
 	pthread_mutex_unlock(&w->lock);
+	if (w->remove_fails)
+		return aerr_set(err, AEGIS_EFAIL, "pod %s: cannot remove: device busy",
+				pods[0]->name);
 	return 0;
 }
 
@@ -522,5 +525,21 @@ TEST(schedule_leaves_unselected_pods_alone)
 	CHECK(at(&w, "play pod core v1") >= 0);
 	CHECK(at(&w, "play pod database v1") < 0 && at(&w, "ready database") < 0);
 	CHECK(w.states[1].state == ROLL_READY);
+	world_free(&w);
+}
+
+TEST(schedule_reports_pods_created_ahead_it_could_not_remove)
+{
+	static const char *const specs[] = {"database", "core:database"};
+	struct world w;
+	world_init(&w, specs, ARRAY_SIZE(specs), 1);
+	w.behave[0] = EXITS;
+	w.remove_fails = true;
+	w.wait_decided = 2;
+	CHECK(world_run(&w) < 0);
+	/* the rollout's own failure first, then what was left behind */
+	CHECK_CONTAINS(w.err.msg, "pod database failed, container app: container app exited");
+	CHECK_CONTAINS(w.err.msg, "; the pods created ahead were not all removed: pod core: "
+				  "cannot remove: device busy");
 	world_free(&w);
 }
