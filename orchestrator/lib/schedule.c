@@ -222,7 +222,6 @@ struct starts {
 	const rollout_ops *ops;
 	const pod *p;
 	void *conn; /* the pod's own connection, for the calling thread */
-	int rc;
 	aerr_t *errs;
 	int *rcs;
 };
