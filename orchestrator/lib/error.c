@@ -2,8 +2,42 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+/* End the message with AERR_TRUNCATED: it did not fit. */
+static void mark_truncated(aerr_t *err)
+{
+	size_t mark = sizeof AERR_TRUNCATED - 1;
+	size_t at = sizeof err->msg - 1 - mark;
+	/* back to the start of a UTF-8 sequence (continuation bytes are 10xxxxxx) */
+	while (at > 0 && ((unsigned char)err->msg[at] & 0xC0) == 0x80)
+		at--;
+	memcpy(err->msg + at, AERR_TRUNCATED, mark + 1);
+}
+
+/* Format FMT into the message from offset AT; false when it did not fit
+ * (the message then ends in AERR_TRUNCATED). */
+static bool put(aerr_t *err, size_t at, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(err->msg + at, sizeof err->msg - at, fmt, ap);
+	if (n < 0 || (size_t)n < sizeof err->msg - at)
+		return true;
+	mark_truncated(err);
+	return false;
+}
+
+static bool putf(aerr_t *err, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool putf(aerr_t *err, size_t at, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	bool fits = put(err, at, fmt, ap);
+	va_end(ap);
+	return fits;
+}
 
 int aerr_set(aerr_t *err, int status, const char *fmt, ...)
 {
@@ -11,7 +45,7 @@ int aerr_set(aerr_t *err, int status, const char *fmt, ...)
 		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	put(err, 0, fmt, ap);
 	va_end(ap);
 	err->status = status ? status : AEGIS_EFAIL;
 	return -1;
@@ -23,10 +57,10 @@ int aerr_sys(aerr_t *err, int status, int errnum, const char *fmt, ...)
 		return -1;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	bool fits = put(err, 0, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof err->msg)
-		snprintf(err->msg + n, sizeof err->msg - n, ": %s", strerror(errnum));
+	if (fits)
+		putf(err, strlen(err->msg), ": %s", strerror(errnum));
 	err->status = status ? status : AEGIS_EFAIL;
 	return -1;
 }
@@ -42,13 +76,21 @@ int aerr_wrap(aerr_t *err, const char *fmt, ...)
 	va_end(ap);
 	char old[sizeof err->msg];
 	memcpy(old, err->msg, sizeof old);
-	int n = snprintf(err->msg, sizeof err->msg, "%s: ", prefix);
-	if (n >= 0 && (size_t)n < sizeof err->msg) {
-		size_t room = sizeof err->msg - (size_t)n - 1;
-		size_t len = strnlen(old, room);
-		memcpy(err->msg + n, old, len);
-		err->msg[n + len] = '\0';
-	}
+	putf(err, 0, "%s: %s", prefix, old);
+	if (!err->status)
+		err->status = AEGIS_EFAIL;
+	return -1;
+}
+
+int aerr_append(aerr_t *err, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	size_t n = strnlen(err->msg, sizeof err->msg - 1);
+	va_list ap;
+	va_start(ap, fmt);
+	put(err, n, fmt, ap);
+	va_end(ap);
 	if (!err->status)
 		err->status = AEGIS_EFAIL;
 	return -1;

@@ -17,8 +17,12 @@ enum {
 
 typedef struct aerr {
 	int status; /* AEGIS_EFAIL or AEGIS_ECONFIG once set */
+	/* A message that does not fit ends in AERR_TRUNCATED instead of being
+	 * cut silently (never inside a UTF-8 sequence). */
 	char msg[2048];
 } aerr_t;
+
+#define AERR_TRUNCATED "…(truncated)"
 
 /* Set the error; returns -1 so callers can `return aerr_set(...)`. */
 int aerr_set(aerr_t *err, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -27,6 +31,9 @@ int aerr_sys(aerr_t *err, int status, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Prepend context ("while X: <old message>"); returns -1. */
 int aerr_wrap(aerr_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append to the message (a second failure that followed the first, such
+ * as a clean-up that failed too); the status stays.  Returns -1. */
+int aerr_append(aerr_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void aerr_clear(aerr_t *err);
 
 /* cleanup helpers so early returns cannot leak */

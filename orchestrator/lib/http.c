@@ -200,6 +200,7 @@ struct xfer {
 	bool overflow; /* the body passed max_body */
 	double last_byte;
 	double next_idle;
+	double started; /* clock_mono_s() when the perform began */
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -289,6 +290,31 @@ static void seconds(char *out, size_t n, long ms)
 		snprintf(out, n, "%ld s", ms / 1000);
 }
 
+/* Which limit ended T with CURLE_OPERATION_TIMEDOUT: libcurl has that one
+ * code for the connect time-out, the total time-out (CURLOPT_TIMEOUT_MS)
+ * and the low-speed limit that bounds a stall (curl/curl lib/speedcheck.c
+ * @00e508c4, Curl_speedcheck).  The transfer's own figures tell them apart;
+ * libcurl sets them to zero as each perform begins (lib/getinfo.c @6e117d37,
+ * Curl_initinfo):
+ * - nothing of the request sent and no pre-transfer time: no connection
+ *   was made (a reused connection sends its request at once);
+ * - else, with a stall bound and the total time-out not reached yet: the
+ *   low-speed limit;
+ * - else the total time-out. */
+static http_failure timeout_kind(const struct xfer *t)
+{
+	long request = 0;
+	curl_off_t pretransfer_us = 0;
+	curl_easy_getinfo(t->curl, CURLINFO_REQUEST_SIZE, &request);
+	curl_easy_getinfo(t->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
+	if (!t->res->status && request == 0 && pretransfer_us == 0)
+		return HTTP_FAIL_CONNECT;
+	double took_ms = (clock_mono_s() - t->started) * 1000;
+	if (t->x->stall_s && (t->x->timeout_ms <= 0 || took_ms < t->x->timeout_ms))
+		return HTTP_FAIL_STALL;
+	return HTTP_FAIL_TIMEOUT;
+}
+
 /* RES->failure and ERR from libcurl's verdict RC. */
 static int failed(struct xfer *t, CURLcode rc, const char *errbuf, long connect_ms)
 {
@@ -315,24 +341,21 @@ static int failed(struct xfer *t, CURLcode rc, const char *errbuf, long connect_
 		return aerr_set(t->err, AEGIS_EFAIL, "%s", oserr ? strerror((int)oserr) : why);
 	}
 	case CURLE_OPERATION_TIMEDOUT:
-		/* libcurl's words for the connect phase (a reused connection
-		 * has no connect time to look at) */
-		if (!res->status && (strncmp(why, "Connection timed out", 20) == 0 ||
-				     strncmp(why, "Failed to connect", 17) == 0 ||
-				     strncmp(why, "Resolving timed out", 19) == 0)) {
+		switch (timeout_kind(t)) {
+		case HTTP_FAIL_CONNECT:
 			res->failure = HTTP_FAIL_CONNECT;
 			seconds(bound, sizeof bound, connect_ms);
 			return aerr_set(t->err, AEGIS_EFAIL, "no connection within %s", bound);
-		}
-		if (t->x->stall_s && strncmp(why, "Operation too slow", 18) == 0) {
+		case HTTP_FAIL_STALL:
 			res->failure = HTTP_FAIL_STALL;
 			return aerr_set(t->err, AEGIS_EFAIL, "stalled: nothing arrived for %ld s",
 					t->x->stall_s);
+		default:
+			res->failure = HTTP_FAIL_TIMEOUT;
+			seconds(bound, sizeof bound, t->x->timeout_ms);
+			return aerr_set(t->err, AEGIS_EFAIL, "%s within %s",
+					res->status ? "no complete answer" : "no answer", bound);
 		}
-		res->failure = HTTP_FAIL_TIMEOUT;
-		seconds(bound, sizeof bound, t->x->timeout_ms);
-		return aerr_set(t->err, AEGIS_EFAIL, "%s within %s",
-				res->status ? "no complete answer" : "no answer", bound);
 	case CURLE_GOT_NOTHING:
 		res->failure = HTTP_FAIL_DROPPED;
 		return aerr_set(t->err, AEGIS_EFAIL, "connection closed without an answer");
@@ -457,6 +480,7 @@ int http_perform(http_conn *c, const http_exchange *x, http_result *res, aerr_t 
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->body ? x->body : "");
 	}
+	t.started = clock_mono_s();
 	CURLcode rc = curl_easy_perform(h);
 	curl_slist_free_all(headers);
 	curl_slist_free_all(resolve);

@@ -76,7 +76,7 @@ int release_restore_load(const char *state_dir, const deployment *d, const rollo
 {
 	*r = (release_restore){.pods = json_array()};
 	for (size_t i = 0; i < d->npods; i++)
-		if (states[i].start >= 0 && !states[i].kept)
+		if (rollout_pod_replaced(&states[i]))
 			json_array_append_new(r->pods, json_string(d->pods[i].name));
 	if (!json_array_size(r->pods))
 		return 0;

@@ -507,6 +507,48 @@ TEST(http_perform_stall_is_bounded)
 	CHECK_STR(err.msg, "stalled: nothing arrived for 1 s");
 }
 
+/* A TCP listener whose accept queue is full (backlog 0, never accepting):
+ * the kernel drops further SYNs, so a connection is never made and only the
+ * connect time-out ends the attempt.  Returns the port; FDS[0] listens. */
+static int full_listener(int fds[4])
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	if (bind(fds[0], (struct sockaddr *)&a, sizeof a) < 0 || listen(fds[0], 0) < 0 ||
+	    getsockname(fds[0], (struct sockaddr *)&a, &len) < 0)
+		return -1;
+	for (int k = 1; k < 4; k++) {
+		fds[k] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fds[k], (struct sockaddr *)&a, sizeof a);
+	}
+	usleep(50 * 1000);
+	return ntohs(a.sin_port);
+}
+
+TEST(http_perform_connect_timeout_is_a_connect_failure)
+{
+	int fds[4] = {-1, -1, -1, -1};
+	int port = full_listener(fds);
+	CHECK(port > 0);
+	cleanup_free char *url = xasprintf("http://127.0.0.1:%d/x", port);
+	http_exchange x = {.method = "GET",
+			   .url = url,
+			   .connect_timeout_ms = 300,
+			   .timeout_ms = 5000,
+			   .stall_s = 1};
+	aerr_t err = {0};
+	http_failure f;
+	double took;
+	int rc = perform(&x, &f, &took, &err);
+	for (int k = 0; k < 4; k++)
+		close(fds[k]);
+	CHECK(rc < 0);
+	CHECK_STR(err.msg, "no connection within 0.3 s");
+	CHECK(f == HTTP_FAIL_CONNECT);
+	CHECK(took < 2);
+}
+
 TEST(http_perform_missing_socket_is_a_connect_failure)
 {
 	http_exchange x = {.method = "GET",
