@@ -540,7 +540,7 @@ rootless_phase() {
 	out=$(U aegis-deploy --env "$uenv" doctor 2>&1)
 	rc=$?
 	printf 'doctor as %s (exit %s):\n%s\n' $SVC $rc "$out" | sed 's/^/  /' >&2
-	if [[ "$out" == *"Podman $PODMAN_VERSION"* && "$out" == *rootless* && "$out" == *"/run/user/$uid/podman/podman.sock answers"* ]]; then
+	if [[ "$out" == *"Podman $PODMAN_VERSION"* && "$out" == *rootless* && "$out" == *"/run/user/$uid/podman/podman.sock answers"* && "$out" != *"podman info failed"* ]]; then
 		ok rootless-doctor "exit $rc: $(grep -E 'mode|network|cgroups|lingering|API socket' <<<"$out" | tr -s ' ' | tr '\n' ';' | cut -c1-400)"
 	else
 		fail rootless-doctor "exit $rc: $(tr '\n' ';' <<<"$out" | cut -c1-500)"
