@@ -1,8 +1,8 @@
 /* Each doctor check against injected paths: every error case shows its fix. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -270,8 +270,9 @@ TEST(doctor_info_after_cgroupv1_warning)
 	CHECK_CONTAINS(first, "Podman 5.4.2");
 	CHECK(info != NULL);
 	CHECK(info_error == NULL);
-	CHECK_STR(json_string_value(json_object_get(json_object_get(info, "host"), "cgroupVersion")),
-		  "v1");
+	CHECK_STR(
+	    json_string_value(json_object_get(json_object_get(info, "host"), "cgroupVersion")),
+	    "v1");
 	doctor_report_free(&r);
 	json_decref(info);
 	free(info_error);
