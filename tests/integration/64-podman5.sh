@@ -21,7 +21,7 @@
 # second run costs nothing).  The binary inside is the release build (the
 # image has no sanitizer runtime).
 # test-images: podman5
-# time-limit: 600
+# time-limit: 780
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
