@@ -415,8 +415,8 @@ engine_phase() {
 	rc=$?
 	echo "$t0" >"$stage/t0"
 	printf '%s' "$out" >"$stage/deploy.json"
-	if [ $rc -eq 0 ] && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])==8' "$stage/deploy.json" 2>/dev/null; then
-		ok engine-deploy-full "8 pods ready in $(secs "$t0") s"
+	if [ $rc -eq 0 ] && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])==int(sys.argv[2])' "$stage/deploy.json" "$(inside aegis-deploy --env $ENVF --profile full plan --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["pods"]))')" 2>/dev/null; then
+		ok engine-deploy-full "every pod of the profile ready in $(secs "$t0") s"
 	else
 		fail engine-deploy-full "exit $rc: $(printf '%s' "$out" | tail -c 300)"
 	fi

