@@ -112,9 +112,20 @@ void doctor_check_podman(doctor_report *r, const doctor_host *h, json_t **info, 
 		*info_error = xstrdup(err.msg);
 		return;
 	}
+	/* stdout and stderr share OUT: Podman 5 on a cgroup v1 host warns on
+	 * every call ("Using cgroups-v1 which is deprecated in favor of
+	 * cgroups-v2 with Podman v5", seen with 5.4.2 on Debian 13 unless
+	 * PODMAN_IGNORE_CGROUPSV1_WARNING is set, which `sudo -u` drops);
+	 * the JSON object starts on a line of its own after such lines */
+	const char *json = out;
+	if (json && *json != '{') {
+		const char *brace = strstr(json, "\n{");
+		if (brace)
+			json = brace + 1;
+	}
 	json_error_t jerr;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		*info = json_loads(out, 0, &jerr);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && json)
+		*info = json_loads(json, 0, &jerr);
 	if (!*info)
 		*info_error = first_line(out);
 	free(out);

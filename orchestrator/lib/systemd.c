@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -184,6 +186,19 @@ static void add_pod_service(strbuf *b, const deployment *d, const pod *p, const 
 	 * its 137 is how every stop ends, not a failure */
 	if (plain)
 		sb_adds(b, "TimeoutStopSec=70\nSuccessExitStatus=137\n");
+	/* `kube play --service-container=true` sends READY=1 with
+	 * MAINPID=<the service container's conmon> and exits (Podman 5.4.2,
+	 * pkg/domain/infra/abi/play.go, "Optimization for
+	 * containers/podman/issues/17345").  A manager accepts a main PID
+	 * outside the unit's cgroup only from a root sender (systemd 257,
+	 * src/core/service.c, "New main PID ... does not belong to service");
+	 * a user manager with no delegated cgroup (cgroup v1: "Failed to
+	 * attach ... to compat systemd cgroup") refuses it, its main process
+	 * (podman) has exited, and the unit stops its pod within
+	 * milliseconds.  Seen on Debian 13 (Podman 5.4.2, systemd 257) on a
+	 * cgroup v1 host: the unit active for 17 ms, then `kube down`. */
+	if (o->remain_after_exit)
+		sb_adds(b, "RemainAfterExit=yes\n");
 	sb_adds(b, "Restart=on-failure\nRestartSec=10\n");
 }
 
@@ -373,6 +388,12 @@ int systemd_write_if_changed(const char *path, const char *data, size_t len, mod
 		return -1;
 	*changed = true;
 	return 0;
+}
+
+bool systemd_cgroup2(void)
+{
+	struct statfs sf;
+	return statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
 bool systemd_booted(void)
@@ -606,6 +627,9 @@ int systemd_write(const deployment *d, const systemd_request *a, systemd_result 
 	    .config_dir = config_dir,
 	    .data_dir = data_dir,
 	    .network = network, /* kube/variables.yaml gives it its default */
+	    /* where they are installed: a user's manager gets no cgroup
+	     * delegation without cgroup v2 */
+	    .remain_after_exit = a->install && scope == SYSTEMD_USER && !systemd_cgroup2(),
 	};
 	if (systemd_generate(d, &o, &u, err) < 0)
 		goto out;

@@ -37,7 +37,15 @@ typedef struct systemd_opts {
 	const char *config_dir;
 	const char *data_dir;
 	const char *network; /* the Podman network (AEGIS_NETWORK) */
+	/* The units' manager cannot take the service container's conmon as
+	 * their main process (a user manager on a cgroup v1 or hybrid host:
+	 * no delegated cgroups): a pod unit stays active once `kube play`
+	 * has exited (RemainAfterExit=yes) instead of stopping its pod. */
+	bool remain_after_exit;
 } systemd_opts;
+
+/* True when /sys/fs/cgroup is the unified cgroup v2 hierarchy. */
+bool systemd_cgroup2(void);
 
 typedef struct systemd_file {
 	char *name; /* file name: aegis-core.service, aegis-core.kube, ... */

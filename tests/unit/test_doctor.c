@@ -1,6 +1,8 @@
 /* Each doctor check against injected paths: every error case shows its fix. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -234,4 +236,46 @@ TEST(doctor_podman_missing)
 	free(info_error);
 	CHECK_CONTAINS(f, "error podman:");
 	CHECK_CONTAINS(f, "apt-get install podman");
+}
+
+/* Podman 5 on a cgroup v1 host writes a deprecation warning to stderr
+ * before the JSON of `podman info` (5.4.2, Debian 13): the info is read. */
+TEST(doctor_info_after_cgroupv1_warning)
+{
+	char dir[] = "/tmp/aegis-doctor-XXXXXX";
+	if (!mkdtemp(dir)) {
+		CHECK(0);
+		return;
+	}
+	cleanup_free char *fake = fs_join(dir, "podman");
+	FILE *f = fopen(fake, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("#!/bin/sh\n"
+	      "case \"$1\" in --version) echo 'podman version 5.4.2' ;;\n"
+	      "info) echo 'time=\"2026-12-07T12:05:07Z\" level=warning msg=\"Using cgroups-v1 "
+	      "which is deprecated in favor of cgroups-v2 with Podman v5\"' >&2\n"
+	      "  printf '{\\n  \"host\": {\"cgroupVersion\": \"v1\"}\\n}\\n' ;;\n"
+	      "esac\n",
+	      f);
+	fclose(f);
+	chmod(fake, 0755);
+	doctor_host h = {.podman = fake, .user = "eve", .uid = 4711};
+	doctor_report r = {0};
+	json_t *info = NULL;
+	char *info_error = NULL;
+	doctor_check_podman(&r, &h, &info, &info_error);
+	cleanup_free char *first = finding(&r, 0);
+	CHECK_CONTAINS(first, "Podman 5.4.2");
+	CHECK(info != NULL);
+	CHECK(info_error == NULL);
+	CHECK_STR(
+	    json_string_value(json_object_get(json_object_get(info, "host"), "cgroupVersion")),
+	    "v1");
+	doctor_report_free(&r);
+	json_decref(info);
+	free(info_error);
+	unlink(fake);
+	rmdir(dir);
 }

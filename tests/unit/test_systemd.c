@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "harness.h"
@@ -190,4 +191,41 @@ TEST(systemd_quadlet_needs_absolute_data_dir)
 	deployment_free(&d);
 	CHECK(rc < 0);
 	CHECK_CONTAINS(err.msg, "absolute");
+}
+
+/* A user manager with no delegated cgroup refuses the service container's
+ * conmon as main PID: the pod units then stay active after `kube play`
+ * exits; with delegation (the default) they do not. */
+TEST(systemd_remain_after_exit_only_when_asked)
+{
+	deployment d;
+	aerr_t err = {0};
+	if (deployment_load(&d, harness_root(), "/nonexistent/.env", "minimal", DEPLOYMENT_LENIENT,
+			    &err) < 0)
+		CHECK_STR(err.msg, "");
+	systemd_opts o = {.flavor = SYSTEMD_QUADLET,
+			  .scope = SYSTEMD_USER,
+			  .binary = "/b",
+			  .podman = "/p",
+			  .root = "/r",
+			  .config_dir = "%E/x",
+			  .data_dir = "/x",
+			  .network = "n"};
+	for (int remain = 0; remain <= 1; remain++) {
+		o.remain_after_exit = remain;
+		systemd_units u;
+		CHECK(systemd_generate(&d, &o, &u, &err) == 0);
+		size_t pods = 0, with = 0;
+		for (size_t i = 0; i < u.n; i++) {
+			if (!u.files[i].pod)
+				continue;
+			pods++;
+			if (strstr(u.files[i].text, "\nRemainAfterExit=yes\n"))
+				with++;
+		}
+		CHECK(pods == 2);
+		CHECK(with == (remain ? pods : 0));
+		systemd_units_free(&u);
+	}
+	deployment_free(&d);
 }
