@@ -21,6 +21,8 @@
 
 #include "fsutil.h"
 #include "http.h"
+#include "profile.h"
+#include "render.h"
 #include "spawn.h"
 #include "strbuf.h"
 #include "wait.h"
@@ -560,4 +562,232 @@ int backup_restore_volumes(podman *pm, const deployment *d, const char *dir, con
 	else
 		json_decref(gone);
 	return rc;
+}
+
+/* --- snapshots ------------------------------------------------------------------ */
+
+/* Running with every container up and the manifest it would be played
+ * with: what the rollout keeps (lib/rollout.c, pod_unchanged). */
+static bool pod_kept(podman *pm, const pod *p)
+{
+	if (!p->manifest_hash)
+		return false;
+	json_t *js = NULL;
+	aerr_t ignored = {0};
+	if (podman_inspect_pod(pm, p->pod_name, &js, &ignored) < 0 || !js)
+		return false;
+	const char *label =
+	    json_string_value(json_object_get(json_object_get(js, "Labels"), MANIFEST_HASH_LABEL));
+	const char *state = json_string_value(json_object_get(js, "State"));
+	bool same =
+	    label && strcmp(label, p->manifest_hash) == 0 && state && strcmp(state, "Running") == 0;
+	json_decref(js);
+	return same;
+}
+
+size_t snapshot_select(podman *pm, const deployment *d, const bool *selected, bool replace,
+		       bool **want)
+{
+	*want = calloc(d->npods ? d->npods : 1, sizeof **want);
+	if (!*want)
+		abort();
+	size_t n = 0;
+	for (size_t i = 0; i < d->npods; i++) {
+		const pod *p = &d->pods[i];
+		if ((selected && !selected[i]) || p->nvolumes == 0)
+			continue;
+		bool data = false;
+		for (size_t v = 0; v < p->nvolumes && !data; v++) {
+			aerr_t ignored = {0};
+			bool exists = false;
+			data = podman_volume_exists(pm, p->volumes[v], &exists, &ignored) == 0 &&
+			       exists;
+		}
+		if (!data || (!replace && pod_kept(pm, p)))
+			continue;
+		(*want)[i] = true;
+		n++;
+	}
+	return n;
+}
+
+int snapshot_take(podman *pm, const deployment *d, const char *state_dir, const bool *want,
+		  int revision, backup_note_fn note, void *ctx, json_t **record, aerr_t *err)
+{
+	*record = NULL;
+	char **names = calloc(d->npods ? d->npods : 1, sizeof *names);
+	if (!names)
+		abort();
+	size_t n = 0;
+	for (size_t i = 0; i < d->npods; i++)
+		if (want[i])
+			names[n++] = d->pods[i].name;
+	if (n == 0) {
+		free(names);
+		return 0;
+	}
+	/* ids sort by time: retention keeps the last ones */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char stamp[32];
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", gmtime(&ts.tv_sec));
+	char *id = xasprintf("%s.%06ldZ", stamp, (long)(ts.tv_nsec / 1000));
+	char *top = fs_join(state_dir, SNAPSHOT_DIR);
+	char *dir = fs_join(top, id);
+	json_t *m = NULL;
+	int rc = fs_mkdir_private(top, 0700, err);
+	if (rc == 0)
+		rc = backup_create(pm, d, names, n, dir, revision, note, ctx, &m, err);
+	char sum[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned long long msize = 0;
+	if (rc == 0) {
+		cleanup_free char *mpath = fs_join(dir, BACKUP_MANIFEST);
+		rc = file_sha256(mpath, sum, &msize, err);
+	}
+	if (rc == 0) {
+		json_int_t bytes = (json_int_t)msize;
+		json_t *pods = json_array();
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(m, "volumes"), i, v) bytes +=
+		    json_integer_value(json_object_get(v, "size"));
+		json_array_foreach(json_object_get(m, "pods"), i, v) json_array_append(pods, v);
+		*record = json_pack("{s:s, s:s, s:s, s:I, s:o, s:i}", "id", id, "path", dir,
+				    "manifest_sha256", sum, "bytes", bytes, "pods", pods,
+				    "revision", revision);
+	}
+	json_decref(m);
+	free(id);
+	free(dir);
+	free(top);
+	free(names);
+	return rc;
+}
+
+int snapshot_check(const json_t *record, json_t **manifest, char **dir, aerr_t *err)
+{
+	*manifest = NULL;
+	*dir = NULL;
+	const char *path = json_string_value(json_object_get(record, "path"));
+	const char *id = json_string_value(json_object_get(record, "id"));
+	const char *want = json_string_value(json_object_get(record, "manifest_sha256"));
+	if (!path || !id || !want)
+		return aerr_set(err, AEGIS_ECONFIG,
+				"the revision's snapshot record lacks its id, path or checksum");
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return aerr_set(err, AEGIS_ECONFIG,
+				"snapshot %s is no longer on disk (%s): removed by retention "
+				"(%s) or by hand",
+				id, path, SNAPSHOT_KEEP_VAR);
+	cleanup_free char *mpath = fs_join(path, BACKUP_MANIFEST);
+	char sum[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned long long size = 0;
+	if (file_sha256(mpath, sum, &size, err) < 0)
+		return aerr_wrap(err, "snapshot %s", id);
+	if (strcmp(sum, want) != 0)
+		return aerr_set(err, AEGIS_EFAIL,
+				"%s: SHA-256 %.12s…, the revision recorded %.12s…: the snapshot "
+				"was changed, refusing to restore it (nothing was changed)",
+				mpath, sum, want);
+	if (backup_verify(path, manifest, err) < 0)
+		return -1;
+	*dir = xasprintf("%s", path);
+	return 0;
+}
+
+int snapshot_keep(const config *cfg, int *keep, aerr_t *err)
+{
+	const char *s = config_get(cfg, SNAPSHOT_KEEP_VAR);
+	*keep = SNAPSHOT_KEEP_DEFAULT;
+	if (!s || !*s)
+		return 0;
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > 1000) {
+		const config_value *cv = config_find(cfg, SNAPSHOT_KEEP_VAR);
+		if (cv && cv->source == SRC_FILE)
+			return aerr_set(err, AEGIS_ECONFIG,
+					"%s:%d: %s='%s': how many snapshots to keep, a whole "
+					"number from 1 to 1000",
+					cfg->env_path, cv->line, SNAPSHOT_KEEP_VAR, s);
+		return aerr_set(err, AEGIS_ECONFIG,
+				"%s='%s': how many snapshots to keep, a whole number from 1 "
+				"to 1000",
+				SNAPSHOT_KEEP_VAR, s);
+	}
+	*keep = (int)v;
+	return 0;
+}
+
+static char *snapshot_name(const char *dir, const char *name)
+{
+	cleanup_free char *path = fs_join(dir, name);
+	struct stat st;
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return NULL;
+	return xasprintf("%s", name);
+}
+
+int snapshot_prune(const char *state_dir, int keep, json_t **removed, aerr_t *err)
+{
+	if (removed)
+		*removed = json_array();
+	cleanup_free char *top = fs_join(state_dir, SNAPSHOT_DIR);
+	if (!fs_exists(top))
+		return 0;
+	char **names = NULL;
+	size_t n = 0;
+	if (fs_list_dir(top, snapshot_name, &names, &n, err) < 0)
+		return -1;
+	size_t complete = 0;
+	for (size_t i = 0; i < n; i++)
+		complete += strstr(names[i], ".partial-") == NULL;
+	size_t seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool partial = strstr(names[i], ".partial-") != NULL;
+		if (!partial && complete - seen++ <= (size_t)keep)
+			continue;
+		cleanup_free char *path = fs_join(top, names[i]);
+		remove_tree(path);
+		if (removed && !partial)
+			json_array_append_new(*removed, json_string(names[i]));
+	}
+	strv_free(names, n);
+	return 0;
+}
+
+json_t *snapshot_usage(const char *state_dir)
+{
+	cleanup_free char *top = fs_join(state_dir, SNAPSHOT_DIR);
+	json_t *items = json_object();
+	json_int_t total = 0;
+	char **names = NULL;
+	size_t n = 0;
+	aerr_t ignored = {0};
+	if (fs_exists(top) && fs_list_dir(top, snapshot_name, &names, &n, &ignored) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (strstr(names[i], ".partial-"))
+				continue;
+			cleanup_free char *dir = fs_join(top, names[i]);
+			char **files = NULL;
+			size_t nf = 0;
+			json_int_t bytes = 0;
+			if (fs_list_dir(dir, any_name, &files, &nf, &ignored) == 0) {
+				for (size_t k = 0; k < nf; k++) {
+					cleanup_free char *f = fs_join(dir, files[k]);
+					struct stat st;
+					if (lstat(f, &st) == 0)
+						bytes += (json_int_t)st.st_size;
+				}
+				strv_free(files, nf);
+			}
+			json_object_set_new(items, names[i], json_integer(bytes));
+			total += bytes;
+		}
+		strv_free(names, n);
+	}
+	return json_pack("{s:s, s:I, s:I, s:o}", "path", top, "count",
+			 (json_int_t)json_object_size(items), "bytes", total, "items", items);
 }
