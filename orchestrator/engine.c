@@ -11,6 +11,7 @@
 #include "lib/desired.h"
 #include "lib/history.h"
 #include "lib/release.h"
+#include "lib/rollback.h"
 #include "lib/state.h"
 #include "lib/strbuf.h"
 #include "report.h"
@@ -193,10 +194,12 @@ static int take_snapshot(const struct cli *cli, deployment *d, const bool *selec
 	if (n == 0) {
 		cli_info(cli, "snapshot: no pod it replaces holds a volume with data; none taken");
 	} else {
+		/* whose data it is: the revision deployed last (a failed one
+		 * left its predecessor's pods, or --atomic put them back) */
 		json_t *info = NULL;
 		aerr_t none = {0};
 		int revision = 0;
-		if (history_show(dir, 0, &info, &none) == 0)
+		if (rollback_target(dir, -1, &info, &none) == 0)
 			revision = (int)json_integer_value(json_object_get(info, "revision"));
 		json_decref(info);
 		double t0 = clock_mono_s();
