@@ -185,7 +185,6 @@ static int take_snapshot(const struct cli *cli, deployment *d, const bool *selec
 	podman *pm = NULL;
 	if (state_dir(&d->cfg, &dir, err) < 0)
 		return -1;
-	cli_host_sockets(cli, d);
 	if (cli_open_podman(cli, &d->cfg, &pm, err) < 0)
 		return -1;
 	bool *want = NULL;

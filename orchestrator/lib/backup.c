@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,84 @@ static void remove_tree(const char *dir)
 	rmdir(dir);
 }
 
+/* --- a killed backup's stopped pods ------------------------------------------- */
+
+/* The pods stopped for a copy and not started again yet, in the partial
+ * directory TMP, so that a backup killed meanwhile can be finished by the
+ * next one (backup_recover).  Written before each stop, atomically. */
+#define STOPPED_FILE "stopped.json"
+
+static int note_stopped(const char *tmp, const json_t *stopped, aerr_t *err)
+{
+	cleanup_free char *path = fs_join(tmp, STOPPED_FILE);
+	cleanup_free char *text = json_dumps(stopped, JSON_COMPACT);
+	return fs_write_atomic(path, text, strlen(text), 0600, err);
+}
+
+static char *partial_name(const char *dir, const char *name)
+{
+	(void)dir;
+	const char *at = strstr(name, ".partial-");
+	return at ? xasprintf("%s", name) : NULL;
+}
+
+int backup_recover(podman *pm, const deployment *d, const char *parent, backup_note_fn note,
+		   void *ctx, aerr_t *err)
+{
+	char **names = NULL;
+	size_t n = 0;
+	aerr_t ignored = {0};
+	if (!fs_exists(parent) || fs_list_dir(parent, partial_name, &names, &n, &ignored) < 0)
+		return 0;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		long pid = strtol(strstr(names[i], ".partial-") + strlen(".partial-"), NULL, 10);
+		/* a backup still running (another command) is left alone */
+		if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+			continue;
+		cleanup_free char *dir = fs_join(parent, names[i]);
+		cleanup_free char *path = fs_join(dir, STOPPED_FILE);
+		json_t *stopped = fs_exists(path) ? json_load_file(path, 0, NULL) : NULL;
+		size_t k;
+		json_t *v;
+		bool all = true;
+		json_array_foreach(stopped, k, v)
+		{
+			int idx = deployment_pod_index(d, json_string_value(v));
+			if (idx < 0 || pod_running(pm, d->pods[idx].pod_name))
+				continue;
+			notef(note, ctx, "%s: left stopped by a killed backup (%s): starting it",
+			      d->pods[idx].name, dir);
+			rollout_pod rs = {0};
+			aerr_t serr = {0};
+			int src = podman_start_pod(pm, d->pods[idx].pod_name, &serr);
+			if (src == 0)
+				src = wait_pod_ready(pm, d, (size_t)idx, BACKUP_READY_TIMEOUT_S,
+						     &rs, &serr);
+			rollout_pod_free(&rs);
+			if (src < 0) {
+				all = false;
+				if (rc == 0) {
+					*err = serr;
+					aerr_wrap(
+					    err,
+					    "pod %s, left stopped by a killed backup, did not "
+					    "come back",
+					    d->pods[idx].name);
+					rc = -1;
+				}
+			} else {
+				notef(note, ctx, "%s: running again", d->pods[idx].name);
+			}
+		}
+		json_decref(stopped);
+		if (all)
+			remove_tree(dir);
+	}
+	strv_free(names, n);
+	return rc;
+}
+
 /* --- backup ------------------------------------------------------------------- */
 
 int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npods, const char *out,
@@ -272,10 +351,12 @@ int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npo
 		return -1;
 	cleanup_free char *parent = fs_dirname(out);
 	cleanup_free char *tmp = xasprintf("%s.partial-%ld", out, (long)getpid());
-	if (fs_mkdir_private(parent, 0700, err) < 0 || fs_mkdir_private(tmp, 0700, err) < 0) {
+	if (backup_recover(pm, d, parent, note, ctx, err) < 0 ||
+	    fs_mkdir_private(parent, 0700, err) < 0 || fs_mkdir_private(tmp, 0700, err) < 0) {
 		free(idx);
 		return -1;
 	}
+	json_t *stopped = json_array();
 	char stamp[32];
 	time_t t = time(NULL);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
@@ -291,6 +372,11 @@ int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npo
 		json_decref(images);
 		bool was_up = pod_running(pm, p->pod_name);
 		if (was_up) {
+			json_array_append_new(stopped, json_string(p->name));
+			if (note_stopped(tmp, stopped, err) < 0) {
+				rc = -1;
+				break;
+			}
 			notef(note, ctx, "%s: stopping %s for a consistent copy", p->name,
 			      p->pod_name);
 			if (podman_stop_pod(pm, p->pod_name, STOP_TIMEOUT_S, err) < 0) {
@@ -335,10 +421,18 @@ int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npo
 				      p->name, serr.msg);
 			} else {
 				notef(note, ctx, "%s: running again", p->name);
+				json_array_remove(stopped, json_array_size(stopped) - 1);
+				aerr_t ignored = {0};
+				note_stopped(tmp, stopped, &ignored);
 			}
 		}
 	}
 	free(idx);
+	if (rc == 0) {
+		cleanup_free char *spath = fs_join(tmp, STOPPED_FILE);
+		unlink(spath);
+	}
+	json_decref(stopped);
 	if (rc == 0) {
 		cleanup_free char *text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
 		cleanup_free char *mpath = fs_join(tmp, BACKUP_MANIFEST);

@@ -39,6 +39,14 @@ typedef void (*backup_note_fn)(void *ctx, const char *line);
 int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npods, const char *out,
 		  int revision, backup_note_fn note, void *ctx, json_t **manifest, aerr_t *err);
 
+/* What a killed backup left in PARENT (the directory its backups go to):
+ * each NAME.partial-PID of a process that is gone has its pods that were
+ * stopped for the copy (pods of D) started again and gated on readiness,
+ * then is removed.  backup_create runs it first, so running the backup
+ * again brings them back. */
+int backup_recover(podman *pm, const deployment *d, const char *parent, backup_note_fn note,
+		   void *ctx, aerr_t *err);
+
 /* Read DIR's manifest and check every archive's size and SHA-256 against
  * it: a missing, changed or unlisted-but-named file is an error naming the
  * file (status 1), a malformed manifest a configuration error (status 2). */

@@ -13,8 +13,11 @@
 #    nothing touched;
 #  - AEGIS_SNAPSHOT_KEEP=2: after two more snapshots only the newest two are
 #    on disk, and `history` shows each revision's snapshot size and the total;
-#    a value that is not a count is refused (exit 2) before anything runs.
-# Not covered: the kill trial of an --atomic restore.
+#    a value that is not a count is refused (exit 2) before anything runs;
+#  - a backup killed (SIGKILL) while pod-database is stopped for its copy
+#    leaves it stopped; running backup again brings it back (ready, rows
+#    intact) and removes what the killed one left.  One kill, at one point.
+# Not covered: the kill trial of an --atomic restore or of rollback --with-data.
 # test-images: demo
 # time-limit: 900
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +25,7 @@
 
 names=(snapshot-first-deploy atomic-snapshot-taken atomic-snapshot-recorded atomic-data-restored
 	atomic-restored-ready rollback-with-data rollback-with-data-refused snapshot-keep-refused
-	snapshot-retention history-snapshot-sizes)
+	snapshot-retention history-snapshot-sizes killed-backup-brought-back)
 require_rootful_podman
 for v in $(sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*\)$/\1/p' "$ROOT/kube/variables.yaml"); do
 	unset "$v"
@@ -175,4 +178,29 @@ if [ "$js" = "2 $total False True True" ] && grep -Eq "^2 .* [0-9.]+M r1 removed
 	pass history-snapshot-sizes
 else
 	fail history-snapshot-sizes "json [$js] want [2 $total False True True]; $(cat "$TMP/history.txt")"
+fi
+
+# a backup killed while its pod is stopped for the copy
+rows_before=$(rows)
+"$AEGIS_BIN" --root "$ROOT" --env "$ENV" backup --pod database --out "$TMP/bk/killed" >"$TMP/kill.out" 2>&1 &
+bpid=$!
+for _ in $(seq 300); do grep -q 'stopping pod-database' "$TMP/kill.out" && break; sleep 0.05; done
+sleep 0.3
+kill -9 "$bpid"
+wait "$bpid" 2>/dev/null
+st=Running
+for _ in $(seq 60); do
+	st=$(podman pod inspect --format '{{.State}}' pod-database 2>&1)
+	[ "$st" != Running ] && break
+	sleep 0.5
+done
+partial=$(ls -d "$TMP"/bk/killed.partial-* 2>/dev/null | head -n 1)
+A backup --pod database --out "$TMP/bk/again" >"$TMP/again.out" 2>&1; rc=$?
+st2=$(podman pod inspect --format '{{.State}}' pod-database 2>&1)
+if [ "$st" != Running ] && [ -n "$partial" ] && [ $rc -eq 0 ] && [ "$st2" = Running ] &&
+	grep -q 'database: left stopped by a killed backup' "$TMP/again.out" && [ ! -e "$partial" ] &&
+	[ "$(rows)" = "$rows_before" ]; then
+	pass killed-backup-brought-back
+else
+	fail killed-backup-brought-back "after the kill: $st, partial '$partial'; again rc=$rc state $st2 $(tail -4 "$TMP/again.out") $(tail -3 "$TMP/kill.out")"
 fi
