@@ -39,11 +39,13 @@ podman_test_stack
 	echo "AEGIS_GENERATED_DIR=$TMP/generated"
 	echo "SEAL_KEYS_DIR=$TMP/seal"
 	echo "POSTGRES_IMAGE=localhost/aegis-demo/postgres:latest"
+	echo "POSTGRES_EXPORTER_IMAGE=localhost/aegis-demo/postgres-exporter:latest"
 } >>"$ENV"
 PROF=$TMP/dbonly.yaml
 printf 'name: dbonly\ndescription: PostgreSQL alone (43b-snapshots)\npods: [database]\n' >"$PROF"
 broken=$(standin_variant never-ready STANDIN_FAIL=1)
-other=$(standin_variant snapshot-other STANDIN_READY_DELAY=0)
+# another exporter that is ready (only its own port: PostgreSQL shares the pod's network)
+other=$(standin_variant snapshot-other STANDIN_HTTP=9187)
 A() { "$AEGIS_BIN" --root "$ROOT" --env "$ENV" "$@"; }
 # SQL on stdin, through the server's own psql (local socket, trust)
 sql() {
@@ -80,8 +82,9 @@ marked=no
 for _ in $(seq 120); do
 	now=$(cid)
 	if [ -n "$now" ] && [ "$now" != "$old" ] &&
-		printf '%s\n' "CREATE TABLE marker (at timestamptz DEFAULT now());" "INSERT INTO marker DEFAULT VALUES;" \
-			"UPDATE rows SET v = 'changed' WHERE id <= 100;" "DELETE FROM rows WHERE id > 1900;" | sql >"$TMP/mark.out"; then
+		printf '%s\n' "BEGIN;" "CREATE TABLE marker (at timestamptz DEFAULT now());" "INSERT INTO marker DEFAULT VALUES;" \
+			"UPDATE rows SET v = 'changed' WHERE id <= 100;" "DELETE FROM rows WHERE id > 1900;" "COMMIT;" | sql >"$TMP/mark.out" &&
+		[ ! -s "$TMP/mark.out" ]; then
 		marked=yes
 		break
 	fi
@@ -137,7 +140,7 @@ fi
 A rollback 1 --with-data --no-bootstrap >"$TMP/rb1.out" 2>&1; rc=$?
 got=$(rows)
 exporter=$(podman inspect --format '{{.ImageName}}' pod-database-postgres-exporter 2>&1)
-if [ $rc -eq 0 ] && [ "$got" = "$second" ] && [ "$got" != "$third" ] && [ "$exporter" = "$STANDIN_IMAGE" ] &&
+if [ $rc -eq 0 ] && [ "$got" = "$second" ] && [ "$got" != "$third" ] && [ "$exporter" = localhost/aegis-demo/postgres-exporter:latest ] &&
 	grep -q 'rolled back to revision 1 with its data' "$TMP/rb1.out" &&
 	[ "$(rev_field 4 'r["data_restored"]["revision"], r["data_restored"]["taken_by"]')" = "(1, 3)" ]; then
 	pass rollback-with-data
