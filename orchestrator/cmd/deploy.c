@@ -37,7 +37,7 @@ static const char help[] =
     "                      --snapshot, and the pods whose volumes it saved get that\n"
     "                      data back before they are played again\n"
     "  --snapshot          before the rollout, back up the named volumes of every pod\n"
-    "                      it will replace (each stopped while copied, then ready\n"
+    "                      it will replace (each stopped while copied, then started\n"
     "                      again) into AEGIS_STATE_DIR/snapshots/ID (0700, files\n"
     "                      0600); the revision records it, 'rollback --with-data'\n"
     "                      puts it back, and after a successful deploy only the\n"

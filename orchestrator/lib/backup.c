@@ -337,8 +337,13 @@ int backup_recover(podman *pm, const deployment *d, const char *parent, backup_n
 
 /* --- backup ------------------------------------------------------------------- */
 
-int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npods, const char *out,
-		  int revision, backup_note_fn note, void *ctx, json_t **manifest, aerr_t *err)
+/* backup_create; GATE: a pod started again after its copy must pass its
+ * readiness probes before the next one (a snapshot's pods, about to be
+ * replaced, are only started again: a pod that was not ready before must
+ * not stop the deploy that replaces it). */
+static int create_set(podman *pm, const deployment *d, char *const *pods, size_t npods,
+		      const char *out, int revision, bool gate, backup_note_fn note, void *ctx,
+		      json_t **manifest, aerr_t *err)
 {
 	if (manifest)
 		*manifest = NULL;
@@ -407,7 +412,7 @@ int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npo
 			aerr_t serr = {0};
 			rollout_pod rs = {0};
 			int src = podman_start_pod(pm, p->pod_name, &serr);
-			if (src == 0)
+			if (src == 0 && gate)
 				src = wait_pod_ready(pm, d, idx[k], BACKUP_READY_TIMEOUT_S, &rs,
 						     &serr);
 			rollout_pod_free(&rs);
@@ -455,6 +460,12 @@ int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npo
 	else
 		json_decref(m);
 	return 0;
+}
+
+int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npods, const char *out,
+		  int revision, backup_note_fn note, void *ctx, json_t **manifest, aerr_t *err)
+{
+	return create_set(pm, d, pods, npods, out, revision, true, note, ctx, manifest, err);
 }
 
 /* --- checking ----------------------------------------------------------------- */
@@ -731,7 +742,7 @@ int snapshot_take(podman *pm, const deployment *d, const char *state_dir, const 
 	json_t *m = NULL;
 	int rc = fs_mkdir_private(top, 0700, err);
 	if (rc == 0)
-		rc = backup_create(pm, d, names, n, dir, revision, note, ctx, &m, err);
+		rc = create_set(pm, d, names, n, dir, revision, false, note, ctx, &m, err);
 	char sum[2 * EVP_MAX_MD_SIZE + 1];
 	unsigned long long msize = 0;
 	if (rc == 0) {
