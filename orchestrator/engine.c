@@ -329,9 +329,9 @@ static json_t *restore(const struct cli *cli, const deployment *d, const rollout
 		json_object_set_new(out, "data", data);
 	if (rc == 0)
 		fprintf(stderr,
-			"aegis-deploy: --atomic: restored %s to revision %d%s, ready in %.1f s\n",
-			list.s, r.revision, data ? " with the snapshot's data" : "",
-			clock_mono_s() - t0);
+			"aegis-deploy: --atomic: restored %s to revision %d, ready in %.1f s%s\n",
+			list.s, r.revision, clock_mono_s() - t0,
+			data ? " (with the snapshot's data)" : "");
 	else
 		fprintf(stderr, "aegis-deploy: --atomic: restoring %s failed: %s\n",
 			list.s ? list.s : "", err.msg);

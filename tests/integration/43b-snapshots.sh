@@ -115,7 +115,7 @@ else
 	fail atomic-data-restored "marked=$marked before [$before] during [$during] after [$after] $(cat "$TMP/mark.out" 2>/dev/null | tail -2)"
 fi
 A validate --profile "$PROF" >"$TMP/v2.out" 2>&1; vrc=$?
-if [ $rc -eq 1 ] && [ $vrc -eq 0 ] && grep -q -- "--atomic: restored database to revision 1 with the snapshot's data, ready in" "$TMP/d2.out"; then
+if [ $rc -eq 1 ] && [ $vrc -eq 0 ] && grep -Eq -- "--atomic: restored database to revision 1, ready in [0-9.]+ s \(with the snapshot's data\)" "$TMP/d2.out"; then
 	pass atomic-restored-ready
 else
 	fail atomic-restored-ready "rc=$rc validate=$vrc $(grep -- '--atomic' "$TMP/d2.out" | tail -4) $(tail -3 "$TMP/v2.out")"
