@@ -58,6 +58,9 @@ struct deploy_args {
 	bool replace;	      /* replace pods even when running with the same manifest */
 	bool no_bootstrap;    /* do not bootstrap OpenBao and Keycloak once they are ready */
 	bool atomic;	      /* deploy --atomic: restore what a failed rollout replaced */
+	bool snapshot;	      /* deploy --snapshot (implied by --atomic): volumes backed up first */
+	/* rollback --with-data: the snapshot whose data was put back (history) */
+	const json_t *data_restored;
 	/* rollback: the revision deployed again and its source (for the history) */
 	int rollback_of;
 	const json_t *source;

@@ -6,10 +6,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/backup.h"
 #include "lib/clock.h"
 #include "lib/desired.h"
 #include "lib/history.h"
 #include "lib/release.h"
+#include "lib/rollback.h"
 #include "lib/state.h"
 #include "lib/strbuf.h"
 #include "report.h"
@@ -59,9 +61,10 @@ static double process_age_s(void)
 	return age > 0 ? age : 0;
 }
 
-void history_note(const struct cli *cli, const char *command, deployment *d,
-		  const rollout_pod *states, int rc, const aerr_t *err, double took,
-		  const struct deploy_args *args, const json_t *restore)
+static void note_revision(const struct cli *cli, const char *command, deployment *d,
+			  const rollout_pod *states, int rc, const aerr_t *err, double took,
+			  const struct deploy_args *args, const json_t *restore,
+			  const json_t *snapshot)
 {
 	aerr_t herr = {0};
 	cleanup_free char *dir = NULL;
@@ -77,6 +80,8 @@ void history_note(const struct cli *cli, const char *command, deployment *d,
 	    .source = args ? args->source : NULL,
 	    .rollback_of = args ? args->rollback_of : 0,
 	    .restore = restore,
+	    .snapshot = snapshot,
+	    .data_restored = args ? args->data_restored : NULL,
 	};
 	int rev = 0;
 	if (state_dir(&d->cfg, &dir, &herr) < 0 || history_record(dir, d, &e, &rev, &herr) < 0)
@@ -86,6 +91,13 @@ void history_note(const struct cli *cli, const char *command, deployment *d,
 	else
 		cli_info(cli, "recorded revision %d in %s/%s", rev, dir, HISTORY_DIR);
 	json_decref(report);
+}
+
+void history_note(const struct cli *cli, const char *command, deployment *d,
+		  const rollout_pod *states, int rc, const aerr_t *err, double took,
+		  const struct deploy_args *args, const json_t *restore)
+{
+	note_revision(cli, command, d, states, rc, err, took, args, restore, NULL);
 }
 
 /* The display of one rollout: the reporter, made once the images are there. */
@@ -156,10 +168,118 @@ static void restore_names(strbuf *b, const json_t *names)
 	json_array_foreach(names, i, v) sb_addf(b, "%s%s", i ? ", " : "", json_string_value(v));
 }
 
+static void snapshot_line(void *ctx, const char *line)
+{
+	cli_info(ctx, "snapshot: %s", line);
+}
+
+/* deploy --snapshot / --atomic, before the rollout: the volumes of the
+ * stateful pods of D it will replace (SELECTED, REPLACE as the rollout gets
+ * them) into a snapshot under the state directory.  *RECORD: what the
+ * revision records, NULL when no such pod has data yet. */
+static int take_snapshot(const struct cli *cli, deployment *d, const bool *selected, bool replace,
+			 json_t **record, aerr_t *err)
+{
+	*record = NULL;
+	cleanup_free char *dir = NULL;
+	podman *pm = NULL;
+	if (state_dir(&d->cfg, &dir, err) < 0)
+		return -1;
+	if (cli_open_podman(cli, &d->cfg, &pm, err) < 0)
+		return -1;
+	bool *want = NULL;
+	size_t n = snapshot_select(pm, d, selected, replace, &want);
+	int rc = 0;
+	if (n == 0) {
+		cli_info(cli, "snapshot: no pod it replaces holds a volume with data; none taken");
+	} else {
+		/* whose data it is: the revision deployed last (a failed one
+		 * left its predecessor's pods, or --atomic put them back) */
+		json_t *info = NULL;
+		aerr_t none = {0};
+		int revision = 0;
+		if (rollback_target(dir, -1, &info, &none) == 0)
+			revision = (int)json_integer_value(json_object_get(info, "revision"));
+		json_decref(info);
+		double t0 = clock_mono_s();
+		rc = snapshot_take(pm, d, dir, want, revision, snapshot_line, (void *)cli, record,
+				   err);
+		if (rc < 0)
+			aerr_wrap(err, "snapshot before the rollout failed (nothing was deployed)");
+		else
+			cli_info(cli, "snapshot: %s (%zu pods, %.1f MiB) taken in %.1f s",
+				 json_string_value(json_object_get(*record, "path")), n,
+				 (double)json_integer_value(json_object_get(*record, "bytes")) /
+				     (1024.0 * 1024.0),
+				 clock_mono_s() - t0);
+	}
+	free(want);
+	podman_close(pm);
+	return rc;
+}
+
+static void restore_line(void *ctx, const char *line)
+{
+	cli_info(ctx, "--atomic: %s", line);
+}
+
+/* The pods of SNAPSHOT that the failed rollout replaced (R->pods) and that
+ * R->prev plays again: their volumes are refilled from the snapshot
+ * (removing those pods first) before R->prev is rolled out.  *DATA gets
+ * the record {"snapshot", "pods", "result"[, "error"]}. */
+static int restore_data(const struct cli *cli, const deployment *d, const release_restore *r,
+			const json_t *snapshot, json_t **data, aerr_t *err)
+{
+	*data = NULL;
+	char *pods[64];
+	size_t n = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(snapshot, "pods"), i, v)
+	{
+		const char *name = json_string_value(v);
+		bool replaced = false;
+		size_t k;
+		json_t *w;
+		json_array_foreach(r->pods, k, w) replaced =
+		    replaced || strcmp(json_string_value(w), name) == 0;
+		if (replaced && deployment_pod_index(&r->prev, name) >= 0 && n < 64)
+			pods[n++] = (char *)name;
+	}
+	if (n == 0)
+		return 0;
+	json_t *list = json_array();
+	for (size_t k = 0; k < n; k++)
+		json_array_append_new(list, json_string(pods[k]));
+	*data = json_pack("{s:O, s:o}", "snapshot", json_object_get(snapshot, "id"), "pods", list);
+	json_t *manifest = NULL;
+	char *dir = NULL;
+	podman *pm = NULL;
+	int rc = snapshot_check(snapshot, &manifest, &dir, err);
+	if (rc == 0)
+		rc = cli_open_podman(cli, &d->cfg, &pm, err);
+	if (rc == 0) {
+		cli_info(cli, "--atomic: putting back the data of snapshot %s",
+			 json_string_value(json_object_get(snapshot, "id")));
+		rc = backup_restore_volumes(pm, d, dir, manifest, pods, n, restore_line,
+					    (void *)cli, NULL, err);
+	}
+	json_object_set_new(*data, "result", json_string(rc == 0 ? "ok" : "failed"));
+	if (rc < 0)
+		json_object_set_new(*data, "error", json_string(err->msg));
+	podman_close(pm);
+	json_decref(manifest);
+	free(dir);
+	return rc;
+}
+
 /* deploy --atomic after a failed rollout of D (STATES): play the pods it
  * replaced with the manifests of the last successful revision and wait for
- * them.  Prints the result; returns its record for the history. */
-static json_t *restore(const struct cli *cli, const deployment *d, const rollout_pod *states)
+ * them; with SNAPSHOT (taken before the rollout), the volumes of those
+ * pods get the snapshot's data back first.  Prints the result; returns its
+ * record for the history. */
+static json_t *restore(const struct cli *cli, const deployment *d, const rollout_pod *states,
+		       const json_t *snapshot)
 {
 	aerr_t err = {0};
 	cleanup_free char *dir = NULL;
@@ -178,6 +298,15 @@ static json_t *restore(const struct cli *cli, const deployment *d, const rollout
 	strbuf list = STRBUF_INIT;
 	restore_names(&list, r.pods);
 	double t0 = clock_mono_s();
+	/* the manifests are put back even when the data could not be: the
+	 * pods whose volumes were being refilled were removed */
+	json_t *data = NULL;
+	aerr_t derr = {0};
+	int drc = rc == 0 && snapshot ? restore_data(cli, d, &r, snapshot, &data, &derr) : 0;
+	if (drc < 0)
+		fprintf(stderr,
+			"aegis-deploy: --atomic: the snapshot's data was not put back: %s\n",
+			derr.msg);
 	if (rc == 0) {
 		cli_info(cli, "--atomic: restoring %s to revision %d", list.s, r.revision);
 		release_opts o = {
@@ -191,17 +320,40 @@ static json_t *restore(const struct cli *cli, const deployment *d, const rollout
 			rollout_pod_free(&st[i]);
 		free(st);
 	}
+	if (rc == 0 && drc < 0) {
+		rc = -1;
+		err = derr;
+	}
 	json_t *out = release_restore_record(&r, rc == 0 ? "ok" : "failed", rc == 0 ? NULL : &err);
+	if (data)
+		json_object_set_new(out, "data", data);
 	if (rc == 0)
 		fprintf(stderr,
-			"aegis-deploy: --atomic: restored %s to revision %d, ready in %.1f s\n",
-			list.s, r.revision, clock_mono_s() - t0);
+			"aegis-deploy: --atomic: restored %s to revision %d, ready in %.1f s%s\n",
+			list.s, r.revision, clock_mono_s() - t0,
+			data ? " (with the snapshot's data)" : "");
 	else
 		fprintf(stderr, "aegis-deploy: --atomic: restoring %s failed: %s\n",
 			list.s ? list.s : "", err.msg);
 	sb_release(&list);
 	release_restore_free(&r);
 	return out;
+}
+
+/* After a successful rollout: only the newest KEEP snapshots stay. */
+static void prune_snapshots(const struct cli *cli, const deployment *d, int keep)
+{
+	aerr_t perr = {0};
+	cleanup_free char *dir = NULL;
+	json_t *removed = NULL;
+	if (state_dir(&d->cfg, &dir, &perr) < 0 || snapshot_prune(dir, keep, &removed, &perr) < 0)
+		fprintf(stderr, "aegis-deploy: warning: old snapshots not removed: %s\n", perr.msg);
+	size_t i;
+	json_t *v;
+	json_array_foreach(removed, i, v)
+	    cli_info(cli, "snapshot: removed %s (%s keeps the newest %d)", json_string_value(v),
+		     SNAPSHOT_KEEP_VAR, keep);
+	json_decref(removed);
 }
 
 /* One line per service: what its bootstrap created, changed, kept. */
@@ -255,6 +407,15 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 	    .no_bootstrap = args->no_bootstrap,
 	    .rollout_trace = args->trace_path ? trace_new() : NULL,
 	};
+	int keep = 0;
+	json_t *snapshot = NULL;
+	if (snapshot_keep(&d->cfg, &keep, err) < 0 ||
+	    ((args->atomic || args->snapshot) &&
+	     take_snapshot(cli, d, selected, args->replace, &snapshot, err) < 0)) {
+		free(selected);
+		trace_free(o.rollout_trace);
+		return -1;
+	}
 	rollout_pod *states = xcalloc(d->npods ? d->npods : 1, sizeof *states);
 	podman *pm = NULL;
 	json_t *bootstrap = NULL;
@@ -272,9 +433,12 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 	if (pm)
 		print_result(cli, d, states, rc, *took, bootstrap);
 	json_decref(bootstrap);
-	json_t *restored = args->atomic && rc < 0 ? restore(cli, d, states) : NULL;
-	history_note(cli, command, d, states, rc, err, *took, args, restored);
+	json_t *restored = args->atomic && rc < 0 ? restore(cli, d, states, snapshot) : NULL;
+	note_revision(cli, command, d, states, rc, err, *took, args, restored, snapshot);
 	json_decref(restored);
+	json_decref(snapshot);
+	if (rc == 0)
+		prune_snapshots(cli, d, keep);
 	for (size_t i = 0; i < d->npods; i++)
 		rollout_pod_free(&states[i]);
 	free(states);

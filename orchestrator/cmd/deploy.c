@@ -11,7 +11,7 @@
 
 static const char help[] =
     "Usage: aegis-deploy deploy [--profile P] [--timeout SECONDS] [--replace]\n"
-    "                           [--no-bootstrap] [--atomic] [--trace FILE]\n"
+    "                           [--no-bootstrap] [--atomic] [--snapshot] [--trace FILE]\n"
     "\n"
     "Render the profile's pods, ensure the network and named volumes exist, pull\n"
     "missing images, then create every pod to replace at once (replacing the pod\n"
@@ -33,7 +33,15 @@ static const char help[] =
     "  --no-bootstrap      do not bootstrap OpenBao and Keycloak\n"
     "  --atomic            if the rollout fails, restore the pods it replaced to\n"
     "                      their manifests of the last successful revision (see\n"
-    "                      'history') and wait for them; still exits 1\n"
+    "                      'history') and wait for them; still exits 1.  Implies\n"
+    "                      --snapshot, and the pods whose volumes it saved get that\n"
+    "                      data back before they are played again\n"
+    "  --snapshot          before the rollout, back up the named volumes of every pod\n"
+    "                      it will replace (each stopped while copied, then started\n"
+    "                      again) into AEGIS_STATE_DIR/snapshots/ID (0700, files\n"
+    "                      0600); the revision records it, 'rollback --with-data'\n"
+    "                      puts it back, and after a successful deploy only the\n"
+    "                      newest AEGIS_SNAPSHOT_KEEP (default 5) are kept\n"
     "  --trace FILE        write every pod's phases (created ahead, started, probed\n"
     "                      until ready, bootstrap) as a Chrome trace-event JSON file,\n"
     "                      to open in Perfetto (ui.perfetto.dev) or chrome://tracing\n"
@@ -80,6 +88,7 @@ COMMAND(deploy)
 	    {"replace", 0, OPT_BOOL, &args.replace},
 	    {"no-bootstrap", 0, OPT_BOOL, &args.no_bootstrap},
 	    {"atomic", 0, OPT_BOOL, &args.atomic},
+	    {"snapshot", 0, OPT_BOOL, &args.snapshot},
 	    {"trace", 0, OPT_STRING, &args.trace_path},
 	    OPT_END,
 	};

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "lib/backup.h"
 #include "lib/history.h"
 #include "options.h"
 #include "report.h"
@@ -22,17 +23,45 @@ static const char help[] =
     "(<secret:NAME:hmac-sha256:1a2b3c4d>), the plan, the JSON report, the resolved\n"
     "configuration (secrets as placeholders) and the templates it was rendered from.\n"
     "\n"
-    "  history            revision, time, command, profile, result, source commit\n"
+    "  history            revision, time, command, profile, result, the volume\n"
+    "                     snapshot it took before its rollout (deploy --atomic or\n"
+    "                     --snapshot: its size and whose data, rN; 'removed' once\n"
+    "                     AEGIS_SNAPSHOT_KEEP dropped it), source commit; then the\n"
+    "                     disk the snapshots on disk use\n"
     "  history show REV   one revision: its message and files (REV 0: the latest)\n"
     "  history show REV FILE\n"
     "                     the content of one file of it (e.g. manifests/core.yaml)\n"
     "  --json             the revisions (or the revision) as JSON\n"
     "\n";
 
-static void print_list(const json_t *revs)
+static double mib(json_int_t bytes)
 {
-	printf("%-4s %-20s %-9s %-12s %-7s %s\n", "REV", "TIME", "COMMAND", "PROFILE", "RESULT",
-	       "SOURCE");
+	return (double)bytes / (1024.0 * 1024.0);
+}
+
+/* Each revision's snapshot gets "on_disk" (and its size there) from USAGE
+ * (snapshot_usage). */
+static void mark_snapshots(json_t *revs, const json_t *usage)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(revs, i, r)
+	{
+		json_t *snap = json_object_get(r, "snapshot");
+		if (!snap)
+			continue;
+		json_t *size = json_object_get(json_object_get(usage, "items"),
+					       json_string_value(json_object_get(snap, "id")));
+		json_object_set_new(snap, "on_disk", json_boolean(size != NULL));
+		if (size)
+			json_object_set(snap, "disk_bytes", size);
+	}
+}
+
+static void print_list(const json_t *revs, const json_t *usage)
+{
+	printf("%-4s %-20s %-9s %-12s %-7s %-20s %s\n", "REV", "TIME", "COMMAND", "PROFILE",
+	       "RESULT", "SNAPSHOT", "SOURCE");
 	size_t i;
 	json_t *r;
 	json_array_foreach(revs, i, r)
@@ -42,12 +71,23 @@ static void print_list(const json_t *revs)
 		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 		const char *src =
 		    json_string_value(json_object_get(json_object_get(r, "source"), "commit"));
-		printf("%-4d %-20s %-9s %-12s %-7s %s\n",
+		json_t *snap = json_object_get(r, "snapshot");
+		char snapshot[64] = "-";
+		if (snap)
+			snprintf(snapshot, sizeof snapshot, "%.1fM r%d%s",
+				 mib(json_integer_value(json_object_get(snap, "bytes"))),
+				 (int)json_integer_value(json_object_get(snap, "revision")),
+				 json_is_true(json_object_get(snap, "on_disk")) ? "" : " removed");
+		printf("%-4d %-20s %-9s %-12s %-7s %-20s %s\n",
 		       (int)json_integer_value(json_object_get(r, "revision")), when,
 		       json_string_value(json_object_get(r, "command")),
 		       json_string_value(json_object_get(r, "profile")),
-		       json_string_value(json_object_get(r, "result")), src ? src : "-");
+		       json_string_value(json_object_get(r, "result")), snapshot, src ? src : "-");
 	}
+	printf("snapshots: %lld on disk, %.1f MiB, in %s\n",
+	       (long long)json_integer_value(json_object_get(usage, "count")),
+	       mib(json_integer_value(json_object_get(usage, "bytes"))),
+	       json_string_value(json_object_get(usage, "path")));
 }
 
 static int show(const struct cli *cli, const char *dir, int rev, const char *file)
@@ -106,15 +146,19 @@ COMMAND(history)
 	json_t *revs = NULL;
 	if (history_list(dir, &revs, &err) < 0)
 		return cli_fail(cli, &err);
+	json_t *usage = snapshot_usage(dir);
+	mark_snapshots(revs, usage);
 	if (cli->json) {
 		cleanup_free char *repo = xasprintf("%s/%s", dir, HISTORY_DIR);
-		json_t *js = json_pack("{s:s, s:O}", "repository", repo, "revisions", revs);
+		json_t *js = json_pack("{s:s, s:O, s:O}", "repository", repo, "revisions", revs,
+				       "snapshots", usage);
 		report_print_json(js);
 		json_decref(js);
 	} else if (json_array_size(revs) == 0)
 		printf("no revisions yet in %s/%s\n", dir, HISTORY_DIR);
 	else
-		print_list(revs);
+		print_list(revs, usage);
+	json_decref(usage);
 	json_decref(revs);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 
 #include "fsutil.h"
 #include "http.h"
+#include "profile.h"
+#include "render.h"
 #include "spawn.h"
 #include "strbuf.h"
 #include "wait.h"
@@ -254,10 +257,93 @@ static void remove_tree(const char *dir)
 	rmdir(dir);
 }
 
+/* --- a killed backup's stopped pods ------------------------------------------- */
+
+/* The pods stopped for a copy and not started again yet, in the partial
+ * directory TMP, so that a backup killed meanwhile can be finished by the
+ * next one (backup_recover).  Written before each stop, atomically. */
+#define STOPPED_FILE "stopped.json"
+
+static int note_stopped(const char *tmp, const json_t *stopped, aerr_t *err)
+{
+	cleanup_free char *path = fs_join(tmp, STOPPED_FILE);
+	cleanup_free char *text = json_dumps(stopped, JSON_COMPACT);
+	return fs_write_atomic(path, text, strlen(text), 0600, err);
+}
+
+static char *partial_name(const char *dir, const char *name)
+{
+	(void)dir;
+	const char *at = strstr(name, ".partial-");
+	return at ? xasprintf("%s", name) : NULL;
+}
+
+int backup_recover(podman *pm, const deployment *d, const char *parent, backup_note_fn note,
+		   void *ctx, aerr_t *err)
+{
+	char **names = NULL;
+	size_t n = 0;
+	aerr_t ignored = {0};
+	if (!fs_exists(parent) || fs_list_dir(parent, partial_name, &names, &n, &ignored) < 0)
+		return 0;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		long pid = strtol(strstr(names[i], ".partial-") + strlen(".partial-"), NULL, 10);
+		/* a backup still running (another command) is left alone */
+		if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+			continue;
+		cleanup_free char *dir = fs_join(parent, names[i]);
+		cleanup_free char *path = fs_join(dir, STOPPED_FILE);
+		json_t *stopped = fs_exists(path) ? json_load_file(path, 0, NULL) : NULL;
+		size_t k;
+		json_t *v;
+		bool all = true;
+		json_array_foreach(stopped, k, v)
+		{
+			int idx = deployment_pod_index(d, json_string_value(v));
+			if (idx < 0 || pod_running(pm, d->pods[idx].pod_name))
+				continue;
+			notef(note, ctx, "%s: left stopped by a killed backup (%s): starting it",
+			      d->pods[idx].name, dir);
+			rollout_pod rs = {0};
+			aerr_t serr = {0};
+			int src = podman_start_pod(pm, d->pods[idx].pod_name, &serr);
+			if (src == 0)
+				src = wait_pod_ready(pm, d, (size_t)idx, BACKUP_READY_TIMEOUT_S,
+						     &rs, &serr);
+			rollout_pod_free(&rs);
+			if (src < 0) {
+				all = false;
+				if (rc == 0) {
+					*err = serr;
+					aerr_wrap(
+					    err,
+					    "pod %s, left stopped by a killed backup, did not "
+					    "come back",
+					    d->pods[idx].name);
+					rc = -1;
+				}
+			} else {
+				notef(note, ctx, "%s: running again", d->pods[idx].name);
+			}
+		}
+		json_decref(stopped);
+		if (all)
+			remove_tree(dir);
+	}
+	strv_free(names, n);
+	return rc;
+}
+
 /* --- backup ------------------------------------------------------------------- */
 
-int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npods, const char *out,
-		  int revision, backup_note_fn note, void *ctx, json_t **manifest, aerr_t *err)
+/* backup_create; GATE: a pod started again after its copy must pass its
+ * readiness probes before the next one (a snapshot's pods, about to be
+ * replaced, are only started again: a pod that was not ready before must
+ * not stop the deploy that replaces it). */
+static int create_set(podman *pm, const deployment *d, char *const *pods, size_t npods,
+		      const char *out, int revision, bool gate, backup_note_fn note, void *ctx,
+		      json_t **manifest, aerr_t *err)
 {
 	if (manifest)
 		*manifest = NULL;
@@ -270,10 +356,12 @@ int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npo
 		return -1;
 	cleanup_free char *parent = fs_dirname(out);
 	cleanup_free char *tmp = xasprintf("%s.partial-%ld", out, (long)getpid());
-	if (fs_mkdir_private(parent, 0700, err) < 0 || fs_mkdir_private(tmp, 0700, err) < 0) {
+	if (backup_recover(pm, d, parent, note, ctx, err) < 0 ||
+	    fs_mkdir_private(parent, 0700, err) < 0 || fs_mkdir_private(tmp, 0700, err) < 0) {
 		free(idx);
 		return -1;
 	}
+	json_t *stopped = json_array();
 	char stamp[32];
 	time_t t = time(NULL);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
@@ -289,6 +377,11 @@ int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npo
 		json_decref(images);
 		bool was_up = pod_running(pm, p->pod_name);
 		if (was_up) {
+			json_array_append_new(stopped, json_string(p->name));
+			if (note_stopped(tmp, stopped, err) < 0) {
+				rc = -1;
+				break;
+			}
 			notef(note, ctx, "%s: stopping %s for a consistent copy", p->name,
 			      p->pod_name);
 			if (podman_stop_pod(pm, p->pod_name, STOP_TIMEOUT_S, err) < 0) {
@@ -319,7 +412,7 @@ int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npo
 			aerr_t serr = {0};
 			rollout_pod rs = {0};
 			int src = podman_start_pod(pm, p->pod_name, &serr);
-			if (src == 0)
+			if (src == 0 && gate)
 				src = wait_pod_ready(pm, d, idx[k], BACKUP_READY_TIMEOUT_S, &rs,
 						     &serr);
 			rollout_pod_free(&rs);
@@ -333,10 +426,18 @@ int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npo
 				      p->name, serr.msg);
 			} else {
 				notef(note, ctx, "%s: running again", p->name);
+				json_array_remove(stopped, json_array_size(stopped) - 1);
+				aerr_t ignored = {0};
+				note_stopped(tmp, stopped, &ignored);
 			}
 		}
 	}
 	free(idx);
+	if (rc == 0) {
+		cleanup_free char *spath = fs_join(tmp, STOPPED_FILE);
+		unlink(spath);
+	}
+	json_decref(stopped);
 	if (rc == 0) {
 		cleanup_free char *text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
 		cleanup_free char *mpath = fs_join(tmp, BACKUP_MANIFEST);
@@ -359,6 +460,12 @@ int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npo
 	else
 		json_decref(m);
 	return 0;
+}
+
+int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npods, const char *out,
+		  int revision, backup_note_fn note, void *ctx, json_t **manifest, aerr_t *err)
+{
+	return create_set(pm, d, pods, npods, out, revision, true, note, ctx, manifest, err);
 }
 
 /* --- checking ----------------------------------------------------------------- */
@@ -560,4 +667,232 @@ int backup_restore_volumes(podman *pm, const deployment *d, const char *dir, con
 	else
 		json_decref(gone);
 	return rc;
+}
+
+/* --- snapshots ------------------------------------------------------------------ */
+
+/* Running with every container up and the manifest it would be played
+ * with: what the rollout keeps (lib/rollout.c, pod_unchanged). */
+static bool pod_kept(podman *pm, const pod *p)
+{
+	if (!p->manifest_hash)
+		return false;
+	json_t *js = NULL;
+	aerr_t ignored = {0};
+	if (podman_inspect_pod(pm, p->pod_name, &js, &ignored) < 0 || !js)
+		return false;
+	const char *label =
+	    json_string_value(json_object_get(json_object_get(js, "Labels"), MANIFEST_HASH_LABEL));
+	const char *state = json_string_value(json_object_get(js, "State"));
+	bool same =
+	    label && strcmp(label, p->manifest_hash) == 0 && state && strcmp(state, "Running") == 0;
+	json_decref(js);
+	return same;
+}
+
+size_t snapshot_select(podman *pm, const deployment *d, const bool *selected, bool replace,
+		       bool **want)
+{
+	*want = calloc(d->npods ? d->npods : 1, sizeof **want);
+	if (!*want)
+		abort();
+	size_t n = 0;
+	for (size_t i = 0; i < d->npods; i++) {
+		const pod *p = &d->pods[i];
+		if ((selected && !selected[i]) || p->nvolumes == 0)
+			continue;
+		bool data = false;
+		for (size_t v = 0; v < p->nvolumes && !data; v++) {
+			aerr_t ignored = {0};
+			bool exists = false;
+			data = podman_volume_exists(pm, p->volumes[v], &exists, &ignored) == 0 &&
+			       exists;
+		}
+		if (!data || (!replace && pod_kept(pm, p)))
+			continue;
+		(*want)[i] = true;
+		n++;
+	}
+	return n;
+}
+
+int snapshot_take(podman *pm, const deployment *d, const char *state_dir, const bool *want,
+		  int revision, backup_note_fn note, void *ctx, json_t **record, aerr_t *err)
+{
+	*record = NULL;
+	char **names = calloc(d->npods ? d->npods : 1, sizeof *names);
+	if (!names)
+		abort();
+	size_t n = 0;
+	for (size_t i = 0; i < d->npods; i++)
+		if (want[i])
+			names[n++] = d->pods[i].name;
+	if (n == 0) {
+		free(names);
+		return 0;
+	}
+	/* ids sort by time: retention keeps the last ones */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char stamp[32];
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", gmtime(&ts.tv_sec));
+	char *id = xasprintf("%s.%06ldZ", stamp, (long)(ts.tv_nsec / 1000));
+	char *top = fs_join(state_dir, SNAPSHOT_DIR);
+	char *dir = fs_join(top, id);
+	json_t *m = NULL;
+	int rc = fs_mkdir_private(top, 0700, err);
+	if (rc == 0)
+		rc = create_set(pm, d, names, n, dir, revision, false, note, ctx, &m, err);
+	char sum[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned long long msize = 0;
+	if (rc == 0) {
+		cleanup_free char *mpath = fs_join(dir, BACKUP_MANIFEST);
+		rc = file_sha256(mpath, sum, &msize, err);
+	}
+	if (rc == 0) {
+		json_int_t bytes = (json_int_t)msize;
+		json_t *pods = json_array();
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(m, "volumes"), i, v) bytes +=
+		    json_integer_value(json_object_get(v, "size"));
+		json_array_foreach(json_object_get(m, "pods"), i, v) json_array_append(pods, v);
+		*record = json_pack("{s:s, s:s, s:s, s:I, s:o, s:i}", "id", id, "path", dir,
+				    "manifest_sha256", sum, "bytes", bytes, "pods", pods,
+				    "revision", revision);
+	}
+	json_decref(m);
+	free(id);
+	free(dir);
+	free(top);
+	free(names);
+	return rc;
+}
+
+int snapshot_check(const json_t *record, json_t **manifest, char **dir, aerr_t *err)
+{
+	*manifest = NULL;
+	*dir = NULL;
+	const char *path = json_string_value(json_object_get(record, "path"));
+	const char *id = json_string_value(json_object_get(record, "id"));
+	const char *want = json_string_value(json_object_get(record, "manifest_sha256"));
+	if (!path || !id || !want)
+		return aerr_set(err, AEGIS_ECONFIG,
+				"the revision's snapshot record lacks its id, path or checksum");
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return aerr_set(err, AEGIS_ECONFIG,
+				"snapshot %s is no longer on disk (%s): removed by retention "
+				"(%s) or by hand",
+				id, path, SNAPSHOT_KEEP_VAR);
+	cleanup_free char *mpath = fs_join(path, BACKUP_MANIFEST);
+	char sum[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned long long size = 0;
+	if (file_sha256(mpath, sum, &size, err) < 0)
+		return aerr_wrap(err, "snapshot %s", id);
+	if (strcmp(sum, want) != 0)
+		return aerr_set(err, AEGIS_EFAIL,
+				"%s: SHA-256 %.12s…, the revision recorded %.12s…: the snapshot "
+				"was changed, refusing to restore it (nothing was changed)",
+				mpath, sum, want);
+	if (backup_verify(path, manifest, err) < 0)
+		return -1;
+	*dir = xasprintf("%s", path);
+	return 0;
+}
+
+int snapshot_keep(const config *cfg, int *keep, aerr_t *err)
+{
+	const char *s = config_get(cfg, SNAPSHOT_KEEP_VAR);
+	*keep = SNAPSHOT_KEEP_DEFAULT;
+	if (!s || !*s)
+		return 0;
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > 1000) {
+		const config_value *cv = config_find(cfg, SNAPSHOT_KEEP_VAR);
+		if (cv && cv->source == SRC_FILE)
+			return aerr_set(err, AEGIS_ECONFIG,
+					"%s:%d: %s='%s': how many snapshots to keep, a whole "
+					"number from 1 to 1000",
+					cfg->env_path, cv->line, SNAPSHOT_KEEP_VAR, s);
+		return aerr_set(err, AEGIS_ECONFIG,
+				"%s='%s': how many snapshots to keep, a whole number from 1 "
+				"to 1000",
+				SNAPSHOT_KEEP_VAR, s);
+	}
+	*keep = (int)v;
+	return 0;
+}
+
+static char *snapshot_name(const char *dir, const char *name)
+{
+	cleanup_free char *path = fs_join(dir, name);
+	struct stat st;
+	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return NULL;
+	return xasprintf("%s", name);
+}
+
+int snapshot_prune(const char *state_dir, int keep, json_t **removed, aerr_t *err)
+{
+	if (removed)
+		*removed = json_array();
+	cleanup_free char *top = fs_join(state_dir, SNAPSHOT_DIR);
+	if (!fs_exists(top))
+		return 0;
+	char **names = NULL;
+	size_t n = 0;
+	if (fs_list_dir(top, snapshot_name, &names, &n, err) < 0)
+		return -1;
+	size_t complete = 0;
+	for (size_t i = 0; i < n; i++)
+		complete += strstr(names[i], ".partial-") == NULL;
+	size_t seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool partial = strstr(names[i], ".partial-") != NULL;
+		if (!partial && complete - seen++ <= (size_t)keep)
+			continue;
+		cleanup_free char *path = fs_join(top, names[i]);
+		remove_tree(path);
+		if (removed && !partial)
+			json_array_append_new(*removed, json_string(names[i]));
+	}
+	strv_free(names, n);
+	return 0;
+}
+
+json_t *snapshot_usage(const char *state_dir)
+{
+	cleanup_free char *top = fs_join(state_dir, SNAPSHOT_DIR);
+	json_t *items = json_object();
+	json_int_t total = 0;
+	char **names = NULL;
+	size_t n = 0;
+	aerr_t ignored = {0};
+	if (fs_exists(top) && fs_list_dir(top, snapshot_name, &names, &n, &ignored) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (strstr(names[i], ".partial-"))
+				continue;
+			cleanup_free char *dir = fs_join(top, names[i]);
+			char **files = NULL;
+			size_t nf = 0;
+			json_int_t bytes = 0;
+			if (fs_list_dir(dir, any_name, &files, &nf, &ignored) == 0) {
+				for (size_t k = 0; k < nf; k++) {
+					cleanup_free char *f = fs_join(dir, files[k]);
+					struct stat st;
+					if (lstat(f, &st) == 0)
+						bytes += (json_int_t)st.st_size;
+				}
+				strv_free(files, nf);
+			}
+			json_object_set_new(items, names[i], json_integer(bytes));
+			total += bytes;
+		}
+		strv_free(names, n);
+	}
+	return json_pack("{s:s, s:I, s:I, s:o}", "path", top, "count",
+			 (json_int_t)json_object_size(items), "bytes", total, "items", items);
 }

@@ -39,6 +39,14 @@ typedef void (*backup_note_fn)(void *ctx, const char *line);
 int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npods, const char *out,
 		  int revision, backup_note_fn note, void *ctx, json_t **manifest, aerr_t *err);
 
+/* What a killed backup left in PARENT (the directory its backups go to):
+ * each NAME.partial-PID of a process that is gone has its pods that were
+ * stopped for the copy (pods of D) started again and gated on readiness,
+ * then is removed.  backup_create runs it first, so running the backup
+ * again brings them back. */
+int backup_recover(podman *pm, const deployment *d, const char *parent, backup_note_fn note,
+		   void *ctx, aerr_t *err);
+
 /* Read DIR's manifest and check every archive's size and SHA-256 against
  * it: a missing, changed or unlisted-but-named file is an error naming the
  * file (status 1), a malformed manifest a configuration error (status 2). */
@@ -54,4 +62,51 @@ int backup_verify(const char *dir, json_t **manifest, aerr_t *err);
 int backup_restore_volumes(podman *pm, const deployment *d, const char *dir, const json_t *manifest,
 			   char *const *pods, size_t npods, backup_note_fn note, void *ctx,
 			   json_t **removed, aerr_t *err);
+
+/* --- snapshots: backups tied to revisions ----------------------------------
+ *
+ * deploy --atomic (and deploy --snapshot) backs up, before the rollout, the
+ * volumes of every stateful pod (a pod with named volumes: they are the
+ * only state a pod keeps) that the rollout will replace, into
+ * STATE_DIR/snapshots/ID (the same archive set as a backup: 0700, files
+ * 0600, complete or absent).  The revision of that deploy records it (the
+ * record below); its data is that of the revision deployed before (the
+ * manifest's "revision"), which is what `rollback --with-data REV` finds.
+ * After a successful rollout only the newest AEGIS_SNAPSHOT_KEEP are kept. */
+#define SNAPSHOT_DIR "snapshots"
+#define SNAPSHOT_KEEP_VAR "AEGIS_SNAPSHOT_KEEP"
+#define SNAPSHOT_KEEP_DEFAULT 5
+
+/* The pods of D a rollout would replace that hold volumes with data: the
+ * pod is selected (SELECTED NULL: all), holds named volumes of which at
+ * least one exists, and is not running with its manifest unchanged (the
+ * rollout's rule for keeping a pod, unless REPLACE).  *WANT (d->npods,
+ * newly allocated) marks them; returns how many. */
+size_t snapshot_select(podman *pm, const deployment *d, const bool *selected, bool replace,
+		       bool **want);
+
+/* Take the snapshot of the pods marked in WANT into STATE_DIR/snapshots/
+ * (REVISION: the history's latest, whose data it holds).  *RECORD gets what
+ * the revision records: {"id", "path", "manifest_sha256", "bytes", "pods",
+ * "revision"}. */
+int snapshot_take(podman *pm, const deployment *d, const char *state_dir, const bool *want,
+		  int revision, backup_note_fn note, void *ctx, json_t **record, aerr_t *err);
+
+/* RECORD's snapshot checked before it is used: its directory still exists,
+ * its manifest's SHA-256 is the recorded one and every archive matches the
+ * manifest (backup_verify).  *MANIFEST gets the manifest, *DIR its path. */
+int snapshot_check(const json_t *record, json_t **manifest, char **dir, aerr_t *err);
+
+/* AEGIS_SNAPSHOT_KEEP of CFG (default 5): a whole number 1-1000, else a
+ * configuration error naming the value. */
+int snapshot_keep(const config *cfg, int *keep, aerr_t *err);
+
+/* Remove every snapshot of STATE_DIR but the newest KEEP (ids sort by time),
+ * and what a killed snapshot left (NAME.partial-PID: snapshots are taken
+ * under the state directory's lock, so none is in progress).  *REMOVED
+ * (optional) gets the ids removed. */
+int snapshot_prune(const char *state_dir, int keep, json_t **removed, aerr_t *err);
+
+/* The snapshots on disk: {"path", "count", "bytes", "items": {ID: bytes}}. */
+json_t *snapshot_usage(const char *state_dir);
 #endif

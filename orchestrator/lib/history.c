@@ -730,6 +730,10 @@ static json_t *revision_json(const deployment *d, const history_entry *e, const 
 		json_object_set_new(revjs, "rollback_of", json_integer(e->rollback_of));
 	if (e->restore)
 		json_object_set_new(revjs, "restore", json_deep_copy(e->restore));
+	if (e->snapshot)
+		json_object_set_new(revjs, "snapshot", json_deep_copy(e->snapshot));
+	if (e->data_restored)
+		json_object_set_new(revjs, "data_restored", json_deep_copy(e->data_restored));
 	json_t *pods = json_object();
 	for (size_t i = 0; i < d->npods; i++)
 		json_object_set_new(

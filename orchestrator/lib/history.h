@@ -5,7 +5,8 @@
  * placeholder, so `git log` and `git show` on it are safe to run anywhere:
  *
  *   revision.json         number, time, command, profile, result, pods
- *                         replaced/kept/failed, duration, source, CI job
+ *                         replaced/kept/failed, duration, source, CI job,
+ *                         the volume snapshot taken before the rollout
  *   manifests/<pod>.yaml  the rendered manifests, secrets as placeholders
  *   plan.json             the dependency tiers and each pod's manifest hash
  *   report.json           the command's JSON report
@@ -41,6 +42,12 @@ typedef struct history_entry {
 	int rollback_of; /* a rollback: the revision it went back to */
 	/* deploy --atomic after a failure: {"revision", "pods", "result"[, "error"]} */
 	const json_t *restore;
+	/* the snapshot this command took before its rollout (lib/backup.h,
+	 * snapshot_take's record), or NULL */
+	const json_t *snapshot;
+	/* rollback --with-data: the snapshot whose data it put back
+	 * {"id", "revision", "pods"}, or NULL */
+	const json_t *data_restored;
 	bool lenient; /* D was loaded with DEPLOYMENT_LENIENT */
 } history_entry;
 
