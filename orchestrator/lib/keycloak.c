@@ -364,7 +364,8 @@ static int apply_mappers(struct kc *k, const char *item, const char *base, const
 	{
 		const char *name = desired_str(d, "name");
 		if (!name)
-			return aerr_set(err, AEGIS_ECONFIG, "%s: a protocol mapper has no name", item);
+			return aerr_set(err, AEGIS_ECONFIG, "%s: a protocol mapper has no name",
+					item);
 		cleanup_free char *what = xasprintf("%s mapper %s", item, name);
 		struct mapper_ctx m = {.models = models, .name = name};
 		struct item it = {.item = what,
@@ -615,8 +616,8 @@ static int apply_owned_mappers(struct kc *k, const struct named_kind *kind, cons
 		return 0;
 	cleanup_free char *item =
 	    xasprintf("realm %s %s %s", realm, kind->word, desired_str(d, kind->id_key));
-	cleanup_free char *base = xasprintf("/admin/realms/%s/%s/%s", esc, kind->collection,
-					    desired_str(actual, "id"));
+	cleanup_free char *base =
+	    xasprintf("/admin/realms/%s/%s/%s", esc, kind->collection, desired_str(actual, "id"));
 	return apply_mappers(k, item, base, mappers, err);
 }
 
