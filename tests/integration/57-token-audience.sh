@@ -15,13 +15,12 @@
 # The JWKS is fetched from inside the pods' network (wget in pod-core's and
 # pod-seal-gateway's containers) at the URL the configuration names; the
 # signature is checked with openssl, not with the test server's own code.
-# Tokens: the administrator's (password grant, client aegis-cli) and the
-# Temporal worker's (client credentials, client aegis-temporal-worker).
-# aegis-cli is a device-flow client (directAccessGrantsEnabled false); the
-# test turns on the password grant for it through the admin API, which
-# changes how the user signs in, not what the token carries (the same
-# client's mappers make it).  Last, the worker's audience mapper is removed
-# and its next token must fail core's check.
+# Tokens: the administrator's, signed in as the aegis CLI does (device
+# authorisation grant, client aegis-cli: aegis-orchestrator
+# cli/src/auth/device_flow.rs), the browser side at the verification URL on
+# KEYCLOAK_PUBLIC_URL; and the Temporal worker's (client credentials, client
+# aegis-temporal-worker).  Last, the worker's audience mapper is removed and
+# its next token must fail core's check.
 # test-images: demo
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
@@ -82,8 +81,8 @@ admin_user=$(value KEYCLOAK_ADMIN)
 ( umask 077
   printf 'grant_type=password&client_id=admin-cli&username=%s&password=%s' "$admin_user" "$(value KEYCLOAK_ADMIN_PASSWORD)" >"$TMP/admin.form"
   printf 'grant_type=client_credentials&client_id=aegis-temporal-worker&client_secret=%s' "$(value TEMPORAL_WORKER_CLIENT_SECRET)" >"$TMP/worker.form"
-  "$PY" -c 'import json,sys,urllib.parse as u; pw=json.load(open(sys.argv[1]))["aegis-system"]["aegis-admin"]; print("grant_type=password&client_id=aegis-cli&username=aegis-admin&password=" + u.quote(pw, safe=""), end="")' \
-	"$TMP/generated/keycloak-passwords.json" >"$TMP/operator.form" )
+  "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["aegis-system"]["aegis-admin"], end="")' \
+	"$TMP/generated/keycloak-passwords.json" >"$TMP/operator.pw" )
 token() { # FORM-FILE REALM -> the access token on stdout
 	curl -s --max-time 10 -d @"$1" "$KC/realms/$2/protocol/openid-connect/token" |
 		"$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("access_token") or d, end="")'
@@ -147,11 +146,21 @@ EOF
 }
 claim() { "$PY" -c 'import base64,json,sys; p=sys.argv[1].split(".")[1]; print(json.dumps(json.loads(base64.urlsafe_b64decode(p+"="*(-len(p)%4))).get(sys.argv[2])))' "$1" "$2"; }
 
-# The operator: the password grant on aegis-cli (see above).
-cli=$(client_uuid aegis-cli)
-cli_rep=$(admin_call GET "/clients/$cli" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); d["directAccessGrantsEnabled"]=True; print(json.dumps(d))')
-admin_call PUT "/clients/$cli" "$cli_rep" >/dev/null
+# The operator: the device authorisation grant of aegis-cli.  The browser
+# side goes to KEYCLOAK_PUBLIC_URL, resolved to loopback as on this host.
+public=$(value KEYCLOAK_PUBLIC_URL)
+resolve="$(printf '%s' "$public" | sed -E 's#^[a-z]+://([^:/]+).*#\1#'):$kc:127.0.0.1"
+field() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$1" "$2"; }
+curl -s --max-time 10 -d client_id=aegis-cli "$KC/realms/aegis-system/protocol/openid-connect/auth/device" >"$TMP/device.json"
+curl -s --max-time 10 --resolve "$resolve" "$(field "$TMP/device.json" verification_uri_complete)" >"$TMP/device-login.html"
+action=$(sed -n 's/.*<form[^>]* action="\([^"]*\)".*/\1/p' "$TMP/device-login.html" | sed 's/&amp;/\&/g')
+curl -s --max-time 10 --resolve "$resolve" --data-urlencode username=aegis-admin \
+	--data-urlencode "password@$TMP/operator.pw" "$action" >"$TMP/device-done.html"
+( umask 077; printf 'grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Adevice_code&client_id=aegis-cli&device_code=%s' \
+	"$(field "$TMP/device.json" device_code)" >"$TMP/operator.form" )
 operator=$(token "$TMP/operator.form" aegis-system)
+grep -q 'Device Login Successful' "$TMP/device-done.html" ||
+	echo "   device login: $(head -c 300 "$TMP/device.json") $(grep -o 'kc-error-message.*' "$TMP/device-login.html" "$TMP/device-done.html" | head -2)"
 why=$(verify core "$operator") && [ "$(claim "$operator" azp)" = '"aegis-cli"' ] &&
 	pass token-audience-operator-core || fail token-audience-operator-core "$why $(cat "$TMP/core.jwks.err" 2>/dev/null)"
 why=$(verify gateway "$operator") && pass token-audience-operator-gateway ||

@@ -31,6 +31,11 @@ Endpoints:
         password | refresh_token | client_credentials | authorization_code
         (PKCE plain / S256); client_secret in the form or HTTP Basic for
         confidential clients
+  POST /realms/{realm}/protocol/openid-connect/auth/device   the device
+        authorisation grant (RFC 8628; client attribute
+        oauth2.device.authorization.grant.enabled); GET /realms/{realm}/device
+        ?user_code= leads to the login form; then grant_type
+        urn:ietf:params:oauth:grant-type:device_code at the token endpoint
   GET  /realms/{realm}/protocol/openid-connect/auth    the browser login: checks
         client, redirect_uri, response_type=code; answers the login page
   POST /realms/{realm}/login-actions/authenticate      the login form (username,
@@ -122,6 +127,7 @@ import common  # noqa: E402
 
 VERSION = "24.0.5"
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 def new_uuid():
@@ -204,6 +210,7 @@ class Keycloak(common.App):
         self.sessions = {}
         self.codes = {}         # authorization code -> what it was issued for
         self.logins = {}        # session_code of a login page -> the auth request
+        self.devices = {}       # device_code -> a device authorisation (RFC 8628)
         master = self._create_realm({"realm": "master", "enabled": True, "displayName": "Keycloak",
                                      "displayNameHtml": '<div class="kc-logo-text"><span>Keycloak</span></div>',
                                      "accessTokenLifespan": token_lifetime})
@@ -540,7 +547,86 @@ class Keycloak(common.App):
             return self._authorize(realm, issuer, q, ctx)
         if rest == ["login-actions", "authenticate"] and method == "POST":
             return self._authenticate(realm, issuer, q, headers, body, ctx)
+        if rest == ["protocol", "openid-connect", "auth", "device"] and method == "POST":
+            return self._device_authorization(realm, issuer, headers, body, ctx)
+        if rest == ["device"] and method == "GET":
+            return self._device_verification(realm, issuer, q, ctx)
         raise err(404, "Unable to find matching target resource method")
+
+    # --- the device authorisation grant (RFC 8628; the aegis CLI's login) --------
+
+    @staticmethod
+    def _device_allowed(client):
+        # OAuth2DeviceConfig.isOAuth2DeviceAuthorizationGrantAllowed: the
+        # client attribute oauth2.device.authorization.grant.enabled.
+        return truthy((client.get("attributes") or {}).get("oauth2.device.authorization.grant.enabled"))
+
+    DEVICE_DISABLED = ("Client is not allowed to initiate OAuth 2.0 Device Authorization Grant. "
+                       "The flow is disabled for the client.")
+
+    def _device_authorization(self, realm, issuer, headers, body, ctx):
+        """POST .../protocol/openid-connect/auth/device
+        (protocol/oidc/grants/device/endpoints/DeviceEndpoint.java): the
+        client authenticates as at the token endpoint; the answer's
+        verification_uri is the realm's frontend URL + /device, valid for
+        the realm's device code lifespan (600 s), polled every 5 s."""
+        if self._ssl_required(realm, ctx):
+            raise oauth_error(403, "invalid_request", "HTTPS required")
+        form = {k: v[-1] for k, v in parse_qs(body.decode(errors="replace"), keep_blank_values=True).items()}
+        client = self._client_auth(realm, form, headers)
+        if not self._device_allowed(client):
+            raise oauth_error(400, "unauthorized_client", self.DEVICE_DISABLED)
+        device_code = common.b64url(secrets.token_bytes(32))
+        letters = "BCDFGHJKLMNPQRSTVWXZ"
+        user_code = "".join(secrets.choice(letters) for _ in range(8))
+        user_code = user_code[:4] + "-" + user_code[4:]
+        self.devices[device_code] = {"realm": realm["name"], "client": client["clientId"], "user_code": user_code,
+                                     "scope": form.get("scope") or "", "expires": time.time() + 600, "user": None}
+        return self._json(200, {"device_code": device_code, "user_code": user_code,
+                                "verification_uri": issuer + "/device",
+                                "verification_uri_complete": issuer + "/device?user_code=" + user_code,
+                                "expires_in": 600, "interval": 5}, NO_STORE)
+
+    def _device_verification(self, realm, issuer, q, ctx):
+        """GET {realm}/device?user_code=...: the user's side; a known code
+        leads to the login form, whose success approves the device."""
+        if self._ssl_required(realm, ctx):
+            raise error_page(400, "HTTPS required")
+        code = (q.get("user_code") or "").upper()
+        found = next((d for d, v in self.devices.items() if v["realm"] == realm["name"] and v["user_code"] == code
+                      and v["user"] is None and v["expires"] > time.time()), None)
+        if found is None:
+            raise error_page(400, "Invalid code, please try again.")
+        session_code = common.b64url(secrets.token_bytes(24))
+        self.logins[session_code] = {"realm": realm["name"], "client": self.devices[found]["client"],
+                                     "device": found, "expires": time.time() + 1800}
+        action = "%s/login-actions/authenticate?session_code=%s&execution=%s&client_id=%s&tab_id=%s" % (
+            issuer, session_code, new_uuid(), quote(self.devices[found]["client"], safe=""),
+            common.b64url(secrets.token_bytes(8)))
+        return self._login_page(realm, action, "")
+
+    def _device_grant(self, realm, issuer, client, form):
+        """grant_type=urn:ietf:params:oauth:grant-type:device_code
+        (DeviceGrantType.java): pending until the user has signed in,
+        then tokens as for any user session of the client."""
+        if not self._device_allowed(client):
+            raise oauth_error(400, "unauthorized_client", self.DEVICE_DISABLED)
+        code = form.get("device_code")
+        if not code:
+            raise oauth_error(400, "invalid_request", "Missing parameter: device_code")
+        dev = self.devices.get(code)
+        if dev is None or dev["realm"] != realm["name"] or dev["client"] != client["clientId"]:
+            raise oauth_error(400, "invalid_grant", "Device code not valid")
+        if dev["expires"] < time.time():
+            del self.devices[code]
+            raise oauth_error(400, "expired_token", "Device code is expired")
+        if dev["user"] is None:
+            raise oauth_error(400, "authorization_pending", "The authorization request is still pending")
+        del self.devices[code]
+        user = realm["users"].get(dev["user"])
+        if user is None or not user["enabled"]:
+            raise oauth_error(400, "invalid_grant", "User disabled")
+        return self._issue(realm, issuer, client, user, dev["sid"], refresh=True)
 
     def _ssl_required(self, realm, ctx):
         """Plain HTTP from a client that is not local, for a realm with
@@ -640,6 +726,16 @@ class Keycloak(common.App):
         sid = new_uuid()
         self.sessions[sid] = {"realm": realm["name"], "user": user["id"], "client": login["client"],
                               "started": time.time()}
+        if login.get("device"):
+            # A device login ends on Keycloak's success page; the device's
+            # next poll gets the tokens.
+            dev = self.devices.get(login["device"])
+            if dev is not None:
+                dev.update(user=user["id"], sid=sid)
+            page = ('<!DOCTYPE html>\n<html><head><title>Sign in to %s</title></head><body>\n'
+                    '<h1 id="kc-page-title">Device Login Successful</h1>\n</body></html>\n') % (
+                realm["rep"].get("displayName") or realm["name"])
+            return common.Response(200, page.encode(), [("Content-Type", "text/html;charset=utf-8")] + NO_STORE)
         code = "%s.%s.%s" % (new_uuid(), sid, new_uuid())
         self.codes[code] = dict(login, user=user["id"], sid=sid, expires=time.time() + int(
             realm["rep"].get("accessCodeLifespan") or 60), auth_time=int(time.time()))
@@ -779,11 +875,13 @@ class Keycloak(common.App):
         grant = form.get("grant_type")
         if not grant:
             raise oauth_error(400, "invalid_request", "Missing form parameter: grant_type")
-        if grant not in ("password", "refresh_token", "client_credentials", "authorization_code"):
+        if grant not in ("password", "refresh_token", "client_credentials", "authorization_code", DEVICE_GRANT):
             raise oauth_error(400, "unsupported_grant_type", "Unsupported grant_type")
         client = self._client_auth(realm, form, headers)
         if grant == "authorization_code":
             return self._code_grant(realm, issuer, client, form)
+        if grant == DEVICE_GRANT:
+            return self._device_grant(realm, issuer, client, form)
         if grant == "password":
             if not client.get("directAccessGrantsEnabled"):
                 raise oauth_error(400, "unauthorized_client", "Client not allowed for direct access grants")
