@@ -69,8 +69,10 @@ EOF
 check_field() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])' "$TMP/checks.json" "$1" "$2"; }
 
 # The JWKS each service would fetch, from inside its own pod.
+# (bounded by timeout here: busybox-static 1.35's wget -T segfaults)
 fetch_jwks() { # SERVICE CONTAINER
-	podman exec "$2" /bin/busybox wget -q -T 10 -O - "$(check_field "$1" jwks)" >"$TMP/$1.jwks" 2>"$TMP/$1.jwks.err"
+	timeout 20 podman exec "$2" /bin/busybox wget -q -O - "$(check_field "$1" jwks)" >"$TMP/$1.jwks" 2>"$TMP/$1.jwks.err" ||
+		echo "wget in $2 exited $?" >>"$TMP/$1.jwks.err"
 }
 fetch_jwks core pod-core-aegis-runtime
 fetch_jwks gateway pod-seal-gateway-seal-gateway
