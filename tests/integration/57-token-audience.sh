@@ -80,9 +80,11 @@ fetch_jwks gateway pod-seal-gateway-seal-gateway
 kc=$(value KEYCLOAK_PORT)
 KC=http://127.0.0.1:$kc
 admin_user=$(value KEYCLOAK_ADMIN)
+# secrets from the .env itself (config --json does not show their values)
+envval() { sed -n "s/^$1=//p" "$ENV" | tail -n 1; }
 ( umask 077
-  printf 'grant_type=password&client_id=admin-cli&username=%s&password=%s' "$admin_user" "$(value KEYCLOAK_ADMIN_PASSWORD)" >"$TMP/admin.form"
-  printf 'grant_type=client_credentials&client_id=aegis-temporal-worker&client_secret=%s' "$(value TEMPORAL_WORKER_CLIENT_SECRET)" >"$TMP/worker.form"
+  printf 'grant_type=password&client_id=admin-cli&username=%s&password=%s' "$admin_user" "$(envval KEYCLOAK_ADMIN_PASSWORD)" >"$TMP/admin.form"
+  printf 'grant_type=client_credentials&client_id=aegis-temporal-worker&client_secret=%s' "$(envval TEMPORAL_WORKER_CLIENT_SECRET)" >"$TMP/worker.form"
   "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["aegis-system"]["aegis-admin"], end="")' \
 	"$TMP/generated/keycloak-passwords.json" >"$TMP/operator.pw" )
 token() { # FORM-FILE REALM -> the access token on stdout
