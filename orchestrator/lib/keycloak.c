@@ -189,6 +189,9 @@ struct item {
 	/* optional: the body that creates it, when it is more than REP */
 	int (*create_body)(struct kc *k, const void *ctx, const json_t *rep, json_t **body,
 			   aerr_t *err);
+	/* the PUT body names the existing one's id (a protocol mapper: Keycloak
+	 * takes the id of the model it updates from the body) */
+	bool update_with_id;
 	const void *ctx;
 };
 
@@ -222,9 +225,13 @@ static int apply_item(struct kc *k, const struct item *it, const json_t *rep, js
 	}
 	if (strcmp(result, DESIRED_CREATED) != 0 && !desired_matches(rep, *actual)) {
 		cleanup_free char *path = it->update_path(it->ctx, *actual);
+		json_t *body = json_deep_copy(rep);
+		if (it->update_with_id)
+			json_object_set(body, "id", json_object_get(*actual, "id"));
 		http_response r;
-		int rc = call(k, "PUT", path, rep, NULL, &r, err);
+		int rc = call(k, "PUT", path, body, NULL, &r, err);
 		http_response_free(&r);
+		json_decref(body);
 		if (rc < 0)
 			return -1;
 		result = DESIRED_CHANGED;
@@ -318,6 +325,62 @@ static char *user_path(const void *ctx, const json_t *actual)
 {
 	return xasprintf("/admin/realms/%s/users/%s", ((const struct named *)ctx)->realm,
 			 desired_str(actual, "id"));
+}
+
+/* --- protocol mappers ----------------------------------------------------- */
+
+/* A client's or a client scope's mappers, one by one through their own
+ * API, never as the owner's protocolMappers list: a client PUT with that
+ * list deletes every mapper it does not name (RepresentationToModel.
+ * updateClientProtocolMappers, Keycloak 24.0.5, called by ClientResource.
+ * update), the three Keycloak adds to a service account among them
+ * (ClientManager.enableServiceAccount), and the next run would find the
+ * client changed again. */
+struct mapper_ctx {
+	const char *models; /* .../protocol-mappers/models of the owner */
+	const char *name;
+};
+
+static int lookup_mapper(struct kc *k, const void *ctx, json_t **actual, aerr_t *err)
+{
+	const struct mapper_ctx *m = ctx;
+	return find_one(k, m->models, "name", m->name, false, actual, err);
+}
+
+static char *mapper_path(const void *ctx, const json_t *actual)
+{
+	return xasprintf("%s/%s", ((const struct mapper_ctx *)ctx)->models,
+			 desired_str(actual, "id"));
+}
+
+/* The declared mappers of OWNER (ITEM in the log), whose path is BASE. */
+static int apply_mappers(struct kc *k, const char *item, const char *base, const json_t *mappers,
+			 aerr_t *err)
+{
+	cleanup_free char *models = xasprintf("%s/protocol-mappers/models", base);
+	size_t i;
+	json_t *d;
+	json_array_foreach((json_t *)mappers, i, d)
+	{
+		const char *name = desired_str(d, "name");
+		if (!name)
+			return aerr_set(err, AEGIS_ECONFIG, "%s: a protocol mapper has no name",
+					item);
+		cleanup_free char *what = xasprintf("%s mapper %s", item, name);
+		struct mapper_ctx m = {.models = models, .name = name};
+		struct item it = {.item = what,
+				  .create_path = models,
+				  .lookup = lookup_mapper,
+				  .update_path = mapper_path,
+				  .update_with_id = true,
+				  .ctx = &m};
+		json_t *actual = NULL;
+		int rc = apply_item(k, &it, d, &actual, NULL, err);
+		json_decref(actual);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* --- clients: the secret others need ----------------------------------- */
@@ -544,12 +607,27 @@ static int apply_named(struct kc *k, const struct named_kind *kind, const char *
 	return apply_item(k, &it, rep, actual, NULL, err);
 }
 
+/* The mappers declared with D, an item of KIND that now exists as ACTUAL. */
+static int apply_owned_mappers(struct kc *k, const struct named_kind *kind, const char *realm,
+			       const char *esc, const json_t *d, const json_t *actual, aerr_t *err)
+{
+	const json_t *mappers = json_object_get(d, "protocolMappers");
+	if (!json_array_size(mappers))
+		return 0;
+	cleanup_free char *item =
+	    xasprintf("realm %s %s %s", realm, kind->word, desired_str(d, kind->id_key));
+	cleanup_free char *base =
+	    xasprintf("/admin/realms/%s/%s/%s", esc, kind->collection, desired_str(actual, "id"));
+	return apply_mappers(k, item, base, mappers, err);
+}
+
 /* --- realms -------------------------------------------------------------- */
 
 static int apply_realm(struct kc *k, const json_t *decl, keycloak_result *res, aerr_t *err)
 {
 	static const char *const realm_ours[] = {"roles", "client_scopes", "clients", "users"};
-	static const char *const client_ours[] = {"secret_env"};
+	static const char *const client_ours[] = {"secret_env", "protocolMappers"};
+	static const char *const scope_ours[] = {"protocolMappers"};
 	const char *realm = desired_str(decl, "realm");
 	if (!realm)
 		return aerr_set(err, AEGIS_ECONFIG, "a realm entry has no 'realm' name");
@@ -581,7 +659,11 @@ static int apply_realm(struct kc *k, const json_t *decl, keycloak_result *res, a
 	/* before the clients, which name them in their scope lists */
 	json_array_foreach(json_object_get(decl, "client_scopes"), i, d)
 	{
-		rc = apply_named(k, &scope_kind, realm, esc, d, d, &actual, err);
+		rep = representation(d, scope_ours, ARRAY_SIZE(scope_ours));
+		rc = apply_named(k, &scope_kind, realm, esc, d, rep, &actual, err);
+		json_decref(rep);
+		if (rc == 0)
+			rc = apply_owned_mappers(k, &scope_kind, realm, esc, d, actual, err);
 		json_decref(actual);
 		if (rc < 0)
 			return -1;
@@ -591,6 +673,8 @@ static int apply_realm(struct kc *k, const json_t *decl, keycloak_result *res, a
 		rep = representation(d, client_ours, ARRAY_SIZE(client_ours));
 		rc = apply_named(k, &client_kind, realm, esc, d, rep, &actual, err);
 		json_decref(rep);
+		if (rc == 0)
+			rc = apply_owned_mappers(k, &client_kind, realm, esc, d, actual, err);
 		const char *variable = desired_str(d, "secret_env");
 		if (rc == 0 && variable)
 			rc = read_client_secret(k, realm, esc, actual, variable, res, err);

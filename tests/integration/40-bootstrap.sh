@@ -350,7 +350,8 @@ cp "$ENVF" "$TMP/env.kc"
 run kc-fresh bootstrap-keycloak --json
 kc_writes() { count "$PORT_kc" 'r["method"] in ("POST","PUT","DELETE","PATCH") and r["path"].startswith("/admin/")'; }
 if [ $rc -eq 0 ] && [ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms"')" = 1 ] &&
-	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/clients"')" = 4 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/clients"')" = 5 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"].endswith("/protocol-mappers/models")')" = 4 ] &&
 	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/roles"')" = 3 ] &&
 	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/users"')" = 1 ] &&
 	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"].endswith("/role-mappings/realm")')" = 1 ] &&
@@ -393,20 +394,22 @@ else
 	fail bootstrap-keycloak-reapply-zero-writes "rc=$rc writes=$w $(cat "$OUT/kc-again.err")"
 fi
 
-# A changed declaration: realm display name and one client's redirect URIs.
+# A changed declaration: realm display name, one client's redirect URIs and
+# one protocol mapper's config.
 CROOT=$TMP/changed
 mkdir -p "$CROOT"
 cp -r "$ROOT/kube" "$CROOT/kube"
 ln -s "$ROOT/profiles" "$CROOT/profiles"
-sed -i 's|displayName: AEGIS platform|displayName: AEGIS platform (changed)|;s|http://localhost:8250/oidc/callback|http://localhost:8251/oidc/callback|' "$CROOT/kube/iam/realm.yaml"
+sed -i 's|displayName: AEGIS platform|displayName: AEGIS platform (changed)|;s|http://localhost:8250/oidc/callback|http://localhost:8251/oidc/callback|;s|userinfo.token.claim: "true"|userinfo.token.claim: "false"|' "$CROOT/kube/iam/realm.yaml"
 api "$PORT_kc" POST /_test/reset >/dev/null
 "$AEGIS_BIN" --root "$CROOT" --env "$ENVF" bootstrap-keycloak --json >"$OUT/kc-changed.out" 2>"$OUT/kc-changed.err"; rc=$?
 w=$(kc_writes)
-if [ $rc -eq 0 ] && [ "$w" = 2 ] &&
+if [ $rc -eq 0 ] && [ "$w" = 3 ] &&
 	[ "$(count "$PORT_kc" 'r["method"]=="PUT" and r["path"]=="/admin/realms/aegis-system"')" = 1 ] &&
-	[ "$(count "$PORT_kc" 'r["method"]=="PUT" and r["path"].startswith("/admin/realms/aegis-system/clients/")')" = 1 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="PUT" and r["path"].startswith("/admin/realms/aegis-system/clients/") and "/protocol-mappers/" not in r["path"]')" = 1 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="PUT" and "/protocol-mappers/models/" in r["path"]')" = 1 ] &&
 	json_get "$OUT/kc-changed.out" '[i["item"] for i in d["items"] if i["result"]=="changed"]' |
-		grep -qx "\['realm aegis-system', 'realm aegis-system client aegis-openbao'\]"; then
+		grep -qx "\['realm aegis-system', 'realm aegis-system client aegis-openbao', 'realm aegis-system client aegis-cli mapper aegis_role'\]"; then
 	pass bootstrap-keycloak-changed-declaration-updates-only-that
 else
 	fail bootstrap-keycloak-changed-declaration-updates-only-that "rc=$rc writes=$w $(cat "$OUT/kc-changed.err")"

@@ -31,6 +31,11 @@ Endpoints:
         password | refresh_token | client_credentials | authorization_code
         (PKCE plain / S256); client_secret in the form or HTTP Basic for
         confidential clients
+  POST /realms/{realm}/protocol/openid-connect/auth/device   the device
+        authorisation grant (RFC 8628; client attribute
+        oauth2.device.authorization.grant.enabled); GET /realms/{realm}/device
+        ?user_code= leads to the login form; then grant_type
+        urn:ietf:params:oauth:grant-type:device_code at the token endpoint
   GET  /realms/{realm}/protocol/openid-connect/auth    the browser login: checks
         client, redirect_uri, response_type=code; answers the login page
   POST /realms/{realm}/login-actions/authenticate      the login form (username,
@@ -45,6 +50,8 @@ Endpoints:
   GET  POST        /admin/realms/{realm}/clients/{id}/client-secret
   GET  POST        /admin/realms/{realm}/client-scopes
   GET  PUT         /admin/realms/{realm}/client-scopes/{id}
+  GET  POST        /admin/realms/{realm}/{clients|client-scopes}/{id}/protocol-mappers/models
+  GET  PUT DELETE  /admin/realms/{realm}/{clients|client-scopes}/{id}/protocol-mappers/models/{mid}
   GET  POST        /admin/realms/{realm}/roles
   GET  PUT DELETE  /admin/realms/{realm}/roles/{role-name}
   GET  POST        /admin/realms/{realm}/users         (GET ?username=&email=
@@ -73,12 +80,16 @@ Admin calls need "Authorization: Bearer <access token>" from the master realm
 for a user holding the master realm's "admin" role (the bootstrap admin does);
 a missing, bad or expired token is 401 {"error":"HTTP 401 Unauthorized"}, a
 token without the role 403 {"error":"HTTP 403 Forbidden"}.  Tokens are
-JWT-shaped (header.payload.signature, base64url) with exp/iat/iss/sub/azp/sid
-claims.  Access and refresh tokens are signed HS256 with a per-process key
-(opaque to clients, as a client of the admin API treats them anyway); ID
-tokens are signed RS256 with a per-process RSA key published at
-.../protocol/openid-connect/certs, so that a relying party (OpenBao's OIDC
-login) verifies them as it verifies Keycloak's.
+JWTs.  Access and ID tokens are signed RS256 with the realm's own RSA key,
+published at .../protocol/openid-connect/certs, so that a relying party
+(OpenBao's OIDC login, core's and the SEAL gateway's JWKS check) verifies
+them as it verifies Keycloak's; refresh tokens are signed HS512 with a
+per-process key (opaque to clients).  An access token's iss, azp and aud are
+Keycloak 24.0.5's for the same declarations (see _access_claims): iss the
+frontend URL of the realm, azp the client, aud what the client's and its
+default scopes' oidc-audience-mapper add, then "account" when the client has
+the roles scope (the default role grants account roles).  Only the audience
+and user attribute mappers are modelled.
 
 As in Keycloak, a realm or a user created without "enabled": true is
 disabled (a disabled realm's token endpoint answers 403 "Realm not enabled", a
@@ -116,6 +127,7 @@ import common  # noqa: E402
 
 VERSION = "24.0.5"
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 def new_uuid():
@@ -191,10 +203,6 @@ class Keycloak(common.App):
         self.lock = threading.RLock()
         self.key = secrets.token_bytes(32)
         self.kid = secrets.token_hex(16)
-        # The realm keys' RS256 pair: ID tokens are signed with it and its
-        # public half is published at .../protocol/openid-connect/certs.
-        self.rsa = common.rsa_generate(2048)
-        self.rsa_kid = common.b64url(hashlib.sha256(str(self.rsa[0]).encode()).digest())[:43]
         self.hostname_url = hostname_url
         self.hostname = hostname
         self.proxy_headers = proxy_headers
@@ -202,9 +210,13 @@ class Keycloak(common.App):
         self.sessions = {}
         self.codes = {}         # authorization code -> what it was issued for
         self.logins = {}        # session_code of a login page -> the auth request
+        self.devices = {}       # device_code -> a device authorisation (RFC 8628)
         master = self._create_realm({"realm": "master", "enabled": True, "displayName": "Keycloak",
                                      "displayNameHtml": '<div class="kc-logo-text"><span>Keycloak</span></div>',
                                      "accessTokenLifespan": token_lifetime})
+        # The master realm's key now, before the port is announced; other
+        # realms' keys on first use (a 2048-bit key takes about a second).
+        self._realm_key(master)
         for name, desc in (("admin", "${role_admin}"), ("create-realm", "${role_create-realm}")):
             self._add_role(master, {"name": name, "description": desc})
         master["roles"]["admin"]["composite"] = True
@@ -267,8 +279,35 @@ class Keycloak(common.App):
             if cid in ("broker", "realm-management", "master-realm"):
                 c["bearerOnly"] = True
                 c.pop("secret", None)
+        # The default role also grants the account client's view-profile
+        # and manage-account (composite: manage-account-links), so every
+        # user's token has account roles in resource_access and, through
+        # the roles scope's audience resolve mapper, "account" in aud
+        # (RealmManager.setupAccountManagement / createDefaultClientScopes,
+        # Keycloak 24.0.5).
+        links = self._add_client_role(realm, "account", "manage-account-links")
+        manage = self._add_client_role(realm, "account", "manage-account")
+        manage["composite"] = True
+        manage["composites"].append(links["id"])
+        view = self._add_client_role(realm, "account", "view-profile")
+        default["composites"] += [manage["id"], view["id"]]
         realm["rep"]["defaultRole"] = self._role_rep(realm, default, brief=True)
         return realm
+
+    def _add_client_role(self, realm, client_id, name):
+        role = {"id": new_uuid(), "name": name, "description": "${role_%s}" % name, "composite": False,
+                "composites": [], "clientRole": True, "client": client_id, "attributes": {}}
+        realm.setdefault("client_roles", {})[role["id"]] = role
+        return role
+
+    def _realm_key(self, realm):
+        """The realm's RS256 key pair and its kid: every realm has keys of
+        its own (the rsa-generated key provider a new realm gets), so a
+        token of one realm does not verify with another realm's certs."""
+        if "rsa" not in realm:
+            realm["rsa"] = common.rsa_generate(2048)
+            realm["rsa_kid"] = common.b64url(hashlib.sha256(str(realm["rsa"][0]).encode()).digest())[:43]
+        return realm["rsa"], realm["rsa_kid"]
 
     def _add_role(self, realm, rep):
         role = {"id": new_uuid(), "name": rep["name"], "description": rep.get("description"),
@@ -324,9 +363,9 @@ class Keycloak(common.App):
         for r in realm["roles"].values():
             if r["id"] == rid:
                 return r
-        return None
+        return (realm.get("client_roles") or {}).get(rid)
 
-    def _effective_roles(self, realm, role_ids):
+    def _role_closure(self, realm, role_ids):
         seen, todo = set(), list(role_ids)
         while todo:
             rid = todo.pop()
@@ -336,7 +375,32 @@ class Keycloak(common.App):
             r = self._role_by_id(realm, rid)
             if r:
                 todo.extend(r["composites"])
+        return seen
+
+    def _effective_roles(self, realm, role_ids):
+        seen = self._role_closure(realm, role_ids)
         return [r for r in realm["roles"].values() if r["id"] in seen]
+
+    def _effective_client_roles(self, realm, role_ids):
+        """{clientId: [role names]} of the client roles ROLE_IDS grant."""
+        seen = self._role_closure(realm, role_ids)
+        out = {}
+        for r in (realm.get("client_roles") or {}).values():
+            if r["id"] in seen:
+                out.setdefault(r["client"], []).append(r["name"])
+        return {c: sorted(names) for c, names in out.items()}
+
+    def _service_account(self, realm, client):
+        """The client's service account user (ClientManager.enableServiceAccount):
+        named service-account-<clientId>, given the realm's default role like
+        any new user, and not listed among the realm's users."""
+        accounts = realm.setdefault("service_accounts", {})
+        if client["id"] not in accounts:
+            accounts[client["id"]] = {
+                "id": new_uuid(), "username": "service-account-" + client["clientId"].lower(), "enabled": True,
+                "emailVerified": False, "email": None, "firstName": None, "lastName": None, "attributes": {},
+                "role_ids": {realm["roles"]["default-roles-" + realm["name"]]["id"]}}
+        return accounts[client["id"]]
 
     # --- representations -----------------------------------------------------
 
@@ -472,8 +536,8 @@ class Keycloak(common.App):
                                     "token-service": issuer + "/protocol/openid-connect",
                                     "account-service": issuer + "/account", "tokens-not-before": 0})
         if rest == ["protocol", "openid-connect", "certs"] and method == "GET":
-            n, e, _ = self.rsa
-            return self._json(200, {"keys": [{"kid": self.rsa_kid, "kty": "RSA", "alg": "RS256", "use": "sig",
+            (n, e, _), kid = self._realm_key(realm)
+            return self._json(200, {"keys": [{"kid": kid, "kty": "RSA", "alg": "RS256", "use": "sig",
                                               "n": common.b64url_uint(n), "e": common.b64url_uint(e)}]})
         if rest == ["protocol", "openid-connect", "token"]:
             if method != "POST":
@@ -483,7 +547,86 @@ class Keycloak(common.App):
             return self._authorize(realm, issuer, q, ctx)
         if rest == ["login-actions", "authenticate"] and method == "POST":
             return self._authenticate(realm, issuer, q, headers, body, ctx)
+        if rest == ["protocol", "openid-connect", "auth", "device"] and method == "POST":
+            return self._device_authorization(realm, issuer, headers, body, ctx)
+        if rest == ["device"] and method == "GET":
+            return self._device_verification(realm, issuer, q, ctx)
         raise err(404, "Unable to find matching target resource method")
+
+    # --- the device authorisation grant (RFC 8628; the aegis CLI's login) --------
+
+    @staticmethod
+    def _device_allowed(client):
+        # OAuth2DeviceConfig.isOAuth2DeviceAuthorizationGrantAllowed: the
+        # client attribute oauth2.device.authorization.grant.enabled.
+        return truthy((client.get("attributes") or {}).get("oauth2.device.authorization.grant.enabled"))
+
+    DEVICE_DISABLED = ("Client is not allowed to initiate OAuth 2.0 Device Authorization Grant. "
+                       "The flow is disabled for the client.")
+
+    def _device_authorization(self, realm, issuer, headers, body, ctx):
+        """POST .../protocol/openid-connect/auth/device
+        (protocol/oidc/grants/device/endpoints/DeviceEndpoint.java): the
+        client authenticates as at the token endpoint; the answer's
+        verification_uri is the realm's frontend URL + /device, valid for
+        the realm's device code lifespan (600 s), polled every 5 s."""
+        if self._ssl_required(realm, ctx):
+            raise oauth_error(403, "invalid_request", "HTTPS required")
+        form = {k: v[-1] for k, v in parse_qs(body.decode(errors="replace"), keep_blank_values=True).items()}
+        client = self._client_auth(realm, form, headers)
+        if not self._device_allowed(client):
+            raise oauth_error(400, "unauthorized_client", self.DEVICE_DISABLED)
+        device_code = common.b64url(secrets.token_bytes(32))
+        letters = "BCDFGHJKLMNPQRSTVWXZ"
+        user_code = "".join(secrets.choice(letters) for _ in range(8))
+        user_code = user_code[:4] + "-" + user_code[4:]
+        self.devices[device_code] = {"realm": realm["name"], "client": client["clientId"], "user_code": user_code,
+                                     "scope": form.get("scope") or "", "expires": time.time() + 600, "user": None}
+        return self._json(200, {"device_code": device_code, "user_code": user_code,
+                                "verification_uri": issuer + "/device",
+                                "verification_uri_complete": issuer + "/device?user_code=" + user_code,
+                                "expires_in": 600, "interval": 5}, NO_STORE)
+
+    def _device_verification(self, realm, issuer, q, ctx):
+        """GET {realm}/device?user_code=...: the user's side; a known code
+        leads to the login form, whose success approves the device."""
+        if self._ssl_required(realm, ctx):
+            raise error_page(400, "HTTPS required")
+        code = (q.get("user_code") or "").upper()
+        found = next((d for d, v in self.devices.items() if v["realm"] == realm["name"] and v["user_code"] == code
+                      and v["user"] is None and v["expires"] > time.time()), None)
+        if found is None:
+            raise error_page(400, "Invalid code, please try again.")
+        session_code = common.b64url(secrets.token_bytes(24))
+        self.logins[session_code] = {"realm": realm["name"], "client": self.devices[found]["client"],
+                                     "device": found, "expires": time.time() + 1800}
+        action = "%s/login-actions/authenticate?session_code=%s&execution=%s&client_id=%s&tab_id=%s" % (
+            issuer, session_code, new_uuid(), quote(self.devices[found]["client"], safe=""),
+            common.b64url(secrets.token_bytes(8)))
+        return self._login_page(realm, action, "")
+
+    def _device_grant(self, realm, issuer, client, form):
+        """grant_type=urn:ietf:params:oauth:grant-type:device_code
+        (DeviceGrantType.java): pending until the user has signed in,
+        then tokens as for any user session of the client."""
+        if not self._device_allowed(client):
+            raise oauth_error(400, "unauthorized_client", self.DEVICE_DISABLED)
+        code = form.get("device_code")
+        if not code:
+            raise oauth_error(400, "invalid_request", "Missing parameter: device_code")
+        dev = self.devices.get(code)
+        if dev is None or dev["realm"] != realm["name"] or dev["client"] != client["clientId"]:
+            raise oauth_error(400, "invalid_grant", "Device code not valid")
+        if dev["expires"] < time.time():
+            del self.devices[code]
+            raise oauth_error(400, "expired_token", "Device code is expired")
+        if dev["user"] is None:
+            raise oauth_error(400, "authorization_pending", "The authorization request is still pending")
+        del self.devices[code]
+        user = realm["users"].get(dev["user"])
+        if user is None or not user["enabled"]:
+            raise oauth_error(400, "invalid_grant", "User disabled")
+        return self._issue(realm, issuer, client, user, dev["sid"], refresh=True)
 
     def _ssl_required(self, realm, ctx):
         """Plain HTTP from a client that is not local, for a realm with
@@ -583,6 +726,16 @@ class Keycloak(common.App):
         sid = new_uuid()
         self.sessions[sid] = {"realm": realm["name"], "user": user["id"], "client": login["client"],
                               "started": time.time()}
+        if login.get("device"):
+            # A device login ends on Keycloak's success page; the device's
+            # next poll gets the tokens.
+            dev = self.devices.get(login["device"])
+            if dev is not None:
+                dev.update(user=user["id"], sid=sid)
+            page = ('<!DOCTYPE html>\n<html><head><title>Sign in to %s</title></head><body>\n'
+                    '<h1 id="kc-page-title">Device Login Successful</h1>\n</body></html>\n') % (
+                realm["rep"].get("displayName") or realm["name"])
+            return common.Response(200, page.encode(), [("Content-Type", "text/html;charset=utf-8")] + NO_STORE)
         code = "%s.%s.%s" % (new_uuid(), sid, new_uuid())
         self.codes[code] = dict(login, user=user["id"], sid=sid, expires=time.time() + int(
             realm["rep"].get("accessCodeLifespan") or 60), auth_time=int(time.time()))
@@ -655,12 +808,27 @@ class Keycloak(common.App):
         sig = hmac.new(self.key, signing_input.encode(), digest).digest()
         return signing_input + "." + b64url(sig)
 
+    def _sign_rs256(self, realm, claims):
+        """An access or ID token: RS256 with the realm's key, the realm's
+        default signature algorithm (defaultSignatureAlgorithm "RS256")."""
+        key, kid = self._realm_key(realm)
+        header = {"alg": "RS256", "typ": "JWT", "kid": kid}
+        signing_input = b64url(json.dumps(header, separators=(",", ":")).encode()) + "." + \
+            b64url(json.dumps(claims, separators=(",", ":")).encode())
+        return signing_input + "." + b64url(common.rs256_sign(key, signing_input.encode()))
+
     def _verify(self, token):
         """Claims of a token this server signed, or None.  Expiry is the
         caller's business: the refresh grant reports it differently."""
         try:
             h, p, s = token.split(".")
             header = json.loads(b64url_decode(h))
+            if header["alg"] == "RS256":
+                realm = next((r for r in self.realms.values() if r.get("rsa_kid") == header.get("kid")), None)
+                if realm is None or not common.rs256_verify(realm["rsa"][0], realm["rsa"][1], (h + "." + p).encode(),
+                                                            b64url_decode(s)):
+                    return None
+                return json.loads(b64url_decode(p))
             digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}[header["alg"]]
             want = hmac.new(self.key, (h + "." + p).encode(), digest).digest()
             if not hmac.compare_digest(want, b64url_decode(s)):
@@ -707,11 +875,13 @@ class Keycloak(common.App):
         grant = form.get("grant_type")
         if not grant:
             raise oauth_error(400, "invalid_request", "Missing form parameter: grant_type")
-        if grant not in ("password", "refresh_token", "client_credentials", "authorization_code"):
+        if grant not in ("password", "refresh_token", "client_credentials", "authorization_code", DEVICE_GRANT):
             raise oauth_error(400, "unsupported_grant_type", "Unsupported grant_type")
         client = self._client_auth(realm, form, headers)
         if grant == "authorization_code":
             return self._code_grant(realm, issuer, client, form)
+        if grant == DEVICE_GRANT:
+            return self._device_grant(realm, issuer, client, form)
         if grant == "password":
             if not client.get("directAccessGrantsEnabled"):
                 raise oauth_error(400, "unauthorized_client", "Client not allowed for direct access grants")
@@ -801,10 +971,13 @@ class Keycloak(common.App):
             claims["given_name"] = user["firstName"]
         if user["lastName"]:
             claims["family_name"] = user["lastName"]
-        header = {"alg": "RS256", "typ": "JWT", "kid": self.rsa_kid}
-        signing_input = common.b64url(json.dumps(header, separators=(",", ":")).encode()) + "." + \
-            common.b64url(json.dumps(claims, separators=(",", ":")).encode())
-        return signing_input + "." + common.b64url(common.rs256_sign(self.rsa, signing_input.encode()))
+        # The ID token's audience is the client, plus what mappers with
+        # id.token.claim add (TokenManager.initIDToken, transformIDToken).
+        aud = [client["clientId"]]
+        for m in self._protocol_mappers(realm, client):
+            self._apply_mapper(m, "id.token.claim", claims, aud, user)
+        claims["aud"] = self._aud_claim(aud)
+        return self._sign_rs256(realm, claims)
 
     def _lifespan(self, realm, client):
         attr = (client.get("attributes") or {}).get("access.token.lifespan")
@@ -815,20 +988,88 @@ class Keycloak(common.App):
                 pass
         return int(realm["rep"].get("accessTokenLifespan") or 300)
 
+    def _protocol_mappers(self, realm, client):
+        """The protocol mappers a token for CLIENT runs: the client's own,
+        then those of its default client scopes (the client itself is the
+        first of the scopes DefaultClientSessionContext hands TokenManager).
+        Keycloak's built-in scopes (profile, email, roles, ...) are not
+        objects here: their claims are written by _access_claims."""
+        scopes = {c.get("name"): c for c in (realm.get("client_scopes") or {}).values()}
+        out = list(client.get("protocolMappers") or [])
+        for name in client.get("defaultClientScopes") or []:
+            out += (scopes.get(name) or {}).get("protocolMappers") or []
+        return out
+
+    @staticmethod
+    def _apply_mapper(mapper, token_claim, claims, aud, user):
+        """One mapper on a token (TOKEN_CLAIM: access.token.claim or
+        id.token.claim).  A mapper adds to the token only when that config
+        item is "true" (OIDCAttributeMapperHelper.includeInAccessToken /
+        includeInIDToken).  oidc-audience-mapper
+        (AudienceProtocolMapper.setClaim): included.client.audience, else
+        included.custom.audience, appended to aud unless already there
+        (JsonWebToken.addAudience).  oidc-usermodel-attribute-mapper
+        (UserAttributeMapper): the user's attribute as claim.name, its first
+        value unless multivalued.  Other mapper types are not modelled."""
+        cfg = mapper.get("config") or {}
+        if cfg.get(token_claim) != "true":
+            return
+        kind = mapper.get("protocolMapper")
+        if kind == "oidc-audience-mapper":
+            value = cfg.get("included.client.audience") or cfg.get("included.custom.audience")
+            if value and value not in aud:
+                aud.append(value)
+        elif kind == "oidc-usermodel-attribute-mapper" and cfg.get("claim.name"):
+            values = (user.get("attributes") or {}).get(cfg.get("user.attribute") or "")
+            if isinstance(values, str):
+                values = [values]
+            if values:
+                claims[cfg["claim.name"]] = list(values) if truthy(cfg.get("multivalued")) else values[0]
+
+    @staticmethod
+    def _aud_claim(aud):
+        # AccessToken's audience is a String[] written as a plain string when
+        # it has one element (StringOrArraySerializer), left out when empty.
+        return aud[0] if len(aud) == 1 else list(aud)
+
+    def _access_claims(self, realm, issuer, client, user, now, life):
+        """An access token's claims as Keycloak 24.0.5 makes them
+        (services/.../protocol/oidc/TokenManager.java, initToken and
+        transformAccessToken): iss the realm's frontend URL, azp (issuedFor)
+        the client, sub the user (for client credentials the client's
+        service account user), then the protocol mappers sorted by priority
+        (ProtocolMapperUtils.getSortedProtocolMappers): the client's own and
+        its scopes' (priority 0), then the roles scope's audience resolve
+        (PRIORITY_AUDIENCE_RESOLVE_MAPPER, AudienceResolveProtocolMapper),
+        which adds every other client the user holds a role of: "account",
+        through the realm's default role, whenever the client has the roles
+        scope, and nothing else unless a mapper adds it.  The client itself
+        is never an audience of its own access token."""
+        claims = {"exp": now + life, "iat": now, "jti": new_uuid(), "iss": issuer, "sub": user["id"],
+                  "typ": "Bearer", "azp": client["clientId"], "acr": "1"}
+        aud = []
+        for m in self._protocol_mappers(realm, client):
+            self._apply_mapper(m, "access.token.claim", claims, aud, user)
+        if "roles" in (client.get("defaultClientScopes") or []):
+            claims["realm_access"] = {"roles": sorted(r["name"] for r in self._effective_roles(realm, user["role_ids"]))}
+            access = self._effective_client_roles(realm, user["role_ids"])
+            if access:
+                claims["resource_access"] = {c: {"roles": names} for c, names in sorted(access.items())}
+            aud += [c for c in sorted(access) if c != client["clientId"] and c not in aud]
+        if aud:
+            claims["aud"] = self._aud_claim(aud)
+        claims.update({"scope": "email profile", "email_verified": bool(user["emailVerified"]),
+                       "preferred_username": user["username"]})
+        return claims
+
     def _issue(self, realm, issuer, client, user, sid, refresh, login=None):
         now = int(time.time())
         life = self._lifespan(realm, client)
-        roles = sorted(r["name"] for r in self._effective_roles(realm, user["role_ids"])) if user else []
-        claims = {"exp": now + life, "iat": now, "jti": new_uuid(), "iss": issuer,
-                  "sub": user["id"] if user else "service-account-" + client["id"],
-                  "typ": "Bearer", "azp": client["clientId"], "acr": "1",
-                  "realm_access": {"roles": roles}, "scope": "email profile",
-                  "email_verified": bool(user and user["emailVerified"]),
-                  "preferred_username": user["username"] if user else "service-account-" + client["clientId"]}
+        claims = self._access_claims(realm, issuer, client, user or self._service_account(realm, client), now, life)
         if refresh:
             claims["session_state"] = sid
             claims["sid"] = sid
-        out = {"access_token": self._sign(claims), "expires_in": life}
+        out = {"access_token": self._sign_rs256(realm, claims), "expires_in": life}
         if refresh:
             idle = int(realm["rep"].get("ssoSessionIdleTimeout") or 1800)
             rclaims = {"exp": now + idle, "iat": now, "jti": new_uuid(), "iss": issuer, "aud": issuer,
@@ -974,9 +1215,14 @@ class Keycloak(common.App):
                     raise err_message(409, "Client Scope %s already exists" % rep["name"])
                 sid = new_uuid()
                 scopes[sid] = dict(copy.deepcopy(rep), id=sid)
+                if rep.get("protocolMappers"):
+                    scopes[sid]["protocolMappers"] = [dict(copy.deepcopy(m), id=new_uuid())
+                                                      for m in rep["protocolMappers"]]
                 return self._created("%s/%s" % (url, sid))
             raise err(405, "HTTP 405 Method Not Allowed")
         scope = scopes.get(rest[0])
+        if scope is not None and rest[1:3] == ["protocol-mappers", "models"]:
+            return self._mapper_models(method, scope, rest[3:], body, "%s/%s/protocol-mappers/models" % (url, rest[0]))
         if scope is None or len(rest) != 1:
             raise err(404, "Could not find client scope")
         if method == "GET":
@@ -1025,8 +1271,10 @@ class Keycloak(common.App):
                         c["clientId"] == rep["clientId"] for c in realm["clients"].values()):
                     raise err_message(409, "Client %s already exists" % rep["clientId"])
                 for k, v in rep.items():
-                    if k not in ("id", "access"):
+                    if k not in ("id", "access", "protocolMappers"):
                         client[k] = copy.deepcopy(v)
+                if rep.get("protocolMappers") is not None:
+                    self._replace_mappers(client, rep["protocolMappers"])
                 if client["publicClient"]:
                     client.pop("secret", None)
                 elif not client.get("secret") and not client["bearerOnly"]:
@@ -1036,6 +1284,8 @@ class Keycloak(common.App):
                 del realm["clients"][client["id"]]
                 return self._no_content()
             raise err(405, "HTTP 405 Method Not Allowed")
+        if rest[1:3] == ["protocol-mappers", "models"]:
+            return self._mapper_models(method, client, rest[3:], body, "%s/%s/protocol-mappers/models" % (url, client["id"]))
         if rest[1:] == ["client-secret"]:
             if method == "POST":
                 if client["publicClient"]:
@@ -1048,6 +1298,72 @@ class Keycloak(common.App):
                 rep["value"] = client["secret"]
             return self._json(200, rep)
         raise err(404, "Unable to find matching target resource method")
+
+    # protocol mappers of a client or a client scope
+
+    # The mapper types this server knows (ProtocolMapper providers of
+    # Keycloak 24's services/.../protocol/oidc/mappers); another is refused
+    # as Keycloak refuses a provider it does not have.
+    MAPPER_TYPES = ("oidc-audience-mapper", "oidc-usermodel-attribute-mapper", "oidc-audience-resolve-mapper",
+                    "oidc-usermodel-realm-role-mapper", "oidc-usermodel-client-role-mapper",
+                    "oidc-usermodel-property-mapper", "oidc-hardcoded-claim-mapper", "oidc-usersessionmodel-note-mapper")
+
+    @staticmethod
+    def _replace_mappers(owner, reps):
+        """A client PUT that carries protocolMappers
+        (RepresentationToModel.updateClientProtocolMappers): mappers matched
+        by protocol and name keep their ids and take the new config, new
+        ones are added, and every mapper the list does not name is removed."""
+        old = {(m.get("protocol"), m.get("name")): m for m in owner.get("protocolMappers") or []}
+        new = []
+        for m in reps:
+            prev = old.get((m.get("protocol"), m.get("name")))
+            new.append(dict(copy.deepcopy(m), id=prev["id"] if prev else new_uuid()))
+        owner["protocolMappers"] = new
+
+    def _mapper_models(self, method, owner, rest, body, url):
+        """services/.../resources/admin/ProtocolMappersResource.java:
+        .../protocol-mappers/models of a client or a client scope."""
+        mappers = owner.setdefault("protocolMappers", [])
+        if not rest:
+            if method == "GET":
+                return self._json(200, copy.deepcopy(mappers))
+            if method == "POST":
+                rep = self._body_json(body)
+                if rep.get("protocolMapper") not in self.MAPPER_TYPES:
+                    raise err(404, "ProtocolMapper provider not found")
+                if any(m.get("name") == rep.get("name") and m.get("protocol") == rep.get("protocol") for m in mappers):
+                    raise err_message(409, "Protocol mapper exists with same name")
+                m = dict(copy.deepcopy(rep), id=new_uuid())
+                m.setdefault("config", {})
+                mappers.append(m)
+                return self._created("%s/%s" % (url, m["id"]))
+            raise err(405, "HTTP 405 Method Not Allowed")
+        m = next((m for m in mappers if m["id"] == rest[0]), None)
+        if m is None or len(rest) != 1:
+            raise err(404, "Model not found")
+        if method == "GET":
+            return self._json(200, copy.deepcopy(m))
+        if method == "PUT":
+            rep = self._body_json(body)
+            if rep.get("protocolMapper") not in self.MAPPER_TYPES:
+                raise err(404, "ProtocolMapper provider not found")
+            # The model is rebuilt from the body (RepresentationToModel.toModel)
+            # and stored under the body's id, not the path's: a body without
+            # one fails deep in the store (500), one naming another mapper of
+            # the owner updates that one.
+            target = next((x for x in mappers if x["id"] == rep.get("id")), None)
+            if target is None:
+                raise KcError(500, {"error": "unknown_error",
+                                    "error_description": "For more on this error consult the server log."})
+            target.clear()
+            target.update(copy.deepcopy(rep))
+            target.setdefault("config", {})
+            return self._no_content()
+        if method == "DELETE":
+            mappers.remove(m)
+            return self._no_content()
+        raise err(405, "HTTP 405 Method Not Allowed")
 
     @staticmethod
     def _page(items, q):
