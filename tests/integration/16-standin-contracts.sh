@@ -95,11 +95,20 @@ if not env:
 for k in unset:
     env.pop(k, None)
 env.update(sets)
+# Variables that Podman itself reads (core's and the gateway's CONTAINER_HOST
+# and DOCKER_HOST name the socket inside their pod) must not reach the podman
+# command's own environment, or it would talk to another Podman: they are
+# passed by value (socket addresses, not secrets).  Every other value goes
+# through the environment, never argv.
+podman_reads = re.compile(r"^(CONTAINER_HOST|CONTAINER_CONNECTION|DOCKER_HOST|CONTAINERS_.*|STORAGE_.*|XDG_.*|HOME|TMPDIR|REGISTRY_AUTH_FILE)$")
 child = dict(os.environ)
-child.update(env)
 args = ["podman", "run", "--name", name]
 for k in sorted(env):
-    args += ["-e", k]
+    if podman_reads.match(k):
+        args += ["-e", "%s=%s" % (k, env[k])]
+    else:
+        child[k] = env[k]
+        args += ["-e", k]
 os.execvpe("podman", args + podman_args, child)
 PY
 run() { local name=$1; shift; ctrs+=("$name"); podman rm -f -t 0 "$name" >/dev/null 2>&1; "$PY" "$TMP/envrun.py" "$TMP/k8s" "$name" "$@"; }
