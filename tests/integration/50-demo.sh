@@ -101,16 +101,26 @@ fi
 # worker's read at start-up), the worker's got its client-credentials token
 # from the Keycloak stand-in, and a SEAL JWT signed with pod-core's RSA key
 # was accepted by the gateway's (the summary's line, and once more here).
+# The worker's pod is ready once its HTTP answers; like the real worker it
+# gets its service-account token after that, so its log is waited for.
+worker_token() {
+	local i
+	for i in $(seq "$1"); do
+		podman logs pod-temporal-worker-temporal-worker 2>&1 | grep -q 'service account token for aegis-temporal-worker' && return 0
+		sleep 0.5
+	done
+	return 1
+}
 images=$(podman ps --format '{{.Names}} {{.Image}}' | grep -E '^pod-(core-aegis-runtime|seal-gateway-seal-gateway|temporal-worker-temporal-worker) ' | awk '{print $2}' | sort | tr '\n' ' ')
 table=$(podman exec pod-database-postgres psql -h /run/postgresql -U aegis -d aegis -tAq -c "SELECT to_regclass('workflow_definitions') IS NOT NULL" 2>&1)
 probe=$(podman exec pod-core-aegis-runtime /aegis-demo/runtime-standin.sh seal-probe 2>&1)
 if [ "$images" = "$PREFIX_DEMO/runtime-standin:latest $PREFIX_DEMO/seal-gateway-standin:latest $PREFIX_DEMO/temporal-worker-standin:latest " ] &&
 	[ "$table" = t ] && [[ "$probe" == *" HTTP 200 "* ]] &&
-	podman logs pod-temporal-worker-temporal-worker 2>&1 | grep -q 'service account token for aegis-temporal-worker' &&
+	worker_token 60 &&
 	grep -q 'verified with its RSA public key: HTTP 200' "$TMP/up1.out"; then
 	pass demo-aegis-standins
 else
-	fail demo-aegis-standins "images: $images table=$table probe=${probe:0:200} $(grep -A1 'SEAL gateway' "$TMP/up1.out" | tail -1)"
+	fail demo-aegis-standins "images: $images table=$table probe=${probe:0:200} summary: $(grep 'verified with its RSA public key' "$TMP/up1.out") worker: $(podman logs pod-temporal-worker-temporal-worker 2>&1 | tail -3)"
 fi
 
 # Second run: every pod kept (same container IDs), bootstrap changes nothing,
