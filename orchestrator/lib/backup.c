@@ -31,6 +31,9 @@
 /* How long a pod stopped for its backup may take to be ready again. */
 #define BACKUP_READY_TIMEOUT_S 300
 #define STOP_TIMEOUT_S 30
+/* How long Podman's exit commands of a stopped pod are waited for before it
+ * is started again (podman_stop_pod_settled). */
+#define EXIT_COMMANDS_TIMEOUT_S 15
 
 static double now_s(void)
 {
@@ -384,10 +387,14 @@ static int create_set(podman *pm, const deployment *d, char *const *pods, size_t
 			}
 			notef(note, ctx, "%s: stopping %s for a consistent copy", p->name,
 			      p->pod_name);
-			if (podman_stop_pod(pm, p->pod_name, STOP_TIMEOUT_S, err) < 0) {
+			double settled = 0;
+			if (podman_stop_pod_settled(pm, p->pod_name, STOP_TIMEOUT_S,
+						    EXIT_COMMANDS_TIMEOUT_S, &settled, err) < 0) {
 				rc = -1;
 				break;
 			}
+			notef(note, ctx, "%s: stopped; Podman's exit commands done %.1f s later",
+			      p->name, settled);
 		}
 		for (size_t v = 0; v < p->nvolumes && rc == 0; v++) {
 			const char *vol = p->volumes[v];

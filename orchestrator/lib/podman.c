@@ -615,6 +615,79 @@ int podman_stop_pod(podman *pm, const char *name, int timeout_s, aerr_t *err)
 	return stop(pm, "pods", name, "t", timeout_s, err);
 }
 
+/* The conmon of a running container: its PID and the container's ID. */
+typedef struct {
+	pid_t pid;
+	char *id;
+} conmon_proc;
+
+/* Does PID still run the conmon of container ID, or its exit command?
+ * Conmon's arguments hold the ID (conmon -c ID -u ID ...); conmon 2.1 forks
+ * the exit command and waits for it, older ones exec it in place (podman ...
+ * container cleanup ID), so either program at that PID with the ID counts. */
+static bool conmon_alive(const conmon_proc *c)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)c->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char buf[8192];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	bool ours = false, has_id = false;
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+		const char *arg = buf + i;
+		const char *base = strrchr(arg, '/');
+		base = base ? base + 1 : arg;
+		if (i == 0)
+			ours = strcmp(base, "conmon") == 0 || strcmp(base, "podman") == 0;
+		else if (strcmp(arg, c->id) == 0)
+			has_id = true;
+	}
+	return ours && has_id;
+}
+
+int podman_stop_pod_settled(podman *pm, const char *name, int timeout_s, double settle_s,
+			    double *waited, aerr_t *err)
+{
+	if (waited)
+		*waited = 0;
+	json_t *pod = NULL;
+	aerr_t ignored = {0};
+	conmon_proc procs[64];
+	size_t n = 0;
+	if (podman_inspect_pod(pm, name, &pod, &ignored) == 0 && pod) {
+		size_t i;
+		json_t *ct;
+		json_array_foreach(json_object_get(pod, "Containers"), i, ct)
+		{
+			const char *id = json_string_value(json_object_get(ct, "Id"));
+			json_t *js = NULL;
+			if (!id || n == sizeof procs / sizeof procs[0] ||
+			    podman_inspect_container(pm, id, &js, &ignored) < 0 || !js)
+				continue;
+			json_int_t pid = json_integer_value(
+			    json_object_get(json_object_get(js, "State"), "ConmonPid"));
+			if (pid > 0)
+				procs[n++] = (conmon_proc){.pid = (pid_t)pid, .id = xstrdup(id)};
+			json_decref(js);
+		}
+		json_decref(pod);
+	}
+	int rc = podman_stop_pod(pm, name, timeout_s, err);
+	double t0 = clock_mono_s();
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		while (conmon_alive(&procs[i]) && clock_mono_s() - t0 < settle_s)
+			clock_sleep_ms(20);
+	if (waited)
+		*waited = clock_mono_s() - t0;
+	for (size_t i = 0; i < n; i++)
+		free(procs[i].id);
+	return rc;
+}
+
 int podman_stop_container(podman *pm, const char *name, int timeout_s, aerr_t *err)
 {
 	return stop(pm, "containers", name, "timeout", timeout_s, err);

@@ -51,6 +51,20 @@ int podman_list_pods(podman *pm, json_t **pods, aerr_t *err);
 int podman_inspect_pod(podman *pm, const char *name, json_t **out, aerr_t *err);
 /* Stopping or removing something already stopped or absent is not an error. */
 int podman_stop_pod(podman *pm, const char *name, int timeout_s, aerr_t *err);
+/* podman_stop_pod for a pod that is to be started again: after the stop,
+ * waits (at most SETTLE_S seconds) until the exit commands of its containers
+ * have finished.  Podman 4's kube-played pods have the exit policy "stop":
+ * each container's exit command (`podman container cleanup`, run by its
+ * conmon) queues a stop of the whole pod when no other container of it is
+ * running, ignoring its own container (libpod/container_internal.go
+ * stopPodIfNeeded, libpod/pod_api.go stopIfOnlyInfraRemains, v4.3.1).  One
+ * that is late stops the pod again right after it was started.  Conmon waits
+ * for its exit command, so the wait is for the conmon processes the
+ * containers had (State.ConmonPid), seen in /proc with the container's ID in
+ * their arguments; a Podman on another host (an ssh tunnel) has none here and
+ * is not waited for.  *WAITED (optional) gets the seconds waited. */
+int podman_stop_pod_settled(podman *pm, const char *name, int timeout_s, double settle_s,
+			    double *waited, aerr_t *err);
 /* Remove (force). */
 int podman_remove_pod(podman *pm, const char *name, aerr_t *err);
 /* Container inspect JSON, or *out = NULL when absent. */
