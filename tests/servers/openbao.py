@@ -232,6 +232,47 @@ def parse_policies(v):
     return sorted({p.lower() for p in parse_list(v)})
 
 
+
+def normalize_claim_list(raw):
+    """normalizeList (builtin/credential/jwt/claims.go, v2.4.1): a string,
+    bool or number as a list of one, a list as it is; anything else None."""
+    if isinstance(raw, list):
+        return raw
+    if isinstance(raw, (str, bool, int, float)):
+        return [raw]
+    return None
+
+
+def bound_claims_problem(kind, bound, claims):
+    """validateBoundClaims (claims.go:128-156, v2.4.1): every bound claim
+    must be present and one of its values equal (or, type "glob", match) one
+    of the token's values for it.  The error text, or None.  Claims named by
+    a JSON pointer ("/a/b") are looked up by path."""
+    for name, expected in (bound or {}).items():
+        actual = claims
+        if name.startswith("/"):
+            for part in name.strip("/").split("/"):
+                actual = actual.get(part) if isinstance(actual, dict) else None
+        else:
+            actual = claims.get(name)
+        if actual is None:
+            return 'claim "%s" is missing' % name
+        have, want = normalize_claim_list(actual), normalize_claim_list(expected)
+        if have is None:
+            return "received claim is not a string, bool, int or list: %s" % actual
+        if want is None:
+            return "bound claim is not a string, bool, int or list: %s" % expected
+        if kind == "glob":
+            # ryanuber/go-glob: '*' is the only wildcard
+            ok = any(isinstance(w, str) and isinstance(h, str) and
+                     re.fullmatch(".*".join(map(re.escape, w.split("*"))), h, re.S)
+                     for w in want for h in have)
+        else:
+            ok = any(type(w) is type(h) and w == h for w in want for h in have)
+        if not ok:
+            return 'claim "%s" does not match any associated bound claim values' % name
+    return None
+
 class ApiError(Exception):
     def __init__(self, status, *errors):
         super().__init__(errors[0] if errors else "")
@@ -1257,6 +1298,20 @@ class OpenBao(common.App):
                     if d[k] is not None and not isinstance(d[k], dict):
                         raise ValueError("%s must be a map" % k)
                     r[k] = d[k]
+            # path_role.go:588-614 (v2.4.1): the type is checked first;
+            # with "glob", every bound value must be a string.
+            if "bound_claims_type" in d:
+                r["bound_claims_type"] = str(d["bound_claims_type"] or "string")
+            if r["bound_claims_type"] not in ("string", "glob"):
+                raise ValueError("invalid 'bound_claims_type': %s" % r["bound_claims_type"])
+            if r["bound_claims_type"] == "glob":
+                for v in (r["bound_claims"] or {}).values():
+                    vals = normalize_claim_list(v)
+                    if vals is None:
+                        raise ValueError("claim is not a string or list: %s" % v)
+                    for x in vals:
+                        if not isinstance(x, str):
+                            raise ValueError("claim is not a string: %s" % x)
             for k in ("verbose_oidc_logging", "token_no_default_policy"):
                 if k in d:
                     r[k] = parse_bool(d[k])
@@ -1482,6 +1537,9 @@ class OpenBao(common.App):
         user = claims.get(role["user_claim"])
         if user is None or isinstance(user, (dict, list)):
             raise ApiError(400, LOGIN_FAILED + ' claim "%s" not found in token' % role["user_claim"])
+        problem = bound_claims_problem(role.get("bound_claims_type") or "string", role.get("bound_claims"), claims)
+        if problem:
+            raise ApiError(400, LOGIN_FAILED + " error validating claims: " + problem)
         policies = list(role.get("token_policies") or [])
         if not role.get("token_no_default_policy") and "default" not in policies:
             policies.append("default")
