@@ -541,6 +541,37 @@ static int user_create_body(struct kc *k, const void *ctx, const json_t *rep, js
 	return 0;
 }
 
+/* Keycloak 24 drops an attribute its user profile does not declare, with
+ * 201/204 and no error (DeclarativeUserProfileProvider, unmanaged attributes
+ * disabled in a new realm): read the user back and say so, rather than
+ * leave a user whose tokens lack the claim. */
+static int check_user_attributes(struct kc *k, const struct user_ctx *u, const char *item,
+				 const json_t *declared, aerr_t *err)
+{
+	if (!json_object_size(declared))
+		return 0;
+	json_t *now = NULL;
+	if (lookup_user_ctx(k, u, &now, err) < 0)
+		return -1;
+	int rc = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)declared, key, v)
+	{
+		if (!json_object_get(json_object_get(now, "attributes"), key)) {
+			rc = aerr_set(
+			    err, AEGIS_EFAIL,
+			    "%s: Keycloak did not keep the attribute %s (it drops attributes "
+			    "its user profile does not declare): declare it under "
+			    "user_profile of realm %s in kube/iam/realm.yaml",
+			    item, key, u->realm);
+			break;
+		}
+	}
+	json_decref(now);
+	return rc;
+}
+
 static int apply_user(struct kc *k, const char *realm, const char *esc_realm, const json_t *decl,
 		      aerr_t *err)
 {
@@ -566,6 +597,8 @@ static int apply_user(struct kc *k, const char *realm, const char *esc_realm, co
 	if (rc == 0)
 		rc = ensure_user_roles(k, esc_realm, actual, json_object_get(decl, "realm_roles"),
 				       item, strcmp(outcome, DESIRED_CREATED) == 0, err);
+	if (rc == 0 && strcmp(outcome, DESIRED_UNCHANGED) != 0)
+		rc = check_user_attributes(k, &u, item, json_object_get(rep, "attributes"), err);
 	json_decref(actual);
 	json_decref(rep);
 	return rc;
