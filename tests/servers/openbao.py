@@ -1523,15 +1523,11 @@ class OpenBao(common.App):
             raise ApiError(400, LOGIN_FAILED + " No code or id_token received.")
         try:
             doc = self._discover(cfg["oidc_discovery_url"], cfg.get("oidc_discovery_ca_pem"))
-            claims = self._exchange(cfg, doc, pending, code)
+            claims = self._exchange(cfg, doc, pending, code, role.get("bound_audiences"))
         except ValueError as e:
             raise ApiError(400, LOGIN_FAILED + ' Error exchanging oidc code: "%s".' % e)
         if claims.get("nonce") != pending["nonce"]:
             raise ApiError(400, LOGIN_FAILED + " invalid ID token nonce.")
-        aud = claims.get("aud")
-        auds = aud if isinstance(aud, list) else [aud]
-        if role.get("bound_audiences") and not set(auds) & set(role["bound_audiences"]):
-            raise ApiError(400, LOGIN_FAILED + " error validating claims: aud claim does not match any bound audience")
         if role.get("bound_subject") and role["bound_subject"] != claims.get("sub"):
             raise ApiError(400, LOGIN_FAILED + " sub claim does not match bound subject")
         user = claims.get(role["user_claim"])
@@ -1560,12 +1556,18 @@ class OpenBao(common.App):
                 "mfa_requirement": None, "num_uses": 0}
         return self._logical(req, None, auth=auth, mount_type=entry["type"])
 
-    def _exchange(self, cfg, doc, pending, code):
-        """provider.Exchange (hashicorp/cap oidc): the code for tokens at the
-        token endpoint (client secret in HTTP Basic, the PKCE verifier), then
-        the ID token verified: RS256 signature by a key of jwks_uri, issuer
-        exactly the configured URL, audience containing the client id, not
-        expired.  Its claims, or ValueError."""
+    def _exchange(self, cfg, doc, pending, code, bound_audiences=None):
+        """provider.Exchange (hashicorp/cap oidc, v0.10.0 in OpenBao
+        v2.4.1's go.mod): the code for tokens at the token endpoint (client
+        secret in HTTP Basic, the PKCE verifier), then the ID token verified
+        (Provider.VerifyIDToken): RS256 signature by a key of jwks_uri,
+        issuer exactly the configured URL, not expired; its aud holding one
+        of the role's bound_audiences (the request's audiences,
+        oidc.WithAudiences in createOIDCRequest, path_oidc.go:792), or the
+        client id when the role binds none; with several audiences, the
+        client id among them; azp, when present, the client id.  Its claims,
+        or ValueError (pathCallback answers "Error exchanging oidc code",
+        path_oidc.go:329-331)."""
         form = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code,
                                        "redirect_uri": pending["redirect_uri"],
                                        "code_verifier": pending["verifier"]}).encode()
@@ -1610,8 +1612,16 @@ class OpenBao(common.App):
             raise ValueError('unable to verify id_token: oidc: id token issued by a different provider, expected "%s" got "%s"'
                              % (cfg["oidc_discovery_url"], claims.get("iss")))
         aud = claims.get("aud")
-        if cfg["oidc_client_id"] not in (aud if isinstance(aud, list) else [aud]):
+        auds = aud if isinstance(aud, list) else [aud]
+        client = cfg["oidc_client_id"]
+        if not set(auds) & set(bound_audiences or [client]):
             raise ValueError("unable to verify id_token: invalid id_token audiences")
+        if len(auds) > 1 and client not in auds:
+            raise ValueError("unable to verify id_token: multiple audiences (%s) and one of them is not equal client_id (%s)"
+                             % (auds, client))
+        if "azp" in claims and claims["azp"] != client:
+            raise ValueError("unable to verify id_token: authorized party (%s) is not equal client_id (%s)"
+                             % (claims["azp"], client))
         if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] < time.time():
             raise ValueError("unable to verify id_token: token is expired")
         return claims
