@@ -541,6 +541,37 @@ static int user_create_body(struct kc *k, const void *ctx, const json_t *rep, js
 	return 0;
 }
 
+/* Keycloak 24 drops an attribute its user profile does not declare, with
+ * 201/204 and no error (DeclarativeUserProfileProvider, unmanaged attributes
+ * disabled in a new realm): read the user back and say so, rather than
+ * leave a user whose tokens lack the claim. */
+static int check_user_attributes(struct kc *k, const struct user_ctx *u, const char *item,
+				 const json_t *declared, aerr_t *err)
+{
+	if (!json_object_size(declared))
+		return 0;
+	json_t *now = NULL;
+	if (lookup_user_ctx(k, u, &now, err) < 0)
+		return -1;
+	int rc = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)declared, key, v)
+	{
+		if (!json_object_get(json_object_get(now, "attributes"), key)) {
+			rc = aerr_set(
+			    err, AEGIS_EFAIL,
+			    "%s: Keycloak did not keep the attribute %s (it drops attributes "
+			    "its user profile does not declare): declare it under "
+			    "user_profile of realm %s in kube/iam/realm.yaml",
+			    item, key, u->realm);
+			break;
+		}
+	}
+	json_decref(now);
+	return rc;
+}
+
 static int apply_user(struct kc *k, const char *realm, const char *esc_realm, const json_t *decl,
 		      aerr_t *err)
 {
@@ -566,6 +597,8 @@ static int apply_user(struct kc *k, const char *realm, const char *esc_realm, co
 	if (rc == 0)
 		rc = ensure_user_roles(k, esc_realm, actual, json_object_get(decl, "realm_roles"),
 				       item, strcmp(outcome, DESIRED_CREATED) == 0, err);
+	if (rc == 0 && strcmp(outcome, DESIRED_UNCHANGED) != 0)
+		rc = check_user_attributes(k, &u, item, json_object_get(rep, "attributes"), err);
 	json_decref(actual);
 	json_decref(rep);
 	return rc;
@@ -621,11 +654,96 @@ static int apply_owned_mappers(struct kc *k, const struct named_kind *kind, cons
 	return apply_mappers(k, item, base, mappers, err);
 }
 
+/* --- the user profile ----------------------------------------------------- */
+
+/* The attributes DECL declares in realm REALM's user profile (Keycloak 24's
+ * UPConfig, GET/PUT /admin/realms/R/users/profile: UserProfileResource).
+ * The PUT replaces the whole configuration, so it is read first, each
+ * declared attribute is added or its declared fields updated, and it is
+ * written back once, only when something differs.  Before the users: an
+ * attribute the profile does not declare is dropped when a user is written
+ * (unmanaged attributes are disabled in a new realm). */
+static int apply_user_profile(struct kc *k, const char *realm, const char *esc, const json_t *decl,
+			      aerr_t *err)
+{
+	const json_t *attrs = json_object_get(decl, "attributes");
+	if (!json_array_size(attrs))
+		return 0;
+	cleanup_free char *path = xasprintf("/admin/realms/%s/users/profile", esc);
+	http_response r;
+	if (call(k, "GET", path, NULL, NULL, &r, err) < 0) {
+		http_response_free(&r);
+		return -1;
+	}
+	json_t *cfg = json_deep_copy(r.body);
+	http_response_free(&r);
+	json_t *have = json_object_get(cfg, "attributes");
+	if (!json_is_object(cfg) || !json_is_array(have)) {
+		json_decref(cfg);
+		return aerr_set(err, AEGIS_EFAIL,
+				"GET %s: the answer has no 'attributes' list (is this Keycloak 24 "
+				"or later?)",
+				path);
+	}
+	json_t *log = json_array();
+	bool write = false;
+	size_t i;
+	json_t *d;
+	json_array_foreach((json_t *)attrs, i, d)
+	{
+		const char *name = desired_str(d, "name");
+		if (!name) {
+			json_decref(cfg);
+			json_decref(log);
+			return aerr_set(err, AEGIS_ECONFIG,
+					"realm %s: a user_profile attribute has no name", realm);
+		}
+		json_t *found = NULL;
+		size_t j;
+		json_t *a;
+		json_array_foreach(have, j, a)
+		{
+			const char *n = desired_str(a, "name");
+			if (n && strcmp(n, name) == 0) {
+				found = a;
+				break;
+			}
+		}
+		const char *result = DESIRED_UNCHANGED;
+		if (!found) {
+			json_array_append(have, (json_t *)d);
+			result = DESIRED_CREATED;
+		} else if (!desired_matches(d, found)) {
+			json_object_update(found, (json_t *)d);
+			result = DESIRED_CHANGED;
+		}
+		write = write || strcmp(result, DESIRED_UNCHANGED) != 0;
+		json_array_append_new(log, json_pack("{s:s, s:s}", "result", result, "name", name));
+	}
+	int rc = 0;
+	if (write) {
+		rc = call(k, "PUT", path, cfg, NULL, &r, err);
+		http_response_free(&r);
+	}
+	json_decref(cfg);
+	/* noted once the write went through: "created" means it is there now */
+	json_array_foreach(log, i, d)
+	{
+		if (rc == 0)
+			desired_note(k->log, desired_str(d, "result"), NULL,
+				     "realm %s user profile attribute %s", realm,
+				     desired_str(d, "name"));
+	}
+	json_decref(log);
+	return rc;
+}
+
 /* --- realms -------------------------------------------------------------- */
 
 static int apply_realm(struct kc *k, const json_t *decl, keycloak_result *res, aerr_t *err)
 {
-	static const char *const realm_ours[] = {"roles", "client_scopes", "clients", "users"};
+	static const char *const realm_ours[] = {"roles", "client_scopes", "clients",
+						 "user_profile", "users"};
 	static const char *const client_ours[] = {"secret_env", "protocolMappers"};
 	static const char *const scope_ours[] = {"protocolMappers"};
 	const char *realm = desired_str(decl, "realm");
@@ -683,6 +801,8 @@ static int apply_realm(struct kc *k, const json_t *decl, keycloak_result *res, a
 			return -1;
 	}
 
+	if (apply_user_profile(k, realm, esc, json_object_get(decl, "user_profile"), err) < 0)
+		return -1;
 	json_array_foreach(json_object_get(decl, "users"), i, d)
 	{
 		if (apply_user(k, realm, esc, d, err) < 0)

@@ -256,6 +256,13 @@ http POST "$V/auth/oidc/role/admin" "${AUTH[@]}" -d '{"user_claim":"sub","allowe
 ok ob-oidc-role-write 204
 http GET "$V/auth/oidc/role/admin" "${AUTH[@]}"
 ok ob-oidc-role-read 200 'd["data"]["role_type"] == "oidc" and d["data"]["token_policies"] == ["aegis-app"]'
+# path_role.go:588-614 (v2.4.1): bound_claims_type is string or glob; a
+# bound claims map is stored and answered as written
+http POST "$V/auth/oidc/role/admin" "${AUTH[@]}" -d '{"bound_claims_type":"regex","bound_claims":{"aegis_role":["aegis:admin"]}}'
+ok ob-oidc-role-bad-claims-type-400 400 'd == {"errors": ["invalid '"'"'bound_claims_type'"'"': regex"]}'
+http POST "$V/auth/oidc/role/admin" "${AUTH[@]}" -d '{"bound_claims":{"aegis_role":["aegis:admin"]},"bound_audiences":["aegis-openbao"]}'
+http GET "$V/auth/oidc/role/admin" "${AUTH[@]}"
+ok ob-oidc-role-bound-claims-read 200 'd["data"]["bound_claims"] == {"aegis_role": ["aegis:admin"]} and d["data"]["bound_claims_type"] == "string" and d["data"]["bound_audiences"] == ["aegis-openbao"]'
 
 # --- test controls ----------------------------------------------------------------
 http POST "$OB/_test/reset"
@@ -418,6 +425,29 @@ http GET "$ADM/aegis/users?username=oper&exact=true" "${A[@]}"
 ok kc-find-user-exact-no-prefix 200 'd == []'
 http POST "$ADM/aegis/users/$USER_ID/role-mappings/realm" "${A[@]}" -d '[{"name":"aegis-admin"}]'
 ok kc-role-mapping-needs-id-404 404 'd == {"error": "Role not found"}'
+# Keycloak 24's declarative user profile: a new realm declares the four root
+# attributes and leaves unmanaged attributes disabled, so an undeclared
+# attribute is dropped on create and update with no error; declared (PUT
+# .../users/profile, the whole UPConfig) it is kept; ADMIN_EDIT keeps any.
+http GET "$ADM/aegis/users/profile" "${A[@]}"
+ok kc-user-profile-default 200 '[a["name"] for a in d["attributes"]] == ["username", "email", "firstName", "lastName"] and "unmanagedAttributePolicy" not in d'
+PROFILE=$(cat "$TMP/body")
+http POST "$ADM/aegis/users" "${A[@]}" -d '{"username":"attr-user","enabled":true,"attributes":{"aegis_role":["aegis:admin"]}}'
+ATTR_ID=$(header Location | sed 's,.*/,,')
+http GET "$ADM/aegis/users/$ATTR_ID" "${A[@]}"
+ok kc-undeclared-attribute-dropped-on-create 200 'd["username"] == "attr-user" and "aegis_role" not in d.get("attributes", {})'
+http PUT "$ADM/aegis/users/profile" "${A[@]}" -d "$(printf '%s' "$PROFILE" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); d["attributes"]=[a for a in d["attributes"] if a["name"]!="email"]; print(json.dumps(d))')"
+ok kc-user-profile-without-email-400 400
+http PUT "$ADM/aegis/users/profile" "${A[@]}" -d "$(printf '%s' "$PROFILE" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); d["attributes"].append({"name":"aegis_role","permissions":{"view":["admin"],"edit":["admin"]}}); print(json.dumps(d))')"
+ok kc-user-profile-put 200 'd["attributes"][-1]["name"] == "aegis_role"'
+http PUT "$ADM/aegis/users/$ATTR_ID" "${A[@]}" -d '{"attributes":{"aegis_role":["aegis:admin"],"undeclared":["x"]}}'
+http GET "$ADM/aegis/users/$ATTR_ID" "${A[@]}"
+ok kc-declared-attribute-kept-undeclared-dropped 200 'd["attributes"] == {"aegis_role": ["aegis:admin"]}'
+http PUT "$ADM/aegis/users/profile" "${A[@]}" -d "$(printf '%s' "$PROFILE" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); d["unmanagedAttributePolicy"]="ADMIN_EDIT"; print(json.dumps(d))')"
+http PUT "$ADM/aegis/users/$ATTR_ID" "${A[@]}" -d '{"attributes":{"undeclared":["x"]}}'
+http GET "$ADM/aegis/users/$ATTR_ID" "${A[@]}"
+ok kc-unmanaged-admin-edit-kept 200 'd["attributes"] == {"undeclared": ["x"]}'
+http DELETE "$ADM/aegis/users/$ATTR_ID" "${A[@]}"
 http POST "$ADM/aegis/users/$USER_ID/role-mappings/realm" "${A[@]}" -d "$ROLE_JSON"
 ok kc-role-mapping 204
 http GET "$ADM/aegis/users/$USER_ID/role-mappings/realm" "${A[@]}"

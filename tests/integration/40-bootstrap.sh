@@ -346,12 +346,31 @@ else
 fi
 
 # --- Keycloak --------------------------------------------------------------------------------
+kc_admin() { # METHOD PATH [JSON]: an admin API call to the Keycloak test server; prints status and body
+	"$PY" - "$PORT_kc" "$KC_PASS" "$@" <<'EOF2'
+import json, sys, urllib.error, urllib.parse, urllib.request
+port, password, method, path = sys.argv[1:5]
+base = "http://127.0.0.1:%s" % port
+form = urllib.parse.urlencode({"grant_type": "password", "client_id": "admin-cli", "username": "admin",
+                               "password": password}).encode()
+with urllib.request.urlopen(base + "/realms/master/protocol/openid-connect/token", form, timeout=10) as r:
+    token = json.load(r)["access_token"]
+data = sys.argv[5].encode() if len(sys.argv) > 5 else None
+rq = urllib.request.Request(base + path, data, method=method,
+                            headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+try:
+    with urllib.request.urlopen(rq, timeout=10) as r:
+        print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+EOF2
+}
 cp "$ENVF" "$TMP/env.kc"
 run kc-fresh bootstrap-keycloak --json
 kc_writes() { count "$PORT_kc" 'r["method"] in ("POST","PUT","DELETE","PATCH") and r["path"].startswith("/admin/")'; }
 if [ $rc -eq 0 ] && [ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms"')" = 1 ] &&
 	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/clients"')" = 5 ] &&
-	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"].endswith("/protocol-mappers/models")')" = 4 ] &&
+	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"].endswith("/protocol-mappers/models")')" = 5 ] &&
 	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/roles"')" = 3 ] &&
 	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"]=="/admin/realms/aegis-system/users"')" = 1 ] &&
 	[ "$(count "$PORT_kc" 'r["method"]=="POST" and r["path"].endswith("/role-mappings/realm")')" = 1 ] &&
@@ -383,6 +402,54 @@ EOF
 )
 [ "$tok" = 200 ] && pass bootstrap-keycloak-user-password-works || fail bootstrap-keycloak-user-password-works "$tok"
 
+# Keycloak 24 drops a user attribute its user profile does not declare
+# (kube/iam/realm.yaml, user_profile): aegis_role is declared, admin-only,
+# and so kept on the declared user.
+profile=$(kc_admin GET /admin/realms/aegis-system/users/profile)
+user=$(kc_admin GET '/admin/realms/aegis-system/users?username=aegis-admin&exact=true')
+if [ "$(count "$PORT_kc" 'r["method"]=="PUT" and r["path"]=="/admin/realms/aegis-system/users/profile"')" = 1 ] &&
+	printf '%s' "${profile#* }" | "$PY" -c '
+import json, sys
+a = [a for a in json.load(sys.stdin)["attributes"] if a["name"] == "aegis_role"]
+sys.exit(0 if a and a[0]["permissions"] == {"view": ["admin"], "edit": ["admin"]} else 1)' 2>/dev/null &&
+	printf '%s' "${user#* }" | "$PY" -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)[0]["attributes"]["aegis_role"] == ["aegis:admin"] else 1)' 2>/dev/null; then
+	pass bootstrap-keycloak-user-profile-keeps-aegis-role
+else
+	fail bootstrap-keycloak-user-profile-keeps-aegis-role "profile: $profile; user: $user"
+fi
+# Without the declaration (a copy of the realm), a fresh Keycloak keeps no
+# aegis_role (the test server drops it as Keycloak 24 does, with a 201), and
+# bootstrap-keycloak says so and exits 1.
+NOUP=$TMP/no-user-profile
+mkdir -p "$NOUP"
+cp -r "$ROOT/kube" "$NOUP/kube"
+ln -s "$ROOT/profiles" "$NOUP/profiles"
+"$PY" - "$NOUP/kube/iam/realm.yaml" <<'EOF2'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+s2 = re.sub(r"\n    user_profile:\n(      .*\n|\n)*", "\n", s)
+assert s2 != s, "no user_profile block"
+open(p, "w").write(s2)
+EOF2
+KC3_PORT=$(free_port)
+KEYCLOAK_ADMIN_PASSWORD=$KC_PASS KC_HOSTNAME_URL=http://127.0.0.1:$KC3_PORT SERVER_PORT=$KC3_PORT start_server kc3 keycloak.py
+cp "$ENVF" "$TMP/env.noup"
+KEYCLOAK_URL=http://127.0.0.1:$KC3_PORT KEYCLOAK_PUBLIC_URL=http://127.0.0.1:$KC3_PORT \
+	"$AEGIS_BIN" --root "$NOUP" --env "$TMP/env.noup" bootstrap-keycloak >"$OUT/kc-noup.out" 2>"$OUT/kc-noup.err"; rc=$?
+user=$(PORT_kc=$KC3_PORT kc_admin GET '/admin/realms/aegis-system/users?username=aegis-admin&exact=true')
+if [ $rc -eq 1 ] && grep -q "realm aegis-system user aegis-admin: Keycloak did not keep the attribute aegis_role .*declare it under user_profile of realm aegis-system in kube/iam/realm.yaml" "$OUT/kc-noup.err" &&
+	printf '%s' "${user#* }" | "$PY" -c '
+import json, sys
+u = json.load(sys.stdin)[0]
+sys.exit(0 if u["username"] == "aegis-admin" and "aegis_role" not in (u.get("attributes") or {}) else 1)' 2>/dev/null; then
+	pass bootstrap-keycloak-undeclared-attribute-dropped
+else
+	fail bootstrap-keycloak-undeclared-attribute-dropped "rc=$rc $(cat "$OUT/kc-noup.err") user: $user"
+fi
+
 api "$PORT_kc" POST /_test/reset >/dev/null
 cp "$ENVF" "$TMP/env.kc2"
 run kc-again bootstrap-keycloak --json
@@ -400,7 +467,7 @@ CROOT=$TMP/changed
 mkdir -p "$CROOT"
 cp -r "$ROOT/kube" "$CROOT/kube"
 ln -s "$ROOT/profiles" "$CROOT/profiles"
-sed -i 's|displayName: AEGIS platform|displayName: AEGIS platform (changed)|;s|http://localhost:8250/oidc/callback|http://localhost:8251/oidc/callback|;s|userinfo.token.claim: "true"|userinfo.token.claim: "false"|' "$CROOT/kube/iam/realm.yaml"
+sed -i 's|displayName: AEGIS platform|displayName: AEGIS platform (changed)|;s|http://localhost:8250/oidc/callback|http://localhost:8251/oidc/callback|;/clientId: aegis-cli/,$ s|userinfo.token.claim: "true"|userinfo.token.claim: "false"|' "$CROOT/kube/iam/realm.yaml"
 api "$PORT_kc" POST /_test/reset >/dev/null
 "$AEGIS_BIN" --root "$CROOT" --env "$ENVF" bootstrap-keycloak --json >"$OUT/kc-changed.out" 2>"$OUT/kc-changed.err"; rc=$?
 w=$(kc_writes)
@@ -496,9 +563,11 @@ fi
 # redirect back with a code, OpenBao's callback exchanging it: an OpenBao token
 # with the role's policies.
 OPENBAO_ADDR_NOW=$(envval "$ENVF" OPENBAO_ADDR)
-login=$("$PY" - "$OPENBAO_ADDR_NOW" "$KC_PUBLIC" "$ADMIN_PW" <<'EOF2'
+# oidc_login USER PASSWORD [ROLE]: the policies of the OpenBao token, or why not
+cat >"$TMP/oidc-login.py" <<'EOF2'
 import html, json, re, sys, urllib.error, urllib.parse, urllib.request
-bao, public, password = sys.argv[1:4]
+bao, public, username, password = sys.argv[1:5]
+role = sys.argv[5] if len(sys.argv) > 5 else "platform-admin"
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *a, **k):
         return None
@@ -517,7 +586,7 @@ def call(method, url, data=None, form=None, token=None):
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), e.headers
 callback = bao + "/ui/vault/auth/oidc/oidc/callback"
-st, body, _ = call("POST", bao + "/v1/auth/oidc/oidc/auth_url", {"role": "platform-admin", "redirect_uri": callback})
+st, body, _ = call("POST", bao + "/v1/auth/oidc/oidc/auth_url", {"role": role, "redirect_uri": callback})
 auth_url = json.loads(body)["data"]["auth_url"] if st == 200 else ""
 if not auth_url.startswith(public + "/realms/aegis-system/protocol/openid-connect/auth?"):
     sys.exit("auth_url %d %r is not under the public URL %s" % (st, auth_url or body, public))
@@ -525,7 +594,7 @@ st, page, _ = call("GET", auth_url)
 m = re.search(r'<form id="kc-form-login" action="([^"]+)"', page)
 if st != 200 or not m:
     sys.exit("login page: %d %s" % (st, page[:200]))
-st, _, h = call("POST", html.unescape(m.group(1)), form={"username": "aegis-admin", "password": password})
+st, _, h = call("POST", html.unescape(m.group(1)), form={"username": username, "password": password})
 location = h.get("Location") or ""
 if st != 302 or not location.startswith(callback + "?"):
     sys.exit("login: %d, Location %r" % (st, location))
@@ -536,12 +605,56 @@ token = json.loads(body)["auth"]["client_token"]
 st, body, _ = call("GET", bao + "/v1/auth/token/lookup-self", token=token)
 print(" ".join(json.loads(body)["data"]["policies"]))
 EOF2
-)
+oidc_login() { "$PY" "$TMP/oidc-login.py" "$OPENBAO_ADDR_NOW" "$KC_PUBLIC" "$@" 2>&1; }
+login=$(oidc_login aegis-admin "$ADMIN_PW")
 if [ "$login" = "aegis-platform-admin default" ]; then
 	pass bootstrap-oidc-login-end-to-end
 else
 	fail bootstrap-oidc-login-end-to-end "$login"
 fi
+
+# The role binds the audience and the operator's aegis_role (OpenBao checks
+# both at the callback): another user of the realm, an aegis:operator, is
+# refused, as is a role bound to another audience.
+ROOT_TOKEN=$(json_get "$GEN/openbao-init.json" 'd["root_token"]')
+bao_api() { # METHOD PATH [JSON] as root; prints status and body
+	"$PY" - "$OPENBAO_ADDR_NOW" "$ROOT_TOKEN" "$@" <<'EOF2'
+import sys, urllib.error, urllib.request
+addr, token, method, path = sys.argv[1:5]
+data = sys.argv[5].encode() if len(sys.argv) > 5 else None
+rq = urllib.request.Request(addr + path, data, method=method, headers={"X-Vault-Token": token})
+try:
+    with urllib.request.urlopen(rq, timeout=10) as r:
+        print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+EOF2
+}
+role=$(bao_api GET /v1/auth/oidc/role/platform-admin)
+if printf '%s' "${role#* }" | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)["data"]
+sys.exit(0 if d["bound_audiences"] == ["aegis-openbao"] and d["bound_claims"] == {"aegis_role": ["aegis:admin"]}
+         and d["bound_claims_type"] == "string" else 1)' 2>/dev/null; then
+	pass bootstrap-oidc-role-bound
+else
+	fail bootstrap-oidc-role-bound "$role"
+fi
+OP_PW=op-$RANDOM-$RANDOM-password
+kc_admin POST /admin/realms/aegis-system/users "{\"username\": \"op-test\", \"enabled\": true, \"email\": \"op@aegis.local\", \"emailVerified\": true, \"firstName\": \"Op\", \"lastName\": \"Erator\", \"attributes\": {\"aegis_role\": [\"aegis:operator\"]}, \"credentials\": [{\"type\": \"password\", \"value\": \"$OP_PW\", \"temporary\": false}]}" >"$OUT/op-user.out"
+login=$(oidc_login op-test "$OP_PW")
+case $login in
+*'callback: 400'*'error validating claims: claim \"aegis_role\" does not match any associated bound claim values'*)
+	pass bootstrap-oidc-login-non-admin-refused ;;
+*) fail bootstrap-oidc-login-non-admin-refused "$login ($(cat "$OUT/op-user.out"))" ;;
+esac
+bao_api POST /v1/auth/oidc/role/other-audience '{"role_type": "oidc", "user_claim": "sub", "bound_audiences": ["aegis-orchestrator"], "token_policies": ["aegis-platform-admin"], "allowed_redirect_uris": ["'"$OPENBAO_ADDR_NOW"'/ui/vault/auth/oidc/oidc/callback"]}' >"$OUT/other-aud.out"
+login=$(oidc_login aegis-admin "$ADMIN_PW" other-audience)
+case $login in
+*'callback: 400'*'aud'*) pass bootstrap-oidc-login-wrong-audience-refused ;;
+*) fail bootstrap-oidc-login-wrong-audience-refused "$login ($(cat "$OUT/other-aud.out"))" ;;
+esac
+bao_api DELETE /v1/auth/oidc/role/other-audience >/dev/null
 
 # The failure the public URL prevents: a Keycloak whose frontend hostname is
 # not the URL OpenBao was given (here pod-iam:8180, a name only the pod

@@ -18,7 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
-names=(oidc-edge-deploy oidc-edge-auth-url oidc-edge-keycloak-login oidc-edge-openbao-token)
+names=(oidc-edge-deploy oidc-edge-only-edge-beyond-loopback oidc-edge-auth-url oidc-edge-keycloak-login oidc-edge-openbao-token)
 require_rootful_podman
 if ! out=$(bash "$ROOT/tests/podman/build-caddy.sh" 2>&1); then
 	skip_all "caddy image: $(printf '%s' "$out" | tail -n 2)"
@@ -50,6 +50,23 @@ if [ $rc -eq 0 ] && [ "$pending" = 0 ]; then
 else
 	fail oidc-edge-deploy "rc=$rc skipped=$pending $(tail -5 "$TMP/deploy.err")"
 	exit 0
+fi
+
+# Only the edge is published beyond 127.0.0.1: every other pod's host ports
+# are on loopback (the *_BIND_ADDRESS defaults), the edge's on every address.
+beyond=""
+for pod in $(podman pod ls --format '{{.Name}}'); do
+	binds=$(podman pod inspect "$pod" --format '{{json .InfraConfig.PortBindings}}' 2>/dev/null)
+	wide=$(printf '%s' "$binds" | "$PY" -c '
+import json, sys
+d = json.loads(sys.stdin.read() or "null") or {}
+print(" ".join(sorted("%s:%s" % (b.get("HostIp") or "*", b.get("HostPort")) for v in d.values() for b in v or [] if (b.get("HostIp") or "") != "127.0.0.1")))' 2>&1)
+	[ -n "$wide" ] && beyond+=" $pod=$wide"
+done
+if [[ "$beyond" == " pod-edge="*"$HTTP_PORT"*"$HTTPS_PORT"* ]] && [[ "$beyond" != *" pod-"*" pod-"* ]]; then
+	pass oidc-edge-only-edge-beyond-loopback
+else
+	fail oidc-edge-only-edge-beyond-loopback "published beyond 127.0.0.1:${beyond:- nothing}"
 fi
 
 domain=aegis.localhost

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
-names=(oidc-defaults-deploy oidc-defaults-discovery oidc-defaults-loopback oidc-defaults-core-issuer)
+names=(oidc-defaults-deploy oidc-defaults-discovery oidc-defaults-loopback oidc-defaults-all-loopback oidc-defaults-core-issuer)
 require_rootful_podman
 podman_bootstrap_stack
 A() { "$AEGIS_BIN" --root "$ROOT" --env "$ENV" "$@"; }
@@ -56,6 +56,23 @@ if [[ "$ports" == *'"HostIp":"127.0.0.1"'* ]] && [[ "$ports" != *'"HostIp":""'* 
 	pass oidc-defaults-loopback
 else
 	fail oidc-defaults-loopback "$ports"
+fi
+# and so is every other pod: development has no edge, nothing is published
+# beyond 127.0.0.1
+beyond=""
+for pod in $(podman pod ls --format '{{.Name}}'); do
+	binds=$(podman pod inspect "$pod" --format '{{json .InfraConfig.PortBindings}}' 2>/dev/null)
+	wide=$(printf '%s' "$binds" | "$PY" -c '
+import json, sys
+d = json.loads(sys.stdin.read() or "null") or {}
+print(" ".join(sorted("%s:%s" % (b.get("HostIp") or "*", b.get("HostPort")) for v in d.values() for b in v or [] if (b.get("HostIp") or "") != "127.0.0.1")))' 2>&1)
+	[ -n "$wide" ] && beyond+=" $pod=$wide"
+done
+npods=$(podman pod ls --format '{{.Name}}' | wc -l)
+if [ -z "$beyond" ] && [ "$npods" -ge 4 ]; then
+	pass oidc-defaults-all-loopback
+else
+	fail oidc-defaults-all-loopback "$npods pods; published beyond 127.0.0.1:${beyond:- nothing}"
 fi
 
 # core's configuration checks the issuer Keycloak puts in its tokens.

@@ -54,6 +54,8 @@ Endpoints:
   GET  PUT DELETE  /admin/realms/{realm}/{clients|client-scopes}/{id}/protocol-mappers/models/{mid}
   GET  POST        /admin/realms/{realm}/roles
   GET  PUT DELETE  /admin/realms/{realm}/roles/{role-name}
+  GET  PUT         /admin/realms/{realm}/users/profile  the declarative user
+                                                        profile (UPConfig)
   GET  POST        /admin/realms/{realm}/users         (GET ?username=&email=
                                                         &search=&exact=&first=&max=
                                                         &briefRepresentation=)
@@ -97,6 +99,20 @@ disabled user's password grant 400 "Account disabled"); clients created
 without "directAccessGrantsEnabled": true refuse the password grant; a
 temporary password leaves UPDATE_PASSWORD pending, and the password grant
 then answers 400 "Account is not fully set up".  State is in memory only.
+
+User attributes follow Keycloak 24's declarative user profile, which 24
+always uses: a realm starts with the default profile (username, email,
+firstName, lastName; no unmanagedAttributePolicy, i.e. unmanaged attributes
+disabled), and an attribute the profile does not declare is dropped without
+an error when a user is created, imported or updated through the admin API,
+so it is in no representation and no token (Keycloak 24.0.5
+services/.../userprofile/DeclarativeUserProfileProvider.java and
+DefaultAttributes.java: an unmanaged attribute is kept only under
+unmanagedAttributePolicy ENABLED or ADMIN_EDIT for the admin API; the
+Server Administration Guide 24, "Managing user attributes", "Understanding
+managed and unmanaged attributes").  PUT .../users/profile replaces the
+whole configuration and answers it (UserProfileResource.update); the
+attributes already stored are not touched by it.
 
 The admin user and password come from KEYCLOAK_ADMIN (default "admin") and
 KEYCLOAK_ADMIN_PASSWORD (required), as for the real container; never argv.
@@ -194,6 +210,53 @@ def oauth_error(status, error, description):
 UNAUTHORIZED = ("HTTP 401 Unauthorized",)
 
 
+def default_user_profile():
+    """A new realm's user profile as Keycloak 24 answers GET
+    .../users/profile (services/src/main/resources/
+    keycloak-default-user-profile.json): the four root attributes, the
+    user-metadata group, no unmanagedAttributePolicy.  Validators are listed
+    as Keycloak lists them; only the attribute names and the policy are
+    acted on here."""
+    both = {"view": ["admin", "user"], "edit": ["admin", "user"]}
+    return {
+        "attributes": [
+            {"name": "username", "displayName": "${username}", "permissions": copy.deepcopy(both),
+             "multivalued": False,
+             "validations": {"length": {"min": 3, "max": 255}, "username-prohibited-characters": {},
+                             "up-username-not-idn-homograph": {}}},
+            {"name": "email", "displayName": "${email}", "permissions": copy.deepcopy(both),
+             "multivalued": False, "required": {"roles": ["user"]},
+             "validations": {"email": {}, "length": {"max": 255}}},
+            {"name": "firstName", "displayName": "${firstName}", "permissions": copy.deepcopy(both),
+             "multivalued": False, "required": {"roles": ["user"]},
+             "validations": {"length": {"max": 255}, "person-name-prohibited-characters": {}}},
+            {"name": "lastName", "displayName": "${lastName}", "permissions": copy.deepcopy(both),
+             "multivalued": False, "required": {"roles": ["user"]},
+             "validations": {"length": {"max": 255}, "person-name-prohibited-characters": {}}},
+        ],
+        "groups": [{"name": "user-metadata", "displayHeader": "User metadata",
+                    "displayDescription": "Attributes, which refer to user metadata"}],
+    }
+
+
+# The root attributes: UserRepresentation fields of their own, never in
+# "attributes" (UserProfileUtil / the representation's root attributes).
+ROOT_ATTRIBUTES = ("username", "email", "firstName", "lastName")
+
+
+def managed_attributes(realm, attrs):
+    """ATTRS (a user's "attributes" as written through the admin API)
+    without what Keycloak 24 drops: every attribute its user profile does
+    not declare, unless unmanagedAttributePolicy lets an administrator write
+    unmanaged attributes (ENABLED, ADMIN_EDIT; ADMIN_VIEW is read-only)."""
+    profile = realm.get("user_profile") or {}
+    if profile.get("unmanagedAttributePolicy") in ("ENABLED", "ADMIN_EDIT"):
+        return copy.deepcopy(attrs or {})
+    declared = {a.get("name") for a in profile.get("attributes") or [] if isinstance(a, dict)}
+    return {k: copy.deepcopy(v) for k, v in (attrs or {}).items()
+            if k in declared and k not in ROOT_ATTRIBUTES}
+
+
 class Keycloak(common.App):
     name = "keycloak"
 
@@ -263,6 +326,7 @@ class Keycloak(common.App):
         for k, v in rep.items():
             if k not in ("roles", "clients", "users", "id"):
                 realm["rep"][k] = copy.deepcopy(v)
+        realm["user_profile"] = default_user_profile()
         self.realms[name] = realm
         default = self._add_role(realm, {"name": "default-roles-" + name, "description": "${role_default-roles}"})
         default["composite"] = True
@@ -351,7 +415,7 @@ class Keycloak(common.App):
              "totp": False, "emailVerified": bool(rep.get("emailVerified", False)),
              "firstName": rep.get("firstName"), "lastName": rep.get("lastName"),
              "email": rep["email"].lower() if rep.get("email") else None,
-             "attributes": copy.deepcopy(rep.get("attributes") or {}),
+             "attributes": managed_attributes(realm, rep.get("attributes")),
              "requiredActions": list(rep.get("requiredActions") or []), "notBefore": 0,
              "password": None, "role_ids": set()}
         # Every new user gets the realm's default role, as in Keycloak.
@@ -1451,7 +1515,44 @@ class Keycloak(common.App):
                 u["role_ids"].add(role["id"])
         return u
 
+    def _user_profile(self, method, realm, rest, body):
+        """GET / PUT .../users/profile (UserProfileResource, Keycloak 24):
+        PUT takes a whole UPConfig, replaces the realm's and answers it;
+        a configuration without username or email, an attribute without a
+        name, a name twice, or an unknown unmanagedAttributePolicy is 400
+        (UPConfigUtils.validate, thrown as ComponentValidationException;
+        the error texts here are this server's, not checked against
+        Keycloak's)."""
+        if rest:
+            raise err(404, "Unable to find matching target resource method")
+        if method == "GET":
+            return self._json(200, copy.deepcopy(realm["user_profile"]))
+        if method != "PUT":
+            raise err(405, "HTTP 405 Method Not Allowed")
+        cfg = self._body_json(body)
+        attrs = cfg.get("attributes")
+        if not isinstance(attrs, list):
+            raise err_message(400, "UserProfile configuration without 'attributes' section is not allowed")
+        names = []
+        for a in attrs:
+            name = a.get("name") if isinstance(a, dict) else None
+            if not name or not isinstance(name, str):
+                raise err_message(400, "Attribute configuration without 'name' is not allowed")
+            if name in names:
+                raise err_message(400, "Duplicit attribute configuration with 'name': '%s'" % name)
+            names.append(name)
+        for must in ("username", "email"):
+            if must not in names:
+                raise err_message(400, "The attribute '%s' can not be removed" % must)
+        policy = cfg.get("unmanagedAttributePolicy")
+        if policy is not None and policy not in ("ENABLED", "ADMIN_VIEW", "ADMIN_EDIT"):
+            raise err_message(400, "Invalid unmanagedAttributePolicy")
+        realm["user_profile"] = copy.deepcopy(cfg)
+        return self._json(200, copy.deepcopy(cfg))
+
     def _users(self, method, realm, rest, q, body, url):
+        if rest[:1] == ["profile"]:
+            return self._user_profile(method, realm, rest[1:], body)
         if not rest:
             if method == "GET":
                 return self._json(200, [self._user_rep(u, truthy(q.get("briefRepresentation", "false")))
@@ -1565,7 +1666,7 @@ class Keycloak(common.App):
         if "requiredActions" in rep:
             user["requiredActions"] = list(rep["requiredActions"] or [])
         if "attributes" in rep:
-            user["attributes"] = copy.deepcopy(rep["attributes"] or {})
+            user["attributes"] = managed_attributes(realm, rep["attributes"])
         for cred in rep.get("credentials") or []:
             if cred.get("type", "password") == "password" and cred.get("value"):
                 user["password"] = hash_password(cred["value"])

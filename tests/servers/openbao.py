@@ -232,6 +232,47 @@ def parse_policies(v):
     return sorted({p.lower() for p in parse_list(v)})
 
 
+
+def normalize_claim_list(raw):
+    """normalizeList (builtin/credential/jwt/claims.go, v2.4.1): a string,
+    bool or number as a list of one, a list as it is; anything else None."""
+    if isinstance(raw, list):
+        return raw
+    if isinstance(raw, (str, bool, int, float)):
+        return [raw]
+    return None
+
+
+def bound_claims_problem(kind, bound, claims):
+    """validateBoundClaims (claims.go:128-156, v2.4.1): every bound claim
+    must be present and one of its values equal (or, type "glob", match) one
+    of the token's values for it.  The error text, or None.  Claims named by
+    a JSON pointer ("/a/b") are looked up by path."""
+    for name, expected in (bound or {}).items():
+        actual = claims
+        if name.startswith("/"):
+            for part in name.strip("/").split("/"):
+                actual = actual.get(part) if isinstance(actual, dict) else None
+        else:
+            actual = claims.get(name)
+        if actual is None:
+            return 'claim "%s" is missing' % name
+        have, want = normalize_claim_list(actual), normalize_claim_list(expected)
+        if have is None:
+            return "received claim is not a string, bool, int or list: %s" % actual
+        if want is None:
+            return "bound claim is not a string, bool, int or list: %s" % expected
+        if kind == "glob":
+            # ryanuber/go-glob: '*' is the only wildcard
+            ok = any(isinstance(w, str) and isinstance(h, str) and
+                     re.fullmatch(".*".join(map(re.escape, w.split("*"))), h, re.S)
+                     for w in want for h in have)
+        else:
+            ok = any(type(w) is type(h) and w == h for w in want for h in have)
+        if not ok:
+            return 'claim "%s" does not match any associated bound claim values' % name
+    return None
+
 class ApiError(Exception):
     def __init__(self, status, *errors):
         super().__init__(errors[0] if errors else "")
@@ -1257,6 +1298,20 @@ class OpenBao(common.App):
                     if d[k] is not None and not isinstance(d[k], dict):
                         raise ValueError("%s must be a map" % k)
                     r[k] = d[k]
+            # path_role.go:588-614 (v2.4.1): the type is checked first;
+            # with "glob", every bound value must be a string.
+            if "bound_claims_type" in d:
+                r["bound_claims_type"] = str(d["bound_claims_type"] or "string")
+            if r["bound_claims_type"] not in ("string", "glob"):
+                raise ValueError("invalid 'bound_claims_type': %s" % r["bound_claims_type"])
+            if r["bound_claims_type"] == "glob":
+                for v in (r["bound_claims"] or {}).values():
+                    vals = normalize_claim_list(v)
+                    if vals is None:
+                        raise ValueError("claim is not a string or list: %s" % v)
+                    for x in vals:
+                        if not isinstance(x, str):
+                            raise ValueError("claim is not a string: %s" % x)
             for k in ("verbose_oidc_logging", "token_no_default_policy"):
                 if k in d:
                     r[k] = parse_bool(d[k])
@@ -1468,20 +1523,19 @@ class OpenBao(common.App):
             raise ApiError(400, LOGIN_FAILED + " No code or id_token received.")
         try:
             doc = self._discover(cfg["oidc_discovery_url"], cfg.get("oidc_discovery_ca_pem"))
-            claims = self._exchange(cfg, doc, pending, code)
+            claims = self._exchange(cfg, doc, pending, code, role.get("bound_audiences"))
         except ValueError as e:
             raise ApiError(400, LOGIN_FAILED + ' Error exchanging oidc code: "%s".' % e)
         if claims.get("nonce") != pending["nonce"]:
             raise ApiError(400, LOGIN_FAILED + " invalid ID token nonce.")
-        aud = claims.get("aud")
-        auds = aud if isinstance(aud, list) else [aud]
-        if role.get("bound_audiences") and not set(auds) & set(role["bound_audiences"]):
-            raise ApiError(400, LOGIN_FAILED + " error validating claims: aud claim does not match any bound audience")
         if role.get("bound_subject") and role["bound_subject"] != claims.get("sub"):
             raise ApiError(400, LOGIN_FAILED + " sub claim does not match bound subject")
         user = claims.get(role["user_claim"])
         if user is None or isinstance(user, (dict, list)):
             raise ApiError(400, LOGIN_FAILED + ' claim "%s" not found in token' % role["user_claim"])
+        problem = bound_claims_problem(role.get("bound_claims_type") or "string", role.get("bound_claims"), claims)
+        if problem:
+            raise ApiError(400, LOGIN_FAILED + " error validating claims: " + problem)
         policies = list(role.get("token_policies") or [])
         if not role.get("token_no_default_policy") and "default" not in policies:
             policies.append("default")
@@ -1502,12 +1556,18 @@ class OpenBao(common.App):
                 "mfa_requirement": None, "num_uses": 0}
         return self._logical(req, None, auth=auth, mount_type=entry["type"])
 
-    def _exchange(self, cfg, doc, pending, code):
-        """provider.Exchange (hashicorp/cap oidc): the code for tokens at the
-        token endpoint (client secret in HTTP Basic, the PKCE verifier), then
-        the ID token verified: RS256 signature by a key of jwks_uri, issuer
-        exactly the configured URL, audience containing the client id, not
-        expired.  Its claims, or ValueError."""
+    def _exchange(self, cfg, doc, pending, code, bound_audiences=None):
+        """provider.Exchange (hashicorp/cap oidc, v0.10.0 in OpenBao
+        v2.4.1's go.mod): the code for tokens at the token endpoint (client
+        secret in HTTP Basic, the PKCE verifier), then the ID token verified
+        (Provider.VerifyIDToken): RS256 signature by a key of jwks_uri,
+        issuer exactly the configured URL, not expired; its aud holding one
+        of the role's bound_audiences (the request's audiences,
+        oidc.WithAudiences in createOIDCRequest, path_oidc.go:792), or the
+        client id when the role binds none; with several audiences, the
+        client id among them; azp, when present, the client id.  Its claims,
+        or ValueError (pathCallback answers "Error exchanging oidc code",
+        path_oidc.go:329-331)."""
         form = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code,
                                        "redirect_uri": pending["redirect_uri"],
                                        "code_verifier": pending["verifier"]}).encode()
@@ -1552,8 +1612,16 @@ class OpenBao(common.App):
             raise ValueError('unable to verify id_token: oidc: id token issued by a different provider, expected "%s" got "%s"'
                              % (cfg["oidc_discovery_url"], claims.get("iss")))
         aud = claims.get("aud")
-        if cfg["oidc_client_id"] not in (aud if isinstance(aud, list) else [aud]):
+        auds = aud if isinstance(aud, list) else [aud]
+        client = cfg["oidc_client_id"]
+        if not set(auds) & set(bound_audiences or [client]):
             raise ValueError("unable to verify id_token: invalid id_token audiences")
+        if len(auds) > 1 and client not in auds:
+            raise ValueError("unable to verify id_token: multiple audiences (%s) and one of them is not equal client_id (%s)"
+                             % (auds, client))
+        if "azp" in claims and claims["azp"] != client:
+            raise ValueError("unable to verify id_token: authorized party (%s) is not equal client_id (%s)"
+                             % (claims["azp"], client))
         if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] < time.time():
             raise ValueError("unable to verify id_token: token is expired")
         return claims
