@@ -9,12 +9,12 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 CFLAGS  ?= -O2 -g
 WARN    := -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers
-CPPFLAGS_ALL := -Iorchestrator -D_GNU_SOURCE $(PKG_CFLAGS)
+CPPFLAGS_ALL := -Iorchestrator -Iorchestrator/lib -D_GNU_SOURCE $(PKG_CFLAGS)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRC := $(sort $(wildcard orchestrator/lib/*.c))
+LIB_SRC := $(sort $(wildcard orchestrator/lib/*/*.c))
 CMD_SRC := $(sort $(wildcard orchestrator/cmd/*.c orchestrator/*.c))
-HDRS    := $(wildcard orchestrator/*.h orchestrator/lib/*.h)
+HDRS    := $(wildcard orchestrator/*.h orchestrator/lib/*/*.h)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_HARNESS := tests/unit/harness.c tests/unit/harness.h
 

@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "lib/error.h"
+#include "lib/util/error.h"
 
 #define AEGIS_VERSION "0.1.0"
 
@@ -30,7 +30,7 @@ struct command {
 	int (*run)(struct cli *cli, int argc, char **argv);
 	const char *summary;
 	/* Changes pods, volumes or services: runs under the exclusive lock of
-	 * the state directory (lib/lock.h), taken in main.c. */
+	 * the state directory (lib/release/lock.h), taken in main.c. */
 	bool locks;
 };
 
@@ -64,7 +64,7 @@ struct deploy_args {
 	/* rollback: the revision deployed again and its source (for the history) */
 	int rollback_of;
 	const json_t *source;
-	const char *trace_path; /* --trace FILE: the rollout's trace (lib/trace.h) */
+	const char *trace_path; /* --trace FILE: the rollout's trace (lib/rollout/trace.h) */
 };
 int deploy_main(struct cli *cli, const struct deploy_args *args);
 

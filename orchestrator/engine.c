@@ -6,14 +6,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/backup.h"
-#include "lib/clock.h"
-#include "lib/desired.h"
-#include "lib/history.h"
-#include "lib/release.h"
-#include "lib/rollback.h"
-#include "lib/state.h"
-#include "lib/strbuf.h"
+#include "lib/bootstrap/desired.h"
+#include "lib/release/backup.h"
+#include "lib/release/history.h"
+#include "lib/release/release.h"
+#include "lib/release/rollback.h"
+#include "lib/release/state.h"
+#include "lib/util/clock.h"
+#include "lib/util/strbuf.h"
 #include "report.h"
 
 int cli_revision(const char *cmd, const char *what, const char *s, int min, int *rev)

@@ -1,10 +1,10 @@
 #include "report.h"
 
-#include "lib/bootstrap.h"
-#include "lib/clock.h"
-#include "lib/desired.h"
-#include "lib/platformchecks.h"
-#include "lib/secretgen.h"
+#include "lib/bootstrap/bootstrap.h"
+#include "lib/bootstrap/desired.h"
+#include "lib/config/secretgen.h"
+#include "lib/rollout/platformchecks.h"
+#include "lib/util/clock.h"
 
 #include <math.h>
 

@@ -7,9 +7,9 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "lib/deployment.h"
-#include "lib/podman.h"
-#include "lib/rollout.h"
+#include "lib/config/deployment.h"
+#include "lib/podman/podman.h"
+#include "lib/rollout/rollout.h"
 
 typedef struct reporter reporter;
 

@@ -8,12 +8,12 @@
 
 #include "cli.h"
 #include "engine.h"
-#include "lib/config.h"
-#include "lib/deployment.h"
-#include "lib/history.h"
-#include "lib/http.h"
-#include "lib/podman.h"
-#include "lib/sshtunnel.h"
+#include "lib/config/config.h"
+#include "lib/config/deployment.h"
+#include "lib/podman/podman.h"
+#include "lib/podman/sshtunnel.h"
+#include "lib/release/history.h"
+#include "lib/util/http.h"
 
 int cli_set_host(struct cli *cli, aerr_t *err)
 {

@@ -20,7 +20,7 @@ mkdir -p build/fuzz
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-missing-field-initializers -D_GNU_SOURCE \
 	-Iorchestrator -Itests/unit $(pkg-config --cflags $pkgs) -o "$bin" \
-	tests/unit/test_fuzz_render.c tests/unit/harness.c orchestrator/lib/*.c \
+	tests/unit/test_fuzz_render.c tests/unit/harness.c orchestrator/lib/*/*.c \
 	$(pkg-config --libs $pkgs) -lpthread -lm
 export AEGIS_TEST_ROOT="$PWD" AEGIS_FUZZ_COUNT="$count"
 [ -n "$seed" ] && export AEGIS_FUZZ_SEED="$seed"

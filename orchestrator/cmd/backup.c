@@ -1,5 +1,5 @@
 /* aegis-deploy backup: the pods' volumes into an archive set with a
- * manifest (lib/backup.h). */
+ * manifest (lib/release/backup.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +7,8 @@
 
 #include "cli.h"
 #include "engine.h"
-#include "lib/backup.h"
-#include "lib/history.h"
+#include "lib/release/backup.h"
+#include "lib/release/history.h"
 #include "options.h"
 #include "report.h"
 

@@ -5,8 +5,8 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "lib/bootstrap.h"
-#include "lib/keycloak.h"
+#include "lib/bootstrap/bootstrap.h"
+#include "lib/bootstrap/keycloak.h"
 #include "options.h"
 
 static const char help[] =

@@ -5,9 +5,9 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "lib/bootstrap.h"
-#include "lib/desired.h"
-#include "lib/profile.h"
+#include "lib/bootstrap/bootstrap.h"
+#include "lib/bootstrap/desired.h"
+#include "lib/config/profile.h"
 #include "options.h"
 
 static const char help[] =

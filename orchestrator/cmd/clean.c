@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/config.h"
-#include "lib/rollout.h"
+#include "lib/config/config.h"
+#include "lib/rollout/rollout.h"
 #include "options.h"
 #include "report.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/config.h"
+#include "lib/config/config.h"
 #include "options.h"
 
 static const char help[] =

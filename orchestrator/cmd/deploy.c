@@ -6,7 +6,7 @@
 
 #include "cli.h"
 #include "engine.h"
-#include "lib/sealkeys.h"
+#include "lib/bootstrap/sealkeys.h"
 #include "options.h"
 
 static const char help[] =

@@ -5,8 +5,8 @@
 
 #include "cli.h"
 #include "engine.h"
-#include "lib/diff.h"
-#include "lib/state.h"
+#include "lib/release/diff.h"
+#include "lib/release/state.h"
 #include "options.h"
 #include "report.h"
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "lib/doctor.h"
+#include "lib/host/doctor.h"
 #include "options.h"
 
 static const char help[] =

@@ -5,8 +5,8 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "lib/fsutil.h"
-#include "lib/keys.h"
+#include "lib/bootstrap/keys.h"
+#include "lib/util/fsutil.h"
 #include "options.h"
 
 static const char help[] =

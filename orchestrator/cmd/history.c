@@ -1,4 +1,4 @@
-/* aegis-deploy history: the release history (lib/history.h), one line per
+/* aegis-deploy history: the release history (lib/release/history.h), one line per
  * revision, or one revision with `history show REV`. */
 #include <stdio.h>
 #include <string.h>
@@ -6,8 +6,8 @@
 
 #include "cli.h"
 #include "engine.h"
-#include "lib/backup.h"
-#include "lib/history.h"
+#include "lib/release/backup.h"
+#include "lib/release/history.h"
 #include "options.h"
 #include "report.h"
 

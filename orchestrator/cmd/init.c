@@ -3,8 +3,8 @@
 #include <stdio.h>
 
 #include "cli.h"
-#include "lib/fsutil.h"
-#include "lib/secretgen.h"
+#include "lib/config/secretgen.h"
+#include "lib/util/fsutil.h"
 #include "options.h"
 #include "report.h"
 

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/logs.h"
+#include "lib/rollout/logs.h"
 #include "options.h"
 #include "report.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/deployment.h"
+#include "lib/config/deployment.h"
 #include "options.h"
 #include "report.h"
 

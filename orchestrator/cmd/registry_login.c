@@ -5,9 +5,9 @@
 #include <sys/wait.h>
 
 #include "cli.h"
-#include "lib/config.h"
-#include "lib/spawn.h"
-#include "lib/wipe.h"
+#include "lib/config/config.h"
+#include "lib/util/spawn.h"
+#include "lib/util/wipe.h"
 #include "options.h"
 
 static const char help[] =

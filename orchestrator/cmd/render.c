@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/deployment.h"
-#include "lib/kubernetes.h"
-#include "lib/podsecret.h"
+#include "lib/config/deployment.h"
+#include "lib/podman/podsecret.h"
+#include "lib/render/kubernetes.h"
 #include "options.h"
 #include "report.h"
 

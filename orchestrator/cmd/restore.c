@@ -1,12 +1,12 @@
 /* aegis-deploy restore BACKUP: a backup's volumes back into place, their
- * pods deployed again (lib/backup.h). */
+ * pods deployed again (lib/release/backup.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "engine.h"
-#include "lib/backup.h"
+#include "lib/release/backup.h"
 #include "options.h"
 #include "report.h"
 

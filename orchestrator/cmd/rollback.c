@@ -7,11 +7,11 @@
 
 #include "cli.h"
 #include "engine.h"
-#include "lib/backup.h"
-#include "lib/history.h"
-#include "lib/rollback.h"
-#include "lib/state.h"
-#include "lib/strbuf.h"
+#include "lib/release/backup.h"
+#include "lib/release/history.h"
+#include "lib/release/rollback.h"
+#include "lib/release/state.h"
+#include "lib/util/strbuf.h"
 #include "options.h"
 
 static const char help[] =

@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/env.h"
-#include "lib/fsutil.h"
-#include "lib/secretgen.h"
-#include "lib/setupuser.h"
+#include "lib/config/env.h"
+#include "lib/config/secretgen.h"
+#include "lib/host/setupuser.h"
+#include "lib/util/fsutil.h"
 #include "options.h"
 #include "report.h"
 

@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/status.h"
-#include "lib/strbuf.h"
+#include "lib/rollout/status.h"
+#include "lib/util/strbuf.h"
 #include "options.h"
 #include "report.h"
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/sealkeys.h"
-#include "lib/systemd.h"
+#include "lib/bootstrap/sealkeys.h"
+#include "lib/render/systemd.h"
 #include "options.h"
 #include "report.h"
 

@@ -4,8 +4,8 @@
 
 #include "cli.h"
 #include "engine.h"
-#include "lib/clock.h"
-#include "lib/rollout.h"
+#include "lib/rollout/rollout.h"
+#include "lib/util/clock.h"
 #include "options.h"
 #include "report.h"
 

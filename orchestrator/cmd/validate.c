@@ -5,8 +5,8 @@
 #include <time.h>
 
 #include "cli.h"
-#include "lib/junit.h"
-#include "lib/platformchecks.h"
+#include "lib/rollout/platformchecks.h"
+#include "lib/util/junit.h"
 #include "options.h"
 #include "report.h"
 

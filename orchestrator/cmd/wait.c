@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/strbuf.h"
-#include "lib/wait.h"
+#include "lib/rollout/wait.h"
+#include "lib/util/strbuf.h"
 #include "options.h"
 #include "report.h"
 

@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/deployment.h"
-#include "lib/edgecheck.h"
-#include "lib/podman.h"
-#include "lib/sealkeys.h"
+#include "lib/config/deployment.h"
+#include "lib/rollout/edgecheck.h"
+#include "lib/podman/podman.h"
+#include "lib/bootstrap/sealkeys.h"
 
 static int run(const char *what, podman *pm, const deployment *d, aerr_t *err)
 {

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "lib/backup.h"
-#include "lib/fsutil.h"
+#include "lib/release/backup.h"
+#include "lib/util/fsutil.h"
 
 /* sha256 of "0123456789" */
 #define SUM "84d89877f0d4041efb6bf91a16f0248f2fd573e6af05c19f96bedb9f882f7882"

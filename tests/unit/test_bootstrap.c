@@ -9,12 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/bootstrap.h"
-#include "lib/desired.h"
-#include "lib/fsutil.h"
-#include "lib/http.h"
-#include "lib/keycloak.h"
-#include "lib/spawn.h"
+#include "lib/bootstrap/bootstrap.h"
+#include "lib/bootstrap/desired.h"
+#include "lib/bootstrap/keycloak.h"
+#include "lib/util/fsutil.h"
+#include "lib/util/http.h"
+#include "lib/util/spawn.h"
 
 struct server {
 	pid_t pid;

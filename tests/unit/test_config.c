@@ -2,9 +2,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "lib/config.h"
-#include "lib/fsutil.h"
-#include "lib/profile.h"
+#include "lib/config/config.h"
+#include "lib/config/profile.h"
+#include "lib/util/fsutil.h"
 
 static char *fixture(void)
 {

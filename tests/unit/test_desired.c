@@ -1,8 +1,8 @@
 #include <stdlib.h>
 
 #include "harness.h"
-#include "lib/desired.h"
-#include "lib/fsutil.h"
+#include "lib/bootstrap/desired.h"
+#include "lib/util/fsutil.h"
 
 static bool matches(const char *desired, const char *actual)
 {

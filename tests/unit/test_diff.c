@@ -3,9 +3,9 @@
  * showing the line; a changed secret shows as a changed placeholder hash;
  * the live comparison from a pod list as the libpod API returns it. */
 #include "harness.h"
-#include "lib/diff.h"
-#include "lib/fsutil.h"
-#include "lib/history.h"
+#include "lib/release/diff.h"
+#include "lib/release/history.h"
+#include "lib/util/fsutil.h"
 
 static const char env_text[] = "POSTGRES_PASSWORD=pg-secret-value-1\n"
 			       "OPENBAO_ROLE_ID=role-0123456789\n"

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "lib/doctor.h"
-#include "lib/fsutil.h"
+#include "lib/host/doctor.h"
+#include "lib/util/fsutil.h"
 
 static doctor_host rootless_host(const char *dir)
 {

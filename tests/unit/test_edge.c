@@ -9,12 +9,12 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "lib/config.h"
-#include "lib/edge.h"
-#include "lib/edgecheck.h"
-#include "lib/fsutil.h"
-#include "lib/passhash.h"
-#include "lib/spawn.h"
+#include "lib/config/config.h"
+#include "lib/render/edge.h"
+#include "lib/render/passhash.h"
+#include "lib/rollout/edgecheck.h"
+#include "lib/util/fsutil.h"
+#include "lib/util/spawn.h"
 
 #define PASSWORD "edge-test-password-0123456789abcdef"
 

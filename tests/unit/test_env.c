@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "lib/env.h"
-#include "lib/fsutil.h"
-#include "lib/strbuf.h"
+#include "lib/config/env.h"
+#include "lib/util/fsutil.h"
+#include "lib/util/strbuf.h"
 
 static const char *val(const env_file *e, const char *k)
 {

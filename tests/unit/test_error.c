@@ -1,8 +1,8 @@
-/* lib/error.c: the one error type; a message that does not fit says so. */
+/* lib/util/error.c: the one error type; a message that does not fit says so. */
 #include <errno.h>
 
 #include "harness.h"
-#include "lib/error.h"
+#include "lib/util/error.h"
 
 static bool ends_with(const char *s, const char *tail)
 {

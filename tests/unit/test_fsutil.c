@@ -1,7 +1,7 @@
 #include <sys/stat.h>
 
 #include "harness.h"
-#include "lib/fsutil.h"
+#include "lib/util/fsutil.h"
 
 TEST(fs_write_atomic_modes_and_symlinks)
 {

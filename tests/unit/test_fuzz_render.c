@@ -12,11 +12,11 @@
 #include <yaml.h>
 
 #include "harness.h"
-#include "lib/config.h"
-#include "lib/env.h"
-#include "lib/fsutil.h"
-#include "lib/render.h"
-#include "lib/strbuf.h"
+#include "lib/config/config.h"
+#include "lib/config/env.h"
+#include "lib/render/render.h"
+#include "lib/util/fsutil.h"
+#include "lib/util/strbuf.h"
 
 #define DEFAULT_SEED 20261129u
 #define DEFAULT_COUNT 10000

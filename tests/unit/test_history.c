@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 
 #include "harness.h"
-#include "lib/fsutil.h"
-#include "lib/history.h"
+#include "lib/release/history.h"
+#include "lib/util/fsutil.h"
 
 /* Raw and as YAML/JSON escape them: a quote, a backslash, ": ", " #". */
 #define PW "p@ss\"w:rd# x'y\\z"

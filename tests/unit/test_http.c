@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "lib/http.h"
+#include "lib/util/http.h"
 
 #define MAX_ANSWERS 8
 
@@ -370,7 +370,7 @@ TEST(http_error_text_rules)
 
 #include <sys/un.h>
 
-#include "lib/clock.h"
+#include "lib/util/clock.h"
 
 struct unix_server {
 	int fd;

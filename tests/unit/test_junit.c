@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "lib/fsutil.h"
-#include "lib/junit.h"
+#include "lib/util/fsutil.h"
+#include "lib/util/junit.h"
 
 TEST(junit_cases_failures_and_warnings)
 {

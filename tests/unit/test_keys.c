@@ -8,8 +8,8 @@
 #include <openssl/x509.h>
 
 #include "harness.h"
-#include "lib/fsutil.h"
-#include "lib/keys.h"
+#include "lib/bootstrap/keys.h"
+#include "lib/util/fsutil.h"
 
 static EVP_PKEY *load_pkey(const char *path, bool private_key)
 {

@@ -1,9 +1,9 @@
 #include <sys/stat.h>
 
 #include "harness.h"
-#include "lib/deployment.h"
-#include "lib/fsutil.h"
-#include "lib/kubernetes.h"
+#include "lib/config/deployment.h"
+#include "lib/render/kubernetes.h"
+#include "lib/util/fsutil.h"
 
 /* A root of its own: the repository's variable schema, a profile and pod
  * templates that exist nowhere else, so that the conversion is shown to

@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "lib/config.h"
-#include "lib/fsutil.h"
-#include "lib/lock.h"
-#include "lib/state.h"
+#include "lib/config/config.h"
+#include "lib/release/lock.h"
+#include "lib/release/state.h"
+#include "lib/util/fsutil.h"
 
 extern char **environ;
 

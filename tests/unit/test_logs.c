@@ -1,6 +1,6 @@
 /* Which containers `logs` reads, without Podman. */
 #include "harness.h"
-#include "lib/logs.h"
+#include "lib/rollout/logs.h"
 
 static int load(const char *profile, deployment *d, aerr_t *err)
 {

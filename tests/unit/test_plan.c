@@ -1,7 +1,7 @@
 #include "harness.h"
-#include "lib/deployment.h"
-#include "lib/fsutil.h"
-#include "lib/plan.h"
+#include "lib/config/deployment.h"
+#include "lib/rollout/plan.h"
+#include "lib/util/fsutil.h"
 
 /* A pod with only what planning reads: a name and its dependencies. */
 static pod make_pod(const char *name, const char *const *deps, size_t ndeps)

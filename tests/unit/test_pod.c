@@ -1,5 +1,5 @@
 #include "harness.h"
-#include "lib/pod.h"
+#include "lib/podman/pod.h"
 
 static const char manifest[] = "apiVersion: v1\n"
 			       "kind: ConfigMap\n"

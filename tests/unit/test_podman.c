@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/podman.h"
-#include "lib/spawn.h"
+#include "lib/podman/podman.h"
+#include "lib/util/spawn.h"
 
 #define STANDIN "localhost/aegis-test/standin:latest"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "lib/podsecret.h"
+#include "lib/podman/podsecret.h"
 
 /* The base64 VALUE decoded (newly allocated, NUL-terminated), or NULL. */
 static char *unbase64(const char *value)

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "lib/http.h"
-#include "lib/probe.h"
+#include "lib/rollout/probe.h"
+#include "lib/util/http.h"
 
 struct server {
 	int fd, port;

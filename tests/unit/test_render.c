@@ -3,12 +3,12 @@
 #include <yaml.h>
 
 #include "harness.h"
-#include "lib/config.h"
-#include "lib/edge.h"
-#include "lib/fsutil.h"
-#include "lib/profile.h"
-#include "lib/render.h"
-#include "lib/yamldoc.h"
+#include "lib/config/config.h"
+#include "lib/config/profile.h"
+#include "lib/render/edge.h"
+#include "lib/render/render.h"
+#include "lib/util/fsutil.h"
+#include "lib/util/yamldoc.h"
 
 /* a variable set in the test runner's own environment would win over .env */
 static void clear_fixture_environment(void)

@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "lib/fsutil.h"
-#include "lib/history.h"
-#include "lib/release.h"
-#include "lib/rollback.h"
+#include "lib/release/history.h"
+#include "lib/release/release.h"
+#include "lib/release/rollback.h"
+#include "lib/util/fsutil.h"
 
 static const char env_text[] = "POSTGRES_PASSWORD=pg-secret-value-1\n"
 			       "OPENBAO_ROLE_ID=role-0123456789\n"

@@ -1,12 +1,12 @@
-/* lib/schedule.c: the rollout's schedule driven through rollout_ops by a
+/* lib/rollout/schedule.c: the rollout's schedule driven through rollout_ops by a
  * fake Podman that records what it is asked, in milliseconds. */
 #include <pthread.h>
 
 #include "harness.h"
-#include "lib/clock.h"
-#include "lib/plan.h"
-#include "lib/schedule.h"
-#include "lib/strbuf.h"
+#include "lib/rollout/plan.h"
+#include "lib/rollout/schedule.h"
+#include "lib/util/clock.h"
+#include "lib/util/strbuf.h"
 
 /* What the fake does for a pod. */
 enum behaviour {

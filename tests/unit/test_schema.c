@@ -4,8 +4,8 @@
  * claims the release, and a host variable whose default uses a release
  * variable; a revision's recorded copy may predate the field. */
 #include "harness.h"
-#include "lib/fsutil.h"
-#include "lib/schema.h"
+#include "lib/config/schema.h"
+#include "lib/util/fsutil.h"
 
 /* SCHEMA_TEXT as DIR/variables.yaml, loaded (strictly unless RECORDED). */
 static int load(const char *text, bool recorded, schema *s, char **path, aerr_t *err)

@@ -6,10 +6,10 @@
 #include <sys/stat.h>
 
 #include "harness.h"
-#include "lib/deployment.h"
-#include "lib/fsutil.h"
-#include "lib/keys.h"
-#include "lib/sealkeys.h"
+#include "lib/bootstrap/keys.h"
+#include "lib/bootstrap/sealkeys.h"
+#include "lib/config/deployment.h"
+#include "lib/util/fsutil.h"
 
 TEST(fingerprint_of_private_and_public_pem_match_generate_keys)
 {

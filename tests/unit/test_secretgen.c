@@ -2,9 +2,9 @@
 #include <sys/stat.h>
 
 #include "harness.h"
-#include "lib/env.h"
-#include "lib/fsutil.h"
-#include "lib/secretgen.h"
+#include "lib/config/env.h"
+#include "lib/config/secretgen.h"
+#include "lib/util/fsutil.h"
 
 static char *schema_path(void)
 {

@@ -1,9 +1,9 @@
 #include <sys/stat.h>
 
 #include "harness.h"
-#include "lib/fsutil.h"
-#include "lib/setupuser.h"
-#include "lib/subid.h"
+#include "lib/host/setupuser.h"
+#include "lib/host/subid.h"
+#include "lib/util/fsutil.h"
 
 static char *fixture(const char *name)
 {

@@ -9,8 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lib/clock.h"
-#include "lib/spawn.h"
+#include "lib/util/clock.h"
+#include "lib/util/spawn.h"
 
 TEST(spawn_run_input_feeds_stdin)
 {

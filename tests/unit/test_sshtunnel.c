@@ -2,7 +2,7 @@
  * refused before ssh ever runs.  The tunnel itself is exercised against a
  * real sshd by tests/integration/48-ssh-remote.sh. */
 #include "harness.h"
-#include "lib/sshtunnel.h"
+#include "lib/podman/sshtunnel.h"
 
 TEST(ssh_url_parts)
 {

@@ -1,9 +1,9 @@
 /* The status model without Podman: a pod list as the libpod API returns
  * it (GET /libpod/pods/json) and the checks of validate_run. */
 #include "harness.h"
-#include "lib/bootstrap.h"
-#include "lib/fsutil.h"
-#include "lib/status.h"
+#include "lib/bootstrap/bootstrap.h"
+#include "lib/rollout/status.h"
+#include "lib/util/fsutil.h"
 
 static int load(const char *profile, deployment *d, aerr_t *err)
 {

@@ -3,9 +3,9 @@
 #include <sys/stat.h>
 
 #include "harness.h"
-#include "lib/deployment.h"
-#include "lib/fsutil.h"
-#include "lib/systemd.h"
+#include "lib/config/deployment.h"
+#include "lib/render/systemd.h"
+#include "lib/util/fsutil.h"
 
 /* The full profile's units with fixed paths, so the text is stable. */
 static int full_units(systemd_flavor flavor, systemd_units *u, deployment *d, aerr_t *err)

@@ -1,13 +1,13 @@
-/* lib/trace.c: spans of concurrent threads written as Chrome trace-event JSON. */
+/* lib/rollout/trace.c: spans of concurrent threads written as Chrome trace-event JSON. */
 #include <jansson.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
-#include "lib/clock.h"
-#include "lib/error.h"
-#include "lib/trace.h"
+#include "lib/rollout/trace.h"
+#include "lib/util/clock.h"
+#include "lib/util/error.h"
 
 static void *spans(void *arg)
 {

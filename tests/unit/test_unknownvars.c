@@ -3,9 +3,9 @@
 #include <stdlib.h>
 
 #include "harness.h"
-#include "lib/config.h"
-#include "lib/fsutil.h"
-#include "lib/unknownvars.h"
+#include "lib/config/config.h"
+#include "lib/config/unknownvars.h"
+#include "lib/util/fsutil.h"
 
 static char *fixture(void)
 {
