@@ -5,24 +5,28 @@
 # ConfigMap files mounted where the pod mounts them, the container's
 # environment, secrets resolved from the Kubernetes rendering's Secret and
 # handed to Podman through its environment, never argv), beside the demo's
-# real PostgreSQL and Keycloak test server, bootstrapped by
-# bootstrap-keycloak, on a network of its own where they have their pod names.
+# real PostgreSQL, Keycloak test server and OpenBao test server, bootstrapped
+# by bootstrap-keycloak and bootstrap-secrets, on a network of its own where
+# they have their pod names.
 #   - the worker started before the runtime exits: no workflow_definitions;
-#   - the runtime starts, creates the table, binds metrics as configured;
+#   - the runtime starts (its AppRole login accepted by OpenBao), creates the
+#     table, binds metrics as configured;
 #     the worker then starts (its client-credentials token from Keycloak);
 #   - the runtime signs a SEAL JWT and the gateway accepts it; one signed
 #     with another RSA key is refused (401), and so is every one while the
 #     gateway has no public key;
 #   - broken copies: no runtime-registry.yaml, an Ed25519 key as
-#     AEGIS_SEAL_PRIVATE_KEY, a worker without KEYCLOAK_CLIENT_SECRET: each
-#     stand-in exits non-zero with the reason.
+#     AEGIS_SEAL_PRIVATE_KEY, an AppRole secret ID OpenBao refuses, a worker
+#     without KEYCLOAK_CLIENT_SECRET: each stand-in exits non-zero with the
+#     reason.
 # test-images: demo
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 names=(standin-worker-without-table standin-runtime-starts standin-worker-starts
 	standin-seal-jwt-accepted standin-seal-jwt-other-key-refused standin-gateway-without-key-refuses
-	standin-runtime-without-registry standin-runtime-ed25519-key standin-worker-without-client-secret)
+	standin-runtime-without-registry standin-runtime-ed25519-key standin-runtime-approle-refused
+	standin-worker-without-client-secret)
 require_rootful_podman
 if ! out=$(bash "$ROOT/scripts/demo-images.sh" 2>&1); then
 	skip_all "cannot build the demo images: $(printf '%s' "$out" | tail -n 2)"
@@ -149,11 +153,13 @@ hostport() { podman port "$1" "$2" | head -n 1 | sed 's/.*://'; }
 
 podman network create "$net" >/dev/null || skip_all "cannot create the network $net"
 
-# --- the demo's real PostgreSQL and Keycloak test server -----------------------
+# --- the demo's real PostgreSQL, Keycloak and OpenBao test servers -------------
+setting() { aegis --env "$ENV" config --json | "$PY" -c 'import json,sys; print(next(v["value"] for v in json.load(sys.stdin)["variables"] if v["name"]==sys.argv[1]))' "$1"; }
 run sc-db pod-database postgres -- -d --network "$net" --network-alias pod-database "$P/postgres:latest" >/dev/null
 run sc-iam pod-iam keycloak -- -d --network "$net" --network-alias pod-iam \
-	-p "127.0.0.1:$(aegis --env "$ENV" config --json | "$PY" -c 'import json,sys; print(next(v["value"] for v in json.load(sys.stdin)["variables"] if v["name"]=="KEYCLOAK_PORT"))'):8180" \
-	"$P/keycloak-standin:latest" >/dev/null
+	-p "127.0.0.1:$(setting KEYCLOAK_PORT):8180" "$P/keycloak-standin:latest" >/dev/null
+run sc-bao pod-secrets openbao -- -d --network "$net" --network-alias pod-secrets \
+	-p "127.0.0.1:$(setting OPENBAO_PORT):8200" "$P/openbao-standin:latest" >/dev/null
 for _ in $(seq 60); do
 	podman exec sc-db psql -h /run/postgresql -U aegis -d aegis -tAq -c 'SELECT 1' >/dev/null 2>&1 && break
 	sleep 1
@@ -161,7 +167,11 @@ done
 if ! aegis --env "$ENV" bootstrap-keycloak --timeout 60 >"$TMP/bootstrap.out" 2>&1; then
 	skip_all "bootstrap-keycloak failed: $(tail -3 "$TMP/bootstrap.out")"
 fi
-# the worker's client secret is in .env now
+# the runtime's AppRole (profile minimal: core and secrets, no OIDC step)
+if ! aegis --env "$ENV" --profile minimal bootstrap-secrets --timeout 60 >"$TMP/bootstrap-secrets.out" 2>&1; then
+	skip_all "bootstrap-secrets failed: $(tail -3 "$TMP/bootstrap-secrets.out")"
+fi
+# the worker's client secret and the runtime's AppRole are in .env now
 render || skip_all "render failed: $(head -3 "$TMP/render.err")"
 configmap aegis-core-config "$TMP/core-config"
 configmap aegis-seal-gateway-config "$TMP/gateway-config"
@@ -274,5 +284,10 @@ broken standin-runtime-without-registry sc-core-noreg pod-core aegis-runtime "$P
 broken standin-runtime-ed25519-key sc-core-ed pod-core aegis-runtime "$P/runtime-standin:latest" \
 	"AEGIS_SEAL_PRIVATE_KEY: InvalidKeyFormat: a PKCS#8 Ed25519 key" --set "AEGIS_SEAL_PRIVATE_KEY=$TMP/seal/private.pem" \
 	-- -v "$TMP/core-config:/etc/aegis:ro"
+# a secret ID of another AppRole login (a stale .env): OpenBao refuses it
+printf %s 00000000-0000-0000-0000-000000000000 >"$TMP/stale-secret-id"
+broken standin-runtime-approle-refused sc-core-approle pod-core aegis-runtime "$P/runtime-standin:latest" \
+	"Failed to initialize OpenBao secrets manager: AppRole login at http://pod-secrets:8200/v1/auth/approle/login refused: HTTP 400" \
+	--set "OPENBAO_SECRET_ID=$TMP/stale-secret-id" -- -v "$TMP/core-config:/etc/aegis:ro"
 broken standin-worker-without-client-secret sc-worker-nosecret pod-temporal-worker temporal-worker \
 	"$P/temporal-worker-standin:latest" "KEYCLOAK_CLIENT_SECRET\): Required" --unset KEYCLOAK_CLIENT_SECRET
