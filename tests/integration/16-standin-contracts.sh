@@ -15,6 +15,9 @@
 #   - the runtime signs a SEAL JWT and the gateway accepts it; one signed
 #     with another RSA key is refused (401), and so is every one while the
 #     gateway has no public key;
+#   - the gateway's operator API: an operator's token (aegis-cli's device
+#     grant, aegis_role aegis:admin) is accepted; no token, or the worker's
+#     (not the gateway's audience), is refused (401);
 #   - broken copies: no runtime-registry.yaml, an Ed25519 key as
 #     AEGIS_SEAL_PRIVATE_KEY, an AppRole secret ID OpenBao refuses, a worker
 #     without KEYCLOAK_CLIENT_SECRET: each stand-in exits non-zero with the
@@ -25,6 +28,7 @@
 
 names=(standin-worker-without-table standin-runtime-starts standin-worker-starts
 	standin-seal-jwt-accepted standin-seal-jwt-other-key-refused standin-gateway-without-key-refuses
+	standin-gateway-operator-accepted standin-gateway-operator-refused
 	standin-runtime-without-registry standin-runtime-ed25519-key standin-runtime-approle-refused
 	standin-worker-without-client-secret)
 require_rootful_podman
@@ -255,6 +259,50 @@ if [ "$code" = 401 ] && grep -q 'public key is not configured' "$TMP/invoke.out"
 	pass standin-gateway-without-key-refuses
 else
 	fail standin-gateway-without-key-refuses "HTTP $code $(head -c 300 "$TMP/invoke.out")"
+fi
+
+# --- the gateway's operator API: Keycloak tokens --------------------------------
+kc=$(setting KEYCLOAK_PORT)
+KC=http://127.0.0.1:$kc
+field() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$1" "$2"; }
+token() { # FORM-FILE -> an access token of the aegis-system realm
+	curl -s --max-time 10 -d @"$1" "$KC/realms/aegis-system/protocol/openid-connect/token" |
+		"$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("access_token") or d, end="")'
+}
+operator_call() { # TOKEN METHOD PATH [JSON] -> the HTTP status; the body in $TMP/operator.out
+	( umask 077; printf 'Authorization: Bearer %s\n' "$1" >"$TMP/operator.hdr" )
+	curl -s -o "$TMP/operator.out" -w '%{http_code}' --max-time 10 -X "$2" ${1:+-H @"$TMP/operator.hdr"} \
+		-H 'Content-Type: application/json' ${4:+--data "$4"} "http://127.0.0.1:$gw$3"
+}
+( umask 077
+  "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["aegis-system"]["aegis-admin"], end="")' \
+	"$TMP/generated/keycloak-passwords.json" >"$TMP/operator.pw"
+  printf 'grant_type=client_credentials&client_id=aegis-temporal-worker&client_secret=%s' \
+	"$(sed -n 's/^TEMPORAL_WORKER_CLIENT_SECRET=//p' "$ENV" | tail -n 1 | tr -d "'\"")" >"$TMP/worker.form" )
+# an operator: aegis-cli's device authorisation grant, the browser side at
+# KEYCLOAK_PUBLIC_URL resolved to loopback
+public=$(setting KEYCLOAK_PUBLIC_URL)
+resolve="$(printf '%s' "$public" | sed -E 's#^[a-z]+://([^:/]+).*#\1#'):$kc:127.0.0.1"
+curl -s --max-time 10 -d client_id=aegis-cli "$KC/realms/aegis-system/protocol/openid-connect/auth/device" >"$TMP/device.json"
+curl -s --max-time 10 --resolve "$resolve" "$(field "$TMP/device.json" verification_uri_complete)" >"$TMP/device-login.html"
+action=$(sed -n 's/.*<form[^>]* action="\([^"]*\)".*/\1/p' "$TMP/device-login.html" | sed 's/&amp;/\&/g')
+curl -s --max-time 10 --resolve "$resolve" --data-urlencode username=aegis-admin \
+	--data-urlencode "password@$TMP/operator.pw" "$action" >/dev/null
+( umask 077; printf 'grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Adevice_code&client_id=aegis-cli&device_code=%s' \
+	"$(field "$TMP/device.json" device_code)" >"$TMP/operator.form" )
+op=$(token "$TMP/operator.form")
+session='{"execution_id":"00000000-0000-0000-0000-000000000001","agent_id":"standin","security_context":"default","public_key_b64":"","security_token":"","session_status":"Active"}'
+c1=$(operator_call "$op" GET /v1/tools) c2=$(operator_call "$op" POST /v1/seal/sessions "$session")
+if [ "$c1" = 200 ] && [ "$c2" = 200 ] && grep -q '"saved": *true' "$TMP/operator.out"; then
+	pass standin-gateway-operator-accepted
+else
+	fail standin-gateway-operator-accepted "GET /v1/tools $c1, POST /v1/seal/sessions $c2 $(head -c 200 "$TMP/operator.out") token: $(printf '%s' "$op" | head -c 80) $(podman logs sc-gateway 2>&1 | tail -2)"
+fi
+c1=$(operator_call "" GET /v1/tools) c2=$(operator_call "$(token "$TMP/worker.form")" POST /v1/seal/sessions "$session")
+if [ "$c1" = 401 ] && [ "$c2" = 401 ] && podman logs sc-gateway 2>&1 | grep -q "InvalidAudience"; then
+	pass standin-gateway-operator-refused
+else
+	fail standin-gateway-operator-refused "no token: $c1, the worker's: $c2 $(podman logs sc-gateway 2>&1 | tail -2)"
 fi
 
 # --- broken copies -----------------------------------------------------------
