@@ -37,13 +37,13 @@ seal.rs:5-17) and check, in the gateway's order:
 The operator API (src/main.rs:185-214: /v1/specs, /v1/workflows,
 /v1/cli-tools, /v1/seal/sessions, /v1/security-contexts, /v1/tools,
 /v1/explorer) sits behind require_operator (src/infrastructure/auth.rs:
-13-46, :204-217), unless spec.auth.disabled: a Bearer token, else 401; an
+13-46, :209-221), unless spec.auth.disabled: a Bearer token, else 401; an
 RS256 JWT whose kid names an RSA key of the JWKS at spec.auth.
 operator_jwks_uri (fetched, cached for jwks_cache_ttl_secs, fetched again
 for an unknown kid; unreachable or non-2xx: 503; a key without kty, kid, n
 or e: 500), that verifies, with exp (60 s leeway), iss = spec.auth.
 operator_jwt_issuer and aud containing spec.auth.operator_jwt_audience
-(src/infrastructure/jwks_validator.rs:96-194), else 401; then the claim
+(src/infrastructure/jwks_validator.rs:90-191), else 401; then the claim
 operator_role_claim (default aegis_role, src/infrastructure/config.rs:56-60)
 aegis:admin or aegis:operator, else 403 (auth.rs:171-189).  Behind it the
 stand-in keeps SEAL sessions in memory (POST /v1/seal/sessions answers
@@ -262,7 +262,7 @@ class Status(Exception):
 
 
 class Jwks:
-    """JwksValidator (jwks_validator.rs:64-194): the keys of operator_jwks_uri,
+    """JwksValidator (jwks_validator.rs:73-191): the keys of operator_jwks_uri,
     cached for the TTL, fetched again for a kid it does not know."""
 
     def __init__(self, uri, ttl):
@@ -271,8 +271,9 @@ class Jwks:
         self.lock = threading.Lock()
 
     def fetch(self):
-        # :96-117: unreachable or non-2xx -> 503; a document that does not
-        # parse as JwksResponse (every key with kty, kid, n, e) -> 500
+        # jwks_validator.rs:90-117: unreachable or non-2xx -> 503; a
+        # document that does not parse as JwksResponse (every key with kty,
+        # kid, n, e) -> 500
         try:
             with urllib.request.urlopen(self.uri, timeout=10) as r:
                 raw = r.read()
@@ -304,7 +305,7 @@ class Jwks:
 
 
 def verify_operator(headers, cfg, jwks):
-    """auth.rs:13-46 and :204-217: the operator's claims, or Status."""
+    """auth.rs:13-46 and :209-221: the operator's claims, or Status."""
     auth = headers.get("authorization")
     if auth is None:
         raise Status(401, "no Authorization header")
@@ -314,7 +315,7 @@ def verify_operator(headers, cfg, jwks):
         token = auth[len("bearer "):]
     else:
         raise Status(401, "Authorization is not a Bearer token")
-    # jwks_validator.rs:142-194: decode_header, the key by kid, then
+    # jwks_validator.rs:143-191: decode_header, the key by kid, then
     # jsonwebtoken's Validation::new(RS256) with the issuer and audience
     parts = token.split(".")
     try:
@@ -343,7 +344,7 @@ def verify_operator(headers, cfg, jwks):
     aud = claims.get("aud")
     if cfg.operator_audience not in (aud if isinstance(aud, list) else [aud]):
         raise Status(401, "JWT validation failed: InvalidAudience (%r lacks %r)" % (aud, cfg.operator_audience))
-    # JwtClaims (jwks_validator.rs:46-71): aegis_role and tenant_id are
+    # JwtClaims (jwks_validator.rs:46-70): aegis_role and tenant_id are
     # Option<String> (another type fails to deserialize: 401); another
     # claim name is read only when it is a string
     for typed in ("aegis_role", "tenant_id"):
