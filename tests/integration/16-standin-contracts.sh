@@ -15,6 +15,9 @@
 #   - the runtime signs a SEAL JWT and the gateway accepts it; one signed
 #     with another RSA key is refused (401), and so is every one while the
 #     gateway has no public key;
+#   - the runtime's AppRole token (bootstrap-secrets' policy) writes and
+#     reads a system secret where the runtime keeps them, KV version 2 at
+#     kv/ (users/<tenant>/...), and is refused outside its grants;
 #   - the gateway's operator API: an operator's token (aegis-cli's device
 #     grant, aegis_role aegis:admin) is accepted; no token, or the worker's
 #     (not the gateway's audience), is refused (401);
@@ -28,7 +31,7 @@
 
 names=(standin-worker-without-table standin-runtime-starts standin-worker-starts
 	standin-seal-jwt-accepted standin-seal-jwt-other-key-refused standin-gateway-without-key-refuses
-	standin-gateway-operator-accepted standin-gateway-operator-refused
+	standin-runtime-kv-granted standin-gateway-operator-accepted standin-gateway-operator-refused
 	standin-runtime-without-registry standin-runtime-ed25519-key standin-runtime-approle-refused
 	standin-worker-without-client-secret)
 require_rootful_podman
@@ -208,7 +211,7 @@ run sc-worker pod-temporal-worker temporal-worker -- -d --network "$net" -p 127.
 	"$P/temporal-worker-standin:latest" >/dev/null
 worker_http=$(hostport sc-worker 3000)
 if http_ok "http://127.0.0.1:$worker_http/health" 60 && sleep 2 &&
-	podman logs sc-worker 2>&1 | grep -q 'service account token for aegis-temporal-worker' &&
+	grep -q 'service account token for aegis-temporal-worker' <<<"$(podman logs sc-worker 2>&1)" &&
 	[ "$(exited sc-worker 1)" = running ]; then
 	pass standin-worker-starts
 else
@@ -261,6 +264,49 @@ else
 	fail standin-gateway-without-key-refuses "HTTP $code $(head -c 300 "$TMP/invoke.out")"
 fi
 
+# --- the runtime's secrets: its AppRole's grants --------------------------------
+# aegis-orchestrator 59bc51e9: a system tenant's secret has the mount "kv"
+# (orchestrator/core/src/domain/secrets.rs:122-153,
+# orchestrator/core/src/application/credential_service.rs:361-375), written
+# and read with vaultrs::kv2 (infrastructure/secrets_manager.rs:199-218):
+# POST and GET /v1/kv/data/<path>.
+cat >"$TMP/kv.py" <<'PY'
+import json, re, sys, urllib.error, urllib.request
+env, bao = sys.argv[1:]
+vals = {}
+for line in open(env):
+    m = re.match(r"^(OPENBAO_ROLE_ID|OPENBAO_SECRET_ID)=(.*)$", line.strip())
+    if m:
+        vals[m.group(1)] = m.group(2).strip("'\"")
+def call(method, path, body=None, token=None):
+    req = urllib.request.Request(bao + "/v1/" + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"X-Vault-Token": token} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, None
+st, d = call("POST", "auth/approle/login", {"role_id": vals.get("OPENBAO_ROLE_ID"), "secret_id": vals.get("OPENBAO_SECRET_ID")})
+if st != 200:
+    sys.exit("AppRole login: HTTP %d" % st)
+t = d["auth"]["client_token"]
+path = "kv/data/users/aegis-system/standin/credentials/check"
+st_w, _ = call("POST", path, {"data": {"value": "standin"}}, t)
+st_r, d = call("GET", path, None, t)
+got = ((d or {}).get("data") or {}).get("data")
+st_x, _ = call("POST", "secret/data/outside-aegis", {"data": {"value": "x"}}, t)
+st_m, _ = call("POST", "sys/mounts/standin-not-granted", {"type": "kv"}, t)
+print("write %d read %d %s; outside its grants: secret/data/outside-aegis %d, sys/mounts %d" % (st_w, st_r, got, st_x, st_m))
+sys.exit(0 if st_w in (200, 204) and st_r == 200 and got == {"value": "standin"} and st_x == 403 and st_m == 403 else 1)
+PY
+if out=$("$PY" "$TMP/kv.py" "$ENV" "http://127.0.0.1:$(setting OPENBAO_PORT)" 2>&1); then
+	pass standin-runtime-kv-granted
+	echo "   $out"
+else
+	fail standin-runtime-kv-granted "$out"
+fi
+
 # --- the gateway's operator API: Keycloak tokens --------------------------------
 kc=$(setting KEYCLOAK_PORT)
 KC=http://127.0.0.1:$kc
@@ -299,7 +345,8 @@ else
 	fail standin-gateway-operator-accepted "GET /v1/tools $c1, POST /v1/seal/sessions $c2 $(head -c 200 "$TMP/operator.out") token: $(printf '%s' "$op" | head -c 80) $(podman logs sc-gateway 2>&1 | tail -2)"
 fi
 c1=$(operator_call "" GET /v1/tools) c2=$(operator_call "$(token "$TMP/worker.form")" POST /v1/seal/sessions "$session")
-if [ "$c1" = 401 ] && [ "$c2" = 401 ] && podman logs sc-gateway 2>&1 | grep -q "InvalidAudience"; then
+gwlog=$(podman logs sc-gateway 2>&1)
+if [ "$c1" = 401 ] && [ "$c2" = 401 ] && grep -q "InvalidAudience" <<<"$gwlog"; then
 	pass standin-gateway-operator-refused
 else
 	fail standin-gateway-operator-refused "no token: $c1, the worker's: $c2 $(podman logs sc-gateway 2>&1 | tail -2)"
