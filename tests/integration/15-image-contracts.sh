@@ -127,6 +127,16 @@ for img in contracts["images"]:
                 names = {p.get("name") for p in spec.get("llm_providers") or []}
                 sel = spec.get("llm_selection") or {}
                 ok = all(sel.get(k) in names for k in ("default_provider", "fallback_provider") if sel.get(k))
+            elif c == "seal_gateway_grpc":
+                # the port of the gateway's grpc_bind_addr, from its own
+                # rendered configuration
+                gw = next((i for i in contracts["images"] if i["name"] == "aegis-seal-gateway"), {})
+                gw_text = (configmaps.get(gw.get("config", {}).get("configmap"), {}).get("data") or {}).get(
+                    gw.get("config", {}).get("file"))
+                gw_net = ((yaml.safe_load(gw_text) or {}).get("spec") or {}).get("network") or {} if gw_text else {}
+                grpc = str(gw_net.get("grpc_bind_addr", "")).rsplit(":", 1)[-1]
+                url = str((spec.get("seal_gateway") or {}).get("url", ""))
+                ok = bool(grpc) and url == "http://pod-seal-gateway:" + grpc
             elif c == "auth_enabled":
                 ok = (spec.get("auth") or {}).get("disabled") is not True and "SEAL_GATEWAY_AUTH_DISABLED" not in env
             else:
@@ -276,6 +286,9 @@ broken insecure-bind 'rule insecure_bind' kube/core/aegis-config.yaml '/allow_in
 # metrics on loopback
 broken metrics-bind 'rule metrics_bind' kube/core/aegis-config.yaml \
 	's/^      bind_address: "0.0.0.0"$/      bind_address: "127.0.0.1"/'
+# the gateway's HTTP port where the runtime's gRPC client needs its gRPC port
+broken seal-gateway-grpc 'rule seal_gateway_grpc' kube/core/aegis-config.yaml \
+	's#url: "http://pod-seal-gateway:50055"#url: "http://pod-seal-gateway:8089"#'
 # a variable name the worker does not read
 broken worker-env 'env KEYCLOAK_HOST: not set' kube/temporal-worker/pod.yaml \
 	's/name: KEYCLOAK_HOST$/name: KEYCLOAK_URL/'

@@ -5,24 +5,35 @@
 # ConfigMap files mounted where the pod mounts them, the container's
 # environment, secrets resolved from the Kubernetes rendering's Secret and
 # handed to Podman through its environment, never argv), beside the demo's
-# real PostgreSQL and Keycloak test server, bootstrapped by
-# bootstrap-keycloak, on a network of its own where they have their pod names.
+# real PostgreSQL, Keycloak test server and OpenBao test server, bootstrapped
+# by bootstrap-keycloak and bootstrap-secrets, on a network of its own where
+# they have their pod names.
 #   - the worker started before the runtime exits: no workflow_definitions;
-#   - the runtime starts, creates the table, binds metrics as configured;
+#   - the runtime starts (its AppRole login accepted by OpenBao), creates the
+#     table, binds metrics as configured;
 #     the worker then starts (its client-credentials token from Keycloak);
 #   - the runtime signs a SEAL JWT and the gateway accepts it; one signed
 #     with another RSA key is refused (401), and so is every one while the
 #     gateway has no public key;
+#   - the runtime's AppRole token (bootstrap-secrets' policy) writes and
+#     reads a system secret where the runtime keeps them, KV version 2 at
+#     kv/ (users/<tenant>/...), and is refused outside its grants;
+#   - the gateway's operator API: an operator's token (aegis-cli's device
+#     grant, aegis_role aegis:admin) is accepted; no token, or the worker's
+#     (not the gateway's audience), is refused (401);
 #   - broken copies: no runtime-registry.yaml, an Ed25519 key as
-#     AEGIS_SEAL_PRIVATE_KEY, a worker without KEYCLOAK_CLIENT_SECRET: each
-#     stand-in exits non-zero with the reason.
+#     AEGIS_SEAL_PRIVATE_KEY, an AppRole secret ID OpenBao refuses, a worker
+#     without KEYCLOAK_CLIENT_SECRET: each stand-in exits non-zero with the
+#     reason.
 # test-images: demo
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
 names=(standin-worker-without-table standin-runtime-starts standin-worker-starts
 	standin-seal-jwt-accepted standin-seal-jwt-other-key-refused standin-gateway-without-key-refuses
-	standin-runtime-without-registry standin-runtime-ed25519-key standin-worker-without-client-secret)
+	standin-runtime-kv-granted standin-gateway-operator-accepted standin-gateway-operator-refused
+	standin-runtime-without-registry standin-runtime-ed25519-key standin-runtime-approle-refused
+	standin-worker-without-client-secret)
 require_rootful_podman
 if ! out=$(bash "$ROOT/scripts/demo-images.sh" 2>&1); then
 	skip_all "cannot build the demo images: $(printf '%s' "$out" | tail -n 2)"
@@ -149,11 +160,13 @@ hostport() { podman port "$1" "$2" | head -n 1 | sed 's/.*://'; }
 
 podman network create "$net" >/dev/null || skip_all "cannot create the network $net"
 
-# --- the demo's real PostgreSQL and Keycloak test server -----------------------
+# --- the demo's real PostgreSQL, Keycloak and OpenBao test servers -------------
+setting() { aegis --env "$ENV" config --json | "$PY" -c 'import json,sys; print(next(v["value"] for v in json.load(sys.stdin)["variables"] if v["name"]==sys.argv[1]))' "$1"; }
 run sc-db pod-database postgres -- -d --network "$net" --network-alias pod-database "$P/postgres:latest" >/dev/null
 run sc-iam pod-iam keycloak -- -d --network "$net" --network-alias pod-iam \
-	-p "127.0.0.1:$(aegis --env "$ENV" config --json | "$PY" -c 'import json,sys; print(next(v["value"] for v in json.load(sys.stdin)["variables"] if v["name"]=="KEYCLOAK_PORT"))'):8180" \
-	"$P/keycloak-standin:latest" >/dev/null
+	-p "127.0.0.1:$(setting KEYCLOAK_PORT):8180" "$P/keycloak-standin:latest" >/dev/null
+run sc-bao pod-secrets openbao -- -d --network "$net" --network-alias pod-secrets \
+	-p "127.0.0.1:$(setting OPENBAO_PORT):8200" "$P/openbao-standin:latest" >/dev/null
 for _ in $(seq 60); do
 	podman exec sc-db psql -h /run/postgresql -U aegis -d aegis -tAq -c 'SELECT 1' >/dev/null 2>&1 && break
 	sleep 1
@@ -161,7 +174,11 @@ done
 if ! aegis --env "$ENV" bootstrap-keycloak --timeout 60 >"$TMP/bootstrap.out" 2>&1; then
 	skip_all "bootstrap-keycloak failed: $(tail -3 "$TMP/bootstrap.out")"
 fi
-# the worker's client secret is in .env now
+# the runtime's AppRole (profile minimal: core and secrets, no OIDC step)
+if ! aegis --env "$ENV" --profile minimal bootstrap-secrets --timeout 60 >"$TMP/bootstrap-secrets.out" 2>&1; then
+	skip_all "bootstrap-secrets failed: $(tail -3 "$TMP/bootstrap-secrets.out")"
+fi
+# the worker's client secret and the runtime's AppRole are in .env now
 render || skip_all "render failed: $(head -3 "$TMP/render.err")"
 configmap aegis-core-config "$TMP/core-config"
 configmap aegis-seal-gateway-config "$TMP/gateway-config"
@@ -194,7 +211,7 @@ run sc-worker pod-temporal-worker temporal-worker -- -d --network "$net" -p 127.
 	"$P/temporal-worker-standin:latest" >/dev/null
 worker_http=$(hostport sc-worker 3000)
 if http_ok "http://127.0.0.1:$worker_http/health" 60 && sleep 2 &&
-	podman logs sc-worker 2>&1 | grep -q 'service account token for aegis-temporal-worker' &&
+	grep -q 'service account token for aegis-temporal-worker' <<<"$(podman logs sc-worker 2>&1)" &&
 	[ "$(exited sc-worker 1)" = running ]; then
 	pass standin-worker-starts
 else
@@ -247,6 +264,94 @@ else
 	fail standin-gateway-without-key-refuses "HTTP $code $(head -c 300 "$TMP/invoke.out")"
 fi
 
+# --- the runtime's secrets: its AppRole's grants --------------------------------
+# aegis-orchestrator 59bc51e9: a system tenant's secret has the mount "kv"
+# (orchestrator/core/src/domain/secrets.rs:122-153,
+# orchestrator/core/src/application/credential_service.rs:361-375), written
+# and read with vaultrs::kv2 (infrastructure/secrets_manager.rs:199-218):
+# POST and GET /v1/kv/data/<path>.
+cat >"$TMP/kv.py" <<'PY'
+import json, re, sys, urllib.error, urllib.request
+env, bao = sys.argv[1:]
+vals = {}
+for line in open(env):
+    m = re.match(r"^(OPENBAO_ROLE_ID|OPENBAO_SECRET_ID)=(.*)$", line.strip())
+    if m:
+        vals[m.group(1)] = m.group(2).strip("'\"")
+def call(method, path, body=None, token=None):
+    req = urllib.request.Request(bao + "/v1/" + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"X-Vault-Token": token} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, None
+st, d = call("POST", "auth/approle/login", {"role_id": vals.get("OPENBAO_ROLE_ID"), "secret_id": vals.get("OPENBAO_SECRET_ID")})
+if st != 200:
+    sys.exit("AppRole login: HTTP %d" % st)
+t = d["auth"]["client_token"]
+path = "kv/data/users/aegis-system/standin/credentials/check"
+st_w, _ = call("POST", path, {"data": {"value": "standin"}}, t)
+st_r, d = call("GET", path, None, t)
+got = ((d or {}).get("data") or {}).get("data")
+st_x, _ = call("POST", "secret/data/outside-aegis", {"data": {"value": "x"}}, t)
+st_m, _ = call("POST", "sys/mounts/standin-not-granted", {"type": "kv"}, t)
+print("write %d read %d %s; outside its grants: secret/data/outside-aegis %d, sys/mounts %d" % (st_w, st_r, got, st_x, st_m))
+sys.exit(0 if st_w in (200, 204) and st_r == 200 and got == {"value": "standin"} and st_x == 403 and st_m == 403 else 1)
+PY
+if out=$("$PY" "$TMP/kv.py" "$ENV" "http://127.0.0.1:$(setting OPENBAO_PORT)" 2>&1); then
+	pass standin-runtime-kv-granted
+	echo "   $out"
+else
+	fail standin-runtime-kv-granted "$out"
+fi
+
+# --- the gateway's operator API: Keycloak tokens --------------------------------
+kc=$(setting KEYCLOAK_PORT)
+KC=http://127.0.0.1:$kc
+field() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$1" "$2"; }
+token() { # FORM-FILE -> an access token of the aegis-system realm
+	curl -s --max-time 10 -d @"$1" "$KC/realms/aegis-system/protocol/openid-connect/token" |
+		"$PY" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("access_token") or d, end="")'
+}
+operator_call() { # TOKEN METHOD PATH [JSON] -> the HTTP status; the body in $TMP/operator.out
+	( umask 077; printf 'Authorization: Bearer %s\n' "$1" >"$TMP/operator.hdr" )
+	curl -s -o "$TMP/operator.out" -w '%{http_code}' --max-time 10 -X "$2" ${1:+-H @"$TMP/operator.hdr"} \
+		-H 'Content-Type: application/json' ${4:+--data "$4"} "http://127.0.0.1:$gw$3"
+}
+( umask 077
+  "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["aegis-system"]["aegis-admin"], end="")' \
+	"$TMP/generated/keycloak-passwords.json" >"$TMP/operator.pw"
+  printf 'grant_type=client_credentials&client_id=aegis-temporal-worker&client_secret=%s' \
+	"$(sed -n 's/^TEMPORAL_WORKER_CLIENT_SECRET=//p' "$ENV" | tail -n 1 | tr -d "'\"")" >"$TMP/worker.form" )
+# an operator: aegis-cli's device authorisation grant, the browser side at
+# KEYCLOAK_PUBLIC_URL resolved to loopback
+public=$(setting KEYCLOAK_PUBLIC_URL)
+resolve="$(printf '%s' "$public" | sed -E 's#^[a-z]+://([^:/]+).*#\1#'):$kc:127.0.0.1"
+curl -s --max-time 10 -d client_id=aegis-cli "$KC/realms/aegis-system/protocol/openid-connect/auth/device" >"$TMP/device.json"
+curl -s --max-time 10 --resolve "$resolve" "$(field "$TMP/device.json" verification_uri_complete)" >"$TMP/device-login.html"
+action=$(sed -n 's/.*<form[^>]* action="\([^"]*\)".*/\1/p' "$TMP/device-login.html" | sed 's/&amp;/\&/g')
+curl -s --max-time 10 --resolve "$resolve" --data-urlencode username=aegis-admin \
+	--data-urlencode "password@$TMP/operator.pw" "$action" >/dev/null
+( umask 077; printf 'grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Adevice_code&client_id=aegis-cli&device_code=%s' \
+	"$(field "$TMP/device.json" device_code)" >"$TMP/operator.form" )
+op=$(token "$TMP/operator.form")
+session='{"execution_id":"00000000-0000-0000-0000-000000000001","agent_id":"standin","security_context":"default","public_key_b64":"","security_token":"","session_status":"Active"}'
+c1=$(operator_call "$op" GET /v1/tools) c2=$(operator_call "$op" POST /v1/seal/sessions "$session")
+if [ "$c1" = 200 ] && [ "$c2" = 200 ] && grep -q '"saved": *true' "$TMP/operator.out"; then
+	pass standin-gateway-operator-accepted
+else
+	fail standin-gateway-operator-accepted "GET /v1/tools $c1, POST /v1/seal/sessions $c2 $(head -c 200 "$TMP/operator.out") token: $(printf '%s' "$op" | head -c 80) $(podman logs sc-gateway 2>&1 | tail -2)"
+fi
+c1=$(operator_call "" GET /v1/tools) c2=$(operator_call "$(token "$TMP/worker.form")" POST /v1/seal/sessions "$session")
+gwlog=$(podman logs sc-gateway 2>&1)
+if [ "$c1" = 401 ] && [ "$c2" = 401 ] && grep -q "InvalidAudience" <<<"$gwlog"; then
+	pass standin-gateway-operator-refused
+else
+	fail standin-gateway-operator-refused "no token: $c1, the worker's: $c2 $(podman logs sc-gateway 2>&1 | tail -2)"
+fi
+
 # --- broken copies -----------------------------------------------------------
 # broken NAME POD CONTAINER IMAGE PATTERN [envrun options] [-- podman args]:
 # the container exits non-zero and its log matches PATTERN
@@ -274,5 +379,10 @@ broken standin-runtime-without-registry sc-core-noreg pod-core aegis-runtime "$P
 broken standin-runtime-ed25519-key sc-core-ed pod-core aegis-runtime "$P/runtime-standin:latest" \
 	"AEGIS_SEAL_PRIVATE_KEY: InvalidKeyFormat: a PKCS#8 Ed25519 key" --set "AEGIS_SEAL_PRIVATE_KEY=$TMP/seal/private.pem" \
 	-- -v "$TMP/core-config:/etc/aegis:ro"
+# a secret ID of another AppRole login (a stale .env): OpenBao refuses it
+printf %s 00000000-0000-0000-0000-000000000000 >"$TMP/stale-secret-id"
+broken standin-runtime-approle-refused sc-core-approle pod-core aegis-runtime "$P/runtime-standin:latest" \
+	"Failed to initialize OpenBao secrets manager: AppRole login at http://pod-secrets:8200/v1/auth/approle/login refused: HTTP 400" \
+	--set "OPENBAO_SECRET_ID=$TMP/stale-secret-id" -- -v "$TMP/core-config:/etc/aegis:ro"
 broken standin-worker-without-client-secret sc-worker-nosecret pod-temporal-worker temporal-worker \
 	"$P/temporal-worker-standin:latest" "KEYCLOAK_CLIENT_SECRET\): Required" --unset KEYCLOAK_CLIENT_SECRET

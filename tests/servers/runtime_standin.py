@@ -36,11 +36,19 @@ start_daemon (cli/src/daemon/server.rs:191-1392):
  6. the SEAL signing key: AEGIS_SEAL_PRIVATE_KEY only, PEM text ("\\n"
     escapes accepted), an RSA key for RS256 (server.rs:1361-1380, :3188-3194,
     orchestrator/core/src/infrastructure/seal/signature.rs:94-103).
- 7. HTTP on spec.network.bind_address:port (/health, router.rs:102-104)
+ 7. the secrets manager: with spec.secrets.backend, an AppRole login at
+    <address>/v1/auth/approle/login with the role ID (spec.secrets.backend.
+    approle.role_id, "env:NAME" resolved) and the secret ID (the variable
+    named by secret_id_env_var, default OPENBAO_SECRET_ID); a variable that
+    is not set, or a login OpenBao refuses, ends start-up (server.rs:
+    1513-1528, orchestrator/core/src/infrastructure/secrets_manager.rs:
+    78-141).  Without spec.secrets.backend, an in-memory store.
+ 8. HTTP on spec.network.bind_address:port (/health, router.rs:102-104)
     and the gRPC port bound (not spoken).
 
-What it does not model: Temporal, OpenBao, Keycloak, the LLM providers, the
-container socket and agent execution; the rest of the schema.
+What it does not model: Temporal, Keycloak, the LLM providers, OpenBao past
+the login (token renewal, KV), the container socket and agent execution;
+the rest of the schema.
 
 Stand-in only (the runtime has no such command): `runtime_standin.py
 sign-seal-jwt` prints a SEAL JWT signed RS256 with AEGIS_SEAL_PRIVATE_KEY,
@@ -116,6 +124,7 @@ SCHEMA = {  # NodeConfigManifest :40
         "temporal": ({"address": (S, OPT), "worker_http_endpoint": (S, OPT),  # TemporalConfig :1025
                       "namespace": (S, OPT), "task_queue": (S, OPT)}, OPT),
         "secrets": ({"backend": ({"address": (S, REQ), "auth_method": (S, OPT),  # SecretBackendConfig :1108
+                                  "namespace": (S, OPT),
                                   "approle": ({"role_id": (S, REQ),  # SecretBackendAppRoleConfig :1129
                                                "secret_id_env_var": (S, OPT)}, REQ)}, OPT)}, OPT),
         "seal": ({"private_key_path": (S, REQ), "public_key_path": (S, REQ)}, OPT),  # SealConfig :1170
@@ -271,6 +280,49 @@ def seal_key():
         raise Fatal("Failed to initialize SEAL token issuer from AEGIS_SEAL_PRIVATE_KEY: %s" % e)
 
 
+def secrets_login(spec):
+    # server.rs:1513-1528: SecretsManager::from_config, fatal on error;
+    # secrets_manager.rs:78-141: OpenBaoSecretStore::new -> authenticate
+    backend = (spec.get("secrets") or {}).get("backend")
+    if backend is None:
+        standin.log(PROG, "WARN No spec.secrets.backend configured; using in-memory secret store "
+                    "(development/testing only, not production-safe)")
+        return
+    prefix = "Failed to initialize OpenBao secrets manager: "
+    method = backend.get("auth_method", "approle")  # node_config.rs:1153
+    if method != "approle":
+        raise Fatal(prefix + "Unsupported auth method: %s" % method)
+    approle = backend["approle"]
+    var = approle.get("secret_id_env_var", "OPENBAO_SECRET_ID")  # node_config.rs:1157
+    if var not in os.environ:
+        raise Fatal(prefix + "Environment variable '%s' for AppRole Secret ID is not set" % var)
+    try:
+        role_id = resolve_env_value(approle["role_id"])
+    except Fatal as e:
+        raise Fatal(prefix + "Failed to resolve AppRole Role ID: %s" % e)
+    # vaultrs::auth::approle::login(&client, "approle", ...) (secrets_manager.rs:138): the
+    # mount is always "approle"; spec.secrets.backend.namespace, when set,
+    # goes as X-Vault-Namespace (secrets_manager.rs:99-101)
+    url = backend["address"].rstrip("/") + "/v1/auth/approle/login"
+    headers = {"Content-Type": "application/json"}
+    if backend.get("namespace"):
+        headers["X-Vault-Namespace"] = backend["namespace"]
+    req = urllib.request.Request(url, method="POST", headers=headers,
+                                 data=json.dumps({"role_id": role_id, "secret_id": os.environ[var]}).encode())
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            body = json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        text = e.read(500).decode(errors="replace").strip()
+        raise Fatal(prefix + "AppRole login at %s refused: HTTP %d %s (role_id from %s, secret_id from %s)"
+                    % (url, e.code, text, approle["role_id"], var))
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise Fatal(prefix + "AppRole login at %s failed: %s" % (url, getattr(e, "reason", e)))
+    if not ((body.get("auth") or {}).get("client_token")):
+        raise Fatal(prefix + "AppRole login at %s returned no auth.client_token" % url)
+    standin.log(PROG, "Successfully authenticated with OpenBao AppRole (%s)" % url)
+
+
 # cli/migrations/001_initial.sql:24-49 (tenants, its seed rows) and :308-335
 # (workflow_definitions), re-stated; IF NOT EXISTS where the migration has
 # none, since the stand-in keeps no _sqlx_migrations ledger.
@@ -409,6 +461,8 @@ def start():
 
     seal_key()
     standin.log(PROG, "SEAL token issuer initialized (RS256, AEGIS_SEAL_PRIVATE_KEY)")
+
+    secrets_login(spec)
 
     net = spec.get("network") or {}
     host, port = net.get("bind_address", "127.0.0.1"), net.get("port", 8088)

@@ -34,17 +34,36 @@ seal.rs:5-17) and check, in the gateway's order:
   token or signature refused.  An accepted call answers 200 with the
   verified claims; no tool runs.
 
-Not modelled: the agent's SEAL session (the runtime creates it through the
-gateway's operator API) and so the envelope's Ed25519 signature against the
-session's key (seal.rs:52-82), the operator API and its Keycloak tokens,
+The operator API (src/main.rs:185-214: /v1/specs, /v1/workflows,
+/v1/cli-tools, /v1/seal/sessions, /v1/security-contexts, /v1/tools,
+/v1/explorer) sits behind require_operator (src/infrastructure/auth.rs:
+13-46, :209-221), unless spec.auth.disabled: a Bearer token, else 401; an
+RS256 JWT whose kid names an RSA key of the JWKS at spec.auth.
+operator_jwks_uri (fetched, cached for jwks_cache_ttl_secs, fetched again
+for an unknown kid; unreachable or non-2xx: 503; a key without kty, kid, n
+or e: 500), that verifies, with exp (60 s leeway), iss = spec.auth.
+operator_jwt_issuer and aud containing spec.auth.operator_jwt_audience
+(src/infrastructure/jwks_validator.rs:90-191), else 401; then the claim
+operator_role_claim (default aegis_role, src/infrastructure/config.rs:56-60)
+aegis:admin or aegis:operator, else 403 (auth.rs:171-189).  Behind it the
+stand-in keeps SEAL sessions in memory (POST /v1/seal/sessions answers
+{"saved": true}, control_plane.rs:567), lists them, and answers GET
+/v1/tools with no tools; the rest answers 501 (not modelled).
+
+Not modelled: the agent's SEAL session in the invocation path, and so the
+envelope's Ed25519 signature against the session's key (seal.rs:52-82),
 OpenBao, tools, the database.
 """
 
 import datetime
 import json
 import os
+import re
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -65,6 +84,7 @@ SCHEMA = {
         "database": ({"url": (S, False)}, False),
         "auth": ({"disabled": (B, False), "operator_jwks_uri": (S, False),
                   "operator_jwt_issuer": (S, False), "operator_jwt_audience": (S, False),
+                  "operator_role_claim": (S, False), "jwks_cache_ttl_secs": ("u64", False),
                   "seal_jwt_public_key_pem": (S, False), "seal_jwt_issuer": (S, False),
                   "seal_jwt_audience": (S, False)}, False),
         "ui": ({"enabled": (B, False)}, False),
@@ -73,7 +93,9 @@ SCHEMA = {
 
 # config_manifest.rs:427-462: the defaults
 DEFAULTS = {"bind_addr": "0.0.0.0:8089", "grpc_bind_addr": "0.0.0.0:50055", "db": "sqlite://gateway.db",
-            "seal_jwt_issuer": "aegis-orchestrator", "seal_jwt_audience": "aegis-agents", "ui": True}
+            "seal_jwt_issuer": "aegis-orchestrator", "seal_jwt_audience": "aegis-agents", "ui": True,
+            "operator_jwt_issuer": "aegis-keycloak", "operator_jwt_audience": "aegis-seal-gateway",
+            "jwks_cache_ttl_secs": 300}
 
 # src/infrastructure/errors.rs:12-18
 MALFORMED, INVALID_SIGNATURE, SIGNATURE_FAILED, TOKEN_EXPIRED, TOKEN_FAILED = 1000, 1001, 1002, 1003, 1004
@@ -113,6 +135,10 @@ def load_config():
     c.db = g("spec.database.url", DEFAULTS["db"])
     c.auth_disabled = g("spec.auth.disabled", False)
     c.jwks_uri = g("spec.auth.operator_jwks_uri", "")
+    c.operator_issuer = g("spec.auth.operator_jwt_issuer", DEFAULTS["operator_jwt_issuer"])
+    c.operator_audience = g("spec.auth.operator_jwt_audience", DEFAULTS["operator_jwt_audience"])
+    c.role_claim = g("spec.auth.operator_role_claim", None)
+    c.jwks_ttl = g("spec.auth.jwks_cache_ttl_secs", DEFAULTS["jwks_cache_ttl_secs"])
     c.public_key_pem = g("spec.auth.seal_jwt_public_key_pem", "")
     c.issuer = g("spec.auth.seal_jwt_issuer", DEFAULTS["seal_jwt_issuer"])
     c.audience = g("spec.auth.seal_jwt_audience", DEFAULTS["seal_jwt_audience"])
@@ -128,6 +154,15 @@ def load_config():
         c.auth_disabled = env["SEAL_GATEWAY_AUTH_DISABLED"].lower() == "true"
     if "SEAL_GATEWAY_OPERATOR_JWKS_URI" in env:
         c.jwks_uri = env["SEAL_GATEWAY_OPERATOR_JWKS_URI"]
+    if env.get("SEAL_GATEWAY_JWKS_CACHE_TTL_SECS", "").isdigit():
+        c.jwks_ttl = int(env["SEAL_GATEWAY_JWKS_CACHE_TTL_SECS"])
+    for var, attr in (("SEAL_GATEWAY_OPERATOR_JWT_ISSUER", "operator_issuer"),
+                      ("SEAL_GATEWAY_OPERATOR_ROLE_CLAIM", "role_claim"),
+                      ("SEAL_GATEWAY_OPERATOR_JWT_AUDIENCE", "operator_audience")):
+        if env.get(var, "").strip():
+            setattr(c, attr, env[var])
+    # config.rs:56-60
+    c.role_claim = c.role_claim or "aegis_role"
     if "SEAL_GATEWAY_SEAL_JWT_PUBLIC_KEY_PEM" in env:
         c.public_key_pem = env["SEAL_GATEWAY_SEAL_JWT_PUBLIC_KEY_PEM"]
     if "SEAL_GATEWAY_UI_ENABLED" in env:
@@ -218,6 +253,139 @@ def verify_jwt(token, cfg):
     return claims
 
 
+class Status(Exception):
+    """A refusal of require_operator: only a status, no body (auth.rs)."""
+
+    def __init__(self, status, why):
+        Exception.__init__(self, why)
+        self.status = status
+
+
+class Jwks:
+    """JwksValidator (jwks_validator.rs:73-191): the keys of operator_jwks_uri,
+    cached for the TTL, fetched again for a kid it does not know."""
+
+    def __init__(self, uri, ttl):
+        self.uri, self.ttl = uri, ttl
+        self.keys, self.fetched = None, 0.0
+        self.lock = threading.Lock()
+
+    def fetch(self):
+        # jwks_validator.rs:90-117: unreachable or non-2xx -> 503; a
+        # document that does not parse as JwksResponse (every key with kty,
+        # kid, n, e) -> 500
+        try:
+            with urllib.request.urlopen(self.uri, timeout=10) as r:
+                raw = r.read()
+        except urllib.error.HTTPError as e:
+            raise Status(503, "JWKS endpoint returned %d" % e.code)
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            raise Status(503, "JWKS fetch failed: %s" % getattr(e, "reason", e))
+        try:
+            keys = json.loads(raw)["keys"]
+            for k in keys:
+                for f in ("kty", "kid", "n", "e"):
+                    if not isinstance(k[f], str):
+                        raise TypeError(f)
+        except (ValueError, KeyError, TypeError) as e:
+            raise Status(500, "Failed to parse JWKS response: %s" % e)
+        self.keys, self.fetched = keys, time.monotonic()
+        return keys
+
+    def find(self, kid):
+        with self.lock:
+            keys = self.keys if self.keys is not None and time.monotonic() - self.fetched <= self.ttl \
+                else self.fetch()
+            key = next((k for k in keys if k["kid"] == kid and k["kty"] == "RSA"), None)
+            if key is None:
+                key = next((k for k in self.fetch() if k["kid"] == kid and k["kty"] == "RSA"), None)
+        if key is None:
+            raise Status(401, "Key not found in JWKS after refresh (kid %r)" % kid)
+        return key
+
+
+def verify_operator(headers, cfg, jwks):
+    """auth.rs:13-46 and :209-221: the operator's claims, or Status."""
+    auth = headers.get("authorization")
+    if auth is None:
+        raise Status(401, "no Authorization header")
+    if auth.startswith("Bearer "):
+        token = auth[len("Bearer "):]
+    elif auth.startswith("bearer "):
+        token = auth[len("bearer "):]
+    else:
+        raise Status(401, "Authorization is not a Bearer token")
+    # jwks_validator.rs:143-191: decode_header, the key by kid, then
+    # jsonwebtoken's Validation::new(RS256) with the issuer and audience
+    parts = token.split(".")
+    try:
+        if len(parts) != 3:
+            raise ValueError("not three parts")
+        header = json.loads(common.b64url_decode(parts[0]))
+        claims = json.loads(common.b64url_decode(parts[1]))
+        sig = common.b64url_decode(parts[2])
+        if not isinstance(header, dict) or not isinstance(claims, dict):
+            raise ValueError("not JSON objects")
+    except ValueError as e:
+        raise Status(401, "Failed to decode JWT: %s" % e)
+    key = jwks.find(header.get("kid") or "")
+    if header.get("alg") != "RS256":
+        raise Status(401, "JWT validation failed: InvalidAlgorithm")
+    n = int.from_bytes(common.b64url_decode(key["n"]), "big")
+    e = int.from_bytes(common.b64url_decode(key["e"]), "big")
+    if not common.rs256_verify(n, e, ("%s.%s" % (parts[0], parts[1])).encode(), sig):
+        raise Status(401, "JWT validation failed: InvalidSignature")
+    if not isinstance(claims.get("exp"), (int, float)):
+        raise Status(401, "JWT validation failed: Missing required claim: exp")
+    if claims["exp"] < time.time() - 60:
+        raise Status(401, "JWT validation failed: ExpiredSignature")
+    if claims.get("iss") != cfg.operator_issuer:
+        raise Status(401, "JWT validation failed: InvalidIssuer (%r, not %r)" % (claims.get("iss"), cfg.operator_issuer))
+    aud = claims.get("aud")
+    if cfg.operator_audience not in (aud if isinstance(aud, list) else [aud]):
+        raise Status(401, "JWT validation failed: InvalidAudience (%r lacks %r)" % (aud, cfg.operator_audience))
+    # JwtClaims (jwks_validator.rs:46-70): aegis_role and tenant_id are
+    # Option<String> (another type fails to deserialize: 401); another
+    # claim name is read only when it is a string
+    for typed in ("aegis_role", "tenant_id"):
+        if claims.get(typed) is not None and not isinstance(claims[typed], str):
+            raise Status(401, "JWT validation failed: %s is not a string" % typed)
+    role = claims.get(cfg.role_claim)
+    if role not in ("aegis:admin", "aegis:operator"):
+        raise Status(403, "Missing %s claim in operator JWT" % cfg.role_claim if role is None
+                     else "Insufficient role for SEAL operator access: %r" % role)
+    return claims
+
+
+OPERATOR_ROUTES = [re.compile(r) for r in (
+    r"/v1/specs", r"/v1/specs/[^/]+", r"/v1/workflows", r"/v1/workflows/[^/]+", r"/v1/cli-tools",
+    r"/v1/cli-tools/[^/]+", r"/v1/seal/sessions", r"/v1/seal/sessions/[^/]+", r"/v1/security-contexts",
+    r"/v1/security-contexts/[^/]+", r"/v1/tools", r"/v1/explorer")]
+
+
+def operator(method, path, headers, body, cfg, jwks, sessions):
+    if not cfg.auth_disabled:
+        try:
+            claims = verify_operator(headers, cfg, jwks)
+        except Status as s:
+            standin.log(PROG, "WARN operator call %s %s refused (%d): %s" % (method, path, s.status, s))
+            return common.Response(s.status)
+        standin.log(PROG, "operator call %s %s by %s (%s)" % (method, path, claims.get("sub"),
+                                                             claims.get(cfg.role_claim)))
+    if path == "/v1/seal/sessions" and method == "POST":
+        try:
+            req = json.loads(body)
+            sessions[str(req["execution_id"])] = req
+        except (ValueError, KeyError, TypeError) as e:
+            return common.json_response(422, {"error": "invalid session: %s" % e})
+        return common.json_response(200, {"saved": True})
+    if path == "/v1/seal/sessions" and method == "GET":
+        return common.json_response(200, list(sessions.values()))
+    if path == "/v1/tools" and method == "GET":
+        return common.json_response(200, [])
+    return common.json_response(501, {"error": "not modelled by the stand-in", "standin": True})
+
+
 def invoke(body, cfg):
     try:
         envelope = json.loads(body)
@@ -280,7 +448,10 @@ def main(argv):
                                        [("Content-Type", "text/html; charset=utf-8")])
             if path in ("/v1/invoke", "/v1/seal/invoke") and method == "POST":
                 return invoke(body, cfg)
+            if any(r.fullmatch(path) for r in OPERATOR_ROUTES):
+                return operator(method, path, headers, body, cfg, jwks, sessions)
             return None
+        jwks, sessions = Jwks(cfg.jwks_uri, cfg.jwks_ttl), {}
         host, port = standin.split_host_port(cfg.bind_addr)
         ghost, gport = standin.split_host_port(cfg.grpc_bind_addr)
         standin.serve_http(standin.SimpleApp("seal-gateway-standin", route), host, port)
