@@ -132,7 +132,7 @@ if [ $rc_b -eq 0 ] && [ "sha256:$id_b" != "$id_a" ] && [ $rc -eq 0 ] &&
 	[ "$(field 0 pods/secrets/images/openbao/digest)" = "$digest_a" ]; then
 	pass rollback-runs-the-recorded-digest
 else
-	fail rollback-runs-the-recorded-digest "rc_b=$rc_b id_b=$id_b id_a=$id_a rc=$rc ran=$(ran .Image) $(ran .ImageName) $out"
+	fail rollback-runs-the-recorded-digest "recorded=$(field 0 pods/secrets/images/openbao/digest) rc_b=$rc_b id_b=$id_b id_a=$id_a rc=$rc ran=$(ran .Image) $(ran .ImageName) $out"
 fi
 printf '   rollback to revision %s in %.1f s:\n' "$rev_a" "$took"
 grep -E 'pinned to|keeps its tag' <<<"$out" | sed 's/^/   /'

@@ -147,6 +147,11 @@ TEST(images_record_picks_the_repo_digest_of_the_reference)
 	CHECK_STR(json_string_value(json_object_get(r, "digest")), "sha256:0123456789abcdef");
 	CHECK(json_is_false(json_object_get(r, "pinned")));
 	json_decref(r);
+	/* created from a digest whose image lost the name: that digest ran */
+	r = images_record("quay.io/x/y@sha256:5555", img);
+	CHECK_STR(json_string_value(json_object_get(r, "digest")), "quay.io/x/y@sha256:5555");
+	CHECK(json_is_true(json_object_get(r, "pinned")));
+	json_decref(r);
 	json_decref(img);
 	/* localhost/: built or loaded here, no registry can serve it again */
 	img = json_loads("{\"Id\":\"sha256:feed\",\"RepoDigests\":"

@@ -180,6 +180,11 @@ json_t *images_record(const char *ref, const json_t *image)
 		if (!digest && entry && digest_names(entry, repo))
 			digest = entry;
 	}
+	/* A container created from "repo@sha256:..." ran that digest, even
+	 * when Podman found it in an image that no longer has the name (a
+	 * re-pushed tag moved away; the RepoDigests are built from names). */
+	if (!digest && strstr(ref, "@sha256:"))
+		digest = ref;
 	/* localhost/ is where Podman files images that came from no registry */
 	bool pinned = digest && strncmp(digest, "localhost/", 10) != 0;
 	json_t *o = json_pack("{s:s, s:b}", "image", ref, "pinned", pinned);

@@ -24,7 +24,9 @@ char *images_repository(const char *ref);
  *   {"image": REF, "image_id": "sha256:<Id>", "digest": D, "pinned": B}
  * D is IMAGE's RepoDigests entry for REF's repository ("repo@sha256:..."),
  * and B true, when there is one outside "localhost/" (a registry can serve
- * it again); otherwise D is the image ID and B false: a local-only image
+ * it again), or REF itself when it is such a digested reference (what
+ * the container was created from); otherwise D is the image ID and B
+ * false: a local-only image
  * (built or loaded here) cannot be pinned by digest.  Pure. */
 json_t *images_record(const char *ref, const json_t *image);
 
