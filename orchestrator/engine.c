@@ -12,6 +12,7 @@
 #include "lib/release/release.h"
 #include "lib/release/rollback.h"
 #include "lib/release/state.h"
+#include "lib/rollout/images.h"
 #include "lib/util/clock.h"
 #include "lib/util/strbuf.h"
 #include "report.h"
@@ -64,7 +65,7 @@ static double process_age_s(void)
 static void note_revision(const struct cli *cli, const char *command, deployment *d,
 			  const rollout_pod *states, int rc, const aerr_t *err, double took,
 			  const struct deploy_args *args, const json_t *restore,
-			  const json_t *snapshot)
+			  const json_t *snapshot, const json_t *images)
 {
 	aerr_t herr = {0};
 	cleanup_free char *dir = NULL;
@@ -82,6 +83,7 @@ static void note_revision(const struct cli *cli, const char *command, deployment
 	    .restore = restore,
 	    .snapshot = snapshot,
 	    .data_restored = args ? args->data_restored : NULL,
+	    .images = images,
 	};
 	int rev = 0;
 	if (state_dir(&d->cfg, &dir, &herr) < 0 || history_record(dir, d, &e, &rev, &herr) < 0)
@@ -97,7 +99,7 @@ void history_note(const struct cli *cli, const char *command, deployment *d,
 		  const rollout_pod *states, int rc, const aerr_t *err, double took,
 		  const struct deploy_args *args, const json_t *restore)
 {
-	note_revision(cli, command, d, states, rc, err, took, args, restore, NULL);
+	note_revision(cli, command, d, states, rc, err, took, args, restore, NULL, NULL);
 }
 
 /* The display of one rollout: the reporter, made once the images are there. */
@@ -434,7 +436,14 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 		print_result(cli, d, states, rc, *took, bootstrap);
 	json_decref(bootstrap);
 	json_t *restored = args->atomic && rc < 0 ? restore(cli, d, states, snapshot) : NULL;
-	note_revision(cli, command, d, states, rc, err, *took, args, restored, snapshot);
+	json_t *images = NULL;
+	aerr_t ierr = {0};
+	/* what ran, read after the restore: the revision pins those digests */
+	if (pm && images_running(pm, d, &images, &ierr) < 0)
+		fprintf(stderr, "aegis-deploy: warning: the images that ran are not recorded: %s\n",
+			ierr.msg);
+	note_revision(cli, command, d, states, rc, err, *took, args, restored, snapshot, images);
+	json_decref(images);
 	json_decref(restored);
 	json_decref(snapshot);
 	if (rc == 0)

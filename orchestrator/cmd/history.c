@@ -28,7 +28,9 @@ static const char help[] =
     "                     --snapshot: its size and whose data, rN; 'removed' once\n"
     "                     AEGIS_SNAPSHOT_KEEP dropped it), source commit; then the\n"
     "                     disk the snapshots on disk use\n"
-    "  history show REV   one revision: its message and files (REV 0: the latest)\n"
+    "  history show REV   one revision: its message, the image and digest each\n"
+    "                     container ran (repo@sha256:..., or the image ID of a\n"
+    "                     local-only image) and its files (REV 0: the latest)\n"
     "  history show REV FILE\n"
     "                     the content of one file of it (e.g. manifests/core.yaml)\n"
     "  --json             the revisions (or the revision) as JSON\n"
@@ -90,6 +92,32 @@ static void print_list(const json_t *revs, const json_t *usage)
 	       json_string_value(json_object_get(usage, "path")));
 }
 
+/* Each container's image and the digest that ran (revisions before
+ * digests were recorded have none). */
+static void print_images(const json_t *info)
+{
+	const char *pod, *ctr;
+	json_t *p, *c;
+	bool any = false;
+	json_object_foreach(json_object_get(info, "pods"), pod, p)
+	{
+		json_object_foreach(json_object_get(p, "images"), ctr, c)
+		{
+			if (!any)
+				printf("Images (what ran):\n");
+			any = true;
+			cleanup_free char *name = xasprintf("%s/%s", pod, ctr);
+			printf("  %-28s %s\n  %-28s   %s%s\n", name,
+			       json_string_value(json_object_get(c, "image")), "",
+			       json_string_value(json_object_get(c, "digest")),
+			       json_is_true(json_object_get(c, "pinned")) ? ""
+									  : " (local image ID)");
+		}
+	}
+	if (any)
+		printf("\n");
+}
+
 static int show(const struct cli *cli, const char *dir, int rev, const char *file)
 {
 	aerr_t err = {0};
@@ -108,10 +136,12 @@ static int show(const struct cli *cli, const char *dir, int rev, const char *fil
 	if (cli->json) {
 		report_print_json(info);
 	} else {
-		printf("revision %d (commit %s)\n\n%s\nFiles:\n",
+		printf("revision %d (commit %s)\n\n%s\n",
 		       (int)json_integer_value(json_object_get(info, "revision")),
 		       json_string_value(json_object_get(info, "commit")),
 		       json_string_value(json_object_get(info, "message")));
+		print_images(info);
+		printf("Files:\n");
 		const char *path;
 		json_t *size;
 		json_object_foreach(json_object_get(info, "files"), path, size)

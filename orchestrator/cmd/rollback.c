@@ -27,6 +27,10 @@ static const char help[] =
     "environment).  As with deploy, a pod running with exactly the manifest it\n"
     "would get is kept; only the pods that differ are replaced.  Records a new\n"
     "revision (command rollback) naming the revision it went back to.\n"
+    "Images come back as REV ran them: each container whose image REV recorded\n"
+    "with a registry digest is pinned to it (repo@sha256:..., pulled if need be),\n"
+    "whatever its tag points at now; an image REV ran from no registry (an image\n"
+    "ID, localhost/...) keeps its tag, and the output says so.\n"
     "\n"
     "  --with-data         also put back REV's data: the volumes of the snapshot\n"
     "                      taken of them when a later deploy --atomic or --snapshot\n"
@@ -147,6 +151,19 @@ static int put_data_back(const struct cli *cli, deployment *d, int rev, json_t *
 	return rc;
 }
 
+/* The images of REV as they ran: pinned by digest where it can be. */
+static void print_pins(const struct cli *cli, deployment *d, const json_t *target)
+{
+	json_t *notes = NULL;
+	aerr_t err = {0};
+	if (rollback_pin_images(d, json_object_get(target, "pods"), &notes, &err) < 0)
+		fprintf(stderr, "aegis-deploy: warning: images not pinned: %s\n", err.msg);
+	size_t i;
+	json_t *v;
+	json_array_foreach(notes, i, v) cli_info(cli, "%s", json_string_value(v));
+	json_decref(notes);
+}
+
 COMMAND(rollback)
 {
 	int timeout_s = 300;
@@ -179,6 +196,7 @@ COMMAND(rollback)
 		    json_string_value(json_object_get(target, "command")),
 		    json_string_value(json_object_get(json_object_get(target, "source"), "commit"))
 			?: "no source commit");
+		print_pins(cli, &d, target);
 		json_t *data = NULL;
 		if (with_data && put_data_back(cli, &d, rev, &data, &err) < 0) {
 			deployment_free(&d);

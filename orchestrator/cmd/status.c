@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lib/rollout/images.h"
 #include "lib/rollout/status.h"
 #include "lib/util/strbuf.h"
 #include "options.h"
@@ -19,6 +20,8 @@ static const char help[] =
     "published ports; the profile's pods that are absent; and AEGIS pods that are\n"
     "running but not part of the profile.  pod-secrets whose OpenBao is sealed\n"
     "(a restart) shows the state sealed and is not ready (--json: \"sealed\": true).\n"
+    "Under each pod, one line per container: the image it runs and its digest\n"
+    "(repo@sha256:..., or the image ID of a local-only image; --json: \"images\").\n"
     "\n";
 
 static void print_table(json_t *st)
@@ -46,6 +49,15 @@ static void print_table(json_t *st)
 			   : json_string_value(json_object_get(o, "state")),
 		       ready, up, ports.s ? ports.s : "");
 		sb_release(&ports);
+		const char *ctr;
+		json_t *img;
+		json_object_foreach(json_object_get(o, "images"), ctr, img)
+		{
+			cleanup_free char *digest =
+			    images_short_digest(json_string_value(json_object_get(img, "digest")));
+			printf("  %-12s %s  %s\n", ctr,
+			       json_string_value(json_object_get(img, "image")), digest);
+		}
 	}
 	json_array_foreach(json_object_get(st, "absent"), i, o)
 	    printf("%-14s %-20s %s\n", json_string_value(o), "-", "absent");

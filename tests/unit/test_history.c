@@ -232,3 +232,36 @@ TEST(history_unknown_variables_and_the_deployed_pods)
 	free(st);
 	deployment_free(&d);
 }
+
+/* What ran (images_running's record) is each pod's "images" in
+ * revision.json, read back by history_show and history_list. */
+TEST(history_records_the_images_that_ran)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	deployment d;
+	aerr_t err = {0};
+	if (load(dir, env_text, &d, &err) < 0)
+		CHECK_STR(err.msg, "");
+	rollout_pod *st = states_all(&d, false);
+	json_error_t je;
+	json_t *images = json_loads(
+	    "{\"core\":{\"aegis-runtime\":{\"image\":\"r:5000/core:1\",\"image_id\":\"sha256:cc\","
+	    "\"digest\":\"r:5000/core@sha256:dd\",\"pinned\":true}}}",
+	    0, &je);
+	history_entry e = {.command = "deploy", .ok = true, .states = st, .images = images};
+	CHECK(history_record(dir, &d, &e, NULL, &err) == 0);
+	json_t *info = NULL;
+	CHECK(history_show(dir, 0, &info, &err) == 0);
+	json_t *pods = json_object_get(info, "pods");
+	CHECK_STR(json_string_value(json_object_get(
+		      json_object_get(json_object_get(json_object_get(pods, "core"), "images"),
+				      "aegis-runtime"),
+		      "digest")),
+		  "r:5000/core@sha256:dd");
+	/* pods without a record have none */
+	CHECK(json_object_get(json_object_get(pods, "database"), "images") == NULL);
+	json_decref(info);
+	json_decref(images);
+	free(st);
+	deployment_free(&d);
+}

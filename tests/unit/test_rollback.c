@@ -335,3 +335,61 @@ TEST(rollback_to_a_revision_from_before_the_classification)
 	rollback_cleanup(work);
 	deployment_free(&a);
 }
+
+/* The images a revision ran (revision.json "pods".*.images) pin the
+ * manifests it is rolled back to: a registry digest replaces the tag and
+ * gives the pod a label of its own; an image ID keeps the tag. */
+TEST(rollback_pins_recorded_digests)
+{
+	cleanup_free char *dir = harness_tmpdir();
+	cleanup_free char *env = write_env(dir, ".env",
+					   "OPENBAO_IMAGE=127.0.0.1:5117/t/bao:1.0\n"
+					   "AEGIS_RUNTIME_IMAGE=localhost/aegis-runtime:dev\n");
+	deployment d;
+	aerr_t err = {0};
+	CHECK(deployment_load(&d, harness_root(), env, "minimal", 0, &err) == 0);
+	int s = deployment_pod_index(&d, "secrets"), c = deployment_pod_index(&d, "core");
+	CHECK(s >= 0 && c >= 0);
+	cleanup_free char *before = xstrdup(d.pods[s].manifest_hash);
+	cleanup_free char *core_before = xstrdup(d.pods[c].manifest_hash);
+	json_error_t je;
+	json_t *pods = json_loads(
+	    "{\"secrets\":{\"images\":{\"openbao\":{\"image\":\"127.0.0.1:5117/t/bao:1.0\","
+	    "  \"digest\":\"127.0.0.1:5117/t/bao@sha256:aaaa\",\"pinned\":true}}},"
+	    " \"core\":{\"images\":{\"aegis-runtime\":{\"image\":\"localhost/aegis-runtime:dev\","
+	    "  \"digest\":\"sha256:bbbb\",\"pinned\":false}}}}",
+	    0, &je);
+	json_t *notes = NULL;
+	CHECK(rollback_pin_images(&d, pods, &notes, &err) == 0);
+	cleanup_free char *text = json_dumps(notes, JSON_COMPACT);
+	CHECK_CONTAINS(d.manifests[s].yaml, "image: 127.0.0.1:5117/t/bao@sha256:aaaa\n");
+	CHECK(strstr(d.manifests[s].yaml, "bao:1.0") == NULL);
+	CHECK_STR(d.pods[s].containers[0].image, "127.0.0.1:5117/t/bao@sha256:aaaa");
+	CHECK(strcmp(d.pods[s].manifest_hash, before) != 0);
+	CHECK_CONTAINS(d.manifests[s].yaml, d.pods[s].manifest_hash);
+	CHECK_CONTAINS(text, "pinned to 127.0.0.1:5117/t/bao@sha256:aaaa");
+	/* local-only: the tag stays, and the output says why */
+	CHECK_CONTAINS(d.manifests[c].yaml, "image: localhost/aegis-runtime:dev\n");
+	CHECK_STR(d.pods[c].manifest_hash, core_before);
+	CHECK_CONTAINS(text, "keeps its tag (the revision ran image ID sha256:bbbb");
+	json_decref(notes);
+	/* pinned again to the same digests: the same label */
+	cleanup_free char *pinned = xstrdup(d.pods[s].manifest_hash);
+	deployment_free(&d);
+	CHECK(deployment_load(&d, harness_root(), env, "minimal", 0, &err) == 0);
+	CHECK(rollback_pin_images(&d, pods, &notes, &err) == 0);
+	CHECK_STR(d.pods[s].manifest_hash, pinned);
+	json_decref(notes);
+	/* a revision from before digests were recorded: tags, said so */
+	json_t *none = json_object();
+	deployment_free(&d);
+	CHECK(deployment_load(&d, harness_root(), env, "minimal", 0, &err) == 0);
+	CHECK(rollback_pin_images(&d, none, &notes, &err) == 0);
+	cleanup_free char *text2 = json_dumps(notes, JSON_COMPACT);
+	CHECK_CONTAINS(text2, "recorded no digest");
+	CHECK_STR(d.pods[s].manifest_hash, before);
+	json_decref(notes);
+	json_decref(none);
+	json_decref(pods);
+	deployment_free(&d);
+}

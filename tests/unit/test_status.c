@@ -2,6 +2,7 @@
  * it (GET /libpod/pods/json) and the checks of validate_run. */
 #include "harness.h"
 #include "lib/bootstrap/bootstrap.h"
+#include "lib/rollout/images.h"
 #include "lib/rollout/status.h"
 #include "lib/util/fsutil.h"
 
@@ -104,4 +105,78 @@ TEST(status_model_marks_sealed_openbao)
 	CHECK_CONTAINS(text, "\"sealed\":true");
 	CHECK_CONTAINS(text, "\"ready\":0,");
 	CHECK(strstr(text2, "sealed") == NULL);
+}
+
+TEST(images_repository_strips_tag_and_digest_not_port)
+{
+	const char *cases[][2] = {
+	    {"127.0.0.1:5117/aegis-test/standin:pull-test", "127.0.0.1:5117/aegis-test/standin"},
+	    {"127.0.0.1:5117/aegis-test/standin@sha256:ab", "127.0.0.1:5117/aegis-test/standin"},
+	    {"registry:5000/a", "registry:5000/a"},
+	    {"postgres:16", "postgres"},
+	    {"postgres", "postgres"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		cleanup_free char *r = images_repository(cases[i][0]);
+		CHECK_STR(r, cases[i][1]);
+	}
+}
+
+/* image inspect JSON as GET /libpod/images/{id}/json returns it (trimmed) */
+TEST(images_record_picks_the_repo_digest_of_the_reference)
+{
+	json_error_t je;
+	json_t *img = json_loads("{\"Id\":\"0123456789abcdef\",\"RepoDigests\":["
+				 "\"docker.io/library/other@sha256:1111\","
+				 "\"127.0.0.1:5117/aegis-test/standin@sha256:2222\","
+				 "\"docker.io/library/postgres@sha256:3333\"]}",
+				 0, &je);
+	json_t *r = images_record("127.0.0.1:5117/aegis-test/standin:pull-test", img);
+	CHECK_STR(json_string_value(json_object_get(r, "digest")),
+		  "127.0.0.1:5117/aegis-test/standin@sha256:2222");
+	CHECK_STR(json_string_value(json_object_get(r, "image_id")), "sha256:0123456789abcdef");
+	CHECK(json_is_true(json_object_get(r, "pinned")));
+	json_decref(r);
+	/* a short name matches its fully qualified repository */
+	r = images_record("postgres:16", img);
+	CHECK_STR(json_string_value(json_object_get(r, "digest")),
+		  "docker.io/library/postgres@sha256:3333");
+	json_decref(r);
+	/* no digest of that repository: the image ID, not pinned */
+	r = images_record("quay.io/x/y:1", img);
+	CHECK_STR(json_string_value(json_object_get(r, "digest")), "sha256:0123456789abcdef");
+	CHECK(json_is_false(json_object_get(r, "pinned")));
+	json_decref(r);
+	/* created from a digest whose image lost the name: that digest ran */
+	r = images_record("quay.io/x/y@sha256:5555", img);
+	CHECK_STR(json_string_value(json_object_get(r, "digest")), "quay.io/x/y@sha256:5555");
+	CHECK(json_is_true(json_object_get(r, "pinned")));
+	json_decref(r);
+	json_decref(img);
+	/* localhost/: built or loaded here, no registry can serve it again */
+	img = json_loads("{\"Id\":\"sha256:feed\",\"RepoDigests\":"
+			 "[\"localhost/aegis-standin@sha256:4444\"]}",
+			 0, &je);
+	r = images_record("localhost/aegis-standin:latest", img);
+	CHECK_STR(json_string_value(json_object_get(r, "digest")), "sha256:feed");
+	CHECK(json_is_false(json_object_get(r, "pinned")));
+	json_decref(r);
+	json_decref(img);
+	cleanup_free char *s = images_short_digest("r/x@sha256:0123456789abcdef0123");
+	CHECK_STR(s, "r/x@sha256:0123456789ab");
+}
+
+TEST(status_add_images_gives_each_pod_its_containers)
+{
+	json_error_t je;
+	json_t *m = json_loads("{\"pods\":[{\"name\":\"core\"},{\"name\":\"secrets\"}]}", 0, &je);
+	json_t *images = json_loads(
+	    "{\"core\":{\"core\":{\"image\":\"r/core:1\",\"digest\":\"r/core@sha256:aa\"}}}", 0,
+	    &je);
+	status_add_images(m, images);
+	cleanup_free char *text = json_dumps(m, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(m);
+	json_decref(images);
+	CHECK_CONTAINS(text, "\"images\":{\"core\":{\"digest\":\"r/core@sha256:aa\"");
+	CHECK_CONTAINS(text, "{\"images\":{},\"name\":\"secrets\"}");
 }

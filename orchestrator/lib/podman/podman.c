@@ -1094,3 +1094,12 @@ int podman_list_secrets(podman *pm, const char *prefix, char ***names, size_t *n
 	}
 	return 0;
 }
+
+/* GET /libpod/images/{name}/json: its "Id" and "RepoDigests" (repo@sha256:
+ * entries, one per repository the image was pulled from or pushed to) are
+ * what a revision records (containers/podman pkg/inspect/inspect.go @0ccfd7dc,
+ * struct ImageData). */
+int podman_image_inspect(podman *pm, const char *ref, json_t **out, aerr_t *err)
+{
+	return inspect(pm, "images", ref, out, err);
+}

@@ -135,4 +135,10 @@ int podman_secret_remove(podman *pm, const char *name, aerr_t *err);
  * newly allocated). */
 int podman_list_secrets(podman *pm, const char *prefix, char ***names, size_t *n, aerr_t *err);
 
+/* --- images ------------------------------------------------------------- */
+
+/* Image inspect JSON (GET /libpod/images/REF/json), or *OUT = NULL when
+ * there is no such image. */
+int podman_image_inspect(podman *pm, const char *ref, json_t **out, aerr_t *err);
+
 #endif

@@ -735,12 +735,15 @@ static json_t *revision_json(const deployment *d, const history_entry *e, const 
 	if (e->data_restored)
 		json_object_set_new(revjs, "data_restored", json_deep_copy(e->data_restored));
 	json_t *pods = json_object();
-	for (size_t i = 0; i < d->npods; i++)
-		json_object_set_new(
-		    pods, d->pods[i].name,
-		    json_pack("{s:s, s:o}", "pod_name", d->pods[i].pod_name, "manifest_hash",
-			      d->pods[i].manifest_hash ? json_string(d->pods[i].manifest_hash)
-						       : json_null()));
+	for (size_t i = 0; i < d->npods; i++) {
+		json_t *o = json_pack(
+		    "{s:s, s:o}", "pod_name", d->pods[i].pod_name, "manifest_hash",
+		    d->pods[i].manifest_hash ? json_string(d->pods[i].manifest_hash) : json_null());
+		json_t *ran = json_object_get(e->images, d->pods[i].name);
+		if (ran)
+			json_object_set_new(o, "images", json_deep_copy(ran));
+		json_object_set_new(pods, d->pods[i].name, o);
+	}
 	json_object_set_new(revjs, "pods", pods);
 	scrub_json(s, revjs);
 	return revjs;

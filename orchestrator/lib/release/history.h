@@ -6,7 +6,8 @@
  *
  *   revision.json         number, time, command, profile, result, pods
  *                         replaced/kept/failed, duration, source, CI job,
- *                         the volume snapshot taken before the rollout
+ *                         the volume snapshot taken before the rollout, and
+ *                         per pod the image and digest each container ran
  *   manifests/<pod>.yaml  the rendered manifests, secrets as placeholders
  *   plan.json             the dependency tiers and each pod's manifest hash
  *   report.json           the command's JSON report
@@ -49,6 +50,10 @@ typedef struct history_entry {
 	 * {"id", "revision", "pods"}, or NULL */
 	const json_t *data_restored;
 	bool lenient; /* D was loaded with DEPLOYMENT_LENIENT */
+	/* what ran after the rollout (images_running, lib/images.h):
+	 * {"<pod>": {"<container>": {"image", "image_id", "digest", "pinned"}}},
+	 * recorded as each pod's "images" in revision.json; or NULL */
+	const json_t *images;
 } history_entry;
 
 /* Record one revision for D in STATE_DIR's history (created on first use,

@@ -84,16 +84,21 @@ int release_restore_load(const char *state_dir, const deployment *d, const rollo
 	if (rollback_target(state_dir, -1, &target, err) < 0)
 		return -1;
 	r->revision = (int)json_integer_value(json_object_get(target, "revision"));
-	json_decref(target);
 	char *work = xasprintf("%s/restore-XXXXXX", state_dir);
 	if (!mkdtemp(work)) {
 		aerr_sys(err, AEGIS_EFAIL, errno, "cannot create %s", work);
 		free(work);
+		json_decref(target);
 		return -1;
 	}
 	r->workdir = work;
-	if (rollback_load(state_dir, r->revision, &d->cfg, work, &r->prev, err) < 0)
+	/* the previous digests, not what the tags point at now */
+	if (rollback_load(state_dir, r->revision, &d->cfg, work, &r->prev, err) < 0 ||
+	    rollback_pin_images(&r->prev, json_object_get(target, "pods"), &r->images, err) < 0) {
+		json_decref(target);
 		return -1;
+	}
+	json_decref(target);
 	r->selected = xcalloc(r->prev.npods ? r->prev.npods : 1, sizeof *r->selected);
 	size_t i;
 	json_t *v;
@@ -112,6 +117,8 @@ json_t *release_restore_record(const release_restore *r, const char *result, con
 	if (r->revision)
 		json_object_set_new(out, "revision", json_integer(r->revision));
 	json_object_set_new(out, "result", json_string(result));
+	if (json_array_size(r->images))
+		json_object_set(out, "images", r->images);
 	if (err && err->msg[0])
 		json_object_set_new(out, "error", json_string(err->msg));
 	return out;
@@ -120,6 +127,7 @@ json_t *release_restore_record(const release_restore *r, const char *result, con
 void release_restore_free(release_restore *r)
 {
 	json_decref(r->pods);
+	json_decref(r->images);
 	deployment_free(&r->prev);
 	free(r->selected);
 	if (r->workdir)

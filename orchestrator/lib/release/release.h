@@ -45,6 +45,8 @@ typedef struct release_restore {
 	deployment prev; /* its deployment, loaded when there is something to restore */
 	bool *selected;	 /* prev.npods: the pods to play again */
 	char *workdir;	 /* where prev's templates live (removed by _free) */
+	json_t *images;	 /* rollback_pin_images's lines: prev's images pinned to the
+			  * digests its revision ran, or why one keeps its tag */
 } release_restore;
 
 /* The pods of D that the failed rollout (STATES) replaced, and the last
@@ -55,7 +57,8 @@ typedef struct release_restore {
  * (free it with release_restore_free). */
 int release_restore_load(const char *state_dir, const deployment *d, const rollout_pod *states,
 			 release_restore *r, aerr_t *err);
-/* The restore's record for the history: {"pods", "revision", "result"[, "error"]};
+/* The restore's record for the history: {"pods", "revision", "result"[,
+ * "images"][, "error"]};
  * RESULT "ok", "failed" (ERR's message) or "nothing replaced". */
 json_t *release_restore_record(const release_restore *r, const char *result, const aerr_t *err);
 void release_restore_free(release_restore *r);

@@ -6,7 +6,9 @@
 
 #include "release/history.h"
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
+#include "rollout/images.h"
 #include "util/strbuf.h"
 
 int rollback_target(const char *state_dir, int rev, json_t **target, aerr_t *err)
@@ -202,4 +204,143 @@ void rollback_cleanup(const char *workdir)
 {
 	if (workdir)
 		nftw(workdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* YAML with each "image: FROM" (plain or quoted, at a line's end) made
+ * "image: TO"; *COUNT how many.  Newly allocated. */
+static char *replace_image(const char *yaml, const char *from, const char *to, size_t *len,
+			   int *count)
+{
+	static const char *const forms[] = {"image: %s\n", "image: \"%s\"\n", "image: '%s'\n"};
+	cleanup_free char *with = xasprintf("image: %s\n", to);
+	char *text = xstrdup(yaml);
+	*count = 0;
+	for (size_t f = 0; f < sizeof forms / sizeof *forms; f++) {
+		cleanup_free char *pat = xasprintf(forms[f], from);
+		strbuf b = STRBUF_INIT;
+		const char *p = text, *at;
+		while ((at = strstr(p, pat))) {
+			sb_add(&b, p, (size_t)(at - p));
+			sb_adds(&b, with);
+			p = at + strlen(pat);
+			(*count)++;
+		}
+		sb_adds(&b, p);
+		free(text);
+		text = sb_take(&b);
+	}
+	*len = strlen(text);
+	return text;
+}
+
+/* The pinned pod's label: the first MANIFEST_HASH_BYTES of SHA-256 over
+ * the tag manifest's label and the pins, as hex of the same length, so
+ * it differs from the tag manifest's and is the same for the same pins. */
+static int pinned_hash(const char *hash, const strbuf *pins, char *out, size_t n, aerr_t *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *x = EVP_MD_CTX_new();
+	bool ok = x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) &&
+		  EVP_DigestUpdate(x, hash, strlen(hash)) &&
+		  EVP_DigestUpdate(x, pins->s ? pins->s : "", pins->len) &&
+		  EVP_DigestFinal_ex(x, md, &mdlen);
+	EVP_MD_CTX_free(x);
+	if (!ok || n < 2 * MANIFEST_HASH_BYTES + 1)
+		return aerr_set(err, AEGIS_EFAIL, "cannot hash the pinned manifest");
+	for (size_t i = 0; i < MANIFEST_HASH_BYTES; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/* Container C of pod P: pinned to REC's digest when it can be; a line in NOTES. */
+static void pin_container(pod *p, rendered *m, container *c, const json_t *rec, json_t *notes,
+			  strbuf *pins)
+{
+	const char *digest = json_string_value(json_object_get(rec, "digest"));
+	if (!rec || !digest) {
+		json_array_append_new(
+		    notes, json_sprintf("pod %s, container %s: %s keeps its tag (the revision "
+					"recorded no digest)",
+					p->name, c->name, c->image));
+		return;
+	}
+	if (!json_is_true(json_object_get(rec, "pinned"))) {
+		json_array_append_new(
+		    notes, json_sprintf("pod %s, container %s: %s keeps its tag (the revision ran "
+					"image ID %s, a local-only image: no registry digest to "
+					"pin)",
+					p->name, c->name, c->image, digest));
+		return;
+	}
+	cleanup_free char *have = images_repository(c->image);
+	cleanup_free char *had = images_repository(digest);
+	if (strcmp(have, had) != 0) {
+		json_array_append_new(
+		    notes, json_sprintf("pod %s, container %s: %s keeps its tag (the revision "
+					"recorded %s, another repository)",
+					p->name, c->name, c->image, digest));
+		return;
+	}
+	if (strcmp(c->image, digest) != 0) {
+		size_t len = 0;
+		int count = 0;
+		char *yaml = replace_image(m->yaml, c->image, digest, &len, &count);
+		cleanup_free char *line = xasprintf("image: %s\n", digest);
+		/* another container of the same image had its line pinned */
+		if (count == 0 && strstr(m->yaml, line)) {
+			free(yaml);
+			yaml = NULL;
+		} else if (count == 0) {
+			free(yaml);
+			json_array_append_new(
+			    notes, json_sprintf("pod %s, container %s: %s keeps its tag (its "
+						"manifest's image line was not found)",
+						p->name, c->name, c->image));
+			return;
+		}
+		if (yaml) {
+			free(m->yaml);
+			m->yaml = yaml;
+			m->len = len;
+		}
+	}
+	json_array_append_new(notes, json_sprintf("pod %s, container %s: %s pinned to %s", p->name,
+						  c->name, c->image, digest));
+	free(c->image);
+	c->image = xstrdup(digest);
+	sb_addf(pins, "%s=%s\n", c->name, digest);
+}
+
+int rollback_pin_images(deployment *d, const json_t *recorded, json_t **notes, aerr_t *err)
+{
+	*notes = json_array();
+	for (size_t i = 0; i < d->npods; i++) {
+		pod *p = &d->pods[i];
+		const json_t *images =
+		    json_object_get(json_object_get(recorded, p->name), "images");
+		/* each container's image before pinning: one image line may
+		 * serve two containers of the same image */
+		strbuf pins = STRBUF_INIT;
+		for (size_t k = 0; k < p->ncontainers; k++)
+			pin_container(p, &d->manifests[i], &p->containers[k],
+				      json_object_get(images, p->containers[k].name), *notes,
+				      &pins);
+		if (pins.len && p->manifest_hash) {
+			char hash[2 * MANIFEST_HASH_BYTES + 1];
+			char *at = strstr(d->manifests[i].yaml, p->manifest_hash);
+			int rc = pinned_hash(p->manifest_hash, &pins, hash, sizeof hash, err);
+			if (rc == 0 && at && strlen(p->manifest_hash) == strlen(hash)) {
+				memcpy(at, hash, strlen(hash));
+				free(p->manifest_hash);
+				p->manifest_hash = xstrdup(hash);
+			}
+			if (rc < 0) {
+				sb_release(&pins);
+				return -1;
+			}
+		}
+		sb_release(&pins);
+	}
+	return 0;
 }

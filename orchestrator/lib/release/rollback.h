@@ -28,4 +28,14 @@ int rollback_load(const char *state_dir, int rev, const config *current, const c
 /* Remove WORKDIR and everything in it. */
 void rollback_cleanup(const char *workdir);
 
+/* Pin D's images to the digests a revision recorded (RECORDED: its
+ * revision.json "pods", each pod's "images" as images_record wrote them):
+ * every container whose record is pinned and names the repository of its
+ * image gets "repo@sha256:..." in its manifest instead of the tag, and the
+ * pod a manifest-hash label of its own (so a pod running the tag is
+ * replaced).  *NOTES gets one line per container: what was pinned, and
+ * what keeps its tag and why (an image ID of a local-only image, nothing
+ * recorded).  Pure: no Podman. */
+int rollback_pin_images(deployment *d, const json_t *recorded, json_t **notes, aerr_t *err);
+
 #endif

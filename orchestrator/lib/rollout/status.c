@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bootstrap/bootstrap.h"
+#include "rollout/images.h"
 
 long status_seconds_since(const char *t, time_t now)
 {
@@ -147,5 +148,25 @@ int status_collect(podman *pm, const deployment *d, json_t **out, aerr_t *err)
 	*out = status_model(d, live, checks, nchecks, time(NULL));
 	checks_free(checks, nchecks);
 	json_decref(live);
+	json_t *images = NULL;
+	if (images_running(pm, d, &images, err) < 0) {
+		json_decref(*out);
+		*out = NULL;
+		return -1;
+	}
+	status_add_images(*out, images);
+	json_decref(images);
 	return 0;
+}
+
+void status_add_images(json_t *model, const json_t *images)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(model, "pods"), i, p)
+	{
+		json_t *ran =
+		    json_object_get(images, json_string_value(json_object_get(p, "name")));
+		json_object_set_new(p, "images", ran ? json_deep_copy(ran) : json_object());
+	}
 }
