@@ -32,8 +32,13 @@
 # user units (no rootless deploy/validate/clean before them: 35-podman-
 # rootless covers it on 4.3).
 #
+# --sample (make test's bounded sample, tests/integration/64-podman5.sh,
+# about 130 s once the image is cached): --quick with the minimal profile
+# for the engine and rootful Quadlet, and no rootful reboot (the rootless
+# phase's reboot, lingering bringing the user's units back, stays).
+#
 # Usage (the tests' Podman is shared: run under their lock, as tests/run.sh
-# does): scripts/podman5-trial.sh [--keep] [--quick] [--results FILE] [--phases LIST]
+# does): scripts/podman5-trial.sh [--keep] [--quick|--sample] [--results FILE] [--phases LIST]
 # --keep leaves the container running (name printed); --results FILE also
 # writes one line per check, "ok NAME" or "fail NAME why".
 # Exit 0 every check passed, 1 a check failed, 2 the image cannot be built
@@ -47,12 +52,20 @@ root=$(cd "$here/.." && pwd)
 
 keep=0
 quick=0
+# the engine's and rootful Quadlet's profile, and whether Quadlet reboots
+eprofile=full
+qreboot=1
 results=/dev/null
 phases="engine quadlet rootless"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--keep) keep=1 ;;
 	--quick) quick=1 ;;
+	--sample)
+		quick=1
+		eprofile=minimal
+		qreboot=0
+		;;
 	--results)
 		results=$2
 		shift
@@ -435,23 +448,23 @@ engine_phase() {
 	else
 		fail engine-doctor "exit $rc: $(tr '\n' ';' <<<"$out" | cut -c1-400)"
 	fi
-	if [ $quick -eq 0 ]; then
+	if [ $quick -eq 0 ] && [ $eprofile = full ]; then
 		t0=$(date +%s.%N)
 		check engine-deploy-minimal "" A deploy --no-bootstrap --profile minimal --timeout 180
 		check engine-validate-minimal "" A validate --profile minimal
 		log "minimal deployed and validated in $(secs "$t0") s"
 	fi
 	t0=$(date +%s.%N)
-	out=$(A deploy --no-bootstrap --profile full --json --timeout 240 2>/dev/null)
+	out=$(A deploy --no-bootstrap --profile $eprofile --json --timeout 240 2>/dev/null)
 	rc=$?
 	echo "$t0" >"$stage/t0"
 	printf '%s' "$out" >"$stage/deploy.json"
-	if [ $rc -eq 0 ] && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])==int(sys.argv[2])' "$stage/deploy.json" "$(inside aegis-deploy --env $ENVF --profile full plan --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["pods"]))')" 2>/dev/null; then
-		ok engine-deploy-full "every pod of the profile ready in $(secs "$t0") s"
+	if [ $rc -eq 0 ] && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["result"]=="ok" and len(d["pods"])==int(sys.argv[2])' "$stage/deploy.json" "$(inside aegis-deploy --env $ENVF --profile $eprofile plan --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["pods"]))')" 2>/dev/null; then
+		ok engine-deploy-$eprofile "every pod of the profile ready in $(secs "$t0") s"
 	else
-		fail engine-deploy-full "exit $rc: $(printf '%s' "$out" | tail -c 300)"
+		fail engine-deploy-$eprofile "exit $rc: $(printf '%s' "$out" | tail -c 300)"
 	fi
-	check engine-validate-full "" A validate --profile full
+	check engine-validate-$eprofile "" A validate --profile $eprofile
 	# created ahead, started on the gate: Podman's own container times
 	# against the deploy report's ready times
 	inside sh -c 'for pod in $(podman pod ps --format "{{.Name}}"); do
@@ -460,9 +473,13 @@ engine_phase() {
 			kind=app; [ "$id" = "$infra" ] && kind=infra
 			podman inspect "$id" --format "$pod $kind {{.Created.Unix}}.{{printf \"%09d\" .Created.Nanosecond}} {{.State.StartedAt.Unix}}.{{printf \"%09d\" .State.StartedAt.Nanosecond}}"
 		done; done' >"$stage/times"
-	load_plan full $ENVF
+	load_plan $eprofile $ENVF
 	printf '%s' "$plan" >"$stage/plan.json"
-	out=$(python3 - "$stage/deploy.json" "$stage/times" "$stage/plan.json" "$(cat "$stage/t0")" <<'EOF' 2>&1
+	# at least the containers of full's dependent pods (4 and more), of
+	# minimal's core (its infra and the runtime)
+	local least=4
+	[ $eprofile = full ] || least=2
+	out=$(python3 - "$stage/deploy.json" "$stage/times" "$stage/plan.json" "$(cat "$stage/t0")" $least <<'EOF' 2>&1
 import json, sys
 d = json.load(open(sys.argv[1])); plan = json.load(open(sys.argv[3]))
 ready = {p["name"]: p["ready_at"] for p in d["pods"]}
@@ -478,25 +495,33 @@ for pod, kind, created, started in (l.split() for l in open(sys.argv[2]) if l.st
     if float(created) >= gate: bad.append("%s %s created after its dependencies were ready" % (name, kind))
     if kind == "app" and float(started) < gate: bad.append("%s app started before its dependencies were ready" % name)
 print("; ".join(bad) or "%d containers of dependent pods created ahead, app containers started on the gate" % n)
-sys.exit(1 if bad or n < 4 else 0)
+sys.exit(1 if bad or n < int(sys.argv[5]) else 0)
 EOF
 )
 	if [ $? -eq 0 ]; then ok engine-ahead "$out"; else fail engine-ahead "$out"; fi
-	# secretKeyRef: the manifest has none of the value, the container has it exact
-	out=$(inside sh -c ". $ENVF; v=\$(podman exec pod-database-postgres env 2>/dev/null | sed -n 's/^POSTGRES_PASSWORD=//p')
-		[ -n \"\$POSTGRES_PASSWORD\" ] && [ \"\$v\" = \"\$POSTGRES_PASSWORD\" ] || { echo \"container has '\${#v}' chars\"; exit 1; }
+	# secretKeyRef: the manifest has none of the value, the container has
+	# it exact (full: the database's POSTGRES_PASSWORD; minimal: the
+	# runtime's AEGIS_DATABASE_URL, which holds it; generated secrets are
+	# base64url, which the URL keeps as it is)
+	local ctr=pod-database-postgres var=POSTGRES_PASSWORD want='$POSTGRES_PASSWORD'
+	if [ $eprofile != full ]; then
+		ctr=pod-core-aegis-runtime var=AEGIS_DATABASE_URL
+		want='postgresql://aegis:$POSTGRES_PASSWORD@pod-database:5432/aegis'
+	fi
+	out=$(inside sh -c ". $ENVF; v=\$(podman exec $ctr env 2>/dev/null | sed -n 's/^$var=//p')
+		[ -n \"\$POSTGRES_PASSWORD\" ] && [ \"\$v\" = \"$want\" ] || { echo \"$var in $ctr has '\${#v}' chars\"; exit 1; }
 		podman secret ls --format '{{.Name}}' | grep -c '^aegis-secrets-'" 2>&1)
-	if [ $? -eq 0 ]; then ok engine-secrets "POSTGRES_PASSWORD exact in pod-database through secretKeyRef; $out pod secrets"; else fail engine-secrets "$out"; fi
+	if [ $? -eq 0 ]; then ok engine-secrets "$var exact in $ctr through secretKeyRef; $out pod secrets"; else fail engine-secrets "$out"; fi
 	[ $quick -eq 1 ] || engine_changes
-	check engine-teardown "" sh -c "podman exec $NAME aegis-deploy --env $ENVF teardown --profile full && [ -z \"\$(podman exec $NAME podman pod ps -q)\" ]"
+	check engine-teardown "" sh -c "podman exec $NAME aegis-deploy --env $ENVF teardown --profile $eprofile && [ -z \"\$(podman exec $NAME podman pod ps -q)\" ]"
 	check engine-clean "" sh -c "podman exec $NAME aegis-deploy --env $ENVF clean --yes && [ -z \"\$(podman exec $NAME podman secret ls -q)\" ] && [ -z \"\$(podman exec $NAME podman volume ls -q)\" ]"
 }
 
 # --- Quadlet, rootful ----------------------------------------------------------------
 quadlet_phase() {
-	local out rc t0 target=aegis-full.target gen
+	local out rc t0 target=aegis-$eprofile.target gen
 	inside podman image exists "$SLOW" || inside podman load -q -i /var/tmp/standin.tar >/dev/null
-	out=$(A --profile full systemd --install 2>&1)
+	out=$(A --profile $eprofile systemd --install 2>&1)
 	rc=$?
 	local files
 	files=$(inside sh -c 'cd /etc/containers/systemd && ls aegis-*.kube *.network *.volume' 2>/dev/null | tr '\n' ' ')
@@ -507,7 +532,7 @@ quadlet_phase() {
 		return
 	fi
 	gen=$(inside /usr/lib/systemd/system-generators/podman-system-generator --dryrun 2>&1)
-	load_plan full $ENVF
+	load_plan $eprofile $ENVF
 	local missing=""
 	for p in $pods; do
 		grep -q "^---aegis-$p.service---" <<<"$gen" || missing+=" aegis-$p.service"
@@ -531,7 +556,7 @@ quadlet_phase() {
 		diag_times >&2
 		inside journalctl -o short-precise --no-pager -u 'aegis-*' | grep -E 'ready after|Started|Starting' >&2
 	fi
-	reboot quadlet $target && check_up quadlet-reboot "$REBOOT_T0" $target
+	[ $qreboot -eq 0 ] || { reboot quadlet $target && check_up quadlet-reboot "$REBOOT_T0" $target; }
 	check_stop quadlet $target
 	inside systemctl disable -q $target
 	inside sh -c 'rm -f /etc/containers/systemd/aegis-*.kube /etc/containers/systemd/*.network /etc/containers/systemd/*.volume /etc/systemd/system/aegis-*.target; systemctl daemon-reload'
