@@ -365,15 +365,26 @@ check_stop() {
 		inside "${SC[@]}" is-active "${units[@]}" | grep -qxE 'active|deactivating|activating' || break
 		sleep 0.5
 	done
-	# The last unit to stop (the first tier's: database) turns inactive
-	# as systemd logs its "Stopped" line, and journald had not yet stored
-	# that line when the journal was read at once: seen with systemd 257,
-	# "Stopping aegis-database.service" there, and "Deactivated
-	# successfully" and "Stopped" 2 s later in the journal read after the
-	# check.  `journalctl --sync` returns once what was logged before it
-	# is stored (journalctl(1)).
-	inside journalctl --sync 2>/dev/null
-	journal=$(inside "${JOURNAL[@]}" -o short-unix --no-pager --since "@${t0%.*}" 2>/dev/null)
+	# The last unit to stop (the first tier's) turns inactive as systemd
+	# logs its "Stopped" line, and a journal read right then may not have
+	# it yet: seen with systemd 257, "Stopping aegis-database.service" in
+	# the journal read, "Deactivated successfully" and "Stopped" 2 s later
+	# in one read after the check; `journalctl --sync` (journalctl(1))
+	# before the read was not enough for aegis-secrets.service in the
+	# minimal profile.  Read again until every unit's line is there (10 s
+	# at most); the lines' own times are what is compared.
+	local reads=0 complete
+	for _ in $(seq 1 20); do
+		reads=$((reads + 1))
+		inside journalctl --sync 2>/dev/null
+		journal=$(inside "${JOURNAL[@]}" -o short-unix --no-pager --since "@${t0%.*}" 2>/dev/null)
+		complete=1
+		for p in $pods; do
+			awk -v u="aegis-$p.service" '$4 == "Stopped" && $5 == u { f = 1 } END { exit !f }' <<<"$journal" || complete=0
+		done
+		[ $complete -eq 1 ] && break
+		sleep 0.5
+	done
 	[ $rc -eq 0 ] || bad+=" systemctl stop: exit $rc $out;"
 	local snap
 	snap=$(snapshot "$target" $pods)
@@ -393,7 +404,7 @@ check_stop() {
 			detail+=" $p stopped $(fmt "$stopped") <= $d stopping $(fmt "$stopping");"
 		done
 	done
-	if [ -z "$bad" ]; then ok "$phase-stop-order" "${detail# } no pod left"; else fail "$phase-stop-order" "${bad# }"; fi
+	if [ -z "$bad" ]; then ok "$phase-stop-order" "${detail# } no pod left (journal read $reads times)"; else fail "$phase-stop-order" "${bad# } (journal read $reads times)"; fi
 }
 
 # reboot PHASE TARGET: `podman restart` of the container; with no command the
