@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "lib/bootstrap/keys.h"
+#include "lib/config/config.h"
 #include "lib/util/fsutil.h"
 #include "options.h"
 
@@ -24,7 +25,8 @@ static const char help[] =
     "                              passes them, validate checks their fingerprint\n"
     "\n"
     "Options:\n"
-    "  --dir DIR        where the keys live (default ROOT/generated/seal)\n"
+    "  --dir DIR        where the keys live (default SEAL_KEYS_DIR: from .env or\n"
+    "                   the environment, else ROOT/generated/seal)\n"
     "  --force          replace any existing keypair with a new one\n"
     "  -h, --help       show this help\n"
     "\n";
@@ -74,10 +76,21 @@ COMMAND(generate_keys)
 	if (st >= 0)
 		return st;
 
+	/* Without --dir, the keys go where deploy reads them: SEAL_KEYS_DIR,
+	 * from .env or the environment (default ROOT/generated/seal). */
 	cleanup_free char *default_dir = NULL;
 	if (!dir) {
-		cleanup_free char *generated = fs_join(cli->root, "generated");
-		default_dir = fs_join(generated, "seal");
+		config cfg;
+		if ((st = cli_config(cli, &cfg)) >= 0)
+			return st;
+		const char *v = config_get(&cfg, "SEAL_KEYS_DIR");
+		if (v && *v) {
+			default_dir = xstrdup(v);
+		} else {
+			cleanup_free char *generated = fs_join(cli->root, "generated");
+			default_dir = fs_join(generated, "seal");
+		}
+		config_free(&cfg);
 		dir = default_dir;
 	}
 

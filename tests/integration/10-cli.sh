@@ -169,6 +169,15 @@ if [ $rc -eq 0 ] && openssl pkey -in "$TMP/seal/private.pem" -noout -text 2>/dev
 else
 	fail "generate-keys-ed25519" "rc=$rc $(cat "$TMP/keys.out")"
 fi
+# without --dir, the keys go to SEAL_KEYS_DIR from .env, where deploy reads them
+printf 'SEAL_KEYS_DIR=%s/sealdir-from-env\n' "$TMP" >"$TMP/keys.env"
+aegis --env "$TMP/keys.env" generate-keys >"$TMP/keys2.out" 2>&1; rc=$?
+if [ $rc -eq 0 ] && [ -s "$TMP/sealdir-from-env/private.pem" ] && [ -s "$TMP/sealdir-from-env/seal-jwt-public.pem" ] \
+	&& grep -qF "$TMP/sealdir-from-env/private.pem" "$TMP/keys2.out"; then
+	pass "generate-keys-seal-keys-dir"
+else
+	fail "generate-keys-seal-keys-dir" "rc=$rc $(cat "$TMP/keys2.out")"
+fi
 # --- README ------------------------------------------------------------------------
 # The configuration reference (docs/configuration.md) lists every variable of
 # the schema, the README has a row for every command and names `make test`.

@@ -4,7 +4,7 @@
 # and machined included: lingering and `systemctl --machine USER@ --user`),
 # Podman 5.4 with its Quadlet generator, runc, netavark, aardvark-dns, passt,
 # uidmap, sudo and the runtime libraries of aegis-deploy, for
-# scripts/podman5-trial.sh (not yet part of make test).  The binary,
+# scripts/podman5-trial.sh (whose --sample tests/integration/64-podman5.sh runs in make test).  The binary,
 # kube/, profiles/ and the stand-in image are not part of it: the trial copies
 # them in, so a rebuild of the binary never rebuilds this image.
 #

@@ -19,8 +19,8 @@
 #include "util/error.h"
 
 typedef struct credential_target {
-	const config *cfg; /* resolved configuration: URLs, users, ports */
-	podman *pm;	   /* the Podman API (exec), or NULL where unused */
+	const config *cfg;  /* resolved configuration: URLs, users, ports */
+	podman *pm;	    /* the Podman API (exec), or NULL where unused */
 	const char *cacert; /* CA file for https URLs, or NULL */
 	int wait_s;	    /* how long the service may take to answer */
 	void (*trace)(void *ctx, const char *line);
