@@ -23,6 +23,9 @@ podman_test_env() {
 	PODMAN_TEST_HOME=${AEGIS_TEST_PODMAN_HOME:-/var/tmp/aegis-test-podman}
 	mkdir -p -m 0700 "$PODMAN_TEST_HOME"/{storage,run,tmp,networks}
 	local h=$PODMAN_TEST_HOME
+	# a temporary name per process: runs started at the same moment write
+	# their own file and each rename is atomic (the contents are identical)
+	local t=tmp.$BASHPID
 	{
 		cat "$PODMAN_TEST_DIR/../../scripts/podman-containers.conf"
 		printf '\n# isolation (tests/podman/env.sh)\n'
@@ -30,9 +33,9 @@ podman_test_env() {
 		printf '\n[network]\nnetwork_backend = "netavark"\nnetwork_config_dir = "%s/networks"\n' "$h"
 		# subnets apart from the machine's own Podman networks (10.88/10.89)
 		printf 'default_subnet_pools = [{"base" = "10.213.0.0/16", "size" = 24}]\n'
-	} >"$h/containers.conf.tmp" && mv "$h/containers.conf.tmp" "$h/containers.conf"
+	} >"$h/containers.conf.$t" && mv "$h/containers.conf.$t" "$h/containers.conf"
 	printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/storage"\nrunroot = "%s/run"\n' "$h" "$h" \
-		>"$h/storage.conf.tmp" && mv "$h/storage.conf.tmp" "$h/storage.conf"
+		>"$h/storage.conf.$t" && mv "$h/storage.conf.$t" "$h/storage.conf"
 	export CONTAINERS_CONF=$h/containers.conf CONTAINERS_STORAGE_CONF=$h/storage.conf
 }
 [ -n "${CONTAINERS_CONF:-}" ] || podman_test_env
