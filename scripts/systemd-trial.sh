@@ -22,6 +22,16 @@
 #   5. `systemctl stop aegis-minimal.target`: each pod's unit stopped before
 #      the units of the pods it depends on began stopping, ends inactive (not
 #      failed); no pod left
+#   6. OpenBao unsealed after a reboot: OPENBAO_IMAGE becomes the OpenBao test
+#      server (tests/servers/openbao.py in an image made inside from the
+#      machine's own root; it comes up sealed after every restart, as OpenBao
+#      does), `aegis-deploy deploy` initialises and bootstraps it once
+#      (openbao-init.json, core's AppRole credentials in .env), then a
+#      reboot: with no command, pod-secrets' unit unseals it (its `wait`)
+#      before pod-core's containers start, sys/health answers 200
+#      (initialised, unsealed, active), and core's AppRole login, made from
+#      inside pod-core with the credentials its environment holds, is
+#      accepted
 #
 # Usage (the host Podman is shared by the tests: hold their lock):
 #   flock -o /tmp/aegis-podman-test.lock scripts/systemd-trial.sh [--keep] [--results FILE]
@@ -324,6 +334,87 @@ if [ -z "$bad" ]; then
 	ok stop-order "${detail# } no pod left"
 else
 	fail stop-order "${bad# }"
+fi
+
+# --- OpenBao unsealed after a reboot --------------------------------------------------
+# An image of this machine's root (python3 included) running the OpenBao test
+# server; podman import keeps it local to the nested Podman.
+bao_image=localhost/aegis-trial/openbao:latest
+if ! inside sh -ec "tar -C / -c --one-file-system --exclude=./var/lib/containers --exclude=./var/tmp \\
+		--exclude=./proc --exclude=./sys --exclude=./dev --exclude=./run --exclude=./tmp \\
+		--exclude=./usr/share/doc --exclude=./usr/share/man --exclude=./usr/share/locale . |
+		podman import - $bao_image >/dev/null" 2>"$stage/import.err"; then
+	fail unseal-reboot "cannot make the OpenBao test server's image inside: $(tail -n 2 "$stage/import.err" | tr '\n' ' ')"
+	exit 1
+fi
+# the test server and its entry point, added as a layer of their own
+tar -C "$root" -c tests/servers/openbao.py tests/servers/common.py scripts/demo/openbao-standin.sh |
+	podman exec -i "$NAME" sh -ec "d=\$(mktemp -d /var/tmp/bao-XXXXXX); tar -C \"\$d\" -x
+	mkdir -p \"\$d/ctx/aegis-demo/servers\"
+	cp \"\$d/tests/servers/openbao.py\" \"\$d/tests/servers/common.py\" \"\$d/ctx/aegis-demo/servers/\"
+	cp \"\$d/scripts/demo/openbao-standin.sh\" \"\$d/ctx/aegis-demo/\"
+	printf 'FROM %s\nCOPY aegis-demo /aegis-demo\nENTRYPOINT [\"/aegis-demo/openbao-standin.sh\"]\n' $bao_image >\"\$d/ctx/Containerfile\"
+	podman build -q -t $bao_image \"\$d/ctx\" >/dev/null
+	rm -rf \"\$d\"" || {
+	fail unseal-reboot "cannot add the OpenBao test server to its image inside"
+	exit 1
+}
+inside sed -i "s|^OPENBAO_IMAGE=.*|OPENBAO_IMAGE=$bao_image|" /etc/aegis-deploy/.env
+log "deploy --profile $PROFILE with OpenBao's test server (initialise, bootstrap)…"
+out=$(inside aegis-deploy --env /etc/aegis-deploy/.env --profile $PROFILE deploy 2>&1)
+rc=$?
+if [ $rc -ne 0 ] || ! inside test -s /etc/aegis-deploy/generated/openbao-init.json; then
+	fail unseal-reboot "deploy with OpenBao's test server: exit $rc: $(printf '%s' "$out" | tail -n 3 | tr '\n' ' ')"
+	exit 1
+fi
+inside systemctl start aegis-$PROFILE.target
+log "podman restart $NAME (a reboot, OpenBao sealed by it)…"
+t0=$(date +%s.%N)
+podman restart -t 90 "$NAME" >/dev/null || {
+	fail unseal-reboot "podman restart failed"
+	exit 1
+}
+state=
+for _ in $(seq 1 $((BOOT_TIMEOUT * 2))); do
+	state=$(inside systemctl is-active aegis-$PROFILE.target 2>/dev/null)
+	[ "$state" = active ] && break
+	[ "$state" = failed ] && break
+	sleep 0.5
+done
+bao_ctr=$(inside podman ps -q --no-trunc --filter pod=pod-secrets --filter ancestor=$bao_image | head -n1)
+health=$(inside podman exec "$bao_ctr" python3 -c 'import urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen("http://127.0.0.1:8200/v1/sys/health", timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)' 2>&1)
+# the unseal (OpenBao's log) and the first start of core's own containers
+unsealed=$(inside podman logs -t "$bao_ctr" 2>&1 | awk '/\/v1\/sys\/unseal 200/ { t = $1 } END { print t }')
+core_ids=$(inside podman ps -q --no-trunc --filter pod=pod-core | tr '\n' ' ')
+core_first=""
+for id in $core_ids; do
+	[ "$(inside podman container inspect --format '{{.IsInfra}}' "$id")" = true ] && continue
+	t=$(inside podman container inspect --format '{{.State.StartedAt.Format "2006-01-02T15:04:05.000000000Z07:00"}}' "$id")
+	t=$(date -u -d "$t" +%s.%N)
+	[ -z "$core_first" ] || awk -v a="$t" -v b="$core_first" 'BEGIN { exit !(a < b) }' && core_first=$t
+done
+unsealed_s=${unsealed:+$(date -u -d "$unsealed" +%s.%N)}
+if [ "$state" = active ] && [ "$health" = 200 ] && [ -n "$unsealed_s" ] && [ -n "$core_first" ] &&
+	awk -v u="$unsealed_s" -v c="$core_first" -v t="$t0" 'BEGIN { exit !(u >= t && u <= c) }'; then
+	ok unseal-reboot "target active, sys/health $health, unsealed $(fmt "$unsealed_s") before core's containers started $(fmt "$core_first")"
+else
+	fail unseal-reboot "target '$state', sys/health '$health', unsealed at '${unsealed_s:+$(fmt "$unsealed_s")}' (reboot began $(fmt "$t0")), core started '${core_first:+$(fmt "$core_first")}'"
+fi
+# core's login, as the runtime makes it (secrets_manager.rs:78-141 of
+# aegis-orchestrator): its own environment's credentials, read inside the
+# container (never in an argument), posted to pod-secrets
+core_ctr=$(inside podman ps -q --no-trunc --filter pod=pod-core --filter ancestor="$SLOW" | head -n1)
+login=$(inside podman exec "$core_ctr" sh -c 'printf "{\"role_id\":\"%s\",\"secret_id\":\"%s\"}" "$OPENBAO_ROLE_ID" "$OPENBAO_SECRET_ID" >/tmp/approle-login.json
+	wget -q -O - --header "Content-Type: application/json" --post-file=/tmp/approle-login.json http://pod-secrets:8200/v1/auth/approle/login; rc=$?
+	rm -f /tmp/approle-login.json; exit $rc' 2>&1)
+if grep -q '"client_token"' <<<"$login"; then
+	ok approle-reboot "pod-core's credentials log in to pod-secrets after the reboot"
+else
+	fail approle-reboot "login from pod-core: $(printf '%s' "$login" | head -c 300)"
 fi
 log "done in $(($(date +%s) - t_start)) s"
 exit $failed

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
-checks=(boot install start-active start-order reboot-active reboot-order stop-order)
+checks=(boot install start-active start-order reboot-active reboot-order stop-order unseal-reboot approle-reboot)
 names=()
 for c in "${checks[@]}"; do names+=("systemd-pid1-$c"); done
 require_rootful_podman

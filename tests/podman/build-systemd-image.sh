@@ -20,6 +20,9 @@ log() { echo "build-systemd-image: $*" >&2; }
 
 packages=systemd,systemd-sysv,dbus,podman,runc,conmon,netavark,aardvark-dns,iptables,catatonit,uidmap
 packages+=,libyaml-0-2,libjansson4,libcurl4,libgit2-1.5,libssl3,ca-certificates,procps
+# python3: the trial makes an image of this root inside to run the OpenBao
+# test server (tests/servers/openbao.py), which seals on every restart
+packages+=,python3
 . "$here/image-cache.sh"
 hash=$(image_hash "${BASH_SOURCE[0]}" "$here/image-cache.sh")
 image_current "$image" "$hash" "${1:-}" && exit 0
