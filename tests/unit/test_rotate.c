@@ -181,3 +181,52 @@ TEST(rotate_check_says_what_can_be_rotated)
 	free(env);
 	free(dir);
 }
+
+TEST(rotate_schema_needs_where_the_value_is_kept)
+{
+	char *dir = harness_tmpdir();
+	aerr_t err = {0};
+	schema s;
+	char *p = harness_write(dir, "c.yaml",
+				"variables:\n"
+				"  - name: Z\n"
+				"    describes: host\n"
+				"    secret: true\n"
+				"    rotate: grafana-admin\n");
+	CHECK(schema_load(p, &s, &err) < 0);
+	CHECK_CONTAINS(err.msg, "Z: rotate needs stored_in");
+	err = (aerr_t){0};
+	char *q = harness_write(dir, "d.yaml",
+				"variables:\n"
+				"  - name: W\n"
+				"    describes: host\n"
+				"    stored_in: aegis-x\n");
+	CHECK(schema_load(q, &s, &err) < 0);
+	CHECK_CONTAINS(err.msg, "W: stored_in goes with rotate");
+	free(p);
+	free(q);
+	free(dir);
+}
+
+TEST(rotate_placeholders_tell_a_changed_value)
+{
+	char *a = rotate_placeholder("x: <secret:POSTGRES_PASSWORD:hmac-sha256:1a2b3c4d>\n"
+				     "y: <secret:POSTGRES_PASSWORD_OTHER:hmac-sha256:99999999>",
+				     "POSTGRES_PASSWORD");
+	CHECK_STR(a, "<secret:POSTGRES_PASSWORD:hmac-sha256:1a2b3c4d>");
+	free(a);
+	CHECK(rotate_placeholder("x: <secret:POSTGRES_PASSWORD_OTHER:hmac-sha256:1>",
+				 "POSTGRES_PASSWORD") == NULL);
+	CHECK(rotate_placeholder(NULL, "X") == NULL);
+
+	char *now[] = {"v: <secret:P:hmac-sha256:00000001>", NULL,
+		       "v: <secret:P:hmac-sha256:00000002>"};
+	char *same[] = {"v: <secret:P:hmac-sha256:00000001>", "v: <secret:P:hmac-sha256:0f>", NULL};
+	char *other[] = {NULL, NULL, "v: <secret:P:hmac-sha256:00000003>"};
+	size_t pod = 99;
+	/* a pod that holds it only now, or only then, compares nothing */
+	CHECK(!rotate_value_changed("P", now, same, 3, &pod));
+	CHECK(rotate_value_changed("P", now, other, 3, &pod));
+	CHECK(pod == 2);
+	CHECK(!rotate_value_changed("Q", now, other, 3, &pod));
+}

@@ -35,6 +35,10 @@ static int read_rotate(yaml_document_t *doc, yaml_node_t *n, const char *path, b
 		       schema_var *v, aerr_t *err)
 {
 	v->rotate = opt_str(ydoc_get(doc, n, "rotate"));
+	v->stored_in = opt_str(ydoc_get(doc, n, "stored_in"));
+	if (!v->rotate && v->stored_in && !recorded)
+		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: %s: stored_in goes with rotate", path,
+				v->line, v->name);
 	if (!v->rotate)
 		return 0;
 	strbuf list = STRBUF_INIT;
@@ -55,6 +59,11 @@ static int read_rotate(yaml_document_t *doc, yaml_node_t *n, const char *path, b
 		rc = aerr_set(err, AEGIS_ECONFIG,
 			      "%s:%d: %s: rotate is only for a secret (secret: true)", path,
 			      v->line, v->name);
+	else if (!recorded && (!v->stored_in || !*v->stored_in))
+		rc = aerr_set(err, AEGIS_ECONFIG,
+			      "%s:%d: %s: rotate needs stored_in: the named volume where the "
+			      "service keeps the value",
+			      path, v->line, v->name);
 	sb_release(&list);
 	return rc;
 }
@@ -402,6 +411,7 @@ void schema_free(schema *s)
 		free(v->description);
 		free(v->group);
 		free(v->rotate);
+		free(v->stored_in);
 	}
 	free(s->vars);
 	free(s->path);

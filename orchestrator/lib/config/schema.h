@@ -45,6 +45,9 @@ typedef struct schema_var {
 	/* how `rotate` changes it inside the service that keeps it (one of
 	 * schema_rotate_methods), or NULL: not rotatable */
 	char *rotate;
+	/* with rotate: the named volume where the service keeps the value
+	 * (a deploy after a hand edit refuses while it exists) */
+	char *stored_in;
 } schema_var;
 
 typedef struct schema {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config/secretgen.h"
+#include "release/history.h"
 #include "util/clock.h"
 #include "util/fsutil.h"
 #include "util/strbuf.h"
@@ -234,6 +235,13 @@ static int change_service(const rotate_ctx *c, const rotate_method *m, rotate_pe
 			  json_t *steps, aerr_t *err)
 {
 	double t0 = clock_mono_s();
+	/* .env is written only once the service took the value: a run killed
+	 * after that finds the service done (and perhaps its pod not running) */
+	const char *now = config_get(c->cfg, c->variable);
+	if (p->new_value && now && strcmp(now, p->new_value) == 0) {
+		add_step(c, steps, "service", "already changed (.env holds the new value)", t0);
+		return 0;
+	}
 	if (m->issue) {
 		if (p->new_value) {
 			add_step(c, steps, "service", "the new value was already issued", t0);
@@ -314,5 +322,131 @@ int rotate_run(const rotate_ctx *c, json_t **steps_out, aerr_t *err)
 		*steps_out = steps;
 	else
 		json_decref(steps);
+	return rc;
+}
+
+/* --- a hand edit of a rotatable variable ----------------------------------- */
+
+char *rotate_placeholder(const char *text, const char *variable)
+{
+	if (!text)
+		return NULL;
+	cleanup_free char *head = xasprintf("<secret:%s:hmac-sha256:", variable);
+	const char *at = strstr(text, head);
+	if (!at)
+		return NULL;
+	const char *end = strchr(at, '>');
+	return end ? xstrndup(at, (size_t)(end - at + 1)) : NULL;
+}
+
+bool rotate_value_changed(const char *variable, char *const *now, char *const *then, size_t n,
+			  size_t *pod)
+{
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *a = rotate_placeholder(now[i], variable);
+		cleanup_free char *b = a ? rotate_placeholder(then[i], variable) : NULL;
+		if (a && b && strcmp(a, b) != 0) {
+			*pod = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The latest revision that succeeded and left pods running, or 0. */
+static int last_good_revision(const char *state_dir, aerr_t *err)
+{
+	json_t *revs = NULL;
+	if (history_list(state_dir, &revs, err) < 0)
+		return -1;
+	int rev = 0;
+	for (size_t i = json_array_size(revs); i-- > 0 && !rev;) {
+		json_t *r = json_array_get(revs, i);
+		const char *result = json_string_value(json_object_get(r, "result"));
+		const char *command = json_string_value(json_object_get(r, "command"));
+		if (result && strcmp(result, "ok") == 0 && command &&
+		    strcmp(command, "teardown") != 0)
+			rev = (int)json_integer_value(json_object_get(r, "revision"));
+	}
+	json_decref(revs);
+	return rev;
+}
+
+/* What to say about VAR, whose value pod POD ran with in revision REV. */
+static void say_hand_edit(strbuf *b, const char *state_dir, const config *cfg,
+			  const schema_var *var, const char *pod, int rev)
+{
+	const config_value *cv = config_find(cfg, var->name);
+	const rotate_method *m = rotate_method_find(var->rotate);
+	if (b->len)
+		sb_adds(b, "\n");
+	if (cv && cv->source == SRC_FILE)
+		sb_addf(b, "%s:%d: %s", cfg->env_path, cv->line, var->name);
+	else
+		sb_addf(b, "%s (%s)", var->name, cv ? config_source_name(cv->source) : "unset");
+	sb_addf(b,
+		" differs from the value %s ran with (revision %d), and the service keeps the old "
+		"one in volume %s: deploying it would lock its clients out.  ",
+		pod, rev, var->stored_in);
+	cleanup_free char *pending = rotate_pending_path(state_dir, var->name);
+	if (fs_exists(pending))
+		sb_addf(b,
+			"A rotation of %s is under way (%s): finish it with `aegis-deploy rotate "
+			"%s`.",
+			var->name, pending, var->name);
+	else if (m && m->issue)
+		sb_addf(b,
+			"Put the old value back in %s, then run `aegis-deploy rotate %s` (the "
+			"service issues the new one).",
+			cfg->env_path, var->name);
+	else
+		sb_addf(b,
+			"Put the old value back in %s, then run `aegis-deploy rotate %s "
+			"--value-from-stdin` with the new value on stdin (or `aegis-deploy rotate "
+			"%s` for a generated one).",
+			cfg->env_path, var->name, var->name);
+}
+
+int rotate_refuse_hand_edits(const char *state_dir, deployment *d, podman *pm, aerr_t *err)
+{
+	bool any = false;
+	for (size_t i = 0; i < d->cfg.schema.n && !any; i++)
+		any = d->cfg.schema.vars[i].rotate != NULL;
+	int rev = any ? last_good_revision(state_dir, err) : 0;
+	if (rev <= 0)
+		return rev;
+	char **now = NULL;
+	if (history_redacted_manifests(state_dir, d, false, &now, err) < 0)
+		return -1;
+	char **then = xcalloc(d->npods ? d->npods : 1, sizeof *then);
+	int rc = 0;
+	for (size_t i = 0; i < d->npods && rc == 0; i++) {
+		cleanup_free char *path = xasprintf("manifests/%s.yaml", d->pods[i].name);
+		size_t len = 0;
+		/* a pod the revision did not deploy has nothing to compare */
+		if (history_read_file(state_dir, rev, path, &then[i], &len, err) < 0) {
+			free(then[i]);
+			then[i] = NULL;
+			aerr_clear(err);
+		}
+	}
+	strbuf msg = STRBUF_INIT;
+	for (size_t k = 0; k < d->cfg.schema.n && rc == 0; k++) {
+		const schema_var *var = &d->cfg.schema.vars[k];
+		size_t pod = 0;
+		bool exists = false;
+		if (!var->rotate || !var->stored_in ||
+		    !rotate_value_changed(var->name, now, then, d->npods, &pod))
+			continue;
+		if (podman_volume_exists(pm, var->stored_in, &exists, err) < 0)
+			rc = -1;
+		else if (exists)
+			say_hand_edit(&msg, state_dir, &d->cfg, var, d->pods[pod].name, rev);
+	}
+	if (rc == 0 && msg.len)
+		rc = aerr_set(err, AEGIS_ECONFIG, "%s\nNothing was changed.", msg.s);
+	sb_release(&msg);
+	history_strv_free(now, d->npods);
+	history_strv_free(then, d->npods);
 	return rc;
 }

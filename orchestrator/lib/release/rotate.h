@@ -19,6 +19,8 @@
 
 #include "bootstrap/credential.h"
 #include "config/config.h"
+#include "config/deployment.h"
+#include "podman/podman.h"
 #include "util/error.h"
 
 #define ROTATE_DIR "rotate"
@@ -90,5 +92,27 @@ typedef struct rotate_ctx {
  * *STEPS (optional) gets [{"step", "result", "seconds"}].  Never puts a
  * value in ERR, STEPS or a step line. */
 int rotate_run(const rotate_ctx *c, json_t **steps, aerr_t *err);
+
+/* --- a hand edit of a rotatable variable (deploy, redeploy) ---------------- */
+
+/* The keyed-hash placeholder of VARIABLE in TEXT (a manifest of the release
+ * history: "<secret:VAR:hmac-sha256:1a2b3c4d>", history.h), newly
+ * allocated, or NULL when TEXT has none. */
+char *rotate_placeholder(const char *text, const char *variable);
+/* Did VARIABLE's value change between THEN and NOW (N manifests of the
+ * same pods, NULL where a pod has none)?  True when some pod's manifest
+ * holds a placeholder of it in both and they differ; *POD its index. */
+bool rotate_value_changed(const char *variable, char *const *now, char *const *then, size_t n,
+			  size_t *pod);
+
+/* Before a deploy of D: every rotatable variable whose value differs from
+ * the one the pods of the last successful revision ran with (compared by
+ * their placeholders: no value is stored or read back), while the volume
+ * where its service keeps the value (`stored_in`) still exists, is refused:
+ * -1 with status 2 and a message naming the variable, its .env line, the
+ * pod and volume holding the old value and the `rotate` command to run
+ * instead.  0 when nothing differs, there is no history yet, or the volume
+ * is gone (after `clean`). */
+int rotate_refuse_hand_edits(const char *state_dir, deployment *d, podman *pm, aerr_t *err);
 
 #endif
