@@ -79,9 +79,11 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 		return cli_fail(cli, &err);
 	/* the pods hold the SEAL keys: generated when missing, as
 	 * generate-keys would, and then rendered again with them */
-	keys_result keys;
+	keys_result keys = {0};
 	double took = 0;
-	int rc = sealkeys_ensure(&d, &keys, &err);
+	int rc = refuse_hand_edits(cli, &d, &err);
+	if (rc == 0)
+		rc = sealkeys_ensure(&d, &keys, &err);
 	bool fresh = rc == 0 && (keys.generated || keys.jwt_generated);
 	keys_result_free(&keys);
 	if (fresh) {
@@ -89,8 +91,6 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 		if (cli_load(cli, args->only_pod != NULL, 0, &d, NULL, &err) < 0)
 			return cli_fail(cli, &err);
 	}
-	if (rc == 0)
-		rc = refuse_hand_edits(cli, &d, &err);
 	if (rc == 0)
 		rc = engine_release(cli, args->only_pod ? "redeploy" : "deploy", &d, args, &took,
 				    &err);
