@@ -7,8 +7,10 @@
 #include "cli.h"
 #include "engine.h"
 #include "lib/bootstrap/sealkeys.h"
+#include "lib/release/history.h"
 #include "lib/release/rotate.h"
 #include "lib/release/state.h"
+#include "lib/util/fsutil.h"
 #include "options.h"
 
 static const char help[] =
@@ -62,8 +64,10 @@ static int refuse_hand_edits(const struct cli *cli, deployment *d, aerr_t *err)
 	cleanup_free char *dir = NULL;
 	podman *pm = NULL;
 	int rc = state_dir(&d->cfg, &dir, err);
-	if (rc == 0)
-		rc = cli_open_podman(cli, &d->cfg, &pm, err);
+	cleanup_free char *history = rc == 0 ? fs_join(dir, HISTORY_DIR) : NULL;
+	if (rc < 0 || !fs_exists(history))
+		return rc; /* nothing deployed yet: nothing to compare with */
+	rc = cli_open_podman(cli, &d->cfg, &pm, err);
 	if (rc == 0)
 		rc = rotate_refuse_hand_edits(dir, d, pm, err);
 	podman_close(pm);
