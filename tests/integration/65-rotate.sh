@@ -39,6 +39,7 @@ sampler_pid=
 podman_test_stack_before_cleanup() { [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null; }
 podman_bootstrap_stack
 {
+	echo "AEGIS_STATE_DIR=$TMP/state"
 	echo "POSTGRES_IMAGE=localhost/aegis-demo/postgres:latest"
 	echo "POSTGRES_EXPORTER_IMAGE=localhost/aegis-demo/postgres-exporter:latest"
 	echo "AEGIS_RUNTIME_IMAGE=localhost/aegis-demo/runtime-standin:latest"
@@ -118,7 +119,7 @@ fi
 pg_old=$(val POSTGRES_PASSWORD)
 core_before=$(cid pod-core-aegis-runtime)
 t0=$(date +%s)
-A rotate POSTGRES_PASSWORD --json >"$TMP/r1.json" 2>"$TMP/r1.err"; rc=$?
+A rotate --profile "$PROF" POSTGRES_PASSWORD --json >"$TMP/r1.json" 2>"$TMP/r1.err"; rc=$?
 echo "   rotate POSTGRES_PASSWORD: $(($(date +%s) - t0)) s"
 pg_new=$(val POSTGRES_PASSWORD)
 new_login=$(pg_login "$pg_new")
@@ -179,7 +180,7 @@ $1" | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "http://12
 }
 sid_old=$(val OPENBAO_SECRET_ID)
 core_before=$(cid pod-core-aegis-runtime)
-A rotate OPENBAO_SECRET_ID >"$TMP/r2.out" 2>&1; rc=$?
+A rotate --profile "$PROF" OPENBAO_SECRET_ID >"$TMP/r2.out" 2>&1; rc=$?
 sid_new=$(val OPENBAO_SECRET_ID)
 old_code=$(bao_login "$sid_old")
 new_code=$(bao_login "$sid_new")
@@ -198,7 +199,7 @@ values=("$pg_old" "$pg_new")
 kill_at() {
 	local name=$1 cond=$2 before pid killed=no rc v
 	before=$(val POSTGRES_PASSWORD)
-	"$AEGIS_BIN" --root "$ROOT" --env "$ENV" rotate POSTGRES_PASSWORD >"$TMP/k-$name.out" 2>&1 &
+	"$AEGIS_BIN" --root "$ROOT" --env "$ENV" rotate --profile "$PROF" POSTGRES_PASSWORD >"$TMP/k-$name.out" 2>&1 &
 	pid=$!
 	for _ in $(seq 1200); do
 		if eval "$cond"; then
@@ -210,7 +211,7 @@ kill_at() {
 	done
 	wait "$pid" 2>/dev/null
 	pend=$(test -e "$TMP/state/rotate/POSTGRES_PASSWORD.pending" && echo pending || echo none)
-	A rotate POSTGRES_PASSWORD >"$TMP/k-$name.rerun" 2>&1; rc=$?
+	A rotate --profile "$PROF" POSTGRES_PASSWORD >"$TMP/k-$name.rerun" 2>&1; rc=$?
 	v=$(val POSTGRES_PASSWORD)
 	values+=("$v")
 	if [ "$killed" = yes ] && [ $rc -eq 0 ] && [ "$v" != "$before" ] && [ "$(pg_login "$v")" = ok ] &&

@@ -441,7 +441,7 @@ int rotate_refuse_hand_edits(const char *state_dir, deployment *d, podman *pm, a
 		if (podman_volume_exists(pm, var->stored_in, &exists, err) < 0)
 			rc = -1;
 		else if (exists)
-			say_hand_edit(&msg, state_dir, &d->cfg, var, d->pods[pod].name, rev);
+			say_hand_edit(&msg, state_dir, &d->cfg, var, d->pods[pod].pod_name, rev);
 	}
 	if (rc == 0 && msg.len)
 		rc = aerr_set(err, AEGIS_ECONFIG, "%s\nNothing was changed.", msg.s);
