@@ -39,4 +39,22 @@ int credential_keycloak_admin(const credential_target *t, const char *old_value,
 int credential_grafana_admin(const credential_target *t, const char *old_value,
 			     const char *new_value, bool *already, aerr_t *err);
 
+/* POSTGRES_PASSWORD: ALTER ROLE of the platform's role through podman exec
+ * in pod-database's postgres container over its local socket, the value
+ * handed in the exec's environment, never in an argument
+ * (credential_exec.c).  Then checked over TCP: the new value logs in, the
+ * old one is refused. */
+int credential_postgres(const credential_target *t, const char *old_value, const char *new_value,
+			bool *already, aerr_t *err);
+/* OPENBAO_SECRET_ID: a new secret-id of the runtime's AppRole role, issued
+ * by OpenBao with the root token the bootstrap keeps (*NEW_VALUE newly
+ * allocated) (credential_exec.c). */
+int credential_approle_issue(const credential_target *t, const char *old_value, char **new_value,
+			     aerr_t *err);
+/* OPENBAO_SECRET_ID, once the pods use NEW_VALUE: the old secret-id
+ * destroyed, then its login checked to be refused; *ALREADY when OpenBao
+ * no longer knew it. */
+int credential_approle_retire(const credential_target *t, const char *old_value,
+			      const char *new_value, bool *already, aerr_t *err);
+
 #endif
