@@ -175,8 +175,8 @@ TEST(keycloak_password_policy_refusal_reported)
 	CHECK(http_client_init(&c, url, NULL, &err) == 0);
 	http_response r;
 	CHECK(keycloak_password_grant(&c, "admin", "kc-second-Admin-2", NULL, &r, &err) == 0);
-	cleanup_free char *bearer = xasprintf(
-	    "Bearer %s", json_string_value(json_object_get(r.body, "access_token")));
+	cleanup_free char *bearer =
+	    xasprintf("Bearer %s", json_string_value(json_object_get(r.body, "access_token")));
 	http_response_free(&r);
 	json_t *policy = json_pack("{s:s}", "passwordPolicy", "length(40)");
 	http_request rq = {.method = "PUT",

@@ -52,8 +52,7 @@ static void decref_wiping(json_t *o)
 	json_decref(o);
 }
 
-static int both_set(const char *variable, const char *old_value, const char *new_value,
-		    aerr_t *err)
+static int both_set(const char *variable, const char *old_value, const char *new_value, aerr_t *err)
 {
 	if (!old_value || !*old_value || !new_value || !*new_value)
 		return aerr_set(err, AEGIS_ECONFIG,
@@ -87,13 +86,15 @@ static int kc_grant(http_client *c, const char *user, const char *password, doub
 				*ok = true;
 				if (bearer)
 					*bearer = xasprintf("Bearer %s", access);
-			} else if (r.status == 401 && error && strcmp(error, "invalid_grant") == 0) {
+			} else if (r.status == 401 && error &&
+				   strcmp(error, "invalid_grant") == 0) {
 				*ok = false;
 			} else {
 				cleanup_free char *text = http_error_text(r.body);
 				rc = aerr_set(err, AEGIS_EFAIL, "POST %s: HTTP %ld%s%s",
 					      KEYCLOAK_TOKEN_PATH, r.status, text ? ": " : "",
-					      text ? text : (r.status == 200 ? ": no access_token" : ""));
+					      text ? text
+						   : (r.status == 200 ? ": no access_token" : ""));
 			}
 		}
 		long status = r.status;
@@ -108,8 +109,7 @@ static int kc_grant(http_client *c, const char *user, const char *password, doub
 
 /* The id of USER in the master realm (users?username=&exact=true, whose
  * match ignores case as Keycloak's user names do). */
-static int kc_user_id(http_client *c, const char *bearer, const char *user, char **id,
-		      aerr_t *err)
+static int kc_user_id(http_client *c, const char *bearer, const char *user, char **id, aerr_t *err)
 {
 	*id = NULL;
 	cleanup_free char *esc = http_escape(user);
@@ -132,7 +132,8 @@ static int kc_user_id(http_client *c, const char *bearer, const char *user, char
 	}
 	http_response_free(&r);
 	if (rc == 0 && !*id)
-		rc = aerr_set(err, AEGIS_EFAIL, "GET /admin/realms/master/users: no user '%s'", user);
+		rc = aerr_set(err, AEGIS_EFAIL, "GET /admin/realms/master/users: no user '%s'",
+			      user);
 	return rc;
 }
 
@@ -148,8 +149,8 @@ static int kc_reset(http_client *c, const char *bearer, const char *id, const ch
 		    aerr_t *err)
 {
 	cleanup_free char *path = xasprintf("/admin/realms/master/users/%s/reset-password", id);
-	json_t *body = json_pack("{s:s, s:s, s:b}", "type", "password", "value", value,
-				 "temporary", 0);
+	json_t *body =
+	    json_pack("{s:s, s:s, s:b}", "type", "password", "value", value, "temporary", 0);
 	http_request rq = {.method = "PUT",
 			   .path = path,
 			   .token_name = "Authorization",
@@ -162,8 +163,8 @@ static int kc_reset(http_client *c, const char *bearer, const char *id, const ch
 	return rc;
 }
 
-static int kc_change(http_client *c, const char *user, const char *old_value,
-		     const char *new_value, double deadline, aerr_t *err)
+static int kc_change(http_client *c, const char *user, const char *old_value, const char *new_value,
+		     double deadline, aerr_t *err)
 {
 	bool ok = false;
 	cleanup_wipe char *bearer = NULL;
@@ -176,7 +177,8 @@ static int kc_change(http_client *c, const char *user, const char *old_value,
 				"changed by other means; put the one Keycloak accepts in .env",
 				KEYCLOAK_TOKEN_PATH);
 	cleanup_free char *id = NULL;
-	if (kc_user_id(c, bearer, user, &id, err) < 0 || kc_reset(c, bearer, id, new_value, err) < 0)
+	if (kc_user_id(c, bearer, user, &id, err) < 0 ||
+	    kc_reset(c, bearer, id, new_value, err) < 0)
 		return -1;
 	if (kc_grant(c, user, new_value, deadline, &ok, NULL, err) < 0)
 		return aerr_wrap(err, "after the reset, the new KEYCLOAK_ADMIN_PASSWORD");
@@ -343,10 +345,11 @@ int credential_grafana_admin(const credential_target *t, const char *old_value,
 		if (rc == 0 && ok)
 			*already = true;
 		else if (rc == 0)
-			rc = aerr_set(err, AEGIS_EFAIL,
-				      "GET /api/user: HTTP 401 for both the current "
-				      "GRAFANA_ADMIN_PASSWORD and the new one: the password was "
-				      "changed by other means; put the one Grafana accepts in .env");
+			rc =
+			    aerr_set(err, AEGIS_EFAIL,
+				     "GET /api/user: HTTP 401 for both the current "
+				     "GRAFANA_ADMIN_PASSWORD and the new one: the password was "
+				     "changed by other means; put the one Grafana accepts in .env");
 	} else if (rc == 0 && strcmp(old_value, new_value) == 0) {
 		*already = true;
 	} else if (rc == 0) {
