@@ -52,6 +52,17 @@ static void decref_wiping(json_t *o)
 	json_decref(o);
 }
 
+/* After an exchange that returned RC with STATUS: try again?  Only when
+ * nothing answered or the answer was a 5xx (the service starting), and
+ * DEADLINE has not passed; then after a pause. */
+static bool again(int rc, long status, double deadline)
+{
+	if (rc == 0 || (status && status < 500) || clock_mono_s() >= deadline)
+		return false;
+	clock_sleep_ms(POLL_MS);
+	return true;
+}
+
 static int both_set(const char *variable, const char *old_value, const char *new_value, aerr_t *err)
 {
 	if (!old_value || !*old_value || !new_value || !*new_value)
@@ -99,11 +110,8 @@ static int kc_grant(http_client *c, const char *user, const char *password, doub
 		}
 		long status = r.status;
 		http_response_free(&r);
-		if (rc == 0)
-			return 0;
-		if ((status && status < 500) || clock_mono_s() >= deadline)
-			return -1;
-		clock_sleep_ms(POLL_MS);
+		if (!again(rc, status, deadline))
+			return rc;
 	}
 }
 
@@ -282,11 +290,8 @@ static int gf_signs_in(http_client *c, const char *user, const char *password, d
 		long status = r.status;
 		*ok = rc == 0 && status == 200;
 		http_response_free(&r);
-		if (rc == 0)
-			return 0;
-		if ((status && status < 500) || clock_mono_s() >= deadline)
-			return -1;
-		clock_sleep_ms(POLL_MS);
+		if (!again(rc, status, deadline))
+			return rc;
 	}
 }
 
