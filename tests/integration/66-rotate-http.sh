@@ -23,7 +23,15 @@ names=(rotate-http-deploy
 	rotate-http-no-value-in-argv)
 require_rootful_podman
 podman_bootstrap_stack
-echo "GRAFANA_IMAGE=localhost/aegis-demo/grafana-standin:latest" >>"$ENV"
+# Grafana's stand-in shares pod-observability's network namespace: its
+# neighbours get the demo's stand-ins that serve only their own ports (the
+# generic one answers on every template port, 3300 included)
+{
+	echo "GRAFANA_IMAGE=localhost/aegis-demo/grafana-standin:latest"
+	for v in JAEGER_IMAGE PROMETHEUS_IMAGE LOKI_IMAGE PROMTAIL_IMAGE; do
+		echo "$v=localhost/aegis-demo/standin-$(echo "$v" | tr 'A-Z_' 'a-z-'):latest"
+	done
+} >>"$ENV"
 # the pods this needs, no more: Keycloak (and the database it depends on), Grafana
 PROFILE=$TMP/rotate-http.yaml
 cat >"$PROFILE" <<'EOF'
