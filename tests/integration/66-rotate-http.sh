@@ -17,8 +17,10 @@
 . "$ROOT/tests/podman/env.sh"
 
 names=(rotate-http-deploy
-	rotate-kc-exit-0 rotate-kc-new-accepted rotate-kc-old-refused rotate-kc-bootstrap-after
-	rotate-gf-exit-0 rotate-gf-new-accepted rotate-gf-old-refused rotate-gf-kept-on-restart
+	rotate-kc-exit-0 rotate-kc-changed-in-service rotate-kc-new-accepted rotate-kc-old-refused
+	rotate-kc-bootstrap-after
+	rotate-gf-exit-0 rotate-gf-changed-in-service rotate-gf-new-accepted rotate-gf-old-refused
+	rotate-gf-kept-on-restart
 	rotate-http-no-value-in-output rotate-http-no-value-in-state rotate-http-no-value-in-logs
 	rotate-http-no-value-in-argv)
 require_rootful_podman
@@ -137,6 +139,13 @@ echo "   rotate KEYCLOAK_ADMIN_PASSWORD: $(($(date +%s) - t0)) s"
 value KEYCLOAK_ADMIN_PASSWORD "$TMP/kc.new"
 VALUES+=("$TMP/kc.old" "$TMP/kc.new")
 [ $rc -eq 0 ] && pass rotate-kc-exit-0 || fail rotate-kc-exit-0 "rc=$rc $(tail -5 "$TMP/rotate-kc.out")"
+# The Keycloak stand-in keeps its state in memory: once pod-iam is replaced
+# it takes the new .env's password afresh.  That the running Keycloak was
+# changed, and checked (new accepted, old refused) before the pods were
+# replaced, is what rotate's service step reports.
+changed_in_service() { grep -Eq '^rotate: service +changed: accepts the new value, refuses the old' "$1"; }
+changed_in_service "$TMP/rotate-kc.out" && pass rotate-kc-changed-in-service ||
+	fail rotate-kc-changed-in-service "$(grep -m1 'service' "$TMP/rotate-kc.out")"
 if ! cmp -s "$TMP/kc.old" "$TMP/kc.new" && [ "$(kc_grant "$TMP/kc.new")" = 200 ]; then
 	pass rotate-kc-new-accepted
 else
@@ -160,6 +169,8 @@ wait "$watcher" 2>/dev/null
 value GRAFANA_ADMIN_PASSWORD "$TMP/gf.new"
 VALUES+=("$TMP/gf.old" "$TMP/gf.new")
 [ $rc -eq 0 ] && pass rotate-gf-exit-0 || fail rotate-gf-exit-0 "rc=$rc $(tail -5 "$TMP/rotate-gf.out")"
+changed_in_service "$TMP/rotate-gf.out" && pass rotate-gf-changed-in-service ||
+	fail rotate-gf-changed-in-service "$(grep -m1 'service' "$TMP/rotate-gf.out")"
 # pod-observability now runs with the new .env, on its old data: the stand-in
 # took no password from the environment, so only the change made inside it
 # lets the new one in
