@@ -64,6 +64,7 @@ struct deploy_args {
 	/* rollback: the revision deployed again and its source (for the history) */
 	int rollback_of;
 	const json_t *source;
+	const char *rotated;	/* rotate: the variable rotated (for the history) */
 	const char *trace_path; /* --trace FILE: the rollout's trace (lib/rollout/trace.h) */
 };
 int deploy_main(struct cli *cli, const struct deploy_args *args);
@@ -138,5 +139,6 @@ COMMAND(setup_user);
 COMMAND(history);
 COMMAND(diff);
 COMMAND(rollback);
+COMMAND(rotate);
 
 #endif

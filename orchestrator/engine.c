@@ -80,6 +80,7 @@ static void note_revision(const struct cli *cli, const char *command, deployment
 	    .lenient = states == NULL,
 	    .source = args ? args->source : NULL,
 	    .rollback_of = args ? args->rollback_of : 0,
+	    .rotated = args ? args->rotated : NULL,
 	    .restore = restore,
 	    .snapshot = snapshot,
 	    .data_restored = args ? args->data_restored : NULL,

@@ -41,6 +41,8 @@ static const struct command commands[] = {
      "show what a deploy would change, per pod, against the live pods or a revision"},
     {"rollback", cmd_rollback, "deploy a revision of the release history again (current secrets)",
      .locks = true},
+    {"rotate", cmd_rotate,
+     "change a stored credential inside its service, then in .env and the pods", .locks = true},
     {"history", cmd_history,
      "list the release history (revisions of deploys, rollbacks, teardowns)"},
 };

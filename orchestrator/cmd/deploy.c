@@ -7,6 +7,10 @@
 #include "cli.h"
 #include "engine.h"
 #include "lib/bootstrap/sealkeys.h"
+#include "lib/release/history.h"
+#include "lib/release/rotate.h"
+#include "lib/release/state.h"
+#include "lib/util/fsutil.h"
 #include "options.h"
 
 static const char help[] =
@@ -27,6 +31,10 @@ static const char help[] =
     "as soon as pod-iam is, Keycloak (bootstrap-keycloak), and OpenBao's OIDC login\n"
     "once both are; the pods of later tiers are then played with the credentials\n"
     "they wrote to .env.\n"
+    "A credential that its service keeps in its data (a variable with 'rotate:' in\n"
+    "kube/variables.yaml, e.g. POSTGRES_PASSWORD) changed by hand in .env since the\n"
+    "last successful revision, while its volume exists, is refused (exit 2) with\n"
+    "nothing touched: use `aegis-deploy rotate VARIABLE` instead.\n"
     "\n"
     "  --timeout SECONDS   per-pod readiness timeout (default 300)\n"
     "  --replace           replace every pod, even those that are unchanged\n"
@@ -48,6 +56,24 @@ static const char help[] =
     "  --json              print a final report (per pod: tier, start, ready, result)\n"
     "\n";
 
+/* A credential its service keeps (a `rotate:` variable) edited by hand in
+ * .env since the last successful revision is refused before anything is
+ * touched: the service still holds the old one (lib/release/rotate.h). */
+static int refuse_hand_edits(const struct cli *cli, deployment *d, aerr_t *err)
+{
+	cleanup_free char *dir = NULL;
+	podman *pm = NULL;
+	int rc = state_dir(&d->cfg, &dir, err);
+	cleanup_free char *history = rc == 0 ? fs_join(dir, HISTORY_DIR) : NULL;
+	if (rc < 0 || !fs_exists(history))
+		return rc; /* nothing deployed yet: nothing to compare with */
+	rc = cli_open_podman(cli, &d->cfg, &pm, err);
+	if (rc == 0)
+		rc = rotate_refuse_hand_edits(dir, d, pm, err);
+	podman_close(pm);
+	return rc;
+}
+
 int deploy_main(struct cli *cli, const struct deploy_args *args)
 {
 	aerr_t err = {0};
@@ -57,9 +83,11 @@ int deploy_main(struct cli *cli, const struct deploy_args *args)
 		return cli_fail(cli, &err);
 	/* the pods hold the SEAL keys: generated when missing, as
 	 * generate-keys would, and then rendered again with them */
-	keys_result keys;
+	keys_result keys = {0};
 	double took = 0;
-	int rc = sealkeys_ensure(&d, &keys, &err);
+	int rc = refuse_hand_edits(cli, &d, &err);
+	if (rc == 0)
+		rc = sealkeys_ensure(&d, &keys, &err);
 	bool fresh = rc == 0 && (keys.generated || keys.jwt_generated);
 	keys_result_free(&keys);
 	if (fresh) {

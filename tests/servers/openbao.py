@@ -43,6 +43,9 @@ Endpoints (all under /v1/):
   auth/<approle>/role/:name      GET, POST/PUT, DELETE
   auth/<approle>/role/:name/role-id    GET, POST
   auth/<approle>/role/:name/secret-id  POST (generate), LIST
+  auth/<approle>/role/:name/secret-id/lookup   POST: the secret-id's properties
+                                 (200), 204 when unknown
+  auth/<approle>/role/:name/secret-id/destroy  POST, DELETE: 204, known or not
   auth/<approle>/login           POST (unauthenticated)
   auth/<jwt|oidc>/config         GET, POST  (replaces the whole config; fetches
                                  the discovery document from where this server
@@ -1029,7 +1032,7 @@ class OpenBao(common.App):
             if not roles:
                 raise ApiError(404)
             return self._logical(req, {"keys": sorted(roles)}, mount_type="approle")
-        m = re.fullmatch(r"role/([^/]+)(?:/(role-id|secret-id))?", sub)
+        m = re.fullmatch(r"role/([^/]+)(?:/(role-id|secret-id(?:/lookup|/destroy)?))?/?", sub)
         if not m:
             self._check(req, req.op)
             raise ApiError(404, "unsupported path")
@@ -1054,6 +1057,8 @@ class OpenBao(common.App):
                 self._save()
                 return self._no_content()
             raise ApiError(405)
+        if leaf in ("secret-id/lookup", "secret-id/destroy"):
+            return self._approle_secret_id_entry(req, name, role, leaf)
         # secret-id
         if req.op == "list":
             self._check(req, "list")
@@ -1088,6 +1093,44 @@ class OpenBao(common.App):
         self._save()
         return self._logical(req, {"secret_id": sid, "secret_id_accessor": accessor,
                                    "secret_id_ttl": ttl, "secret_id_num_uses": uses}, mount_type="approle")
+
+    def _approle_secret_id_entry(self, req, name, role, leaf):
+        # OpenBao v2.4.1 builtin/credential/approle/path_role.go: lookup is an
+        # update only (:1027-1049), destroy an update or a delete (:1100-1121).
+        # Both answer 400 "missing secret_id" without one, an error (500) for a
+        # role that does not exist, and nothing (204) for a secret-id the role
+        # does not hold (:1905-1959, :2002-2052); lookup answers the entry's
+        # properties, never the secret-id (:1985-2000, ToResponseData), and
+        # destroy removes the entry and its accessor (:2054-2069).
+        ops = ("update",) if leaf.endswith("lookup") else ("update", "delete")
+        if req.op not in ops:
+            raise ApiError(405)
+        self._check(req, req.op)
+        sid = str(req.data.get("secret_id") or "").strip()
+        if not sid:
+            raise ApiError(400, "missing secret_id")
+        if role is None:
+            raise ApiError(500, 'role "%s" does not exist' % name)
+        h = sha256(sid)
+        s = role["secret_ids"].get(h)
+        if s is not None and s["ttl"] and time.time() > s["created"] + s["ttl"]:
+            del role["secret_ids"][h]
+            self._save()
+            s = None
+        if s is None:
+            return self._no_content()
+        if leaf.endswith("destroy"):
+            del role["secret_ids"][h]
+            self._save()
+            return self._no_content()
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s["created"]))
+        expires = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(s["created"] + s["ttl"]))
+                   if s["ttl"] else "0001-01-01T00:00:00Z")
+        return self._logical(req, {
+            "secret_id_accessor": s["accessor"], "secret_id_num_uses": s["num_uses"],
+            "secret_id_ttl": s["ttl"], "creation_time": created, "expiration_time": expires,
+            "last_updated_time": created, "metadata": s.get("metadata") or {},
+            "cidr_list": [], "token_bound_cidrs": []}, mount_type="approle")
 
     def _approle_role(self, req, roles, name, role):
         if req.op == "read":

@@ -19,8 +19,8 @@
 #include "util/error.h"
 
 typedef struct credential_target {
-	const config *cfg; /* resolved configuration: URLs, users, ports */
-	podman *pm;	   /* the Podman API (exec), or NULL where unused */
+	const config *cfg;  /* resolved configuration: URLs, users, ports */
+	podman *pm;	    /* the Podman API (exec), or NULL where unused */
 	const char *cacert; /* CA file for https URLs, or NULL */
 	int wait_s;	    /* how long the service may take to answer */
 	void (*trace)(void *ctx, const char *line);
@@ -38,5 +38,23 @@ int credential_keycloak_admin(const credential_target *t, const char *old_value,
  * (credential_http.c). */
 int credential_grafana_admin(const credential_target *t, const char *old_value,
 			     const char *new_value, bool *already, aerr_t *err);
+
+/* POSTGRES_PASSWORD: ALTER ROLE of the platform's role through podman exec
+ * in pod-database's postgres container over its local socket, the value
+ * handed in the exec's environment, never in an argument
+ * (credential_exec.c).  Then checked over TCP: the new value logs in, the
+ * old one is refused. */
+int credential_postgres(const credential_target *t, const char *old_value, const char *new_value,
+			bool *already, aerr_t *err);
+/* OPENBAO_SECRET_ID: a new secret-id of the runtime's AppRole role, issued
+ * by OpenBao with the root token the bootstrap keeps (*NEW_VALUE newly
+ * allocated) (credential_exec.c). */
+int credential_approle_issue(const credential_target *t, const char *old_value, char **new_value,
+			     aerr_t *err);
+/* OPENBAO_SECRET_ID, once the pods use NEW_VALUE: the old secret-id
+ * destroyed, then its login checked to be refused; *ALREADY when OpenBao
+ * no longer knew it. */
+int credential_approle_retire(const credential_target *t, const char *old_value,
+			      const char *new_value, bool *already, aerr_t *err);
 
 #endif

@@ -27,6 +27,47 @@ static char *opt_str(yaml_node_t *n)
 	return s ? xstrdup(s) : NULL;
 }
 
+const char *const schema_rotate_methods[] = {"postgres-role", "keycloak-admin", "grafana-admin",
+					     "approle-secret-id", NULL};
+
+/* The `rotate` field of V (entry N): a known method, on a secret only. */
+static int read_rotate(yaml_document_t *doc, yaml_node_t *n, const char *path, bool recorded,
+		       schema_var *v, aerr_t *err)
+{
+	v->rotate = opt_str(ydoc_get(doc, n, "rotate"));
+	v->stored_in = opt_str(ydoc_get(doc, n, "stored_in"));
+	if (!v->rotate && v->stored_in && !recorded)
+		return aerr_set(err, AEGIS_ECONFIG, "%s:%d: %s: stored_in goes with rotate", path,
+				v->line, v->name);
+	if (!v->rotate)
+		return 0;
+	strbuf list = STRBUF_INIT;
+	bool known = false;
+	for (size_t i = 0; schema_rotate_methods[i]; i++) {
+		known = known || strcmp(schema_rotate_methods[i], v->rotate) == 0;
+		sb_addf(&list, "%s%s", i ? ", " : "", schema_rotate_methods[i]);
+	}
+	int rc = 0;
+	if (!known && recorded) {
+		/* a revision's schema may name a method this build lacks */
+		free(v->rotate);
+		v->rotate = NULL;
+	} else if (!known)
+		rc = aerr_set(err, AEGIS_ECONFIG, "%s:%d: %s: rotate must be one of %s, not '%s'",
+			      path, v->line, v->name, list.s, v->rotate);
+	else if (!v->secret)
+		rc = aerr_set(err, AEGIS_ECONFIG,
+			      "%s:%d: %s: rotate is only for a secret (secret: true)", path,
+			      v->line, v->name);
+	else if (!recorded && (!v->stored_in || !*v->stored_in))
+		rc = aerr_set(err, AEGIS_ECONFIG,
+			      "%s:%d: %s: rotate needs stored_in: the named volume where the "
+			      "service keeps the value",
+			      path, v->line, v->name);
+	sb_release(&list);
+	return rc;
+}
+
 static const char describes_hint[] =
     "host (this machine: a path, socket, address or credential; rollback keeps its current "
     "value) or release (what is deployed; rollback brings back the revision's value)";
@@ -85,6 +126,8 @@ static int read_var(yaml_document_t *doc, yaml_node_t *n, const char *path, bool
 		    err, AEGIS_ECONFIG,
 		    "%s:%d: %s: required/secret/generate/printable must be true or false", path,
 		    v->line, v->name);
+	if (read_rotate(doc, n, path, recorded, v, err) < 0)
+		return -1;
 	return read_describes(doc, n, path, recorded, v, err);
 }
 
@@ -367,6 +410,8 @@ void schema_free(schema *s)
 		free(v->forbid);
 		free(v->description);
 		free(v->group);
+		free(v->rotate);
+		free(v->stored_in);
 	}
 	free(s->vars);
 	free(s->path);

@@ -42,6 +42,12 @@ typedef struct schema_var {
 	char *description;
 	char *group; /* images, ports, secrets, ... (for docs and `config`) */
 	schema_describes describes;
+	/* how `rotate` changes it inside the service that keeps it (one of
+	 * schema_rotate_methods), or NULL: not rotatable */
+	char *rotate;
+	/* with rotate: the named volume where the service keeps the value
+	 * (a deploy after a hand edit refuses while it exists) */
+	char *stored_in;
 } schema_var;
 
 typedef struct schema {
@@ -58,6 +64,10 @@ int schema_load(const char *path, schema *out, aerr_t *err);
  * predate the `describes` field (DESCRIBES_UNSET). */
 int schema_load_recorded(const char *path, schema *out, aerr_t *err);
 const schema_var *schema_find(const schema *s, const char *name);
+/* The values the `rotate` field may take, NULL-terminated: each is a way of
+ * changing a credential inside its service (lib/release/rotate.c maps each
+ * to its function). */
+extern const char *const schema_rotate_methods[];
 /* Check VALUE against the variable's validator; on failure fill ERR
  * (AEGIS_ECONFIG) with what is wrong.  The message quotes VALUE unless the
  * variable is secret; the caller adds where the value came from. */

@@ -14,6 +14,7 @@
 #include "util/http.h"
 #include "util/spawn.h"
 #include "util/strbuf.h"
+#include "util/wipe.h"
 
 /* libpod paths need a version prefix; Podman 4.3 (and every 4.x) answers
  * v4.0.0.  Over the unix socket the host name is only a name. */
@@ -720,6 +721,12 @@ int podman_remove_pod(podman *pm, const char *name, aerr_t *err)
 int podman_exec(podman *pm, const char *container, char *const argv[], int timeout_s,
 		int *exit_code, char **output, aerr_t *err)
 {
+	return podman_exec_env(pm, container, argv, NULL, timeout_s, exit_code, output, err);
+}
+
+int podman_exec_env(podman *pm, const char *container, char *const argv[], char *const env[],
+		    int timeout_s, int *exit_code, char **output, aerr_t *err)
+{
 	*exit_code = -1;
 	if (output)
 		*output = NULL;
@@ -729,10 +736,26 @@ int podman_exec(podman *pm, const char *container, char *const argv[], int timeo
 	cleanup_free char *c = http_escape(container);
 	cleanup_free char *create = xasprintf("/libpod/containers/%s/exec", c);
 	json_auto_t *created = NULL;
-	if (call_json(
-		pm, "POST", create,
-		json_pack("{s:o, s:b, s:b}", "Cmd", cmd, "AttachStdout", 1, "AttachStderr", 1),
-		NULL, NULL, &created, err) < 0)
+	json_t *req =
+	    json_pack("{s:o, s:b, s:b}", "Cmd", cmd, "AttachStdout", 1, "AttachStderr", 1);
+	/* the exec session's environment: "Env", each "KEY=value" split at
+	 * the first '=' into the session's environment (containers/podman
+	 * pkg/api/handlers/compat/exec.go:41-48 at commit 0c40b62c77d8,
+	 * ExecCreateHandler, which also serves /libpod/containers/NAME/exec) */
+	if (env && env[0]) {
+		json_t *e = json_array();
+		for (size_t i = 0; env[i]; i++)
+			json_array_append_new(e, json_string(env[i]));
+		json_object_set_new(req, "Env", e);
+	}
+	char *body = json_dumps(req, JSON_COMPACT);
+	wipe_json_decref(req);
+	if (!body)
+		abort();
+	int crc = podman_call(pm, "POST", create, "application/json", body, strlen(body), NULL,
+			      NULL, &created, err);
+	wipe_free(body);
+	if (crc < 0)
 		return -1;
 	const char *id = json_string_value(json_object_get(created, "Id"));
 	if (!id)

@@ -77,6 +77,12 @@ int podman_stop_container(podman *pm, const char *name, int timeout_s, aerr_t *e
  * exec session). */
 int podman_exec(podman *pm, const char *container, char *const argv[], int timeout_s,
 		int *exit_code, char **output, aerr_t *err);
+/* The same with ENV (NULL-terminated "NAME=value" strings, or NULL) added
+ * to the command's environment: how a secret reaches a command without
+ * being one of its arguments (/proc/PID/cmdline is world-readable, the
+ * environment is not).  The request body holding ENV is wiped. */
+int podman_exec_env(podman *pm, const char *container, char *const argv[], char *const env[],
+		    int timeout_s, int *exit_code, char **output, aerr_t *err);
 /* Last TAIL lines (-1: all) of a container's stdout+stderr, demultiplexed,
  * written to FD (-1: none) as they arrive and collected in OUTPUT (optional,
  * newly allocated).  With FOLLOW, until the container stops (no time limit,

@@ -628,6 +628,8 @@ static char *commit_message(const json_t *rev)
 			(int)json_integer_value(json_object_get(restore, "revision")),
 			json_string_value(json_object_get(restore, "result")));
 	}
+	if (json_object_get(rev, "rotated"))
+		sb_addf(&b, "Rotated %s\n", json_string_value(json_object_get(rev, "rotated")));
 	if (json_object_get(rev, "rollback_of"))
 		sb_addf(&b, "Rolled back to revision %d\n",
 			(int)json_integer_value(json_object_get(rev, "rollback_of")));
@@ -728,6 +730,8 @@ static json_t *revision_json(const deployment *d, const history_entry *e, const 
 		json_object_set_new(revjs, "error", json_string(e->error));
 	if (e->rollback_of > 0)
 		json_object_set_new(revjs, "rollback_of", json_integer(e->rollback_of));
+	if (e->rotated)
+		json_object_set_new(revjs, "rotated", json_string(e->rotated));
 	if (e->restore)
 		json_object_set_new(revjs, "restore", json_deep_copy(e->restore));
 	if (e->snapshot)

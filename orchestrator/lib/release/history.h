@@ -41,6 +41,8 @@ typedef struct history_entry {
 	 * revision it went back to); NULL: the checkout of d->cfg.root */
 	const json_t *source;
 	int rollback_of; /* a rollback: the revision it went back to */
+	/* rotate: the variable whose value it changed (its name only), or NULL */
+	const char *rotated;
 	/* deploy --atomic after a failure: {"revision", "pods", "result"[, "error"]} */
 	const json_t *restore;
 	/* the snapshot this command took before its rollout (lib/release/backup.h,
