@@ -12,6 +12,9 @@
 # Stand-ins, labelled as such in their names:
 #   localhost/aegis-demo/openbao-standin     tests/servers/openbao.py (the OpenBao HTTP API test server)
 #   localhost/aegis-demo/keycloak-standin    tests/servers/keycloak.py (the Keycloak admin API test server)
+#   localhost/aegis-demo/grafana-standin     tests/servers/grafana.py (the Grafana HTTP API test server:
+#                                            health, the admin user and its password,
+#                                            kept in the data volume)
 #   localhost/aegis-demo/runtime-standin     tests/servers/runtime_standin.py: the AEGIS runtime's
 #                                            configuration, registry and SEAL key checks, its
 #                                            first migration in the real PostgreSQL
@@ -130,6 +133,7 @@ derive prometheus '["/usr/bin/prometheus"]'
 derive caddy '["/usr/bin/caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]'
 derive openbao-standin '["/aegis-demo/openbao-standin.sh"]'
 derive keycloak-standin '["/aegis-demo/keycloak-standin.sh"]'
+derive grafana-standin '["/aegis-demo/grafana-standin.sh"]'
 derive runtime-standin '["/aegis-demo/runtime-standin.sh"]'
 derive seal-gateway-standin '["/aegis-demo/seal-gateway-standin.sh"]'
 derive temporal-worker-standin '["/aegis-demo/temporal-worker-standin.sh"]'

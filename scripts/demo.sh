@@ -40,6 +40,7 @@ demo_image() {
 	CADDY_IMAGE) echo "$PREFIX/caddy:latest" ;;
 	OPENBAO_IMAGE) echo "$PREFIX/openbao-standin:latest" ;;
 	KEYCLOAK_IMAGE) echo "$PREFIX/keycloak-standin:latest" ;;
+	GRAFANA_IMAGE) echo "$PREFIX/grafana-standin:latest" ;;
 	# the AEGIS images: stand-ins that enforce their contracts (kube/contracts.yaml)
 	AEGIS_RUNTIME_IMAGE) echo "$PREFIX/runtime-standin:latest" ;;
 	AEGIS_SEAL_GATEWAY_IMAGE) echo "$PREFIX/seal-gateway-standin:latest" ;;
@@ -258,11 +259,11 @@ print("  a SEAL JWT signed with pod-core's RSA key, posted by the runtime (stand
 print("  SEAL gateway (stand-in), verified with its RSA public key: $seal")
 print()
 print("Configuration and secrets: $ENV (0600); bootstrap output: $DEMO_DIR/generated/")
-print("Stand-ins are not the real services: OpenBao and Keycloak are the project's API test")
-print("servers; the AEGIS runtime, SEAL gateway and Temporal worker are stand-ins that enforce")
+print("Stand-ins are not the real services: OpenBao, Keycloak and Grafana are the project's API")
+print("test servers; the AEGIS runtime, SEAL gateway and Temporal worker are stand-ins that enforce")
 print("the images' contracts (kube/contracts.yaml: configuration, keys, Keycloak client, database)")
-print("without running agents; Temporal, SeaweedFS, Grafana, Loki, Promtail and Jaeger are a")
-print("busybox program answering their health checks; Caddy (the edge) is real.")
+print("without running agents; Temporal, SeaweedFS, Loki, Promtail and Jaeger are a busybox")
+print("program answering their health checks; Caddy (the edge) is real.")
 print("Tear down: make demo-down   (also the images: make demo-down IMAGES=1)")
 EOF
 }

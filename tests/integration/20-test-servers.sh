@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fidelity of the OpenBao and Keycloak API test servers (tests/servers/), which
-# the bootstrap client is tested against: each check is a behaviour of the real
+# Fidelity of the OpenBao, Keycloak and Grafana API test servers (tests/servers/),
+# which the bootstrap and rotate clients are tested against: each check is a behaviour of the real
 # server that the client has to cope with - status codes, error texts, sealing,
 # policies, token expiry - plus the /_test/ controls (request log, faults) and
 # the command line (port file, --state, SIGTERM).  Needs curl and python3 only.
@@ -602,7 +602,94 @@ ok ob-oidc-auth-url-unknown-role-400 400 'd == {"errors": ["role \"nosuch\" coul
 http GET "$OB3/v1/auth/oidc/oidc/callback?state=nosuch&code=x"
 ok ob-oidc-callback-unknown-state-400 400 'd == {"errors": ["Vault login failed. Expired or missing OAuth state."]}'
 
+# --- the master realm administrator's password changed (rotate) -----------------
+# UserResource.resetPassword (keycloak 008e3d4, as in 24.0): the old password
+# is refused from then on; the realm's password policy refuses a new one with
+# PasswordPolicyNotMetException's 400 {error, error_description}; temporary
+# leaves UPDATE_PASSWORD pending; no session is removed, so tokens issued with
+# the old password stay valid until they expire.
+PW1=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))')
+PW2=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18) + "7")')
+KEYCLOAK_ADMIN=boss KEYCLOAK_ADMIN_PASSWORD=$PW1 start KCR keycloak.py || exit 0
+RTOKEN=$KCR/realms/master/protocol/openid-connect/token
+http POST "$RTOKEN" -d grant_type=password -d client_id=admin-cli -d username=boss -d password="$PW1"
+OLD_AT=$(get 'd["access_token"]')
+OLD_RT=$(get 'd["refresh_token"]')
+RA=(-H "Authorization: Bearer $OLD_AT" -H "Content-Type: application/json")
+http GET "$KCR/admin/realms/master/users?username=boss&exact=true" "${RA[@]}"
+BOSS=$(get 'd[0]["id"]')
+http PUT "$KCR/admin/realms/master/users/$BOSS/reset-password" "${RA[@]}" -d "{\"type\":\"password\",\"value\":\"$PW2\",\"temporary\":false}"
+ok kc-admin-reset-password 204
+http POST "$RTOKEN" -d grant_type=password -d client_id=admin-cli -d username=boss -d password="$PW2"
+ok kc-admin-new-password-accepted 200 'd["access_token"]'
+http POST "$RTOKEN" -d grant_type=password -d client_id=admin-cli -d username=boss -d password="$PW1"
+ok kc-admin-old-password-refused 401 'd == {"error": "invalid_grant", "error_description": "Invalid user credentials"}'
+http GET "$KCR/admin/realms" "${RA[@]}"
+ok kc-admin-old-token-still-valid 200
+http POST "$RTOKEN" -d grant_type=refresh_token -d client_id=admin-cli -d refresh_token="$OLD_RT"
+ok kc-admin-old-session-refreshes 200 'd["access_token"]'
+http PUT "$KCR/admin/realms/master" "${RA[@]}" -d '{"passwordPolicy":"length(12) and digits(1)"}'
+http PUT "$KCR/admin/realms/master/users/$BOSS/reset-password" "${RA[@]}" -d '{"type":"password","value":"short1","temporary":false}'
+ok kc-policy-min-length-400 400 'd == {"error": "invalidPasswordMinLengthMessage", "error_description": "Invalid password: minimum length 12."}'
+http PUT "$KCR/admin/realms/master/users/$BOSS/reset-password" "${RA[@]}" -d '{"type":"password","value":"no-digits-in-here","temporary":false}'
+ok kc-policy-digits-400 400 'd == {"error": "invalidPasswordMinDigitsMessage", "error_description": "Invalid password: must contain at least 1 numerical digits."}'
+http POST "$RTOKEN" -d grant_type=password -d client_id=admin-cli -d username=boss -d password="$PW2"
+ok kc-policy-refusal-keeps-password 200
+http PUT "$KCR/admin/realms/master/users/$BOSS/reset-password" "${RA[@]}" -d '{"type":"password","value":"Temporary-Pass-3","temporary":true}'
+http POST "$RTOKEN" -d grant_type=password -d client_id=admin-cli -d username=boss -d password=Temporary-Pass-3
+ok kc-admin-temporary-not-set-up 400 'd == {"error": "invalid_grant", "error_description": "Account is not fully set up"}'
+http PUT "$KCR/admin/realms/master/users/$BOSS/reset-password" "${RA[@]}" -d "{\"type\":\"password\",\"value\":\"$PW2\",\"temporary\":false}"
+http POST "$RTOKEN" -d grant_type=password -d client_id=admin-cli -d username=boss -d password="$PW2"
+ok kc-admin-non-temporary-clears-update-password 200
+
 if stop "$KCPID"; then pass kc-sigterm-exit-0; else fail kc-sigterm-exit-0 "exit status $?"; fi
+
+# ==============================================================================
+# Grafana (10.4: pkg/api/user.go ChangeUserPassword, pkg/api/admin_users.go,
+# pkg/services/authn/clients/password.go, pkg/services/sqlstore ensureMainOrgAndAdminUser)
+# ==============================================================================
+GD=$TMP/grafana-data
+GF1=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))')
+GF2=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))')
+GF_SECURITY_ADMIN_PASSWORD=$GF1 start GF grafana.py --data "$GD" || exit 0
+GFPID=$LASTPID
+http GET "$GF/api/health"
+ok gf-health 200 'd["database"] == "ok" and d["version"].startswith("10.")'
+http GET "$GF/api/user" -u "admin:$GF1"
+ok gf-basic-auth 200 'd["login"] == "admin" and d["isGrafanaAdmin"] is True'
+http GET "$GF/api/user" -u admin:wrong-password
+ok gf-wrong-password-401 401 'd["message"] == "Invalid username or password" and d["messageId"] == "password-auth.failed"'
+http GET "$GF/api/user"
+ok gf-no-credentials-401 401 'd == {"message": "Unauthorized"}'
+http PUT "$GF/api/user/password" -u "admin:$GF1" -H "Content-Type: application/json" -d "{\"oldPassword\":\"not-it\",\"newPassword\":\"$GF2\"}"
+ok gf-change-invalid-old-401 401 'd == {"message": "Invalid old password"}'
+http PUT "$GF/api/user/password" -u "admin:$GF1" -H "Content-Type: application/json" -d "{\"oldPassword\":\"$GF1\",\"newPassword\":\"abcd\"}"
+ok gf-change-too-short-400 400 'd == {"message": "New password is too short"}'
+http PUT "$GF/api/user/password" -u "admin:$GF1" -H "Content-Type: application/json" -d "{\"oldPassword\":\"$GF1\",\"newPassword\":\"$GF2\"}"
+ok gf-change-password 200 'd == {"message": "User password changed"}'
+http GET "$GF/api/user" -u "admin:$GF2"
+ok gf-new-password-accepted 200
+http GET "$GF/api/user" -u "admin:$GF1"
+ok gf-old-password-refused 401 'd["message"] == "Invalid username or password"'
+mode=$(stat -c %a "$GD/grafana.db" 2>/dev/null)
+[ -n "$mode" ] && pass gf-data-in-sqlite-file || fail gf-data-in-sqlite-file "no $GD/grafana.db"
+if stop "$GFPID"; then pass gf-sigterm-exit-0; else fail gf-sigterm-exit-0 "exit status $?"; fi
+# The trap rotate exists for: restarted on its data with the old password in
+# the environment, Grafana keeps the stored one; the environment's is refused.
+GF_SECURITY_ADMIN_PASSWORD=$GF1 start GFR grafana.py --data "$GD" || exit 0
+http GET "$GFR/api/user" -u "admin:$GF1"
+ok gf-env-password-ignored-on-existing-data 401
+http GET "$GFR/api/user" -u "admin:$GF2"
+ok gf-stored-password-kept-on-restart 200
+# an empty data directory takes the environment's password
+GF_SECURITY_ADMIN_PASSWORD=$GF1 start GFN grafana.py --data "$TMP/grafana-fresh" || exit 0
+http GET "$GFN/api/user" -u "admin:$GF1"
+ok gf-env-password-on-empty-data 200
+# brute-force login protection: 5 failures in 5 minutes block the name, the
+# right password included
+for _ in 1 2 3 4 5; do http GET "$GFN/api/user" -u admin:wrong-password; done
+http GET "$GFN/api/user" -u "admin:$GF1"
+ok gf-login-blocked-after-5-failures 401 'd["message"] == "Invalid username or password" and d["messageId"] == "login-attempt.blocked"'
 
 # every server still running stops on SIGTERM, within its bound
 left=$(stop_all)

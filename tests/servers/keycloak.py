@@ -100,6 +100,17 @@ without "directAccessGrantsEnabled": true refuse the password grant; a
 temporary password leaves UPDATE_PASSWORD pending, and the password grant
 then answers 400 "Account is not fully set up".  State is in memory only.
 
+PUT .../users/{id}/reset-password (UserResource.resetPassword, Keycloak
+008e3d4 services/.../resources/admin/UserResource.java; the same in 24.0)
+replaces the password: the old one gets 401 invalid_grant from then on; the
+realm's passwordPolicy (length, maxLength, digits, lowerCase, upperCase,
+specialChars, notUsername) refuses a new one with 400 {"error":
+"invalidPasswordMinLengthMessage", "error_description": "Invalid password:
+minimum length 12."}; temporary:true adds UPDATE_PASSWORD (the grant then
+answers "Account is not fully set up"), temporary:false removes it.  It
+removes no session: tokens issued with the old password, and their refresh
+tokens, stay valid until they expire, as in Keycloak.
+
 User attributes follow Keycloak 24's declarative user profile, which 24
 always uses: a realm starts with the default profile (username, email,
 firstName, lastName; no unmanagedAttributePolicy, i.e. unmanaged attributes
@@ -208,6 +219,51 @@ def oauth_error(status, error, description):
 
 
 UNAUTHORIZED = ("HTTP 401 Unauthorized",)
+
+# The realm's passwordPolicy ("length(12) and digits(1)"): the policies a
+# realm can declare here, with Keycloak's default argument, the test, and the
+# message key and English text (PasswordPolicy providers under
+# server-spi-private/.../policy/*PasswordPolicyProvider.java; texts from
+# themes/.../admin/messages/messages_en.properties).
+PASSWORD_POLICIES = {
+    "length": (8, lambda pw, n, user: len(pw) >= n,
+               "invalidPasswordMinLengthMessage", "Invalid password: minimum length {0}."),
+    "maxLength": (64, lambda pw, n, user: len(pw) <= n,
+                  "invalidPasswordMaxLengthMessage", "Invalid password: maximum length {0}."),
+    "digits": (1, lambda pw, n, user: sum(c.isdigit() for c in pw) >= n,
+               "invalidPasswordMinDigitsMessage", "Invalid password: must contain at least {0} numerical digits."),
+    "lowerCase": (1, lambda pw, n, user: sum(c.islower() for c in pw) >= n,
+                  "invalidPasswordMinLowerCaseCharsMessage",
+                  "Invalid password: must contain at least {0} lower case characters."),
+    "upperCase": (1, lambda pw, n, user: sum(c.isupper() for c in pw) >= n,
+                  "invalidPasswordMinUpperCaseCharsMessage",
+                  "Invalid password: must contain at least {0} upper case characters."),
+    "specialChars": (1, lambda pw, n, user: sum(not c.isalnum() for c in pw) >= n,
+                     "invalidPasswordMinSpecialCharsMessage",
+                     "Invalid password: must contain at least {0} special characters."),
+    "notUsername": (None, lambda pw, n, user: pw.lower() != user["username"].lower(),
+                    "invalidPasswordNotUsernameMessage", "Invalid password: must not be equal to the username."),
+}
+
+
+def policy_error(realm, user, password):
+    """Raise what reset-password answers when PASSWORD breaks the realm's
+    policy: 400 {"error": key, "error_description": text}, Keycloak's
+    ErrorResponseException built from PasswordPolicyNotMetException
+    (UserResource.resetPassword, keycloak 008e3d4; ModelException in 24.0).
+    The first policy broken, in the order the realm declares them."""
+    for part in (realm["rep"].get("passwordPolicy") or "").split(" and "):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, arg = part.partition("(")
+        rule = PASSWORD_POLICIES.get(name.strip())
+        if rule is None:
+            continue
+        default, ok, key, text = rule
+        n = int(arg.rstrip(")") or default) if default is not None else None
+        if not ok(password, n, user):
+            raise KcError(400, {"error": key, "error_description": text.format(n)})
 
 
 def default_user_profile():
@@ -1588,7 +1644,11 @@ class Keycloak(common.App):
                 raise err(400, "No password provided")
             if not str(cred["value"]).strip():
                 raise err(400, "Empty password not allowed")
+            policy_error(realm, user, str(cred["value"]))
             user["password"] = hash_password(str(cred["value"]))
+            # The user's sessions are kept: tokens issued with the old
+            # password stay valid until they expire (resetPassword removes
+            # no session; see the module docstring).
             if cred.get("temporary"):
                 if "UPDATE_PASSWORD" not in user["requiredActions"]:
                     user["requiredActions"].append("UPDATE_PASSWORD")

@@ -6,6 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/util/fsutil.h"
+#include "lib/util/spawn.h"
+
 /* Registered by constructors before main; grown as needed, so no test is
  * ever dropped (an earlier fixed array of 512 silently dropped the rest). */
 static struct test_entry {
@@ -84,6 +87,40 @@ const char *harness_root(void)
 {
 	const char *r = getenv("AEGIS_TEST_ROOT");
 	return r ? r : ".";
+}
+
+int harness_start_server(const char *dir, const char *name, const char *script,
+			 const char *const *extra, pid_t *pid, int *port, char *why, size_t size)
+{
+	cleanup_free char *path = xasprintf("%s/tests/servers/%s", harness_root(), script);
+	cleanup_free char *port_file = xasprintf("%s/%s.port", dir, name);
+	cleanup_free char *log = xasprintf("%s/%s.log", dir, name);
+	const char *argv[16] = {"/usr/bin/python3", path, "--port", "0", "--port-file", port_file};
+	size_t n = 6;
+	for (; extra && *extra && n < sizeof argv / sizeof argv[0] - 1; extra++)
+		argv[n++] = *extra;
+	aerr_t err = {0};
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		snprintf(why, size, "no /usr/bin/python3");
+		return -1;
+	}
+	if (spawn_start((char *const *)argv, log, pid, &err) < 0) {
+		snprintf(why, size, "%s", err.msg);
+		return -1;
+	}
+	for (int i = 0; i < 200; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		if (fs_read_file(port_file, &text, &len, &err) == 0) {
+			*port = atoi(text);
+			free(text);
+			if (*port > 0)
+				return 0;
+		}
+		usleep(50000);
+	}
+	snprintf(why, size, "%s did not start (see %s)", name, log);
+	return -1;
 }
 
 static void rm_rf(const char *path)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 typedef void (*test_fn)(void);
 void harness_register(const char *name, test_fn fn);
@@ -23,6 +24,12 @@ char *harness_tmpdir(void);
 char *harness_write(const char *dir, const char *name, const char *text);
 /* Directory of the repository (for kube/, profiles/, tests/fixtures/). */
 const char *harness_root(void);
+/* Start the API test server tests/servers/SCRIPT with /usr/bin/python3 on a
+ * port of its own, with EXTRA arguments (NULL-terminated, or NULL), its port
+ * file and log DIR/NAME.port and DIR/NAME.log, and wait for the port.  0
+ * with *PID and *PORT set; -1 with the reason in WHY (SIZE bytes). */
+int harness_start_server(const char *dir, const char *name, const char *script,
+			 const char *const *extra, pid_t *pid, int *port, char *why, size_t size);
 
 #define TEST(name)                                                                                 \
 	static void test_##name(void);                                                             \

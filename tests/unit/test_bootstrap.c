@@ -26,38 +26,10 @@ static struct server bao, kc, kc_short;
 static bool started;
 static char why_not[sizeof(aerr_t){0}.msg + 64];
 
-/* Start tests/servers/SCRIPT with EXTRA (NULL-terminated) arguments. */
 static int start(struct server *s, const char *name, const char *script, const char *const *extra)
 {
-	cleanup_free char *path = xasprintf("%s/tests/servers/%s", harness_root(), script);
-	cleanup_free char *port_file = xasprintf("%s/%s.port", tmp, name);
-	cleanup_free char *log = xasprintf("%s/%s.log", tmp, name);
-	const char *argv[16] = {"/usr/bin/python3", path, "--port", "0", "--port-file", port_file};
-	size_t n = 6;
-	for (; extra && *extra && n < ARRAY_SIZE(argv) - 1; extra++)
-		argv[n++] = *extra;
-	aerr_t err = {0};
-	if (access("/usr/bin/python3", X_OK) != 0) {
-		snprintf(why_not, sizeof why_not, "no /usr/bin/python3");
-		return -1;
-	}
-	if (spawn_start((char *const *)argv, log, &s->pid, &err) < 0) {
-		snprintf(why_not, sizeof why_not, "%s", err.msg);
-		return -1;
-	}
-	for (int i = 0; i < 200; i++) {
-		char *text = NULL;
-		size_t len = 0;
-		if (fs_read_file(port_file, &text, &len, &err) == 0) {
-			s->port = atoi(text);
-			free(text);
-			if (s->port > 0)
-				return 0;
-		}
-		usleep(50000);
-	}
-	snprintf(why_not, sizeof why_not, "%s did not start (see %s)", name, log);
-	return -1;
+	return harness_start_server(tmp, name, script, extra, &s->pid, &s->port, why_not,
+				    sizeof why_not);
 }
 
 static void stop_servers(void)

@@ -13,7 +13,6 @@
 #include "util/http.h"
 #include "util/wipe.h"
 
-#define TOKEN_PATH "/realms/master/protocol/openid-connect/token"
 #define POLL_MS 1000
 #define PASSWORD_BYTES 18
 
@@ -42,20 +41,26 @@ static double lifetime(json_t *v)
 	return s - margin;
 }
 
+int keycloak_password_grant(http_client *c, const char *user, const char *password,
+			    const long *accept, http_response *r, aerr_t *err)
+{
+	const char *keys[] = {"grant_type", "client_id", "username", "password"};
+	const char *vals[] = {"password", "admin-cli", user, password};
+	cleanup_wipe char *form = http_form(4, keys, vals);
+	http_request rq = {
+	    .method = "POST", .path = KEYCLOAK_TOKEN_PATH, .form = form, .accept = accept};
+	return http_do(c, &rq, r, err);
+}
+
 static int token_request(struct kc *k, bool use_refresh, http_response *r, aerr_t *err)
 {
-	cleanup_wipe char *form = NULL;
-	if (use_refresh) {
-		const char *keys[] = {"grant_type", "client_id", "refresh_token"};
-		const char *vals[] = {"refresh_token", "admin-cli", k->refresh};
-		form = http_form(3, keys, vals);
-	} else {
-		const char *keys[] = {"grant_type", "client_id", "username", "password"};
-		const char *vals[] = {"password", "admin-cli", k->o->admin_user,
-				      k->o->admin_password};
-		form = http_form(4, keys, vals);
-	}
-	http_request rq = {.method = "POST", .path = TOKEN_PATH, .form = form};
+	if (!use_refresh)
+		return keycloak_password_grant(&k->http, k->o->admin_user, k->o->admin_password,
+					       NULL, r, err);
+	const char *keys[] = {"grant_type", "client_id", "refresh_token"};
+	const char *vals[] = {"refresh_token", "admin-cli", k->refresh};
+	cleanup_wipe char *form = http_form(3, keys, vals);
+	http_request rq = {.method = "POST", .path = KEYCLOAK_TOKEN_PATH, .form = form};
 	return http_do(&k->http, &rq, r, err);
 }
 
@@ -64,7 +69,7 @@ static int take_token(struct kc *k, const http_response *r, aerr_t *err)
 	const char *access = desired_str(r->body, "access_token");
 	if (!access)
 		return aerr_set(err, AEGIS_EFAIL, "POST %s: the answer has no access_token",
-				TOKEN_PATH);
+				KEYCLOAK_TOKEN_PATH);
 	wipe_free(k->bearer);
 	wipe_free(k->refresh);
 	k->bearer = xasprintf("Bearer %s", access);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "util/error.h"
+#include "util/http.h"
 
 #define KEYCLOAK_PASSWORDS_FILE "keycloak-passwords.json"
 
@@ -46,6 +47,15 @@ typedef struct keycloak_result {
 
 int keycloak_apply(const keycloak_opts *o, keycloak_result *res, aerr_t *err);
 void keycloak_result_free(keycloak_result *res);
+
+/* The master realm's token endpoint, where an administrator logs in. */
+#define KEYCLOAK_TOKEN_PATH "/realms/master/protocol/openid-connect/token"
+
+/* POST KEYCLOAK_TOKEN_PATH on C: the password grant of USER / PASSWORD for
+ * admin-cli, as http_do (ACCEPT: the statuses that are not errors, NULL:
+ * 2xx).  The password travels in the form body only. */
+int keycloak_password_grant(http_client *c, const char *user, const char *password,
+			    const long *accept, http_response *r, aerr_t *err);
 
 /* Is REALM there?  GET /realms/REALM (public): *PRESENT true on 200. */
 int keycloak_realm_present(const char *url, const char *cacert, const char *realm, bool *present,

@@ -141,8 +141,9 @@ char *http_error_text(const json_t *body)
 		if (joined[0])
 			return one_line(joined);
 	}
-	/* Keycloak: OAuth errors, then the admin API's errorMessage / error */
-	static const char *const keys[] = {"error_description", "errorMessage", "error"};
+	/* Keycloak: OAuth errors, then the admin API's errorMessage / error;
+	 * Grafana: {"message": ...} (pkg/api/response, errutil's public error) */
+	static const char *const keys[] = {"error_description", "errorMessage", "error", "message"};
 	for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
 		const char *s = json_string_value(json_object_get(body, keys[k]));
 		if (s && *s)

@@ -18,7 +18,8 @@
  *
  * Errors read "METHOD /path: HTTP 403: permission denied": the path without
  * its query string, the status, and the server's own text (OpenBao's
- * "errors" array; Keycloak's error_description / errorMessage / error).
+ * "errors" array; Keycloak's error_description / errorMessage / error;
+ * Grafana's message).
  * Credentials travel in one header (token_name: token_value) or a form body;
  * neither is ever put in a message or the trace. */
 #ifndef AEGIS_HTTP_H
