@@ -20,6 +20,7 @@
 # with "N passed, N failed"; exit status 1 if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+args=("$@")
 trials= data=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -31,11 +32,16 @@ while [ $# -gt 0 ]; do
 done
 [ -z "$trials" ] && [ -z "$data" ] && trials=20
 make -s build/asan/aegis-deploy >&2 || exit 2
-exec 9>>"${AEGIS_TEST_LOCK:-/tmp/aegis-test-run.lock}"
-if ! flock -n 9; then
-	echo "waiting for another test run on this machine" >&2
-	flock 9
+if [ -z "${AEGIS_TEST_NETNS:-}" ]; then
+	exec 9>>"${AEGIS_TEST_LOCK:-/tmp/aegis-test-run.lock}"
+	if ! flock -n 9; then
+		echo "waiting for another test run on this machine" >&2
+		flock 9
+	fi
 fi
+# the test stand-ins' host ports answer in a network namespace of the tests'
+. scripts/test-netns.sh
+in_test_netns kill-trials "$0" "${args[@]}"
 export AEGIS_TEST_ROOT=$PWD AEGIS_BIN=$PWD/build/asan/aegis-deploy
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
 unset CONTAINERS_CONF CONTAINERS_STORAGE_CONF
