@@ -7,7 +7,9 @@
 #  - a failing deploy --atomic (a never-ready exporter), killed while it puts
 #    the snapshot's data back      (then: a plain deploy)
 #  - rollback 1 --with-data        (then: the same rollback again)
-# and the command after it must converge (docs/operations.md, "Backups" and
+# (the kill point of the last three: from the start, or, one trial in two,
+# in the refill of the volume once its pod is removed) and the command after
+# it must converge (docs/operations.md, "Backups" and
 # "Snapshots tied to revisions"): exit 0, the rows' checksum of the database
 # exactly the one from before (restore and rollback change the rows first),
 # the pod Running and ready (validate), every archive set under the backup
@@ -48,6 +50,19 @@ wait_line() {
 	done
 	return 1
 }
+# refill_point: the kill point is in the refill of the volume (its pod
+# removed), not in the pod's removal, which takes the most of a restore's
+# time: until then the command runs (60 s at most)
+refill_point() {
+	local _
+	wait_line "removing pod-database" || return 1
+	for _ in $(seq 600); do
+		podman pod exists pod-database 2>/dev/null || return 0
+		kill -0 "$victim" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
 # kill_after MS: SIGKILL the command MS milliseconds from now
 kill_after() {
 	sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
@@ -57,12 +72,12 @@ kill_after() {
 
 # revision 1: rows written; a backup of them; revision 2 (deploy --snapshot
 # --replace) keeps revision 1's data for rollback --with-data 1
-A deploy --profile "$PROF" --no-bootstrap --timeout 50 >"$TMP/out/d1" 2>&1; rc1=$?
+A deploy --profile "$PROF" --no-bootstrap --timeout 120 >"$TMP/out/d1" 2>&1; rc1=$?
 printf '%s\n' "CREATE TABLE rows (id int PRIMARY KEY, v text);" \
 	"INSERT INTO rows SELECT g, md5(g::text) FROM generate_series(1, 20000) g;" | sql >"$TMP/out/sql1"
 before=$(rows)
 A backup --pod database --out "$TMP/bk/base" >"$TMP/out/b0" 2>&1; rc2=$?
-A deploy --snapshot --replace --profile "$PROF" --no-bootstrap --timeout 50 >"$TMP/out/d2" 2>&1; rc3=$?
+A deploy --snapshot --replace --profile "$PROF" --no-bootstrap --timeout 120 >"$TMP/out/d2" 2>&1; rc3=$?
 if [ $rc1 -ne 0 ] || [ $rc2 -ne 0 ] || [ $rc3 -ne 0 ] || [[ "$before" != *" rows "* ]] || [ "$(rows)" != "$before" ]; then
 	fail kill-data-setup "deploy rc=$rc1 backup rc=$rc2 deploy --snapshot rc=$rc3 rows [$before] $(cat "$TMP/out/sql1") $(tail -q -n 3 "$TMP/out/d1" "$TMP/out/b0" "$TMP/out/d2")"
 	exit 0
@@ -74,7 +89,7 @@ RANDOM=$seed
 ops=(backup restore atomic rollback)
 for k in $(seq "$trials"); do
 	op=${ops[$(((k - 1) % 4))]}
-	ms=0 killed=no at= again=()
+	ms=0 killed=no at= again=() refill=0
 	case $op in
 	backup)
 		ms=$((RANDOM % 6000))
@@ -86,32 +101,37 @@ for k in $(seq "$trials"); do
 		;;
 	restore)
 		echo "UPDATE rows SET v = 'trial $k' WHERE id <= 50;" | sql >/dev/null
-		ms=$((RANDOM % 8000))
+		ms=$((RANDOM % 8000)) refill=$((RANDOM % 2))
 		start_killed restore "$TMP/bk/base"
+		if [ $refill = 1 ] && ms=$((ms % 800)) && refill_point; then at="refill + $ms ms"; fi
 		kill_after "$ms"
 		again=(restore "$TMP/bk/base")
 		;;
 	atomic)
 		# the data refill is short: the kill falls in the second after it begins
-		ms=$((RANDOM % 1500))
+		ms=$((RANDOM % 1500)) refill=$((RANDOM % 2))
 		POSTGRES_EXPORTER_IMAGE=$broken start_killed deploy --atomic --profile "$PROF" --no-bootstrap --timeout 5
-		if wait_line "putting back the data"; then
+		if [ $refill = 1 ] && ms=$((ms % 800)) && refill_point; then
+			at="refill + $ms ms"
+			kill_after "$ms"
+		elif wait_line "putting back the data"; then
 			kill_after "$ms"
 		else
 			kill_after 0
 			at="never put the data back"
 		fi
-		again=(deploy --profile "$PROF" --no-bootstrap --timeout 50)
+		again=(deploy --profile "$PROF" --no-bootstrap --timeout 120)
 		;;
 	rollback)
 		echo "UPDATE rows SET v = 'trial $k' WHERE id <= 50;" | sql >/dev/null
-		ms=$((RANDOM % 8000))
+		ms=$((RANDOM % 8000)) refill=$((RANDOM % 2))
 		start_killed rollback 1 --with-data --no-bootstrap
+		if [ $refill = 1 ] && ms=$((ms % 800)) && refill_point; then at="refill + $ms ms"; fi
 		kill_after "$ms"
 		again=(rollback 1 --with-data --no-bootstrap)
 		;;
 	esac
-	[ -n "$at" ] || at=$(grep -v '^   ' "$TMP/out/killed" | tail -n 1 | cut -c1-90)
+	at="${at:+$at, }$(grep -v '^   ' "$TMP/out/killed" | tail -n 1 | cut -c1-90)"
 	cp "$TMP/out/killed" "$TMP/out/killed-$k"
 	t0=$(date +%s.%N)
 	A "${again[@]}" >"$TMP/out/again-$k" 2>&1; rc=$?
