@@ -7,8 +7,9 @@
 # The real PostgreSQL of the demo image (localhost/aegis-demo/postgres) in
 # pod-database, alone in a one-pod profile, on the isolated test Podman of
 # tests/podman/env.sh (never the machine's own pods; host ports of pod-database
-# must be free).  A table of N rows (default 2400000, about 400 bytes each,
-# written by generate_series) makes the volume about 1 GiB.  Reports:
+# must be free).  A table of N rows (default 1150000, about 400 bytes each,
+# written by generate_series) makes the volume, table and write-ahead log,
+# about 1 GiB.  Reports:
 #   volume                the volume's size on disk (du) and the archive's
 #   backup                wall time of `backup --pod database` (stop, copy,
 #                         start, readiness) and MB/s of the archive over it;
@@ -25,11 +26,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 args=("$@")
-nrows=2400000
+nrows=1150000
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rows) nrows=$2; shift 2 ;;
-	-h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-backup: unknown argument '$1' (--rows N)" >&2; exit 2 ;;
 	esac
 done
