@@ -580,8 +580,10 @@ int backup_verify(const char *dir, json_t **manifest, aerr_t *err)
 /* --- restore ------------------------------------------------------------------ */
 
 /* VOLUME emptied (removed and created again, labelled as ours) and filled
- * from the archive PATH, owners and modes as recorded. */
-static int import_volume(podman *pm, const char *volume, const char *path, aerr_t *err)
+ * from the archive PATH, owners and modes as recorded; tar's messages go to
+ * LOG. */
+static int import_volume(podman *pm, const char *volume, const char *path, const char *log,
+			 aerr_t *err)
 {
 	cleanup_free char *dir = NULL;
 	int rc = podman_volume_remove(pm, volume, err);
@@ -590,9 +592,6 @@ static int import_volume(podman *pm, const char *volume, const char *path, aerr_
 	if (rc == 0)
 		rc = volume_dir(pm, volume, &dir, err);
 	if (rc == 0) {
-		const char *tmp = getenv("TMPDIR");
-		cleanup_free char *log = xasprintf("%s/aegis-restore-%ld.log",
-						   tmp && *tmp ? tmp : "/tmp", (long)getpid());
 		const char *args[] = {"-C", dir, "-xpf", path};
 		rc = run_tar(args, 4, log, err);
 		unlink(log);
@@ -601,6 +600,8 @@ static int import_volume(podman *pm, const char *volume, const char *path, aerr_
 		return aerr_wrap(err, "volume %s: restore from %s failed", volume, path);
 	return 0;
 }
+
+#define RESTORE_LOG "restore-tar.log"
 
 /* The restore journal, STATE_DIR/restore-pending.json: {"backup": DIR
  * (absolute), "manifest_sha256", "pods": [...]}, written atomically before
@@ -648,7 +649,9 @@ static void journal_remove(const deployment *d)
 	if (state_dir(&d->cfg, &state, &ignored) < 0)
 		return;
 	cleanup_free char *path = fs_join(state, RESTORE_JOURNAL);
+	cleanup_free char *log = fs_join(state, RESTORE_LOG);
 	unlink(path);
+	unlink(log);
 	sync_dir(state, &ignored);
 }
 
@@ -701,6 +704,16 @@ int backup_restore_volumes(podman *pm, const deployment *d, const char *dir, con
 		free(chosen);
 		return -1;
 	}
+	/* tar's messages: in the state directory under one name (the commands
+	 * that restore hold its lock), so that a restore killed during the
+	 * copy leaves no file in TMPDIR, and the next one reuses it */
+	cleanup_free char *state = NULL;
+	cleanup_free char *log = NULL;
+	if (state_dir(&d->cfg, &state, err) < 0) {
+		free(chosen);
+		return -1;
+	}
+	log = fs_join(state, RESTORE_LOG);
 	json_t *gone = json_array();
 	int rc = 0;
 	/* dependents first */
@@ -725,7 +738,7 @@ int backup_restore_volumes(podman *pm, const deployment *d, const char *dir, con
 		cleanup_free char *path =
 		    fs_join(dir, json_string_value(json_object_get(v, "file")));
 		double t0 = now_s();
-		rc = import_volume(pm, name, path, err);
+		rc = import_volume(pm, name, path, log, err);
 		if (rc == 0)
 			notef(note, ctx, "%s: %s restored in %.1f s", pod, name, now_s() - t0);
 	}
