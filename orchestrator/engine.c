@@ -14,6 +14,7 @@
 #include "lib/release/state.h"
 #include "lib/rollout/images.h"
 #include "lib/util/clock.h"
+#include "lib/util/fsutil.h"
 #include "lib/util/strbuf.h"
 #include "report.h"
 
@@ -343,6 +344,30 @@ static json_t *restore(const struct cli *cli, const deployment *d, const rollout
 	return out;
 }
 
+static void resume_line(void *ctx, const char *line)
+{
+	cli_info(ctx, "restore: %s", line);
+}
+
+/* A restore of volumes killed midway (restore, rollback --with-data, the
+ * data of an --atomic restore) is finished before anything runs on them
+ * (backup_resume); nothing to do without its journal. */
+static int resume_restore(const struct cli *cli, deployment *d, aerr_t *err)
+{
+	cleanup_free char *dir = NULL;
+	if (state_dir(&d->cfg, &dir, err) < 0)
+		return -1;
+	cleanup_free char *journal = fs_join(dir, RESTORE_JOURNAL);
+	if (!fs_exists(journal))
+		return 0;
+	podman *pm = NULL;
+	if (cli_open_podman(cli, &d->cfg, &pm, err) < 0)
+		return -1;
+	int rc = backup_resume(pm, d, resume_line, (void *)cli, err);
+	podman_close(pm);
+	return rc;
+}
+
 /* After a successful rollout: only the newest KEEP snapshots stay. */
 static void prune_snapshots(const struct cli *cli, const deployment *d, int keep)
 {
@@ -412,7 +437,7 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 	};
 	int keep = 0;
 	json_t *snapshot = NULL;
-	if (snapshot_keep(&d->cfg, &keep, err) < 0 ||
+	if (snapshot_keep(&d->cfg, &keep, err) < 0 || resume_restore(cli, d, err) < 0 ||
 	    ((args->atomic || args->snapshot) &&
 	     take_snapshot(cli, d, selected, args->replace, &snapshot, err) < 0)) {
 		free(selected);

@@ -6,6 +6,8 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "lib/config/deployment.h"
+#include "lib/podman/pod.h"
 #include "lib/release/backup.h"
 #include "options.h"
 #include "report.h"
@@ -28,6 +30,46 @@ static const char help[] =
 static void note(void *ctx, const char *line)
 {
 	cli_info(ctx, "restore: %s", line);
+}
+
+/* Without --profile: the AEGIS pods deployed and the pods whose volumes
+ * are restored (PODS, NPODS; 0: all of MANIFEST's), which a restore killed
+ * after it removed them no longer finds deployed. */
+static int load_pods(const struct cli *cli, const json_t *manifest, char *const *pods, size_t npods,
+		     deployment *d, podman **pm, aerr_t *err)
+{
+	if (cli->profile_given)
+		return cli_load(cli, false, 0, d, pm, err);
+	config cfg;
+	if (config_load(&cfg, cli->root, cli->env_path, err) < 0)
+		return -1;
+	int rc = cli_open_podman(cli, &cfg, pm, err);
+	config_free(&cfg);
+	json_t *live = NULL;
+	if (rc == 0)
+		rc = podman_list_pods(*pm, &live, err);
+	if (rc == 0) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(manifest, "pods"), i, v)
+		{
+			bool want = npods == 0;
+			for (size_t k = 0; k < npods; k++)
+				want = want || strcmp(pods[k], json_string_value(v)) == 0;
+			if (want)
+				json_array_append_new(
+				    live, json_pack("{s:{s:O}}", "Labels", POD_LABEL, v));
+		}
+		rc = deployment_load_deployed(d, cli->root, cli->env_path, live, 0, err);
+	}
+	json_decref(live);
+	if (rc < 0) {
+		podman_close(*pm);
+		*pm = NULL;
+	} else {
+		cli_host_sockets(cli, d);
+	}
+	return rc;
 }
 
 COMMAND(restore)
@@ -62,7 +104,7 @@ COMMAND(restore)
 		 json_array_size(json_object_get(manifest, "volumes")));
 	deployment d;
 	podman *pm = NULL;
-	if (cli_load(cli, true, 0, &d, &pm, &err) < 0) {
+	if (load_pods(cli, manifest, pods, npods, &d, &pm, &err) < 0) {
 		json_decref(manifest);
 		free(copy);
 		return cli_fail(cli, &err);

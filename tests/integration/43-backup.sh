@@ -17,9 +17,7 @@ names=(backup-deploy backup-archive-set backup-pods-running backup-tampered-refu
 	backup-restore-data backup-restore-ready backup-json backup-repeated)
 require_rootful_podman
 
-for v in $(sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*\)$/\1/p' "$ROOT/kube/variables.yaml"); do
-	unset "$v"
-done
+unset_schema_vars
 "$PY" "$ROOT/tests/servers/openbao.py" --port 0 --port-file "$TMP/bao.port" --state "$TMP/bao.state" \
 	2>"$TMP/bao.log" &
 bao_pid=$!

@@ -27,37 +27,10 @@ names=(snapshot-first-deploy atomic-snapshot-taken atomic-snapshot-recorded atom
 	atomic-restored-ready rollback-with-data rollback-with-data-refused snapshot-keep-refused
 	snapshot-retention history-snapshot-sizes killed-backup-brought-back)
 require_rootful_podman
-for v in $(sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*\)$/\1/p' "$ROOT/kube/variables.yaml"); do
-	unset "$v"
-done
-if ! out=$(bash "$ROOT/scripts/demo-images.sh" 2>&1); then
-	skip_all "cannot build the demo images: $(printf '%s' "$out" | tail -n 2)"
-fi
-podman_test_stack
-{
-	echo "AEGIS_STATE_DIR=$TMP/state"
-	echo "AEGIS_GENERATED_DIR=$TMP/generated"
-	echo "SEAL_KEYS_DIR=$TMP/seal"
-	echo "POSTGRES_IMAGE=localhost/aegis-demo/postgres:latest"
-	echo "POSTGRES_EXPORTER_IMAGE=localhost/aegis-demo/postgres-exporter:latest"
-} >>"$ENV"
-PROF=$TMP/dbonly.yaml
-printf 'name: dbonly\ndescription: PostgreSQL alone (43b-snapshots)\npods: [database]\n' >"$PROF"
+pg_demo_stack 43b-snapshots
 broken=$(standin_variant never-ready STANDIN_FAIL=1)
 # another exporter that is ready (only its own port: PostgreSQL shares the pod's network)
 other=$(standin_variant snapshot-other STANDIN_HTTP=9187)
-A() { "$AEGIS_BIN" --root "$ROOT" --env "$ENV" "$@"; }
-# SQL on stdin, through the server's own psql (local socket, trust)
-sql() {
-	podman exec -i pod-database-postgres sh -c \
-		'PATH=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1):$PATH; exec psql -q -v ON_ERROR_STOP=1 -U aegis -d aegis -At' 2>&1
-}
-# the rows' checksum and the public tables
-rows() {
-	printf '%s\n' "SELECT md5(string_agg(r::text, ',' ORDER BY id)) FROM rows r;" \
-		"SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public';" | sql | tr '\n' ' '
-}
-cid() { podman inspect --format '{{.Id}}' pod-database-postgres 2>/dev/null; }
 hist() { A history --json 2>/dev/null; }
 rev_field() { hist | "$PY" -c 'import json,sys; r=[x for x in json.load(sys.stdin)["revisions"] if x["revision"]==int(sys.argv[1])]; print(eval(sys.argv[2], {"r": r[0]}) if r else "none")' "$1" "$2" 2>&1; }
 

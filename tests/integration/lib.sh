@@ -38,3 +38,82 @@ aegis() { "$AEGIS_BIN" --root "$ROOT" "$@"; }
 # interpreter happens to be first on PATH.
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+
+# unset_schema_vars: none of kube/variables.yaml's variables comes from the
+# caller's environment (a test's .env is the only source).
+unset_schema_vars() {
+	local v
+	for v in $(sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*\)$/\1/p' "$ROOT/kube/variables.yaml"); do
+		unset "$v"
+	done
+}
+
+# pg_demo_stack NAME (tests/podman/env.sh sourced, require_rootful_podman
+# done): podman_test_stack with the real PostgreSQL of the demo image
+# (localhost/aegis-demo/postgres) in pod-database, alone in the profile
+# $PROF (NAME goes into its description), the state, generated files and
+# SEAL keys under $TMP.  Defines
+#   A ARGS...   the binary with --root and --env
+#   sql         SQL on stdin through the server's own psql (local socket)
+#   rows        the checksum of table "rows" and the list of public tables
+#   cid         the ID of the PostgreSQL container
+# Ends the script (every name FAILs) when the demo images cannot be built.
+pg_demo_stack() {
+	local out
+	unset_schema_vars
+	if ! out=$(bash "$ROOT/scripts/demo-images.sh" 2>&1); then
+		skip_all "cannot build the demo images: $(printf '%s' "$out" | tail -n 2)"
+	fi
+	podman_test_stack
+	{
+		echo "AEGIS_STATE_DIR=$TMP/state"
+		echo "AEGIS_GENERATED_DIR=$TMP/generated"
+		echo "SEAL_KEYS_DIR=$TMP/seal"
+		echo "POSTGRES_IMAGE=localhost/aegis-demo/postgres:latest"
+		echo "POSTGRES_EXPORTER_IMAGE=localhost/aegis-demo/postgres-exporter:latest"
+	} >>"$ENV"
+	PROF=$TMP/dbonly.yaml
+	printf 'name: dbonly\ndescription: PostgreSQL alone (%s)\npods: [database]\n' "$1" >"$PROF"
+	A() { "$AEGIS_BIN" --root "$ROOT" --env "$ENV" "$@"; }
+	sql() {
+		podman exec -i pod-database-postgres sh -c \
+			'PATH=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1):$PATH; exec psql -q -v ON_ERROR_STOP=1 -U aegis -d aegis -At' 2>&1
+	}
+	rows() {
+		printf '%s\n' "SELECT md5(string_agg(r::text, ',' ORDER BY id)) FROM rows r;" \
+			"SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public';" | sql | tr '\n' ' '
+	}
+	cid() { podman inspect --format '{{.Id}}' pod-database-postgres 2>/dev/null; }
+}
+
+# archive_sets_ok DIR...: every archive set directly under each DIR is
+# complete (its manifest lists files whose sizes and SHA-256 sums match)
+# and none is a leftover NAME.partial-PID.  Prints "ok" or what is wrong.
+archive_sets_ok() {
+	"$PY" - "$@" <<'PY'
+import hashlib, json, os, sys
+bad = []
+for top in sys.argv[1:]:
+    if not os.path.isdir(top):
+        continue
+    for name in sorted(os.listdir(top)):
+        d = os.path.join(top, name)
+        if not os.path.isdir(d):
+            continue
+        if ".partial-" in name:
+            bad.append("left over: " + d)
+            continue
+        try:
+            m = json.load(open(os.path.join(d, "manifest.json")))
+            for v in m["volumes"]:
+                h, n = hashlib.sha256(), 0
+                with open(os.path.join(d, v["file"]), "rb") as f:
+                    for b in iter(lambda: f.read(1 << 20), b""):
+                        h.update(b); n += len(b)
+                if n != v["size"] or h.hexdigest() != v["sha256"]:
+                    bad.append("%s/%s does not match its manifest" % (d, v["file"]))
+        except Exception as e:
+            bad.append("%s: %s" % (d, e))
+print("; ".join(bad) or "ok")
+PY
+}

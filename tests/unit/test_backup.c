@@ -211,3 +211,40 @@ TEST(snapshot_check_refuses_a_changed_or_removed_snapshot)
 	free(man);
 	free(dir);
 }
+
+/* backup_resume: without a restore journal nothing is done; a journal whose
+ * backup's manifest changed since the restore began is refused, naming the
+ * journal (so no pod starts on half-refilled volumes).  The deployment of
+ * the pods deployed when none is (a restore killed after it removed them)
+ * loads with no pod. */
+TEST(backup_resume_finishes_only_a_matching_restore)
+{
+	char *state = harness_tmpdir();
+	char *bk = make_backup(good);
+	char *env_text = xasprintf("AEGIS_STATE_DIR=%s\n", state);
+	char *env = harness_write(state, ".env", env_text);
+	json_t *live = json_array();
+	deployment d;
+	aerr_t err = {0};
+	if (deployment_load_deployed(&d, harness_root(), env, live, 0, &err) < 0)
+		CHECK_STR(err.msg, "");
+	json_decref(live);
+	CHECK(d.npods == 0);
+	CHECK(backup_resume(NULL, &d, NULL, NULL, &err) == 0);
+	char *journal_text = xasprintf("{\"backup\": \"%s\", \"manifest_sha256\": \"%064d\", "
+				       "\"pods\": [\"database\"]}",
+				       bk, 0);
+	char *journal = fs_join(state, RESTORE_JOURNAL);
+	CHECK(fs_write_atomic(journal, journal_text, strlen(journal_text), 0600, &err) == 0);
+	CHECK(backup_resume(NULL, &d, NULL, NULL, &err) < 0);
+	CHECK_CONTAINS(err.msg, "restore-pending.json");
+	CHECK_CONTAINS(err.msg, "the restore began with 000000000000");
+	CHECK(fs_exists(journal));
+	deployment_free(&d);
+	free(journal);
+	free(journal_text);
+	free(env);
+	free(env_text);
+	free(bk);
+	free(state);
+}

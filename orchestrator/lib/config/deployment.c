@@ -131,7 +131,9 @@ int deployment_load_deployed(deployment *d, const char *root, const char *env_pa
 			    .path = xstrdup("(the AEGIS pods deployed)"),
 			    .description = xstrdup("the AEGIS pods that are deployed")};
 	for (size_t i = 0; i < ncatalog; i++) {
-		if (!bsearch(&catalog[i], live_names, nlive, sizeof *live_names, cmp_name))
+		/* no pod deployed: live_names is NULL, which bsearch must not get */
+		if (!nlive ||
+		    !bsearch(&catalog[i], live_names, nlive, sizeof *live_names, cmp_name))
 			continue;
 		d->prof.pods = xrealloc(d->prof.pods, (d->prof.npods + 1) * sizeof *d->prof.pods);
 		d->prof.pods[d->prof.npods++] = xstrdup(catalog[i]);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config/profile.h"
+#include "release/state.h"
 #include "render/render.h"
 #include "rollout/wait.h"
 #include "util/fsutil.h"
@@ -472,6 +473,10 @@ static int create_set(podman *pm, const deployment *d, char *const *pods, size_t
 int backup_create(podman *pm, const deployment *d, char *const *pods, size_t npods, const char *out,
 		  int revision, backup_note_fn note, void *ctx, json_t **manifest, aerr_t *err)
 {
+	/* a backup of half-restored volumes is no backup: a restore killed
+	 * midway is finished first */
+	if (backup_resume(pm, d, note, ctx, err) < 0)
+		return -1;
 	return create_set(pm, d, pods, npods, out, revision, true, note, ctx, manifest, err);
 }
 
@@ -575,8 +580,10 @@ int backup_verify(const char *dir, json_t **manifest, aerr_t *err)
 /* --- restore ------------------------------------------------------------------ */
 
 /* VOLUME emptied (removed and created again, labelled as ours) and filled
- * from the archive PATH, owners and modes as recorded. */
-static int import_volume(podman *pm, const char *volume, const char *path, aerr_t *err)
+ * from the archive PATH, owners and modes as recorded; tar's messages go to
+ * LOG. */
+static int import_volume(podman *pm, const char *volume, const char *path, const char *log,
+			 aerr_t *err)
 {
 	cleanup_free char *dir = NULL;
 	int rc = podman_volume_remove(pm, volume, err);
@@ -585,9 +592,6 @@ static int import_volume(podman *pm, const char *volume, const char *path, aerr_
 	if (rc == 0)
 		rc = volume_dir(pm, volume, &dir, err);
 	if (rc == 0) {
-		const char *tmp = getenv("TMPDIR");
-		cleanup_free char *log = xasprintf("%s/aegis-restore-%ld.log",
-						   tmp && *tmp ? tmp : "/tmp", (long)getpid());
 		const char *args[] = {"-C", dir, "-xpf", path};
 		rc = run_tar(args, 4, log, err);
 		unlink(log);
@@ -595,6 +599,60 @@ static int import_volume(podman *pm, const char *volume, const char *path, aerr_
 	if (rc < 0)
 		return aerr_wrap(err, "volume %s: restore from %s failed", volume, path);
 	return 0;
+}
+
+#define RESTORE_LOG "restore-tar.log"
+
+/* The restore journal, STATE_DIR/restore-pending.json: {"backup": DIR
+ * (absolute), "manifest_sha256", "pods": [...]}, written atomically before
+ * a restore changes anything and removed once every volume is refilled. */
+static int journal_write(const deployment *d, const char *dir, const json_t *vols,
+			 const bool *chosen, aerr_t *err)
+{
+	cleanup_free char *state = NULL;
+	if (state_dir(&d->cfg, &state, err) < 0)
+		return -1;
+	char *abs = realpath(dir, NULL);
+	if (!abs)
+		return aerr_set(err, AEGIS_EFAIL, "%s: %s", dir, strerror(errno));
+	cleanup_free char *mpath = fs_join(abs, BACKUP_MANIFEST);
+	char sum[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned long long size = 0;
+	if (file_sha256(mpath, sum, &size, err) < 0) {
+		free(abs);
+		return -1;
+	}
+	json_t *pods = json_array();
+	for (size_t k = 0; k < d->npods; k++) {
+		bool listed = false;
+		size_t i;
+		json_t *v;
+		json_array_foreach(vols, i, v) listed =
+		    listed ||
+		    strcmp(json_string_value(json_object_get(v, "pod")), d->pods[k].name) == 0;
+		if (chosen[k] && listed)
+			json_array_append_new(pods, json_string(d->pods[k].name));
+	}
+	json_t *j =
+	    json_pack("{s:s, s:s, s:o}", "backup", abs, "manifest_sha256", sum, "pods", pods);
+	free(abs);
+	cleanup_free char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(j);
+	cleanup_free char *path = fs_join(state, RESTORE_JOURNAL);
+	return fs_write_atomic(path, text, strlen(text), 0600, err);
+}
+
+static void journal_remove(const deployment *d)
+{
+	cleanup_free char *state = NULL;
+	aerr_t ignored = {0};
+	if (state_dir(&d->cfg, &state, &ignored) < 0)
+		return;
+	cleanup_free char *path = fs_join(state, RESTORE_JOURNAL);
+	cleanup_free char *log = fs_join(state, RESTORE_LOG);
+	unlink(path);
+	unlink(log);
+	sync_dir(state, &ignored);
 }
 
 int backup_restore_volumes(podman *pm, const deployment *d, const char *dir, const json_t *manifest,
@@ -640,6 +698,22 @@ int backup_restore_volumes(podman *pm, const deployment *d, const char *dir, con
 		}
 		chosen[k] = true;
 	}
+	/* from here on the volumes are changed: the journal says which, from
+	 * where, so that the next command finishes a restore killed midway */
+	if (journal_write(d, dir, vols, chosen, err) < 0) {
+		free(chosen);
+		return -1;
+	}
+	/* tar's messages: in the state directory under one name (the commands
+	 * that restore hold its lock), so that a restore killed during the
+	 * copy leaves no file in TMPDIR, and the next one reuses it */
+	cleanup_free char *state = NULL;
+	cleanup_free char *log = NULL;
+	if (state_dir(&d->cfg, &state, err) < 0) {
+		free(chosen);
+		return -1;
+	}
+	log = fs_join(state, RESTORE_LOG);
 	json_t *gone = json_array();
 	int rc = 0;
 	/* dependents first */
@@ -664,15 +738,77 @@ int backup_restore_volumes(podman *pm, const deployment *d, const char *dir, con
 		cleanup_free char *path =
 		    fs_join(dir, json_string_value(json_object_get(v, "file")));
 		double t0 = now_s();
-		rc = import_volume(pm, name, path, err);
+		rc = import_volume(pm, name, path, log, err);
 		if (rc == 0)
 			notef(note, ctx, "%s: %s restored in %.1f s", pod, name, now_s() - t0);
 	}
 	free(chosen);
+	if (rc == 0)
+		journal_remove(d);
 	if (removed)
 		*removed = gone;
 	else
 		json_decref(gone);
+	return rc;
+}
+
+int backup_resume(podman *pm, const deployment *d, backup_note_fn note, void *ctx, aerr_t *err)
+{
+	cleanup_free char *state = NULL;
+	if (state_dir(&d->cfg, &state, err) < 0)
+		return -1;
+	cleanup_free char *path = fs_join(state, RESTORE_JOURNAL);
+	if (!fs_exists(path))
+		return 0;
+	json_error_t jerr;
+	json_t *j = json_load_file(path, 0, &jerr);
+	const char *dir = json_string_value(json_object_get(j, "backup"));
+	const char *want = json_string_value(json_object_get(j, "manifest_sha256"));
+	json_t *list = json_object_get(j, "pods");
+	char *pods[64];
+	size_t n = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v) if (json_is_string(v) && n < 64) pods[n++] =
+	    (char *)json_string_value(v);
+	json_t *manifest = NULL;
+	int rc = 0;
+	if (!dir || !want || n == 0) {
+		rc = aerr_set(err, AEGIS_ECONFIG, "%s:%d: not a restore journal (%s)", path,
+			      j ? 0 : jerr.line,
+			      j ? "no backup, manifest_sha256 or pods" : jerr.text);
+	} else {
+		cleanup_free char *mpath = fs_join(dir, BACKUP_MANIFEST);
+		char sum[2 * EVP_MAX_MD_SIZE + 1];
+		unsigned long long size = 0;
+		rc = file_sha256(mpath, sum, &size, err);
+		if (rc == 0 && strcmp(sum, want) != 0)
+			rc = aerr_set(err, AEGIS_EFAIL,
+				      "%s: SHA-256 %.12s…, the restore began with %.12s…", mpath,
+				      sum, want);
+		if (rc == 0)
+			rc = backup_verify(dir, &manifest, err);
+		if (rc == 0) {
+			strbuf names = STRBUF_INIT;
+			for (size_t k = 0; k < n; k++)
+				sb_addf(&names, "%s%s", k ? ", " : "", pods[k]);
+			notef(note, ctx,
+			      "finishing the restore of %s from %s, which a killed command left "
+			      "unfinished (%s)",
+			      names.s, dir, path);
+			sb_release(&names);
+			rc = backup_restore_volumes(pm, d, dir, manifest, pods, n, note, ctx, NULL,
+						    err);
+		}
+	}
+	if (rc < 0)
+		aerr_wrap(err,
+			  "a restore of volumes was killed midway (%s) and cannot be finished "
+			  "(restore a backup, or remove that file to go on with the volumes as "
+			  "they are)",
+			  path);
+	json_decref(manifest);
+	json_decref(j);
 	return rc;
 }
 

@@ -63,6 +63,18 @@ int backup_restore_volumes(podman *pm, const deployment *d, const char *dir, con
 			   char *const *pods, size_t npods, backup_note_fn note, void *ctx,
 			   json_t **removed, aerr_t *err);
 
+/* A restore killed midway (backup_restore_volumes changes pods and volumes
+ * one after the other) leaves the journal STATE_DIR/restore-pending.json,
+ * written before anything is changed and removed once every volume is
+ * refilled: which backup (its manifest's SHA-256) and which pods.  The next
+ * deploy, redeploy, rollback or backup finishes that restore first with
+ * backup_resume (the backup checked again; none pending: nothing to do), so
+ * no pod ever starts, and no snapshot or backup is taken, on half-restored
+ * volumes.  A restore run again (of any backup) replaces the journal. */
+#define RESTORE_JOURNAL "restore-pending.json"
+
+int backup_resume(podman *pm, const deployment *d, backup_note_fn note, void *ctx, aerr_t *err);
+
 /* --- snapshots: backups tied to revisions ----------------------------------
  *
  * deploy --atomic (and deploy --snapshot) backs up, before the rollout, the
