@@ -439,8 +439,8 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 	if (args->trace_path && trace_write(o.rollout_trace, args->trace_path, &terr) < 0)
 		fprintf(stderr, "aegis-deploy: warning: %s\n", terr.msg);
 	if (sdir) {
-		json_t *phases = status_rollout_phases(d, o.rollout_trace, command,
-						       clock_wall_s() - (clock_mono_s() - t0), *took);
+		json_t *phases = status_rollout_phases(
+		    d, o.rollout_trace, command, clock_wall_s() - (clock_mono_s() - t0), *took);
 		terr = (aerr_t){0};
 		if (status_phases_save(sdir, phases, &terr) < 0)
 			fprintf(stderr, "aegis-deploy: warning: phase times not kept: %s\n",

@@ -58,9 +58,9 @@ podman_available || { echo "bench: $PODMAN_UNAVAILABLE" >&2; exit 2; }
 
 # Per-pod readiness delay (s) and per-check HTTP latency (s) of the stand-ins.
 declare -A delay=([database]=3 [secrets]=2 [observability]=2 [temporal]=3 [iam]=3 [storage]=2
-	[core]=2 [seal-gateway]=1)
+	[core]=2 [seal-gateway]=1 [temporal-worker]=1)
 declare -A latency=([database]=0.3 [secrets]=0.5 [observability]=0.4 [temporal]=0.6 [iam]=1.0
-	[storage]=0.3 [core]=0.8 [seal-gateway]=0.5)
+	[storage]=0.3 [core]=0.8 [seal-gateway]=0.5 [temporal-worker]=0.4)
 
 work=$(mktemp -d /tmp/aegis-bench-XXXXXX)
 sock=$work/podman.sock

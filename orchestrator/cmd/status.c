@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/rollout/images.h"
 #include "lib/release/state.h"
+#include "lib/rollout/images.h"
 #include "lib/rollout/status.h"
 #include "lib/util/strbuf.h"
 #include "options.h"

@@ -28,7 +28,7 @@ typedef struct release_opts {
 	void (*pull)(void *ctx, const char *line);
 	void (*trace)(void *ctx, const char *line);
 	void *ctx;
-	trace *rollout_trace; /* NULL, or where each pod's phases are recorded */
+	trace *rollout_trace;		/* NULL, or where each pod's phases are recorded */
 	const double *expected_ready_s; /* NULL, or rollout_opts.expected_ready_s */
 } release_opts;
 

@@ -3,8 +3,8 @@
 #include <pthread.h>
 
 #include "podman/podsecret.h"
-#include "rollout/rollout.h"
 #include "rollout/pool.h"
+#include "rollout/rollout.h"
 #include "util/clock.h"
 
 /* One pod to stop and remove, on a thread with its own API connection:
@@ -199,10 +199,10 @@ static void teardown_pod(void *arg, size_t k)
 	if (j->td->one_stop)
 		pthread_mutex_lock(j->td->one_stop);
 	bool apps_only = !j->td->one_stop && r->p->ncontainers > 0;
-	bool stopped = r->rc == 0 && (!r->existed || (apps_only ? stop_app_containers(r)
-								 : podman_stop_pod(pm, r->name,
-										   r->timeout_s,
-										   &r->err)) == 0);
+	bool stopped =
+	    r->rc == 0 &&
+	    (!r->existed || (apps_only ? stop_app_containers(r)
+				       : podman_stop_pod(pm, r->name, r->timeout_s, &r->err)) == 0);
 	double t2 = clock_mono_s();
 	teardown_stopped(j->td, j->tier, !stopped);
 	/* the infra container (apps_only) is stopped by the removal */

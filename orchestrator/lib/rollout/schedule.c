@@ -498,8 +498,8 @@ double rollout_expected_ready_s(const deployment *d, const rollout_opts *opts, s
  * next tier is created (and started) before the quick ones, instead of in
  * the file's order.  Ties keep tier and file order.  ORDER (N pod indices)
  * is sorted in place; REMAINING (d->npods) receives each pod's path. */
-void rollout_critical_order(const deployment *d, const rollout_opts *opts, size_t *order,
-			    size_t n, double *remaining)
+void rollout_critical_order(const deployment *d, const rollout_opts *opts, size_t *order, size_t n,
+			    double *remaining)
 {
 	size_t nt = d->plan.ntiers;
 	double *slowest = xcalloc(nt + 1, sizeof *slowest); /* per tier */

@@ -3,12 +3,11 @@
  * probe before the next tier starts.  When the rollout begins, every pod it
  * replaces is created ahead by a small pool of threads (created without
  * starting, then its infra container started: network and ports ready),
- * critical chain first (rollout_critical_order); at a pod's turn only its app containers are started, and
- * probing begins at once.  The first tier's pods, whose turn is at once,
- * are created and started in one call.  A pod whose manifest changed in the
- * meantime (a bootstrap hook wrote values it uses) is created again at its
- * turn.  Pods of one tier are started and probed concurrently (one thread
- * and one connection each).  The first pod that fails stops the rollout;
+ * critical chain first (rollout_critical_order); at a pod's turn only its app containers are
+ * started, and probing begins at once.  The first tier's pods, whose turn is at once, are created
+ * and started in one call.  A pod whose manifest changed in the meantime (a bootstrap hook wrote
+ * values it uses) is created again at its turn.  Pods of one tier are started and probed
+ * concurrently (one thread and one connection each).  The first pod that fails stops the rollout;
  * pods already up stay up, pods created ahead whose turn never came are
  * removed, never started.
  *
@@ -140,8 +139,8 @@ double rollout_expected_ready_s(const deployment *d, const rollout_opts *opts, s
  * rollout first (its own expected time plus the slowest pod of every later
  * tier: tiers start when the tier before is ready); ties keep their order.
  * REMAINING (d->npods) receives each ordered pod's path in seconds. */
-void rollout_critical_order(const deployment *d, const rollout_opts *opts, size_t *order,
-			    size_t n, double *remaining);
+void rollout_critical_order(const deployment *d, const rollout_opts *opts, size_t *order, size_t n,
+			    double *remaining);
 
 /* Did the rollout replace what ran before of this pod (its turn came, or it
  * was created ahead, and it was not kept)?  What deploy --atomic restores. */

@@ -207,18 +207,18 @@ json_t *status_rollout_phases(const deployment *d, trace *t, const char *command
 			continue;
 		/* created: the pod exists with its infra container started (a
 		 * first-tier pod: created and started in one call) */
-		double created = first_of(
-		    span_end(s, "create again (manifest changed)", t0_wall),
-		    first_of(span_end(s, "create ahead (infra started)", t0_wall),
-			     span_end(s, "play and start (first tier)", t0_wall)));
+		double created =
+		    first_of(span_end(s, "create again (manifest changed)", t0_wall),
+			     first_of(span_end(s, "create ahead (infra started)", t0_wall),
+				      span_end(s, "play and start (first tier)", t0_wall)));
 		double started = first_of(span_end(s, "start app containers", t0_wall),
 					  span_end(s, "play and start (first tier)", t0_wall));
-		json_object_set_new(
-		    pods, d->pods[i].name,
-		    json_pack("{s:o, s:o, s:o, s:o}", "created_s", seconds(created), "started_s",
-			      seconds(started), "ready_s",
-			      seconds(span_end(s, "probe until ready", t0_wall)), "bootstrap_s",
-			      seconds(span_len(s, "ready hook (bootstrap)"))));
+		json_object_set_new(pods, d->pods[i].name,
+				    json_pack("{s:o, s:o, s:o, s:o}", "created_s", seconds(created),
+					      "started_s", seconds(started), "ready_s",
+					      seconds(span_end(s, "probe until ready", t0_wall)),
+					      "bootstrap_s",
+					      seconds(span_len(s, "ready hook (bootstrap)"))));
 	}
 	json_decref(spans);
 	return json_pack("{s:s, s:f, s:o, s:o}", "command", command, "at", t0_wall, "took_s",
@@ -255,7 +255,8 @@ double *status_expected_ready(const deployment *d, const json_t *phases)
 	const json_t *pods = json_object_get(phases, "pods");
 	for (size_t i = 0; i < d->npods; i++) {
 		const json_t *p = json_object_get(pods, d->pods[i].name);
-		const json_t *st = json_object_get(p, "started_s"), *rd = json_object_get(p, "ready_s");
+		const json_t *st = json_object_get(p, "started_s"),
+			     *rd = json_object_get(p, "ready_s");
 		w[i] = json_is_number(st) && json_is_number(rd)
 			   ? json_number_value(rd) - json_number_value(st)
 			   : -1;

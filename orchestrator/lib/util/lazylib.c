@@ -121,7 +121,8 @@ CURL *curl_easy_init(void)
 CURLcode curl_easy_perform(CURL *curl)
 {
 	static void *cache;
-	return ((__typeof__(&curl_easy_perform))lazy_sym(LAZY_CURL, "curl_easy_perform", &cache))(curl);
+	return ((__typeof__(&curl_easy_perform))lazy_sym(LAZY_CURL, "curl_easy_perform", &cache))(
+	    curl);
 }
 
 void curl_easy_reset(CURL *curl)
@@ -133,7 +134,8 @@ void curl_easy_reset(CURL *curl)
 const char *curl_easy_strerror(CURLcode code)
 {
 	static void *cache;
-	return ((__typeof__(&curl_easy_strerror))lazy_sym(LAZY_CURL, "curl_easy_strerror", &cache))(code);
+	return ((__typeof__(&curl_easy_strerror))lazy_sym(LAZY_CURL, "curl_easy_strerror", &cache))(
+	    code);
 }
 
 void curl_free(void *p)
@@ -145,19 +147,22 @@ void curl_free(void *p)
 CURLcode curl_global_init(long flags)
 {
 	static void *cache;
-	return ((__typeof__(&curl_global_init))lazy_sym(LAZY_CURL, "curl_global_init", &cache))(flags);
+	return ((__typeof__(&curl_global_init))lazy_sym(LAZY_CURL, "curl_global_init", &cache))(
+	    flags);
 }
 
 struct curl_slist *curl_slist_append(struct curl_slist *list, const char *data)
 {
 	static void *cache;
-	return ((__typeof__(&curl_slist_append))lazy_sym(LAZY_CURL, "curl_slist_append", &cache))(list, data);
+	return ((__typeof__(&curl_slist_append))lazy_sym(LAZY_CURL, "curl_slist_append", &cache))(
+	    list, data);
 }
 
 void curl_slist_free_all(struct curl_slist *list)
 {
 	static void *cache;
-	((__typeof__(&curl_slist_free_all))lazy_sym(LAZY_CURL, "curl_slist_free_all", &cache))(list);
+	((__typeof__(&curl_slist_free_all))lazy_sym(LAZY_CURL, "curl_slist_free_all", &cache))(
+	    list);
 }
 
 CURLU *curl_url(void)
@@ -175,19 +180,22 @@ void curl_url_cleanup(CURLU *handle)
 CURLUcode curl_url_get(CURLU *handle, CURLUPart what, char **part, unsigned int flags)
 {
 	static void *cache;
-	return ((__typeof__(&curl_url_get))lazy_sym(LAZY_CURL, "curl_url_get", &cache))(handle, what, part, flags);
+	return ((__typeof__(&curl_url_get))lazy_sym(LAZY_CURL, "curl_url_get", &cache))(
+	    handle, what, part, flags);
 }
 
 CURLUcode curl_url_set(CURLU *handle, CURLUPart what, const char *part, unsigned int flags)
 {
 	static void *cache;
-	return ((__typeof__(&curl_url_set))lazy_sym(LAZY_CURL, "curl_url_set", &cache))(handle, what, part, flags);
+	return ((__typeof__(&curl_url_set))lazy_sym(LAZY_CURL, "curl_url_set", &cache))(
+	    handle, what, part, flags);
 }
 
 int git_blob_create_from_buffer(git_oid *id, git_repository *repo, const void *buffer, size_t len)
 {
 	static void *cache;
-	return ((__typeof__(&git_blob_create_from_buffer))lazy_sym(LAZY_GIT2, "git_blob_create_from_buffer", &cache))(id, repo, buffer, len);
+	return ((__typeof__(&git_blob_create_from_buffer))lazy_sym(
+	    LAZY_GIT2, "git_blob_create_from_buffer", &cache))(id, repo, buffer, len);
 }
 
 void git_blob_free(git_blob *blob)
@@ -199,19 +207,22 @@ void git_blob_free(git_blob *blob)
 int git_blob_lookup(git_blob **blob, git_repository *repo, const git_oid *id)
 {
 	static void *cache;
-	return ((__typeof__(&git_blob_lookup))lazy_sym(LAZY_GIT2, "git_blob_lookup", &cache))(blob, repo, id);
+	return ((__typeof__(&git_blob_lookup))lazy_sym(LAZY_GIT2, "git_blob_lookup", &cache))(
+	    blob, repo, id);
 }
 
 const void *git_blob_rawcontent(const git_blob *blob)
 {
 	static void *cache;
-	return ((__typeof__(&git_blob_rawcontent))lazy_sym(LAZY_GIT2, "git_blob_rawcontent", &cache))(blob);
+	return ((__typeof__(&git_blob_rawcontent))lazy_sym(LAZY_GIT2, "git_blob_rawcontent",
+							   &cache))(blob);
 }
 
 git_object_size_t git_blob_rawsize(const git_blob *blob)
 {
 	static void *cache;
-	return ((__typeof__(&git_blob_rawsize))lazy_sym(LAZY_GIT2, "git_blob_rawsize", &cache))(blob);
+	return ((__typeof__(&git_blob_rawsize))lazy_sym(LAZY_GIT2, "git_blob_rawsize", &cache))(
+	    blob);
 }
 
 void git_buf_dispose(git_buf *buffer)
@@ -220,10 +231,15 @@ void git_buf_dispose(git_buf *buffer)
 	((__typeof__(&git_buf_dispose))lazy_sym(LAZY_GIT2, "git_buf_dispose", &cache))(buffer);
 }
 
-int git_commit_create(git_oid *id, git_repository *repo, const char *update_ref, const git_signature *author, const git_signature *committer, const char *message_encoding, const char *message, const git_tree *tree, size_t parent_count, const git_commit *parents[])
+int git_commit_create(git_oid *id, git_repository *repo, const char *update_ref,
+		      const git_signature *author, const git_signature *committer,
+		      const char *message_encoding, const char *message, const git_tree *tree,
+		      size_t parent_count, const git_commit *parents[])
 {
 	static void *cache;
-	return ((__typeof__(&git_commit_create))lazy_sym(LAZY_GIT2, "git_commit_create", &cache))(id, repo, update_ref, author, committer, message_encoding, message, tree, parent_count, parents);
+	return ((__typeof__(&git_commit_create))lazy_sym(LAZY_GIT2, "git_commit_create", &cache))(
+	    id, repo, update_ref, author, committer, message_encoding, message, tree, parent_count,
+	    parents);
 }
 
 void git_commit_free(git_commit *commit)
@@ -241,37 +257,43 @@ const git_oid *git_commit_id(const git_commit *commit)
 int git_commit_lookup(git_commit **commit, git_repository *repo, const git_oid *id)
 {
 	static void *cache;
-	return ((__typeof__(&git_commit_lookup))lazy_sym(LAZY_GIT2, "git_commit_lookup", &cache))(commit, repo, id);
+	return ((__typeof__(&git_commit_lookup))lazy_sym(LAZY_GIT2, "git_commit_lookup", &cache))(
+	    commit, repo, id);
 }
 
 const char *git_commit_message(const git_commit *commit)
 {
 	static void *cache;
-	return ((__typeof__(&git_commit_message))lazy_sym(LAZY_GIT2, "git_commit_message", &cache))(commit);
+	return ((__typeof__(&git_commit_message))lazy_sym(LAZY_GIT2, "git_commit_message", &cache))(
+	    commit);
 }
 
 git_repository *git_commit_owner(const git_commit *commit)
 {
 	static void *cache;
-	return ((__typeof__(&git_commit_owner))lazy_sym(LAZY_GIT2, "git_commit_owner", &cache))(commit);
+	return ((__typeof__(&git_commit_owner))lazy_sym(LAZY_GIT2, "git_commit_owner", &cache))(
+	    commit);
 }
 
 int git_commit_parent(git_commit **out, const git_commit *commit, unsigned int n)
 {
 	static void *cache;
-	return ((__typeof__(&git_commit_parent))lazy_sym(LAZY_GIT2, "git_commit_parent", &cache))(out, commit, n);
+	return ((__typeof__(&git_commit_parent))lazy_sym(LAZY_GIT2, "git_commit_parent", &cache))(
+	    out, commit, n);
 }
 
 unsigned int git_commit_parentcount(const git_commit *commit)
 {
 	static void *cache;
-	return ((__typeof__(&git_commit_parentcount))lazy_sym(LAZY_GIT2, "git_commit_parentcount", &cache))(commit);
+	return ((__typeof__(&git_commit_parentcount))lazy_sym(LAZY_GIT2, "git_commit_parentcount",
+							      &cache))(commit);
 }
 
 int git_commit_tree(git_tree **tree_out, const git_commit *commit)
 {
 	static void *cache;
-	return ((__typeof__(&git_commit_tree))lazy_sym(LAZY_GIT2, "git_commit_tree", &cache))(tree_out, commit);
+	return ((__typeof__(&git_commit_tree))lazy_sym(LAZY_GIT2, "git_commit_tree", &cache))(
+	    tree_out, commit);
 }
 
 const git_error *git_error_last(void)
@@ -289,13 +311,15 @@ int git_libgit2_init(void)
 int git_libgit2_shutdown(void)
 {
 	static void *cache;
-	return ((__typeof__(&git_libgit2_shutdown))lazy_sym(LAZY_GIT2, "git_libgit2_shutdown", &cache))();
+	return ((__typeof__(&git_libgit2_shutdown))lazy_sym(LAZY_GIT2, "git_libgit2_shutdown",
+							    &cache))();
 }
 
 char *git_oid_tostr(char *out, size_t n, const git_oid *id)
 {
 	static void *cache;
-	return ((__typeof__(&git_oid_tostr))lazy_sym(LAZY_GIT2, "git_oid_tostr", &cache))(out, n, id);
+	return ((__typeof__(&git_oid_tostr))lazy_sym(LAZY_GIT2, "git_oid_tostr", &cache))(out, n,
+											  id);
 }
 
 void git_patch_free(git_patch *patch)
@@ -304,46 +328,57 @@ void git_patch_free(git_patch *patch)
 	((__typeof__(&git_patch_free))lazy_sym(LAZY_GIT2, "git_patch_free", &cache))(patch);
 }
 
-int git_patch_from_buffers(git_patch **out, const void *old_buffer, size_t old_len, const char *old_as_path, const void *new_buffer, size_t new_len, const char *new_as_path, const git_diff_options *opts)
+int git_patch_from_buffers(git_patch **out, const void *old_buffer, size_t old_len,
+			   const char *old_as_path, const void *new_buffer, size_t new_len,
+			   const char *new_as_path, const git_diff_options *opts)
 {
 	static void *cache;
-	return ((__typeof__(&git_patch_from_buffers))lazy_sym(LAZY_GIT2, "git_patch_from_buffers", &cache))(out, old_buffer, old_len, old_as_path, new_buffer, new_len, new_as_path, opts);
+	return ((__typeof__(&git_patch_from_buffers))lazy_sym(
+	    LAZY_GIT2, "git_patch_from_buffers", &cache))(out, old_buffer, old_len, old_as_path,
+							  new_buffer, new_len, new_as_path, opts);
 }
 
 int git_patch_to_buf(git_buf *out, git_patch *patch)
 {
 	static void *cache;
-	return ((__typeof__(&git_patch_to_buf))lazy_sym(LAZY_GIT2, "git_patch_to_buf", &cache))(out, patch);
+	return ((__typeof__(&git_patch_to_buf))lazy_sym(LAZY_GIT2, "git_patch_to_buf", &cache))(
+	    out, patch);
 }
 
 int git_reference_name_to_id(git_oid *out, git_repository *repo, const char *name)
 {
 	static void *cache;
-	return ((__typeof__(&git_reference_name_to_id))lazy_sym(LAZY_GIT2, "git_reference_name_to_id", &cache))(out, repo, name);
+	return ((__typeof__(&git_reference_name_to_id))lazy_sym(
+	    LAZY_GIT2, "git_reference_name_to_id", &cache))(out, repo, name);
 }
 
 void git_repository_free(git_repository *repo)
 {
 	static void *cache;
-	((__typeof__(&git_repository_free))lazy_sym(LAZY_GIT2, "git_repository_free", &cache))(repo);
+	((__typeof__(&git_repository_free))lazy_sym(LAZY_GIT2, "git_repository_free", &cache))(
+	    repo);
 }
 
 int git_repository_init(git_repository **out, const char *path, unsigned is_bare)
 {
 	static void *cache;
-	return ((__typeof__(&git_repository_init))lazy_sym(LAZY_GIT2, "git_repository_init", &cache))(out, path, is_bare);
+	return ((__typeof__(&git_repository_init))lazy_sym(LAZY_GIT2, "git_repository_init",
+							   &cache))(out, path, is_bare);
 }
 
 int git_repository_open_bare(git_repository **out, const char *bare_path)
 {
 	static void *cache;
-	return ((__typeof__(&git_repository_open_bare))lazy_sym(LAZY_GIT2, "git_repository_open_bare", &cache))(out, bare_path);
+	return ((__typeof__(&git_repository_open_bare))lazy_sym(
+	    LAZY_GIT2, "git_repository_open_bare", &cache))(out, bare_path);
 }
 
-int git_repository_open_ext(git_repository **out, const char *path, unsigned int flags, const char *ceiling_dirs)
+int git_repository_open_ext(git_repository **out, const char *path, unsigned int flags,
+			    const char *ceiling_dirs)
 {
 	static void *cache;
-	return ((__typeof__(&git_repository_open_ext))lazy_sym(LAZY_GIT2, "git_repository_open_ext", &cache))(out, path, flags, ceiling_dirs);
+	return ((__typeof__(&git_repository_open_ext))lazy_sym(
+	    LAZY_GIT2, "git_repository_open_ext", &cache))(out, path, flags, ceiling_dirs);
 }
 
 void git_signature_free(git_signature *sig)
@@ -355,55 +390,64 @@ void git_signature_free(git_signature *sig)
 int git_signature_now(git_signature **out, const char *name, const char *email)
 {
 	static void *cache;
-	return ((__typeof__(&git_signature_now))lazy_sym(LAZY_GIT2, "git_signature_now", &cache))(out, name, email);
+	return ((__typeof__(&git_signature_now))lazy_sym(LAZY_GIT2, "git_signature_now", &cache))(
+	    out, name, email);
 }
 
 size_t git_status_list_entrycount(git_status_list *statuslist)
 {
 	static void *cache;
-	return ((__typeof__(&git_status_list_entrycount))lazy_sym(LAZY_GIT2, "git_status_list_entrycount", &cache))(statuslist);
+	return ((__typeof__(&git_status_list_entrycount))lazy_sym(
+	    LAZY_GIT2, "git_status_list_entrycount", &cache))(statuslist);
 }
 
 void git_status_list_free(git_status_list *statuslist)
 {
 	static void *cache;
-	((__typeof__(&git_status_list_free))lazy_sym(LAZY_GIT2, "git_status_list_free", &cache))(statuslist);
+	((__typeof__(&git_status_list_free))lazy_sym(LAZY_GIT2, "git_status_list_free", &cache))(
+	    statuslist);
 }
 
 int git_status_list_new(git_status_list **out, git_repository *repo, const git_status_options *opts)
 {
 	static void *cache;
-	return ((__typeof__(&git_status_list_new))lazy_sym(LAZY_GIT2, "git_status_list_new", &cache))(out, repo, opts);
+	return ((__typeof__(&git_status_list_new))lazy_sym(LAZY_GIT2, "git_status_list_new",
+							   &cache))(out, repo, opts);
 }
 
 int git_tree_entry_bypath(git_tree_entry **out, const git_tree *root, const char *path)
 {
 	static void *cache;
-	return ((__typeof__(&git_tree_entry_bypath))lazy_sym(LAZY_GIT2, "git_tree_entry_bypath", &cache))(out, root, path);
+	return ((__typeof__(&git_tree_entry_bypath))lazy_sym(LAZY_GIT2, "git_tree_entry_bypath",
+							     &cache))(out, root, path);
 }
 
 void git_tree_entry_free(git_tree_entry *entry)
 {
 	static void *cache;
-	((__typeof__(&git_tree_entry_free))lazy_sym(LAZY_GIT2, "git_tree_entry_free", &cache))(entry);
+	((__typeof__(&git_tree_entry_free))lazy_sym(LAZY_GIT2, "git_tree_entry_free", &cache))(
+	    entry);
 }
 
 const git_oid *git_tree_entry_id(const git_tree_entry *entry)
 {
 	static void *cache;
-	return ((__typeof__(&git_tree_entry_id))lazy_sym(LAZY_GIT2, "git_tree_entry_id", &cache))(entry);
+	return ((__typeof__(&git_tree_entry_id))lazy_sym(LAZY_GIT2, "git_tree_entry_id", &cache))(
+	    entry);
 }
 
 const char *git_tree_entry_name(const git_tree_entry *entry)
 {
 	static void *cache;
-	return ((__typeof__(&git_tree_entry_name))lazy_sym(LAZY_GIT2, "git_tree_entry_name", &cache))(entry);
+	return ((__typeof__(&git_tree_entry_name))lazy_sym(LAZY_GIT2, "git_tree_entry_name",
+							   &cache))(entry);
 }
 
 git_object_t git_tree_entry_type(const git_tree_entry *entry)
 {
 	static void *cache;
-	return ((__typeof__(&git_tree_entry_type))lazy_sym(LAZY_GIT2, "git_tree_entry_type", &cache))(entry);
+	return ((__typeof__(&git_tree_entry_type))lazy_sym(LAZY_GIT2, "git_tree_entry_type",
+							   &cache))(entry);
 }
 
 void git_tree_free(git_tree *tree)
@@ -415,35 +459,43 @@ void git_tree_free(git_tree *tree)
 int git_tree_lookup(git_tree **out, git_repository *repo, const git_oid *id)
 {
 	static void *cache;
-	return ((__typeof__(&git_tree_lookup))lazy_sym(LAZY_GIT2, "git_tree_lookup", &cache))(out, repo, id);
+	return ((__typeof__(&git_tree_lookup))lazy_sym(LAZY_GIT2, "git_tree_lookup", &cache))(
+	    out, repo, id);
 }
 
-int git_tree_walk(const git_tree *tree, git_treewalk_mode mode, git_treewalk_cb callback, void *payload)
+int git_tree_walk(const git_tree *tree, git_treewalk_mode mode, git_treewalk_cb callback,
+		  void *payload)
 {
 	static void *cache;
-	return ((__typeof__(&git_tree_walk))lazy_sym(LAZY_GIT2, "git_tree_walk", &cache))(tree, mode, callback, payload);
+	return ((__typeof__(&git_tree_walk))lazy_sym(LAZY_GIT2, "git_tree_walk", &cache))(
+	    tree, mode, callback, payload);
 }
 
 void git_treebuilder_free(git_treebuilder *bld)
 {
 	static void *cache;
-	((__typeof__(&git_treebuilder_free))lazy_sym(LAZY_GIT2, "git_treebuilder_free", &cache))(bld);
+	((__typeof__(&git_treebuilder_free))lazy_sym(LAZY_GIT2, "git_treebuilder_free", &cache))(
+	    bld);
 }
 
-int git_treebuilder_insert(const git_tree_entry **out, git_treebuilder *bld, const char *filename, const git_oid *id, git_filemode_t filemode)
+int git_treebuilder_insert(const git_tree_entry **out, git_treebuilder *bld, const char *filename,
+			   const git_oid *id, git_filemode_t filemode)
 {
 	static void *cache;
-	return ((__typeof__(&git_treebuilder_insert))lazy_sym(LAZY_GIT2, "git_treebuilder_insert", &cache))(out, bld, filename, id, filemode);
+	return ((__typeof__(&git_treebuilder_insert))lazy_sym(
+	    LAZY_GIT2, "git_treebuilder_insert", &cache))(out, bld, filename, id, filemode);
 }
 
 int git_treebuilder_new(git_treebuilder **out, git_repository *repo, const git_tree *source)
 {
 	static void *cache;
-	return ((__typeof__(&git_treebuilder_new))lazy_sym(LAZY_GIT2, "git_treebuilder_new", &cache))(out, repo, source);
+	return ((__typeof__(&git_treebuilder_new))lazy_sym(LAZY_GIT2, "git_treebuilder_new",
+							   &cache))(out, repo, source);
 }
 
 int git_treebuilder_write(git_oid *id, git_treebuilder *bld)
 {
 	static void *cache;
-	return ((__typeof__(&git_treebuilder_write))lazy_sym(LAZY_GIT2, "git_treebuilder_write", &cache))(id, bld);
+	return ((__typeof__(&git_treebuilder_write))lazy_sym(LAZY_GIT2, "git_treebuilder_write",
+							     &cache))(id, bld);
 }
