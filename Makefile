@@ -6,10 +6,25 @@ CC      ?= cc
 PKGS    := yaml-0.1 libcurl jansson libgit2 openssl libcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# The binary is linked without libcurl and libgit2: lib/util/lazylib.c loads
+# them (dlopen) when a command first uses them, so that render, plan and the
+# other local commands do not pay for loading and relocating them and the ~30
+# libraries they pull in at every start (docs/benchmarks.md).  Their sonames,
+# as this machine has them, tell lazylib.c what to load.  --as-needed drops
+# libraries nothing references; -O1 and the GNU hash only speed up symbol
+# lookup in the dynamic loader.
+LEAN_PKGS  := yaml-0.1 jansson openssl libcrypt
+BIN_LIBS   := -Wl,-O1 -Wl,--as-needed -Wl,--hash-style=gnu \
+	$(shell pkg-config --libs $(LEAN_PKGS) 2>/dev/null) -ldl -lpthread -lm
+soname = $(shell readelf -d $$(pkg-config --variable=libdir $(1) 2>/dev/null)/$(2) 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+LIBCURL_SONAME := $(call soname,libcurl,libcurl.so)
+LIBGIT2_SONAME := $(call soname,libgit2,libgit2.so)
+LAZY_DEFS := $(if $(LIBCURL_SONAME),-DAEGIS_LIBCURL_SONAME='"$(LIBCURL_SONAME)"') \
+	$(if $(LIBGIT2_SONAME),-DAEGIS_LIBGIT2_SONAME='"$(LIBGIT2_SONAME)"')
 
 CFLAGS  ?= -O2 -g
 WARN    := -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers
-CPPFLAGS_ALL := -Iorchestrator -Iorchestrator/lib -D_GNU_SOURCE $(PKG_CFLAGS)
+CPPFLAGS_ALL := -Iorchestrator -Iorchestrator/lib -D_GNU_SOURCE $(PKG_CFLAGS) $(LAZY_DEFS)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 LIB_SRC := $(sort $(wildcard orchestrator/lib/*/*.c))
@@ -37,7 +52,7 @@ check-deps:
 
 $(BIN): $(LIB_SRC) $(CMD_SRC) $(HDRS) | check-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS_ALL) -o $@ $(LIB_SRC) $(CMD_SRC) $(PKG_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS_ALL) -o $@ $(LIB_SRC) $(CMD_SRC) $(BIN_LIBS)
 
 # The sanitizer build compiles the core library once (build/asan/libaegis.a)
 # and links the binary and every unit test against it.
@@ -54,7 +69,7 @@ $(ASAN_LIB): $(ASAN_OBJ)
 
 $(ASAN_BIN): $(CMD_SRC) $(HDRS) $(ASAN_LIB) | check-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -o $@ $(CMD_SRC) $(ASAN_LIB) $(PKG_LIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(CPPFLAGS_ALL) -o $@ $(CMD_SRC) $(ASAN_LIB) $(BIN_LIBS)
 
 build/asan/tests/%: tests/unit/%.c $(ASAN_LIB) $(HDRS) $(TEST_HARNESS) | check-deps
 	@mkdir -p $(dir $@)
@@ -68,7 +83,7 @@ TSAN    := -fsanitize=thread -fno-omit-frame-pointer
 
 $(TSAN_BIN): $(LIB_SRC) $(CMD_SRC) $(HDRS) | check-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O1 -g $(TSAN) $(CPPFLAGS_ALL) -o $@ $(LIB_SRC) $(CMD_SRC) $(PKG_LIBS)
+	$(CC) $(WARN) -O1 -g $(TSAN) $(CPPFLAGS_ALL) -o $@ $(LIB_SRC) $(CMD_SRC) $(BIN_LIBS)
 
 tsan: $(TSAN_BIN)
 # The edge and SEAL-key checks run against a deployed edge by

@@ -13,6 +13,7 @@
 #include "lib/release/rollback.h"
 #include "lib/release/state.h"
 #include "lib/rollout/images.h"
+#include "lib/rollout/status.h"
 #include "lib/util/clock.h"
 #include "lib/util/fsutil.h"
 #include "lib/util/strbuf.h"
@@ -433,8 +434,16 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 	    .replace = args->replace,
 	    .selected = selected,
 	    .no_bootstrap = args->no_bootstrap,
-	    .rollout_trace = args->trace_path ? trace_new() : NULL,
+	    /* always: the phase times status --json shows come from it */
+	    .rollout_trace = trace_new(),
 	};
+	/* the last rollout's measured times order the creations ahead */
+	cleanup_free char *sdir = NULL;
+	aerr_t serr = {0};
+	json_t *last = state_dir(&d->cfg, &sdir, &serr) == 0 ? status_phases_load(sdir) : NULL;
+	cleanup_free double *expected = status_expected_ready(d, last);
+	json_decref(last);
+	o.expected_ready_s = expected;
 	int keep = 0;
 	json_t *snapshot = NULL;
 	if (snapshot_keep(&d->cfg, &keep, err) < 0 || resume_restore(cli, d, err) < 0 ||
@@ -450,14 +459,21 @@ int engine_release(const struct cli *cli, const char *command, deployment *d,
 	double t0 = clock_mono_s();
 	int rc = roll(cli, d, &o, !args->rollback_of, &pm, states, &bootstrap, err);
 	*took = clock_mono_s() - t0;
-	if (o.rollout_trace) {
-		trace_span(o.rollout_trace, 0, command, t0, t0 + *took);
-		trace_track(o.rollout_trace, 0, command);
-		aerr_t terr = {0};
-		if (trace_write(o.rollout_trace, args->trace_path, &terr) < 0)
-			fprintf(stderr, "aegis-deploy: warning: %s\n", terr.msg);
-		trace_free(o.rollout_trace);
+	trace_span(o.rollout_trace, 0, command, t0, t0 + *took);
+	trace_track(o.rollout_trace, 0, command);
+	aerr_t terr = {0};
+	if (args->trace_path && trace_write(o.rollout_trace, args->trace_path, &terr) < 0)
+		fprintf(stderr, "aegis-deploy: warning: %s\n", terr.msg);
+	if (sdir) {
+		json_t *phases = status_rollout_phases(
+		    d, o.rollout_trace, command, clock_wall_s() - (clock_mono_s() - t0), *took);
+		terr = (aerr_t){0};
+		if (status_phases_save(sdir, phases, &terr) < 0)
+			fprintf(stderr, "aegis-deploy: warning: phase times not kept: %s\n",
+				terr.msg);
+		json_decref(phases);
 	}
+	trace_free(o.rollout_trace);
 	if (pm)
 		print_result(cli, d, states, rc, *took, bootstrap);
 	json_decref(bootstrap);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lib/release/state.h"
 #include "lib/rollout/images.h"
 #include "lib/rollout/status.h"
 #include "lib/util/strbuf.h"
@@ -22,6 +23,9 @@ static const char help[] =
     "(a restart) shows the state sealed and is not ready (--json: \"sealed\": true).\n"
     "Under each pod, one line per container: the image it runs and its digest\n"
     "(repo@sha256:..., or the image ID of a local-only image; --json: \"images\").\n"
+    "--json also gives the last deploy, redeploy or rollback's phase times per pod\n"
+    "(\"last_rollout\": seconds since it began when each pod was created, started\n"
+    "and ready, and how long its bootstrap took), kept in the state directory.\n"
     "\n";
 
 static void print_table(json_t *st)
@@ -83,6 +87,12 @@ COMMAND(status)
 	if (cli_load(cli, true, DEPLOYMENT_LENIENT, &d, &pm, &err) < 0)
 		return cli_fail(cli, &err);
 	int rc = status_collect(pm, &d, &model, &err);
+	if (rc == 0 && cli->json) {
+		cleanup_free char *dir = NULL;
+		aerr_t serr = {0};
+		json_t *last = state_dir(&d.cfg, &dir, &serr) == 0 ? status_phases_load(dir) : NULL;
+		json_object_set_new(model, "last_rollout", last ? last : json_null());
+	}
 	if (rc == 0) {
 		if (cli->json)
 			report_print_json(model);

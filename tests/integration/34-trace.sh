@@ -6,11 +6,13 @@
 # that started them, 50 ms of slack); a teardown's trace stops each pod only
 # after the pods that depend on it have stopped, and without waiting for
 # their removals (the time against the slowest stop and removal is printed).
+# status --json keeps the deploy's phase times (last_rollout, from the state
+# directory, 0600), and they agree with the trace within 5 ms.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
-names=(trace-deploy trace-valid-json trace-phases-ordered trace-agrees-with-podman trace-teardown-order
-	trace-teardown-overlaps)
+names=(trace-deploy trace-valid-json trace-phases-ordered trace-agrees-with-podman trace-status-phases
+	trace-teardown-order trace-teardown-overlaps)
 require_rootful_podman
 podman_test_stack
 A() { aegis --env "$ENV" "$@"; }
@@ -65,6 +67,29 @@ PY
 grep -q '^valid' "$TMP/check.out" && pass trace-valid-json || fail trace-valid-json "$(tail -3 "$TMP/check.out")"
 grep -q '^ordered' "$TMP/check.out" && pass trace-phases-ordered || fail trace-phases-ordered "$(tail -3 "$TMP/check.out")"
 grep -q '^agrees' "$TMP/check.out" && pass trace-agrees-with-podman || fail trace-agrees-with-podman "$(tail -3 "$TMP/check.out")"
+
+# status --json: the last rollout's phase times, as the trace has them
+A status --profile full --json >"$TMP/status.json" 2>"$TMP/status.err"
+mode=$(stat -c %a "$AEGIS_STATE_DIR/last-rollout.json" 2>/dev/null)
+"$PY" - "$TMP/deploy.json" "$TMP/status.json" <<'PY' >"$TMP/phases.out" 2>&1
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+last = json.load(open(sys.argv[2]))["last_rollout"]
+names = {e["tid"]: e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+t0 = [e["ts"] / 1e6 for e in ev if e["ph"] == "X" and e["tid"] == 0][0]
+probe = {names[e["tid"]]: (e["ts"] + e["dur"]) / 1e6 - t0 for e in ev if e["ph"] == "X" and e["name"] == "probe until ready"}
+pods = last["pods"]
+assert last["command"] == "deploy" and len(pods) == 9, (last["command"], sorted(pods))
+bad = []
+for name, p in pods.items():
+    if not (0 <= p["created_s"] and 0 <= p["started_s"] <= p["ready_s"] and p["ready_s"] <= last["took_s"]):
+        bad.append((name, p))
+    if abs(p["ready_s"] - probe["pod-" + name]) > 0.005:
+        bad.append((name, "ready_s %.3f, trace %.3f" % (p["ready_s"], probe["pod-" + name])))
+print("phases ok" if not bad else "PHASES %s" % bad)
+PY
+if [ "$mode" = 600 ] && grep -q '^phases ok' "$TMP/phases.out"; then pass trace-status-phases
+else fail trace-status-phases "mode=$mode $(tail -3 "$TMP/phases.out") $(tail -2 "$TMP/status.err")"; fi
 
 t0=$(date +%s.%N)
 A teardown --profile full --trace "$TMP/teardown.json" >"$TMP/teardown.out" 2>&1; rc=$?

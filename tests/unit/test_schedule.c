@@ -424,6 +424,48 @@ TEST(schedule_creates_ahead_in_tier_order)
 	world_free(&w);
 }
 
+/* Critical chain first: within a tier the slowest pod (by the probes'
+ * initialDelaySeconds, or by the previous rollout's measured times) is
+ * created before the quick ones listed before it; earlier tiers still come
+ * first, since their pods are needed first. */
+TEST(schedule_creates_ahead_the_critical_chain_first)
+{
+	static const char *const specs[] = {"quick", "slow", "mid", "next:quick,slow,mid",
+					    "last:next"};
+	struct world w;
+	world_init(&w, specs, ARRAY_SIZE(specs), 1);
+	w.ops.creators = 1;
+	w.d.pods[0].containers[0].readiness.initial_delay_s = 1;
+	w.d.pods[1].containers[0].readiness.initial_delay_s = 5;
+	w.d.pods[2].containers[0].readiness.initial_delay_s = 3;
+	CHECK(world_run(&w) == 0);
+	CHECK_BEFORE(&w, "play pod slow v1", "play pod mid v1");
+	CHECK_BEFORE(&w, "play pod mid v1", "play pod quick v1");
+	CHECK_BEFORE(&w, "play pod quick v1", "create pod next v1");
+	CHECK_BEFORE(&w, "create pod next v1", "create pod last v1");
+	/* remaining paths: own time + the slowest of each later tier */
+	size_t order[] = {0, 1, 2, 3, 4};
+	double remaining[5];
+	rollout_critical_order(&w.d, &w.opts, order, 5, remaining);
+	CHECK(order[0] == 1 && order[1] == 2 && order[2] == 0 && order[3] == 3 && order[4] == 4);
+	CHECK(remaining[1] == 5 && remaining[0] == 1 && remaining[3] == 0);
+	world_free(&w);
+
+	/* measured times (the state's last rollout) win over the probes */
+	world_init(&w, specs, ARRAY_SIZE(specs), 1);
+	w.ops.creators = 1;
+	w.d.pods[1].containers[0].readiness.initial_delay_s = 5;
+	double measured[] = {4.0, 0.5, -1, 2.0, 1.0};
+	w.opts.expected_ready_s = measured;
+	CHECK(world_run(&w) == 0);
+	CHECK_BEFORE(&w, "play pod quick v1", "play pod slow v1");
+	CHECK_BEFORE(&w, "play pod slow v1", "play pod mid v1"); /* mid: unknown, 0 s */
+	size_t order2[] = {0, 1, 2, 3, 4};
+	rollout_critical_order(&w.d, &w.opts, order2, 5, remaining);
+	CHECK(remaining[0] == 4.0 + 2.0 + 1.0 && remaining[4] == 1.0);
+	world_free(&w);
+}
+
 TEST(schedule_records_what_deploy_atomic_restores)
 {
 	static const char *const specs[] = {"database", "iam:database", "core:iam", "gateway:core",

@@ -4,7 +4,11 @@
 #include "lib/bootstrap/bootstrap.h"
 #include "lib/rollout/images.h"
 #include "lib/rollout/status.h"
+#include "lib/util/clock.h"
 #include "lib/util/fsutil.h"
+
+#include <math.h>
+#include <sys/stat.h>
 
 static int load(const char *profile, deployment *d, aerr_t *err)
 {
@@ -179,4 +183,54 @@ TEST(status_add_images_gives_each_pod_its_containers)
 	json_decref(images);
 	CHECK_CONTAINS(text, "\"images\":{\"core\":{\"digest\":\"r/core@sha256:aa\"");
 	CHECK_CONTAINS(text, "{\"images\":{},\"name\":\"secrets\"}");
+}
+
+/* The last rollout's phase times: derived from its trace, kept 0600 in the
+ * state directory, loaded back, and turned into the next rollout's expected
+ * times to ready. */
+TEST(status_keeps_the_last_rollouts_phase_times)
+{
+	deployment d;
+	aerr_t err = {0};
+	if (load("minimal", &d, &err) < 0)
+		CHECK_STR(err.msg, "");
+	int core = deployment_pod_index(&d, "core");
+	CHECK(core >= 0);
+	trace *t = trace_new();
+	/* the rollout began at mono 100 = wall W */
+	double m0 = 100, w0 = clock_wall_s() - (clock_mono_s() - m0);
+	trace_track(t, core + 1, d.pods[core].pod_name);
+	trace_span(t, core + 1, "wait for dependencies", m0, m0 + 2.0);
+	trace_span(t, core + 1, "create ahead (infra started)", m0 + 0.1, m0 + 0.6);
+	trace_span(t, core + 1, "start app containers", m0 + 2.0, m0 + 2.25);
+	trace_span(t, core + 1, "probe until ready", m0 + 2.25, m0 + 4.5);
+	trace_span(t, core + 1, "ready hook (bootstrap)", m0 + 4.5, m0 + 5.0);
+	json_t *ph = status_rollout_phases(&d, t, "deploy", w0, 5.25);
+	trace_free(t);
+	json_t *pc = json_object_get(json_object_get(ph, "pods"), "core");
+	CHECK(fabs(json_real_value(json_object_get(pc, "created_s")) - 0.6) < 0.002);
+	CHECK(fabs(json_real_value(json_object_get(pc, "started_s")) - 2.25) < 0.002);
+	CHECK(fabs(json_real_value(json_object_get(pc, "ready_s")) - 4.5) < 0.002);
+	CHECK(fabs(json_real_value(json_object_get(pc, "bootstrap_s")) - 0.5) < 0.002);
+	CHECK_STR(json_string_value(json_object_get(ph, "command")), "deploy");
+	CHECK(json_object_size(json_object_get(ph, "pods")) == 1); /* only traced pods */
+
+	cleanup_free char *dir = harness_tmpdir();
+	CHECK(status_phases_save(dir, ph, &err) == 0);
+	cleanup_free char *path = xasprintf("%s/%s", dir, STATUS_PHASES_FILE);
+	struct stat sb;
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 07777) == 0600);
+	json_t *back = status_phases_load(dir);
+	CHECK(back && json_equal(back, ph));
+	double *w = status_expected_ready(&d, back);
+	CHECK(w && fabs(w[core] - 2.25) < 0.002);
+	for (size_t i = 0; i < d.npods; i++)
+		if ((int)i != core)
+			CHECK(w[i] < 0);
+	free(w);
+	json_decref(back);
+	json_decref(ph);
+	CHECK(status_phases_load("/nonexistent") == NULL);
+	CHECK(status_expected_ready(&d, NULL) == NULL);
+	deployment_free(&d);
 }

@@ -63,6 +63,7 @@ int release_run(podman *pm, deployment *d, const release_opts *o, rollout_pod *s
 	    .on_ready = on_ready,
 	    .ctx = &ctx,
 	    .trace = o->rollout_trace,
+	    .expected_ready_s = o->expected_ready_s,
 	};
 	int rc = rollout_run(pm, d, &ro, states, err);
 	if (ctx.hook)

@@ -28,7 +28,8 @@ typedef struct release_opts {
 	void (*pull)(void *ctx, const char *line);
 	void (*trace)(void *ctx, const char *line);
 	void *ctx;
-	trace *rollout_trace; /* NULL, or where each pod's phases are recorded */
+	trace *rollout_trace;		/* NULL, or where each pod's phases are recorded */
+	const double *expected_ready_s; /* NULL, or rollout_opts.expected_ready_s */
 } release_opts;
 
 /* Prepare (network AEGIS_NETWORK, volumes, images) and roll D out on PM;

@@ -4,6 +4,7 @@
 
 #include "podman/podsecret.h"
 #include "rollout/pool.h"
+#include "rollout/rollout.h"
 #include "util/clock.h"
 
 /* One pod to stop and remove, on a thread with its own API connection:
@@ -91,7 +92,12 @@ int rollout_remove_pods(podman *pm, const pod *const *pods, size_t n, aerr_t *er
 /* A teardown stops each pod once every pod of the later tiers (its
  * dependents) has stopped, and removes it right after its own stop: a
  * tier's stop never waits for the slower removals of the tiers after it
- * (Podman takes seconds to remove a pod whose containers stopped at once). */
+ * (Podman takes seconds to remove a pod whose containers stopped at once).
+ * On Podman 4 what the next tier waits for is only the stop of the pod's
+ * own (app) containers, together: stopping the infra container (the pod's
+ * network namespace; Podman 4.3 spends most of a pod stop there) is left to
+ * the removal, off the chain of stops.  On Podman 5 the whole pod is
+ * stopped, one pod at a time (stops_together). */
 struct teardown {
 	trace *trace;
 	/* Podman 5: one stop and removal at a time (stops_together); else NULL */
@@ -134,6 +140,48 @@ static void teardown_stopped(struct teardown *td, size_t tier, bool failed)
 	pthread_mutex_unlock(&td->lock);
 }
 
+/* Stopping the app containers of one pod together, one connection each. */
+struct app_stops {
+	const pod *p;
+	const char *socket;
+	int timeout_s;
+	int *rcs;
+	aerr_t *errs;
+};
+
+static void stop_app_container(void *arg, size_t c)
+{
+	struct app_stops *s = arg;
+	podman *pm = NULL;
+	cleanup_free char *name = rollout_container_name(s->p, &s->p->containers[c]);
+	s->rcs[c] = podman_open(&pm, s->socket, &s->errs[c]);
+	if (s->rcs[c] == 0)
+		s->rcs[c] = podman_stop_container(pm, name, s->timeout_s, &s->errs[c]);
+	podman_close(pm);
+}
+
+/* Stop the app containers of R's pod (not its infra container); 0, or -1
+ * with R->err. */
+static int stop_app_containers(struct removal *r)
+{
+	size_t n = r->p->ncontainers;
+	struct app_stops s = {.p = r->p,
+			      .socket = r->socket,
+			      .timeout_s = r->timeout_s,
+			      .rcs = xcalloc(n ? n : 1, sizeof *s.rcs),
+			      .errs = xcalloc(n ? n : 1, sizeof *s.errs)};
+	pool_each(n, stop_app_container, &s);
+	int rc = 0;
+	for (size_t c = 0; c < n && rc == 0; c++)
+		if (s.rcs[c] < 0) {
+			r->err = s.errs[c];
+			rc = -1;
+		}
+	free(s.rcs);
+	free(s.errs);
+	return rc;
+}
+
 static void teardown_pod(void *arg, size_t k)
 {
 	struct teardown_job *j = (struct teardown_job *)arg + k;
@@ -150,11 +198,17 @@ static void teardown_pod(void *arg, size_t k)
 	double t1 = clock_mono_s();
 	if (j->td->one_stop)
 		pthread_mutex_lock(j->td->one_stop);
+	bool apps_only = !j->td->one_stop && r->p->ncontainers > 0;
 	bool stopped =
-	    r->rc == 0 && (!r->existed || podman_stop_pod(pm, r->name, r->timeout_s, &r->err) == 0);
+	    r->rc == 0 &&
+	    (!r->existed || (apps_only ? stop_app_containers(r)
+				       : podman_stop_pod(pm, r->name, r->timeout_s, &r->err)) == 0);
 	double t2 = clock_mono_s();
 	teardown_stopped(j->td, j->tier, !stopped);
-	if (stopped && r->existed && podman_remove_pod(pm, r->name, &r->err) < 0)
+	/* the infra container (apps_only) is stopped by the removal */
+	if (stopped && r->existed &&
+	    ((apps_only && podman_stop_pod(pm, r->name, r->timeout_s, &r->err) < 0) ||
+	     podman_remove_pod(pm, r->name, &r->err) < 0))
 		stopped = false;
 	/* held over the removal too: Podman 5 cleans the pod up there */
 	if (j->td->one_stop)

@@ -78,7 +78,7 @@ struct shared {
 	 * happens under this one lock; a pod's own thread may read its record
 	 * without it, since only that thread writes it. */
 	pthread_mutex_t lock;
-	/* Creating ahead: the pods in tier order, the next one to create, each
+	/* Creating ahead: the pods critical chain first, the next one to create, each
 	 * pod's AHEAD record; CREATED is signalled when a record changes. */
 	struct ahead *ahead;
 	size_t *order, norder, next;
@@ -185,8 +185,8 @@ static void create_ahead(struct shared *sh, size_t i, struct ahead *a, void *con
 	set_ahead(sh, i, rc < 0 ? AHEAD_FAILED : AHEAD_CREATED, rc < 0 ? xstrdup(cerr.msg) : NULL);
 }
 
-/* One of the pool that creates pods ahead, in tier order (the first tier's
- * pods first, since they are needed first). */
+/* One of the pool that creates pods ahead, in the order of ahead_plan
+ * (critical chain first). */
 static void *ahead_worker(void *arg)
 {
 	struct shared *sh = arg;
@@ -472,8 +472,67 @@ int rollout_check(const deployment *d, const bool *selected, aerr_t *err)
 	return 0;
 }
 
-/* Every pod the rollout may replace, in tier order, with a copy of its
- * manifest and secret as they are now (see struct ahead). */
+/* A pod's expected time from its start to ready, in seconds: the previous
+ * rollout's measured time when the caller has it (rollout_opts.expected_ready_s,
+ * kept in the state directory by deploy, redeploy and rollback), else the
+ * longest initialDelaySeconds of its containers' readiness probes (the
+ * manifest's own statement of when the service may be ready; 0 without one). */
+double rollout_expected_ready_s(const deployment *d, const rollout_opts *opts, size_t i)
+{
+	if (opts->expected_ready_s && opts->expected_ready_s[i] >= 0)
+		return opts->expected_ready_s[i];
+	const pod *p = &d->pods[i];
+	int w = 0;
+	for (size_t c = 0; c < p->ncontainers; c++)
+		if (p->containers[c].readiness.initial_delay_s > w)
+			w = p->containers[c].readiness.initial_delay_s;
+	return w;
+}
+
+/* The order in which pods are created ahead: the longest remaining path to
+ * the end of the rollout first.  A tier starts when every pod of the tier
+ * before it is ready, so a pod's remaining path is its own expected time to
+ * ready plus, for each later tier, the slowest pod of that tier.  With
+ * non-negative weights this puts earlier tiers first (their pods are needed
+ * first) and, within a tier, the slowest pods first: the pod that gates the
+ * next tier is created (and started) before the quick ones, instead of in
+ * the file's order.  Ties keep tier and file order.  ORDER (N pod indices)
+ * is sorted in place; REMAINING (d->npods) receives each pod's path. */
+void rollout_critical_order(const deployment *d, const rollout_opts *opts, size_t *order, size_t n,
+			    double *remaining)
+{
+	size_t nt = d->plan.ntiers;
+	double *slowest = xcalloc(nt + 1, sizeof *slowest); /* per tier */
+	for (size_t k = 0; k < n; k++) {
+		size_t i = order[k], t = d->plan.tier_of[i];
+		double w = rollout_expected_ready_s(d, opts, i);
+		if (w > slowest[t])
+			slowest[t] = w;
+	}
+	/* after[t]: the sum of the slowest pods of the tiers after t */
+	double *after = xcalloc(nt + 1, sizeof *after);
+	for (size_t t = nt; t-- > 0;)
+		after[t] = after[t + 1] + (t + 1 < nt ? slowest[t + 1] : 0);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = order[k];
+		remaining[i] = rollout_expected_ready_s(d, opts, i) + after[d->plan.tier_of[i]];
+	}
+	/* insertion sort, stable: N is the pods of one profile */
+	for (size_t k = 1; k < n; k++) {
+		size_t i = order[k], j = k;
+		while (j > 0 && remaining[order[j - 1]] < remaining[i]) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	free(after);
+	free(slowest);
+}
+
+/* Every pod the rollout may replace, critical chain first
+ * (rollout_critical_order), with a copy of its manifest and secret as they
+ * are now (see struct ahead). */
 static void ahead_plan(struct shared *sh)
 {
 	const deployment *d = sh->d;
@@ -497,6 +556,9 @@ static void ahead_plan(struct shared *sh)
 			if (sh->first_tier == SIZE_MAX)
 				sh->first_tier = t;
 		}
+	double *remaining = xcalloc(d->npods ? d->npods : 1, sizeof *remaining);
+	rollout_critical_order(d, sh->opts, sh->order, sh->norder, remaining);
+	free(remaining);
 }
 
 static void ahead_free(struct shared *sh)
@@ -584,7 +646,7 @@ int rollout_schedule(const rollout_ops *ops, deployment *d, const rollout_opts *
 	}
 	if (rollout_check(d, opts->selected, err) < 0)
 		return -1;
-	/* Every pod the rollout may replace is created now, in tier order, by a
+	/* Every pod the rollout may replace is created now, critical chain first, by a
 	 * small pool: creation and network set-up leave the critical path, and
 	 * each tier only starts its app containers once its dependencies are
 	 * ready. */

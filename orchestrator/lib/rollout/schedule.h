@@ -2,13 +2,12 @@
  * wait until every container of every pod in a tier passes its readiness
  * probe before the next tier starts.  When the rollout begins, every pod it
  * replaces is created ahead by a small pool of threads (created without
- * starting, then its infra container started: network and ports ready), in
- * tier order; at a pod's turn only its app containers are started, and
- * probing begins at once.  The first tier's pods, whose turn is at once,
- * are created and started in one call.  A pod whose manifest changed in the
- * meantime (a bootstrap hook wrote values it uses) is created again at its
- * turn.  Pods of one tier are started and probed concurrently (one thread
- * and one connection each).  The first pod that fails stops the rollout;
+ * starting, then its infra container started: network and ports ready),
+ * critical chain first (rollout_critical_order); at a pod's turn only its app containers are
+ * started, and probing begins at once.  The first tier's pods, whose turn is at once, are created
+ * and started in one call.  A pod whose manifest changed in the meantime (a bootstrap hook wrote
+ * values it uses) is created again at its turn.  Pods of one tier are started and probed
+ * concurrently (one thread and one connection each).  The first pod that fails stops the rollout;
  * pods already up stay up, pods created ahead whose turn never came are
  * removed, never started.
  *
@@ -65,6 +64,10 @@ typedef struct rollout_opts {
 	int (*on_ready)(void *ctx, deployment *d, size_t pod, aerr_t *err);
 	void *ctx;
 	trace *trace; /* NULL, or where each pod's phases are recorded */
+	/* NULL, or per pod (d->npods) its expected seconds from start to ready
+	 * (< 0: unknown), e.g. the previous rollout's measured ones; they order
+	 * the creation ahead (rollout_critical_order). */
+	const double *expected_ready_s;
 } rollout_opts;
 
 /* A pod's manifest as the schedule hands it to rollout_ops: the YAML and
@@ -128,6 +131,16 @@ int rollout_check(const deployment *d, const bool *selected, aerr_t *err);
  * so too. */
 int rollout_schedule(const rollout_ops *ops, deployment *d, const rollout_opts *opts,
 		     rollout_pod *states, aerr_t *err);
+
+/* A pod's expected seconds from its start to ready: OPTS->expected_ready_s[I]
+ * when known, else its readiness probes' longest initialDelaySeconds. */
+double rollout_expected_ready_s(const deployment *d, const rollout_opts *opts, size_t i);
+/* Sort ORDER (N pod indices) by the longest remaining path to the end of the
+ * rollout first (its own expected time plus the slowest pod of every later
+ * tier: tiers start when the tier before is ready); ties keep their order.
+ * REMAINING (d->npods) receives each ordered pod's path in seconds. */
+void rollout_critical_order(const deployment *d, const rollout_opts *opts, size_t *order, size_t n,
+			    double *remaining);
 
 /* Did the rollout replace what ran before of this pod (its turn came, or it
  * was created ahead, and it was not kept)?  What deploy --atomic restores. */

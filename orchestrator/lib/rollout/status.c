@@ -5,6 +5,7 @@
 
 #include "bootstrap/bootstrap.h"
 #include "rollout/images.h"
+#include "util/fsutil.h"
 
 long status_seconds_since(const char *t, time_t now)
 {
@@ -169,4 +170,96 @@ void status_add_images(json_t *model, const json_t *images)
 		    json_object_get(images, json_string_value(json_object_get(p, "name")));
 		json_object_set_new(p, "images", ran ? json_deep_copy(ran) : json_object());
 	}
+}
+
+/* The end of span NAME of SPANS, as seconds since T0; -1 without it. */
+static double span_end(const json_t *spans, const char *name, double t0)
+{
+	const json_t *s = json_object_get(spans, name);
+	return s ? json_real_value(json_array_get(s, 1)) - t0 : -1;
+}
+
+static double span_len(const json_t *spans, const char *name)
+{
+	const json_t *s = json_object_get(spans, name);
+	return s ? json_real_value(json_array_get(s, 1)) - json_real_value(json_array_get(s, 0))
+		 : -1;
+}
+
+static double first_of(double a, double b)
+{
+	return a >= 0 ? a : b;
+}
+
+static json_t *seconds(double s)
+{
+	/* milliseconds are all a rollout's phases need */
+	return s < 0 ? json_null() : json_real((double)(long long)(s * 1000 + 0.5) / 1000);
+}
+
+json_t *status_rollout_phases(const deployment *d, trace *t, const char *command, double t0_wall,
+			      double took)
+{
+	json_t *spans = trace_spans(t), *pods = json_object();
+	for (size_t i = 0; i < d->npods; i++) {
+		const json_t *s = json_object_get(spans, d->pods[i].pod_name);
+		if (!s)
+			continue;
+		/* created: the pod exists with its infra container started (a
+		 * first-tier pod: created and started in one call) */
+		double created =
+		    first_of(span_end(s, "create again (manifest changed)", t0_wall),
+			     first_of(span_end(s, "create ahead (infra started)", t0_wall),
+				      span_end(s, "play and start (first tier)", t0_wall)));
+		double started = first_of(span_end(s, "start app containers", t0_wall),
+					  span_end(s, "play and start (first tier)", t0_wall));
+		json_object_set_new(pods, d->pods[i].name,
+				    json_pack("{s:o, s:o, s:o, s:o}", "created_s", seconds(created),
+					      "started_s", seconds(started), "ready_s",
+					      seconds(span_end(s, "probe until ready", t0_wall)),
+					      "bootstrap_s",
+					      seconds(span_len(s, "ready hook (bootstrap)"))));
+	}
+	json_decref(spans);
+	return json_pack("{s:s, s:f, s:o, s:o}", "command", command, "at", t0_wall, "took_s",
+			 seconds(took), "pods", pods);
+}
+
+int status_phases_save(const char *state_dir, const json_t *phases, aerr_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/%s", state_dir, STATUS_PHASES_FILE);
+	char *text = json_dumps(phases, JSON_INDENT(1) | JSON_SORT_KEYS);
+	if (!text)
+		return aerr_set(err, AEGIS_EFAIL, "%s: cannot encode the phase times", path);
+	int rc = fs_write_atomic(path, text, strlen(text), 0600, err);
+	free(text);
+	return rc;
+}
+
+json_t *status_phases_load(const char *state_dir)
+{
+	cleanup_free char *path = xasprintf("%s/%s", state_dir, STATUS_PHASES_FILE);
+	json_t *j = json_load_file(path, 0, NULL);
+	if (j && !json_is_object(json_object_get(j, "pods"))) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+double *status_expected_ready(const deployment *d, const json_t *phases)
+{
+	if (!phases)
+		return NULL;
+	double *w = xcalloc(d->npods ? d->npods : 1, sizeof *w);
+	const json_t *pods = json_object_get(phases, "pods");
+	for (size_t i = 0; i < d->npods; i++) {
+		const json_t *p = json_object_get(pods, d->pods[i].name);
+		const json_t *st = json_object_get(p, "started_s"),
+			     *rd = json_object_get(p, "ready_s");
+		w[i] = json_is_number(st) && json_is_number(rd)
+			   ? json_number_value(rd) - json_number_value(st)
+			   : -1;
+	}
+	return w;
 }

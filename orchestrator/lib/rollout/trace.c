@@ -2,6 +2,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,4 +78,52 @@ int trace_write(trace *t, const char *path, aerr_t *err)
 	int rc = fs_write_atomic(path, text, strlen(text), 0644, err);
 	free(text);
 	return rc < 0 ? aerr_wrap(err, "trace %s", path) : 0;
+}
+
+json_t *trace_spans(trace *t)
+{
+	json_t *out = json_object();
+	if (!t)
+		return out;
+	pthread_mutex_lock(&t->lock);
+	json_t *names = json_object(); /* tid -> track name */
+	size_t i;
+	json_t *ev;
+	json_array_foreach(t->events, i, ev)
+	{
+		const char *ph = json_string_value(json_object_get(ev, "ph"));
+		const char *n = json_string_value(json_object_get(ev, "name"));
+		if (ph && n && strcmp(ph, "M") == 0 && strcmp(n, "thread_name") == 0) {
+			char tid[24];
+			snprintf(tid, sizeof tid, "%lld",
+				 (long long)json_integer_value(json_object_get(ev, "tid")));
+			json_object_set(names, tid,
+					json_object_get(json_object_get(ev, "args"), "name"));
+		}
+	}
+	json_array_foreach(t->events, i, ev)
+	{
+		const char *ph = json_string_value(json_object_get(ev, "ph"));
+		const char *n = json_string_value(json_object_get(ev, "name"));
+		if (!ph || !n || strcmp(ph, "X") != 0)
+			continue;
+		char tid[24];
+		snprintf(tid, sizeof tid, "%lld",
+			 (long long)json_integer_value(json_object_get(ev, "tid")));
+		const char *track = json_string_value(json_object_get(names, tid));
+		if (!track)
+			continue;
+		json_t *spans = json_object_get(out, track);
+		if (!spans) {
+			spans = json_object();
+			json_object_set_new(out, track, spans);
+		}
+		double ts = (double)json_integer_value(json_object_get(ev, "ts")) / 1e6;
+		double dur = (double)json_integer_value(json_object_get(ev, "dur")) / 1e6;
+		/* a span recorded twice (never here today): the last one */
+		json_object_set_new(spans, n, json_pack("[f, f]", ts, ts + dur));
+	}
+	pthread_mutex_unlock(&t->lock);
+	json_decref(names);
+	return out;
 }

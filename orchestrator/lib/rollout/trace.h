@@ -8,6 +8,8 @@
 #ifndef AEGIS_TRACE_H
 #define AEGIS_TRACE_H
 
+#include <jansson.h>
+
 #include "util/error.h"
 
 typedef struct trace trace;
@@ -21,5 +23,9 @@ void trace_span(trace *t, int tid, const char *name, double start, double end);
 /* The trace as JSON, written atomically to PATH (0644: it holds names and
  * times, no value of the configuration). */
 int trace_write(trace *t, const char *path, aerr_t *err);
+/* Every span so far by track name, then span name: {"pod-core": {"probe until
+ * ready": [start, end]}}, wall-clock seconds (a new reference; {} for a NULL
+ * T). */
+json_t *trace_spans(trace *t);
 
 #endif
