@@ -256,7 +256,8 @@ for line in open(log, errors="replace"):
 missing = [n for n in names if n not in served]
 p = open(pebble_log, errors="replace").read()
 bad = [w for w in ("Skipping real validation", "always returns valid") if w in p]
-assert "Using custom DNS resolver for ACME challenges: " + sys.argv[5] in p, "pebble does not use challtestsrv"
+dns = sys.argv[5] if len(sys.argv) > 5 else ""
+assert not dns or "Using custom DNS resolver for ACME challenges: " + dns in p, "pebble does not use " + dns
 valid = p.count(" set VALID by completed challenge ")
 assert not missing and not bad and valid >= len(names), (missing, bad, valid)
 print("ok " + " ".join(sorted(c for s in served.values() for c in s)))
@@ -420,7 +421,9 @@ bad=""
 for h in "${good[@]}"; do issued "$h" "$NEW_HTTPS_PORT" || bad+=" $h"; done
 old_serial=$(openssl x509 -in "$TMP/api.pem" -noout -serial 2>/dev/null)
 new_serial=$(served "api.$domain" "$NEW_HTTPS_PORT" | openssl x509 -noout -serial 2>/dev/null)
-out=$("$PY" -c "$challenges_py" "$TMP/new.log" "$TMP/pebble-new.log" "$pebble_ip" "${good[*]}" "$dns_ip:8053" 2>&1)
+# (pebble-new.log: the lines since the newer Caddy started; pebble's choice of
+# DNS server was checked above)
+out=$("$PY" -c "$challenges_py" "$TMP/new.log" "$TMP/pebble-new.log" "$pebble_ip" "${good[*]}" 2>&1)
 if [ -n "$new_version" ] && [ -z "$bad" ] && [ -n "$new_serial" ] && [ "$new_serial" != "$old_serial" ] &&
 	[ "${out%% *}" = ok ]; then
 	pass acme-issuance-caddy-backports
