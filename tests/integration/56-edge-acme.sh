@@ -292,8 +292,13 @@ missing = [h for h in hosts if h not in covered]
 assert not missing, "no policy of their own (Caddy default issuers): %s" % missing
 print("ok")
 '
-admin_config() { # container: its Caddy's loaded configuration
-	podman run --rm --network "container:$1" "$NEW_CADDY_IMAGE" /bin/wget -qO- http://localhost:2019/config/
+admin_config() { # container: its Caddy's loaded configuration, read in the
+	# container's network namespace (by path: Podman refuses
+	# --network container: for a container of a pod)
+	local pid
+	pid=$(podman inspect -f '{{.State.Pid}}' "$1") && [ "${pid:-0}" -gt 0 ] &&
+		podman run --rm --network "ns:/proc/$pid/ns/net" "$NEW_CADDY_IMAGE" \
+			/bin/wget -qO- http://localhost:2019/config/
 }
 if podman image exists "$NEW_CADDY_IMAGE"; then
 	admin_config pod-edge-caddy >"$TMP/config-2.6.json" 2>"$TMP/config-2.6.err"
