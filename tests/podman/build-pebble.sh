@@ -8,7 +8,7 @@
 #
 # The same package ships pebble-challtestsrv, the mock DNS server that pebble
 # is pointed at with `-dnsserver` (letsencrypt/pebble v2.4.0, Debian
-# bookworm's 2.4.0+ds1: cmd/pebble/main.go:45-48, README.md:178-196); it is
+# bookworm's 2.4.0+ds1: cmd/pebble/main.go:45-48, README.md:177-196); it is
 # in the image too, at /usr/bin/pebble-challtestsrv, and runs as a second
 # container of this image, so pebble resolves the edge's names through it
 # and validates the challenges against the edge for real.
