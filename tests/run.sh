@@ -68,6 +68,7 @@ if [ -z "${AEGIS_TEST_NETNS:-}" ]; then
 			demo) bash scripts/demo-images.sh 2>&1 | tail -n 3 ;;
 			systemd) bash tests/podman/build-systemd-image.sh 2>&1 | tail -n 3 ;;
 			podman5) bash tests/podman/build-podman5-image.sh 2>&1 | tail -n 3 ;;
+			caddy-backports) bash tests/podman/build-caddy-backports.sh 2>&1 | tail -n 3 ;;
 			*) echo "unknown test image '$image'" ;;
 			esac
 		done

@@ -6,7 +6,15 @@
 # (tests/integration/56-edge-acme.sh).  Its configuration, its own HTTPS
 # certificate and key are mounted at /etc/pebble when it runs.
 #
-# Rebuilt only when this script or pebble changed (image-cache.sh).
+# The same package ships pebble-challtestsrv, the mock DNS server that pebble
+# is pointed at with `-dnsserver` (letsencrypt/pebble v2.4.0, Debian
+# bookworm's 2.4.0+ds1: cmd/pebble/main.go:45-48, README.md:177-196); it is
+# in the image too, at /usr/bin/pebble-challtestsrv, and runs as a second
+# container of this image, so pebble resolves the edge's names through it
+# and validates the challenges against the edge for real.
+#
+# Rebuilt only when this script, pebble or pebble-challtestsrv changed
+# (image-cache.sh).
 # Usage: build-pebble.sh [--force]
 set -euo pipefail
 
@@ -16,12 +24,13 @@ export CONTAINERS_CONF
 image=${PEBBLE_TEST_IMAGE:-localhost/aegis-test/pebble:latest}
 
 pebble=$(command -v pebble || true)
-if [ -z "$pebble" ]; then
-	echo "build-pebble: pebble is needed: run 'make setup' (scripts/setup.sh)" >&2
+challtestsrv=$(command -v pebble-challtestsrv || true)
+if [ -z "$pebble" ] || [ -z "$challtestsrv" ]; then
+	echo "build-pebble: pebble and pebble-challtestsrv (Debian package pebble) are needed: run 'make setup' (scripts/setup.sh)" >&2
 	exit 2
 fi
 . "$here/image-cache.sh"
-hash=$(image_hash "${BASH_SOURCE[0]}" "$pebble")
+hash=$(image_hash "${BASH_SOURCE[0]}" "$pebble" "$challtestsrv")
 image_current "$image" "$hash" "${1:-}" && exit 0
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/aegis-pebble-XXXXXX")
@@ -30,7 +39,8 @@ trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir"/{usr/bin,etc/pebble,proc,sys,dev}
 mkdir -m 1777 "$dir/tmp"
 cp "$pebble" "$dir/usr/bin/pebble"
-for lib in $(ldd "$pebble" | grep -o '/[^ ]*'); do
+cp "$challtestsrv" "$dir/usr/bin/pebble-challtestsrv"
+for lib in $( { ldd "$pebble"; ldd "$challtestsrv"; } | grep -o '/[^ ]*' | sort -u); do
 	mkdir -p "$dir$(dirname "$lib")"
 	cp -L "$lib" "$dir$lib"
 done
