@@ -92,8 +92,9 @@ require_rootful_podman
 	sed -i '/- name: loki$/,/failureThreshold/s#path: /ready$#path: /readyz#' "$TMP/wrong/kube/observability/pod.yaml"
 	"$AEGIS_BIN" --root "$TMP/wrong" --env "$ENV" validate --profile observability >"$TMP/wrong.out" 2>&1
 	rc=$?
-	if [ "$rc" = 1 ] && grep -q 'pod-observability.*loki.*/readyz.*404' "$TMP/wrong.out" &&
-		[ "$(grep -c '/readyz' "$TMP/wrong.out")" -ge 1 ]; then
+	# the table names the pod by its profile name ("observability")
+	if [ "$rc" = 1 ] && grep -Eq '^observability +loki +httpGet :3100/readyz +FAIL .*/readyz: HTTP 404' "$TMP/wrong.out" &&
+		[ "$(grep -c FAIL "$TMP/wrong.out")" = 1 ]; then
 		pass standin-contract-wrong-probe-path-fails
 		echo "   $(grep '/readyz' "$TMP/wrong.out" | head -1 | tr -s ' ')"
 	else
