@@ -24,12 +24,13 @@
 #                                            KEYCLOAK_* required, client credentials, exits
 #                                            without workflow_definitions
 #                                            (the three enforce kube/contracts.yaml)
-#   localhost/aegis-demo/standin             busybox stand-in answering health checks
-#                                            (tests/podman/build-standin.sh), and one
+#   localhost/aegis-demo/standin             busybox stand-in serving what each image's
+#                                            contract lists (tests/podman/build-standin.sh,
+#                                            tests/standins/), and one
 #   localhost/aegis-demo/standin-VAR         per image variable (e.g. standin-jaeger-image),
-#                                            serving only that container's ports from
-#                                            the pod templates, so it can share a pod
-#                                            with a real service
+#                                            serving only that image's ports and paths,
+#                                            so it can share a pod with a real service
+#                                            (Grafana's: every path of its ports)
 # The demo (scripts/demo.sh) picks them per image variable.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -170,10 +171,16 @@ PY
 standin_hash=$(podman image inspect --format '{{.Id}}' "$prefix/standin:latest")
 while read -r var ports; do
 	image=$prefix/standin-$(echo "$var" | tr 'A-Z_' 'a-z-'):latest
-	hash=$(image_hash /dev/null -- "$standin_hash $ports")
+	# the image's contract (tests/standins/), Grafana's ports as they were
+	env="STANDIN_VARIABLE=$var"
+	hash=$(image_hash /dev/null -- "$standin_hash $env")
+	if [ "$var" = GRAFANA_IMAGE ]; then
+		env="STANDIN_HTTP=$ports"
+		hash=$(image_hash /dev/null -- "$standin_hash $ports")
+	fi
 	if ! image_current "$image" "$hash" "$force"; then
-		image_derive "$prefix/standin:latest" "$image" "$hash" --change "ENV STANDIN_HTTP=$ports"
-		log "built $image (ports $ports)"
+		image_derive "$prefix/standin:latest" "$image" "$hash" --change "ENV $env"
+		log "built $image ($env)"
 	fi
 	exec 8>&-
 done < <(container_ports)

@@ -5,6 +5,9 @@
 # of the SEAL JWT keys (RSA, a matching pair), the ports, the health paths,
 # the worker's place after pod-core and its client in the realm.  Then the
 # same check of broken copies of the templates must fail, naming the item.
+# Then the stand-ins' contracts (tests/standins/): every readiness probe asks
+# its image for a port and path the image serves, and copies with a wrong
+# probe path or port fail, naming the container.
 # No Podman needed.
 . "$(dirname "$0")/lib.sh"
 
@@ -306,3 +309,60 @@ broken worker-order 'does not start after core' kube/temporal-worker/pod.yaml \
 	's/aegis.io\/depends-on: "core,/aegis.io\/depends-on: "/'
 # a scope the worker asks for, missing from its client
 broken worker-scope 'scope volume:write' kube/iam/realm.yaml '/^          - "volume:write"$/d'
+
+# --- the stand-ins' contracts (tests/standins/) --------------------------------
+# Every readiness probe of every template asks its image for a port and path
+# the image's contract lists (the real image serves it); each contract names
+# its image, version, image variables and sources.
+contracts=$ROOT/tests/standins/contracts.py
+if out=$("$PY" "$contracts" check "$ROOT/kube" 2>&1); then
+	pass standin-contracts-cover-every-probe
+else
+	fail standin-contracts-cover-every-probe "$out"
+fi
+if out=$("$PY" - "$ROOT/tests/standins" "$ROOT/kube/variables.yaml" <<'PY' 2>&1
+import glob, os, sys, yaml
+names = {v["name"] for v in yaml.safe_load(open(sys.argv[2]))["variables"]}
+bad = []
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.yaml"))):
+    c = yaml.safe_load(open(path))
+    f = os.path.basename(path)
+    for key in ("image", "version", "variables", "source", "ports"):
+        if not c.get(key):
+            bad.append("%s: no %s" % (f, key))
+    bad += ["%s: %s is not an image variable" % (f, v) for v in c.get("variables") or [] if v not in names]
+    for p in c.get("ports") or []:
+        if p.get("protocol", "http") not in ("http", "tcp"):
+            bad.append("%s: port %s: protocol %s" % (f, p.get("port"), p.get("protocol")))
+        for r in p.get("routes") or []:
+            if not r.get("source") or not isinstance(r.get("status"), int):
+                bad.append("%s: port %s: route %s without a status or a source" % (f, p.get("port"), r.get("path")))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+); then
+	pass standin-contracts-cited
+else
+	fail standin-contracts-cited "$out"
+fi
+# broken_probe NAME EXPECTED FILE SED-EXPR: a copy of kube/ with one probe
+# changed; the check must fail with exactly one line, EXPECTED.
+broken_probe() {
+	local copy=$TMP/probe-$1 out rc
+	mkdir -p "$copy"
+	cp -r "$ROOT/kube" "$copy/"
+	sed -i "$4" "$copy/kube/$3"
+	out=$("$PY" "$contracts" check "$copy/kube" 2>&1); rc=$?
+	if [ "$rc" -eq 1 ] && [ "$(grep -c . <<<"$out")" -eq 1 ] && grep -qF "$2" <<<"$out"; then
+		pass "standin-contracts-broken-$1"
+		echo "   $out"
+	else
+		fail "standin-contracts-broken-$1" "rc=$rc, expected only '$2' in: $out"
+	fi
+}
+broken_probe loki-path 'pod-observability/loki: readinessProbe GET /readyz on 3100' observability/pod.yaml \
+	'/- name: loki$/,/failureThreshold/s#path: /ready$#path: /readyz#'
+broken_probe webdav-port 'pod-storage/seaweedfs-webdav: readinessProbe TCP 7334' storage/pod.yaml \
+	'/tcpSocket:/,/port:/s/port: 7333$/port: 7334/'
+broken_probe grafana-port 'pod-observability/grafana: readinessProbe port 3000' observability/pod.yaml \
+	'/- name: grafana$/,/failureThreshold/s/port: 3300$/port: 3000/'

@@ -25,6 +25,12 @@
 #     AEGIS_SEAL_PRIVATE_KEY, an AppRole secret ID OpenBao refuses, a worker
 #     without KEYCLOAK_CLIENT_SECRET: each stand-in exits non-zero with the
 #     reason.
+# And first, the busybox stand-in of every other image (tests/standins/,
+# tests/podman/build-standin.sh), deployed as pod-observability: it answers
+# Loki's /ready and Jaeger's admin port, 404 on a path Loki does not serve,
+# nothing on a port no image of the pod listens on; and `validate` of a copy
+# of the templates whose Loki probe asks for /readyz fails naming the pod and
+# the path, while the templates as they are pass.
 # test-images: demo
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
@@ -33,8 +39,68 @@ names=(standin-worker-without-table standin-runtime-starts standin-worker-starts
 	standin-seal-jwt-accepted standin-seal-jwt-other-key-refused standin-gateway-without-key-refuses
 	standin-runtime-kv-granted standin-gateway-operator-accepted standin-gateway-operator-refused
 	standin-runtime-without-registry standin-runtime-ed25519-key standin-runtime-approle-refused
-	standin-worker-without-client-secret)
+	standin-worker-without-client-secret
+	standin-contract-serves-its-paths standin-contract-404-elsewhere standin-contract-validate-passes
+	standin-contract-wrong-probe-path-fails)
 require_rootful_podman
+
+# --- the busybox stand-in's contracts, deployed ---------------------------------
+# In a subshell with a TMP of its own: podman_test_stack's cleanup (clean
+# --yes, then rm -rf "$TMP") runs when it ends.
+(
+	TMP=$TMP/contracts
+	mkdir -p "$TMP/root"
+	cp -r "$ROOT/kube" "$ROOT/profiles" "$ROOT/.env.example" "$TMP/root/"
+	printf 'name: observability\ndescription: pod-observability alone\npods: [observability]\n' \
+		>"$TMP/root/profiles/observability.yaml"
+	copy=$TMP/root
+	podman_test_stack "$copy"
+	A() { "$AEGIS_BIN" --root "$copy" --env "$ENV" "$@"; }
+	port() { A config --json | "$PY" -c 'import json,sys; print(next(v["value"] for v in json.load(sys.stdin)["variables"] if v["name"]==sys.argv[1]))' "$1"; }
+	if ! A deploy --no-bootstrap --profile observability --timeout 120 >"$TMP/deploy.out" 2>&1; then
+		for n in standin-contract-serves-its-paths standin-contract-404-elsewhere standin-contract-validate-passes \
+			standin-contract-wrong-probe-path-fails; do
+			skip "$n" "deploy of pod-observability failed: $(tail -3 "$TMP/deploy.out" | tr '\n' ' ')"
+		done
+		exit 0
+	fi
+	loki=$(port LOKI_PORT) jaeger=$(port JAEGER_UI_PORT)
+	code() { curl -s -o "$TMP/body" -w '%{http_code}' --max-time 5 "$@"; }
+	ready=$(code "http://127.0.0.1:$loki/ready") body=$(cat "$TMP/body")
+	ui=$(code "http://127.0.0.1:$jaeger/search")
+	if [ "$ready" = 200 ] && [ "$body" = ready ] && [ "$ui" = 200 ]; then
+		pass standin-contract-serves-its-paths
+		echo "   loki GET /ready: $ready '$body'; jaeger UI GET /search: $ui (the UI answers every path)"
+	else
+		fail standin-contract-serves-its-paths "loki /ready: $ready '$body', jaeger /search: $ui $(podman logs pod-observability-loki 2>&1 | tail -2)"
+	fi
+	wrong=$(code "http://127.0.0.1:$loki/readyz") post=$(code -X POST "http://127.0.0.1:$loki/ready")
+	# 9999: no image of pod-observability listens there (inside the pod)
+	closed=$(podman exec pod-observability-loki sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc 127.0.0.1 9999 >/dev/null 2>&1 && echo open || echo closed')
+	if [ "$wrong" = 404 ] && [ "$post" = 405 ] && [ "$closed" = closed ]; then
+		pass standin-contract-404-elsewhere
+	else
+		fail standin-contract-404-elsewhere "GET /readyz: $wrong, POST /ready: $post, port 9999: $closed"
+	fi
+	if A validate --profile observability >"$TMP/validate.out" 2>&1; then
+		pass standin-contract-validate-passes
+	else
+		fail standin-contract-validate-passes "$(tail -8 "$TMP/validate.out")"
+	fi
+	# one probe path changed in a copy of the templates: Loki's /ready -> /readyz
+	cp -r "$copy" "$TMP/wrong"
+	sed -i '/- name: loki$/,/failureThreshold/s#path: /ready$#path: /readyz#' "$TMP/wrong/kube/observability/pod.yaml"
+	"$AEGIS_BIN" --root "$TMP/wrong" --env "$ENV" validate --profile observability >"$TMP/wrong.out" 2>&1
+	rc=$?
+	# the table names the pod by its profile name ("observability")
+	if [ "$rc" = 1 ] && grep -Eq '^observability +loki +httpGet :3100/readyz +FAIL .*/readyz: HTTP 404' "$TMP/wrong.out" &&
+		[ "$(grep -c FAIL "$TMP/wrong.out")" = 1 ]; then
+		pass standin-contract-wrong-probe-path-fails
+		echo "   $(grep '/readyz' "$TMP/wrong.out" | head -1 | tr -s ' ')"
+	else
+		fail standin-contract-wrong-probe-path-fails "rc=$rc $(cat "$TMP/wrong.out")"
+	fi
+)
 if ! out=$(bash "$ROOT/scripts/demo-images.sh" 2>&1); then
 	skip_all "cannot build the demo images: $(printf '%s' "$out" | tail -n 2)"
 fi
