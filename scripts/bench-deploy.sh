@@ -72,7 +72,9 @@ for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 # Two .env files: delayed readiness (deploy) and slow checks (validate).
 cp .env.example "$work/.env.example"
 (cd "$work" && "$BIN" --root "$ROOT" init >/dev/null)
-echo "CONTAINER_SOCK=$sock" >>"$work/.env"
+# the release history, lock and last rollout in the benchmark's own directory,
+# never the machine's default state directory
+printf 'CONTAINER_SOCK=%s\nAEGIS_STATE_DIR=%s/state\n' "$sock" "$work" >>"$work/.env"
 cp "$work/.env" "$work/validate.env"
 for pod in "${!delay[@]}"; do
 	d=$(standin_variant "bench-ready-$pod" "STANDIN_READY_DELAY=${delay[$pod]}")

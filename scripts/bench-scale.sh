@@ -42,7 +42,8 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
-printf 'CONTAINER_SOCK=%s\n' "$sock" >"$work/.env"
+# the state (history, lock, last rollout) in the benchmark's own directory
+printf 'CONTAINER_SOCK=%s\nAEGIS_STATE_DIR=%s/state\n' "$sock" "$work" >"$work/.env"
 
 # generate N: a root with N pods <tier letter a-d><i> in 4 tiers
 generate() {
