@@ -272,20 +272,25 @@ fi
 check_up start "$t0"
 
 # --- reboot -----------------------------------------------------------------------
-log "podman restart $NAME (a reboot)…"
-t0=$(date +%s.%N)
-podman restart -t 90 "$NAME" >/dev/null || {
-	fail reboot-active "podman restart failed"
-	exit 1
+# reboot CHECK: `podman restart` of the container, then wait (no command
+# given) until the target is active or failed; sets t0 and state
+reboot() {
+	log "podman restart $NAME (a reboot)…"
+	t0=$(date +%s.%N)
+	podman restart -t 90 "$NAME" >/dev/null || {
+		fail "$1" "podman restart failed"
+		exit 1
+	}
+	log "restarted after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s; waiting for the target, no command given"
+	state=
+	for _ in $(seq 1 $((BOOT_TIMEOUT * 2))); do
+		state=$(inside systemctl is-active aegis-$PROFILE.target 2>/dev/null)
+		[ "$state" = active ] && break
+		[ "$state" = failed ] && break
+		sleep 0.5
+	done
 }
-log "restarted after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s; waiting for the target, no command given"
-state=
-for _ in $(seq 1 $((BOOT_TIMEOUT * 2))); do
-	state=$(inside systemctl is-active aegis-$PROFILE.target 2>/dev/null)
-	[ "$state" = active ] && break
-	[ "$state" = failed ] && break
-	sleep 0.5
-done
+reboot reboot-active
 log "target $state $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the restart began"
 if [ "$state" != active ]; then
 	fail reboot-active "aegis-$PROFILE.target is '$state' ${BOOT_TIMEOUT}s after the reboot"
@@ -368,19 +373,7 @@ if [ $rc -ne 0 ] || ! inside test -s /etc/aegis-deploy/generated/openbao-init.js
 	exit 1
 fi
 inside systemctl start aegis-$PROFILE.target
-log "podman restart $NAME (a reboot, OpenBao sealed by it)…"
-t0=$(date +%s.%N)
-podman restart -t 90 "$NAME" >/dev/null || {
-	fail unseal-reboot "podman restart failed"
-	exit 1
-}
-state=
-for _ in $(seq 1 $((BOOT_TIMEOUT * 2))); do
-	state=$(inside systemctl is-active aegis-$PROFILE.target 2>/dev/null)
-	[ "$state" = active ] && break
-	[ "$state" = failed ] && break
-	sleep 0.5
-done
+reboot unseal-reboot # OpenBao comes back sealed
 bao_ctr=$(inside podman ps -q --no-trunc --filter pod=pod-secrets --filter ancestor=$bao_image | head -n1)
 health=$(inside podman exec "$bao_ctr" python3 -c 'import urllib.request, urllib.error
 try:

@@ -9,7 +9,8 @@
 # (exit 1, naming the file) with the pods and the data untouched; `restore`
 # of the real one brings back exactly the backed-up files (contents, owners,
 # modes; files added since gone) with every pod ready again.
-# Not covered: a 1 GiB volume (scripts/bench-backup.sh), the kill trial.
+# Elsewhere: a 1 GiB volume (scripts/bench-backup.sh); kills at random points
+# of backup and restore (39-kill-data.sh, scripts/kill-trials.sh --data).
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 

@@ -17,7 +17,8 @@
 #  - a backup killed (SIGKILL) while pod-database is stopped for its copy
 #    leaves it stopped; running backup again brings it back (ready, rows
 #    intact) and removes what the killed one left.  One kill, at one point.
-# Not covered: the kill trial of an --atomic restore or of rollback --with-data.
+# Elsewhere: kills at random points of an --atomic restore and of rollback
+# --with-data (39-kill-data.sh, scripts/kill-trials.sh --data).
 # test-images: demo
 # time-limit: 900
 . "$(dirname "$0")/lib.sh"

@@ -21,35 +21,10 @@ require_rootful_podman
 export AEGIS_DEMO_DIR=$TMP/demo CONTAINER_SOCK=$TMP/podman.sock
 demo() { bash "$ROOT/scripts/demo.sh" "$@"; }
 PREFIX_DEMO=localhost/aegis-demo
-sampler_pid=
 trap '[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null; demo down >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 
-# Every distinct argv seen on the machine, sampled every few milliseconds
-# until SIGTERM (0600: it may hold a leak).
-( umask 077; : >"$TMP/argv.txt" )
-"$PY" - "$TMP/argv.txt" <<'PYEOF' &
-import os, signal, sys, time
-seen = set()
-def dump(*_):
-    with open(sys.argv[1], "w") as f:
-        for a in sorted(seen):
-            f.write(a + "\n")
-    sys.exit(0)
-signal.signal(signal.SIGTERM, dump)
-while True:
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                a = f.read()
-        except OSError:
-            continue
-        if a:
-            seen.add(a.replace(b"\0", b" ").decode("utf-8", "replace"))
-    time.sleep(0.005)
-PYEOF
-sampler_pid=$!
+# every distinct argv seen on the machine from now on (argv_sampler_start)
+argv_sampler_start "$TMP/argv.txt"
 
 t0=$(date +%s)
 demo up >"$TMP/up1.out" 2>&1; rc=$?
@@ -190,7 +165,7 @@ for v in -q "" -v -vv; do
 done
 # a pod replaced and bootstrapped again (OpenBao restarts sealed: unseal)
 aegis --env "$ENV" -vv redeploy secrets >>"$TMP/out.txt" 2>&1
-kill "$sampler_pid"; wait "$sampler_pid" 2>/dev/null; sampler_pid=
+argv_sampler_stop
 
 # The secrets: every secret variable of the demo .env (per the schema), and
 # every value in the files bootstrap and generate-keys wrote.

@@ -35,7 +35,6 @@ require_rootful_podman
 for v in $(sed -n 's/^[[:space:]]*- name: \([A-Z0-9_]*\)$/\1/p' "$ROOT/kube/variables.yaml"); do
 	unset "$v"
 done
-sampler_pid=
 podman_test_stack_before_cleanup() { [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null; }
 podman_bootstrap_stack
 {
@@ -69,31 +68,8 @@ pg_login() {
 }
 core_db() { podman logs pod-core-aegis-runtime 2>&1 | grep -c 'Database migrations applied'; }
 
-# every distinct argv on the machine, sampled until SIGTERM (0600)
-(umask 077 && : >"$TMP/argv.txt")
-"$PY" - "$TMP/argv.txt" <<'PYEOF' &
-import os, signal, sys, time
-seen = set()
-def dump(*_):
-    with open(sys.argv[1], "w") as f:
-        for a in sorted(seen):
-            f.write(a + "\n")
-    sys.exit(0)
-signal.signal(signal.SIGTERM, dump)
-while True:
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                a = f.read()
-        except OSError:
-            continue
-        if a:
-            seen.add(a.replace(b"\0", b" ").decode("utf-8", "replace"))
-    time.sleep(0.005)
-PYEOF
-sampler_pid=$!
+# every distinct argv on the machine from now on (argv_sampler_start)
+argv_sampler_start "$TMP/argv.txt"
 
 t0=$(date +%s)
 A deploy --profile "$PROF" --timeout 120 >"$TMP/d1.out" 2>&1; rc=$?
@@ -228,9 +204,7 @@ db_before=$(cid pod-database-postgres)
 kill_at mid-rollout '[ "$(val POSTGRES_PASSWORD)" != "$before" ] && [ "$(cid pod-database-postgres)" != "$db_before" ]'
 
 # --- no value anywhere ---------------------------------------------------------------
-kill "$sampler_pid" 2>/dev/null
-wait "$sampler_pid" 2>/dev/null
-sampler_pid=
+argv_sampler_stop
 for c in $(podman ps -a --format '{{.Names}}' | grep '^pod-'); do podman logs "$c" >>"$TMP/pod-logs.txt" 2>&1; done
 leaks=
 values+=("$sid_old" "$sid_new")

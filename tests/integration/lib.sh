@@ -117,3 +117,41 @@ for top in sys.argv[1:]:
 print("; ".join(bad) or "ok")
 PY
 }
+
+# argv_sampler_start FILE: every distinct process argument vector seen on the
+# machine (/proc/*/cmdline, every 5 ms) from now until argv_sampler_stop,
+# which writes them to FILE (0600: it may hold a leak), one a line.  The
+# secret scans grep it for values that must never be in an argument.
+sampler_pid=
+argv_sampler_start() {
+	(umask 077 && : >"$1")
+	"$PY" - "$1" <<'PYEOF' &
+import os, signal, sys, time
+seen = set()
+def dump(*_):
+    with open(sys.argv[1], "w") as f:
+        for a in sorted(seen):
+            f.write(a + "\n")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, dump)
+while True:
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                a = f.read()
+        except OSError:
+            continue
+        if a:
+            seen.add(a.replace(b"\0", b" ").decode("utf-8", "replace"))
+    time.sleep(0.005)
+PYEOF
+	sampler_pid=$!
+}
+argv_sampler_stop() {
+	[ -n "$sampler_pid" ] || return 0
+	kill "$sampler_pid" 2>/dev/null
+	wait "$sampler_pid" 2>/dev/null
+	sampler_pid=
+}
