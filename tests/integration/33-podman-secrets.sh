@@ -3,14 +3,15 @@
 # development profile): no secret value of the .env (nor its percent-encoded
 # form) in `render --out` files, in `systemd --dir` units and manifests, or in
 # the YAML deploy sends; inside the running containers the values are there
-# and exact; changing one secret in .env and deploying replaces exactly the
+# and exact; a hand edit of a password a service keeps in its data is refused (exit 2,
+# nothing changed); changing another secret and deploying replaces exactly the
 # pods that use it (the others keep their container IDs); teardown keeps the
 # secrets, `render --podman-secrets` (the units' ExecStartPre) stores them,
 # clean removes them.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/podman/env.sh"
 
-names=(secrets-deploy secrets-none-in-render-out secrets-none-in-units secrets-stored-per-pod
+names=(secrets-deploy secrets-hand-edit-refused secrets-none-in-render-out secrets-none-in-units secrets-stored-per-pod
 	secrets-in-containers secrets-embedded-in-url secrets-change-replaces-users secrets-new-value-in-container
 	secrets-teardown-keeps secrets-render-stores secrets-clean-removes)
 require_rootful_podman
@@ -106,23 +107,37 @@ fi
 # "container-name id" of every AEGIS container (names are pod-<pod>-<container>)
 ids() { podman ps --no-trunc --filter label=app.kubernetes.io/part-of=aegis --format '{{.Names}} {{.ID}}' | sort; }
 ids >"$TMP/ids.before"
-newkc=rotated-$(date +%s%N)
-echo "KEYCLOAK_ADMIN_PASSWORD=$newkc" >>"$ENV"
+# a hand edit of a password Keycloak keeps in its data is refused before
+# anything changes (rotate changes it inside the service first)
+cp "$ENV" "$TMP/env.before"
+echo "KEYCLOAK_ADMIN_PASSWORD=rotated-$(date +%s%N)" >>"$ENV"
+A deploy --no-bootstrap --profile $PROFILE --timeout 120 >"$TMP/deploy-kc.out" 2>&1; rc=$?
+ids >"$TMP/ids.kc"
+if [ $rc -eq 2 ] && grep -q 'KEYCLOAK_ADMIN_PASSWORD differs' "$TMP/deploy-kc.out" && grep -q 'aegis-deploy rotate KEYCLOAK_ADMIN_PASSWORD' "$TMP/deploy-kc.out" &&
+	cmp -s "$TMP/ids.before" "$TMP/ids.kc"; then
+	pass secrets-hand-edit-refused
+else
+	fail secrets-hand-edit-refused "rc=$rc $(tail -2 "$TMP/deploy-kc.out")"
+fi
+cp "$TMP/env.before" "$ENV"
+# a secret no service keeps: the temporal worker's Keycloak client secret
+newsec=rotated-$(date +%s%N)
+echo "TEMPORAL_WORKER_CLIENT_SECRET=$newsec" >>"$ENV"
 A deploy --no-bootstrap --profile $PROFILE --json --timeout 120 >"$TMP/deploy2.json" 2>"$TMP/deploy2.err"; rc=$?
 ids >"$TMP/ids.after"
-# containers whose ID changed, and those of pods other than iam among them
+# containers whose ID changed, and those of pods other than temporal-worker among them
 changed=$(join "$TMP/ids.before" "$TMP/ids.after" | awk '$2 != $3 {print $1}' | tr '\n' ' ')
-others=$(join "$TMP/ids.before" "$TMP/ids.after" | awk '$2 == $3 {print $1}' | grep -c -v '^pod-iam-')
-if [ $rc -eq 0 ] && [ "$changed" = "pod-iam-keycloak " ] && [ "$others" -ge 6 ] &&
-	json "$TMP/deploy2.json" 'r={p["name"]:p["action"] for p in d["pods"]}; assert r.pop("iam")=="played" and set(r.values())=={"kept"}, r'; then
+others=$(join "$TMP/ids.before" "$TMP/ids.after" | awk '$2 == $3 {print $1}' | grep -c -v '^pod-temporal-worker-')
+if [ $rc -eq 0 ] && [ "$changed" = "pod-temporal-worker-temporal-worker " ] && [ "$others" -ge 6 ] &&
+	json "$TMP/deploy2.json" 'r={p["name"]:p["action"] for p in d["pods"]}; assert r.pop("temporal-worker")=="played" and set(r.values())=={"kept"}, r'; then
 	pass secrets-change-replaces-users
 else
 	fail secrets-change-replaces-users "rc=$rc containers with new IDs: '$changed', others kept: $others; $(tail -3 "$TMP/deploy2.err")"
 fi
-if [ "$(cenv pod-iam-keycloak KEYCLOAK_ADMIN_PASSWORD)" = "$newkc" ] && [ "$(cenv pod-database-postgres POSTGRES_PASSWORD)" = "$PGPW" ]; then
+if [ "$(cenv pod-temporal-worker-temporal-worker KEYCLOAK_CLIENT_SECRET)" = "$newsec" ] && [ "$(cenv pod-database-postgres POSTGRES_PASSWORD)" = "$PGPW" ]; then
 	pass secrets-new-value-in-container
 else
-	fail secrets-new-value-in-container "iam does not have the new value"
+	fail secrets-new-value-in-container "temporal-worker does not have the new value"
 fi
 
 # --- teardown keeps the secrets, clean removes them --------------------------------------
