@@ -315,7 +315,7 @@ fi
 bad=""
 for h in "${hosts[@]}"; do
 	r=$(curl -s --max-time 5 --resolve "$h.$domain:$HTTPS_PORT:127.0.0.1" --cacert "$TMP/root.pem" \
-		-o /dev/null -w '%{http_code}' "https://$h.$domain:$HTTPS_PORT/" 2>&1)
+		-o /dev/null -w '%{http_code}' "https://$h.$domain:$HTTPS_PORT$(edge_route_path "$h")" 2>&1)
 	case "$r" in 200 | 401) ;; *) bad+=" $h:[$r]" ;; esac
 	served "$h.$domain" >"$TMP/leaf.pem"
 	openssl verify -CAfile "$TMP/root.pem" -untrusted "$TMP/intermediate.pem" "$TMP/leaf.pem" >/dev/null 2>&1 ||

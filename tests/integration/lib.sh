@@ -155,3 +155,20 @@ argv_sampler_stop() {
 	wait "$sampler_pid" 2>/dev/null
 	sampler_pid=
 }
+
+# edge_route_path HOST: a path the upstream of the edge's route HOST (api,
+# auth, ...; kube/edge/routes.yaml) answers with 200, as its image's contract
+# says (tests/standins/<image>.yaml): the stand-ins serve only those, so "/"
+# is a redirect or a 404 on most of them, as on the real images.
+edge_route_path() {
+	case $1 in
+	api | seal) echo /health ;;          # aegis-runtime, aegis-seal-gateway
+	auth) echo /health/ready ;;          # keycloak
+	secrets) echo /v1/sys/health ;;      # openbao
+	grafana) echo /api/health ;;         # grafana
+	temporal) echo / ;;                  # temporal-ui (every path: the UI)
+	jaeger) echo /api/services ;;        # jaeger query
+	prometheus) echo /-/ready ;;         # prometheus
+	*) echo / ;;
+	esac
+}
