@@ -147,7 +147,7 @@ if [ $rc -eq 0 ] && [ "$n" = 6 ]; then pass secrets-teardown-keeps; else fail se
 # what the systemd units run before kube play stores the pod's secret again
 podman secret rm aegis-secrets-database >/dev/null 2>&1
 A render --profile $PROFILE --pod database --out "$TMP/unit-manifests" --podman-secrets >/dev/null 2>"$TMP/store.err"; rc=$?
-if [ $rc -eq 0 ] && podman secret ls --format '{{.Name}}' | grep -qx aegis-secrets-database; then
+if [ $rc -eq 0 ] && podman secret ls --format '{{.Name}}' | grep -x aegis-secrets-database >/dev/null; then
 	pass secrets-render-stores
 else
 	fail secrets-render-stores "rc=$rc $(cat "$TMP/store.err")"

@@ -117,7 +117,7 @@ fi
 worker_token() {
 	local i
 	for i in $(seq "$1"); do
-		podman logs pod-temporal-worker-temporal-worker 2>&1 | grep -q 'service account token for aegis-temporal-worker' && return 0
+		podman logs pod-temporal-worker-temporal-worker 2>&1 | grep 'service account token for aegis-temporal-worker' >/dev/null && return 0
 		sleep 0.5
 	done
 	return 1
