@@ -270,8 +270,16 @@ EOF
 
 down() {
 	if [ -x "$BIN" ] && [ -f "$ENV" ]; then
+		# the API service the demo started may be gone (a reboot): start it
+		# again, as up does, so that clean reaches the pods
+		ensure_socket
 		say "removing the demo's pods, volumes and network"
-		A clean --yes || true
+		if ! A clean --yes; then
+			# keep the demo's directory (its .env, state and keys): without
+			# it, the pods and volumes left could no longer be removed
+			echo "demo: clean failed; $DEMO_DIR kept: run 'make demo-down' again" >&2
+			exit 1
+		fi
 	fi
 	if [ -f "$DEMO_DIR/podman-service.pid" ]; then
 		kill "$(cat "$DEMO_DIR/podman-service.pid")" 2>/dev/null || true
