@@ -42,6 +42,7 @@
 # Runs as root against the isolated test Podman of tests/podman/env.sh (never
 # the machine's own pods); needs the host ports of the full profile free.
 set -euo pipefail
+args=("$@")
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 runs=3
@@ -50,8 +51,16 @@ runs=3
 BIN=$ROOT/build/aegis-deploy
 make -s "$BIN"
 # one test or benchmark run at a time on this machine (the lock of `make test`)
-exec 9>>"${AEGIS_TEST_LOCK:-/tmp/aegis-test-run.lock}"
-flock 9
+# one test or benchmark run at a time (the lock of `make test`), then the
+# rest inside a network namespace of its own (scripts/test-netns.sh): the
+# stand-ins' 127.0.0.1 host ports never meet those of a platform running on
+# this machine, nor leave rules in its firewall
+if [ -z "${AEGIS_TEST_NETNS:-}" ]; then
+	exec 9>>"${AEGIS_TEST_LOCK:-/tmp/aegis-test-run.lock}"
+	flock 9
+fi
+. scripts/test-netns.sh
+in_test_netns bench-deploy "$0" ${args[@]+"${args[@]}"}
 unset CONTAINERS_CONF CONTAINERS_STORAGE_CONF
 . tests/podman/env.sh
 podman_available || { echo "bench: $PODMAN_UNAVAILABLE" >&2; exit 2; }

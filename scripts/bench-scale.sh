@@ -12,6 +12,7 @@
 # Runs as root against the isolated test Podman of tests/podman/env.sh, one
 # test or benchmark run at a time (the same lock as `make test`).
 set -euo pipefail
+args=("$@")
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 sizes="8 16 32 64"
@@ -25,8 +26,16 @@ while [ $# -gt 0 ]; do
 done
 BIN=$ROOT/build/aegis-deploy
 make -s "$BIN"
-exec 9>>"${AEGIS_TEST_LOCK:-/tmp/aegis-test-run.lock}"
-flock 9
+# one test or benchmark run at a time (the lock of `make test`), then the
+# rest inside a network namespace of its own (scripts/test-netns.sh): the
+# stand-ins' 127.0.0.1 host ports never meet those of a platform running on
+# this machine, nor leave rules in its firewall
+if [ -z "${AEGIS_TEST_NETNS:-}" ]; then
+	exec 9>>"${AEGIS_TEST_LOCK:-/tmp/aegis-test-run.lock}"
+	flock 9
+fi
+. scripts/test-netns.sh
+in_test_netns bench-scale "$0" ${args[@]+"${args[@]}"}
 unset CONTAINERS_CONF CONTAINERS_STORAGE_CONF
 . tests/podman/env.sh
 podman_available || { echo "bench: $PODMAN_UNAVAILABLE" >&2; exit 2; }
