@@ -152,7 +152,7 @@ bao_port=$(A config --json | "$PY" -c 'import json,sys; print(next(v["value"] fo
 bao_login() {
 	"$PY" -c 'import json,sys; print(json.dumps({"role_id": sys.stdin.readline().strip(), "secret_id": sys.stdin.readline().strip()}))' \
 		<<<"$(val OPENBAO_ROLE_ID)
-$1" | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "http://127.0.0.1:$bao_port/v1/auth/approle/login"
+$1" | curl -s --max-time 10 -o /dev/null -w '%{http_code}' -X POST --data-binary @- "http://127.0.0.1:$bao_port/v1/auth/approle/login"
 }
 sid_old=$(val OPENBAO_SECRET_ID)
 core_before=$(cid pod-core-aegis-runtime)
